@@ -1,0 +1,79 @@
+# sparkless.h — build, test, demo, bench.
+#   make demo    build and run examples/quickstart.c
+#   make test    every test, every configuration; ends with "N passed, N failed"
+#   make bench   the benchmarks in bench/ (optimised build)
+# sparkless.h is generated from src/ by tools/amalgamate; any target that uses
+# it regenerates it first.
+
+CC      ?= cc
+WARN    := -std=c11 -Wall -Wextra -Wpedantic -Werror
+LIBS    := -lm -pthread
+ASAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+TSAN    := -fsanitize=thread
+B       := build
+
+SOURCES := $(wildcard src/*.h src/*.c)
+TESTS   := $(basename $(notdir $(wildcard tests/test_*.c)))
+EXAMPLES:= $(basename $(notdir $(wildcard examples/*.c)))
+BENCHES := $(basename $(notdir $(wildcard bench/*.c)))
+
+.PHONY: all demo test bench clean header
+all: sparkless.h
+
+sparkless.h: $(SOURCES) tools/amalgamate
+	tools/amalgamate
+
+header: sparkless.h
+
+# ---- build configurations: name, compiler, flags -------------------------
+# Each builds the implementation once (tests/impl.c) and links every test
+# program against it, so every test is also a two-translation-unit build.
+# Examples are single files that define SPARKLESS_IMPLEMENTATION themselves.
+define CONFIG
+$(B)/$(1)/.dir:
+	@mkdir -p $(B)/$(1) && touch $$@
+$(B)/$(1)/impl.o: tests/impl.c sparkless.h $(B)/$(1)/.dir
+	$(2) $(WARN) $(3) -I. -c $$< -o $$@
+$(B)/$(1)/%: tests/%.c tests/test.h sparkless.h $(B)/$(1)/impl.o
+	$(2) $(WARN) $(3) -I. $$< $(B)/$(1)/impl.o -o $$@ $(LIBS)
+$(B)/$(1)/ex_%: examples/%.c sparkless.h $(B)/$(1)/.dir
+	$(2) $(WARN) $(3) -I. $$< -o $$@ $(LIBS)
+endef
+
+$(eval $(call CONFIG,gcc-asan,gcc,-O1 -g $(ASAN)))
+$(eval $(call CONFIG,clang-asan,clang,-O1 -g $(ASAN)))
+$(eval $(call CONFIG,gcc-release,gcc,-O2 -g))
+$(eval $(call CONFIG,clang-tsan,clang,-O1 -g $(TSAN)))
+$(eval $(call CONFIG,gcc-tsan,gcc,-O1 -g $(TSAN)))
+
+# ---- header checks: each target exists only if its check passed ----------
+$(B)/checks/.dir:
+	@mkdir -p $(B)/checks && touch $@
+# C++: the declarations compile as C++17 and link, through extern "C", to the C implementation.
+$(B)/checks/cxx17-%.ok: tests/cxx_include.cpp sparkless.h $(B)/gcc-release/impl.o $(B)/checks/.dir
+	$* -std=c++17 -Wall -Wextra -Wpedantic -Werror -I. $< $(B)/gcc-release/impl.o -o $(B)/checks/cxx17-$* $(LIBS) && $(B)/checks/cxx17-$* && touch $@
+$(B)/checks/static-%.ok: tests/static_build.c sparkless.h $(B)/checks/.dir
+	$* $(WARN) -I. $< -o $(B)/checks/static-$* $(LIBS) && $(B)/checks/static-$* && touch $@
+$(B)/checks/two-tu-%.ok: tests/two_tu_main.c tests/two_tu_impl.c sparkless.h $(B)/checks/.dir
+	$* $(WARN) -I. tests/two_tu_main.c tests/two_tu_impl.c -o $(B)/checks/two-tu-$* $(LIBS) && $(B)/checks/two-tu-$* && touch $@
+$(B)/checks/amalgamate.ok: sparkless.h $(SOURCES) tools/amalgamate $(B)/checks/.dir
+	tools/amalgamate --check && touch $@
+$(B)/checks/bench-build.ok: $(addprefix bench/,$(addsuffix .c,$(BENCHES))) sparkless.h $(B)/checks/.dir
+	for b in $(BENCHES); do $(CC) $(WARN) -O2 -I. bench/$$b.c -o $(B)/checks/bench-$$b $(LIBS) || exit 1; done; touch $@
+
+test: sparkless.h
+	@tools/runtests
+
+demo: $(B)/gcc-release/ex_quickstart
+	$(B)/gcc-release/ex_quickstart
+
+$(B)/bench/.dir:
+	@mkdir -p $(B)/bench && touch $@
+$(B)/bench/%: bench/%.c sparkless.h $(B)/bench/.dir
+	$(CC) -std=c11 -O2 -march=native -g -I. $< -o $@ $(LIBS)
+
+bench: $(addprefix $(B)/bench/,$(BENCHES))
+	@for b in $(BENCHES); do echo "== bench/$$b"; $(B)/bench/$$b || exit 1; done
+
+clean:
+	rm -rf $(B)

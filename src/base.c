@@ -1,0 +1,360 @@
+/* base: implementation prelude, status tables, thread-local errors,
+ * allocators, hashing, and the small string helpers every module uses. */
+#include "base.h"
+
+#if !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L
+#error "sparkless.h: the implementation needs a C11 compiler (-std=c11 or later)"
+#endif
+#if defined(__STDC_NO_THREADS__)
+#error "sparkless.h: the implementation needs C11 <threads.h>, which this compiler/libc lacks (glibc >= 2.28, musl, or MSVC 17.8+ provide it)"
+#endif
+#if defined(__STDC_NO_ATOMICS__)
+#error "sparkless.h: the implementation needs C11 <stdatomic.h>, which this compiler lacks"
+#endif
+
+#include <threads.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
+#include <math.h>
+
+#if defined(SPK_MALLOC) && defined(SPK_REALLOC) && defined(SPK_FREE)
+/* user-supplied */
+#elif !defined(SPK_MALLOC) && !defined(SPK_REALLOC) && !defined(SPK_FREE)
+#define SPK_MALLOC(size) malloc(size)
+#define SPK_REALLOC(ptr, size) realloc((ptr), (size))
+#define SPK_FREE(ptr) free(ptr)
+#else
+#error "sparkless.h: define all of SPK_MALLOC, SPK_REALLOC and SPK_FREE, or none"
+#endif
+
+#ifndef SPK_ASSERT
+#include <assert.h>
+#define SPK_ASSERT(cond) assert(cond)
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+static const struct {
+    const char *name, *category, *message;
+} spk__status_info[] = {
+#define SPK__STATUS_INFO(code, category, message) {#code, category, message},
+    SPK_STATUS_LIST(SPK__STATUS_INFO)
+#undef SPK__STATUS_INFO
+};
+
+SPKDEF const char *spk_status_name(spk_status s) {
+    return (unsigned)s < SPK_STATUS_COUNT ? spk__status_info[s].name : "?";
+}
+SPKDEF const char *spk_status_message(spk_status s) {
+    return (unsigned)s < SPK_STATUS_COUNT ? spk__status_info[s].message : "?";
+}
+SPKDEF const char *spk_status_category(spk_status s) {
+    return (unsigned)s < SPK_STATUS_COUNT ? spk__status_info[s].category : "?";
+}
+
+SPKDEF const char *spk_version(void) { return SPARKLESS_VERSION; }
+
+/* ---------------------------------------------------------------- errors
+ * The detailed message lives in thread-local storage, so concurrent callers
+ * never see each other's errors and no lock is needed. */
+
+static _Thread_local char spk__error_text[SPK_ERROR_MAX];
+static _Thread_local spk_status spk__error_status;
+
+SPKDEF const char *spk_last_error(void) { return spk__error_text; }
+SPKDEF spk_status spk_last_status(void) { return spk__error_status; }
+SPKDEF void spk_clear_error(void) {
+    spk__error_text[0] = '\0';
+    spk__error_status = SPK_OK;
+}
+
+static void spk__mark_truncated(char *buf, size_t cap, int written) {
+    if (written >= 0 && (size_t)written >= cap && cap >= 4) memcpy(buf + cap - 4, "...", 4);
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SPK__PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
+#else
+#define SPK__PRINTF(fmt_index, first_arg)
+#endif
+
+/* Records `status` with a formatted message for this thread and returns it,
+ * so that failures read `return spk__fail(SPK_ERR_X, "...", ...);`. */
+static spk_status spk__fail(spk_status status, const char *fmt, ...) SPK__PRINTF(2, 3);
+static spk_status spk__fail(spk_status status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(spk__error_text, sizeof spk__error_text, fmt, ap);
+    va_end(ap);
+    spk__mark_truncated(spk__error_text, sizeof spk__error_text, n);
+    spk__error_status = status;
+    return status;
+}
+
+/* Appends to this thread's message (after spk__fail), e.g. a location. */
+static void spk__fail_append(const char *fmt, ...) SPK__PRINTF(1, 2);
+static void spk__fail_append(const char *fmt, ...) {
+    size_t used = strlen(spk__error_text);
+    if (used + 1 >= sizeof spk__error_text) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(spk__error_text + used, sizeof spk__error_text - used, fmt, ap);
+    va_end(ap);
+    spk__mark_truncated(spk__error_text, sizeof spk__error_text, n < 0 ? n : (int)used + n);
+}
+
+/* Prefixes this thread's message, e.g. "line 3, column 2: " before a value error. */
+static void spk__fail_prefix(const char *fmt, ...) SPK__PRINTF(1, 2);
+static void spk__fail_prefix(const char *fmt, ...) {
+    char prefix[256], rest[SPK_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(rest, spk__error_text, sizeof rest);
+    int n = snprintf(spk__error_text, sizeof spk__error_text, "%s%s", prefix, rest);
+    spk__mark_truncated(spk__error_text, sizeof spk__error_text, n);
+}
+
+/* Appends Spark's "== SQL ==" excerpt of `text` with a caret under byte
+ * offset `pos` (only the line holding pos), and the line and column. */
+static void spk__fail_caret(const char *text, size_t pos) {
+    size_t len = strlen(text), line_start = 0, line_no = 1;
+    if (pos > len) pos = len;
+    for (size_t i = 0; i < pos; i++)
+        if (text[i] == '\n') { line_start = i + 1; line_no++; }
+    size_t line_end = line_start;
+    while (line_end < len && text[line_end] != '\n') line_end++;
+    size_t col = pos - line_start;
+    spk__fail_append(" (line %zu, pos %zu)\n\n== SQL ==\n%.*s\n", line_no, col,
+                     (int)(line_end - line_start), text + line_start);
+    char pad[128];
+    size_t n = col < sizeof pad - 1 ? col : sizeof pad - 1;
+    memset(pad, '-', n);
+    pad[n] = '\0';
+    spk__fail_append("%s^", pad);
+}
+
+/* ---------------------------------------------------------------- allocators */
+
+static void *spk__default_alloc(void *user, size_t size) {
+    (void)user;
+    return SPK_MALLOC(size);
+}
+static void *spk__default_realloc(void *user, void *ptr, size_t old_size, size_t new_size) {
+    (void)user;
+    (void)old_size;
+    return SPK_REALLOC(ptr, new_size);
+}
+static void spk__default_free(void *user, void *ptr, size_t size) {
+    (void)user;
+    (void)size;
+    SPK_FREE(ptr);
+}
+
+static const spk_allocator spk__default_allocator = {spk__default_alloc, spk__default_realloc,
+                                                     spk__default_free, NULL};
+
+SPKDEF const spk_allocator *spk_default_allocator(void) { return &spk__default_allocator; }
+
+static const spk_allocator *spk__allocator_or_default(const spk_allocator *a) {
+    return a ? a : &spk__default_allocator;
+}
+
+/* Every allocation of the library goes through these three. A zero-size
+ * request is made as one byte so that NULL always means failure. */
+static void *spk__alloc(const spk_allocator *a, size_t size) {
+    return a->alloc(a->user, size ? size : 1);
+}
+static void *spk__calloc(const spk_allocator *a, size_t size) {
+    void *p = spk__alloc(a, size);
+    if (p) memset(p, 0, size ? size : 1);
+    return p;
+}
+static void *spk__realloc(const spk_allocator *a, void *ptr, size_t old_size, size_t new_size) {
+    if (!ptr) return spk__alloc(a, new_size);
+    return a->realloc(a->user, ptr, old_size ? old_size : 1, new_size ? new_size : 1);
+}
+static void spk__free(const spk_allocator *a, void *ptr, size_t size) {
+    if (ptr) a->free(a->user, ptr, size ? size : 1);
+}
+
+static spk_status spk__nomem(const char *what, size_t bytes) {
+    return spk__fail(SPK_ERR_NOMEM, "out of memory allocating %zu bytes for %s", bytes, what);
+}
+
+/* size_t multiplication that reports overflow instead of wrapping. */
+static bool spk__mul_overflows(size_t a, size_t b, size_t *out) {
+    if (b && a > SIZE_MAX / b) return true;
+    *out = a * b;
+    return false;
+}
+
+/* A NUL-terminated copy of `len` bytes; its allocation size is len + 1. */
+static char *spk__strndup(const spk_allocator *a, const char *s, size_t len) {
+    char *p = (char *)spk__alloc(a, len + 1);
+    if (p) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}
+
+/* -- allocation-failure injection */
+
+static bool spk__failalloc_refuse(spk_failalloc *f) {
+    f->calls++;
+    bool refuse = f->fail_at > 0 && (f->calls == f->fail_at || (f->fail_after && f->calls > f->fail_at));
+    if (refuse) f->failures++;
+    return refuse;
+}
+static void *spk__failalloc_alloc(void *user, size_t size) {
+    spk_failalloc *f = (spk_failalloc *)user;
+    if (spk__failalloc_refuse(f)) return NULL;
+    void *p = f->base->alloc(f->base->user, size);
+    if (p) {
+        f->live_blocks++;
+        f->live_bytes += size;
+    }
+    return p;
+}
+static void *spk__failalloc_realloc(void *user, void *ptr, size_t old_size, size_t new_size) {
+    spk_failalloc *f = (spk_failalloc *)user;
+    if (new_size > old_size && spk__failalloc_refuse(f)) return NULL;
+    void *p = f->base->realloc(f->base->user, ptr, old_size, new_size);
+    if (p) f->live_bytes = f->live_bytes - old_size + new_size;
+    return p;
+}
+static void spk__failalloc_free(void *user, void *ptr, size_t size) {
+    spk_failalloc *f = (spk_failalloc *)user;
+    f->live_blocks--;
+    f->live_bytes -= size;
+    f->base->free(f->base->user, ptr, size);
+}
+
+SPKDEF void spk_failalloc_init(spk_failalloc *f, const spk_allocator *base, long fail_at) {
+    memset(f, 0, sizeof *f);
+    f->base = spk__allocator_or_default(base);
+    f->fail_at = fail_at;
+    f->iface.alloc = spk__failalloc_alloc;
+    f->iface.realloc = spk__failalloc_realloc;
+    f->iface.free = spk__failalloc_free;
+    f->iface.user = f;
+}
+
+/* ---------------------------------------------------------------- hashing */
+
+#define SPK__K1 0x9e3779b97f4a7c15ULL
+#define SPK__K2 0xc2b2ae3d27d4eb4fULL
+#define SPK__K3 0x165667b19e3779f9ULL
+
+static uint64_t spk__rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+/* A bijective finaliser: every input bit affects every output bit. */
+SPKDEF uint64_t spk_hash_u64(uint64_t x) {
+    x ^= x >> 31;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 29;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 32;
+    return x;
+}
+
+SPKDEF uint64_t spk_hash_bytes(const void *data, size_t len, uint64_t seed) {
+    const unsigned char *p = (const unsigned char *)data;
+    uint64_t a = seed ^ SPK__K1, b = (uint64_t)len * SPK__K2;
+    while (len >= 16) {
+        uint64_t w0, w1;
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + 8, 8);
+        a = spk__rotl64(a ^ (w0 * SPK__K2), 31) * SPK__K1;
+        b = spk__rotl64(b ^ (w1 * SPK__K3), 29) * SPK__K2;
+        p += 16;
+        len -= 16;
+    }
+    if (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        a = spk__rotl64(a ^ (w * SPK__K2), 31) * SPK__K1;
+        p += 8;
+        len -= 8;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, p, len); /* len < 8 */
+    b = spk__rotl64(b ^ (tail * SPK__K3), 27) * SPK__K2;
+    return spk_hash_u64(a ^ spk__rotl64(b, 32));
+}
+
+/* ---------------------------------------------------------------- text helpers */
+
+static int spk__lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+static bool spk__is_space(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+static bool spk__is_digit(int c) { return c >= '0' && c <= '9'; }
+static bool spk__is_ident_start(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80; }
+static bool spk__is_ident_char(int c) { return spk__is_ident_start(c) || spk__is_digit(c); }
+
+/* ASCII case-insensitive equality of two NUL-terminated names (Spark folds
+ * only ASCII for identifier matching in practice). */
+static bool spk__name_eq(const char *a, const char *b, bool case_sensitive) {
+    if (case_sensitive) return strcmp(a, b) == 0;
+    for (; *a && *b; a++, b++)
+        if (spk__lower((unsigned char)*a) != spk__lower((unsigned char)*b)) return false;
+    return *a == *b;
+}
+
+/* Same, for a word of `len` bytes against a NUL-terminated keyword. */
+static bool spk__word_is(const char *word, size_t len, const char *keyword) {
+    size_t i = 0;
+    for (; i < len && keyword[i]; i++)
+        if (spk__lower((unsigned char)word[i]) != spk__lower((unsigned char)keyword[i])) return false;
+    return i == len && keyword[i] == '\0';
+}
+
+/* Case-insensitive Levenshtein distance, capped: names longer than 63 bytes
+ * compare as far apart, which only affects did-you-mean suggestions. */
+static int spk__edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 1000;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int cost = spk__lower((unsigned char)a[i - 1]) != spk__lower((unsigned char)b[j - 1]);
+            int best = diag + cost;
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Appends Spark's suggestion list to this thread's message: the (at most 5)
+ * candidates closest to `name`, best first, as "[`value`, `name`]". */
+static void spk__fail_suggest(const char *name, const char *const *candidates, int n) {
+    int order[5], dist[5], kept = 0;
+    for (int i = 0; i < n; i++) {
+        int d = spk__edit_distance(name, candidates[i]);
+        if (kept == 5 && d >= dist[4]) continue;
+        int at = kept < 5 ? kept++ : 4;
+        while (at > 0 && dist[at - 1] > d) {
+            order[at] = order[at - 1];
+            dist[at] = dist[at - 1];
+            at--;
+        }
+        order[at] = i;
+        dist[at] = d;
+    }
+    if (kept == 0) return;
+    spk__fail_append(" Did you mean one of the following? [");
+    for (int k = 0; k < kept; k++)
+        spk__fail_append("%s`%s`", k ? ", " : "", candidates[order[k]]);
+    spk__fail_append("]");
+}

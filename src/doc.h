@@ -1,0 +1,1 @@
+/* sparkless.h - doc block (to be written) */

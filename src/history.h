@@ -1,0 +1,1 @@
+/* version history and licence (to be written) */

@@ -1,0 +1,3 @@
+/* The one translation unit that compiles the implementation for the tests. */
+#define SPARKLESS_IMPLEMENTATION
+#include "../sparkless.h"

@@ -1,0 +1,87 @@
+/* A tiny test harness shared by the test programs: no registration magic,
+ * main() calls RUN(fn) for each test function; a test fails if any CHECK in
+ * it fails. The last line a program prints is "RESULT <passed> <failed>",
+ * which tools/runtests adds up. */
+#ifndef SPK_TEST_H
+#define SPK_TEST_H
+
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include "../sparkless.h"
+
+static int spk_test_passed, spk_test_failed, spk_test_current_failed;
+static const char *spk_test_current;
+
+#define CHECK(cond)                                                                        \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__,           \
+                    spk_test_current, #cond);                                              \
+            spk_test_current_failed = 1;                                                   \
+        }                                                                                  \
+    } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                                 \
+    do {                                                                                   \
+        long long check_a_ = (long long)(a), check_b_ = (long long)(b);                    \
+        if (check_a_ != check_b_) {                                                        \
+            fprintf(stderr, "%s:%d: %s: %s == %s failed: %lld != %lld\n", __FILE__,        \
+                    __LINE__, spk_test_current, #a, #b, check_a_, check_b_);               \
+            spk_test_current_failed = 1;                                                   \
+        }                                                                                  \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                                    \
+    do {                                                                                   \
+        const char *check_a_ = (a), *check_b_ = (b);                                       \
+        if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {                   \
+            fprintf(stderr, "%s:%d: %s: %s == %s failed:\n  got:      \"%s\"\n  expected: \"%s\"\n", \
+                    __FILE__, __LINE__, spk_test_current, #a, #b,                          \
+                    check_a_ ? check_a_ : "(null)", check_b_ ? check_b_ : "(null)");       \
+            spk_test_current_failed = 1;                                                   \
+        }                                                                                  \
+    } while (0)
+
+/* The substring `needle` occurs in `hay`. */
+#define CHECK_CONTAINS(hay, needle)                                                        \
+    do {                                                                                   \
+        const char *check_h_ = (hay), *check_n_ = (needle);                                \
+        if (!check_h_ || !strstr(check_h_, check_n_)) {                                    \
+            fprintf(stderr, "%s:%d: %s: expected \"%s\" in:\n  \"%s\"\n", __FILE__,        \
+                    __LINE__, spk_test_current, check_n_, check_h_ ? check_h_ : "(null)"); \
+            spk_test_current_failed = 1;                                                   \
+        }                                                                                  \
+    } while (0)
+
+/* The call returns `expected`; on a mismatch the library's message is shown. */
+#define CHECK_STATUS(call, expected)                                                       \
+    do {                                                                                   \
+        spk_status check_s_ = (call);                                                      \
+        if (check_s_ != (expected)) {                                                      \
+            fprintf(stderr, "%s:%d: %s: %s returned %s, expected %s (%s)\n", __FILE__,     \
+                    __LINE__, spk_test_current, #call, spk_status_name(check_s_),          \
+                    spk_status_name(expected), spk_last_error());                          \
+            spk_test_current_failed = 1;                                                   \
+        }                                                                                  \
+    } while (0)
+
+#define CHECK_OK(call) CHECK_STATUS(call, SPK_OK)
+
+#define RUN(fn)                                                                            \
+    do {                                                                                   \
+        spk_test_current = #fn;                                                            \
+        spk_test_current_failed = 0;                                                       \
+        fn();                                                                              \
+        if (spk_test_current_failed) {                                                     \
+            spk_test_failed++;                                                             \
+            printf("FAIL %s\n", #fn);                                                      \
+        } else {                                                                           \
+            spk_test_passed++;                                                             \
+        }                                                                                  \
+    } while (0)
+
+#define TEST_REPORT()                                                                      \
+    (printf("RESULT %d %d\n", spk_test_passed, spk_test_failed), spk_test_failed ? 1 : 0)
+
+#endif

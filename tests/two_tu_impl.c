@@ -1,0 +1,3 @@
+/* Two-translation-unit check, part 1: the implementation lives here. */
+#define SPARKLESS_IMPLEMENTATION
+#include "../sparkless.h"
