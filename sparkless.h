@@ -1,4 +1,112 @@
-/* sparkless.h - doc block (to be written) */
+/* sparkless.h 0.1.0 — a Spark-style DataFrame engine for C11 in one header — MIT licence (see the end)
+
+   GENERATED FILE: tools/amalgamate writes it from the module sources in src/.
+   Do not edit it here; edit src/ and run `make` (or tools/amalgamate).
+
+   HOW TO INCLUDE IT
+
+     In exactly one C file of your program:
+         #define SPARKLESS_IMPLEMENTATION
+         #include "sparkless.h"
+     Everywhere else (C, or C++ for the declarations):
+         #include "sparkless.h"
+     Link with -lm and, on older glibc, -pthread. The implementation needs a
+     C11 compiler with <threads.h> and <stdatomic.h>; the declarations alone
+     are plain C99/C++ and need neither.
+
+   CONTENTS (in the order the modules appear below)
+
+     base     status codes, spk_last_error, allocators (spk_allocator,
+              spk_failalloc for allocation-failure tests), hashing
+     types    spk_type, spk_value: constructors, spk_value_parse,
+              spk_value_format (as Spark's show), spk_value_cast (Spark's
+              non-ANSI CAST), spk_value_compare/equal/hash, calendar helpers
+     schema   spk_schema: spk_schema_parse (DDL), lookup with did-you-mean,
+              spk_schema_print (printSchema), spk_schema_ddl
+     rowstore spk_table: append rows from C values, batches or CSV text,
+              spk_table_from_fixture, spk_table_get, spk_cursor
+
+   CONFIGURATION MACROS (define them before including the implementation)
+
+     SPARKLESS_IMPLEMENTATION  compile the implementation into this file.
+     SPARKLESS_STATIC          make every function static to this file (then
+                               define SPARKLESS_IMPLEMENTATION here too).
+     SPKDEF                    decoration of every API function; defaults to
+                               extern, or static with SPARKLESS_STATIC.
+     SPK_ASSERT(cond)          checks internal invariants only (a failure is a
+                               bug in the library, never bad input); defaults to
+                               assert() from <assert.h>.
+     SPK_MALLOC(size), SPK_REALLOC(ptr, size), SPK_FREE(ptr)
+                               the default allocator's functions; define all
+                               three or none (default malloc/realloc/free).
+     At run time, every function that creates a root object (a schema, a
+     table) takes a `const spk_allocator *` (NULL = the default above); the
+     object and everything it owns use it until freed, and sizes are passed
+     back on free, so arena and pool allocators need no headers.
+
+   ERROR MODEL
+
+     Every function that can fail returns spk_status: SPK_OK (0) or an SPK_ERR_*
+     code, each mapped to Spark's exception class (spk_status_category: a
+     misspelt column is SPK_ERR_NOT_FOUND, an "AnalysisException"). The
+     detailed message of the most recent failure on the calling thread is
+     spk_last_error(): it says what and where — the column with a did-you-mean,
+     the line and column of a bad fixture row, a caret under a DDL position.
+     A failed call changes nothing: multi-row appends are all or nothing, and
+     out of memory (SPK_ERR_NOMEM) leaves every object as it was. The library
+     never calls abort(), exit() or longjmp(), whatever the input.
+
+   OWNERSHIP
+
+     Every object a function hands you is yours to release exactly once with
+     its matching spk_*_free or spk_*_release, every argument you pass is only
+     borrowed, and anything pointing into an object (field names, the bytes of
+     a string value) lives exactly as long as that object.
+
+   THREAD SAFETY
+
+     - Error state is thread-local: spk_last_error() reports this thread's
+       last failure only; no locks, no interference between threads.
+     - spk_schema is immutable once created and reference-counted with atomic
+       counts: share it between threads; retain and release from any thread.
+     - spk_table has one writer at a time. Reading calls (spk_table_get,
+       spk_table_nrows, cursors) may run in many threads at once, but not
+       while another thread appends. (Versioned tables that readers can scan
+       while writers commit come with the catalog.)
+     - spk_value and spk_cursor are plain data owned by the caller.
+     - Type, value, hash and formatting functions are pure and reentrant.
+       Parsing and formatting doubles use the C library (strtod, snprintf)
+       and adapt to the current locale's decimal point: do not call
+       setlocale() while other threads use the library.
+     - A run-time allocator must be thread-safe if the objects using it are
+       shared between threads. spk_failalloc is single-threaded.
+
+   LIMITS
+
+     - DECIMAL precision 1..18 (stored as a scaled int64).
+     - A chunk holds at most SPK_CHUNK_ROWS (65536) rows and 4 GiB of string
+       bytes; a single row's strings must total under 4 GiB.
+     - Dates are int32 days (years -290308..294247 as Spark); parsed years
+       have 4 to 6 digits. Timestamps are int64 microseconds, always UTC.
+     - Detailed error messages are cut at SPK_ERROR_MAX - 1 bytes.
+     - A double literal is at most 511 characters of text.
+
+   DIFFERENCES FROM SPARK (the reference is Spark 3.5, default non-ANSI mode)
+
+     - Timestamps are UTC; there is no session time zone. Zone offsets in
+       parsed text (Z, +hh:mm) are applied and dropped.
+     - Types not yet supported: TINYINT, SMALLINT, FLOAT, BINARY, arrays,
+       maps, structs, intervals; DECIMAL above precision 18. DDL that names
+       them fails with SPK_ERR_UNSUPPORTED; VARCHAR(n)/CHAR(n) read as STRING.
+     - CAST: BOOLEAN to TIMESTAMP and DATE to numeric types are rejected
+       (SPK_ERR_TYPE) instead of giving Spark's odd results.
+     - Fixtures and spk_table_append_text are strict: an unparsable value is
+       an error naming line and column, never a silent NULL (Spark's CSV
+       reader in PERMISSIVE mode would give NULL).
+     - Doubles print with the shortest digits that read back exactly, as
+       JDK 19+'s Double.toString does; the older JDKs Spark often runs on
+       occasionally print one digit more than needed.
+*/
 
 #ifndef SPARKLESS_H
 #define SPARKLESS_H
@@ -310,7 +418,8 @@ SPKDEF size_t spk_table_memory(const spk_table *t);
 
 /* Appends one row of `n` values (n must equal the column count). A value's
  * type must be the column's, or widen to it without loss (INT32 to INT64,
- * integers to DOUBLE or to a DECIMAL they fit, a DECIMAL to a wider one); an
+ * integers to DOUBLE or to a DECIMAL they fit, a DECIMAL to one with at least
+ * its scale and integer digits; else SPK_ERR_TYPE or SPK_ERR_RANGE); an
  * untyped NULL fits any nullable column. Strings are copied. On error nothing
  * is appended and the message names the column. */
 SPKDEF spk_status spk_table_append_row(spk_table *t, const spk_value *values, int n);
@@ -340,7 +449,8 @@ SPKDEF spk_status spk_table_append_text(spk_table *t, const char *text, size_t l
 SPKDEF spk_status spk_table_from_fixture(const spk_allocator *alloc, const char *text,
                                          spk_table **out);
 
-/* Reads one value; strings are views into the table, valid until it is freed. */
+/* Reads one value; a string is a view into the table, valid until the table
+ * is next appended to or freed. */
 SPKDEF spk_status spk_table_get(const spk_table *t, size_t row, int col, spk_value *out);
 
 /* Sequential reading: open, then next() until it returns false. Plain data:
@@ -488,7 +598,8 @@ static void spk__fail_prefix(const char *fmt, ...) {
 }
 
 /* Appends Spark's "== SQL ==" excerpt of `text` with a caret under byte
- * offset `pos` (only the line holding pos), and the line and column. */
+ * offset `pos` (only the line holding pos), and the line and column. Very
+ * long lines are shown as a window around the position, marked with "...". */
 static void spk__fail_caret(const char *text, size_t pos) {
     size_t len = strlen(text), line_start = 0, line_no = 1;
     if (pos > len) pos = len;
@@ -497,13 +608,19 @@ static void spk__fail_caret(const char *text, size_t pos) {
     size_t line_end = line_start;
     while (line_end < len && text[line_end] != '\n') line_end++;
     size_t col = pos - line_start;
-    spk__fail_append(" (line %zu, pos %zu)\n\n== SQL ==\n%.*s\n", line_no, col,
-                     (int)(line_end - line_start), text + line_start);
-    char pad[128];
-    size_t n = col < sizeof pad - 1 ? col : sizeof pad - 1;
-    memset(pad, '-', n);
-    pad[n] = '\0';
-    spk__fail_append("%s^", pad);
+    size_t from = line_start, to = line_end;
+    if (col > 300) from = pos - 200;
+    if (to - pos > 300) to = pos + 200;
+    const char *head = from > line_start ? "..." : "", *tail = to < line_end ? "..." : "";
+    spk__fail_append(" (line %zu, pos %zu)\n\n== SQL ==\n%s%.*s%s\n", line_no, col, head,
+                     (int)(to - from), text + from, tail);
+    size_t dashes = strlen(head) + (pos - from);
+    for (size_t i = 0; i < dashes; i += 64) {
+        static const char run[] = "----------------------------------------------------------------";
+        size_t n = dashes - i < 64 ? dashes - i : 64;
+        spk__fail_append("%.*s", (int)n, run);
+    }
+    spk__fail_append("^");
 }
 
 /* ---------------------------------------------------------------- allocators */
@@ -1351,6 +1468,12 @@ static size_t spk__format_double(double d, char *out /* >= 32 bytes */) {
         snprintf(sci, sizeof sci, "%.*e", prec - 1, d);
         if (strtod(sci, NULL) == d) break;
     }
+    /* Java prints at least two significant digits in scientific notation and
+     * picks the closest such pair (4.9E-324, not 5.0E-324). */
+    double mag = fabs(d);
+    bool scientific = mag < 1e-3 || mag >= 1e7;
+    if (scientific && !strchr(sci, '.') && !strchr(sci, ','))
+        snprintf(sci, sizeof sci, "%.1e", d);
     /* sci is "[-]d[<point>ddd]e[+-]xx": collect the digits and the exponent. */
     char digits[24];
     int nd = 0, exp10 = 0;
@@ -1363,8 +1486,7 @@ static size_t spk__format_double(double d, char *out /* >= 32 bytes */) {
     while (nd > 1 && digits[nd - 1] == '0') nd--;
     char *o = out;
     if (neg) *o++ = '-';
-    double mag = fabs(d);
-    if (mag >= 1e-3 && mag < 1e7) {
+    if (!scientific) {
         if (exp10 >= 0) {
             for (int k = 0; k <= exp10; k++) *o++ = k < nd ? digits[k] : '0';
             *o++ = '.';
@@ -2349,6 +2471,10 @@ static spk_status spk__coerce_cell(const spk_field *f, const spk_value *v, spk_v
             return spk__fail(SPK_ERR_RANGE, "%lld cannot be stored as DOUBLE without loss", (long long)x);
         return SPK_OK;
     }
+    if (to == SPK_TYPE_DECIMAL && from == SPK_TYPE_DECIMAL &&
+        (v->type.scale > f->type.scale || v->type.precision - v->type.scale > f->type.precision - f->type.scale))
+        return spk__fail(SPK_ERR_TYPE, "cannot store a %s value in a column of type %s (it may not fit)",
+                         spk__type_sql(v->type).s, spk__type_sql(f->type).s);
     if (to == SPK_TYPE_DECIMAL && (spk__is_integral(from) || from == SPK_TYPE_DECIMAL)) {
         int64_t x;
         int scale = 0;
@@ -2650,7 +2776,7 @@ static spk_status spk__append_text_lines(spk_table *t, const char *text, size_t 
         st = spk__csv_record(&s, text, len, &pos, &line);
         if (st != SPK_OK) break;
         if (s.nfields != (size_t)t->ncols) {
-            st = spk__fail(SPK_ERR_SCHEMA, "line %zu: expected %d fields, found %zu", record_line, t->ncols, s.nfields);
+            st = spk__fail(SPK_ERR_PARSE, "line %zu: expected %d fields, found %zu", record_line, t->ncols, s.nfields);
             break;
         }
         for (int c = 0; c < t->ncols && st == SPK_OK; c++) {
@@ -2709,4 +2835,36 @@ SPKDEF spk_status spk_table_from_fixture(const spk_allocator *alloc, const char 
 
 #endif /* SPARKLESS_IMPLEMENTATION */
 
-/* version history and licence (to be written) */
+/*
+   VERSION HISTORY
+
+     0.1.0 (2026-11-21)  Foundation: status codes and thread-local errors,
+                         run-time and compile-time allocators with failure
+                         injection, hashing, the eight types with Spark's
+                         parsing, formatting and casts, schemas with DDL and
+                         printSchema, and the chunked row store with fixtures.
+
+   LICENCE
+
+   MIT License
+
+   Copyright (c) 2026 the sparkless.h authors
+
+   Permission is hereby granted, free of charge, to any person obtaining a copy
+   of this software and associated documentation files (the "Software"), to deal
+   in the Software without restriction, including without limitation the rights
+   to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+   copies of the Software, and to permit persons to whom the Software is
+   furnished to do so, subject to the following conditions:
+
+   The above copyright notice and this permission notice shall be included in all
+   copies or substantial portions of the Software.
+
+   THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+   IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+   FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+   AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+   LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+   OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+   SOFTWARE.
+*/

@@ -120,7 +120,8 @@ static void spk__fail_prefix(const char *fmt, ...) {
 }
 
 /* Appends Spark's "== SQL ==" excerpt of `text` with a caret under byte
- * offset `pos` (only the line holding pos), and the line and column. */
+ * offset `pos` (only the line holding pos), and the line and column. Very
+ * long lines are shown as a window around the position, marked with "...". */
 static void spk__fail_caret(const char *text, size_t pos) {
     size_t len = strlen(text), line_start = 0, line_no = 1;
     if (pos > len) pos = len;
@@ -129,13 +130,19 @@ static void spk__fail_caret(const char *text, size_t pos) {
     size_t line_end = line_start;
     while (line_end < len && text[line_end] != '\n') line_end++;
     size_t col = pos - line_start;
-    spk__fail_append(" (line %zu, pos %zu)\n\n== SQL ==\n%.*s\n", line_no, col,
-                     (int)(line_end - line_start), text + line_start);
-    char pad[128];
-    size_t n = col < sizeof pad - 1 ? col : sizeof pad - 1;
-    memset(pad, '-', n);
-    pad[n] = '\0';
-    spk__fail_append("%s^", pad);
+    size_t from = line_start, to = line_end;
+    if (col > 300) from = pos - 200;
+    if (to - pos > 300) to = pos + 200;
+    const char *head = from > line_start ? "..." : "", *tail = to < line_end ? "..." : "";
+    spk__fail_append(" (line %zu, pos %zu)\n\n== SQL ==\n%s%.*s%s\n", line_no, col, head,
+                     (int)(to - from), text + from, tail);
+    size_t dashes = strlen(head) + (pos - from);
+    for (size_t i = 0; i < dashes; i += 64) {
+        static const char run[] = "----------------------------------------------------------------";
+        size_t n = dashes - i < 64 ? dashes - i : 64;
+        spk__fail_append("%.*s", (int)n, run);
+    }
+    spk__fail_append("^");
 }
 
 /* ---------------------------------------------------------------- allocators */

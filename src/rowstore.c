@@ -238,6 +238,10 @@ static spk_status spk__coerce_cell(const spk_field *f, const spk_value *v, spk_v
             return spk__fail(SPK_ERR_RANGE, "%lld cannot be stored as DOUBLE without loss", (long long)x);
         return SPK_OK;
     }
+    if (to == SPK_TYPE_DECIMAL && from == SPK_TYPE_DECIMAL &&
+        (v->type.scale > f->type.scale || v->type.precision - v->type.scale > f->type.precision - f->type.scale))
+        return spk__fail(SPK_ERR_TYPE, "cannot store a %s value in a column of type %s (it may not fit)",
+                         spk__type_sql(v->type).s, spk__type_sql(f->type).s);
     if (to == SPK_TYPE_DECIMAL && (spk__is_integral(from) || from == SPK_TYPE_DECIMAL)) {
         int64_t x;
         int scale = 0;
@@ -539,7 +543,7 @@ static spk_status spk__append_text_lines(spk_table *t, const char *text, size_t 
         st = spk__csv_record(&s, text, len, &pos, &line);
         if (st != SPK_OK) break;
         if (s.nfields != (size_t)t->ncols) {
-            st = spk__fail(SPK_ERR_SCHEMA, "line %zu: expected %d fields, found %zu", record_line, t->ncols, s.nfields);
+            st = spk__fail(SPK_ERR_PARSE, "line %zu: expected %d fields, found %zu", record_line, t->ncols, s.nfields);
             break;
         }
         for (int c = 0; c < t->ncols && st == SPK_OK; c++) {

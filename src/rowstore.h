@@ -20,7 +20,8 @@ SPKDEF size_t spk_table_memory(const spk_table *t);
 
 /* Appends one row of `n` values (n must equal the column count). A value's
  * type must be the column's, or widen to it without loss (INT32 to INT64,
- * integers to DOUBLE or to a DECIMAL they fit, a DECIMAL to a wider one); an
+ * integers to DOUBLE or to a DECIMAL they fit, a DECIMAL to one with at least
+ * its scale and integer digits; else SPK_ERR_TYPE or SPK_ERR_RANGE); an
  * untyped NULL fits any nullable column. Strings are copied. On error nothing
  * is appended and the message names the column. */
 SPKDEF spk_status spk_table_append_row(spk_table *t, const spk_value *values, int n);
@@ -50,7 +51,8 @@ SPKDEF spk_status spk_table_append_text(spk_table *t, const char *text, size_t l
 SPKDEF spk_status spk_table_from_fixture(const spk_allocator *alloc, const char *text,
                                          spk_table **out);
 
-/* Reads one value; strings are views into the table, valid until it is freed. */
+/* Reads one value; a string is a view into the table, valid until the table
+ * is next appended to or freed. */
 SPKDEF spk_status spk_table_get(const spk_table *t, size_t row, int col, spk_value *out);
 
 /* Sequential reading: open, then next() until it returns false. Plain data:

@@ -623,6 +623,12 @@ static size_t spk__format_double(double d, char *out /* >= 32 bytes */) {
         snprintf(sci, sizeof sci, "%.*e", prec - 1, d);
         if (strtod(sci, NULL) == d) break;
     }
+    /* Java prints at least two significant digits in scientific notation and
+     * picks the closest such pair (4.9E-324, not 5.0E-324). */
+    double mag = fabs(d);
+    bool scientific = mag < 1e-3 || mag >= 1e7;
+    if (scientific && !strchr(sci, '.') && !strchr(sci, ','))
+        snprintf(sci, sizeof sci, "%.1e", d);
     /* sci is "[-]d[<point>ddd]e[+-]xx": collect the digits and the exponent. */
     char digits[24];
     int nd = 0, exp10 = 0;
@@ -635,8 +641,7 @@ static size_t spk__format_double(double d, char *out /* >= 32 bytes */) {
     while (nd > 1 && digits[nd - 1] == '0') nd--;
     char *o = out;
     if (neg) *o++ = '-';
-    double mag = fabs(d);
-    if (mag >= 1e-3 && mag < 1e7) {
+    if (!scientific) {
         if (exp10 >= 0) {
             for (int k = 0; k <= exp10; k++) *o++ = k < nd ? digits[k] : '0';
             *o++ = '.';
