@@ -89,7 +89,6 @@
      - Dates are int32 days (years -290308..294247 as Spark); parsed years
        have 4 to 6 digits. Timestamps are int64 microseconds, always UTC.
      - Detailed error messages are cut at SPK_ERROR_MAX - 1 bytes.
-     - A double literal is at most 511 characters of text.
 
    DIFFERENCES FROM SPARK (the reference is Spark 3.5, default non-ANSI mode)
 

@@ -221,7 +221,10 @@ static int64_t spk__floor_div(int64_t a, int64_t b) {
     int64_t q = a / b;
     return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
-static int64_t spk__floor_mod(int64_t a, int64_t b) { return a - spk__floor_div(a, b) * b; }
+static int64_t spk__floor_mod(int64_t a, int64_t b) {
+    int64_t r = a % b;
+    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
 
 static int64_t spk__days_from_civil(int64_t y, int m, int d) {
     y -= m <= 2;
@@ -387,7 +390,11 @@ static spk__parse_result spk__parse_decimal(const char *s, size_t len, int preci
 
 /* Java/Spark double syntax: [+-]digits[.digits][e[+-]digits][dDfF], NaN,
  * [+-]Infinity and [+-]inf (case-insensitive). strtod does the correctly
- * rounded conversion, on a copy adapted to the C locale's decimal point. */
+ * rounded conversion, on a canonical copy "0.<digits>e<exp>" in the C
+ * locale's decimal point. Correct rounding never needs more than 767
+ * significant digits, so longer mantissas keep 800 digits plus a sticky 1
+ * standing for whatever nonzero digits were dropped. */
+#define SPK__DOUBLE_DIGITS 800
 static spk__parse_result spk__parse_double(const char *s, size_t len, double *out) {
     size_t i = 0;
     bool neg = false;
@@ -402,37 +409,52 @@ static spk__parse_result spk__parse_double(const char *s, size_t len, double *ou
         *out = neg ? -INFINITY : INFINITY;
         return SPK__PARSED;
     }
-    size_t digits = 0;
-    while (i < len && spk__is_digit((unsigned char)s[i])) i++, digits++;
-    if (i < len && s[i] == '.') {
-        i++;
-        while (i < len && spk__is_digit((unsigned char)s[i])) i++, digits++;
+    char buf[SPK__DOUBLE_DIGITS + 48];
+    size_t nd = 0, int_digits = 0, leading_zeros = 0;
+    bool any_digit = false, in_fraction = false, seen_nonzero = false, dropped = false;
+    for (; i < len; i++) {
+        char ch = s[i];
+        if (ch == '.' && !in_fraction) {
+            in_fraction = true;
+            continue;
+        }
+        if (!spk__is_digit((unsigned char)ch)) break;
+        any_digit = true;
+        if (!in_fraction) int_digits++;
+        if (!seen_nonzero && ch == '0') {
+            leading_zeros++;
+            continue;
+        }
+        seen_nonzero = true;
+        if (nd < SPK__DOUBLE_DIGITS) buf[3 + nd++] = ch; /* after "-0." */
+        else if (ch != '0') dropped = true;
     }
-    if (!digits) return SPK__MALFORMED;
+    if (!any_digit) return SPK__MALFORMED;
+    long exp10 = 0;
     if (i < len && (s[i] == 'e' || s[i] == 'E')) {
         i++;
-        if (i < len && (s[i] == '+' || s[i] == '-')) i++;
+        bool eneg = false;
+        if (i < len && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
         size_t es = i;
-        while (i < len && spk__is_digit((unsigned char)s[i])) i++;
+        for (; i < len && spk__is_digit((unsigned char)s[i]); i++)
+            if (exp10 < 1000000) exp10 = exp10 * 10 + (s[i] - '0');
         if (i == es) return SPK__MALFORMED;
+        if (eneg) exp10 = -exp10;
     }
-    size_t end = i;
     if (i < len && (s[i] == 'd' || s[i] == 'D' || s[i] == 'f' || s[i] == 'F')) i++;
     if (i != len) return SPK__MALFORMED;
-    char buf[512];
-    if (end >= sizeof buf) return SPK__MALFORMED;
-    memcpy(buf, s, end);
-    buf[end] = '\0';
-    char point = '.';
-    {
-        char probe[8];
-        snprintf(probe, sizeof probe, "%.1f", 0.5);
-        point = probe[1];
+    if (nd == 0) {
+        *out = neg ? -0.0 : 0.0;
+        return SPK__PARSED;
     }
-    if (point != '.') {
-        char *dotp = strchr(buf, '.');
-        if (dotp) *dotp = point;
-    }
+    if (dropped) buf[3 + nd++] = '1';
+    /* value = 0.<digits> x 10^(int_digits - leading_zeros + exp10) */
+    char probe[8];
+    snprintf(probe, sizeof probe, "%.1f", 0.5);
+    buf[0] = neg ? '-' : '+';
+    buf[1] = '0';
+    buf[2] = probe[1]; /* the locale's decimal point */
+    snprintf(buf + 3 + nd, sizeof buf - 3 - nd, "e%ld", (long)int_digits - (long)leading_zeros + exp10);
     *out = strtod(buf, NULL);
     return SPK__PARSED;
 }
@@ -698,7 +720,7 @@ static size_t spk__format_date(int32_t days, char *out) {
 
 static size_t spk__format_timestamp(int64_t micros, char *out) {
     int64_t days = spk__floor_div(micros, SPK__MICROS_PER_DAY);
-    int64_t rest = micros - days * SPK__MICROS_PER_DAY;
+    int64_t rest = spk__floor_mod(micros, SPK__MICROS_PER_DAY);
     size_t n = spk__format_date((int32_t)days, out);
     int64_t secs = rest / SPK__MICROS_PER_SECOND, frac = rest % SPK__MICROS_PER_SECOND;
     n += (size_t)sprintf(out + n, " %02d:%02d:%02d", (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
@@ -916,6 +938,12 @@ SPKDEF spk_status spk_value_cast(const spk_value *in, spk_type to, spk_value *ou
         } else if (from == SPK_TYPE_TIMESTAMP) {
             r.as.i64 = in->as.i64;
         } else if (from == SPK_TYPE_DATE) {
+            /* Spark raises an ArithmeticException here even in non-ANSI mode. */
+            if (in->as.i32 > INT64_MAX / SPK__MICROS_PER_DAY || in->as.i32 < INT64_MIN / SPK__MICROS_PER_DAY) {
+                char text[SPK_VALUE_TEXT_MAX];
+                spk_value_format(in, text, sizeof text);
+                return spk__fail(SPK_ERR_RANGE, "DATE %s is out of the TIMESTAMP range", text);
+            }
             r.as.i64 = (int64_t)in->as.i32 * SPK__MICROS_PER_DAY;
         } else if (spk__is_integral(from)) {
             int64_t secs = spk__as_int64(in); /* seconds since the epoch, saturating */
@@ -1012,9 +1040,14 @@ SPKDEF int spk_value_compare(const spk_value *a, const spk_value *b, bool nulls_
         return sa == sb ? spk__cmp_i64(xa, xb) : spk__cmp_scaled(xa, sa, xb, sb);
     }
     if ((ta == SPK_TYPE_DATE || ta == SPK_TYPE_TIMESTAMP) && (tb == SPK_TYPE_DATE || tb == SPK_TYPE_TIMESTAMP)) {
-        int64_t xa = ta == SPK_TYPE_DATE ? (int64_t)a->as.i32 * SPK__MICROS_PER_DAY : a->as.i64;
-        int64_t xb = tb == SPK_TYPE_DATE ? (int64_t)b->as.i32 * SPK__MICROS_PER_DAY : b->as.i64;
-        return spk__cmp_i64(xa, xb);
+        if (ta == tb) return ta == SPK_TYPE_DATE ? spk__cmp_i64(a->as.i32, b->as.i32) : spk__cmp_i64(a->as.i64, b->as.i64);
+        /* A date is midnight of its day: compare days, then time of day,
+         * without multiplying (which could overflow for far dates). */
+        const spk_value *date = ta == SPK_TYPE_DATE ? a : b, *ts = ta == SPK_TYPE_DATE ? b : a;
+        int64_t ts_day = spk__floor_div(ts->as.i64, SPK__MICROS_PER_DAY);
+        int c = date->as.i32 != ts_day ? spk__cmp_i64(date->as.i32, ts_day)
+                                       : spk__cmp_i64(0, spk__floor_mod(ts->as.i64, SPK__MICROS_PER_DAY));
+        return ta == SPK_TYPE_DATE ? c : -c;
     }
     if (ta != tb) return ta < tb ? -1 : 1;
     switch (ta) {
