@@ -418,9 +418,10 @@ SPKDEF size_t spk_table_memory(const spk_table *t);
 /* Appends one row of `n` values (n must equal the column count). A value's
  * type must be the column's, or widen to it without loss (INT32 to INT64,
  * integers to DOUBLE or to a DECIMAL they fit, a DECIMAL to one with at least
- * its scale and integer digits; else SPK_ERR_TYPE or SPK_ERR_RANGE); an
- * untyped NULL fits any nullable column. Strings are copied. On error nothing
- * is appended and the message names the column. */
+ * its scale and integer digits; else SPK_ERR_TYPE or SPK_ERR_RANGE). A typed
+ * NULL follows the rules of its type; the untyped spk_value_null() fits any
+ * nullable column. Strings are copied. On error nothing is appended and the
+ * message names the column. */
 SPKDEF spk_status spk_table_append_row(spk_table *t, const spk_value *values, int n);
 
 /* spk_table_append(t, spk_value_i64(1), spk_value_str("Alice")) — C only. */
@@ -435,8 +436,9 @@ SPKDEF spk_status spk_table_append_rows(spk_table *t, const spk_value *values, s
 
 /* Appends rows from CSV text, one row per line, values as spk_value_parse
  * reads them: fields separated by ',', "double quoted" fields may hold ',',
- * newlines and "" for a quote; an unquoted NULL or null, or an empty unquoted
- * field, is NULL; "" is the empty string; spaces around unquoted fields are
+ * newlines and "" for a quote; an unquoted NULL or null (exactly), or an
+ * empty unquoted field, is NULL; "" is the empty string (and a quoted "NULL"
+ * the four-letter string); spaces around unquoted fields are
  * trimmed; blank lines are skipped. len (size_t)-1 means NUL-terminated. All
  * or nothing; errors name the line and column:
  * "line 3, column 2 (`amount`): cannot parse 'x1' as DECIMAL(10,2)". */
@@ -2030,8 +2032,8 @@ SPKDEF spk_status spk_schema_lookup(const spk_schema *s, const char *name, bool 
         return SPK_ERR_AMBIGUOUS;
     }
     spk__fail(SPK_ERR_NOT_FOUND,
-              "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter with name `%s` cannot be resolved.",
-              name);
+              "[UNRESOLVED_COLUMN.%s] A column or function parameter with name `%s` cannot be resolved.",
+              s->n ? "WITH_SUGGESTION" : "WITHOUT_SUGGESTION", name);
     const char *candidates[64];
     int nc = s->n < 64 ? s->n : 64;
     for (int i = 0; i < nc; i++) candidates[i] = s->fields[i].name;
@@ -2479,51 +2481,53 @@ SPKDEF spk_status spk_cursor_get(const spk_cursor *c, int col, spk_value *out) {
 
 /* ---------------------------------------------------------------- writing */
 
-/* Converts `v` to what column `col` stores, allowing only lossless widening. */
+/* Whether values of type `from` may be stored in a column of type `to`:
+ * the same type, or a widening that loses nothing for any value (integers to
+ * a DECIMAL or DOUBLE are checked per value by spk__coerce_cell). */
+static bool spk__storable(spk_type from, spk_type to) {
+    spk_type_id f = (spk_type_id)from.id, t = (spk_type_id)to.id;
+    if (f == SPK_TYPE_NULL) return true;
+    if (t == SPK_TYPE_DECIMAL && f == SPK_TYPE_DECIMAL)
+        return from.scale <= to.scale && from.precision - from.scale <= to.precision - to.scale;
+    if (f == t) return true;
+    if (t == SPK_TYPE_INT64) return f == SPK_TYPE_INT32;
+    if (t == SPK_TYPE_DOUBLE || t == SPK_TYPE_DECIMAL) return spk__is_integral(f);
+    return false;
+}
+
+/* Converts `v` to what column `f` stores. Errors change nothing. */
 static spk_status spk__coerce_cell(const spk_field *f, const spk_value *v, spk_value *out) {
+    if (!spk_type_valid(v->type))
+        return spk__fail(SPK_ERR_ARG, "value has an invalid type (%s)", spk__type_sql(v->type).s);
+    if (!spk__storable(v->type, f->type))
+        return spk__fail(SPK_ERR_TYPE, "cannot store a %s%s value in a column of type %s",
+                         v->is_null ? "NULL " : "", spk__type_sql(v->type).s, spk__type_sql(f->type).s);
     if (spk__value_is_null(v)) {
         if (!f->nullable) return spk__fail(SPK_ERR_NULL, "NULL in non-nullable column");
         *out = spk_value_null_of(f->type);
         return SPK_OK;
     }
-    if (!spk_type_valid(v->type))
-        return spk__fail(SPK_ERR_ARG, "value has an invalid type (%s)", spk__type_sql(v->type).s);
     spk_type_id from = (spk_type_id)v->type.id, to = (spk_type_id)f->type.id;
     *out = *v;
     out->type = f->type;
-    if (from == to && from != SPK_TYPE_DECIMAL) return SPK_OK;
     if (to == SPK_TYPE_INT64 && from == SPK_TYPE_INT32) {
         out->as.i64 = v->as.i32;
-        return SPK_OK;
-    }
-    if (to == SPK_TYPE_DOUBLE && spk__is_integral(from)) {
+    } else if (to == SPK_TYPE_DOUBLE && from != SPK_TYPE_DOUBLE) {
         int64_t x = spk__as_int64(v);
         out->as.f64 = (double)x;
         if (x > (1LL << 53) || x < -(1LL << 53))
             return spk__fail(SPK_ERR_RANGE, "%lld cannot be stored as DOUBLE without loss", (long long)x);
-        return SPK_OK;
-    }
-    if (to == SPK_TYPE_DECIMAL && from == SPK_TYPE_DECIMAL &&
-        (v->type.scale > f->type.scale || v->type.precision - v->type.scale > f->type.precision - f->type.scale))
-        return spk__fail(SPK_ERR_TYPE, "cannot store a %s value in a column of type %s (it may not fit)",
-                         spk__type_sql(v->type).s, spk__type_sql(f->type).s);
-    if (to == SPK_TYPE_DECIMAL && (spk__is_integral(from) || from == SPK_TYPE_DECIMAL)) {
+    } else if (to == SPK_TYPE_DECIMAL) {
         int64_t x;
         int scale = 0;
         spk__as_scaled(v, &x, &scale);
-        if (from == SPK_TYPE_DECIMAL && (x >= spk__pow10[v->type.precision] || x <= -spk__pow10[v->type.precision]))
-            return spk__fail(SPK_ERR_RANGE, "value does not fit its own type %s", spk__type_sql(v->type).s);
-        int64_t back;
-        if (!spk__decimal_rescale(x, scale, f->type.scale, f->type.precision, &out->as.i64) ||
-            !spk__decimal_rescale(out->as.i64, f->type.scale, scale, 18, &back) || back != x) {
+        if (!spk__decimal_rescale(x, scale, f->type.scale, f->type.precision, &out->as.i64)) {
             char text[SPK_VALUE_TEXT_MAX];
             spk_value_format(v, text, sizeof text);
-            return spk__fail(SPK_ERR_RANGE, "%s does not fit %s without loss", text, spk__type_sql(f->type).s);
+            return spk__fail(SPK_ERR_RANGE, "%s does not fit %s", text, spk__type_sql(f->type).s);
         }
-        return SPK_OK;
     }
-    return spk__fail(SPK_ERR_TYPE, "cannot store a %s value in a column of type %s",
-                     spk__type_sql(v->type).s, spk__type_sql(f->type).s);
+    return SPK_OK;
 }
 
 /* Seals a full chunk: its buffers shrink to fit (a failed shrink keeps them). */
@@ -2813,13 +2817,12 @@ static spk_status spk__append_text_lines(spk_table *t, const char *text, size_t 
         }
         for (int c = 0; c < t->ncols && st == SPK_OK; c++) {
             const spk__csv_field *f = &s.fields[c];
-            const char *p = f->quoted ? s.text + f->start : text + f->start;
+            const char *p = !f->quoted ? text + f->start : s.text ? s.text + f->start : "";
             const spk_field *field = spk_schema_field(t->schema, c);
-            if (!f->quoted && (f->len == 0 || spk__word_is(p, f->len, "null"))) {
+            if (!f->quoted && (f->len == 0 || (f->len == 4 && (memcmp(p, "NULL", 4) == 0 || memcmp(p, "null", 4) == 0)))) {
                 s.values[c] = spk_value_null();
                 continue;
             }
-            if (f->quoted && !s.text) p = "";
             st = spk_value_parse(field->type, p, f->len, &s.values[c]);
             if (st != SPK_OK) spk__fail_prefix("line %zu, column %d (`%s`): ", record_line, c + 1, field->name);
         }

@@ -21,9 +21,10 @@ SPKDEF size_t spk_table_memory(const spk_table *t);
 /* Appends one row of `n` values (n must equal the column count). A value's
  * type must be the column's, or widen to it without loss (INT32 to INT64,
  * integers to DOUBLE or to a DECIMAL they fit, a DECIMAL to one with at least
- * its scale and integer digits; else SPK_ERR_TYPE or SPK_ERR_RANGE); an
- * untyped NULL fits any nullable column. Strings are copied. On error nothing
- * is appended and the message names the column. */
+ * its scale and integer digits; else SPK_ERR_TYPE or SPK_ERR_RANGE). A typed
+ * NULL follows the rules of its type; the untyped spk_value_null() fits any
+ * nullable column. Strings are copied. On error nothing is appended and the
+ * message names the column. */
 SPKDEF spk_status spk_table_append_row(spk_table *t, const spk_value *values, int n);
 
 /* spk_table_append(t, spk_value_i64(1), spk_value_str("Alice")) — C only. */
@@ -38,8 +39,9 @@ SPKDEF spk_status spk_table_append_rows(spk_table *t, const spk_value *values, s
 
 /* Appends rows from CSV text, one row per line, values as spk_value_parse
  * reads them: fields separated by ',', "double quoted" fields may hold ',',
- * newlines and "" for a quote; an unquoted NULL or null, or an empty unquoted
- * field, is NULL; "" is the empty string; spaces around unquoted fields are
+ * newlines and "" for a quote; an unquoted NULL or null (exactly), or an
+ * empty unquoted field, is NULL; "" is the empty string (and a quoted "NULL"
+ * the four-letter string); spaces around unquoted fields are
  * trimmed; blank lines are skipped. len (size_t)-1 means NUL-terminated. All
  * or nothing; errors name the line and column:
  * "line 3, column 2 (`amount`): cannot parse 'x1' as DECIMAL(10,2)". */

@@ -104,8 +104,8 @@ SPKDEF spk_status spk_schema_lookup(const spk_schema *s, const char *name, bool 
         return SPK_ERR_AMBIGUOUS;
     }
     spk__fail(SPK_ERR_NOT_FOUND,
-              "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter with name `%s` cannot be resolved.",
-              name);
+              "[UNRESOLVED_COLUMN.%s] A column or function parameter with name `%s` cannot be resolved.",
+              s->n ? "WITH_SUGGESTION" : "WITHOUT_SUGGESTION", name);
     const char *candidates[64];
     int nc = s->n < 64 ? s->n : 64;
     for (int i = 0; i < nc; i++) candidates[i] = s->fields[i].name;
