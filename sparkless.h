@@ -468,6 +468,9 @@ SPKDEF void spk_cursor_open(spk_cursor *c, const spk_table *t);
 SPKDEF bool spk_cursor_next(spk_cursor *c);
 SPKDEF spk_status spk_cursor_get(const spk_cursor *c, int col, spk_value *out);
 
+/* ---- src/taskq.h ---- */
+/* taskq: the lock-free bounded MPMC task queue and the thread pool (spk_taskq, spk_pool). */
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
@@ -2867,6 +2870,9 @@ SPKDEF spk_status spk_table_from_fixture(const spk_allocator *alloc, const char 
     *out = t;
     return SPK_OK;
 }
+
+/* ---- src/taskq.c ---- */
+/* taskq implementation */
 
 #endif /* SPARKLESS_IMPLEMENTATION */
 

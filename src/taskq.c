@@ -1,0 +1,3 @@
+/* taskq implementation */
+#include "rowstore.c"
+#include "taskq.h"
