@@ -471,6 +471,144 @@ SPKDEF spk_status spk_cursor_get(const spk_cursor *c, int col, spk_value *out);
 /* ---- src/taskq.h ---- */
 /* taskq: the lock-free bounded MPMC task queue and the thread pool (spk_taskq, spk_pool). */
 
+/* ---- src/expr.h ---- */
+/* expr: expression trees, built in C or parsed from Spark SQL text. */
+
+/* An expression: immutable and reference-counted, so one tree may be shared
+ * by many DataFrames and threads. Builders CONSUME their spk_expr arguments
+ * (so `spk_gt(spk_col("value"), spk_lit_i64(10))` needs no temporaries) and
+ * return a new reference; keep a tree for reuse with spk_expr_retain. A
+ * builder that fails (out of memory, a NULL argument) returns NULL after
+ * releasing its arguments, and every builder given a NULL returns NULL, so a
+ * chain fails as a whole: the consumer of the final NULL reports the first
+ * failure's status and message. Expressions use the default allocator. */
+typedef struct spk_expr spk_expr;
+
+SPKDEF spk_expr *spk_expr_retain(spk_expr *e);
+SPKDEF void spk_expr_release(spk_expr *e); /* NULL is fine */
+
+/* Column reference: "name", "t.name" (qualified), or "`odd.name`" (quoted). */
+SPKDEF spk_expr *spk_col(const char *name);
+SPKDEF spk_expr *spk_star(void); /* `*`, as in count(*) or select("*") */
+
+/* Literals; strings are copied. */
+SPKDEF spk_expr *spk_lit(spk_value v);
+SPKDEF spk_expr *spk_lit_null(void);
+SPKDEF spk_expr *spk_lit_bool(bool x);
+SPKDEF spk_expr *spk_lit_i32(int32_t x);
+SPKDEF spk_expr *spk_lit_i64(int64_t x);
+SPKDEF spk_expr *spk_lit_f64(double x);
+SPKDEF spk_expr *spk_lit_str(const char *s);
+SPKDEF spk_expr *spk_lit_decimal(int64_t unscaled, int precision, int scale);
+SPKDEF spk_expr *spk_lit_date(int year, int month, int day); /* NULL if invalid */
+
+/* Arithmetic: + - * / % div, unary minus. `/` always divides as DOUBLE (or
+ * DECIMAL for decimals), `div` is integral division; x/0 and x%0 are NULL. */
+SPKDEF spk_expr *spk_add(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_sub(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_mul(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_div(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_mod(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_intdiv(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_neg(spk_expr *a);
+
+/* Comparison; spk_eq_null_safe is SQL's <=> (NULL <=> NULL is true). */
+SPKDEF spk_expr *spk_eq(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_ne(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_lt(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_le(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_gt(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_ge(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_eq_null_safe(spk_expr *a, spk_expr *b);
+
+/* Three-valued logic and null tests. */
+SPKDEF spk_expr *spk_and(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_or(spk_expr *a, spk_expr *b);
+SPKDEF spk_expr *spk_not(spk_expr *a);
+SPKDEF spk_expr *spk_is_null(spk_expr *a);
+SPKDEF spk_expr *spk_is_not_null(spk_expr *a);
+
+/* x IN (n listed expressions), x BETWEEN lo AND hi. */
+SPKDEF spk_expr *spk_in(spk_expr *x, int n, ...);
+SPKDEF spk_expr *spk_in_array(spk_expr *x, spk_expr *const *list, int n);
+SPKDEF spk_expr *spk_between(spk_expr *x, spk_expr *lo, spk_expr *hi);
+
+/* x LIKE pattern (% any run, _ one character, \ escapes), x RLIKE regex
+ * (POSIX extended, matching anywhere, as Java's find()). */
+SPKDEF spk_expr *spk_like(spk_expr *x, const char *pattern);
+SPKDEF spk_expr *spk_rlike(spk_expr *x, const char *regex);
+
+/* CASE WHEN c1 THEN v1 WHEN c2 THEN v2 ELSE e END is written
+ *   spk_otherwise(spk_when(spk_when(NULL, c1, v1), c2, v2), e)
+ * (prev NULL starts a CASE; without spk_otherwise the ELSE is NULL). */
+SPKDEF spk_expr *spk_when(spk_expr *prev, spk_expr *cond, spk_expr *value);
+SPKDEF spk_expr *spk_otherwise(spk_expr *case_expr, spk_expr *value);
+
+SPKDEF spk_expr *spk_cast(spk_expr *x, spk_type to);
+SPKDEF spk_expr *spk_alias(spk_expr *x, const char *name);
+
+/* A function or aggregate call by Spark name with n spk_expr arguments:
+ * spk_call("upper", 1, spk_col("name")), spk_call("sum", 1, spk_col("x")). */
+SPKDEF spk_expr *spk_call(const char *function, int n, ...);
+SPKDEF spk_expr *spk_call_array(const char *function, spk_expr *const *args, int n);
+SPKDEF spk_expr *spk_count_distinct(spk_expr *x); /* count(DISTINCT x) */
+
+/* Parses Spark SQL expression text: "value > 10 AND name LIKE 'A%'",
+ * "price * (1 - disc) AS net", "CASE WHEN x IS NULL THEN 0 ELSE x END",
+ * "d <= DATE '1998-12-01' - INTERVAL 90 DAY". Errors are SPK_ERR_PARSE with
+ * the position and the text under a caret. */
+SPKDEF spk_status spk_expr_parse(const char *sql, spk_expr **out);
+
+/* Spark's text for an expression, as used for column names: "(value > 10)",
+ * "upper(name)", "CAST(x AS INT)". snprintf contract. */
+SPKDEF size_t spk_expr_to_sql(const spk_expr *e, char *buf, size_t cap);
+
+/* ---- src/vector.h ---- */
+/* vector: internal only (column vectors, bound expression nodes, kernels); no public declarations. */
+
+/* ---- src/funcs.h ---- */
+/* funcs: internal only (the function registry); functions are called from expressions by name. */
+
+/* ---- src/eval.h ---- */
+/* eval: binding expressions to a schema (resolution, Spark's type coercion,
+ * constant folding) and evaluating them, vectorised, over a table. */
+
+/* A bound expression: resolved against one schema, typed, with implicit
+ * casts inserted and constants folded. Immutable: evaluate it from any
+ * number of threads at once. */
+typedef struct spk_bound spk_bound;
+
+/* Resolves `e` (borrowed) against `schema` (case-insensitive unless
+ * case_sensitive). Errors: an unknown column (SPK_ERR_NOT_FOUND, with
+ * Spark's did-you-mean and, for parsed text, a caret), an ambiguous one
+ * (SPK_ERR_AMBIGUOUS), types that do not fit (SPK_ERR_TYPE), an unknown
+ * function (SPK_ERR_NOT_FOUND with suggestions). */
+SPKDEF spk_status spk_expr_bind(const spk_expr *e, const spk_schema *schema, bool case_sensitive, spk_bound **out);
+SPKDEF void spk_bound_free(spk_bound *b); /* NULL is fine */
+
+SPKDEF spk_type spk_bound_type(const spk_bound *b);
+SPKDEF bool spk_bound_nullable(const spk_bound *b);
+/* The result's column name, as Spark would name it: "(value > 10)", or the alias. */
+SPKDEF const char *spk_bound_name(const spk_bound *b);
+/* True if the expression aggregates (sum(x) * 2): it yields one row per group. */
+SPKDEF bool spk_bound_is_aggregate(const spk_bound *b);
+
+/* The bound tree as text, with resolved columns as name#index and every
+ * implicit cast shown: "(CAST(qty#1 AS BIGINT) + 1L)". snprintf contract. */
+SPKDEF size_t spk_bound_explain(const spk_bound *b, char *buf, size_t cap);
+
+/* If the expression folded to a constant (it reads no column), its value;
+ * a string stays valid as long as `b`. SPK_ERR_STATE if it is not constant. */
+SPKDEF spk_status spk_bound_constant(const spk_bound *b, spk_value *out);
+
+/* Evaluates over every row of `in` (whose schema must equal the bound one):
+ * a one-column table named spk_bound_name, one row per input row, or a
+ * single row for an aggregate. */
+SPKDEF spk_status spk_bound_eval(const spk_bound *b, const spk_table *in, spk_table **out);
+
+/* The rows of `in` for which the BOOLEAN expression is true (not false, not NULL). */
+SPKDEF spk_status spk_bound_filter(const spk_bound *b, const spk_table *in, spk_table **out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
@@ -2873,6 +3011,4309 @@ SPKDEF spk_status spk_table_from_fixture(const spk_allocator *alloc, const char 
 
 /* ---- src/taskq.c ---- */
 /* taskq implementation */
+
+/* ---- src/expr.c ---- */
+/* expr: expression nodes, builders, the SQL expression parser, and Spark's
+ * text form of an expression. Typing and evaluation live in eval. */
+
+typedef enum spk__op {
+    SPK__OP_COL, SPK__OP_STAR, SPK__OP_LIT, SPK__OP_INTERVAL,
+    SPK__OP_NEG, SPK__OP_NOT, SPK__OP_IS_NULL, SPK__OP_IS_NOT_NULL,
+    SPK__OP_ADD, SPK__OP_SUB, SPK__OP_MUL, SPK__OP_DIV, SPK__OP_MOD, SPK__OP_INTDIV,
+    SPK__OP_EQ, SPK__OP_NE, SPK__OP_LT, SPK__OP_LE, SPK__OP_GT, SPK__OP_GE, SPK__OP_EQ_NS,
+    SPK__OP_AND, SPK__OP_OR,
+    SPK__OP_IN, SPK__OP_LIKE, SPK__OP_RLIKE,
+    SPK__OP_CASE, SPK__OP_CAST, SPK__OP_ALIAS, SPK__OP_CALL,
+    SPK__OP_COUNT
+} spk__op;
+
+/* The SQL text a parsed expression came from, shared by its column and call
+ * nodes so that errors found later (an unknown column at bind time) can
+ * point a caret at the right place. */
+typedef struct spk__source {
+    atomic_int refs;
+    size_t len;
+    char text[]; /* len + 1 bytes */
+} spk__source;
+
+struct spk_expr {
+    atomic_int refs;
+    uint8_t op;        /* spk__op */
+    bool distinct;     /* CALL: aggregate over distinct values */
+    bool has_else;     /* CASE: the last argument is the ELSE value */
+    int nargs;
+    spk_expr **args;   /* CASE: cond, value, cond, value, ..., [else] */
+    char *name;        /* COL: column; ALIAS: alias; CALL: function; LIKE/RLIKE: pattern */
+    char *qualifier;   /* COL: table or alias qualifier, or NULL */
+    char *text;        /* LIT: the bytes of a string literal */
+    spk_value lit;     /* LIT */
+    spk_type type;     /* CAST: target type */
+    int32_t months, days; /* INTERVAL */
+    int64_t micros;       /* INTERVAL */
+    spk__source *source;  /* COL, CALL from the parser: the text, and ... */
+    size_t pos;           /* ... the node's byte offset in it */
+    size_t size;       /* of this node's block (struct + args) */
+};
+
+static spk__source *spk__source_new(const char *text, size_t len) {
+    spk__source *s = (spk__source *)spk__alloc(&spk__default_allocator, sizeof *s + len + 1);
+    if (!s) {
+        spk__nomem("the expression text", sizeof *s + len + 1);
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    s->len = len;
+    memcpy(s->text, text, len);
+    s->text[len] = '\0';
+    return s;
+}
+static spk__source *spk__source_retain(spk__source *s) {
+    if (s) atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+static void spk__source_release(spk__source *s) {
+    if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+        spk__free(&spk__default_allocator, s, sizeof *s + s->len + 1);
+}
+
+static const spk_allocator *spk__expr_alloc(void) { return &spk__default_allocator; }
+
+static void spk__free_string(char *s) {
+    if (s) spk__free(spk__expr_alloc(), s, strlen(s) + 1);
+}
+
+static spk_expr *spk__expr_new(spk__op op, int nargs) {
+    size_t size = sizeof(spk_expr) + (size_t)nargs * sizeof(spk_expr *);
+    spk_expr *e = (spk_expr *)spk__calloc(spk__expr_alloc(), size);
+    if (!e) {
+        spk__nomem("an expression", size);
+        return NULL;
+    }
+    atomic_init(&e->refs, 1);
+    e->op = (uint8_t)op;
+    e->nargs = nargs;
+    e->args = nargs ? (spk_expr **)(void *)(e + 1) : NULL;
+    e->size = size;
+    return e;
+}
+
+SPKDEF spk_expr *spk_expr_retain(spk_expr *e) {
+    if (e) atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed); /* as spk_schema_retain */
+    return e;
+}
+
+SPKDEF void spk_expr_release(spk_expr *e) {
+    while (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
+        /* Release children; the last one iteratively, so long chains such as
+         * a + b + c + ... cannot exhaust the stack. */
+        spk_expr *tail = NULL;
+        for (int i = 0; i < e->nargs; i++) {
+            if (i == e->nargs - 1) tail = e->args[i];
+            else spk_expr_release(e->args[i]);
+        }
+        spk__free_string(e->name);
+        spk__free_string(e->qualifier);
+        spk__source_release(e->source);
+        if (e->text) spk__free(spk__expr_alloc(), e->text, e->lit.as.str.len + 1);
+        spk__free(spk__expr_alloc(), e, e->size);
+        e = tail;
+    }
+}
+
+static void spk__release_all(spk_expr *const *list, int n) {
+    for (int i = 0; i < n; i++) spk_expr_release(list[i]);
+}
+
+/* A node with the given children; consumes them, also on failure. */
+static spk_expr *spk__node(spk__op op, spk_expr *const *args, int n) {
+    for (int i = 0; i < n; i++) {
+        if (!args[i]) {
+            spk__release_all(args, n);
+            return NULL;
+        }
+    }
+    spk_expr *e = spk__expr_new(op, n);
+    if (!e) {
+        spk__release_all(args, n);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) e->args[i] = args[i];
+    return e;
+}
+
+static spk_expr *spk__unary(spk__op op, spk_expr *a) { return spk__node(op, &a, 1); }
+static spk_expr *spk__binary(spk__op op, spk_expr *a, spk_expr *b) {
+    spk_expr *args[2] = {a, b};
+    return spk__node(op, args, 2);
+}
+
+/* Sets e->name to a copy of `name`; releases e and returns NULL on failure. */
+static spk_expr *spk__with_name(spk_expr *e, const char *name, size_t len) {
+    if (!e) return NULL;
+    e->name = spk__strndup(spk__expr_alloc(), name, len);
+    if (!e->name) {
+        spk__nomem("a name", len + 1);
+        spk_expr_release(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* ---------------------------------------------------------------- builders */
+
+SPKDEF spk_expr *spk_col(const char *name) {
+    if (!name) {
+        spk__fail(SPK_ERR_ARG, "spk_col: NULL name");
+        return NULL;
+    }
+    /* "t.col" is qualified; "`a.b`" is one quoted name (`` for a backtick). */
+    size_t len = strlen(name);
+    const char *qual = NULL, *col = name;
+    size_t qual_len = 0, col_len = len;
+    char unquoted[256];
+    if (len >= 2 && name[0] == '`' && name[len - 1] == '`') {
+        size_t k = 0;
+        for (size_t i = 1; i + 1 < len && k < sizeof unquoted - 1; i++) {
+            unquoted[k++] = name[i];
+            if (name[i] == '`' && name[i + 1] == '`') i++;
+        }
+        col = unquoted;
+        col_len = k;
+    } else {
+        const char *dot = strchr(name, '.');
+        if (dot && dot != name && dot[1]) {
+            qual = name;
+            qual_len = (size_t)(dot - name);
+            col = dot + 1;
+            col_len = len - qual_len - 1;
+        }
+    }
+    spk_expr *e = spk__with_name(spk__expr_new(SPK__OP_COL, 0), col, col_len);
+    if (e && qual) {
+        e->qualifier = spk__strndup(spk__expr_alloc(), qual, qual_len);
+        if (!e->qualifier) {
+            spk__nomem("a column qualifier", qual_len + 1);
+            spk_expr_release(e);
+            return NULL;
+        }
+    }
+    return e;
+}
+
+SPKDEF spk_expr *spk_star(void) { return spk__expr_new(SPK__OP_STAR, 0); }
+
+SPKDEF spk_expr *spk_lit(spk_value v) {
+    if (!spk_type_valid(v.type)) {
+        spk__fail(SPK_ERR_ARG, "spk_lit: invalid type");
+        return NULL;
+    }
+    spk_expr *e = spk__expr_new(SPK__OP_LIT, 0);
+    if (!e) return NULL;
+    e->lit = v;
+    if (v.is_null || v.type.id == SPK_TYPE_NULL) {
+        e->lit = spk_value_null_of(v.type);
+    } else if (v.type.id == SPK_TYPE_STRING) {
+        e->text = spk__strndup(spk__expr_alloc(), v.as.str.ptr ? v.as.str.ptr : "", v.as.str.len);
+        if (!e->text) {
+            spk__nomem("a string literal", v.as.str.len + 1);
+            spk__free(spk__expr_alloc(), e, e->size);
+            return NULL;
+        }
+        e->lit.as.str.ptr = e->text;
+    }
+    return e;
+}
+
+SPKDEF spk_expr *spk_lit_null(void) { return spk_lit(spk_value_null()); }
+SPKDEF spk_expr *spk_lit_bool(bool x) { return spk_lit(spk_value_bool(x)); }
+SPKDEF spk_expr *spk_lit_i32(int32_t x) { return spk_lit(spk_value_i32(x)); }
+SPKDEF spk_expr *spk_lit_i64(int64_t x) { return spk_lit(spk_value_i64(x)); }
+SPKDEF spk_expr *spk_lit_f64(double x) { return spk_lit(spk_value_f64(x)); }
+SPKDEF spk_expr *spk_lit_str(const char *s) { return spk_lit(s ? spk_value_str(s) : spk_value_null_of(spk_type_of(SPK_TYPE_STRING))); }
+SPKDEF spk_expr *spk_lit_decimal(int64_t unscaled, int precision, int scale) {
+    return spk_lit(spk_value_decimal(unscaled, precision, scale));
+}
+SPKDEF spk_expr *spk_lit_date(int year, int month, int day) {
+    int32_t d;
+    if (!spk_date_from_ymd(year, month, day, &d)) {
+        spk__fail(SPK_ERR_ARG, "spk_lit_date: %04d-%02d-%02d is not a valid date", year, month, day);
+        return NULL;
+    }
+    return spk_lit(spk_value_date(d));
+}
+
+SPKDEF spk_expr *spk_add(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_ADD, a, b); }
+SPKDEF spk_expr *spk_sub(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_SUB, a, b); }
+SPKDEF spk_expr *spk_mul(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_MUL, a, b); }
+SPKDEF spk_expr *spk_div(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_DIV, a, b); }
+SPKDEF spk_expr *spk_mod(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_MOD, a, b); }
+SPKDEF spk_expr *spk_intdiv(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_INTDIV, a, b); }
+SPKDEF spk_expr *spk_neg(spk_expr *a) { return spk__unary(SPK__OP_NEG, a); }
+SPKDEF spk_expr *spk_eq(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_EQ, a, b); }
+SPKDEF spk_expr *spk_ne(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_NE, a, b); }
+SPKDEF spk_expr *spk_lt(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_LT, a, b); }
+SPKDEF spk_expr *spk_le(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_LE, a, b); }
+SPKDEF spk_expr *spk_gt(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_GT, a, b); }
+SPKDEF spk_expr *spk_ge(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_GE, a, b); }
+SPKDEF spk_expr *spk_eq_null_safe(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_EQ_NS, a, b); }
+SPKDEF spk_expr *spk_and(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_AND, a, b); }
+SPKDEF spk_expr *spk_or(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_OR, a, b); }
+SPKDEF spk_expr *spk_not(spk_expr *a) { return spk__unary(SPK__OP_NOT, a); }
+SPKDEF spk_expr *spk_is_null(spk_expr *a) { return spk__unary(SPK__OP_IS_NULL, a); }
+SPKDEF spk_expr *spk_is_not_null(spk_expr *a) { return spk__unary(SPK__OP_IS_NOT_NULL, a); }
+
+SPKDEF spk_expr *spk_in_array(spk_expr *x, spk_expr *const *list, int n) {
+    if (n < 1 || !list) {
+        spk_expr_release(x);
+        if (list) spk__release_all(list, n);
+        spk__fail(SPK_ERR_ARG, "IN needs at least one value");
+        return NULL;
+    }
+    spk_expr *stack[17], **args = stack;
+    size_t size = ((size_t)n + 1) * sizeof *args;
+    if (n + 1 > 17 && !(args = (spk_expr **)spk__alloc(spk__expr_alloc(), size))) {
+        spk__nomem("an IN list", size);
+        spk_expr_release(x);
+        spk__release_all(list, n);
+        return NULL;
+    }
+    args[0] = x;
+    for (int i = 0; i < n; i++) args[i + 1] = list[i];
+    spk_expr *e = spk__node(SPK__OP_IN, args, n + 1);
+    if (args != stack) spk__free(spk__expr_alloc(), args, size);
+    return e;
+}
+
+SPKDEF spk_expr *spk_in(spk_expr *x, int n, ...) {
+    spk_expr *stack[16], **list = stack;
+    size_t size = (size_t)(n > 0 ? n : 0) * sizeof *list;
+    bool heap = n > 16;
+    if (heap && !(list = (spk_expr **)spk__alloc(spk__expr_alloc(), size))) list = NULL;
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        spk_expr *item = va_arg(ap, spk_expr *);
+        if (list) list[i] = item;
+        else spk_expr_release(item);
+    }
+    va_end(ap);
+    if (!list) {
+        spk_expr_release(x);
+        spk__nomem("an IN list", size);
+        return NULL;
+    }
+    spk_expr *e = spk_in_array(x, list, n);
+    if (heap) spk__free(spk__expr_alloc(), list, size);
+    return e;
+}
+
+SPKDEF spk_expr *spk_between(spk_expr *x, spk_expr *lo, spk_expr *hi) {
+    /* Spark rewrites BETWEEN to (x >= lo) AND (x <= hi); x is shared. */
+    if (!x || !lo || !hi) {
+        spk_expr_release(x);
+        spk_expr_release(lo);
+        spk_expr_release(hi);
+        return NULL;
+    }
+    return spk_and(spk_ge(spk_expr_retain(x), lo), spk_le(x, hi));
+}
+
+static spk_expr *spk__pattern_node(spk__op op, spk_expr *x, const char *pattern) {
+    if (!pattern) {
+        spk_expr_release(x);
+        spk__fail(SPK_ERR_ARG, "LIKE/RLIKE: NULL pattern");
+        return NULL;
+    }
+    return spk__with_name(spk__unary(op, x), pattern, strlen(pattern));
+}
+SPKDEF spk_expr *spk_like(spk_expr *x, const char *pattern) { return spk__pattern_node(SPK__OP_LIKE, x, pattern); }
+SPKDEF spk_expr *spk_rlike(spk_expr *x, const char *regex) { return spk__pattern_node(SPK__OP_RLIKE, x, regex); }
+
+SPKDEF spk_expr *spk_when(spk_expr *prev, spk_expr *cond, spk_expr *value) {
+    if ((prev && (prev->op != SPK__OP_CASE || prev->has_else)) || !cond || !value) {
+        if (prev && (prev->op != SPK__OP_CASE || prev->has_else))
+            spk__fail(SPK_ERR_ARG, "spk_when: the first argument must be NULL or a CASE without ELSE");
+        spk_expr_release(prev);
+        spk_expr_release(cond);
+        spk_expr_release(value);
+        return NULL;
+    }
+    int old = prev ? prev->nargs : 0;
+    spk_expr *e = spk__expr_new(SPK__OP_CASE, old + 2);
+    if (!e) {
+        spk_expr_release(prev);
+        spk_expr_release(cond);
+        spk_expr_release(value);
+        return NULL;
+    }
+    for (int i = 0; i < old; i++) e->args[i] = spk_expr_retain(prev->args[i]);
+    e->args[old] = cond;
+    e->args[old + 1] = value;
+    spk_expr_release(prev);
+    return e;
+}
+
+SPKDEF spk_expr *spk_otherwise(spk_expr *case_expr, spk_expr *value) {
+    if (!case_expr || !value || case_expr->op != SPK__OP_CASE || case_expr->has_else) {
+        if (case_expr && (case_expr->op != SPK__OP_CASE || case_expr->has_else))
+            spk__fail(SPK_ERR_ARG, "spk_otherwise: the first argument must be a CASE without ELSE");
+        spk_expr_release(case_expr);
+        spk_expr_release(value);
+        return NULL;
+    }
+    spk_expr *e = spk__expr_new(SPK__OP_CASE, case_expr->nargs + 1);
+    if (!e) {
+        spk_expr_release(case_expr);
+        spk_expr_release(value);
+        return NULL;
+    }
+    for (int i = 0; i < case_expr->nargs; i++) e->args[i] = spk_expr_retain(case_expr->args[i]);
+    e->args[case_expr->nargs] = value;
+    e->has_else = true;
+    spk_expr_release(case_expr);
+    return e;
+}
+
+SPKDEF spk_expr *spk_cast(spk_expr *x, spk_type to) {
+    if (!spk_type_valid(to)) {
+        spk_expr_release(x);
+        spk__fail(SPK_ERR_ARG, "spk_cast: invalid target type");
+        return NULL;
+    }
+    spk_expr *e = spk__unary(SPK__OP_CAST, x);
+    if (e) e->type = to;
+    return e;
+}
+
+SPKDEF spk_expr *spk_alias(spk_expr *x, const char *name) {
+    if (!name || !name[0]) {
+        spk_expr_release(x);
+        spk__fail(SPK_ERR_ARG, "spk_alias: empty name");
+        return NULL;
+    }
+    return spk__with_name(spk__unary(SPK__OP_ALIAS, x), name, strlen(name));
+}
+
+SPKDEF spk_expr *spk_call_array(const char *function, spk_expr *const *args, int n) {
+    if (!function || n < 0 || (n && !args)) {
+        if (args) spk__release_all(args, n);
+        spk__fail(SPK_ERR_ARG, "spk_call: bad arguments");
+        return NULL;
+    }
+    return spk__with_name(spk__node(SPK__OP_CALL, args, n), function, strlen(function));
+}
+
+SPKDEF spk_expr *spk_call(const char *function, int n, ...) {
+    spk_expr *stack[16], **args = stack;
+    size_t size = (size_t)(n > 0 ? n : 0) * sizeof *args;
+    bool heap = n > 16;
+    if (heap && !(args = (spk_expr **)spk__alloc(spk__expr_alloc(), size))) args = NULL;
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        spk_expr *a = va_arg(ap, spk_expr *);
+        if (args) args[i] = a;
+        else spk_expr_release(a);
+    }
+    va_end(ap);
+    if (!args) {
+        spk__nomem("function arguments", size);
+        return NULL;
+    }
+    spk_expr *e = spk_call_array(function, args, n);
+    if (heap) spk__free(spk__expr_alloc(), args, size);
+    return e;
+}
+
+SPKDEF spk_expr *spk_count_distinct(spk_expr *x) {
+    spk_expr *e = spk_call("count", 1, x);
+    if (e) e->distinct = true;
+    return e;
+}
+
+/* ---------------------------------------------------------------- lexer */
+
+typedef enum spk__tok_kind {
+    SPK__TOK_END, SPK__TOK_IDENT, SPK__TOK_QUOTED_IDENT, SPK__TOK_STRING, SPK__TOK_NUMBER,
+    SPK__TOK_SYMBOL
+} spk__tok_kind;
+
+typedef struct spk__tok {
+    spk__tok_kind kind;
+    size_t pos, len; /* in the source text */
+    char sym[4];     /* SYMBOL: "(", "<=", "<=>", ... */
+} spk__tok;
+
+typedef struct spk__parser {
+    spk__source *source; /* shared with the nodes that may need a caret later */
+    const char *src;
+    size_t len, pos;
+    spk__tok tok; /* current token */
+    int depth;
+} spk__parser;
+
+#define SPK__MAX_PARSE_DEPTH 200
+
+static spk_status spk__parse_error(spk__parser *p, size_t pos, const char *fmt, ...) SPK__PRINTF(3, 4);
+static spk_status spk__parse_error(spk__parser *p, size_t pos, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    spk__fail(SPK_ERR_PARSE, "[PARSE_SYNTAX_ERROR] %s", msg);
+    spk__fail_caret(p->src, pos);
+    return SPK_ERR_PARSE;
+}
+
+static spk_status spk__next(spk__parser *p) {
+    const char *s = p->src;
+    size_t i = p->pos;
+    while (i < p->len && spk__is_space((unsigned char)s[i])) i++;
+    spk__tok t;
+    memset(&t, 0, sizeof t);
+    t.pos = i;
+    if (i >= p->len) {
+        t.kind = SPK__TOK_END;
+    } else if (spk__is_ident_start((unsigned char)s[i])) {
+        while (i < p->len && spk__is_ident_char((unsigned char)s[i])) i++;
+        t.kind = SPK__TOK_IDENT;
+    } else if (spk__is_digit((unsigned char)s[i]) || (s[i] == '.' && i + 1 < p->len && spk__is_digit((unsigned char)s[i + 1]))) {
+        while (i < p->len && spk__is_digit((unsigned char)s[i])) i++;
+        if (i < p->len && s[i] == '.') {
+            i++;
+            while (i < p->len && spk__is_digit((unsigned char)s[i])) i++;
+        }
+        if (i < p->len && (s[i] == 'e' || s[i] == 'E')) {
+            size_t j = i + 1;
+            if (j < p->len && (s[j] == '+' || s[j] == '-')) j++;
+            if (j < p->len && spk__is_digit((unsigned char)s[j])) {
+                i = j;
+                while (i < p->len && spk__is_digit((unsigned char)s[i])) i++;
+            }
+        }
+        while (i < p->len && spk__is_ident_char((unsigned char)s[i])) i++; /* suffix: L, D, BD, ... */
+        t.kind = SPK__TOK_NUMBER;
+    } else if (s[i] == '\'' || s[i] == '"') {
+        char q = s[i++];
+        while (i < p->len && s[i] != q) {
+            if (s[i] == '\\' && i + 1 < p->len) i++;
+            i++;
+        }
+        if (i >= p->len) return spk__parse_error(p, t.pos, "unterminated string literal");
+        i++;
+        t.kind = SPK__TOK_STRING;
+    } else if (s[i] == '`') {
+        i++;
+        for (;;) {
+            if (i >= p->len) return spk__parse_error(p, t.pos, "unterminated `quoted` identifier");
+            if (s[i] == '`') {
+                if (i + 1 < p->len && s[i + 1] == '`') i += 2;
+                else break;
+            } else {
+                i++;
+            }
+        }
+        i++;
+        t.kind = SPK__TOK_QUOTED_IDENT;
+    } else {
+        static const char *const symbols[] = {"<=>", "<=", ">=", "<>", "!=", "==", "||", "(", ")", ",",
+                                              ".", "+", "-", "*", "/", "%", "=", "<", ">", "!"};
+        t.kind = SPK__TOK_SYMBOL;
+        for (size_t k = 0; k < sizeof symbols / sizeof symbols[0]; k++) {
+            size_t n = strlen(symbols[k]);
+            if (p->len - i >= n && memcmp(s + i, symbols[k], n) == 0) {
+                memcpy(t.sym, symbols[k], n);
+                i += n;
+                break;
+            }
+        }
+        if (!t.sym[0]) return spk__parse_error(p, t.pos, "unexpected character '%c'", s[i]);
+    }
+    t.len = i - t.pos;
+    p->tok = t;
+    p->pos = i;
+    return SPK_OK;
+}
+
+static bool spk__tok_is_kw(const spk__parser *p, const char *kw) {
+    return p->tok.kind == SPK__TOK_IDENT && spk__word_is(p->src + p->tok.pos, p->tok.len, kw);
+}
+static bool spk__tok_is_sym(const spk__parser *p, const char *sym) {
+    return p->tok.kind == SPK__TOK_SYMBOL && strcmp(p->tok.sym, sym) == 0;
+}
+
+/* Words that end an expression or have a role, so they are never column names. */
+static bool spk__is_reserved(const char *w, size_t n) {
+    static const char *const words[] = {"and", "or", "not", "in", "is", "null", "true", "false", "between",
+                                        "like", "rlike", "regexp", "case", "when", "then", "else", "end",
+                                        "cast", "as", "div", "distinct", "interval"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (spk__word_is(w, n, words[i])) return true;
+    return false;
+}
+
+static spk_status spk__expect_sym(spk__parser *p, const char *sym) {
+    if (!spk__tok_is_sym(p, sym))
+        return spk__parse_error(p, p->tok.pos, "expected '%s' but found %s", sym,
+                                p->tok.kind == SPK__TOK_END ? "the end of the text" : "something else");
+    return spk__next(p);
+}
+static spk_status spk__expect_kw(spk__parser *p, const char *kw) {
+    if (!spk__tok_is_kw(p, kw))
+        return spk__parse_error(p, p->tok.pos, "expected %s", kw);
+    return spk__next(p);
+}
+
+/* Decodes a quoted string token (Spark's backslash escapes) into a fresh string. */
+static spk_status spk__string_token(spk__parser *p, char **out, size_t *out_len) {
+    const char *s = p->src + p->tok.pos + 1;
+    size_t n = p->tok.len - 2, k = 0;
+    char *buf = (char *)spk__alloc(spk__expr_alloc(), n + 1);
+    if (!buf) return spk__nomem("a string literal", n + 1);
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\\' && i + 1 < n) {
+            char e = s[++i];
+            switch (e) {
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case 'b': c = '\b'; break;
+            case '0': c = '\0'; break;
+            case 'Z': c = 26; break;
+            case '%': /* kept escaped: LIKE patterns need the backslash */
+            case '_': buf[k++] = '\\'; c = e; break;
+            default: c = e; break; /* \\ \' \" and any other character stand for themselves */
+            }
+        }
+        buf[k++] = c;
+    }
+    buf[k] = '\0';
+    *out = buf;
+    *out_len = k;
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- parser */
+
+static spk_status spk__parse_or(spk__parser *p, spk_expr **out);
+
+/* Releases `e` and returns st: the error path of every parse step. */
+static spk_status spk__drop(spk_expr *e, spk_status st) {
+    spk_expr_release(e);
+    return st;
+}
+static spk_status spk__built(spk_expr *e, spk_expr **out) {
+    if (!e) return spk_last_status() != SPK_OK ? spk_last_status() : SPK_ERR_NOMEM;
+    *out = e;
+    return SPK_OK;
+}
+
+static spk_status spk__parse_number(spk__parser *p, spk_expr **out) {
+    const char *s = p->src + p->tok.pos;
+    size_t n = p->tok.len, body = 0;
+    bool dot = false, exp = false;
+    while (body < n && (spk__is_digit((unsigned char)s[body]) || s[body] == '.' ||
+                        ((s[body] == 'e' || s[body] == 'E') && body + 1 < n &&
+                         (spk__is_digit((unsigned char)s[body + 1]) || s[body + 1] == '+' || s[body + 1] == '-')) ||
+                        ((s[body] == '+' || s[body] == '-') && body > 0 && (s[body - 1] == 'e' || s[body - 1] == 'E')))) {
+        if (s[body] == '.') dot = true;
+        if (s[body] == 'e' || s[body] == 'E') exp = true;
+        body++;
+    }
+    const char *suffix = s + body;
+    size_t slen = n - body;
+    spk_value v;
+    spk_expr *e = NULL;
+    if (slen == 0 && !dot && !exp) {
+        int64_t x;
+        spk__parse_result r = spk__parse_int64(s, body, false, &x);
+        if (r == SPK__PARSED) e = x >= INT32_MIN && x <= INT32_MAX ? spk_lit_i32((int32_t)x) : spk_lit_i64(x);
+        else if (spk__parse_double(s, body, &v.as.f64) == SPK__PARSED) e = spk_lit_f64(v.as.f64); /* beyond BIGINT */
+    } else if (spk__word_is(suffix, slen, "l") && !dot && !exp) {
+        int64_t x;
+        if (spk__parse_int64(s, body, false, &x) != SPK__PARSED)
+            return spk__parse_error(p, p->tok.pos, "%.*s is out of range for BIGINT", (int)n, s);
+        e = spk_lit_i64(x);
+    } else if (spk__word_is(suffix, slen, "d") || spk__word_is(suffix, slen, "f") || (slen == 0 && exp)) {
+        double d;
+        if (spk__parse_double(s, body, &d) != SPK__PARSED) return spk__parse_error(p, p->tok.pos, "bad number");
+        e = spk_lit_f64(d);
+    } else if (slen == 0 || spk__word_is(suffix, slen, "bd")) {
+        /* A decimal literal: DECIMAL(digits, fraction digits); beyond 18 digits a DOUBLE. */
+        size_t int_digits = 0, frac = 0, i = 0;
+        while (i < body && s[i] == '0') i++;
+        for (; i < body && s[i] != '.'; i++) int_digits++;
+        if (i < body) frac = body - i - 1;
+        int scale = (int)frac, precision = (int)(int_digits + frac);
+        if (precision < 1) precision = 1;
+        if (precision < scale) precision = scale;
+        int64_t x;
+        if (!exp && precision <= SPK_DECIMAL_MAX_PRECISION &&
+            spk__parse_decimal(s, body, precision, scale, &x) == SPK__PARSED) {
+            e = spk_lit_decimal(x, precision, scale);
+        } else {
+            double d;
+            if (spk__parse_double(s, body, &d) != SPK__PARSED) return spk__parse_error(p, p->tok.pos, "bad number");
+            e = spk_lit_f64(d);
+        }
+    } else {
+        return spk__parse_error(p, p->tok.pos + body, "unknown number suffix '%.*s'", (int)slen, suffix);
+    }
+    if (!e) return spk__parse_error(p, p->tok.pos, "bad number '%.*s'", (int)n, s);
+    *out = e;
+    return spk__next(p);
+}
+
+/* INTERVAL n unit: DAY(S), WEEK(S), MONTH(S), YEAR(S), HOUR(S), MINUTE(S), SECOND(S). */
+static spk_status spk__parse_interval(spk__parser *p, spk_expr **out) {
+    spk_status st = spk__next(p);
+    if (st != SPK_OK) return st;
+    bool neg = false;
+    if (spk__tok_is_sym(p, "-")) {
+        neg = true;
+        if ((st = spk__next(p)) != SPK_OK) return st;
+    }
+    int64_t n;
+    size_t num_pos = p->tok.pos;
+    if (p->tok.kind == SPK__TOK_STRING) { /* INTERVAL '3' DAY */
+        if (spk__parse_int64(p->src + p->tok.pos + 1, p->tok.len - 2, false, &n) != SPK__PARSED)
+            return spk__parse_error(p, num_pos, "expected a whole number of units in the interval");
+    } else if (p->tok.kind != SPK__TOK_NUMBER || spk__parse_int64(p->src + p->tok.pos, p->tok.len, false, &n) != SPK__PARSED) {
+        return spk__parse_error(p, num_pos, "expected a whole number after INTERVAL");
+    }
+    if (neg) n = -n;
+    if ((st = spk__next(p)) != SPK_OK) return st;
+    if (p->tok.kind != SPK__TOK_IDENT) return spk__parse_error(p, p->tok.pos, "expected an interval unit such as DAY");
+    const char *u = p->src + p->tok.pos;
+    size_t ul = p->tok.len;
+    if (ul > 1 && (u[ul - 1] == 's' || u[ul - 1] == 'S')) ul--;
+    spk_expr *e = spk__expr_new(SPK__OP_INTERVAL, 0);
+    if (!e) return SPK_ERR_NOMEM;
+    if (n > INT32_MAX / 12 || n < INT32_MIN / 12 || n > INT64_MAX / SPK__MICROS_PER_DAY || n < -INT64_MAX / SPK__MICROS_PER_DAY) {
+        spk_expr_release(e);
+        return spk__parse_error(p, num_pos, "interval out of range");
+    }
+    if (spk__word_is(u, ul, "day")) e->days = (int32_t)n;
+    else if (spk__word_is(u, ul, "week")) e->days = (int32_t)(n * 7);
+    else if (spk__word_is(u, ul, "month")) e->months = (int32_t)n;
+    else if (spk__word_is(u, ul, "year")) e->months = (int32_t)(n * 12);
+    else if (spk__word_is(u, ul, "hour")) e->micros = n * 3600 * SPK__MICROS_PER_SECOND;
+    else if (spk__word_is(u, ul, "minute")) e->micros = n * 60 * SPK__MICROS_PER_SECOND;
+    else if (spk__word_is(u, ul, "second")) e->micros = n * SPK__MICROS_PER_SECOND;
+    else {
+        spk_expr_release(e);
+        return spk__parse_error(p, p->tok.pos, "unknown interval unit '%.*s'", (int)p->tok.len, u);
+    }
+    *out = e;
+    return spk__next(p);
+}
+
+static spk_status spk__parse_case(spk__parser *p, spk_expr **out) {
+    spk_status st = spk__next(p);
+    if (st != SPK_OK) return st;
+    spk_expr *operand = NULL, *c = NULL;
+    if (!spk__tok_is_kw(p, "when")) {
+        if ((st = spk__parse_or(p, &operand)) != SPK_OK) return st;
+    }
+    if (!spk__tok_is_kw(p, "when")) {
+        spk_expr_release(operand);
+        return spk__parse_error(p, p->tok.pos, "expected WHEN in CASE");
+    }
+    while (spk__tok_is_kw(p, "when")) {
+        spk_expr *cond = NULL, *value = NULL;
+        if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_or(p, &cond)) != SPK_OK) break;
+        if ((st = spk__expect_kw(p, "then")) != SPK_OK || (st = spk__parse_or(p, &value)) != SPK_OK) {
+            spk_expr_release(cond);
+            break;
+        }
+        if (operand) cond = spk_eq(spk_expr_retain(operand), cond); /* CASE x WHEN v: x = v */
+        c = spk_when(c, cond, value);
+        if (!c) {
+            st = SPK_ERR_NOMEM;
+            break;
+        }
+    }
+    spk_expr_release(operand);
+    if (st == SPK_OK && spk__tok_is_kw(p, "else")) {
+        spk_expr *other = NULL;
+        if ((st = spk__next(p)) == SPK_OK && (st = spk__parse_or(p, &other)) == SPK_OK) {
+            c = spk_otherwise(c, other);
+            if (!c) st = SPK_ERR_NOMEM;
+        }
+    }
+    if (st == SPK_OK) st = spk__expect_kw(p, "end");
+    if (st != SPK_OK) return spk__drop(c, st);
+    *out = c;
+    return SPK_OK;
+}
+
+/* Records where a node came from, for carets in later errors. */
+static spk_expr *spk__mark(spk__parser *p, spk_expr *e, size_t pos) {
+    if (e) {
+        e->source = spk__source_retain(p->source);
+        e->pos = pos;
+    }
+    return e;
+}
+
+static spk_status spk__parse_call(spk__parser *p, const char *name, size_t name_len, size_t name_pos, spk_expr **out) {
+    spk_status st = spk__next(p); /* past '(' */
+    if (st != SPK_OK) return st;
+    bool distinct = false;
+    spk_expr *stack[16], **args = stack;
+    int n = 0, cap = 16;
+    if (spk__tok_is_kw(p, "distinct")) {
+        distinct = true;
+        if ((st = spk__next(p)) != SPK_OK) return st;
+    }
+    if (spk__tok_is_sym(p, "*")) { /* count(*) */
+        args[n++] = spk_star();
+        if (!args[0]) return SPK_ERR_NOMEM;
+        st = spk__next(p);
+    } else if (!spk__tok_is_sym(p, ")")) {
+        for (;;) {
+            if (n == cap) {
+                size_t bytes = (size_t)cap * 2 * sizeof *args;
+                spk_expr **grown = (spk_expr **)spk__alloc(spk__expr_alloc(), bytes);
+                if (!grown) {
+                    st = spk__nomem("function arguments", bytes);
+                    break;
+                }
+                memcpy(grown, args, (size_t)n * sizeof *args);
+                if (args != stack) spk__free(spk__expr_alloc(), args, (size_t)cap * sizeof *args);
+                args = grown;
+                cap *= 2;
+            }
+            if ((st = spk__parse_or(p, &args[n])) != SPK_OK) break;
+            n++;
+            if (!spk__tok_is_sym(p, ",")) break;
+            if ((st = spk__next(p)) != SPK_OK) break;
+        }
+    }
+    if (st == SPK_OK) st = spk__expect_sym(p, ")");
+    spk_expr *e = NULL;
+    if (st == SPK_OK) {
+        e = spk__with_name(spk__node(SPK__OP_CALL, args, n), name, name_len);
+        n = 0; /* consumed */
+        if (!e) st = SPK_ERR_NOMEM;
+        else spk__mark(p, e, name_pos)->distinct = distinct;
+    }
+    spk__release_all(args, n);
+    if (args != stack) spk__free(spk__expr_alloc(), args, (size_t)cap * sizeof *args);
+    if (st != SPK_OK) return st;
+    *out = e;
+    return SPK_OK;
+}
+
+/* An identifier token's text: plain, or `quoted` with `` unescaped. */
+static size_t spk__ident_text(const spk__parser *p, char *buf, size_t cap) {
+    const char *s = p->src + p->tok.pos;
+    size_t n = p->tok.len, k = 0;
+    if (p->tok.kind == SPK__TOK_QUOTED_IDENT) {
+        for (size_t i = 1; i + 1 < n && k + 1 < cap; i++) {
+            buf[k++] = s[i];
+            if (s[i] == '`') i++;
+        }
+    } else {
+        for (size_t i = 0; i < n && k + 1 < cap; i++) buf[k++] = s[i];
+    }
+    buf[k] = '\0';
+    return k;
+}
+
+static spk_status spk__parse_primary(spk__parser *p, spk_expr **out) {
+    spk_status st;
+    size_t at = p->tok.pos;
+    switch (p->tok.kind) {
+    case SPK__TOK_END: return spk__parse_error(p, at, "unexpected end of the expression");
+    case SPK__TOK_NUMBER: return spk__parse_number(p, out);
+    case SPK__TOK_STRING: {
+        /* Adjacent literals concatenate: 'It' 's' is "Its", as in Spark. */
+        char *text = NULL;
+        size_t len = 0;
+        st = SPK_OK;
+        while (st == SPK_OK && p->tok.kind == SPK__TOK_STRING) {
+            char *piece;
+            size_t plen;
+            if ((st = spk__string_token(p, &piece, &plen)) != SPK_OK) break;
+            if (!text) {
+                text = piece;
+                len = plen;
+            } else {
+                char *joined = (char *)spk__realloc(spk__expr_alloc(), text, len + 1, len + plen + 1);
+                if (joined) {
+                    memcpy(joined + len, piece, plen + 1);
+                    text = joined;
+                    len += plen;
+                } else {
+                    st = spk__nomem("a string literal", len + plen + 1);
+                }
+                spk__free(spk__expr_alloc(), piece, plen + 1);
+            }
+            if (st == SPK_OK) st = spk__next(p);
+        }
+        spk_expr *e = st == SPK_OK ? spk_lit(spk_value_strn(text, len)) : NULL;
+        if (text) spk__free(spk__expr_alloc(), text, len + 1);
+        if (st != SPK_OK) return st;
+        return spk__built(e, out);
+    }
+    case SPK__TOK_SYMBOL:
+        if (spk__tok_is_sym(p, "(")) {
+            if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_or(p, out)) != SPK_OK) return st;
+            if ((st = spk__expect_sym(p, ")")) != SPK_OK) {
+                spk_expr_release(*out);
+                *out = NULL;
+            }
+            return st;
+        }
+        if (spk__tok_is_sym(p, "*")) {
+            if ((st = spk__next(p)) != SPK_OK) return st;
+            return spk__built(spk_star(), out);
+        }
+        return spk__parse_error(p, at, "unexpected '%s'", p->tok.sym);
+    case SPK__TOK_IDENT:
+    case SPK__TOK_QUOTED_IDENT:
+        break;
+    }
+    const char *w = p->src + at;
+    size_t wl = p->tok.len;
+    if (p->tok.kind == SPK__TOK_IDENT) {
+        if (spk__word_is(w, wl, "null")) return (st = spk__next(p)) != SPK_OK ? st : spk__built(spk_lit_null(), out);
+        if (spk__word_is(w, wl, "true")) return (st = spk__next(p)) != SPK_OK ? st : spk__built(spk_lit_bool(true), out);
+        if (spk__word_is(w, wl, "false")) return (st = spk__next(p)) != SPK_OK ? st : spk__built(spk_lit_bool(false), out);
+        if (spk__word_is(w, wl, "case")) return spk__parse_case(p, out);
+        if (spk__word_is(w, wl, "interval")) return spk__parse_interval(p, out);
+        if (spk__word_is(w, wl, "cast")) {
+            spk_expr *x = NULL;
+            spk_type t;
+            if ((st = spk__next(p)) != SPK_OK || (st = spk__expect_sym(p, "(")) != SPK_OK ||
+                (st = spk__parse_or(p, &x)) != SPK_OK)
+                return st;
+            if ((st = spk__expect_kw(p, "as")) != SPK_OK) return spk__drop(x, st);
+            size_t pos = p->tok.pos;
+            if ((st = spk__type_parse_at(p->src, p->len, &pos, &t)) != SPK_OK) {
+                spk__fail_caret(p->src, pos);
+                return spk__drop(x, st);
+            }
+            p->pos = pos;
+            if ((st = spk__next(p)) != SPK_OK || (st = spk__expect_sym(p, ")")) != SPK_OK) return spk__drop(x, st);
+            return spk__built(spk_cast(x, t), out);
+        }
+        if ((spk__word_is(w, wl, "date") || spk__word_is(w, wl, "timestamp")) ) {
+            bool is_date = spk__word_is(w, wl, "date");
+            spk__parser save = *p;
+            if ((st = spk__next(p)) != SPK_OK) return st;
+            if (p->tok.kind == SPK__TOK_STRING) { /* DATE '2020-01-01' */
+                size_t lit_pos = p->tok.pos;
+                spk_value v;
+                const char *body = p->src + p->tok.pos + 1;
+                size_t blen = p->tok.len - 2;
+                spk_type t = spk_type_of(is_date ? SPK_TYPE_DATE : SPK_TYPE_TIMESTAMP);
+                spk__parse_result r = spk__parse_value(t, body, blen, true, &v);
+                if (r != SPK__PARSED)
+                    return spk__parse_error(p, lit_pos, "cannot parse %.*s as a %s", (int)p->tok.len,
+                                            p->src + p->tok.pos, is_date ? "DATE" : "TIMESTAMP");
+                if ((st = spk__next(p)) != SPK_OK) return st;
+                return spk__built(spk_lit(v), out);
+            }
+            *p = save; /* a column or function called date */
+        }
+        if (spk__is_reserved(w, wl))
+            return spk__parse_error(p, at, "unexpected keyword '%.*s'", (int)wl, w);
+    }
+    /* A column, t.column, or a function call. */
+    char name[256], qual[256];
+    size_t name_len = spk__ident_text(p, name, sizeof name);
+    bool quoted = p->tok.kind == SPK__TOK_QUOTED_IDENT;
+    if ((st = spk__next(p)) != SPK_OK) return st;
+    if (!quoted && spk__tok_is_sym(p, "(")) return spk__parse_call(p, name, name_len, at, out);
+    if (spk__tok_is_sym(p, ".")) {
+        memcpy(qual, name, name_len + 1);
+        if ((st = spk__next(p)) != SPK_OK) return st;
+        if (spk__tok_is_sym(p, "*")) { /* t.* */
+            if ((st = spk__next(p)) != SPK_OK) return st;
+            spk_expr *e = spk_star();
+            if (e && !(e->qualifier = spk__strndup(spk__expr_alloc(), qual, strlen(qual)))) {
+                spk_expr_release(e);
+                e = NULL;
+            }
+            return spk__built(e, out);
+        }
+        if (p->tok.kind != SPK__TOK_IDENT && p->tok.kind != SPK__TOK_QUOTED_IDENT)
+            return spk__parse_error(p, p->tok.pos, "expected a column name after '%s.'", qual);
+        name_len = spk__ident_text(p, name, sizeof name);
+        if ((st = spk__next(p)) != SPK_OK) return st;
+        spk_expr *e = spk__mark(p, spk__with_name(spk__expr_new(SPK__OP_COL, 0), name, name_len), at);
+        if (e && !(e->qualifier = spk__strndup(spk__expr_alloc(), qual, strlen(qual)))) {
+            spk_expr_release(e);
+            e = NULL;
+        }
+        return spk__built(e, out);
+    }
+    return spk__built(spk__mark(p, spk__with_name(spk__expr_new(SPK__OP_COL, 0), name, name_len), at), out);
+}
+
+static spk_status spk__parse_unary(spk__parser *p, spk_expr **out) {
+    if (++p->depth > SPK__MAX_PARSE_DEPTH) return spk__parse_error(p, p->tok.pos, "expression nested too deeply");
+    spk_status st;
+    if (spk__tok_is_sym(p, "-") || spk__tok_is_sym(p, "+")) {
+        bool minus = spk__tok_is_sym(p, "-");
+        spk_expr *x = NULL;
+        if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_unary(p, &x)) != SPK_OK) return st;
+        p->depth--;
+        if (!minus) {
+            *out = x;
+            return SPK_OK;
+        }
+        /* Fold -literal so that -2147483648 is an INT and -5 prints as -5. */
+        if (x->op == SPK__OP_LIT && !x->lit.is_null) {
+            spk_value v = x->lit;
+            bool folded = true;
+            switch (v.type.id) {
+            case SPK_TYPE_INT32:
+                if (v.as.i32 == INT32_MIN) v = spk_value_i64(-(int64_t)INT32_MIN);
+                else v.as.i32 = -v.as.i32;
+                break;
+            case SPK_TYPE_INT64:
+                if (v.as.i64 == -(int64_t)INT32_MIN) v = spk_value_i32(INT32_MIN);
+                else v.as.i64 = (int64_t)(0 - (uint64_t)v.as.i64);
+                break;
+            case SPK_TYPE_DOUBLE: v.as.f64 = -v.as.f64; break;
+            case SPK_TYPE_DECIMAL: v.as.i64 = -v.as.i64; break;
+            default: folded = false;
+            }
+            if (folded) {
+                spk_expr_release(x);
+                return spk__built(spk_lit(v), out);
+            }
+        }
+        return spk__built(spk_neg(x), out);
+    }
+    st = spk__parse_primary(p, out);
+    p->depth--;
+    return st;
+}
+
+static spk_status spk__parse_mul(spk__parser *p, spk_expr **out) {
+    spk_expr *a = NULL, *b = NULL;
+    spk_status st = spk__parse_unary(p, &a);
+    while (st == SPK_OK) {
+        spk__op op;
+        if (spk__tok_is_sym(p, "*")) op = SPK__OP_MUL;
+        else if (spk__tok_is_sym(p, "/")) op = SPK__OP_DIV;
+        else if (spk__tok_is_sym(p, "%")) op = SPK__OP_MOD;
+        else if (spk__tok_is_kw(p, "div")) op = SPK__OP_INTDIV;
+        else break;
+        if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_unary(p, &b)) != SPK_OK) break;
+        if (!(a = spk__binary(op, a, b))) st = SPK_ERR_NOMEM;
+    }
+    if (st != SPK_OK) return spk__drop(a, st);
+    *out = a;
+    return SPK_OK;
+}
+
+static spk_status spk__parse_add(spk__parser *p, spk_expr **out) {
+    spk_expr *a = NULL, *b = NULL;
+    spk_status st = spk__parse_mul(p, &a);
+    while (st == SPK_OK) {
+        spk_expr *e;
+        if (spk__tok_is_sym(p, "+") || spk__tok_is_sym(p, "-")) {
+            bool plus = spk__tok_is_sym(p, "+");
+            if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_mul(p, &b)) != SPK_OK) break;
+            e = plus ? spk_add(a, b) : spk_sub(a, b);
+        } else if (spk__tok_is_sym(p, "||")) {
+            if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_mul(p, &b)) != SPK_OK) break;
+            e = spk_call("concat", 2, a, b);
+        } else {
+            break;
+        }
+        a = e;
+        if (!a) st = SPK_ERR_NOMEM;
+    }
+    if (st != SPK_OK) return spk__drop(a, st);
+    *out = a;
+    return SPK_OK;
+}
+
+/* Comparisons, then at most one predicate: [NOT] BETWEEN / IN / LIKE / RLIKE, IS [NOT] NULL. */
+static spk_status spk__parse_predicate(spk__parser *p, spk_expr **out) {
+    spk_expr *a = NULL, *b = NULL;
+    spk_status st = spk__parse_add(p, &a);
+    while (st == SPK_OK && p->tok.kind == SPK__TOK_SYMBOL) {
+        static const struct { const char *sym; spk__op op; } cmp[] = {
+            {"=", SPK__OP_EQ}, {"==", SPK__OP_EQ}, {"<>", SPK__OP_NE}, {"!=", SPK__OP_NE}, {"<", SPK__OP_LT},
+            {"<=", SPK__OP_LE}, {">", SPK__OP_GT}, {">=", SPK__OP_GE}, {"<=>", SPK__OP_EQ_NS}};
+        int found = -1;
+        for (int i = 0; i < (int)(sizeof cmp / sizeof cmp[0]); i++)
+            if (strcmp(p->tok.sym, cmp[i].sym) == 0) found = i;
+        if (found < 0) break;
+        if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_add(p, &b)) != SPK_OK) break;
+        if (!(a = spk__binary(cmp[found].op, a, b))) st = SPK_ERR_NOMEM;
+    }
+    if (st != SPK_OK) return spk__drop(a, st);
+    if (spk__tok_is_kw(p, "is")) {
+        bool negate = false;
+        if ((st = spk__next(p)) != SPK_OK) return spk__drop(a, st);
+        if (spk__tok_is_kw(p, "not")) {
+            negate = true;
+            if ((st = spk__next(p)) != SPK_OK) return spk__drop(a, st);
+        }
+        if ((st = spk__expect_kw(p, "null")) != SPK_OK) return spk__drop(a, st);
+        return spk__built(negate ? spk_is_not_null(a) : spk_is_null(a), out);
+    }
+    bool negate = false;
+    if (spk__tok_is_kw(p, "not")) {
+        negate = true;
+        if ((st = spk__next(p)) != SPK_OK) return spk__drop(a, st);
+        if (!spk__tok_is_kw(p, "between") && !spk__tok_is_kw(p, "in") && !spk__tok_is_kw(p, "like") &&
+            !spk__tok_is_kw(p, "rlike") && !spk__tok_is_kw(p, "regexp"))
+            return spk__drop(a, spk__parse_error(p, p->tok.pos, "expected BETWEEN, IN, LIKE or RLIKE after NOT"));
+    }
+    spk_expr *e = a;
+    if (spk__tok_is_kw(p, "between")) {
+        spk_expr *lo = NULL, *hi = NULL;
+        if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_add(p, &lo)) != SPK_OK) return spk__drop(a, st);
+        if ((st = spk__expect_kw(p, "and")) != SPK_OK || (st = spk__parse_add(p, &hi)) != SPK_OK) {
+            spk_expr_release(lo);
+            return spk__drop(a, st);
+        }
+        e = spk_between(a, lo, hi);
+    } else if (spk__tok_is_kw(p, "in")) {
+        if ((st = spk__next(p)) != SPK_OK || (st = spk__expect_sym(p, "(")) != SPK_OK) return spk__drop(a, st);
+        spk_expr *stack[16], **list = stack;
+        int n = 0, cap = 16;
+        for (;;) {
+            if (n == cap) {
+                size_t bytes = (size_t)cap * 2 * sizeof *list;
+                spk_expr **grown = (spk_expr **)spk__alloc(spk__expr_alloc(), bytes);
+                if (!grown) {
+                    st = spk__nomem("an IN list", bytes);
+                    break;
+                }
+                memcpy(grown, list, (size_t)n * sizeof *list);
+                if (list != stack) spk__free(spk__expr_alloc(), list, (size_t)cap * sizeof *list);
+                list = grown;
+                cap *= 2;
+            }
+            if ((st = spk__parse_or(p, &list[n])) != SPK_OK) break;
+            n++;
+            if (!spk__tok_is_sym(p, ",")) break;
+            if ((st = spk__next(p)) != SPK_OK) break;
+        }
+        if (st == SPK_OK) st = spk__expect_sym(p, ")");
+        if (st == SPK_OK) {
+            e = spk_in_array(a, list, n);
+        } else {
+            spk__release_all(list, n);
+            spk_expr_release(a);
+        }
+        if (list != stack) spk__free(spk__expr_alloc(), list, (size_t)cap * sizeof *list);
+        if (st != SPK_OK) return st;
+    } else if (spk__tok_is_kw(p, "like") || spk__tok_is_kw(p, "rlike") || spk__tok_is_kw(p, "regexp")) {
+        bool like = spk__tok_is_kw(p, "like");
+        if ((st = spk__next(p)) != SPK_OK) return spk__drop(a, st);
+        if (p->tok.kind != SPK__TOK_STRING)
+            return spk__drop(a, spk__parse_error(p, p->tok.pos, "expected a string pattern after %s", like ? "LIKE" : "RLIKE"));
+        char *pattern;
+        size_t plen;
+        if ((st = spk__string_token(p, &pattern, &plen)) != SPK_OK) return spk__drop(a, st);
+        e = like ? spk_like(a, pattern) : spk_rlike(a, pattern);
+        spk__free(spk__expr_alloc(), pattern, plen + 1);
+        if ((st = spk__next(p)) != SPK_OK) return spk__drop(e, st);
+    }
+    if (negate && e) e = spk_not(e);
+    return spk__built(e, out);
+}
+
+static spk_status spk__parse_not(spk__parser *p, spk_expr **out) {
+    if (spk__tok_is_kw(p, "not") || spk__tok_is_sym(p, "!")) {
+        if (++p->depth > SPK__MAX_PARSE_DEPTH) return spk__parse_error(p, p->tok.pos, "expression nested too deeply");
+        spk_expr *x = NULL;
+        spk_status st = spk__next(p);
+        if (st == SPK_OK) st = spk__parse_not(p, &x);
+        p->depth--;
+        if (st != SPK_OK) return st;
+        return spk__built(spk_not(x), out);
+    }
+    return spk__parse_predicate(p, out);
+}
+
+static spk_status spk__parse_and(spk__parser *p, spk_expr **out) {
+    spk_expr *a = NULL, *b = NULL;
+    spk_status st = spk__parse_not(p, &a);
+    while (st == SPK_OK && spk__tok_is_kw(p, "and")) {
+        if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_not(p, &b)) != SPK_OK) break;
+        if (!(a = spk_and(a, b))) st = SPK_ERR_NOMEM;
+    }
+    if (st != SPK_OK) return spk__drop(a, st);
+    *out = a;
+    return SPK_OK;
+}
+
+static spk_status spk__parse_or(spk__parser *p, spk_expr **out) {
+    if (++p->depth > SPK__MAX_PARSE_DEPTH) return spk__parse_error(p, p->tok.pos, "expression nested too deeply");
+    spk_expr *a = NULL, *b = NULL;
+    spk_status st = spk__parse_and(p, &a);
+    while (st == SPK_OK && spk__tok_is_kw(p, "or")) {
+        if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_and(p, &b)) != SPK_OK) break;
+        if (!(a = spk_or(a, b))) st = SPK_ERR_NOMEM;
+    }
+    p->depth--;
+    if (st != SPK_OK) return spk__drop(a, st);
+    *out = a;
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_expr_parse(const char *sql, spk_expr **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_expr_parse: NULL output");
+    *out = NULL;
+    if (!sql) return spk__fail(SPK_ERR_ARG, "spk_expr_parse: NULL text");
+    spk__parser p;
+    memset(&p, 0, sizeof p);
+    p.src = sql;
+    p.len = strlen(sql);
+    p.source = spk__source_new(sql, p.len);
+    if (!p.source) return SPK_ERR_NOMEM;
+    spk_expr *e = NULL;
+    spk_status st = spk__next(&p);
+    if (st == SPK_OK) st = spk__parse_or(&p, &e);
+    if (st == SPK_OK && (spk__tok_is_kw(&p, "as") || p.tok.kind == SPK__TOK_IDENT || p.tok.kind == SPK__TOK_QUOTED_IDENT)) {
+        /* expr [AS] alias */
+        if (spk__tok_is_kw(&p, "as")) st = spk__next(&p);
+        if (st == SPK_OK && p.tok.kind != SPK__TOK_IDENT && p.tok.kind != SPK__TOK_QUOTED_IDENT)
+            st = spk__parse_error(&p, p.tok.pos, "expected an alias name after AS");
+        if (st == SPK_OK && p.tok.kind == SPK__TOK_IDENT && spk__is_reserved(p.src + p.tok.pos, p.tok.len))
+            st = spk__parse_error(&p, p.tok.pos, "unexpected keyword '%.*s'", (int)p.tok.len, p.src + p.tok.pos);
+        if (st == SPK_OK) {
+            char name[256];
+            spk__ident_text(&p, name, sizeof name);
+            e = spk_alias(e, name);
+            if (!e) st = SPK_ERR_NOMEM;
+            else st = spk__next(&p);
+        }
+    }
+    if (st == SPK_OK && p.tok.kind != SPK__TOK_END)
+        st = spk__parse_error(&p, p.tok.pos, "unexpected '%.*s' after the end of the expression", (int)p.tok.len,
+                              p.src + p.tok.pos);
+    spk__source_release(p.source);
+    if (st != SPK_OK) return spk__drop(e, st);
+    *out = e;
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- SQL text */
+
+static const char *spk__op_symbol(spk__op op) {
+    switch (op) {
+    case SPK__OP_ADD: return "+";
+    case SPK__OP_SUB: return "-";
+    case SPK__OP_MUL: return "*";
+    case SPK__OP_DIV: return "/";
+    case SPK__OP_MOD: return "%";
+    case SPK__OP_INTDIV: return "div";
+    case SPK__OP_EQ: return "=";
+    case SPK__OP_NE: return "!=";
+    case SPK__OP_LT: return "<";
+    case SPK__OP_LE: return "<=";
+    case SPK__OP_GT: return ">";
+    case SPK__OP_GE: return ">=";
+    case SPK__OP_EQ_NS: return "<=>";
+    case SPK__OP_AND: return "AND";
+    case SPK__OP_OR: return "OR";
+    default: return "?";
+    }
+}
+
+static void spk__expr_sql(spk__textout *o, const spk_expr *e, int depth) {
+    if (depth > 256) {
+        spk__out(o, "...");
+        return;
+    }
+    switch ((spk__op)e->op) {
+    case SPK__OP_COL: spk__out(o, "%s", e->name); break;
+    case SPK__OP_STAR: spk__out(o, e->qualifier ? "%s.*" : "*", e->qualifier); break;
+    case SPK__OP_LIT: {
+        char text[SPK_VALUE_TEXT_MAX];
+        spk_type_id id = (spk_type_id)e->lit.type.id;
+        if (e->lit.is_null) {
+            spk__out(o, "NULL");
+        } else if (id == SPK_TYPE_STRING) {
+            spk__out(o, "%.*s", (int)e->lit.as.str.len, e->lit.as.str.ptr);
+        } else {
+            spk_value_format(&e->lit, text, sizeof text);
+            if (id == SPK_TYPE_DATE) spk__out(o, "DATE '%s'", text);
+            else if (id == SPK_TYPE_TIMESTAMP) spk__out(o, "TIMESTAMP '%s'", text);
+            else if (id == SPK_TYPE_INT64) spk__out(o, "%sL", text);
+            else spk__out(o, "%s", text);
+        }
+        break;
+    }
+    case SPK__OP_INTERVAL:
+        spk__out(o, "INTERVAL '");
+        if (e->months) spk__out(o, "%d months", (int)e->months);
+        if (e->days) spk__out(o, "%s%d days", e->months ? " " : "", (int)e->days);
+        if (e->micros || (!e->months && !e->days)) spk__out(o, "%s%lld microseconds", e->months || e->days ? " " : "", (long long)e->micros);
+        spk__out(o, "'");
+        break;
+    case SPK__OP_NEG: spk__out(o, "(- "); spk__expr_sql(o, e->args[0], depth + 1); spk__out(o, ")"); break;
+    case SPK__OP_NOT: spk__out(o, "(NOT "); spk__expr_sql(o, e->args[0], depth + 1); spk__out(o, ")"); break;
+    case SPK__OP_IS_NULL:
+    case SPK__OP_IS_NOT_NULL:
+        spk__out(o, "(");
+        spk__expr_sql(o, e->args[0], depth + 1);
+        spk__out(o, e->op == SPK__OP_IS_NULL ? " IS NULL)" : " IS NOT NULL)");
+        break;
+    case SPK__OP_ADD: case SPK__OP_SUB: case SPK__OP_MUL: case SPK__OP_DIV: case SPK__OP_MOD:
+    case SPK__OP_INTDIV: case SPK__OP_EQ: case SPK__OP_NE: case SPK__OP_LT: case SPK__OP_LE:
+    case SPK__OP_GT: case SPK__OP_GE: case SPK__OP_EQ_NS: case SPK__OP_AND: case SPK__OP_OR:
+        spk__out(o, "(");
+        spk__expr_sql(o, e->args[0], depth + 1);
+        spk__out(o, " %s ", spk__op_symbol((spk__op)e->op));
+        spk__expr_sql(o, e->args[1], depth + 1);
+        spk__out(o, ")");
+        break;
+    case SPK__OP_IN:
+        spk__out(o, "(");
+        spk__expr_sql(o, e->args[0], depth + 1);
+        spk__out(o, " IN (");
+        for (int i = 1; i < e->nargs; i++) {
+            if (i > 1) spk__out(o, ", ");
+            spk__expr_sql(o, e->args[i], depth + 1);
+        }
+        spk__out(o, "))");
+        break;
+    case SPK__OP_LIKE:
+    case SPK__OP_RLIKE:
+        spk__expr_sql(o, e->args[0], depth + 1);
+        spk__out(o, e->op == SPK__OP_LIKE ? " LIKE %s" : " RLIKE %s", e->name);
+        break;
+    case SPK__OP_CASE: {
+        int pairs = (e->nargs - (e->has_else ? 1 : 0)) / 2;
+        spk__out(o, "CASE");
+        for (int i = 0; i < pairs; i++) {
+            spk__out(o, " WHEN ");
+            spk__expr_sql(o, e->args[2 * i], depth + 1);
+            spk__out(o, " THEN ");
+            spk__expr_sql(o, e->args[2 * i + 1], depth + 1);
+        }
+        if (e->has_else) {
+            spk__out(o, " ELSE ");
+            spk__expr_sql(o, e->args[e->nargs - 1], depth + 1);
+        }
+        spk__out(o, " END");
+        break;
+    }
+    case SPK__OP_CAST: {
+        char type[32];
+        spk_type_format(e->type, SPK_TYPE_SQL, type, sizeof type);
+        spk__out(o, "CAST(");
+        spk__expr_sql(o, e->args[0], depth + 1);
+        spk__out(o, " AS %s)", type);
+        break;
+    }
+    case SPK__OP_ALIAS: spk__out(o, "%s", e->name); break;
+    case SPK__OP_CALL: {
+        /* Spark names count(*) "count(1)". */
+        bool star = e->nargs == 1 && e->args[0]->op == SPK__OP_STAR && !e->args[0]->qualifier;
+        spk__out(o, "%s(%s", e->name, e->distinct ? "DISTINCT " : "");
+        for (int i = 0; i < e->nargs; i++) {
+            if (i) spk__out(o, ", ");
+            if (star) spk__out(o, "1");
+            else spk__expr_sql(o, e->args[i], depth + 1);
+        }
+        spk__out(o, ")");
+        break;
+    }
+    case SPK__OP_COUNT: break;
+    }
+}
+
+SPKDEF size_t spk_expr_to_sql(const spk_expr *e, char *buf, size_t cap) {
+    spk__textout o = spk__textout_make(buf, cap);
+    if (e) spk__expr_sql(&o, e, 0);
+    else spk__out(&o, "NULL-expression");
+    return o.len;
+}
+
+/* ---- src/vector.c ---- */
+/* vector: the internal vocabulary of evaluation — column vectors over a
+ * batch of rows, bound (typed) expression nodes, kernel signatures, and the
+ * per-batch string arena. Nothing here is public. */
+
+#define SPK__BATCH 2048 /* rows per batch: fits the vectors of a typical expression in L1/L2 */
+
+typedef struct spk__str {
+    const char *ptr;
+    size_t len;
+} spk__str;
+
+/* A vector: SPK__BATCH values of one type and one null byte each (1 = NULL).
+ * Physical layout by type: BOOLEAN uint8_t; INT32, DATE int32_t; INT64,
+ * DECIMAL (unscaled), TIMESTAMP int64_t; DOUBLE double; STRING spk__str.
+ * Kernels compute every selected row, NULL or not, from whatever bytes the
+ * inputs hold, then set the null bytes; so the values of NULL rows are
+ * arbitrary but always initialised (vectors start zeroed). */
+typedef struct spk__vec {
+    spk_type type;
+    uint8_t *nulls;
+    union {
+        void *any;
+        uint8_t *b;
+        int32_t *i32;
+        int64_t *i64;
+        double *f64;
+        spk__str *str;
+    } v;
+} spk__vec;
+
+/* Growable arena for strings made during one batch (upper(), concat, casts
+ * to string); reset at the start of every batch, so no per-row allocation. */
+typedef struct spk__arena_block {
+    struct spk__arena_block *next;
+    size_t cap, used;
+    /* bytes follow */
+} spk__arena_block;
+
+typedef struct spk__arena {
+    const spk_allocator *alloc;
+    spk__arena_block *head;
+} spk__arena;
+
+static char *spk__arena_alloc(spk__arena *a, size_t n) {
+    spk__arena_block *b = a->head;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = b ? b->cap * 2 : 16384;
+        while (cap < n) cap *= 2;
+        spk__arena_block *fresh = (spk__arena_block *)spk__alloc(a->alloc, sizeof *fresh + cap);
+        if (!fresh) return NULL;
+        fresh->next = b;
+        fresh->cap = cap;
+        fresh->used = 0;
+        a->head = b = fresh;
+    }
+    char *p = (char *)(b + 1) + b->used;
+    b->used += n;
+    return p;
+}
+
+/* Keeps only the newest (largest) block, emptied. */
+static void spk__arena_reset(spk__arena *a) {
+    spk__arena_block *b = a->head;
+    if (!b) return;
+    spk__arena_block *rest = b->next;
+    while (rest) {
+        spk__arena_block *next = rest->next;
+        spk__free(a->alloc, rest, sizeof *rest + rest->cap);
+        rest = next;
+    }
+    b->next = NULL;
+    b->used = 0;
+}
+
+static void spk__arena_free(spk__arena *a) {
+    spk__arena_reset(a);
+    if (a->head) spk__free(a->alloc, a->head, sizeof *a->head + a->head->cap);
+    a->head = NULL;
+}
+
+/* Bytes per value of a physical type. */
+static size_t spk__phys_size(spk_type_id id) {
+    switch (id) {
+    case SPK_TYPE_BOOLEAN: return 1;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: return 4;
+    case SPK_TYPE_STRING: return sizeof(spk__str);
+    case SPK_TYPE_NULL: return 1;
+    default: return 8;
+    }
+}
+
+/* ---------------------------------------------------------------- bound nodes */
+
+typedef enum spk__bkind {
+    SPK__B_COL,    /* a column of the input */
+    SPK__B_LIT,    /* a constant, filled into its vector once */
+    SPK__B_KERNEL, /* a kernel over the argument vectors */
+    SPK__B_AND, SPK__B_OR, SPK__B_CASE, /* evaluated lazily over narrowed selections */
+    SPK__B_AGG     /* an aggregate: evaluated by aggregation, not by kernels */
+} spk__bkind;
+
+struct spk__eval;
+struct spk__bnode;
+typedef void (*spk__kernel)(struct spk__eval *ev, const struct spk__bnode *node, spk__vec *out,
+                            spk__vec *const *args, const uint32_t *sel, uint32_t n);
+
+/* Aggregate functions work on per-group states of state_size bytes; update
+ * adds the selected rows, each to the state of its group. */
+typedef struct spk__agg_ops {
+    size_t state_size;
+    void (*init)(void *state);
+    spk_status (*update)(const struct spk__bnode *node, char *states, const uint32_t *group_of_row,
+                         const spk__vec *arg, const uint32_t *sel, uint32_t n);
+    void (*merge)(const struct spk__bnode *node, void *into, const void *from);
+    void (*final)(const struct spk__bnode *node, const void *state, spk__vec *out, uint32_t row);
+    void (*destroy)(const struct spk__bnode *node, void *state); /* optional */
+} spk__agg_ops;
+
+typedef struct spk__bnode {
+    uint8_t kind;       /* spk__bkind */
+    spk_type type;      /* result type */
+    bool nullable;
+    int col;            /* COL: input column index */
+    spk_value lit;      /* LIT: the value (string bytes in `text`) */
+    char *text;
+    size_t text_size;
+    int nargs;
+    struct spk__bnode **args;
+    spk__kernel kernel; /* KERNEL */
+    const spk__agg_ops *agg; /* AGG */
+    bool distinct;      /* AGG */
+    void *aux;          /* kernel data (compiled pattern, ...), freed by aux_free */
+    void (*aux_free)(void *aux);
+    int64_t iarg;       /* small integer parameter for kernels (a scale, a unit, ...) */
+    int slot;           /* index of the node's vector in the evaluator */
+    char *name;         /* the Spark column name of this expression */
+    char *label;        /* what explain() shows for a kernel: "+", "upper", "CAST" */
+} spk__bnode;
+
+/* The evaluator state kernels may touch: the string arena and the first
+ * failure (kernels never fail per row in Spark semantics, but can run out
+ * of memory while making strings). */
+typedef struct spk__eval {
+    const spk_allocator *alloc;
+    spk__arena arena;
+    spk_status status;
+    spk__vec *vecs; /* one per bound node slot */
+    int nvecs;
+} spk__eval;
+
+/* Runs the statement(s) given for every selected row index i (sel NULL:
+ * rows 0..n-1); variadic so that bodies may contain commas. Two
+ * loops so that the dense case stays a plain, vectorisable loop. */
+#define SPK__FOR_ROWS(sel, n, ...)                                                                \
+    do {                                                                                          \
+        if (sel) {                                                                                \
+            for (uint32_t k_ = 0; k_ < (n); k_++) {                                               \
+                uint32_t i = (sel)[k_];                                                           \
+                __VA_ARGS__;                                                                      \
+            }                                                                                     \
+        } else {                                                                                  \
+            for (uint32_t i = 0; i < (n); i++) {                                                  \
+                __VA_ARGS__;                                                                      \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+
+/* Strings made by kernels: from the arena; on failure the evaluator records
+ * SPK_ERR_NOMEM and the kernel writes an empty string. */
+static char *spk__eval_strbuf(spk__eval *ev, size_t n) {
+    char *p = spk__arena_alloc(&ev->arena, n ? n : 1);
+    if (!p && ev->status == SPK_OK) ev->status = spk__nomem("strings of a batch", n);
+    return p;
+}
+
+/* A vector element as an spk_value (strings as views). */
+static spk_value spk__vec_get(const spk__vec *v, uint32_t i) {
+    spk_value x = spk_value_null_of(v->type);
+    if (v->nulls[i]) return x;
+    x.is_null = false;
+    switch ((spk_type_id)v->type.id) {
+    case SPK_TYPE_BOOLEAN: x.as.b = v->v.b[i] != 0; break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: x.as.i32 = v->v.i32[i]; break;
+    case SPK_TYPE_DOUBLE: x.as.f64 = v->v.f64[i]; break;
+    case SPK_TYPE_STRING: x.as.str.ptr = v->v.str[i].ptr; x.as.str.len = v->v.str[i].len; break;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT: x.is_null = true; break;
+    default: x.as.i64 = v->v.i64[i]; break;
+    }
+    return x;
+}
+
+/* Stores an spk_value (of the vector's type, or NULL) at row i; strings are
+ * referenced, not copied. */
+static void spk__vec_set(spk__vec *v, uint32_t i, const spk_value *x) {
+    if (x->is_null || x->type.id == SPK_TYPE_NULL) {
+        v->nulls[i] = 1;
+        return;
+    }
+    v->nulls[i] = 0;
+    switch ((spk_type_id)v->type.id) {
+    case SPK_TYPE_BOOLEAN: v->v.b[i] = x->as.b; break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: v->v.i32[i] = x->as.i32; break;
+    case SPK_TYPE_DOUBLE: v->v.f64[i] = x->as.f64; break;
+    case SPK_TYPE_STRING: v->v.str[i].ptr = x->as.str.ptr; v->v.str[i].len = x->as.str.len; break;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT: v->nulls[i] = 1; break;
+    default: v->v.i64[i] = x->as.i64; break;
+    }
+}
+
+/* out.nulls = a.nulls | b.nulls over the selection. */
+static void spk__nulls_or(spk__vec *out, const spk__vec *a, const spk__vec *b, const uint32_t *sel, uint32_t n) {
+    uint8_t *o = out->nulls;
+    const uint8_t *x = a->nulls, *y = b->nulls;
+    SPK__FOR_ROWS(sel, n, o[i] = x[i] | y[i]);
+}
+static void spk__nulls_copy(spk__vec *out, const spk__vec *a, const uint32_t *sel, uint32_t n) {
+    uint8_t *o = out->nulls;
+    const uint8_t *x = a->nulls;
+    SPK__FOR_ROWS(sel, n, o[i] = x[i]);
+}
+
+/* ---------------------------------------------------------------- bound node lifetime */
+
+static const spk_allocator *spk__bind_alloc(void) { return &spk__default_allocator; }
+
+static spk__bnode *spk__bnode_new(spk__bkind kind, spk_type type, int nargs) {
+    size_t size = sizeof(spk__bnode) + (size_t)nargs * sizeof(spk__bnode *);
+    spk__bnode *b = (spk__bnode *)spk__calloc(spk__bind_alloc(), size);
+    if (!b) {
+        spk__nomem("a bound expression", size);
+        return NULL;
+    }
+    b->kind = (uint8_t)kind;
+    b->type = type;
+    b->nullable = true;
+    b->nargs = nargs;
+    b->args = nargs ? (spk__bnode **)(void *)(b + 1) : NULL;
+    b->col = -1;
+    b->slot = -1;
+    return b;
+}
+
+static void spk__bnode_free(spk__bnode *b) {
+    if (!b) return;
+    for (int i = 0; i < b->nargs; i++) spk__bnode_free(b->args[i]);
+    if (b->aux_free) b->aux_free(b->aux);
+    if (b->text) spk__free(spk__bind_alloc(), b->text, b->text_size);
+    spk__free_string(b->name);
+    spk__free_string(b->label);
+    spk__free(spk__bind_alloc(), b, sizeof(spk__bnode) + (size_t)b->nargs * sizeof(spk__bnode *));
+}
+
+static spk_status spk__bnode_set_label(spk__bnode *b, const char *label) {
+    b->label = spk__strndup(spk__bind_alloc(), label, strlen(label));
+    return b->label ? SPK_OK : spk__nomem("a label", strlen(label) + 1);
+}
+
+/* A literal node; string bytes are copied into the node. */
+static spk__bnode *spk__bnode_lit(spk_value v) {
+    spk__bnode *b = spk__bnode_new(SPK__B_LIT, v.type, 0);
+    if (!b) return NULL;
+    b->lit = v;
+    b->nullable = v.is_null || v.type.id == SPK_TYPE_NULL;
+    if (!b->nullable && v.type.id == SPK_TYPE_STRING) {
+        b->text_size = v.as.str.len + 1;
+        b->text = spk__strndup(spk__bind_alloc(), v.as.str.ptr ? v.as.str.ptr : "", v.as.str.len);
+        if (!b->text) {
+            spk__nomem("a string literal", b->text_size);
+            spk__free(spk__bind_alloc(), b, sizeof(spk__bnode));
+            return NULL;
+        }
+        b->lit.as.str.ptr = b->text;
+    }
+    return b;
+}
+
+/* ---------------------------------------------------------------- casts */
+
+/* Whether CAST(from AS to) is allowed: exactly when spk_value_cast accepts a
+ * non-NULL value of type `from`, so explicit casts and spk_value_cast agree. */
+static bool spk__can_cast(spk_type from, spk_type to) {
+    if (from.id == SPK_TYPE_NULL) return true;
+    if (to.id == SPK_TYPE_NULL) return false;
+    spk_value probe = spk_value_null_of(from), out;
+    probe.is_null = false;
+    if (from.id == SPK_TYPE_STRING) probe.as.str.ptr = "";
+    char text[SPK_VALUE_TEXT_MAX];
+    spk_status saved_status = spk_last_status();
+    char saved[SPK_ERROR_MAX];
+    memcpy(saved, spk_last_error(), sizeof saved);
+    bool ok = spk_value_cast(&probe, to, &out, text) != SPK_ERR_TYPE;
+    spk__fail(saved_status, "%s", saved); /* leave this thread's error as it was */
+    return ok;
+}
+
+/* CAST kernel: fast paths for the common numeric widenings, then a general
+ * per-row path through spk_value_cast (strings made in the batch arena). */
+static void spk__kernel_cast(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                             const uint32_t *sel, uint32_t n) {
+    const spk__vec *a = args[0];
+    spk_type_id from = (spk_type_id)a->type.id, to = (spk_type_id)out->type.id;
+    (void)node;
+    if (from == SPK_TYPE_INT32 && to == SPK_TYPE_INT64) {
+        const int32_t *x = a->v.i32;
+        int64_t *o = out->v.i64;
+        SPK__FOR_ROWS(sel, n, o[i] = x[i]);
+        spk__nulls_copy(out, a, sel, n);
+        return;
+    }
+    if ((from == SPK_TYPE_INT32 || from == SPK_TYPE_INT64) && to == SPK_TYPE_DOUBLE) {
+        double *o = out->v.f64;
+        if (from == SPK_TYPE_INT32) {
+            const int32_t *x = a->v.i32;
+            SPK__FOR_ROWS(sel, n, o[i] = (double)x[i]);
+        } else {
+            const int64_t *x = a->v.i64;
+            SPK__FOR_ROWS(sel, n, o[i] = (double)x[i]);
+        }
+        spk__nulls_copy(out, a, sel, n);
+        return;
+    }
+    if (from == SPK_TYPE_DATE && to == SPK_TYPE_TIMESTAMP) {
+        const int32_t *x = a->v.i32;
+        int64_t *o = out->v.i64;
+        SPK__FOR_ROWS(sel, n, o[i] = (int64_t)x[i] * SPK__MICROS_PER_DAY);
+        spk__nulls_copy(out, a, sel, n);
+        return;
+    }
+    if (to == SPK_TYPE_DECIMAL && (from == SPK_TYPE_DECIMAL || from == SPK_TYPE_INT32 || from == SPK_TYPE_INT64)) {
+        int from_scale = from == SPK_TYPE_DECIMAL ? a->type.scale : 0;
+        int to_scale = out->type.scale, precision = out->type.precision;
+        int64_t *o = out->v.i64;
+        uint8_t *on = out->nulls;
+        const uint8_t *an = a->nulls;
+        if (from == SPK_TYPE_INT32) {
+            const int32_t *x = a->v.i32;
+            SPK__FOR_ROWS(sel, n, on[i] = an[i] | !spk__decimal_rescale(x[i], 0, to_scale, precision, &o[i]));
+        } else {
+            const int64_t *x = a->v.i64;
+            SPK__FOR_ROWS(sel, n, on[i] = an[i] | !spk__decimal_rescale(x[i], from_scale, to_scale, precision, &o[i]));
+        }
+        return;
+    }
+    if (to == SPK_TYPE_STRING && from == SPK_TYPE_STRING) {
+        spk__str *o = out->v.str;
+        const spk__str *x = a->v.str;
+        SPK__FOR_ROWS(sel, n, o[i] = x[i]);
+        spk__nulls_copy(out, a, sel, n);
+        return;
+    }
+    SPK__FOR_ROWS(sel, n, {
+        spk_value in = spk__vec_get(a, i), r;
+        char text[SPK_VALUE_TEXT_MAX];
+        if (spk_value_cast(&in, out->type, &r, text) != SPK_OK) {
+            r = spk_value_null_of(out->type); /* rejected at bind time; DATE out of TIMESTAMP range */
+        } else if (to == SPK_TYPE_STRING && !r.is_null && r.as.str.ptr == text) {
+            char *copy = spk__eval_strbuf(ev, r.as.str.len);
+            if (copy) memcpy(copy, text, r.as.str.len);
+            r.as.str.ptr = copy ? copy : "";
+            if (!copy) r.as.str.len = 0;
+        }
+        spk__vec_set(out, i, &r);
+    });
+}
+
+/* Wraps *slot in a CAST to `to` (no-op if it already has that type). */
+static spk_status spk__coerce(spk__bnode **slot, spk_type to) {
+    spk__bnode *x = *slot;
+    if (spk_type_equal(x->type, to)) return SPK_OK;
+    if (x->kind == SPK__B_LIT) { /* fold: cast the constant now */
+        spk_value r;
+        char text[SPK_VALUE_TEXT_MAX];
+        spk_status st = spk_value_cast(&x->lit, to, &r, text);
+        if (st != SPK_OK) return st;
+        spk__bnode *lit = spk__bnode_lit(r);
+        if (!lit) return SPK_ERR_NOMEM;
+        lit->name = x->name;
+        x->name = NULL;
+        spk__bnode_free(x);
+        *slot = lit;
+        return SPK_OK;
+    }
+    spk__bnode *c = spk__bnode_new(SPK__B_KERNEL, to, 1);
+    if (!c) return SPK_ERR_NOMEM;
+    c->args[0] = x;
+    c->nullable = true;
+    c->kernel = spk__kernel_cast;
+    if (spk__bnode_set_label(c, "CAST") != SPK_OK) {
+        c->args[0] = NULL;
+        c->nargs = 0;
+        spk__bnode_free(c);
+        return SPK_ERR_NOMEM;
+    }
+    *slot = c;
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- implicit typing
+ * Spark's default (non-ANSI) coercion, with DECIMAL capped at 18 digits. */
+
+static bool spk__is_numeric_type(spk_type t) { return spk__is_numeric((spk_type_id)t.id); }
+
+/* The decimal type an integer operand behaves as (Spark: INT as DECIMAL(10,0);
+ * BIGINT as DECIMAL(20,0), which we cap at 18 digits). */
+static spk_type spk__decimal_of(spk_type t) {
+    if (t.id == SPK_TYPE_DECIMAL) return t;
+    return spk_type_decimal(t.id == SPK_TYPE_INT32 ? 10 : 18, 0);
+}
+
+/* Spark's precision-loss rule: keep the integer digits, keep at least
+ * min(scale, 6) fraction digits, within 18 digits. */
+static spk_type spk__decimal_bounded(int precision, int scale) {
+    if (precision <= SPK_DECIMAL_MAX_PRECISION) return spk_type_decimal(precision, scale);
+    int int_digits = precision - scale;
+    int min_scale = scale < 6 ? scale : 6;
+    int adjusted = SPK_DECIMAL_MAX_PRECISION - int_digits;
+    if (adjusted < min_scale) adjusted = min_scale;
+    return spk_type_decimal(SPK_DECIMAL_MAX_PRECISION, adjusted);
+}
+
+/* The wider of two decimals (for comparison, CASE, IN, coalesce). */
+static spk_type spk__decimal_wider(spk_type a, spk_type b) {
+    int scale = a.scale > b.scale ? a.scale : b.scale;
+    int ia = a.precision - a.scale, ib = b.precision - b.scale;
+    return spk__decimal_bounded((ia > ib ? ia : ib) + scale, scale);
+}
+
+/* The type two operands meet at; false if there is none (BOOLEAN and DATE).
+ * For a comparison (and IN) a string meets another type at that type, as
+ * Spark casts the string; for CASE and coalesce values it meets at STRING. */
+static bool spk__common_type(spk_type a, spk_type b, bool comparison, spk_type *out) {
+    spk_type_id x = (spk_type_id)a.id, y = (spk_type_id)b.id;
+    if (spk_type_equal(a, b)) { *out = a; return true; }
+    if (x == SPK_TYPE_NULL) { *out = b; return true; }
+    if (y == SPK_TYPE_NULL) { *out = a; return true; }
+    if (spk__is_numeric_type(a) && spk__is_numeric_type(b)) {
+        if (x == SPK_TYPE_DOUBLE || y == SPK_TYPE_DOUBLE) *out = spk_type_of(SPK_TYPE_DOUBLE);
+        else if (x == SPK_TYPE_DECIMAL || y == SPK_TYPE_DECIMAL) *out = spk__decimal_wider(spk__decimal_of(a), spk__decimal_of(b));
+        else *out = spk_type_of(SPK_TYPE_INT64);
+        return true;
+    }
+    if ((x == SPK_TYPE_DATE || x == SPK_TYPE_TIMESTAMP) && (y == SPK_TYPE_DATE || y == SPK_TYPE_TIMESTAMP)) {
+        *out = spk_type_of(SPK_TYPE_TIMESTAMP);
+        return true;
+    }
+    if (x == SPK_TYPE_STRING || y == SPK_TYPE_STRING) {
+        spk_type other = x == SPK_TYPE_STRING ? b : a;
+        *out = comparison ? other : spk_type_of(SPK_TYPE_STRING);
+        return true;
+    }
+    return false;
+}
+
+/* ---------------------------------------------------------------- exact decimal arithmetic
+ * Unscaled int64 operands with their scales; results rounded half-up to the
+ * result scale and checked against its precision (false: overflow, which
+ * Spark's default mode turns into NULL). Intermediates are 128-bit where the
+ * compiler has them (gcc, clang); elsewhere long double, exact to 18 digits
+ * only when the intermediate fits its mantissa. */
+
+static bool spk__add_overflow_i64(int64_t a, int64_t b, int64_t *out) {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_add_overflow(a, b, out);
+#else
+    if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b)) {
+        *out = (int64_t)((uint64_t)a + (uint64_t)b);
+        return true;
+    }
+    *out = a + b;
+    return false;
+#endif
+}
+
+#if defined(__SIZEOF_INT128__)
+__extension__ typedef __int128 spk__wide;
+#else
+typedef long double spk__wide;
+#endif
+
+static spk__wide spk__wide_pow10(int k) {
+    spk__wide p = 1;
+    while (k-- > 0) p *= 10;
+    return p;
+}
+
+/* v / 10^k rounded half away from zero (Spark's HALF_UP). */
+static spk__wide spk__wide_div_round(spk__wide v, spk__wide d) {
+#if defined(__SIZEOF_INT128__)
+    spk__wide q = v / d, r = v % d;
+    if ((r < 0 ? -r : r) * 2 >= d) q += v < 0 ? -1 : 1;
+    return q;
+#else
+    spk__wide q = v / d;
+    return q < 0 ? -floorl(-q + 0.5L) : floorl(q + 0.5L);
+#endif
+}
+
+static bool spk__wide_fits(spk__wide v, int precision, int64_t *out) {
+    spk__wide limit = (spk__wide)spk__pow10[precision];
+    if (v >= limit || v <= -limit) return false;
+    *out = (int64_t)v;
+    return true;
+}
+
+/* Brings v from scale `from` to scale `to` (both <= 36). */
+static spk__wide spk__wide_rescale(spk__wide v, int from, int to) {
+    if (to >= from) return v * spk__wide_pow10(to - from);
+    return spk__wide_div_round(v, spk__wide_pow10(from - to));
+}
+
+static bool spk__decimal_add_sub(int64_t a, int sa, int64_t b, int sb, bool subtract, int scale, int precision, int64_t *out) {
+    int s = sa > sb ? sa : sb;
+    spk__wide x = spk__wide_rescale(a, sa, s), y = spk__wide_rescale(b, sb, s);
+    return spk__wide_fits(spk__wide_rescale(subtract ? x - y : x + y, s, scale), precision, out);
+}
+
+static bool spk__decimal_mul(int64_t a, int sa, int64_t b, int sb, int scale, int precision, int64_t *out) {
+    return spk__wide_fits(spk__wide_rescale((spk__wide)a * b, sa + sb, scale), precision, out);
+}
+
+/* (a / 10^sa) / (b / 10^sb) at `scale`; false on overflow or b == 0. */
+static bool spk__decimal_div_round(int64_t a, int sa, int64_t b, int sb, int scale, int precision, int64_t *out) {
+    if (b == 0) return false;
+    int k = scale - sa + sb; /* a * 10^k / b */
+    spk__wide num = a, den = b;
+    if (k >= 0) {
+        if (k > 36) return false;
+        spk__wide f = spk__wide_pow10(k);
+        spk__wide limit = (spk__wide)spk__pow10[18] * (spk__wide)spk__pow10[18] * 100; /* 1e38 */
+        if ((num < 0 ? -num : num) > limit / f) return false;
+        num *= f;
+    } else {
+        den *= spk__wide_pow10(-k);
+    }
+    if (den < 0) {
+        num = -num;
+        den = -den;
+    }
+    return spk__wide_fits(spk__wide_div_round(num, den), precision, out);
+}
+
+static bool spk__decimal_mod(int64_t a, int sa, int64_t b, int sb, int scale, int precision, int64_t *out) {
+    int s = sa > sb ? sa : sb;
+    spk__wide x = spk__wide_rescale(a, sa, s), y = spk__wide_rescale(b, sb, s);
+    if (y == 0) return false;
+#if defined(__SIZEOF_INT128__)
+    spk__wide r = x % y;
+#else
+    spk__wide r = fmodl(x, y);
+#endif
+    return spk__wide_fits(spk__wide_rescale(r, s, scale), precision, out);
+}
+
+/* ---- src/funcs.c ---- */
+/* funcs: Spark's function library — scalar functions (a bind hook that types
+ * the call and picks a kernel) and aggregate functions (per-group states).
+ * The binder in eval finds them by name with spk__func_find. */
+
+typedef struct spk__func {
+    const char *name;     /* lower case, as Spark names it */
+    int min_args, max_args; /* max_args -1: any number */
+    /* Called with the arguments bound: checks and coerces them (spk__coerce),
+     * sets node->type, node->nullable and node->kernel (scalar) or node->agg. */
+    spk_status (*bind)(spk__bnode *node);
+    bool aggregate;
+} spk__func;
+
+/* ---------------------------------------------------------------- bind helpers */
+
+static const char *spk__ordinal(int i) {
+    static const char *const words[] = {"first", "second", "third", "fourth", "fifth"};
+    return i < 5 ? words[i] : "next";
+}
+
+/* Coerces argument i to `to`, or fails in Spark's words. */
+static spk_status spk__fn_arg(spk__bnode *node, int i, spk_type to) {
+    spk_type from = node->args[i]->type;
+    if (spk_type_equal(from, to)) return SPK_OK;
+    if (!spk__can_cast(from, to)) {
+        char want[32], got[32];
+        spk_type_format(to, SPK_TYPE_SQL, want, sizeof want);
+        spk_type_format(from, SPK_TYPE_SQL, got, sizeof got);
+        return spk__fail(SPK_ERR_TYPE,
+                         "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] Cannot resolve \"%s\" due to data type mismatch: "
+                         "the %s parameter requires the \"%s\" type, however it has the type \"%s\".",
+                         node->label ? node->label : "?", spk__ordinal(i), want, got);
+    }
+    return spk__coerce(&node->args[i], to);
+}
+
+static spk_status spk__fn_args(spk__bnode *node, spk_type to) {
+    for (int i = 0; i < node->nargs; i++) {
+        spk_status st = spk__fn_arg(node, i, to);
+        if (st != SPK_OK) return st;
+    }
+    return SPK_OK;
+}
+
+static spk_status spk__fn_numeric_arg(spk__bnode *node, int i) {
+    if (spk__is_numeric_type(node->args[i]->type)) return SPK_OK;
+    return spk__fn_arg(node, i, spk_type_of(SPK_TYPE_DOUBLE));
+}
+
+static bool spk__any_nullable(const spk__bnode *node) {
+    for (int i = 0; i < node->nargs; i++)
+        if (node->args[i]->nullable) return true;
+    return false;
+}
+
+/* The common type of all arguments (for coalesce, greatest, ...). */
+static spk_status spk__fn_common(spk__bnode *node, int first, spk_type *out) {
+    spk_type t = node->args[first]->type;
+    for (int i = first + 1; i < node->nargs; i++) {
+        spk_type next;
+        if (!spk__common_type(t, node->args[i]->type, false, &next)) {
+            char a[32], b[32];
+            spk_type_format(t, SPK_TYPE_SQL, a, sizeof a);
+            spk_type_format(node->args[i]->type, SPK_TYPE_SQL, b, sizeof b);
+            return spk__fail(SPK_ERR_TYPE,
+                             "[DATATYPE_MISMATCH.DATA_DIFF_TYPES] Cannot resolve \"%s\" due to data type mismatch: "
+                             "input to function %s should all be the same type, but it's [%s, %s].",
+                             node->label, node->label, a, b);
+        }
+        t = next;
+    }
+    for (int i = first; i < node->nargs; i++) {
+        spk_status st = spk__coerce(&node->args[i], t);
+        if (st != SPK_OK) return st;
+    }
+    *out = t;
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- strings */
+
+/* Characters (code points) in UTF-8 text: bytes that do not continue one. */
+static size_t spk__utf8_chars(const char *s, size_t len) {
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+static void spk__k_length(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                          const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    (void)node;
+    const spk__str *x = args[0]->v.str;
+    int32_t *o = out->v.i32;
+    SPK__FOR_ROWS(sel, n, o[i] = (int32_t)spk__utf8_chars(x[i].ptr, x[i].len));
+    spk__nulls_copy(out, args[0], sel, n);
+}
+
+/* upper/lower change ASCII letters only (Spark: Unicode case mapping). */
+static void spk__k_case(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                        const uint32_t *sel, uint32_t n) {
+    bool upper = node->iarg != 0;
+    const spk__str *x = args[0]->v.str;
+    const uint8_t *xn = args[0]->nulls;
+    spk__str *o = out->v.str;
+    SPK__FOR_ROWS(sel, n, {
+        o[i].len = 0;
+        o[i].ptr = "";
+        if (!xn[i] && x[i].len) {
+            char *buf = spk__eval_strbuf(ev, x[i].len);
+            if (buf) {
+                for (size_t k = 0; k < x[i].len; k++) {
+                    char c = x[i].ptr[k];
+                    if (upper && c >= 'a' && c <= 'z') c = (char)(c - 32);
+                    else if (!upper && c >= 'A' && c <= 'Z') c = (char)(c + 32);
+                    buf[k] = c;
+                }
+                o[i].ptr = buf;
+                o[i].len = x[i].len;
+            }
+        }
+    });
+    spk__nulls_copy(out, args[0], sel, n);
+}
+
+static spk_status spk__bind_length(spk__bnode *node) {
+    spk_status st = spk__fn_arg(node, 0, spk_type_of(SPK_TYPE_STRING));
+    node->type = spk_type_of(SPK_TYPE_INT32);
+    node->nullable = spk__any_nullable(node);
+    node->kernel = spk__k_length;
+    return st;
+}
+
+static spk_status spk__bind_upper(spk__bnode *node) {
+    spk_status st = spk__fn_arg(node, 0, spk_type_of(SPK_TYPE_STRING));
+    node->type = spk_type_of(SPK_TYPE_STRING);
+    node->nullable = spk__any_nullable(node);
+    node->kernel = spk__k_case;
+    node->iarg = 1;
+    return st;
+}
+
+static spk_status spk__bind_lower(spk__bnode *node) {
+    spk_status st = spk__bind_upper(node);
+    node->iarg = 0;
+    return st;
+}
+
+/* concat(a, b, ...): NULL if any argument is NULL. */
+static void spk__k_concat(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                          const uint32_t *sel, uint32_t n) {
+    int na = node->nargs;
+    spk__str *o = out->v.str;
+    SPK__FOR_ROWS(sel, n, {
+        size_t total = 0;
+        uint8_t null = 0;
+        for (int a = 0; a < na; a++) {
+            null |= args[a]->nulls[i];
+            total += args[a]->v.str[i].len;
+        }
+        out->nulls[i] = null;
+        o[i].ptr = "";
+        o[i].len = 0;
+        if (!null && total) {
+            char *buf = spk__eval_strbuf(ev, total);
+            if (buf) {
+                size_t at = 0;
+                for (int a = 0; a < na; a++) {
+                    memcpy(buf + at, args[a]->v.str[i].ptr, args[a]->v.str[i].len);
+                    at += args[a]->v.str[i].len;
+                }
+                o[i].ptr = buf;
+                o[i].len = total;
+            }
+        }
+    });
+}
+
+static spk_status spk__bind_concat(spk__bnode *node) {
+    spk_status st = spk__fn_args(node, spk_type_of(SPK_TYPE_STRING));
+    node->type = spk_type_of(SPK_TYPE_STRING);
+    node->nullable = spk__any_nullable(node);
+    node->kernel = spk__k_concat;
+    return st;
+}
+
+/* ---------------------------------------------------------------- null and conditional */
+
+/* coalesce(a, b, ...): the first non-NULL argument. */
+static void spk__k_coalesce(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                            const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    int na = node->nargs;
+    SPK__FOR_ROWS(sel, n, {
+        spk_value v = spk_value_null_of(out->type);
+        for (int a = 0; a < na; a++) {
+            if (!args[a]->nulls[i]) {
+                v = spk__vec_get(args[a], i);
+                break;
+            }
+        }
+        spk__vec_set(out, i, &v);
+    });
+}
+
+static spk_status spk__bind_coalesce(spk__bnode *node) {
+    spk_type t;
+    spk_status st = spk__fn_common(node, 0, &t);
+    node->type = t;
+    node->nullable = true;
+    for (int i = 0; i < node->nargs; i++)
+        if (!node->args[i]->nullable) node->nullable = false;
+    node->kernel = spk__k_coalesce;
+    return st;
+}
+
+/* ---------------------------------------------------------------- math */
+
+static void spk__k_abs(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                       const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    (void)node;
+    const spk__vec *a = args[0];
+    switch (out->type.id) {
+    case SPK_TYPE_INT32: { /* wraps at INT_MIN, as Java's Math.abs */
+        const int32_t *x = a->v.i32;
+        int32_t *o = out->v.i32;
+        SPK__FOR_ROWS(sel, n, o[i] = x[i] < 0 ? (int32_t)(0u - (uint32_t)x[i]) : x[i]);
+        break;
+    }
+    case SPK_TYPE_DOUBLE: {
+        const double *x = a->v.f64;
+        double *o = out->v.f64;
+        SPK__FOR_ROWS(sel, n, o[i] = fabs(x[i]));
+        break;
+    }
+    default: { /* INT64, DECIMAL */
+        const int64_t *x = a->v.i64;
+        int64_t *o = out->v.i64;
+        SPK__FOR_ROWS(sel, n, o[i] = x[i] < 0 ? (int64_t)(0 - (uint64_t)x[i]) : x[i]);
+        break;
+    }
+    }
+    spk__nulls_copy(out, a, sel, n);
+}
+
+static spk_status spk__bind_abs(spk__bnode *node) {
+    spk_status st = spk__fn_numeric_arg(node, 0);
+    node->type = node->args[0]->type;
+    node->nullable = spk__any_nullable(node);
+    node->kernel = spk__k_abs;
+    return st;
+}
+
+/* Unary DOUBLE -> DOUBLE functions picked by iarg; NaN results of a domain
+ * error (sqrt(-1)) stay NaN, as Java's Math; ln/log of <= 0 is NULL, as Spark. */
+enum { SPK__M_SQRT, SPK__M_CBRT, SPK__M_EXP, SPK__M_LN, SPK__M_LOG10, SPK__M_LOG2 };
+
+static void spk__k_math1(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                         const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const double *x = args[0]->v.f64;
+    const uint8_t *xn = args[0]->nulls;
+    double *o = out->v.f64;
+    uint8_t *on = out->nulls;
+    int64_t which = node->iarg;
+    SPK__FOR_ROWS(sel, n, {
+        double v = x[i];
+        uint8_t null = xn[i];
+        switch (which) {
+        case SPK__M_SQRT: v = sqrt(v); break;
+        case SPK__M_CBRT: v = cbrt(v); break;
+        case SPK__M_EXP: v = exp(v); break;
+        case SPK__M_LN: null |= v <= 0; v = log(v); break;
+        case SPK__M_LOG10: null |= v <= 0; v = log10(v); break;
+        default: null |= v <= 0; v = log2(v); break;
+        }
+        o[i] = v;
+        on[i] = null;
+    });
+}
+
+static spk_status spk__bind_math1(spk__bnode *node, int which) {
+    spk_status st = spk__fn_arg(node, 0, spk_type_of(SPK_TYPE_DOUBLE));
+    node->type = spk_type_of(SPK_TYPE_DOUBLE);
+    node->nullable = true;
+    node->kernel = spk__k_math1;
+    node->iarg = which;
+    return st;
+}
+static spk_status spk__bind_sqrt(spk__bnode *node) { return spk__bind_math1(node, SPK__M_SQRT); }
+static spk_status spk__bind_cbrt(spk__bnode *node) { return spk__bind_math1(node, SPK__M_CBRT); }
+static spk_status spk__bind_exp(spk__bnode *node) { return spk__bind_math1(node, SPK__M_EXP); }
+static spk_status spk__bind_ln(spk__bnode *node) { return spk__bind_math1(node, SPK__M_LN); }
+static spk_status spk__bind_log10(spk__bnode *node) { return spk__bind_math1(node, SPK__M_LOG10); }
+static spk_status spk__bind_log2(spk__bnode *node) { return spk__bind_math1(node, SPK__M_LOG2); }
+
+/* ---------------------------------------------------------------- dates */
+
+/* Adds months to a day number, clamping to the month's last day (Spark's add_months). */
+static int32_t spk__add_months(int32_t days, int64_t months) {
+    int64_t y;
+    int m, d;
+    spk__civil_from_days(days, &y, &m, &d);
+    int64_t total = y * 12 + (m - 1) + months;
+    int64_t ny = spk__floor_div(total, 12);
+    int nm = (int)(total - ny * 12) + 1;
+    int last = spk__days_in_month(ny, nm);
+    return (int32_t)spk__days_from_civil(ny, nm, d > last ? last : d);
+}
+
+enum { SPK__D_YEAR, SPK__D_MONTH, SPK__D_DAY };
+
+static void spk__k_date_part(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                             const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const int32_t *x = args[0]->v.i32;
+    int32_t *o = out->v.i32;
+    int64_t part = node->iarg;
+    SPK__FOR_ROWS(sel, n, {
+        int64_t y;
+        int m, d;
+        spk__civil_from_days(x[i], &y, &m, &d);
+        o[i] = part == SPK__D_YEAR ? (int32_t)y : part == SPK__D_MONTH ? m : d;
+    });
+    spk__nulls_copy(out, args[0], sel, n);
+}
+
+static spk_status spk__bind_date_part(spk__bnode *node, int part) {
+    spk_status st = spk__fn_arg(node, 0, spk_type_of(SPK_TYPE_DATE));
+    node->type = spk_type_of(SPK_TYPE_INT32);
+    node->nullable = spk__any_nullable(node);
+    node->kernel = spk__k_date_part;
+    node->iarg = part;
+    return st;
+}
+static spk_status spk__bind_year(spk__bnode *node) { return spk__bind_date_part(node, SPK__D_YEAR); }
+static spk_status spk__bind_month(spk__bnode *node) { return spk__bind_date_part(node, SPK__D_MONTH); }
+static spk_status spk__bind_dayofmonth(spk__bnode *node) { return spk__bind_date_part(node, SPK__D_DAY); }
+
+/* date_add(d, n) / date_sub(d, n) (iarg = sign). */
+static void spk__k_date_add(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                            const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const int32_t *d = args[0]->v.i32, *k = args[1]->v.i32;
+    int32_t *o = out->v.i32;
+    int64_t sign = node->iarg;
+    SPK__FOR_ROWS(sel, n, o[i] = (int32_t)(uint32_t)((int64_t)d[i] + sign * k[i]));
+    spk__nulls_or(out, args[0], args[1], sel, n);
+}
+
+static spk_status spk__bind_date_add(spk__bnode *node) {
+    spk_status st = spk__fn_arg(node, 0, spk_type_of(SPK_TYPE_DATE));
+    if (st == SPK_OK) st = spk__fn_arg(node, 1, spk_type_of(SPK_TYPE_INT32));
+    node->type = spk_type_of(SPK_TYPE_DATE);
+    node->nullable = spk__any_nullable(node);
+    node->kernel = spk__k_date_add;
+    node->iarg = 1;
+    return st;
+}
+static spk_status spk__bind_date_sub(spk__bnode *node) {
+    spk_status st = spk__bind_date_add(node);
+    node->iarg = -1;
+    return st;
+}
+
+static void spk__k_add_months(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                              const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    (void)node;
+    const int32_t *d = args[0]->v.i32, *k = args[1]->v.i32;
+    int32_t *o = out->v.i32;
+    SPK__FOR_ROWS(sel, n, o[i] = spk__add_months(d[i], k[i]));
+    spk__nulls_or(out, args[0], args[1], sel, n);
+}
+
+static spk_status spk__bind_add_months(spk__bnode *node) {
+    spk_status st = spk__bind_date_add(node);
+    node->kernel = spk__k_add_months;
+    return st;
+}
+
+/* datediff(end, start): days from start to end. */
+static void spk__k_datediff(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                            const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    (void)node;
+    const int32_t *a = args[0]->v.i32, *b = args[1]->v.i32;
+    int32_t *o = out->v.i32;
+    SPK__FOR_ROWS(sel, n, o[i] = (int32_t)(uint32_t)((int64_t)a[i] - b[i]));
+    spk__nulls_or(out, args[0], args[1], sel, n);
+}
+
+static spk_status spk__bind_datediff(spk__bnode *node) {
+    spk_status st = spk__fn_args(node, spk_type_of(SPK_TYPE_DATE));
+    node->type = spk_type_of(SPK_TYPE_INT32);
+    node->nullable = spk__any_nullable(node);
+    node->kernel = spk__k_datediff;
+    return st;
+}
+
+/* ---------------------------------------------------------------- aggregates
+ * States are plain bytes; strings a state keeps (min, max, first, last) are
+ * copied into memory the state owns, released by destroy. */
+
+typedef struct spk__held_value { /* an spk_value whose string bytes the state owns */
+    spk_value v;
+    char *bytes;
+    size_t cap;
+} spk__held_value;
+
+static spk_status spk__hold(spk__held_value *h, const spk_value *v) {
+    h->v = *v;
+    if (v->is_null || v->type.id != SPK_TYPE_STRING) return SPK_OK;
+    if (h->cap < v->as.str.len) {
+        size_t cap = v->as.str.len < 16 ? 16 : v->as.str.len;
+        char *p = (char *)spk__realloc(&spk__default_allocator, h->bytes, h->cap, cap);
+        if (!p) return spk__nomem("an aggregate's string", cap);
+        h->bytes = p;
+        h->cap = cap;
+    }
+    if (v->as.str.len) memcpy(h->bytes, v->as.str.ptr, v->as.str.len);
+    h->v.as.str.ptr = h->bytes;
+    return SPK_OK;
+}
+
+static void spk__held_free(spk__held_value *h) {
+    if (h->bytes) spk__free(&spk__default_allocator, h->bytes, h->cap);
+    h->bytes = NULL;
+    h->cap = 0;
+}
+
+#define SPK__STATE(states, stride, groups, i) ((states) + (size_t)((groups) ? (groups)[i] : 0) * (stride))
+
+/* -- count */
+static void spk__count_init(void *s) { *(int64_t *)s = 0; }
+static spk_status spk__count_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+                                    const uint32_t *sel, uint32_t n) {
+    size_t stride = node->agg->state_size;
+    const uint8_t *nulls = arg->nulls;
+    SPK__FOR_ROWS(sel, n, *(int64_t *)(void *)SPK__STATE(states, stride, groups, i) += !nulls[i]);
+    return SPK_OK;
+}
+static void spk__count_merge(const spk__bnode *node, void *into, const void *from) {
+    (void)node;
+    *(int64_t *)into += *(const int64_t *)from;
+}
+static void spk__count_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
+    (void)node;
+    out->nulls[row] = 0;
+    out->v.i64[row] = *(const int64_t *)s;
+}
+static const spk__agg_ops spk__agg_count = {sizeof(int64_t), spk__count_init, spk__count_update,
+                                            spk__count_merge, spk__count_final, NULL};
+
+/* -- count(DISTINCT x): a set of value hashes with the values themselves */
+typedef struct spk__distinct_set {
+    spk__held_value *slots; /* open addressing; v.type.id SPK_TYPE_COUNT marks empty */
+    uint64_t *hashes;
+    size_t cap, count;
+} spk__distinct_set;
+
+static void spk__distinct_init(void *s) { memset(s, 0, sizeof(spk__distinct_set *)); }
+
+static void spk__distinct_destroy(const spk__bnode *node, void *s) {
+    (void)node;
+    spk__distinct_set *set = *(spk__distinct_set **)s;
+    if (!set) return;
+    for (size_t i = 0; i < set->cap; i++) spk__held_free(&set->slots[i]);
+    spk__free(&spk__default_allocator, set->slots, set->cap * sizeof *set->slots);
+    spk__free(&spk__default_allocator, set->hashes, set->cap * sizeof *set->hashes);
+    spk__free(&spk__default_allocator, set, sizeof *set);
+    *(spk__distinct_set **)s = NULL;
+}
+
+static spk_status spk__distinct_grow(spk__distinct_set *set) {
+    size_t cap = set->cap ? set->cap * 2 : 16;
+    spk__held_value *slots = (spk__held_value *)spk__calloc(&spk__default_allocator, cap * sizeof *slots);
+    uint64_t *hashes = slots ? (uint64_t *)spk__alloc(&spk__default_allocator, cap * sizeof *hashes) : NULL;
+    if (!hashes) {
+        spk__free(&spk__default_allocator, slots, cap * sizeof *slots);
+        return spk__nomem("a distinct set", cap * (sizeof *slots + sizeof *hashes));
+    }
+    for (size_t i = 0; i < cap; i++) slots[i].v.type.id = SPK_TYPE_COUNT;
+    for (size_t i = 0; i < set->cap; i++) {
+        if (set->slots[i].v.type.id == SPK_TYPE_COUNT) continue;
+        size_t at = set->hashes[i] & (cap - 1);
+        while (slots[at].v.type.id != SPK_TYPE_COUNT) at = (at + 1) & (cap - 1);
+        slots[at] = set->slots[i];
+        hashes[at] = set->hashes[i];
+    }
+    spk__free(&spk__default_allocator, set->slots, set->cap * sizeof *set->slots);
+    spk__free(&spk__default_allocator, set->hashes, set->cap * sizeof *set->hashes);
+    set->slots = slots;
+    set->hashes = hashes;
+    set->cap = cap;
+    return SPK_OK;
+}
+
+static spk_status spk__distinct_add(void *s, const spk_value *v) {
+    spk__distinct_set *set = *(spk__distinct_set **)s;
+    if (!set) {
+        set = (spk__distinct_set *)spk__calloc(&spk__default_allocator, sizeof *set);
+        if (!set) return spk__nomem("a distinct set", sizeof *set);
+        *(spk__distinct_set **)s = set;
+    }
+    if ((set->count + 1) * 4 > set->cap * 3) {
+        spk_status st = spk__distinct_grow(set);
+        if (st != SPK_OK) return st;
+    }
+    uint64_t h = spk_value_hash(v, 0);
+    size_t at = h & (set->cap - 1);
+    while (set->slots[at].v.type.id != SPK_TYPE_COUNT) {
+        if (set->hashes[at] == h && spk_value_equal(&set->slots[at].v, v)) return SPK_OK;
+        at = (at + 1) & (set->cap - 1);
+    }
+    spk__held_value held = {spk_value_null(), NULL, 0};
+    spk_status st = spk__hold(&held, v);
+    if (st != SPK_OK) return st;
+    set->slots[at] = held;
+    set->hashes[at] = h;
+    set->count++;
+    return SPK_OK;
+}
+
+static spk_status spk__distinct_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+                                       const uint32_t *sel, uint32_t n) {
+    size_t stride = node->agg->state_size;
+    spk_status st = SPK_OK;
+    SPK__FOR_ROWS(sel, n, {
+        if (!arg->nulls[i] && st == SPK_OK) {
+            spk_value v = spk__vec_get(arg, i);
+            st = spk__distinct_add(SPK__STATE(states, stride, groups, i), &v);
+        }
+    });
+    return st;
+}
+
+static void spk__distinct_merge(const spk__bnode *node, void *into, const void *from) {
+    (void)node;
+    const spk__distinct_set *src = *(spk__distinct_set *const *)from;
+    for (size_t i = 0; src && i < src->cap; i++)
+        if (src->slots[i].v.type.id != SPK_TYPE_COUNT) spk__distinct_add(into, &src->slots[i].v);
+}
+
+static void spk__distinct_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
+    (void)node;
+    const spk__distinct_set *set = *(spk__distinct_set *const *)s;
+    out->nulls[row] = 0;
+    out->v.i64[row] = set ? (int64_t)set->count : 0;
+}
+
+static const spk__agg_ops spk__agg_count_distinct = {sizeof(spk__distinct_set *), spk__distinct_init,
+                                                     spk__distinct_update, spk__distinct_merge,
+                                                     spk__distinct_final, spk__distinct_destroy};
+
+static spk_status spk__bind_count(spk__bnode *node) {
+    node->type = spk_type_of(SPK_TYPE_INT64);
+    node->nullable = false;
+    node->agg = node->distinct ? &spk__agg_count_distinct : &spk__agg_count;
+    return SPK_OK;
+}
+
+/* -- sum and avg: integers wrap (Spark's long arithmetic), doubles add in
+ * row order, decimals add exactly and give NULL when the result overflows. */
+typedef struct spk__sum_state {
+    int64_t count;  /* non-NULL inputs */
+    int64_t i;      /* INT64 and DECIMAL sums (DECIMAL: at the input's scale) */
+    double d;
+    bool overflow;  /* DECIMAL sum left the int64 range */
+} spk__sum_state;
+
+static void spk__sum_init(void *s) { memset(s, 0, sizeof(spk__sum_state)); }
+
+static spk_status spk__sum_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+                                  const uint32_t *sel, uint32_t n) {
+    size_t stride = node->agg->state_size;
+    const uint8_t *nulls = arg->nulls;
+    switch (arg->type.id) {
+    case SPK_TYPE_INT32: {
+        const int32_t *x = arg->v.i32;
+        SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+            spk__sum_state *s = (spk__sum_state *)(void *)SPK__STATE(states, stride, groups, i);
+            s->i = (int64_t)((uint64_t)s->i + (uint64_t)(int64_t)x[i]);
+            s->count++;
+        });
+        break;
+    }
+    case SPK_TYPE_DOUBLE: {
+        const double *x = arg->v.f64;
+        SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+            spk__sum_state *s = (spk__sum_state *)(void *)SPK__STATE(states, stride, groups, i);
+            s->d += x[i];
+            s->count++;
+        });
+        break;
+    }
+    case SPK_TYPE_DECIMAL: {
+        const int64_t *x = arg->v.i64;
+        SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+            spk__sum_state *s = (spk__sum_state *)(void *)SPK__STATE(states, stride, groups, i);
+            int64_t r;
+            if (spk__add_overflow_i64(s->i, x[i], &r)) s->overflow = true;
+            s->i = r;
+            s->count++;
+        });
+        break;
+    }
+    default: { /* INT64 */
+        const int64_t *x = arg->v.i64;
+        SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+            spk__sum_state *s = (spk__sum_state *)(void *)SPK__STATE(states, stride, groups, i);
+            s->i = (int64_t)((uint64_t)s->i + (uint64_t)x[i]);
+            s->count++;
+        });
+        break;
+    }
+    }
+    return SPK_OK;
+}
+
+static void spk__sum_merge(const spk__bnode *node, void *into, const void *from) {
+    spk__sum_state *a = (spk__sum_state *)into;
+    const spk__sum_state *b = (const spk__sum_state *)from;
+    a->count += b->count;
+    a->d += b->d;
+    if (node->args[0]->type.id == SPK_TYPE_DECIMAL) {
+        int64_t r;
+        if (spk__add_overflow_i64(a->i, b->i, &r)) a->overflow = true;
+        a->i = r;
+        a->overflow |= b->overflow;
+    } else {
+        a->i = (int64_t)((uint64_t)a->i + (uint64_t)b->i);
+    }
+}
+
+static void spk__sum_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
+    const spk__sum_state *s = (const spk__sum_state *)st;
+    out->nulls[row] = s->count == 0;
+    if (out->type.id == SPK_TYPE_DOUBLE) out->v.f64[row] = s->d;
+    else if (out->type.id == SPK_TYPE_DECIMAL)
+        out->nulls[row] |= s->overflow || s->i >= spk__pow10[out->type.precision] ||
+                           s->i <= -spk__pow10[out->type.precision];
+    if (out->type.id != SPK_TYPE_DOUBLE) out->v.i64[row] = s->i;
+    (void)node;
+}
+
+static const spk__agg_ops spk__agg_sum = {sizeof(spk__sum_state), spk__sum_init, spk__sum_update,
+                                          spk__sum_merge, spk__sum_final, NULL};
+
+static spk_status spk__bind_sum(spk__bnode *node) {
+    spk_status st = spk__fn_numeric_arg(node, 0);
+    spk_type t = node->args[0]->type;
+    if (t.id == SPK_TYPE_INT32 || t.id == SPK_TYPE_INT64) node->type = spk_type_of(SPK_TYPE_INT64);
+    else if (t.id == SPK_TYPE_DECIMAL) node->type = spk__decimal_bounded(t.precision + 10, t.scale);
+    else node->type = spk_type_of(SPK_TYPE_DOUBLE);
+    node->agg = &spk__agg_sum;
+    return st;
+}
+
+/* avg: DOUBLE, or for DECIMAL(p,s) Spark's DECIMAL(p+4, s+4), rounded half-up. */
+static void spk__avg_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
+    const spk__sum_state *s = (const spk__sum_state *)st;
+    out->nulls[row] = s->count == 0;
+    if (s->count == 0) return;
+    spk_type in = node->args[0]->type;
+    if (out->type.id == SPK_TYPE_DOUBLE) {
+        double sum = in.id == SPK_TYPE_DOUBLE ? s->d : (double)s->i;
+        out->v.f64[row] = sum / (double)s->count;
+        return;
+    }
+    int64_t q;
+    if (s->overflow || !spk__decimal_div_round(s->i, in.scale, s->count, 0, out->type.scale, out->type.precision, &q))
+        out->nulls[row] = 1;
+    else
+        out->v.i64[row] = q;
+}
+
+static const spk__agg_ops spk__agg_avg = {sizeof(spk__sum_state), spk__sum_init, spk__sum_update,
+                                          spk__sum_merge, spk__avg_final, NULL};
+
+static spk_status spk__bind_avg(spk__bnode *node) {
+    spk_status st = spk__fn_numeric_arg(node, 0);
+    spk_type t = node->args[0]->type;
+    node->type = t.id == SPK_TYPE_DECIMAL ? spk__decimal_bounded(t.precision + 4, t.scale + 4)
+                                          : spk_type_of(SPK_TYPE_DOUBLE);
+    node->agg = &spk__agg_avg;
+    return st;
+}
+
+/* -- min, max, first, last: a held value */
+typedef struct spk__pick_state {
+    bool set;
+    spk__held_value held;
+} spk__pick_state;
+
+static void spk__pick_init(void *s) { memset(s, 0, sizeof(spk__pick_state)); }
+static void spk__pick_destroy(const spk__bnode *node, void *s) {
+    (void)node;
+    spk__held_free(&((spk__pick_state *)s)->held);
+}
+
+/* iarg: 1 min, 2 max, 3 first, 4 last. */
+static spk_status spk__pick_offer(const spk__bnode *node, spk__pick_state *s, const spk_value *v) {
+    int64_t kind = node->iarg;
+    bool take;
+    if (kind == 3) take = !s->set;
+    else if (kind == 4) take = true;
+    else if (v->is_null) take = false; /* min/max ignore NULLs */
+    else if (!s->set) take = true;
+    else {
+        int c = spk_value_compare(v, &s->held.v, true);
+        take = kind == 1 ? c < 0 : c > 0;
+    }
+    if (!take) return SPK_OK;
+    s->set = true;
+    return spk__hold(&s->held, v);
+}
+
+static spk_status spk__pick_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+                                   const uint32_t *sel, uint32_t n) {
+    size_t stride = node->agg->state_size;
+    spk_status st = SPK_OK;
+    SPK__FOR_ROWS(sel, n, if (st == SPK_OK) {
+        spk_value v = spk__vec_get(arg, i);
+        st = spk__pick_offer(node, (spk__pick_state *)(void *)SPK__STATE(states, stride, groups, i), &v);
+    });
+    return st;
+}
+
+static void spk__pick_merge(const spk__bnode *node, void *into, const void *from) {
+    const spk__pick_state *b = (const spk__pick_state *)from;
+    if (b->set) spk__pick_offer(node, (spk__pick_state *)into, &b->held.v);
+}
+
+static void spk__pick_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
+    (void)node;
+    const spk__pick_state *s = (const spk__pick_state *)st;
+    spk_value v = s->set ? s->held.v : spk_value_null_of(out->type);
+    spk__vec_set(out, row, &v); /* the string stays owned by the state until destroy */
+}
+
+static const spk__agg_ops spk__agg_pick = {sizeof(spk__pick_state), spk__pick_init, spk__pick_update,
+                                           spk__pick_merge, spk__pick_final, spk__pick_destroy};
+
+static spk_status spk__bind_pick(spk__bnode *node, int kind) {
+    node->type = node->args[0]->type;
+    node->agg = &spk__agg_pick;
+    node->iarg = kind;
+    return SPK_OK;
+}
+static spk_status spk__bind_min(spk__bnode *node) { return spk__bind_pick(node, 1); }
+static spk_status spk__bind_max(spk__bnode *node) { return spk__bind_pick(node, 2); }
+static spk_status spk__bind_first(spk__bnode *node) { return spk__bind_pick(node, 3); }
+static spk_status spk__bind_last(spk__bnode *node) { return spk__bind_pick(node, 4); }
+
+/* -- variance family: Welford's running mean and squared deviations, merged
+ * with Chan's formula. iarg: 1 var_samp, 2 var_pop, 3 stddev_samp, 4 stddev_pop.
+ * A sample statistic of one row is NULL (Spark 3 default); of none, NULL. */
+typedef struct spk__moments {
+    double n, mean, m2;
+} spk__moments;
+
+static void spk__moments_init(void *s) { memset(s, 0, sizeof(spk__moments)); }
+
+static spk_status spk__moments_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+                                      const uint32_t *sel, uint32_t n) {
+    size_t stride = node->agg->state_size;
+    const double *x = arg->v.f64;
+    const uint8_t *nulls = arg->nulls;
+    SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+        spk__moments *m = (spk__moments *)(void *)SPK__STATE(states, stride, groups, i);
+        m->n += 1;
+        double delta = x[i] - m->mean;
+        m->mean += delta / m->n;
+        m->m2 += delta * (x[i] - m->mean);
+    });
+    return SPK_OK;
+}
+
+static void spk__moments_merge(const spk__bnode *node, void *into, const void *from) {
+    (void)node;
+    spk__moments *a = (spk__moments *)into;
+    const spk__moments *b = (const spk__moments *)from;
+    if (b->n == 0) return;
+    if (a->n == 0) {
+        *a = *b;
+        return;
+    }
+    double n = a->n + b->n, delta = b->mean - a->mean;
+    a->m2 += b->m2 + delta * delta * a->n * b->n / n;
+    a->mean += delta * b->n / n;
+    a->n = n;
+}
+
+static void spk__moments_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
+    const spk__moments *m = (const spk__moments *)st;
+    int64_t kind = node->iarg;
+    bool sample = kind == 1 || kind == 3;
+    double denom = sample ? m->n - 1 : m->n;
+    out->nulls[row] = denom <= 0;
+    double var = denom > 0 ? m->m2 / denom : 0;
+    out->v.f64[row] = kind >= 3 ? sqrt(var) : var;
+}
+
+static const spk__agg_ops spk__agg_moments = {sizeof(spk__moments), spk__moments_init, spk__moments_update,
+                                              spk__moments_merge, spk__moments_final, NULL};
+
+static spk_status spk__bind_moments(spk__bnode *node, int kind) {
+    spk_status st = spk__fn_arg(node, 0, spk_type_of(SPK_TYPE_DOUBLE));
+    node->type = spk_type_of(SPK_TYPE_DOUBLE);
+    node->agg = &spk__agg_moments;
+    node->iarg = kind;
+    return st;
+}
+static spk_status spk__bind_var_samp(spk__bnode *node) { return spk__bind_moments(node, 1); }
+static spk_status spk__bind_var_pop(spk__bnode *node) { return spk__bind_moments(node, 2); }
+static spk_status spk__bind_stddev_samp(spk__bnode *node) { return spk__bind_moments(node, 3); }
+static spk_status spk__bind_stddev_pop(spk__bnode *node) { return spk__bind_moments(node, 4); }
+
+/* ---------------------------------------------------------------- the registry */
+
+static const spk__func spk__functions[] = {
+    /* aggregates */
+    {"count", 1, 1, spk__bind_count, true},
+    {"sum", 1, 1, spk__bind_sum, true},
+    {"avg", 1, 1, spk__bind_avg, true},
+    {"mean", 1, 1, spk__bind_avg, true},
+    {"min", 1, 1, spk__bind_min, true},
+    {"max", 1, 1, spk__bind_max, true},
+    {"first", 1, 1, spk__bind_first, true},
+    {"last", 1, 1, spk__bind_last, true},
+    {"stddev", 1, 1, spk__bind_stddev_samp, true},
+    {"stddev_samp", 1, 1, spk__bind_stddev_samp, true},
+    {"stddev_pop", 1, 1, spk__bind_stddev_pop, true},
+    {"variance", 1, 1, spk__bind_var_samp, true},
+    {"var_samp", 1, 1, spk__bind_var_samp, true},
+    {"var_pop", 1, 1, spk__bind_var_pop, true},
+    /* strings */
+    {"length", 1, 1, spk__bind_length, false},
+    {"char_length", 1, 1, spk__bind_length, false},
+    {"upper", 1, 1, spk__bind_upper, false},
+    {"ucase", 1, 1, spk__bind_upper, false},
+    {"lower", 1, 1, spk__bind_lower, false},
+    {"lcase", 1, 1, spk__bind_lower, false},
+    {"concat", 1, -1, spk__bind_concat, false},
+    /* null handling */
+    {"coalesce", 1, -1, spk__bind_coalesce, false},
+    /* math */
+    {"abs", 1, 1, spk__bind_abs, false},
+    {"sqrt", 1, 1, spk__bind_sqrt, false},
+    {"cbrt", 1, 1, spk__bind_cbrt, false},
+    {"exp", 1, 1, spk__bind_exp, false},
+    {"ln", 1, 1, spk__bind_ln, false},
+    {"log10", 1, 1, spk__bind_log10, false},
+    {"log2", 1, 1, spk__bind_log2, false},
+    /* dates */
+    {"year", 1, 1, spk__bind_year, false},
+    {"month", 1, 1, spk__bind_month, false},
+    {"dayofmonth", 1, 1, spk__bind_dayofmonth, false},
+    {"day", 1, 1, spk__bind_dayofmonth, false},
+    {"date_add", 2, 2, spk__bind_date_add, false},
+    {"date_sub", 2, 2, spk__bind_date_sub, false},
+    {"add_months", 2, 2, spk__bind_add_months, false},
+    {"datediff", 2, 2, spk__bind_datediff, false},
+};
+
+static const spk__func *spk__func_find(const char *name) {
+    for (size_t i = 0; i < sizeof spk__functions / sizeof spk__functions[0]; i++)
+        if (spk__name_eq(spk__functions[i].name, name, false)) return &spk__functions[i];
+    return NULL;
+}
+
+/* "[UNRESOLVED_ROUTINE] ..." with the closest known names. */
+static spk_status spk__unknown_function(const char *name) {
+    enum { N = sizeof spk__functions / sizeof spk__functions[0] };
+    const char *names[N];
+    for (int i = 0; i < N; i++) names[i] = spk__functions[i].name;
+    spk__fail(SPK_ERR_NOT_FOUND, "[UNRESOLVED_ROUTINE] Cannot resolve function `%s`.", name);
+    spk__fail_suggest(name, names, N);
+    return SPK_ERR_NOT_FOUND;
+}
+
+/* ---- src/eval.c ---- */
+/* eval: the binder (names to columns, Spark's coercion rules, constant
+ * folding), the operator kernels, and the vectorised evaluator. */
+
+struct spk_bound {
+    spk__bnode *root;
+    spk_schema *schema;
+    int nslots;     /* vectors an evaluation needs */
+    int *col_slot;  /* per input column: its slot, or -1 if unused */
+    bool aggregate;
+    char *name;
+};
+
+/* ---------------------------------------------------------------- operator kernels */
+
+static void spk__k_arith(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                         const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const spk__vec *va = args[0], *vb = args[1];
+    spk__op op = (spk__op)node->iarg;
+    spk__nulls_or(out, va, vb, sel, n);
+    uint8_t *on = out->nulls;
+    switch (out->type.id) {
+    case SPK_TYPE_INT32: {
+        const int32_t *a = va->v.i32, *b = vb->v.i32;
+        int32_t *o = out->v.i32;
+        /* Wrapping arithmetic through unsigned, as Java's int. */
+        if (op == SPK__OP_ADD) SPK__FOR_ROWS(sel, n, o[i] = (int32_t)((uint32_t)a[i] + (uint32_t)b[i]));
+        else if (op == SPK__OP_SUB) SPK__FOR_ROWS(sel, n, o[i] = (int32_t)((uint32_t)a[i] - (uint32_t)b[i]));
+        else if (op == SPK__OP_MUL) SPK__FOR_ROWS(sel, n, o[i] = (int32_t)((uint32_t)a[i] * (uint32_t)b[i]));
+        else SPK__FOR_ROWS(sel, n, { /* MOD: x % 0 is NULL; x % -1 is 0 (avoids INT_MIN % -1) */
+            on[i] |= b[i] == 0;
+            o[i] = (b[i] == 0 || b[i] == -1) ? 0 : a[i] % b[i];
+        });
+        break;
+    }
+    case SPK_TYPE_INT64: {
+        const int64_t *a = va->v.i64, *b = vb->v.i64;
+        int64_t *o = out->v.i64;
+        if (op == SPK__OP_ADD) SPK__FOR_ROWS(sel, n, o[i] = (int64_t)((uint64_t)a[i] + (uint64_t)b[i]));
+        else if (op == SPK__OP_SUB) SPK__FOR_ROWS(sel, n, o[i] = (int64_t)((uint64_t)a[i] - (uint64_t)b[i]));
+        else if (op == SPK__OP_MUL) SPK__FOR_ROWS(sel, n, o[i] = (int64_t)((uint64_t)a[i] * (uint64_t)b[i]));
+        else if (op == SPK__OP_INTDIV) SPK__FOR_ROWS(sel, n, {
+            on[i] |= b[i] == 0;
+            o[i] = b[i] == 0 ? 0 : b[i] == -1 ? (int64_t)(0 - (uint64_t)a[i]) : a[i] / b[i];
+        });
+        else SPK__FOR_ROWS(sel, n, {
+            on[i] |= b[i] == 0;
+            o[i] = (b[i] == 0 || b[i] == -1) ? 0 : a[i] % b[i];
+        });
+        break;
+    }
+    case SPK_TYPE_DOUBLE: {
+        const double *a = va->v.f64, *b = vb->v.f64;
+        double *o = out->v.f64;
+        if (op == SPK__OP_ADD) SPK__FOR_ROWS(sel, n, o[i] = a[i] + b[i]);
+        else if (op == SPK__OP_SUB) SPK__FOR_ROWS(sel, n, o[i] = a[i] - b[i]);
+        else if (op == SPK__OP_MUL) SPK__FOR_ROWS(sel, n, o[i] = a[i] * b[i]);
+        else if (op == SPK__OP_DIV) SPK__FOR_ROWS(sel, n, { /* x / 0 is NULL in Spark */
+            on[i] |= b[i] == 0;
+            o[i] = b[i] == 0 ? 0 : a[i] / b[i];
+        });
+        else SPK__FOR_ROWS(sel, n, {
+            on[i] |= b[i] == 0;
+            o[i] = b[i] == 0 ? 0 : fmod(a[i], b[i]);
+        });
+        break;
+    }
+    case SPK_TYPE_DECIMAL: {
+        const int64_t *a = va->v.i64, *b = vb->v.i64;
+        int64_t *o = out->v.i64;
+        int sa = va->type.scale, sb = vb->type.scale, s = out->type.scale, p = out->type.precision;
+        switch (op) {
+        case SPK__OP_ADD: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_add_sub(a[i], sa, b[i], sb, false, s, p, &o[i])); break;
+        case SPK__OP_SUB: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_add_sub(a[i], sa, b[i], sb, true, s, p, &o[i])); break;
+        case SPK__OP_MUL: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_mul(a[i], sa, b[i], sb, s, p, &o[i])); break;
+        case SPK__OP_DIV: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_div_round(a[i], sa, b[i], sb, s, p, &o[i])); break;
+        default: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_mod(a[i], sa, b[i], sb, s, p, &o[i])); break;
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+/* a div b for DOUBLE inputs: the truncated quotient as BIGINT. */
+static void spk__k_intdiv_double(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                                 const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    (void)node;
+    const double *a = args[0]->v.f64, *b = args[1]->v.f64;
+    int64_t *o = out->v.i64;
+    uint8_t *on = out->nulls;
+    spk__nulls_or(out, args[0], args[1], sel, n);
+    SPK__FOR_ROWS(sel, n, {
+        on[i] |= b[i] == 0;
+        o[i] = b[i] == 0 ? 0 : spk__double_to_int64(trunc(a[i] / b[i]));
+    });
+}
+
+static void spk__k_neg(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                       const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    (void)node;
+    const spk__vec *a = args[0];
+    if (out->type.id == SPK_TYPE_INT32) {
+        const int32_t *x = a->v.i32;
+        int32_t *o = out->v.i32;
+        SPK__FOR_ROWS(sel, n, o[i] = (int32_t)(0u - (uint32_t)x[i]));
+    } else if (out->type.id == SPK_TYPE_DOUBLE) {
+        const double *x = a->v.f64;
+        double *o = out->v.f64;
+        SPK__FOR_ROWS(sel, n, o[i] = -x[i]);
+    } else {
+        const int64_t *x = a->v.i64;
+        int64_t *o = out->v.i64;
+        SPK__FOR_ROWS(sel, n, o[i] = (int64_t)(0 - (uint64_t)x[i]));
+    }
+    spk__nulls_copy(out, a, sel, n);
+}
+
+/* Comparison result from c = sign(a - b). */
+static uint8_t spk__cmp_result(spk__op op, int c) {
+    switch (op) {
+    case SPK__OP_EQ:
+    case SPK__OP_EQ_NS: return c == 0;
+    case SPK__OP_NE: return c != 0;
+    case SPK__OP_LT: return c < 0;
+    case SPK__OP_LE: return c <= 0;
+    case SPK__OP_GT: return c > 0;
+    default: return c >= 0;
+    }
+}
+
+/* Direct comparisons for the integer layouts, so the common filters compile
+ * to plain vector code; doubles follow Spark's NaN order; strings compare
+ * their bytes without copying. */
+#define SPK__CMP_LOOP(T, field)                                                                        \
+    do {                                                                                               \
+        const T *a = va->v.field, *b = vb->v.field;                                                    \
+        switch (op) {                                                                                  \
+        case SPK__OP_EQ: case SPK__OP_EQ_NS: SPK__FOR_ROWS(sel, n, o[i] = a[i] == b[i]); break;        \
+        case SPK__OP_NE: SPK__FOR_ROWS(sel, n, o[i] = a[i] != b[i]); break;                            \
+        case SPK__OP_LT: SPK__FOR_ROWS(sel, n, o[i] = a[i] < b[i]); break;                             \
+        case SPK__OP_LE: SPK__FOR_ROWS(sel, n, o[i] = a[i] <= b[i]); break;                            \
+        case SPK__OP_GT: SPK__FOR_ROWS(sel, n, o[i] = a[i] > b[i]); break;                             \
+        default: SPK__FOR_ROWS(sel, n, o[i] = a[i] >= b[i]); break;                                    \
+        }                                                                                              \
+    } while (0)
+
+static void spk__k_compare(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                           const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const spk__vec *va = args[0], *vb = args[1];
+    spk__op op = (spk__op)node->iarg;
+    uint8_t *o = out->v.b;
+    switch (va->type.id) {
+    case SPK_TYPE_BOOLEAN: SPK__CMP_LOOP(uint8_t, b); break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: SPK__CMP_LOOP(int32_t, i32); break;
+    case SPK_TYPE_DOUBLE: {
+        const double *a = va->v.f64, *b = vb->v.f64;
+        SPK__FOR_ROWS(sel, n, o[i] = spk__cmp_result(op, spk__cmp_f64(a[i], b[i])));
+        break;
+    }
+    case SPK_TYPE_STRING: {
+        const spk__str *a = va->v.str, *b = vb->v.str;
+        SPK__FOR_ROWS(sel, n, o[i] = spk__cmp_result(op, spk__cmp_bytes(a[i].ptr, a[i].len, b[i].ptr, b[i].len)));
+        break;
+    }
+    case SPK_TYPE_NULL: SPK__FOR_ROWS(sel, n, o[i] = 0); break;
+    default: SPK__CMP_LOOP(int64_t, i64); break; /* INT64, DECIMAL at one scale, TIMESTAMP */
+    }
+    if (op == SPK__OP_EQ_NS) { /* never NULL: NULL <=> NULL is true, NULL <=> x false */
+        const uint8_t *an = va->nulls, *bn = vb->nulls;
+        uint8_t *on = out->nulls;
+        SPK__FOR_ROWS(sel, n, {
+            o[i] = (an[i] | bn[i]) ? (an[i] & bn[i]) : o[i];
+            on[i] = 0;
+        });
+    } else {
+        spk__nulls_or(out, va, vb, sel, n);
+    }
+}
+
+static void spk__k_not(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                       const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    (void)node;
+    const uint8_t *x = args[0]->v.b;
+    uint8_t *o = out->v.b;
+    SPK__FOR_ROWS(sel, n, o[i] = !x[i]);
+    spk__nulls_copy(out, args[0], sel, n);
+}
+
+static void spk__k_is_null(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                           const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const uint8_t *x = args[0]->nulls;
+    uint8_t *o = out->v.b, *on = out->nulls;
+    uint8_t want = node->iarg ? 1 : 0; /* iarg 1: IS NULL, 0: IS NOT NULL */
+    SPK__FOR_ROWS(sel, n, {
+        o[i] = x[i] == want;
+        on[i] = 0;
+    });
+}
+
+/* x IN (list): true if equal to an item; else NULL if x or an item is NULL; else false. */
+static void spk__k_in(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                      const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    int items = node->nargs - 1;
+    const spk__vec *x = args[0];
+    SPK__FOR_ROWS(sel, n, {
+        uint8_t found = 0, unknown = x->nulls[i];
+        if (!unknown) {
+            spk_value xv = spk__vec_get(x, i);
+            for (int k = 1; k <= items && !found; k++) {
+                if (args[k]->nulls[i]) {
+                    unknown = 1;
+                    continue;
+                }
+                spk_value item = spk__vec_get(args[k], i);
+                found = spk_value_compare(&xv, &item, true) == 0;
+            }
+        }
+        out->v.b[i] = found;
+        out->nulls[i] = !found && unknown;
+    });
+}
+
+/* -- LIKE: % matches any run, _ one character, \ escapes the next one. */
+typedef struct spk__like {
+    char *pattern;
+    size_t len;
+} spk__like;
+
+static size_t spk__utf8_step(const char *s, size_t len, size_t i) {
+    size_t j = i + 1;
+    while (j < len && ((unsigned char)s[j] & 0xC0) == 0x80) j++;
+    return j;
+}
+
+static bool spk__like_match(const char *p, size_t pl, const char *s, size_t sl) {
+    size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
+    while (si < sl) {
+        if (pi < pl && p[pi] == '%') {
+            star_p = ++pi;
+            star_s = si;
+            continue;
+        }
+        if (pi < pl) {
+            if (p[pi] == '_') {
+                pi++;
+                si = spk__utf8_step(s, sl, si);
+                continue;
+            }
+            char c = p[pi];
+            size_t step = 1;
+            if (c == '\\' && pi + 1 < pl) {
+                c = p[pi + 1];
+                step = 2;
+            }
+            if (c == s[si]) {
+                pi += step;
+                si++;
+                continue;
+            }
+        }
+        if (star_p == (size_t)-1) return false;
+        pi = star_p; /* let the last % swallow one more character */
+        si = star_s = spk__utf8_step(s, sl, star_s);
+    }
+    while (pi < pl && p[pi] == '%') pi++;
+    return pi == pl;
+}
+
+static void spk__like_free(void *aux) {
+    spk__like *l = (spk__like *)aux;
+    spk__free(spk__bind_alloc(), l->pattern, l->len + 1);
+    spk__free(spk__bind_alloc(), l, sizeof *l);
+}
+
+static void spk__k_like(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                        const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const spk__like *l = (const spk__like *)node->aux;
+    const spk__str *x = args[0]->v.str;
+    uint8_t *o = out->v.b;
+    SPK__FOR_ROWS(sel, n, o[i] = spk__like_match(l->pattern, l->len, x[i].ptr, x[i].len));
+    spk__nulls_copy(out, args[0], sel, n);
+}
+
+/* -- RLIKE: POSIX extended regular expressions from the C library. */
+#if defined(__unix__) || defined(__APPLE__)
+#include <regex.h>
+#define SPK__HAVE_REGEX 1
+
+static void spk__regex_free(void *aux) {
+    regfree((regex_t *)aux);
+    spk__free(spk__bind_alloc(), aux, sizeof(regex_t));
+}
+
+static void spk__k_rlike(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                         const uint32_t *sel, uint32_t n) {
+    const regex_t *re = (const regex_t *)node->aux;
+    const spk__str *x = args[0]->v.str;
+    uint8_t *o = out->v.b;
+    SPK__FOR_ROWS(sel, n, {
+        char *text = spk__eval_strbuf(ev, x[i].len + 1); /* regexec wants a C string */
+        o[i] = 0;
+        if (text) {
+            memcpy(text, x[i].ptr, x[i].len);
+            text[x[i].len] = '\0';
+            o[i] = regexec(re, text, 0, NULL, 0) == 0;
+        }
+    });
+    spk__nulls_copy(out, args[0], sel, n);
+}
+#endif
+
+/* -- date and timestamp plus an interval (aux: months, days, micros) */
+typedef struct spk__interval {
+    int32_t months, days;
+    int64_t micros;
+} spk__interval;
+
+static void spk__interval_free(void *aux) { spk__free(spk__bind_alloc(), aux, sizeof(spk__interval)); }
+
+static void spk__k_add_interval(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                                const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const spk__interval *iv = (const spk__interval *)node->aux;
+    if (out->type.id == SPK_TYPE_DATE) {
+        const int32_t *d = args[0]->v.i32;
+        int32_t *o = out->v.i32;
+        SPK__FOR_ROWS(sel, n, o[i] = (int32_t)(uint32_t)((int64_t)spk__add_months(d[i], iv->months) + iv->days));
+    } else {
+        const int64_t *t = args[0]->v.i64;
+        int64_t *o = out->v.i64;
+        SPK__FOR_ROWS(sel, n, {
+            int64_t day = spk__floor_div(t[i], SPK__MICROS_PER_DAY), tod = spk__floor_mod(t[i], SPK__MICROS_PER_DAY);
+            day = (int64_t)spk__add_months((int32_t)day, iv->months) + iv->days;
+            o[i] = (int64_t)((uint64_t)day * (uint64_t)SPK__MICROS_PER_DAY + (uint64_t)tod + (uint64_t)iv->micros);
+        });
+    }
+    spk__nulls_copy(out, args[0], sel, n);
+}
+
+/* ---------------------------------------------------------------- the binder */
+
+typedef struct spk__scope {
+    const spk_schema *schema;
+    bool case_sensitive;
+    int agg_depth; /* > 0 inside an aggregate's argument */
+} spk__scope;
+
+static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__bnode **out);
+
+/* The SQL text of an expression, for messages and names (cut to fit). */
+typedef struct spk__sql_text { char s[256]; } spk__sql_text;
+static spk__sql_text spk__sql_of(const spk_expr *e) {
+    spk__sql_text t;
+    size_t n = spk_expr_to_sql(e, t.s, sizeof t.s);
+    if (n >= sizeof t.s) memcpy(t.s + sizeof t.s - 4, "...", 4);
+    return t;
+}
+
+static spk_status spk__type_mismatch(const spk_expr *e, const char *why) {
+    return spk__fail(SPK_ERR_TYPE, "[DATATYPE_MISMATCH] Cannot resolve \"%s\" due to data type mismatch: %s",
+                     spk__sql_of(e).s, why);
+}
+
+/* A kernel node over already-bound arguments (consumed, also on failure). */
+static spk__bnode *spk__kernel_node(spk_type type, spk__kernel kernel, const char *label, spk__bnode **args, int n) {
+    spk__bnode *b = spk__bnode_new(SPK__B_KERNEL, type, n);
+    if (!b || spk__bnode_set_label(b, label) != SPK_OK) {
+        for (int i = 0; i < n; i++) spk__bnode_free(args[i]);
+        spk__bnode_free(b);
+        return NULL;
+    }
+    b->kernel = kernel;
+    for (int i = 0; i < n; i++) b->args[i] = args[i];
+    b->nullable = false;
+    for (int i = 0; i < n; i++) b->nullable |= args[i]->nullable;
+    return b;
+}
+
+static const char *spk__type_sql_name(spk_type t, char *buf, size_t cap) {
+    spk_type_format(t, SPK_TYPE_SQL, buf, cap);
+    return buf;
+}
+
+static spk_status spk__bind_column(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
+    int index;
+    spk_status st = spk_schema_lookup(sc->schema, e->name, sc->case_sensitive, &index);
+    if (st != SPK_OK) {
+        if (e->source) spk__fail_caret(e->source->text, e->pos);
+        return st;
+    }
+    /* A qualifier names a DataFrame alias; plain tables have none to check. */
+    const spk_field *f = spk_schema_field(sc->schema, index);
+    spk__bnode *b = spk__bnode_new(SPK__B_COL, f->type, 0);
+    if (!b) return SPK_ERR_NOMEM;
+    b->col = index;
+    b->nullable = f->nullable;
+    b->name = spk__strndup(spk__bind_alloc(), f->name, strlen(f->name));
+    if (!b->name) {
+        spk__bnode_free(b);
+        return spk__nomem("a name", strlen(f->name) + 1);
+    }
+    *out = b;
+    return SPK_OK;
+}
+
+/* Arithmetic: Spark's result types (integers wrap, `/` is DOUBLE unless
+ * decimal, decimals follow the precision rules capped at 18 digits). */
+static spk_status spk__bind_arith(const spk_expr *e, spk__bnode *a, spk__bnode *b, spk__bnode **out) {
+    spk__op op = (spk__op)e->op;
+    spk__bnode *args[2] = {a, b};
+    spk_type ta = a->type, tb = b->type, result;
+    spk_status st = SPK_OK;
+    /* Strings in arithmetic are read as DOUBLE; an untyped NULL as the other side. */
+    for (int i = 0; i < 2; i++) {
+        if (args[i]->type.id == SPK_TYPE_STRING && st == SPK_OK) st = spk__coerce(&args[i], spk_type_of(SPK_TYPE_DOUBLE));
+    }
+    if (st == SPK_OK && args[0]->type.id == SPK_TYPE_NULL && args[1]->type.id == SPK_TYPE_NULL)
+        st = spk__coerce(&args[0], spk_type_of(SPK_TYPE_DOUBLE));
+    for (int i = 0; i < 2 && st == SPK_OK; i++) {
+        spk__bnode *other = args[1 - i];
+        if (args[i]->type.id == SPK_TYPE_NULL) st = spk__coerce(&args[i], other->type);
+    }
+    if (st != SPK_OK) goto fail;
+    ta = args[0]->type;
+    tb = args[1]->type;
+    if (!spk__is_numeric_type(ta) || !spk__is_numeric_type(tb)) {
+        char x[32], y[32], why[128];
+        snprintf(why, sizeof why, "the operator requires numeric operands, not \"%s\" and \"%s\".",
+                 spk__type_sql_name(ta, x, sizeof x), spk__type_sql_name(tb, y, sizeof y));
+        st = spk__type_mismatch(e, why);
+        goto fail;
+    }
+    bool any_double = ta.id == SPK_TYPE_DOUBLE || tb.id == SPK_TYPE_DOUBLE;
+    bool any_decimal = ta.id == SPK_TYPE_DECIMAL || tb.id == SPK_TYPE_DECIMAL;
+    spk__kernel kernel = spk__k_arith;
+    if (op == SPK__OP_INTDIV) {
+        if (any_double || any_decimal) {
+            result = spk_type_of(SPK_TYPE_DOUBLE);
+            kernel = spk__k_intdiv_double;
+        } else {
+            result = spk_type_of(SPK_TYPE_INT64);
+        }
+        if ((st = spk__coerce(&args[0], result)) != SPK_OK || (st = spk__coerce(&args[1], result)) != SPK_OK) goto fail;
+        result = spk_type_of(SPK_TYPE_INT64);
+    } else if (any_double || (op == SPK__OP_DIV && !any_decimal)) {
+        result = spk_type_of(SPK_TYPE_DOUBLE);
+        if ((st = spk__coerce(&args[0], result)) != SPK_OK || (st = spk__coerce(&args[1], result)) != SPK_OK) goto fail;
+    } else if (any_decimal) {
+        spk_type da = spk__decimal_of(ta), db = spk__decimal_of(tb);
+        int p1 = da.precision, s1 = da.scale, p2 = db.precision, s2 = db.scale;
+        switch (op) {
+        case SPK__OP_ADD:
+        case SPK__OP_SUB: {
+            int s = s1 > s2 ? s1 : s2, i1 = p1 - s1, i2 = p2 - s2;
+            result = spk__decimal_bounded((i1 > i2 ? i1 : i2) + s + 1, s);
+            break;
+        }
+        case SPK__OP_MUL: result = spk__decimal_bounded(p1 + p2 + 1, s1 + s2); break;
+        case SPK__OP_DIV: {
+            int s = 6 > s1 + p2 + 1 ? 6 : s1 + p2 + 1;
+            result = spk__decimal_bounded(p1 - s1 + s2 + s, s);
+            break;
+        }
+        default: { /* MOD */
+            int s = s1 > s2 ? s1 : s2, i1 = p1 - s1, i2 = p2 - s2;
+            result = spk__decimal_bounded((i1 < i2 ? i1 : i2) + s, s);
+            break;
+        }
+        }
+        if ((st = spk__coerce(&args[0], da)) != SPK_OK || (st = spk__coerce(&args[1], db)) != SPK_OK) goto fail;
+    } else {
+        result = ta.id == SPK_TYPE_INT64 || tb.id == SPK_TYPE_INT64 ? spk_type_of(SPK_TYPE_INT64)
+                                                                     : spk_type_of(SPK_TYPE_INT32);
+        if ((st = spk__coerce(&args[0], result)) != SPK_OK || (st = spk__coerce(&args[1], result)) != SPK_OK) goto fail;
+    }
+    *out = spk__kernel_node(result, kernel, spk__op_symbol(op), args, 2);
+    if (!*out) return SPK_ERR_NOMEM;
+    (*out)->iarg = op;
+    if (op == SPK__OP_DIV || op == SPK__OP_MOD || op == SPK__OP_INTDIV || any_decimal) (*out)->nullable = true;
+    return SPK_OK;
+fail:
+    spk__bnode_free(args[0]);
+    spk__bnode_free(args[1]);
+    return st;
+}
+
+/* DATE/TIMESTAMP +/- INTERVAL; DATE +/- INT days; DATE - DATE days. */
+static bool spk__is_datetime(spk_type t) { return t.id == SPK_TYPE_DATE || t.id == SPK_TYPE_TIMESTAMP; }
+
+static spk_status spk__bind_datetime_arith(const spk_expr *e, spk__bnode *a, spk__bnode *b, spk__bnode **out) {
+    bool sub = e->op == SPK__OP_SUB;
+    const spk_expr *iv_expr = e->args[1]->op == SPK__OP_INTERVAL ? e->args[1] : NULL;
+    if (iv_expr) {
+        spk__interval *iv = (spk__interval *)spk__alloc(spk__bind_alloc(), sizeof *iv);
+        if (!iv) {
+            spk__bnode_free(a);
+            spk__bnode_free(b);
+            return spk__nomem("an interval", sizeof *iv);
+        }
+        iv->months = sub ? -iv_expr->months : iv_expr->months;
+        iv->days = sub ? -iv_expr->days : iv_expr->days;
+        iv->micros = sub ? -iv_expr->micros : iv_expr->micros;
+        spk__bnode_free(b);
+        spk_status st = SPK_OK;
+        if (a->type.id == SPK_TYPE_DATE && iv->micros) st = spk__coerce(&a, spk_type_of(SPK_TYPE_TIMESTAMP));
+        spk__bnode *args[1] = {a};
+        spk__bnode *node = st == SPK_OK ? spk__kernel_node(a->type, spk__k_add_interval, sub ? "-" : "+", args, 1) : NULL;
+        if (!node) {
+            if (st != SPK_OK) spk__bnode_free(a);
+            spk__interval_free(iv);
+            return st != SPK_OK ? st : SPK_ERR_NOMEM;
+        }
+        node->aux = iv;
+        node->aux_free = spk__interval_free;
+        *out = node;
+        return SPK_OK;
+    }
+    /* DATE - DATE: days between (Spark 3 gives an interval; we give INT days). */
+    bool date_minus_date = sub && a->type.id == SPK_TYPE_DATE && b->type.id == SPK_TYPE_DATE;
+    spk__bnode *args[2] = {a, b};
+    if (!sub && a->type.id != SPK_TYPE_DATE) { /* INT + DATE */
+        args[0] = b;
+        args[1] = a;
+    }
+    spk__bnode *node = spk__kernel_node(spk_type_of(date_minus_date ? SPK_TYPE_INT32 : SPK_TYPE_DATE),
+                                        date_minus_date ? spk__k_datediff : spk__k_date_add,
+                                        date_minus_date ? "datediff" : sub ? "date_sub" : "date_add", args, 2);
+    if (!node) return SPK_ERR_NOMEM;
+    node->iarg = sub ? -1 : 1;
+    spk_status st = date_minus_date ? SPK_OK : spk__fn_arg(node, 1, spk_type_of(SPK_TYPE_INT32));
+    if (st != SPK_OK) {
+        spk__bnode_free(node);
+        return st;
+    }
+    *out = node;
+    return SPK_OK;
+}
+
+static spk_status spk__bind_compare(const spk_expr *e, spk__bnode *a, spk__bnode *b, spk__bnode **out) {
+    spk_type common;
+    spk__bnode *args[2] = {a, b};
+    spk_status st;
+    if (!spk__common_type(a->type, b->type, true, &common)) {
+        char x[32], y[32], why[160];
+        snprintf(why, sizeof why, "\"%s\" and \"%s\" cannot be compared.", spk__type_sql_name(a->type, x, sizeof x),
+                 spk__type_sql_name(b->type, y, sizeof y));
+        st = spk__type_mismatch(e, why);
+        goto fail;
+    }
+    if (common.id == SPK_TYPE_NULL) common = spk_type_of(SPK_TYPE_BOOLEAN);
+    if ((st = spk__coerce(&args[0], common)) != SPK_OK || (st = spk__coerce(&args[1], common)) != SPK_OK) goto fail;
+    *out = spk__kernel_node(spk_type_of(SPK_TYPE_BOOLEAN), spk__k_compare, spk__op_symbol((spk__op)e->op), args, 2);
+    if (!*out) return SPK_ERR_NOMEM;
+    (*out)->iarg = e->op;
+    if (e->op == SPK__OP_EQ_NS) (*out)->nullable = false;
+    return SPK_OK;
+fail:
+    spk__bnode_free(args[0]);
+    spk__bnode_free(args[1]);
+    return st;
+}
+
+/* Coerces a bound node to BOOLEAN for AND/OR/NOT/WHEN (strings and NULL cast). */
+static spk_status spk__want_boolean(const spk_expr *e, spk__bnode **slot) {
+    spk_type_id id = (spk_type_id)(*slot)->type.id;
+    if (id == SPK_TYPE_BOOLEAN) return SPK_OK;
+    if (id == SPK_TYPE_NULL || id == SPK_TYPE_STRING) return spk__coerce(slot, spk_type_of(SPK_TYPE_BOOLEAN));
+    char t[32], why[160];
+    snprintf(why, sizeof why, "a BOOLEAN is required, not \"%s\".", spk__type_sql_name((*slot)->type, t, sizeof t));
+    return spk__type_mismatch(e, why);
+}
+
+/* Binds the children of e into a fresh array (freed by the caller with spk__free_args). */
+static spk_status spk__bind_children(const spk__scope *sc, const spk_expr *e, int from, spk__bnode **args) {
+    for (int i = from; i < e->nargs; i++) {
+        spk_status st = spk__bind_node(sc, e->args[i], &args[i - from]);
+        if (st != SPK_OK) {
+            for (int k = from; k < i; k++) spk__bnode_free(args[k - from]);
+            return st;
+        }
+    }
+    return SPK_OK;
+}
+
+static spk_status spk__bind_call(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
+    const spk__func *f = spk__func_find(e->name);
+    if (!f) {
+        spk_status st = spk__unknown_function(e->name);
+        if (e->source) spk__fail_caret(e->source->text, e->pos);
+        return st;
+    }
+    if (e->nargs < f->min_args || (f->max_args >= 0 && e->nargs > f->max_args)) {
+        char expected[48];
+        if (f->max_args < 0) snprintf(expected, sizeof expected, "at least %d", f->min_args);
+        else if (f->min_args == f->max_args) snprintf(expected, sizeof expected, "%d", f->min_args);
+        else snprintf(expected, sizeof expected, "%d to %d", f->min_args, f->max_args);
+        return spk__fail(SPK_ERR_ARG,
+                         "[WRONG_NUM_ARGS] The `%s` requires %s parameters but the actual number is %d.",
+                         f->name, expected, e->nargs);
+    }
+    if (f->aggregate && sc->agg_depth > 0)
+        return spk__fail(SPK_ERR_ARG,
+                         "[NESTED_AGGREGATE_FUNCTION] It is not allowed to use an aggregate function in the argument "
+                         "of another aggregate function: \"%s\".", spk__sql_of(e).s);
+    if (e->distinct && (!f->aggregate || strcmp(f->name, "count") != 0))
+        return spk__fail(SPK_ERR_UNSUPPORTED, "DISTINCT is supported in count(DISTINCT x) only: \"%s\"", spk__sql_of(e).s);
+    spk__bnode *b = spk__bnode_new(f->aggregate ? SPK__B_AGG : SPK__B_KERNEL, spk_type_of(SPK_TYPE_NULL), e->nargs);
+    if (!b) return SPK_ERR_NOMEM;
+    spk__sql_text label = spk__sql_of(e);
+    spk_status st = spk__bnode_set_label(b, f->aggregate ? f->name : label.s);
+    spk__scope inner = *sc;
+    if (f->aggregate) inner.agg_depth++;
+    int bound = 0;
+    for (int i = 0; i < e->nargs && st == SPK_OK; i++, bound++) {
+        if (e->args[i]->op == SPK__OP_STAR) { /* count(*) counts rows: count(1) */
+            if (!(f->aggregate && strcmp(f->name, "count") == 0) || e->args[i]->qualifier) {
+                st = spk__fail(SPK_ERR_ARG, "`*` is allowed only in count(*): \"%s\"", label.s);
+                break;
+            }
+            b->args[i] = spk__bnode_lit(spk_value_i32(1));
+            if (!b->args[i]) st = SPK_ERR_NOMEM;
+        } else {
+            st = spk__bind_node(&inner, e->args[i], &b->args[i]);
+        }
+    }
+    if (st != SPK_OK) {
+        b->nargs = bound;
+        spk__bnode_free(b);
+        return st;
+    }
+    b->distinct = e->distinct;
+    if (f->aggregate) {
+        /* The bind hook's messages should name the call, not the function. */
+        spk__free_string(b->label);
+        b->label = NULL;
+        if ((st = spk__bnode_set_label(b, label.s)) == SPK_OK) st = f->bind(b);
+        if (b->label) {
+            spk__free_string(b->label);
+            b->label = NULL;
+            if (st == SPK_OK) st = spk__bnode_set_label(b, f->name);
+        }
+        b->nullable = b->agg != &spk__agg_count && b->agg != &spk__agg_count_distinct;
+    } else {
+        st = f->bind(b);
+    }
+    if (st != SPK_OK) {
+        spk__bnode_free(b);
+        return st;
+    }
+    *out = b;
+    return SPK_OK;
+}
+
+static spk_status spk__bind_case(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
+    spk__bnode *b = spk__bnode_new(SPK__B_CASE, spk_type_of(SPK_TYPE_NULL), e->nargs + (e->has_else ? 0 : 1));
+    if (!b) return SPK_ERR_NOMEM;
+    int pairs = (e->nargs - (e->has_else ? 1 : 0)) / 2;
+    spk_status st = spk__bind_children(sc, e, 0, b->args);
+    if (st != SPK_OK) {
+        b->nargs = 0;
+        spk__bnode_free(b);
+        return st;
+    }
+    if (!e->has_else) { /* ELSE NULL */
+        b->args[e->nargs] = spk__bnode_lit(spk_value_null());
+        if (!b->args[e->nargs]) {
+            spk__bnode_free(b);
+            return SPK_ERR_NOMEM;
+        }
+    }
+    int nvalues = pairs + 1;
+    spk_type t = b->args[1]->type;
+    for (int k = 0; k < nvalues && st == SPK_OK; k++) {
+        int vi = k < pairs ? 2 * k + 1 : b->nargs - 1;
+        spk_type next;
+        if (!spk__common_type(t, b->args[vi]->type, false, &next)) {
+            char x[32], y[32], why[160];
+            snprintf(why, sizeof why, "THEN and ELSE expressions should all be the same type, not \"%s\" and \"%s\".",
+                     spk__type_sql_name(t, x, sizeof x), spk__type_sql_name(b->args[vi]->type, y, sizeof y));
+            st = spk__type_mismatch(e, why);
+        }
+        t = next;
+    }
+    for (int k = 0; k < pairs && st == SPK_OK; k++) st = spk__want_boolean(e, &b->args[2 * k]);
+    for (int k = 0; k < nvalues && st == SPK_OK; k++) st = spk__coerce(&b->args[k < pairs ? 2 * k + 1 : b->nargs - 1], t);
+    if (st != SPK_OK) {
+        spk__bnode_free(b);
+        return st;
+    }
+    b->type = t;
+    b->nullable = false;
+    for (int k = 0; k < nvalues; k++) b->nullable |= b->args[k < pairs ? 2 * k + 1 : b->nargs - 1]->nullable;
+    *out = b;
+    return SPK_OK;
+}
+
+static spk_status spk__bind_pattern(const spk_expr *e, spk__bnode *x, spk__bnode **out) {
+    spk_status st = spk__coerce(&x, spk_type_of(SPK_TYPE_STRING));
+    if (st != SPK_OK) {
+        spk__bnode_free(x);
+        return st;
+    }
+    spk__bnode *args[1] = {x};
+    if (e->op == SPK__OP_LIKE) {
+        spk__like *l = (spk__like *)spk__alloc(spk__bind_alloc(), sizeof *l);
+        if (l) {
+            l->len = strlen(e->name);
+            l->pattern = spk__strndup(spk__bind_alloc(), e->name, l->len);
+            if (!l->pattern) {
+                spk__free(spk__bind_alloc(), l, sizeof *l);
+                l = NULL;
+            }
+        }
+        spk__bnode *b = l ? spk__kernel_node(spk_type_of(SPK_TYPE_BOOLEAN), spk__k_like, "LIKE", args, 1) : NULL;
+        if (!b) {
+            if (l) spk__like_free(l);
+            else spk__bnode_free(x);
+            return SPK_ERR_NOMEM;
+        }
+        b->aux = l;
+        b->aux_free = spk__like_free;
+        *out = b;
+        return SPK_OK;
+    }
+#ifdef SPK__HAVE_REGEX
+    regex_t *re = (regex_t *)spk__alloc(spk__bind_alloc(), sizeof *re);
+    if (!re) {
+        spk__bnode_free(x);
+        return spk__nomem("a regular expression", sizeof *re);
+    }
+    int rc = regcomp(re, e->name, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char why[160];
+        regerror(rc, re, why, sizeof why);
+        spk__free(spk__bind_alloc(), re, sizeof *re);
+        spk__bnode_free(x);
+        return spk__fail(SPK_ERR_ARG, "[INVALID_PARAMETER_VALUE.PATTERN] the regular expression '%s' is invalid: %s",
+                         e->name, why);
+    }
+    spk__bnode *b = spk__kernel_node(spk_type_of(SPK_TYPE_BOOLEAN), spk__k_rlike, "RLIKE", args, 1);
+    if (!b) {
+        spk__regex_free(re);
+        return SPK_ERR_NOMEM;
+    }
+    b->aux = re;
+    b->aux_free = spk__regex_free;
+    *out = b;
+    return SPK_OK;
+#else
+    spk__bnode_free(x);
+    return spk__fail(SPK_ERR_UNSUPPORTED, "RLIKE needs POSIX <regex.h>, which this platform lacks");
+#endif
+}
+
+static spk_status spk__fold(spk__bnode **slot);
+
+static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
+    if (!e) return spk__fail(SPK_ERR_ARG, "NULL expression (an expression builder failed earlier: %s)", spk_last_error());
+    spk_status st = SPK_OK;
+    spk__bnode *a = NULL, *b = NULL;
+    *out = NULL;
+    switch ((spk__op)e->op) {
+    case SPK__OP_COL: return spk__bind_column(sc, e, out);
+    case SPK__OP_STAR:
+        return spk__fail(SPK_ERR_ARG, "`*` cannot be used as a value here (only in count(*) and select)");
+    case SPK__OP_LIT:
+        *out = spk__bnode_lit(e->lit);
+        return *out ? SPK_OK : SPK_ERR_NOMEM;
+    case SPK__OP_INTERVAL:
+        return spk__type_mismatch(e, "an INTERVAL can only be added to or subtracted from a DATE or TIMESTAMP.");
+    case SPK__OP_ALIAS: return spk__bind_node(sc, e->args[0], out);
+    case SPK__OP_CALL: st = spk__bind_call(sc, e, out); break;
+    case SPK__OP_CASE: st = spk__bind_case(sc, e, out); break;
+    case SPK__OP_CAST:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        if (!spk__can_cast(a->type, e->type)) {
+            char x[32], y[32], why[160];
+            snprintf(why, sizeof why, "cannot cast \"%s\" to \"%s\".", spk__type_sql_name(a->type, x, sizeof x),
+                     spk__type_sql_name(e->type, y, sizeof y));
+            spk__bnode_free(a);
+            return spk__type_mismatch(e, why);
+        }
+        if (spk_type_equal(a->type, e->type)) {
+            *out = a;
+            return SPK_OK;
+        }
+        *out = spk__kernel_node(e->type, spk__kernel_cast, "CAST", &a, 1);
+        if (!*out) return SPK_ERR_NOMEM;
+        (*out)->nullable = true;
+        break;
+    case SPK__OP_NEG:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        if (a->type.id == SPK_TYPE_STRING || a->type.id == SPK_TYPE_NULL) st = spk__coerce(&a, spk_type_of(SPK_TYPE_DOUBLE));
+        if (st == SPK_OK && !spk__is_numeric_type(a->type)) st = spk__type_mismatch(e, "unary minus needs a number.");
+        if (st != SPK_OK) {
+            spk__bnode_free(a);
+            return st;
+        }
+        *out = spk__kernel_node(a->type, spk__k_neg, "-", &a, 1);
+        if (!*out) return SPK_ERR_NOMEM;
+        break;
+    case SPK__OP_NOT:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        if ((st = spk__want_boolean(e, &a)) != SPK_OK) {
+            spk__bnode_free(a);
+            return st;
+        }
+        *out = spk__kernel_node(spk_type_of(SPK_TYPE_BOOLEAN), spk__k_not, "NOT", &a, 1);
+        if (!*out) return SPK_ERR_NOMEM;
+        break;
+    case SPK__OP_IS_NULL:
+    case SPK__OP_IS_NOT_NULL:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        *out = spk__kernel_node(spk_type_of(SPK_TYPE_BOOLEAN), spk__k_is_null,
+                                e->op == SPK__OP_IS_NULL ? "IS NULL" : "IS NOT NULL", &a, 1);
+        if (!*out) return SPK_ERR_NOMEM;
+        (*out)->iarg = e->op == SPK__OP_IS_NULL;
+        (*out)->nullable = false;
+        break;
+    case SPK__OP_AND:
+    case SPK__OP_OR: {
+        spk__bnode *node = spk__bnode_new(e->op == SPK__OP_AND ? SPK__B_AND : SPK__B_OR, spk_type_of(SPK_TYPE_BOOLEAN), 2);
+        if (!node) return SPK_ERR_NOMEM;
+        if ((st = spk__bind_children(sc, e, 0, node->args)) != SPK_OK) {
+            node->nargs = 0;
+            spk__bnode_free(node);
+            return st;
+        }
+        if ((st = spk__want_boolean(e, &node->args[0])) != SPK_OK || (st = spk__want_boolean(e, &node->args[1])) != SPK_OK) {
+            spk__bnode_free(node);
+            return st;
+        }
+        node->nullable = node->args[0]->nullable || node->args[1]->nullable;
+        *out = node;
+        break;
+    }
+    case SPK__OP_IN: {
+        spk__bnode *node = spk__bnode_new(SPK__B_KERNEL, spk_type_of(SPK_TYPE_BOOLEAN), e->nargs);
+        if (!node) return SPK_ERR_NOMEM;
+        if ((st = spk__bind_children(sc, e, 0, node->args)) != SPK_OK) {
+            node->nargs = 0;
+            spk__bnode_free(node);
+            return st;
+        }
+        spk_type t = node->args[0]->type;
+        for (int i = 1; i < node->nargs && st == SPK_OK; i++) {
+            spk_type next;
+            if (!spk__common_type(t, node->args[i]->type, true, &next)) {
+                char x[32], y[32], why[160];
+                snprintf(why, sizeof why, "\"%s\" and \"%s\" cannot be compared in IN.", spk__type_sql_name(t, x, sizeof x),
+                         spk__type_sql_name(node->args[i]->type, y, sizeof y));
+                st = spk__type_mismatch(e, why);
+            }
+            t = next;
+        }
+        for (int i = 0; i < node->nargs && st == SPK_OK; i++) st = spk__coerce(&node->args[i], t);
+        if (st == SPK_OK) st = spk__bnode_set_label(node, "IN");
+        if (st != SPK_OK) {
+            spk__bnode_free(node);
+            return st;
+        }
+        node->kernel = spk__k_in;
+        node->nullable = false;
+        for (int i = 0; i < node->nargs; i++) node->nullable |= node->args[i]->nullable;
+        *out = node;
+        break;
+    }
+    case SPK__OP_LIKE:
+    case SPK__OP_RLIKE:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        st = spk__bind_pattern(e, a, out);
+        break;
+    case SPK__OP_ADD: case SPK__OP_SUB: case SPK__OP_MUL: case SPK__OP_DIV: case SPK__OP_MOD: case SPK__OP_INTDIV:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        if (e->args[1]->op == SPK__OP_INTERVAL && (e->op == SPK__OP_ADD || e->op == SPK__OP_SUB)) {
+            if (a->type.id == SPK_TYPE_STRING) st = spk__coerce(&a, spk_type_of(SPK_TYPE_TIMESTAMP));
+            if (st == SPK_OK && !spk__is_datetime(a->type))
+                st = spk__type_mismatch(e, "an INTERVAL can only be added to or subtracted from a DATE or TIMESTAMP.");
+            if (st != SPK_OK) {
+                spk__bnode_free(a);
+                return st;
+            }
+            st = spk__bind_datetime_arith(e, a, NULL, out);
+            break;
+        }
+        if ((st = spk__bind_node(sc, e->args[1], &b)) != SPK_OK) {
+            spk__bnode_free(a);
+            return st;
+        }
+        if ((e->op == SPK__OP_ADD || e->op == SPK__OP_SUB) &&
+            (a->type.id == SPK_TYPE_DATE || (e->op == SPK__OP_ADD && b->type.id == SPK_TYPE_DATE)) &&
+            !(e->op == SPK__OP_SUB && b->type.id != SPK_TYPE_DATE && !spk__is_numeric_type(b->type) && b->type.id != SPK_TYPE_STRING)) {
+            st = spk__bind_datetime_arith(e, a, b, out);
+            break;
+        }
+        st = spk__bind_arith(e, a, b, out);
+        break;
+    case SPK__OP_EQ: case SPK__OP_NE: case SPK__OP_LT: case SPK__OP_LE: case SPK__OP_GT: case SPK__OP_GE: case SPK__OP_EQ_NS:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        if ((st = spk__bind_node(sc, e->args[1], &b)) != SPK_OK) {
+            spk__bnode_free(a);
+            return st;
+        }
+        st = spk__bind_compare(e, a, b, out);
+        break;
+    case SPK__OP_COUNT: return spk__fail(SPK_ERR_INTERNAL, "corrupt expression node");
+    }
+    if (st != SPK_OK) return st;
+    return spk__fold(out);
+}
+
+/* ---------------------------------------------------------------- evaluation */
+
+/* Numbers every node's vector; all references to one column share a slot. */
+static void spk__number_slots(spk__bnode *b, int *next, int *col_slot) {
+    for (int i = 0; i < b->nargs; i++) spk__number_slots(b->args[i], next, col_slot);
+    if (b->kind == SPK__B_COL && col_slot) {
+        if (col_slot[b->col] < 0) col_slot[b->col] = (*next)++;
+        b->slot = col_slot[b->col];
+    } else {
+        b->slot = (*next)++;
+    }
+}
+
+/* One evaluation's working memory; a bound expression may have many at once. */
+typedef struct spk__runner {
+    spk__eval ev;
+    const spk__bnode *root;
+    uint32_t *scratch;  /* per slot: two selection vectors of SPK__BATCH entries */
+    void *block;
+    size_t block_size;
+} spk__runner;
+
+static void spk__slot_types(const spk__bnode *b, spk_type *types) {
+    types[b->slot] = b->type;
+    for (int i = 0; i < b->nargs; i++) spk__slot_types(b->args[i], types);
+}
+
+static void spk__fill_literals(spk__runner *r, const spk__bnode *b) {
+    if (b->kind == SPK__B_LIT) {
+        spk__vec *v = &r->ev.vecs[b->slot];
+        for (uint32_t i = 0; i < SPK__BATCH; i++) spk__vec_set(v, i, &b->lit);
+    }
+    for (int i = 0; i < b->nargs; i++) spk__fill_literals(r, b->args[i]);
+}
+
+static spk_status spk__runner_init(spk__runner *r, const spk__bnode *root, int nslots) {
+    memset(r, 0, sizeof *r);
+    r->root = root;
+    r->ev.alloc = spk__bind_alloc();
+    r->ev.arena.alloc = spk__bind_alloc();
+    r->ev.nvecs = nslots;
+    spk_type stack_types[64], *types = stack_types;
+    size_t types_size = (size_t)nslots * sizeof *types;
+    if (nslots > 64 && !(types = (spk_type *)spk__alloc(spk__bind_alloc(), types_size))) return spk__nomem("an evaluator", types_size);
+    for (int i = 0; i < nslots; i++) types[i] = spk_type_of(SPK_TYPE_NULL);
+    spk__slot_types(root, types);
+    size_t size = (size_t)nslots * (sizeof(spk__vec) + 2 * SPK__BATCH * sizeof(uint32_t));
+    for (int i = 0; i < nslots; i++) size += SPK__BATCH * (1 + spk__phys_size((spk_type_id)types[i].id)) + 16;
+    r->block = spk__calloc(spk__bind_alloc(), size);
+    if (!r->block) {
+        if (types != stack_types) spk__free(spk__bind_alloc(), types, types_size);
+        return spk__nomem("an evaluator", size);
+    }
+    r->block_size = size;
+    char *at = (char *)r->block;
+    r->ev.vecs = (spk__vec *)(void *)at;
+    at += (size_t)nslots * sizeof(spk__vec);
+    r->scratch = (uint32_t *)(void *)at;
+    at += (size_t)nslots * 2 * SPK__BATCH * sizeof(uint32_t);
+    for (int i = 0; i < nslots; i++) {
+        spk__vec *v = &r->ev.vecs[i];
+        v->type = types[i];
+        at = (char *)(((uintptr_t)at + 15) & ~(uintptr_t)15); /* data 16-byte aligned */
+        v->v.any = at;
+        at += SPK__BATCH * spk__phys_size((spk_type_id)types[i].id);
+        v->nulls = (uint8_t *)at;
+        at += SPK__BATCH;
+    }
+    if (types != stack_types) spk__free(spk__bind_alloc(), types, types_size);
+    spk__fill_literals(r, root);
+    return SPK_OK;
+}
+
+static void spk__runner_free(spk__runner *r) {
+    spk__arena_free(&r->ev.arena);
+    spk__free(spk__bind_alloc(), r->block, r->block_size);
+    r->block = NULL;
+}
+
+/* Evaluates b for the rows in sel (NULL: 0..n-1) into its slot's vector. */
+static void spk__eval_node(spk__runner *r, const spk__bnode *b, const uint32_t *sel, uint32_t n) {
+    spk__vec *out = &r->ev.vecs[b->slot];
+    switch ((spk__bkind)b->kind) {
+    case SPK__B_COL:
+    case SPK__B_LIT:
+    case SPK__B_AGG: return; /* loaded per batch / filled once / computed by aggregation */
+    case SPK__B_KERNEL: {
+        spk__vec *args[16], **argv = args;
+        spk__vec **heap = NULL;
+        if (b->nargs > 16) {
+            heap = (spk__vec **)spk__alloc(spk__bind_alloc(), (size_t)b->nargs * sizeof *heap);
+            if (!heap) {
+                if (r->ev.status == SPK_OK) r->ev.status = spk__nomem("kernel arguments", (size_t)b->nargs * sizeof *heap);
+                return;
+            }
+            argv = heap;
+        }
+        for (int i = 0; i < b->nargs; i++) {
+            spk__eval_node(r, b->args[i], sel, n);
+            argv[i] = &r->ev.vecs[b->args[i]->slot];
+        }
+        b->kernel(&r->ev, b, out, argv, sel, n);
+        if (heap) spk__free(spk__bind_alloc(), heap, (size_t)b->nargs * sizeof *heap);
+        return;
+    }
+    case SPK__B_AND:
+    case SPK__B_OR: {
+        /* Three-valued logic, evaluating the right side only where the left
+         * does not decide: AND where left is not false, OR where not true. */
+        bool is_and = b->kind == SPK__B_AND;
+        const spk__bnode *l = b->args[0], *rt = b->args[1];
+        spk__eval_node(r, l, sel, n);
+        const spk__vec *lv = &r->ev.vecs[l->slot];
+        uint32_t *rest = r->scratch + (size_t)b->slot * 2 * SPK__BATCH, m = 0;
+        SPK__FOR_ROWS(sel, n, {
+            bool decided = !lv->nulls[i] && (lv->v.b[i] != 0) != is_and;
+            out->v.b[i] = lv->v.b[i];
+            out->nulls[i] = lv->nulls[i];
+            if (!decided) rest[m++] = i;
+        });
+        if (m == 0) return;
+        spk__eval_node(r, rt, rest, m);
+        const spk__vec *rv = &r->ev.vecs[rt->slot];
+        for (uint32_t k = 0; k < m; k++) {
+            uint32_t i = rest[k];
+            bool r_decides = !rv->nulls[i] && (rv->v.b[i] != 0) != is_and;
+            if (r_decides) {
+                out->v.b[i] = rv->v.b[i];
+                out->nulls[i] = 0;
+            } else if (rv->nulls[i] || lv->nulls[i]) {
+                out->nulls[i] = 1; /* NULL AND true, NULL AND NULL: unknown */
+            } else {
+                out->v.b[i] = rv->v.b[i];
+                out->nulls[i] = 0;
+            }
+        }
+        return;
+    }
+    case SPK__B_CASE: {
+        int pairs = (b->nargs - 1) / 2;
+        uint32_t *remaining = r->scratch + (size_t)b->slot * 2 * SPK__BATCH, *matched = remaining + SPK__BATCH;
+        uint32_t nrem = 0;
+        SPK__FOR_ROWS(sel, n, remaining[nrem++] = i);
+        size_t width = spk__phys_size((spk_type_id)out->type.id);
+        for (int k = 0; k <= pairs && nrem > 0; k++) {
+            const spk__bnode *value = b->args[k < pairs ? 2 * k + 1 : b->nargs - 1];
+            uint32_t nmatch = 0, nkeep = 0;
+            if (k < pairs) {
+                const spk__bnode *cond = b->args[2 * k];
+                spk__eval_node(r, cond, remaining, nrem);
+                const spk__vec *cv = &r->ev.vecs[cond->slot];
+                for (uint32_t j = 0; j < nrem; j++) {
+                    uint32_t i = remaining[j];
+                    if (!cv->nulls[i] && cv->v.b[i]) matched[nmatch++] = i;
+                    else remaining[nkeep++] = i;
+                }
+            } else {
+                memcpy(matched, remaining, nrem * sizeof *matched);
+                nmatch = nrem;
+                nkeep = 0;
+            }
+            if (nmatch) {
+                spk__eval_node(r, value, matched, nmatch);
+                const spk__vec *vv = &r->ev.vecs[value->slot];
+                for (uint32_t j = 0; j < nmatch; j++) {
+                    uint32_t i = matched[j];
+                    memcpy((char *)out->v.any + i * width, (const char *)vv->v.any + i * width, width);
+                    out->nulls[i] = vv->nulls[i];
+                }
+            }
+            nrem = nkeep;
+        }
+        return;
+    }
+    }
+}
+
+/* Replaces a node whose inputs are all constants by its value, computed by
+ * the same kernels that would compute it per row. */
+static spk_status spk__fold(spk__bnode **slot) {
+    spk__bnode *b = *slot;
+    if (b->kind == SPK__B_COL || b->kind == SPK__B_LIT || b->kind == SPK__B_AGG) return SPK_OK;
+    for (int i = 0; i < b->nargs; i++)
+        if (b->args[i]->kind != SPK__B_LIT) return SPK_OK;
+    int nslots = 0;
+    spk__number_slots(b, &nslots, NULL);
+    spk__runner r;
+    spk_status st = spk__runner_init(&r, b, nslots);
+    if (st != SPK_OK) return st;
+    spk__eval_node(&r, b, NULL, 1);
+    st = r.ev.status;
+    spk__bnode *lit = NULL;
+    if (st == SPK_OK) {
+        spk_value v = spk__vec_get(&r.ev.vecs[b->slot], 0);
+        lit = spk__bnode_lit(v);
+        if (!lit) st = SPK_ERR_NOMEM;
+    }
+    spk__runner_free(&r);
+    if (st != SPK_OK) return st;
+    lit->type = b->type;
+    lit->lit.type = b->type;
+    spk__bnode_free(b);
+    *slot = lit;
+    return SPK_OK;
+}
+
+/* Loads rows [start, start + n) of chunk c into the column slots. */
+static void spk__load_columns(spk__runner *r, const spk_bound *bd, const spk_table *t, const spk__chunk *c,
+                              uint32_t start, uint32_t n) {
+    for (int col = 0; col < t->ncols; col++) {
+        int s = bd->col_slot[col];
+        if (s < 0) continue;
+        spk__vec *v = &r->ev.vecs[s];
+        uint32_t off = t->offset[col], w = t->width;
+        const unsigned char *rows = c->rows + (size_t)start * w;
+        uint8_t bit = (uint8_t)(1u << (col & 7));
+        int byte = col >> 3;
+        for (uint32_t i = 0; i < n; i++) v->nulls[i] = (rows[(size_t)i * w + byte] & bit) != 0;
+        switch ((spk_type_id)v->type.id) {
+        case SPK_TYPE_BOOLEAN:
+            for (uint32_t i = 0; i < n; i++) v->v.b[i] = rows[(size_t)i * w + off];
+            break;
+        case SPK_TYPE_INT32:
+        case SPK_TYPE_DATE:
+            for (uint32_t i = 0; i < n; i++) memcpy(&v->v.i32[i], rows + (size_t)i * w + off, 4);
+            break;
+        case SPK_TYPE_STRING:
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(rows + (size_t)i * w + off);
+                v->v.str[i].ptr = c->heap ? c->heap + from : "";
+                v->v.str[i].len = to - from;
+            }
+            break;
+        case SPK_TYPE_NULL:
+        case SPK_TYPE_COUNT: break;
+        default:
+            for (uint32_t i = 0; i < n; i++) memcpy(&v->v.i64[i], rows + (size_t)i * w + off, 8);
+            break;
+        }
+    }
+}
+
+/* Calls fn for every batch of the table after loading its columns. */
+typedef spk_status (*spk__batch_fn)(spk__runner *r, const spk__chunk *c, uint32_t start, uint32_t n, void *user);
+
+static spk_status spk__for_batches(spk__runner *r, const spk_bound *bd, const spk_table *t, spk__batch_fn fn, void *user) {
+    for (size_t ci = 0; ci < t->nchunks; ci++) {
+        const spk__chunk *c = t->chunks[ci];
+        for (uint32_t start = 0; start < c->nrows; start += SPK__BATCH) {
+            uint32_t n = c->nrows - start < SPK__BATCH ? c->nrows - start : SPK__BATCH;
+            spk__arena_reset(&r->ev.arena);
+            spk__load_columns(r, bd, t, c, start, n);
+            spk_status st = fn(r, c, start, n, user);
+            if (st == SPK_OK) st = r->ev.status;
+            if (st != SPK_OK) return st;
+        }
+    }
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- public API */
+
+static bool spk__contains_agg(const spk__bnode *b) {
+    if (b->kind == SPK__B_AGG) return true;
+    for (int i = 0; i < b->nargs; i++)
+        if (spk__contains_agg(b->args[i])) return true;
+    return false;
+}
+
+/* A column used outside any aggregate of an aggregating expression. */
+static const spk__bnode *spk__bare_column(const spk__bnode *b) {
+    if (b->kind == SPK__B_AGG) return NULL;
+    if (b->kind == SPK__B_COL) return b;
+    for (int i = 0; i < b->nargs; i++) {
+        const spk__bnode *c = spk__bare_column(b->args[i]);
+        if (c) return c;
+    }
+    return NULL;
+}
+
+SPKDEF spk_status spk_expr_bind(const spk_expr *e, const spk_schema *schema, bool case_sensitive, spk_bound **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_expr_bind: NULL output");
+    *out = NULL;
+    if (!schema) return spk__fail(SPK_ERR_ARG, "spk_expr_bind: NULL schema");
+    spk__scope sc = {schema, case_sensitive, 0};
+    spk__bnode *root = NULL;
+    spk_status st = spk__bind_node(&sc, e, &root);
+    if (st != SPK_OK) return st;
+    spk_bound *b = (spk_bound *)spk__calloc(spk__bind_alloc(), sizeof *b);
+    int ncols = spk_schema_ncols(schema);
+    if (b) b->col_slot = (int *)spk__alloc(spk__bind_alloc(), (size_t)(ncols ? ncols : 1) * sizeof(int));
+    char name[256];
+    size_t name_len = spk_expr_to_sql(e, name, sizeof name);
+    if (name_len >= sizeof name) name_len = sizeof name - 1;
+    if (b && b->col_slot) b->name = spk__strndup(spk__bind_alloc(), name, name_len);
+    if (!b || !b->col_slot || !b->name) {
+        if (b) {
+            spk__free(spk__bind_alloc(), b->col_slot, (size_t)(ncols ? ncols : 1) * sizeof(int));
+            spk__free(spk__bind_alloc(), b, sizeof *b);
+        }
+        spk__bnode_free(root);
+        return spk__nomem("a bound expression", sizeof *b);
+    }
+    for (int i = 0; i < ncols; i++) b->col_slot[i] = -1;
+    spk__number_slots(root, &b->nslots, b->col_slot);
+    b->root = root;
+    b->schema = spk_schema_retain((spk_schema *)(uintptr_t)schema);
+    b->aggregate = spk__contains_agg(root);
+    *out = b;
+    return SPK_OK;
+}
+
+SPKDEF void spk_bound_free(spk_bound *b) {
+    if (!b) return;
+    int ncols = spk_schema_ncols(b->schema);
+    spk__bnode_free(b->root);
+    spk__free(spk__bind_alloc(), b->col_slot, (size_t)(ncols ? ncols : 1) * sizeof(int));
+    spk__free_string(b->name);
+    spk_schema_release(b->schema);
+    spk__free(spk__bind_alloc(), b, sizeof *b);
+}
+
+SPKDEF spk_type spk_bound_type(const spk_bound *b) { return b ? b->root->type : spk_type_of(SPK_TYPE_NULL); }
+SPKDEF bool spk_bound_nullable(const spk_bound *b) { return b ? b->root->nullable : true; }
+SPKDEF const char *spk_bound_name(const spk_bound *b) { return b ? b->name : ""; }
+SPKDEF bool spk_bound_is_aggregate(const spk_bound *b) { return b && b->aggregate; }
+
+SPKDEF spk_status spk_bound_constant(const spk_bound *b, spk_value *out) {
+    if (!b || !out) return spk__fail(SPK_ERR_ARG, "spk_bound_constant: NULL argument");
+    if (b->root->kind != SPK__B_LIT) return spk__fail(SPK_ERR_STATE, "\"%s\" is not a constant", b->name);
+    *out = b->root->lit;
+    return SPK_OK;
+}
+
+static void spk__explain_node(spk__textout *o, const spk__bnode *b, const spk_schema *s, int depth) {
+    if (depth > 200) {
+        spk__out(o, "...");
+        return;
+    }
+    char t[32];
+    switch ((spk__bkind)b->kind) {
+    case SPK__B_COL: spk__out(o, "%s#%d", spk_schema_field(s, b->col)->name, b->col); return;
+    case SPK__B_LIT: {
+        char text[SPK_VALUE_TEXT_MAX];
+        if (b->lit.is_null || b->lit.type.id == SPK_TYPE_NULL) spk__out(o, "NULL");
+        else if (b->lit.type.id == SPK_TYPE_STRING) spk__out(o, "'%.*s'", (int)b->lit.as.str.len, b->lit.as.str.ptr);
+        else {
+            spk_value_format(&b->lit, text, sizeof text);
+            spk_type_id id = (spk_type_id)b->lit.type.id;
+            if (id == SPK_TYPE_DATE) spk__out(o, "DATE '%s'", text);
+            else if (id == SPK_TYPE_TIMESTAMP) spk__out(o, "TIMESTAMP '%s'", text);
+            else spk__out(o, "%s%s", text, id == SPK_TYPE_INT64 ? "L" : "");
+        }
+        return;
+    }
+    case SPK__B_AND:
+    case SPK__B_OR:
+        spk__out(o, "(");
+        spk__explain_node(o, b->args[0], s, depth + 1);
+        spk__out(o, b->kind == SPK__B_AND ? " AND " : " OR ");
+        spk__explain_node(o, b->args[1], s, depth + 1);
+        spk__out(o, ")");
+        return;
+    case SPK__B_CASE: {
+        int pairs = (b->nargs - 1) / 2;
+        spk__out(o, "CASE");
+        for (int k = 0; k < pairs; k++) {
+            spk__out(o, " WHEN ");
+            spk__explain_node(o, b->args[2 * k], s, depth + 1);
+            spk__out(o, " THEN ");
+            spk__explain_node(o, b->args[2 * k + 1], s, depth + 1);
+        }
+        spk__out(o, " ELSE ");
+        spk__explain_node(o, b->args[b->nargs - 1], s, depth + 1);
+        spk__out(o, " END");
+        return;
+    }
+    case SPK__B_KERNEL:
+    case SPK__B_AGG:
+        break;
+    }
+    const char *label = b->label ? b->label : "?";
+    if (b->kernel == spk__kernel_cast) {
+        spk_type_format(b->type, SPK_TYPE_SQL, t, sizeof t);
+        spk__out(o, "CAST(");
+        spk__explain_node(o, b->args[0], s, depth + 1);
+        spk__out(o, " AS %s)", t);
+    } else if (b->kind == SPK__B_KERNEL && b->nargs == 2 && (b->kernel == spk__k_arith || b->kernel == spk__k_compare ||
+                                                            b->kernel == spk__k_intdiv_double)) {
+        spk__out(o, "(");
+        spk__explain_node(o, b->args[0], s, depth + 1);
+        spk__out(o, " %s ", label);
+        spk__explain_node(o, b->args[1], s, depth + 1);
+        spk__out(o, ")");
+    } else if (b->kernel == spk__k_like) {
+        spk__explain_node(o, b->args[0], s, depth + 1);
+        spk__out(o, " LIKE '%s'", ((const spk__like *)b->aux)->pattern);
+    } else if (b->kernel == spk__k_add_interval) {
+        const spk__interval *iv = (const spk__interval *)b->aux;
+        spk__out(o, "(");
+        spk__explain_node(o, b->args[0], s, depth + 1);
+        spk__out(o, " + INTERVAL '%d months %d days %lld microseconds')", (int)iv->months, (int)iv->days,
+                 (long long)iv->micros);
+    } else if (b->kernel == spk__k_is_null) {
+        spk__out(o, "(");
+        spk__explain_node(o, b->args[0], s, depth + 1);
+        spk__out(o, " %s)", label);
+    } else {
+        /* Function calls keep their Spark name; operators such as NOT print prefix. */
+        const char *paren = strchr(label, '(');
+        spk__out(o, "%.*s(%s", paren ? (int)(paren - label) : (int)strlen(label), label, b->distinct ? "DISTINCT " : "");
+        for (int i = 0; i < b->nargs; i++) {
+            if (i) spk__out(o, ", ");
+            spk__explain_node(o, b->args[i], s, depth + 1);
+        }
+        spk__out(o, ")");
+    }
+}
+
+SPKDEF size_t spk_bound_explain(const spk_bound *b, char *buf, size_t cap) {
+    spk__textout o = spk__textout_make(buf, cap);
+    if (b) spk__explain_node(&o, b->root, b->schema, 0);
+    return o.len;
+}
+
+static spk_status spk__check_input(const spk_bound *b, const spk_table *in) {
+    if (!spk_schema_equal(b->schema, spk_table_schema(in), false))
+        return spk__fail(SPK_ERR_SCHEMA, "the table's schema differs from the one \"%s\" was bound to", b->name);
+    return SPK_OK;
+}
+
+/* One output column named after the expression. */
+static spk_status spk__result_table(const spk_bound *b, spk_table **out) {
+    spk_field f = {b->name, b->root->type, b->root->nullable};
+    if (f.type.id == SPK_TYPE_NULL) f.nullable = true;
+    spk_schema *s = NULL;
+    spk_status st = spk__schema_make(NULL, &f, 1, true, &s);
+    if (st != SPK_OK) return st;
+    st = spk_table_new(NULL, s, out);
+    spk_schema_release(s);
+    return st;
+}
+
+typedef struct spk__collect {
+    const spk__bnode *root;
+    spk_table *out;
+} spk__collect;
+
+static spk_status spk__collect_batch(spk__runner *r, const spk__chunk *c, uint32_t start, uint32_t n, void *user) {
+    (void)c;
+    (void)start;
+    spk__collect *k = (spk__collect *)user;
+    spk__eval_node(r, k->root, NULL, n);
+    if (r->ev.status != SPK_OK) return r->ev.status;
+    const spk__vec *v = &r->ev.vecs[k->root->slot];
+    for (uint32_t i = 0; i < n; i++) {
+        spk_value x = spk__vec_get(v, i);
+        spk_status st = spk_table_append_row(k->out, &x, 1);
+        if (st != SPK_OK) return st;
+    }
+    return SPK_OK;
+}
+
+/* Aggregation over the whole table: every aggregate node gets one state. */
+typedef struct spk__agg_run {
+    const spk__bnode *nodes[64];
+    char *states[64];
+    int n;
+} spk__agg_run;
+
+static void spk__collect_aggs(const spk__bnode *b, spk__agg_run *a) {
+    if (b->kind == SPK__B_AGG) {
+        if (a->n < 64) a->nodes[a->n++] = b;
+        return;
+    }
+    for (int i = 0; i < b->nargs; i++) spk__collect_aggs(b->args[i], a);
+}
+
+static spk_status spk__agg_batch(spk__runner *r, const spk__chunk *c, uint32_t start, uint32_t n, void *user) {
+    (void)c;
+    (void)start;
+    spk__agg_run *a = (spk__agg_run *)user;
+    for (int k = 0; k < a->n; k++) {
+        const spk__bnode *node = a->nodes[k];
+        spk__eval_node(r, node->args[0], NULL, n);
+        spk_status st = node->agg->update(node, a->states[k], NULL, &r->ev.vecs[node->args[0]->slot], NULL, n);
+        if (st != SPK_OK) return st;
+    }
+    return SPK_OK;
+}
+
+static spk_status spk__eval_aggregate(const spk_bound *b, spk__runner *r, const spk_table *in, spk_table *out) {
+    spk__agg_run a;
+    memset(&a, 0, sizeof a);
+    spk__collect_aggs(b->root, &a);
+    if (a.n >= 64) return spk__fail(SPK_ERR_LIMIT, "more than 63 aggregates in one expression");
+    spk_status st = SPK_OK;
+    int made = 0;
+    for (; made < a.n; made++) {
+        a.states[made] = (char *)spk__alloc(spk__bind_alloc(), a.nodes[made]->agg->state_size);
+        if (!a.states[made]) {
+            st = spk__nomem("an aggregate state", a.nodes[made]->agg->state_size);
+            break;
+        }
+        a.nodes[made]->agg->init(a.states[made]);
+    }
+    if (st == SPK_OK) st = spk__for_batches(r, b, in, spk__agg_batch, &a);
+    if (st == SPK_OK) {
+        for (int k = 0; k < a.n; k++) a.nodes[k]->agg->final(a.nodes[k], a.states[k], &r->ev.vecs[a.nodes[k]->slot], 0);
+        spk__arena_reset(&r->ev.arena);
+        spk__eval_node(r, b->root, NULL, 1);
+        st = r->ev.status;
+        if (st == SPK_OK) {
+            spk_value x = spk__vec_get(&r->ev.vecs[b->root->slot], 0);
+            st = spk_table_append_row(out, &x, 1);
+        }
+    }
+    for (int k = 0; k < made; k++) {
+        if (a.nodes[k]->agg->destroy) a.nodes[k]->agg->destroy(a.nodes[k], a.states[k]);
+        spk__free(spk__bind_alloc(), a.states[k], a.nodes[k]->agg->state_size);
+    }
+    return st;
+}
+
+SPKDEF spk_status spk_bound_eval(const spk_bound *b, const spk_table *in, spk_table **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_bound_eval: NULL output");
+    *out = NULL;
+    if (!b || !in) return spk__fail(SPK_ERR_ARG, "spk_bound_eval: NULL argument");
+    spk_status st = spk__check_input(b, in);
+    if (st != SPK_OK) return st;
+    if (b->aggregate) {
+        const spk__bnode *bare = spk__bare_column(b->root);
+        if (bare)
+            return spk__fail(SPK_ERR_ARG,
+                             "[MISSING_AGGREGATION] The non-aggregating expression `%s` is based on columns which are "
+                             "not participating in the GROUP BY clause.", bare->name);
+    }
+    spk_table *result = NULL;
+    if ((st = spk__result_table(b, &result)) != SPK_OK) return st;
+    spk__runner r;
+    if ((st = spk__runner_init(&r, b->root, b->nslots)) != SPK_OK) {
+        spk_table_free(result);
+        return st;
+    }
+    if (b->aggregate) {
+        st = spk__eval_aggregate(b, &r, in, result);
+    } else {
+        spk__collect k = {b->root, result};
+        st = spk__for_batches(&r, b, in, spk__collect_batch, &k);
+    }
+    spk__runner_free(&r);
+    if (st != SPK_OK) {
+        spk_table_free(result);
+        return st;
+    }
+    *out = result;
+    return SPK_OK;
+}
+
+typedef struct spk__filter {
+    const spk__bnode *root;
+    const spk_table *in;
+    spk_table *out;
+} spk__filter;
+
+static spk_status spk__filter_batch(spk__runner *r, const spk__chunk *c, uint32_t start, uint32_t n, void *user) {
+    spk__filter *f = (spk__filter *)user;
+    spk__eval_node(r, f->root, NULL, n);
+    if (r->ev.status != SPK_OK) return r->ev.status;
+    const spk__vec *v = &r->ev.vecs[f->root->slot];
+    spk_value row_stack[32], *row = row_stack;
+    int ncols = f->in->ncols;
+    size_t row_size = (size_t)ncols * sizeof *row;
+    if (ncols > 32 && !(row = (spk_value *)spk__alloc(spk__bind_alloc(), row_size))) return spk__nomem("a row", row_size);
+    spk_status st = SPK_OK;
+    for (uint32_t i = 0; i < n && st == SPK_OK; i++) {
+        if (v->nulls[i] || !v->v.b[i]) continue;
+        for (int col = 0; col < ncols; col++) spk__read_cell(f->in, c, start + i, col, &row[col]);
+        st = spk_table_append_row(f->out, row, ncols);
+    }
+    if (row != row_stack) spk__free(spk__bind_alloc(), row, row_size);
+    return st;
+}
+
+SPKDEF spk_status spk_bound_filter(const spk_bound *b, const spk_table *in, spk_table **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_bound_filter: NULL output");
+    *out = NULL;
+    if (!b || !in) return spk__fail(SPK_ERR_ARG, "spk_bound_filter: NULL argument");
+    spk_status st = spk__check_input(b, in);
+    if (st != SPK_OK) return st;
+    if (b->root->type.id != SPK_TYPE_BOOLEAN && b->root->type.id != SPK_TYPE_NULL) {
+        char t[32];
+        return spk__fail(SPK_ERR_TYPE, "[DATATYPE_MISMATCH.FILTER_NOT_BOOLEAN] the filter \"%s\" is of type \"%s\", not BOOLEAN",
+                         b->name, spk__type_sql_name(b->root->type, t, sizeof t));
+    }
+    if (b->aggregate) return spk__fail(SPK_ERR_ARG, "an aggregate cannot be used as a row filter: \"%s\"", b->name);
+    spk_table *result = NULL;
+    if ((st = spk_table_new(NULL, spk_table_schema(in), &result)) != SPK_OK) return st;
+    spk__runner r;
+    if ((st = spk__runner_init(&r, b->root, b->nslots)) != SPK_OK) {
+        spk_table_free(result);
+        return st;
+    }
+    spk__filter f = {b->root, in, result};
+    st = spk__for_batches(&r, b, in, spk__filter_batch, &f);
+    spk__runner_free(&r);
+    if (st != SPK_OK) {
+        spk_table_free(result);
+        return st;
+    }
+    *out = result;
+    return SPK_OK;
+}
 
 #endif /* SPARKLESS_IMPLEMENTATION */
 

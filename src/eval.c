@@ -1,0 +1,1535 @@
+/* eval: the binder (names to columns, Spark's coercion rules, constant
+ * folding), the operator kernels, and the vectorised evaluator. */
+#include "funcs.c"
+#include "eval.h"
+
+struct spk_bound {
+    spk__bnode *root;
+    spk_schema *schema;
+    int nslots;     /* vectors an evaluation needs */
+    int *col_slot;  /* per input column: its slot, or -1 if unused */
+    bool aggregate;
+    char *name;
+};
+
+/* ---------------------------------------------------------------- operator kernels */
+
+static void spk__k_arith(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                         const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const spk__vec *va = args[0], *vb = args[1];
+    spk__op op = (spk__op)node->iarg;
+    spk__nulls_or(out, va, vb, sel, n);
+    uint8_t *on = out->nulls;
+    switch (out->type.id) {
+    case SPK_TYPE_INT32: {
+        const int32_t *a = va->v.i32, *b = vb->v.i32;
+        int32_t *o = out->v.i32;
+        /* Wrapping arithmetic through unsigned, as Java's int. */
+        if (op == SPK__OP_ADD) SPK__FOR_ROWS(sel, n, o[i] = (int32_t)((uint32_t)a[i] + (uint32_t)b[i]));
+        else if (op == SPK__OP_SUB) SPK__FOR_ROWS(sel, n, o[i] = (int32_t)((uint32_t)a[i] - (uint32_t)b[i]));
+        else if (op == SPK__OP_MUL) SPK__FOR_ROWS(sel, n, o[i] = (int32_t)((uint32_t)a[i] * (uint32_t)b[i]));
+        else SPK__FOR_ROWS(sel, n, { /* MOD: x % 0 is NULL; x % -1 is 0 (avoids INT_MIN % -1) */
+            on[i] |= b[i] == 0;
+            o[i] = (b[i] == 0 || b[i] == -1) ? 0 : a[i] % b[i];
+        });
+        break;
+    }
+    case SPK_TYPE_INT64: {
+        const int64_t *a = va->v.i64, *b = vb->v.i64;
+        int64_t *o = out->v.i64;
+        if (op == SPK__OP_ADD) SPK__FOR_ROWS(sel, n, o[i] = (int64_t)((uint64_t)a[i] + (uint64_t)b[i]));
+        else if (op == SPK__OP_SUB) SPK__FOR_ROWS(sel, n, o[i] = (int64_t)((uint64_t)a[i] - (uint64_t)b[i]));
+        else if (op == SPK__OP_MUL) SPK__FOR_ROWS(sel, n, o[i] = (int64_t)((uint64_t)a[i] * (uint64_t)b[i]));
+        else if (op == SPK__OP_INTDIV) SPK__FOR_ROWS(sel, n, {
+            on[i] |= b[i] == 0;
+            o[i] = b[i] == 0 ? 0 : b[i] == -1 ? (int64_t)(0 - (uint64_t)a[i]) : a[i] / b[i];
+        });
+        else SPK__FOR_ROWS(sel, n, {
+            on[i] |= b[i] == 0;
+            o[i] = (b[i] == 0 || b[i] == -1) ? 0 : a[i] % b[i];
+        });
+        break;
+    }
+    case SPK_TYPE_DOUBLE: {
+        const double *a = va->v.f64, *b = vb->v.f64;
+        double *o = out->v.f64;
+        if (op == SPK__OP_ADD) SPK__FOR_ROWS(sel, n, o[i] = a[i] + b[i]);
+        else if (op == SPK__OP_SUB) SPK__FOR_ROWS(sel, n, o[i] = a[i] - b[i]);
+        else if (op == SPK__OP_MUL) SPK__FOR_ROWS(sel, n, o[i] = a[i] * b[i]);
+        else if (op == SPK__OP_DIV) SPK__FOR_ROWS(sel, n, { /* x / 0 is NULL in Spark */
+            on[i] |= b[i] == 0;
+            o[i] = b[i] == 0 ? 0 : a[i] / b[i];
+        });
+        else SPK__FOR_ROWS(sel, n, {
+            on[i] |= b[i] == 0;
+            o[i] = b[i] == 0 ? 0 : fmod(a[i], b[i]);
+        });
+        break;
+    }
+    case SPK_TYPE_DECIMAL: {
+        const int64_t *a = va->v.i64, *b = vb->v.i64;
+        int64_t *o = out->v.i64;
+        int sa = va->type.scale, sb = vb->type.scale, s = out->type.scale, p = out->type.precision;
+        switch (op) {
+        case SPK__OP_ADD: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_add_sub(a[i], sa, b[i], sb, false, s, p, &o[i])); break;
+        case SPK__OP_SUB: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_add_sub(a[i], sa, b[i], sb, true, s, p, &o[i])); break;
+        case SPK__OP_MUL: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_mul(a[i], sa, b[i], sb, s, p, &o[i])); break;
+        case SPK__OP_DIV: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_div_round(a[i], sa, b[i], sb, s, p, &o[i])); break;
+        default: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_mod(a[i], sa, b[i], sb, s, p, &o[i])); break;
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+/* a div b for DOUBLE inputs: the truncated quotient as BIGINT. */
+static void spk__k_intdiv_double(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                                 const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    (void)node;
+    const double *a = args[0]->v.f64, *b = args[1]->v.f64;
+    int64_t *o = out->v.i64;
+    uint8_t *on = out->nulls;
+    spk__nulls_or(out, args[0], args[1], sel, n);
+    SPK__FOR_ROWS(sel, n, {
+        on[i] |= b[i] == 0;
+        o[i] = b[i] == 0 ? 0 : spk__double_to_int64(trunc(a[i] / b[i]));
+    });
+}
+
+static void spk__k_neg(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                       const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    (void)node;
+    const spk__vec *a = args[0];
+    if (out->type.id == SPK_TYPE_INT32) {
+        const int32_t *x = a->v.i32;
+        int32_t *o = out->v.i32;
+        SPK__FOR_ROWS(sel, n, o[i] = (int32_t)(0u - (uint32_t)x[i]));
+    } else if (out->type.id == SPK_TYPE_DOUBLE) {
+        const double *x = a->v.f64;
+        double *o = out->v.f64;
+        SPK__FOR_ROWS(sel, n, o[i] = -x[i]);
+    } else {
+        const int64_t *x = a->v.i64;
+        int64_t *o = out->v.i64;
+        SPK__FOR_ROWS(sel, n, o[i] = (int64_t)(0 - (uint64_t)x[i]));
+    }
+    spk__nulls_copy(out, a, sel, n);
+}
+
+/* Comparison result from c = sign(a - b). */
+static uint8_t spk__cmp_result(spk__op op, int c) {
+    switch (op) {
+    case SPK__OP_EQ:
+    case SPK__OP_EQ_NS: return c == 0;
+    case SPK__OP_NE: return c != 0;
+    case SPK__OP_LT: return c < 0;
+    case SPK__OP_LE: return c <= 0;
+    case SPK__OP_GT: return c > 0;
+    default: return c >= 0;
+    }
+}
+
+/* Direct comparisons for the integer layouts, so the common filters compile
+ * to plain vector code; doubles follow Spark's NaN order; strings compare
+ * their bytes without copying. */
+#define SPK__CMP_LOOP(T, field)                                                                        \
+    do {                                                                                               \
+        const T *a = va->v.field, *b = vb->v.field;                                                    \
+        switch (op) {                                                                                  \
+        case SPK__OP_EQ: case SPK__OP_EQ_NS: SPK__FOR_ROWS(sel, n, o[i] = a[i] == b[i]); break;        \
+        case SPK__OP_NE: SPK__FOR_ROWS(sel, n, o[i] = a[i] != b[i]); break;                            \
+        case SPK__OP_LT: SPK__FOR_ROWS(sel, n, o[i] = a[i] < b[i]); break;                             \
+        case SPK__OP_LE: SPK__FOR_ROWS(sel, n, o[i] = a[i] <= b[i]); break;                            \
+        case SPK__OP_GT: SPK__FOR_ROWS(sel, n, o[i] = a[i] > b[i]); break;                             \
+        default: SPK__FOR_ROWS(sel, n, o[i] = a[i] >= b[i]); break;                                    \
+        }                                                                                              \
+    } while (0)
+
+static void spk__k_compare(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                           const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const spk__vec *va = args[0], *vb = args[1];
+    spk__op op = (spk__op)node->iarg;
+    uint8_t *o = out->v.b;
+    switch (va->type.id) {
+    case SPK_TYPE_BOOLEAN: SPK__CMP_LOOP(uint8_t, b); break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: SPK__CMP_LOOP(int32_t, i32); break;
+    case SPK_TYPE_DOUBLE: {
+        const double *a = va->v.f64, *b = vb->v.f64;
+        SPK__FOR_ROWS(sel, n, o[i] = spk__cmp_result(op, spk__cmp_f64(a[i], b[i])));
+        break;
+    }
+    case SPK_TYPE_STRING: {
+        const spk__str *a = va->v.str, *b = vb->v.str;
+        SPK__FOR_ROWS(sel, n, o[i] = spk__cmp_result(op, spk__cmp_bytes(a[i].ptr, a[i].len, b[i].ptr, b[i].len)));
+        break;
+    }
+    case SPK_TYPE_NULL: SPK__FOR_ROWS(sel, n, o[i] = 0); break;
+    default: SPK__CMP_LOOP(int64_t, i64); break; /* INT64, DECIMAL at one scale, TIMESTAMP */
+    }
+    if (op == SPK__OP_EQ_NS) { /* never NULL: NULL <=> NULL is true, NULL <=> x false */
+        const uint8_t *an = va->nulls, *bn = vb->nulls;
+        uint8_t *on = out->nulls;
+        SPK__FOR_ROWS(sel, n, {
+            o[i] = (an[i] | bn[i]) ? (an[i] & bn[i]) : o[i];
+            on[i] = 0;
+        });
+    } else {
+        spk__nulls_or(out, va, vb, sel, n);
+    }
+}
+
+static void spk__k_not(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                       const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    (void)node;
+    const uint8_t *x = args[0]->v.b;
+    uint8_t *o = out->v.b;
+    SPK__FOR_ROWS(sel, n, o[i] = !x[i]);
+    spk__nulls_copy(out, args[0], sel, n);
+}
+
+static void spk__k_is_null(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                           const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const uint8_t *x = args[0]->nulls;
+    uint8_t *o = out->v.b, *on = out->nulls;
+    uint8_t want = node->iarg ? 1 : 0; /* iarg 1: IS NULL, 0: IS NOT NULL */
+    SPK__FOR_ROWS(sel, n, {
+        o[i] = x[i] == want;
+        on[i] = 0;
+    });
+}
+
+/* x IN (list): true if equal to an item; else NULL if x or an item is NULL; else false. */
+static void spk__k_in(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                      const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    int items = node->nargs - 1;
+    const spk__vec *x = args[0];
+    SPK__FOR_ROWS(sel, n, {
+        uint8_t found = 0, unknown = x->nulls[i];
+        if (!unknown) {
+            spk_value xv = spk__vec_get(x, i);
+            for (int k = 1; k <= items && !found; k++) {
+                if (args[k]->nulls[i]) {
+                    unknown = 1;
+                    continue;
+                }
+                spk_value item = spk__vec_get(args[k], i);
+                found = spk_value_compare(&xv, &item, true) == 0;
+            }
+        }
+        out->v.b[i] = found;
+        out->nulls[i] = !found && unknown;
+    });
+}
+
+/* -- LIKE: % matches any run, _ one character, \ escapes the next one. */
+typedef struct spk__like {
+    char *pattern;
+    size_t len;
+} spk__like;
+
+static size_t spk__utf8_step(const char *s, size_t len, size_t i) {
+    size_t j = i + 1;
+    while (j < len && ((unsigned char)s[j] & 0xC0) == 0x80) j++;
+    return j;
+}
+
+static bool spk__like_match(const char *p, size_t pl, const char *s, size_t sl) {
+    size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
+    while (si < sl) {
+        if (pi < pl && p[pi] == '%') {
+            star_p = ++pi;
+            star_s = si;
+            continue;
+        }
+        if (pi < pl) {
+            if (p[pi] == '_') {
+                pi++;
+                si = spk__utf8_step(s, sl, si);
+                continue;
+            }
+            char c = p[pi];
+            size_t step = 1;
+            if (c == '\\' && pi + 1 < pl) {
+                c = p[pi + 1];
+                step = 2;
+            }
+            if (c == s[si]) {
+                pi += step;
+                si++;
+                continue;
+            }
+        }
+        if (star_p == (size_t)-1) return false;
+        pi = star_p; /* let the last % swallow one more character */
+        si = star_s = spk__utf8_step(s, sl, star_s);
+    }
+    while (pi < pl && p[pi] == '%') pi++;
+    return pi == pl;
+}
+
+static void spk__like_free(void *aux) {
+    spk__like *l = (spk__like *)aux;
+    spk__free(spk__bind_alloc(), l->pattern, l->len + 1);
+    spk__free(spk__bind_alloc(), l, sizeof *l);
+}
+
+static void spk__k_like(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                        const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const spk__like *l = (const spk__like *)node->aux;
+    const spk__str *x = args[0]->v.str;
+    uint8_t *o = out->v.b;
+    SPK__FOR_ROWS(sel, n, o[i] = spk__like_match(l->pattern, l->len, x[i].ptr, x[i].len));
+    spk__nulls_copy(out, args[0], sel, n);
+}
+
+/* -- RLIKE: POSIX extended regular expressions from the C library. */
+#if defined(__unix__) || defined(__APPLE__)
+#include <regex.h>
+#define SPK__HAVE_REGEX 1
+
+static void spk__regex_free(void *aux) {
+    regfree((regex_t *)aux);
+    spk__free(spk__bind_alloc(), aux, sizeof(regex_t));
+}
+
+static void spk__k_rlike(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                         const uint32_t *sel, uint32_t n) {
+    const regex_t *re = (const regex_t *)node->aux;
+    const spk__str *x = args[0]->v.str;
+    uint8_t *o = out->v.b;
+    SPK__FOR_ROWS(sel, n, {
+        char *text = spk__eval_strbuf(ev, x[i].len + 1); /* regexec wants a C string */
+        o[i] = 0;
+        if (text) {
+            memcpy(text, x[i].ptr, x[i].len);
+            text[x[i].len] = '\0';
+            o[i] = regexec(re, text, 0, NULL, 0) == 0;
+        }
+    });
+    spk__nulls_copy(out, args[0], sel, n);
+}
+#endif
+
+/* -- date and timestamp plus an interval (aux: months, days, micros) */
+typedef struct spk__interval {
+    int32_t months, days;
+    int64_t micros;
+} spk__interval;
+
+static void spk__interval_free(void *aux) { spk__free(spk__bind_alloc(), aux, sizeof(spk__interval)); }
+
+static void spk__k_add_interval(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                                const uint32_t *sel, uint32_t n) {
+    (void)ev;
+    const spk__interval *iv = (const spk__interval *)node->aux;
+    if (out->type.id == SPK_TYPE_DATE) {
+        const int32_t *d = args[0]->v.i32;
+        int32_t *o = out->v.i32;
+        SPK__FOR_ROWS(sel, n, o[i] = (int32_t)(uint32_t)((int64_t)spk__add_months(d[i], iv->months) + iv->days));
+    } else {
+        const int64_t *t = args[0]->v.i64;
+        int64_t *o = out->v.i64;
+        SPK__FOR_ROWS(sel, n, {
+            int64_t day = spk__floor_div(t[i], SPK__MICROS_PER_DAY), tod = spk__floor_mod(t[i], SPK__MICROS_PER_DAY);
+            day = (int64_t)spk__add_months((int32_t)day, iv->months) + iv->days;
+            o[i] = (int64_t)((uint64_t)day * (uint64_t)SPK__MICROS_PER_DAY + (uint64_t)tod + (uint64_t)iv->micros);
+        });
+    }
+    spk__nulls_copy(out, args[0], sel, n);
+}
+
+/* ---------------------------------------------------------------- the binder */
+
+typedef struct spk__scope {
+    const spk_schema *schema;
+    bool case_sensitive;
+    int agg_depth; /* > 0 inside an aggregate's argument */
+} spk__scope;
+
+static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__bnode **out);
+
+/* The SQL text of an expression, for messages and names (cut to fit). */
+typedef struct spk__sql_text { char s[256]; } spk__sql_text;
+static spk__sql_text spk__sql_of(const spk_expr *e) {
+    spk__sql_text t;
+    size_t n = spk_expr_to_sql(e, t.s, sizeof t.s);
+    if (n >= sizeof t.s) memcpy(t.s + sizeof t.s - 4, "...", 4);
+    return t;
+}
+
+static spk_status spk__type_mismatch(const spk_expr *e, const char *why) {
+    return spk__fail(SPK_ERR_TYPE, "[DATATYPE_MISMATCH] Cannot resolve \"%s\" due to data type mismatch: %s",
+                     spk__sql_of(e).s, why);
+}
+
+/* A kernel node over already-bound arguments (consumed, also on failure). */
+static spk__bnode *spk__kernel_node(spk_type type, spk__kernel kernel, const char *label, spk__bnode **args, int n) {
+    spk__bnode *b = spk__bnode_new(SPK__B_KERNEL, type, n);
+    if (!b || spk__bnode_set_label(b, label) != SPK_OK) {
+        for (int i = 0; i < n; i++) spk__bnode_free(args[i]);
+        spk__bnode_free(b);
+        return NULL;
+    }
+    b->kernel = kernel;
+    for (int i = 0; i < n; i++) b->args[i] = args[i];
+    b->nullable = false;
+    for (int i = 0; i < n; i++) b->nullable |= args[i]->nullable;
+    return b;
+}
+
+static const char *spk__type_sql_name(spk_type t, char *buf, size_t cap) {
+    spk_type_format(t, SPK_TYPE_SQL, buf, cap);
+    return buf;
+}
+
+static spk_status spk__bind_column(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
+    int index;
+    spk_status st = spk_schema_lookup(sc->schema, e->name, sc->case_sensitive, &index);
+    if (st != SPK_OK) {
+        if (e->source) spk__fail_caret(e->source->text, e->pos);
+        return st;
+    }
+    /* A qualifier names a DataFrame alias; plain tables have none to check. */
+    const spk_field *f = spk_schema_field(sc->schema, index);
+    spk__bnode *b = spk__bnode_new(SPK__B_COL, f->type, 0);
+    if (!b) return SPK_ERR_NOMEM;
+    b->col = index;
+    b->nullable = f->nullable;
+    b->name = spk__strndup(spk__bind_alloc(), f->name, strlen(f->name));
+    if (!b->name) {
+        spk__bnode_free(b);
+        return spk__nomem("a name", strlen(f->name) + 1);
+    }
+    *out = b;
+    return SPK_OK;
+}
+
+/* Arithmetic: Spark's result types (integers wrap, `/` is DOUBLE unless
+ * decimal, decimals follow the precision rules capped at 18 digits). */
+static spk_status spk__bind_arith(const spk_expr *e, spk__bnode *a, spk__bnode *b, spk__bnode **out) {
+    spk__op op = (spk__op)e->op;
+    spk__bnode *args[2] = {a, b};
+    spk_type ta = a->type, tb = b->type, result;
+    spk_status st = SPK_OK;
+    /* Strings in arithmetic are read as DOUBLE; an untyped NULL as the other side. */
+    for (int i = 0; i < 2; i++) {
+        if (args[i]->type.id == SPK_TYPE_STRING && st == SPK_OK) st = spk__coerce(&args[i], spk_type_of(SPK_TYPE_DOUBLE));
+    }
+    if (st == SPK_OK && args[0]->type.id == SPK_TYPE_NULL && args[1]->type.id == SPK_TYPE_NULL)
+        st = spk__coerce(&args[0], spk_type_of(SPK_TYPE_DOUBLE));
+    for (int i = 0; i < 2 && st == SPK_OK; i++) {
+        spk__bnode *other = args[1 - i];
+        if (args[i]->type.id == SPK_TYPE_NULL) st = spk__coerce(&args[i], other->type);
+    }
+    if (st != SPK_OK) goto fail;
+    ta = args[0]->type;
+    tb = args[1]->type;
+    if (!spk__is_numeric_type(ta) || !spk__is_numeric_type(tb)) {
+        char x[32], y[32], why[128];
+        snprintf(why, sizeof why, "the operator requires numeric operands, not \"%s\" and \"%s\".",
+                 spk__type_sql_name(ta, x, sizeof x), spk__type_sql_name(tb, y, sizeof y));
+        st = spk__type_mismatch(e, why);
+        goto fail;
+    }
+    bool any_double = ta.id == SPK_TYPE_DOUBLE || tb.id == SPK_TYPE_DOUBLE;
+    bool any_decimal = ta.id == SPK_TYPE_DECIMAL || tb.id == SPK_TYPE_DECIMAL;
+    spk__kernel kernel = spk__k_arith;
+    if (op == SPK__OP_INTDIV) {
+        if (any_double || any_decimal) {
+            result = spk_type_of(SPK_TYPE_DOUBLE);
+            kernel = spk__k_intdiv_double;
+        } else {
+            result = spk_type_of(SPK_TYPE_INT64);
+        }
+        if ((st = spk__coerce(&args[0], result)) != SPK_OK || (st = spk__coerce(&args[1], result)) != SPK_OK) goto fail;
+        result = spk_type_of(SPK_TYPE_INT64);
+    } else if (any_double || (op == SPK__OP_DIV && !any_decimal)) {
+        result = spk_type_of(SPK_TYPE_DOUBLE);
+        if ((st = spk__coerce(&args[0], result)) != SPK_OK || (st = spk__coerce(&args[1], result)) != SPK_OK) goto fail;
+    } else if (any_decimal) {
+        spk_type da = spk__decimal_of(ta), db = spk__decimal_of(tb);
+        int p1 = da.precision, s1 = da.scale, p2 = db.precision, s2 = db.scale;
+        switch (op) {
+        case SPK__OP_ADD:
+        case SPK__OP_SUB: {
+            int s = s1 > s2 ? s1 : s2, i1 = p1 - s1, i2 = p2 - s2;
+            result = spk__decimal_bounded((i1 > i2 ? i1 : i2) + s + 1, s);
+            break;
+        }
+        case SPK__OP_MUL: result = spk__decimal_bounded(p1 + p2 + 1, s1 + s2); break;
+        case SPK__OP_DIV: {
+            int s = 6 > s1 + p2 + 1 ? 6 : s1 + p2 + 1;
+            result = spk__decimal_bounded(p1 - s1 + s2 + s, s);
+            break;
+        }
+        default: { /* MOD */
+            int s = s1 > s2 ? s1 : s2, i1 = p1 - s1, i2 = p2 - s2;
+            result = spk__decimal_bounded((i1 < i2 ? i1 : i2) + s, s);
+            break;
+        }
+        }
+        if ((st = spk__coerce(&args[0], da)) != SPK_OK || (st = spk__coerce(&args[1], db)) != SPK_OK) goto fail;
+    } else {
+        result = ta.id == SPK_TYPE_INT64 || tb.id == SPK_TYPE_INT64 ? spk_type_of(SPK_TYPE_INT64)
+                                                                     : spk_type_of(SPK_TYPE_INT32);
+        if ((st = spk__coerce(&args[0], result)) != SPK_OK || (st = spk__coerce(&args[1], result)) != SPK_OK) goto fail;
+    }
+    *out = spk__kernel_node(result, kernel, spk__op_symbol(op), args, 2);
+    if (!*out) return SPK_ERR_NOMEM;
+    (*out)->iarg = op;
+    if (op == SPK__OP_DIV || op == SPK__OP_MOD || op == SPK__OP_INTDIV || any_decimal) (*out)->nullable = true;
+    return SPK_OK;
+fail:
+    spk__bnode_free(args[0]);
+    spk__bnode_free(args[1]);
+    return st;
+}
+
+/* DATE/TIMESTAMP +/- INTERVAL; DATE +/- INT days; DATE - DATE days. */
+static bool spk__is_datetime(spk_type t) { return t.id == SPK_TYPE_DATE || t.id == SPK_TYPE_TIMESTAMP; }
+
+static spk_status spk__bind_datetime_arith(const spk_expr *e, spk__bnode *a, spk__bnode *b, spk__bnode **out) {
+    bool sub = e->op == SPK__OP_SUB;
+    const spk_expr *iv_expr = e->args[1]->op == SPK__OP_INTERVAL ? e->args[1] : NULL;
+    if (iv_expr) {
+        spk__interval *iv = (spk__interval *)spk__alloc(spk__bind_alloc(), sizeof *iv);
+        if (!iv) {
+            spk__bnode_free(a);
+            spk__bnode_free(b);
+            return spk__nomem("an interval", sizeof *iv);
+        }
+        iv->months = sub ? -iv_expr->months : iv_expr->months;
+        iv->days = sub ? -iv_expr->days : iv_expr->days;
+        iv->micros = sub ? -iv_expr->micros : iv_expr->micros;
+        spk__bnode_free(b);
+        spk_status st = SPK_OK;
+        if (a->type.id == SPK_TYPE_DATE && iv->micros) st = spk__coerce(&a, spk_type_of(SPK_TYPE_TIMESTAMP));
+        spk__bnode *args[1] = {a};
+        spk__bnode *node = st == SPK_OK ? spk__kernel_node(a->type, spk__k_add_interval, sub ? "-" : "+", args, 1) : NULL;
+        if (!node) {
+            if (st != SPK_OK) spk__bnode_free(a);
+            spk__interval_free(iv);
+            return st != SPK_OK ? st : SPK_ERR_NOMEM;
+        }
+        node->aux = iv;
+        node->aux_free = spk__interval_free;
+        *out = node;
+        return SPK_OK;
+    }
+    /* DATE - DATE: days between (Spark 3 gives an interval; we give INT days). */
+    bool date_minus_date = sub && a->type.id == SPK_TYPE_DATE && b->type.id == SPK_TYPE_DATE;
+    spk__bnode *args[2] = {a, b};
+    if (!sub && a->type.id != SPK_TYPE_DATE) { /* INT + DATE */
+        args[0] = b;
+        args[1] = a;
+    }
+    spk__bnode *node = spk__kernel_node(spk_type_of(date_minus_date ? SPK_TYPE_INT32 : SPK_TYPE_DATE),
+                                        date_minus_date ? spk__k_datediff : spk__k_date_add,
+                                        date_minus_date ? "datediff" : sub ? "date_sub" : "date_add", args, 2);
+    if (!node) return SPK_ERR_NOMEM;
+    node->iarg = sub ? -1 : 1;
+    spk_status st = date_minus_date ? SPK_OK : spk__fn_arg(node, 1, spk_type_of(SPK_TYPE_INT32));
+    if (st != SPK_OK) {
+        spk__bnode_free(node);
+        return st;
+    }
+    *out = node;
+    return SPK_OK;
+}
+
+static spk_status spk__bind_compare(const spk_expr *e, spk__bnode *a, spk__bnode *b, spk__bnode **out) {
+    spk_type common;
+    spk__bnode *args[2] = {a, b};
+    spk_status st;
+    if (!spk__common_type(a->type, b->type, true, &common)) {
+        char x[32], y[32], why[160];
+        snprintf(why, sizeof why, "\"%s\" and \"%s\" cannot be compared.", spk__type_sql_name(a->type, x, sizeof x),
+                 spk__type_sql_name(b->type, y, sizeof y));
+        st = spk__type_mismatch(e, why);
+        goto fail;
+    }
+    if (common.id == SPK_TYPE_NULL) common = spk_type_of(SPK_TYPE_BOOLEAN);
+    if ((st = spk__coerce(&args[0], common)) != SPK_OK || (st = spk__coerce(&args[1], common)) != SPK_OK) goto fail;
+    *out = spk__kernel_node(spk_type_of(SPK_TYPE_BOOLEAN), spk__k_compare, spk__op_symbol((spk__op)e->op), args, 2);
+    if (!*out) return SPK_ERR_NOMEM;
+    (*out)->iarg = e->op;
+    if (e->op == SPK__OP_EQ_NS) (*out)->nullable = false;
+    return SPK_OK;
+fail:
+    spk__bnode_free(args[0]);
+    spk__bnode_free(args[1]);
+    return st;
+}
+
+/* Coerces a bound node to BOOLEAN for AND/OR/NOT/WHEN (strings and NULL cast). */
+static spk_status spk__want_boolean(const spk_expr *e, spk__bnode **slot) {
+    spk_type_id id = (spk_type_id)(*slot)->type.id;
+    if (id == SPK_TYPE_BOOLEAN) return SPK_OK;
+    if (id == SPK_TYPE_NULL || id == SPK_TYPE_STRING) return spk__coerce(slot, spk_type_of(SPK_TYPE_BOOLEAN));
+    char t[32], why[160];
+    snprintf(why, sizeof why, "a BOOLEAN is required, not \"%s\".", spk__type_sql_name((*slot)->type, t, sizeof t));
+    return spk__type_mismatch(e, why);
+}
+
+/* Binds the children of e into a fresh array (freed by the caller with spk__free_args). */
+static spk_status spk__bind_children(const spk__scope *sc, const spk_expr *e, int from, spk__bnode **args) {
+    for (int i = from; i < e->nargs; i++) {
+        spk_status st = spk__bind_node(sc, e->args[i], &args[i - from]);
+        if (st != SPK_OK) {
+            for (int k = from; k < i; k++) spk__bnode_free(args[k - from]);
+            return st;
+        }
+    }
+    return SPK_OK;
+}
+
+static spk_status spk__bind_call(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
+    const spk__func *f = spk__func_find(e->name);
+    if (!f) {
+        spk_status st = spk__unknown_function(e->name);
+        if (e->source) spk__fail_caret(e->source->text, e->pos);
+        return st;
+    }
+    if (e->nargs < f->min_args || (f->max_args >= 0 && e->nargs > f->max_args)) {
+        char expected[48];
+        if (f->max_args < 0) snprintf(expected, sizeof expected, "at least %d", f->min_args);
+        else if (f->min_args == f->max_args) snprintf(expected, sizeof expected, "%d", f->min_args);
+        else snprintf(expected, sizeof expected, "%d to %d", f->min_args, f->max_args);
+        return spk__fail(SPK_ERR_ARG,
+                         "[WRONG_NUM_ARGS] The `%s` requires %s parameters but the actual number is %d.",
+                         f->name, expected, e->nargs);
+    }
+    if (f->aggregate && sc->agg_depth > 0)
+        return spk__fail(SPK_ERR_ARG,
+                         "[NESTED_AGGREGATE_FUNCTION] It is not allowed to use an aggregate function in the argument "
+                         "of another aggregate function: \"%s\".", spk__sql_of(e).s);
+    if (e->distinct && (!f->aggregate || strcmp(f->name, "count") != 0))
+        return spk__fail(SPK_ERR_UNSUPPORTED, "DISTINCT is supported in count(DISTINCT x) only: \"%s\"", spk__sql_of(e).s);
+    spk__bnode *b = spk__bnode_new(f->aggregate ? SPK__B_AGG : SPK__B_KERNEL, spk_type_of(SPK_TYPE_NULL), e->nargs);
+    if (!b) return SPK_ERR_NOMEM;
+    spk__sql_text label = spk__sql_of(e);
+    spk_status st = spk__bnode_set_label(b, f->aggregate ? f->name : label.s);
+    spk__scope inner = *sc;
+    if (f->aggregate) inner.agg_depth++;
+    int bound = 0;
+    for (int i = 0; i < e->nargs && st == SPK_OK; i++, bound++) {
+        if (e->args[i]->op == SPK__OP_STAR) { /* count(*) counts rows: count(1) */
+            if (!(f->aggregate && strcmp(f->name, "count") == 0) || e->args[i]->qualifier) {
+                st = spk__fail(SPK_ERR_ARG, "`*` is allowed only in count(*): \"%s\"", label.s);
+                break;
+            }
+            b->args[i] = spk__bnode_lit(spk_value_i32(1));
+            if (!b->args[i]) st = SPK_ERR_NOMEM;
+        } else {
+            st = spk__bind_node(&inner, e->args[i], &b->args[i]);
+        }
+    }
+    if (st != SPK_OK) {
+        b->nargs = bound;
+        spk__bnode_free(b);
+        return st;
+    }
+    b->distinct = e->distinct;
+    if (f->aggregate) {
+        /* The bind hook's messages should name the call, not the function. */
+        spk__free_string(b->label);
+        b->label = NULL;
+        if ((st = spk__bnode_set_label(b, label.s)) == SPK_OK) st = f->bind(b);
+        if (b->label) {
+            spk__free_string(b->label);
+            b->label = NULL;
+            if (st == SPK_OK) st = spk__bnode_set_label(b, f->name);
+        }
+        b->nullable = b->agg != &spk__agg_count && b->agg != &spk__agg_count_distinct;
+    } else {
+        st = f->bind(b);
+    }
+    if (st != SPK_OK) {
+        spk__bnode_free(b);
+        return st;
+    }
+    *out = b;
+    return SPK_OK;
+}
+
+static spk_status spk__bind_case(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
+    spk__bnode *b = spk__bnode_new(SPK__B_CASE, spk_type_of(SPK_TYPE_NULL), e->nargs + (e->has_else ? 0 : 1));
+    if (!b) return SPK_ERR_NOMEM;
+    int pairs = (e->nargs - (e->has_else ? 1 : 0)) / 2;
+    spk_status st = spk__bind_children(sc, e, 0, b->args);
+    if (st != SPK_OK) {
+        b->nargs = 0;
+        spk__bnode_free(b);
+        return st;
+    }
+    if (!e->has_else) { /* ELSE NULL */
+        b->args[e->nargs] = spk__bnode_lit(spk_value_null());
+        if (!b->args[e->nargs]) {
+            spk__bnode_free(b);
+            return SPK_ERR_NOMEM;
+        }
+    }
+    int nvalues = pairs + 1;
+    spk_type t = b->args[1]->type;
+    for (int k = 0; k < nvalues && st == SPK_OK; k++) {
+        int vi = k < pairs ? 2 * k + 1 : b->nargs - 1;
+        spk_type next;
+        if (!spk__common_type(t, b->args[vi]->type, false, &next)) {
+            char x[32], y[32], why[160];
+            snprintf(why, sizeof why, "THEN and ELSE expressions should all be the same type, not \"%s\" and \"%s\".",
+                     spk__type_sql_name(t, x, sizeof x), spk__type_sql_name(b->args[vi]->type, y, sizeof y));
+            st = spk__type_mismatch(e, why);
+        }
+        t = next;
+    }
+    for (int k = 0; k < pairs && st == SPK_OK; k++) st = spk__want_boolean(e, &b->args[2 * k]);
+    for (int k = 0; k < nvalues && st == SPK_OK; k++) st = spk__coerce(&b->args[k < pairs ? 2 * k + 1 : b->nargs - 1], t);
+    if (st != SPK_OK) {
+        spk__bnode_free(b);
+        return st;
+    }
+    b->type = t;
+    b->nullable = false;
+    for (int k = 0; k < nvalues; k++) b->nullable |= b->args[k < pairs ? 2 * k + 1 : b->nargs - 1]->nullable;
+    *out = b;
+    return SPK_OK;
+}
+
+static spk_status spk__bind_pattern(const spk_expr *e, spk__bnode *x, spk__bnode **out) {
+    spk_status st = spk__coerce(&x, spk_type_of(SPK_TYPE_STRING));
+    if (st != SPK_OK) {
+        spk__bnode_free(x);
+        return st;
+    }
+    spk__bnode *args[1] = {x};
+    if (e->op == SPK__OP_LIKE) {
+        spk__like *l = (spk__like *)spk__alloc(spk__bind_alloc(), sizeof *l);
+        if (l) {
+            l->len = strlen(e->name);
+            l->pattern = spk__strndup(spk__bind_alloc(), e->name, l->len);
+            if (!l->pattern) {
+                spk__free(spk__bind_alloc(), l, sizeof *l);
+                l = NULL;
+            }
+        }
+        spk__bnode *b = l ? spk__kernel_node(spk_type_of(SPK_TYPE_BOOLEAN), spk__k_like, "LIKE", args, 1) : NULL;
+        if (!b) {
+            if (l) spk__like_free(l);
+            else spk__bnode_free(x);
+            return SPK_ERR_NOMEM;
+        }
+        b->aux = l;
+        b->aux_free = spk__like_free;
+        *out = b;
+        return SPK_OK;
+    }
+#ifdef SPK__HAVE_REGEX
+    regex_t *re = (regex_t *)spk__alloc(spk__bind_alloc(), sizeof *re);
+    if (!re) {
+        spk__bnode_free(x);
+        return spk__nomem("a regular expression", sizeof *re);
+    }
+    int rc = regcomp(re, e->name, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char why[160];
+        regerror(rc, re, why, sizeof why);
+        spk__free(spk__bind_alloc(), re, sizeof *re);
+        spk__bnode_free(x);
+        return spk__fail(SPK_ERR_ARG, "[INVALID_PARAMETER_VALUE.PATTERN] the regular expression '%s' is invalid: %s",
+                         e->name, why);
+    }
+    spk__bnode *b = spk__kernel_node(spk_type_of(SPK_TYPE_BOOLEAN), spk__k_rlike, "RLIKE", args, 1);
+    if (!b) {
+        spk__regex_free(re);
+        return SPK_ERR_NOMEM;
+    }
+    b->aux = re;
+    b->aux_free = spk__regex_free;
+    *out = b;
+    return SPK_OK;
+#else
+    spk__bnode_free(x);
+    return spk__fail(SPK_ERR_UNSUPPORTED, "RLIKE needs POSIX <regex.h>, which this platform lacks");
+#endif
+}
+
+static spk_status spk__fold(spk__bnode **slot);
+
+static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
+    if (!e) return spk__fail(SPK_ERR_ARG, "NULL expression (an expression builder failed earlier: %s)", spk_last_error());
+    spk_status st = SPK_OK;
+    spk__bnode *a = NULL, *b = NULL;
+    *out = NULL;
+    switch ((spk__op)e->op) {
+    case SPK__OP_COL: return spk__bind_column(sc, e, out);
+    case SPK__OP_STAR:
+        return spk__fail(SPK_ERR_ARG, "`*` cannot be used as a value here (only in count(*) and select)");
+    case SPK__OP_LIT:
+        *out = spk__bnode_lit(e->lit);
+        return *out ? SPK_OK : SPK_ERR_NOMEM;
+    case SPK__OP_INTERVAL:
+        return spk__type_mismatch(e, "an INTERVAL can only be added to or subtracted from a DATE or TIMESTAMP.");
+    case SPK__OP_ALIAS: return spk__bind_node(sc, e->args[0], out);
+    case SPK__OP_CALL: st = spk__bind_call(sc, e, out); break;
+    case SPK__OP_CASE: st = spk__bind_case(sc, e, out); break;
+    case SPK__OP_CAST:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        if (!spk__can_cast(a->type, e->type)) {
+            char x[32], y[32], why[160];
+            snprintf(why, sizeof why, "cannot cast \"%s\" to \"%s\".", spk__type_sql_name(a->type, x, sizeof x),
+                     spk__type_sql_name(e->type, y, sizeof y));
+            spk__bnode_free(a);
+            return spk__type_mismatch(e, why);
+        }
+        if (spk_type_equal(a->type, e->type)) {
+            *out = a;
+            return SPK_OK;
+        }
+        *out = spk__kernel_node(e->type, spk__kernel_cast, "CAST", &a, 1);
+        if (!*out) return SPK_ERR_NOMEM;
+        (*out)->nullable = true;
+        break;
+    case SPK__OP_NEG:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        if (a->type.id == SPK_TYPE_STRING || a->type.id == SPK_TYPE_NULL) st = spk__coerce(&a, spk_type_of(SPK_TYPE_DOUBLE));
+        if (st == SPK_OK && !spk__is_numeric_type(a->type)) st = spk__type_mismatch(e, "unary minus needs a number.");
+        if (st != SPK_OK) {
+            spk__bnode_free(a);
+            return st;
+        }
+        *out = spk__kernel_node(a->type, spk__k_neg, "-", &a, 1);
+        if (!*out) return SPK_ERR_NOMEM;
+        break;
+    case SPK__OP_NOT:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        if ((st = spk__want_boolean(e, &a)) != SPK_OK) {
+            spk__bnode_free(a);
+            return st;
+        }
+        *out = spk__kernel_node(spk_type_of(SPK_TYPE_BOOLEAN), spk__k_not, "NOT", &a, 1);
+        if (!*out) return SPK_ERR_NOMEM;
+        break;
+    case SPK__OP_IS_NULL:
+    case SPK__OP_IS_NOT_NULL:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        *out = spk__kernel_node(spk_type_of(SPK_TYPE_BOOLEAN), spk__k_is_null,
+                                e->op == SPK__OP_IS_NULL ? "IS NULL" : "IS NOT NULL", &a, 1);
+        if (!*out) return SPK_ERR_NOMEM;
+        (*out)->iarg = e->op == SPK__OP_IS_NULL;
+        (*out)->nullable = false;
+        break;
+    case SPK__OP_AND:
+    case SPK__OP_OR: {
+        spk__bnode *node = spk__bnode_new(e->op == SPK__OP_AND ? SPK__B_AND : SPK__B_OR, spk_type_of(SPK_TYPE_BOOLEAN), 2);
+        if (!node) return SPK_ERR_NOMEM;
+        if ((st = spk__bind_children(sc, e, 0, node->args)) != SPK_OK) {
+            node->nargs = 0;
+            spk__bnode_free(node);
+            return st;
+        }
+        if ((st = spk__want_boolean(e, &node->args[0])) != SPK_OK || (st = spk__want_boolean(e, &node->args[1])) != SPK_OK) {
+            spk__bnode_free(node);
+            return st;
+        }
+        node->nullable = node->args[0]->nullable || node->args[1]->nullable;
+        *out = node;
+        break;
+    }
+    case SPK__OP_IN: {
+        spk__bnode *node = spk__bnode_new(SPK__B_KERNEL, spk_type_of(SPK_TYPE_BOOLEAN), e->nargs);
+        if (!node) return SPK_ERR_NOMEM;
+        if ((st = spk__bind_children(sc, e, 0, node->args)) != SPK_OK) {
+            node->nargs = 0;
+            spk__bnode_free(node);
+            return st;
+        }
+        spk_type t = node->args[0]->type;
+        for (int i = 1; i < node->nargs && st == SPK_OK; i++) {
+            spk_type next;
+            if (!spk__common_type(t, node->args[i]->type, true, &next)) {
+                char x[32], y[32], why[160];
+                snprintf(why, sizeof why, "\"%s\" and \"%s\" cannot be compared in IN.", spk__type_sql_name(t, x, sizeof x),
+                         spk__type_sql_name(node->args[i]->type, y, sizeof y));
+                st = spk__type_mismatch(e, why);
+            }
+            t = next;
+        }
+        for (int i = 0; i < node->nargs && st == SPK_OK; i++) st = spk__coerce(&node->args[i], t);
+        if (st == SPK_OK) st = spk__bnode_set_label(node, "IN");
+        if (st != SPK_OK) {
+            spk__bnode_free(node);
+            return st;
+        }
+        node->kernel = spk__k_in;
+        node->nullable = false;
+        for (int i = 0; i < node->nargs; i++) node->nullable |= node->args[i]->nullable;
+        *out = node;
+        break;
+    }
+    case SPK__OP_LIKE:
+    case SPK__OP_RLIKE:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        st = spk__bind_pattern(e, a, out);
+        break;
+    case SPK__OP_ADD: case SPK__OP_SUB: case SPK__OP_MUL: case SPK__OP_DIV: case SPK__OP_MOD: case SPK__OP_INTDIV:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        if (e->args[1]->op == SPK__OP_INTERVAL && (e->op == SPK__OP_ADD || e->op == SPK__OP_SUB)) {
+            if (a->type.id == SPK_TYPE_STRING) st = spk__coerce(&a, spk_type_of(SPK_TYPE_TIMESTAMP));
+            if (st == SPK_OK && !spk__is_datetime(a->type))
+                st = spk__type_mismatch(e, "an INTERVAL can only be added to or subtracted from a DATE or TIMESTAMP.");
+            if (st != SPK_OK) {
+                spk__bnode_free(a);
+                return st;
+            }
+            st = spk__bind_datetime_arith(e, a, NULL, out);
+            break;
+        }
+        if ((st = spk__bind_node(sc, e->args[1], &b)) != SPK_OK) {
+            spk__bnode_free(a);
+            return st;
+        }
+        if ((e->op == SPK__OP_ADD || e->op == SPK__OP_SUB) &&
+            (a->type.id == SPK_TYPE_DATE || (e->op == SPK__OP_ADD && b->type.id == SPK_TYPE_DATE)) &&
+            !(e->op == SPK__OP_SUB && b->type.id != SPK_TYPE_DATE && !spk__is_numeric_type(b->type) && b->type.id != SPK_TYPE_STRING)) {
+            st = spk__bind_datetime_arith(e, a, b, out);
+            break;
+        }
+        st = spk__bind_arith(e, a, b, out);
+        break;
+    case SPK__OP_EQ: case SPK__OP_NE: case SPK__OP_LT: case SPK__OP_LE: case SPK__OP_GT: case SPK__OP_GE: case SPK__OP_EQ_NS:
+        if ((st = spk__bind_node(sc, e->args[0], &a)) != SPK_OK) return st;
+        if ((st = spk__bind_node(sc, e->args[1], &b)) != SPK_OK) {
+            spk__bnode_free(a);
+            return st;
+        }
+        st = spk__bind_compare(e, a, b, out);
+        break;
+    case SPK__OP_COUNT: return spk__fail(SPK_ERR_INTERNAL, "corrupt expression node");
+    }
+    if (st != SPK_OK) return st;
+    return spk__fold(out);
+}
+
+/* ---------------------------------------------------------------- evaluation */
+
+/* Numbers every node's vector; all references to one column share a slot. */
+static void spk__number_slots(spk__bnode *b, int *next, int *col_slot) {
+    for (int i = 0; i < b->nargs; i++) spk__number_slots(b->args[i], next, col_slot);
+    if (b->kind == SPK__B_COL && col_slot) {
+        if (col_slot[b->col] < 0) col_slot[b->col] = (*next)++;
+        b->slot = col_slot[b->col];
+    } else {
+        b->slot = (*next)++;
+    }
+}
+
+/* One evaluation's working memory; a bound expression may have many at once. */
+typedef struct spk__runner {
+    spk__eval ev;
+    const spk__bnode *root;
+    uint32_t *scratch;  /* per slot: two selection vectors of SPK__BATCH entries */
+    void *block;
+    size_t block_size;
+} spk__runner;
+
+static void spk__slot_types(const spk__bnode *b, spk_type *types) {
+    types[b->slot] = b->type;
+    for (int i = 0; i < b->nargs; i++) spk__slot_types(b->args[i], types);
+}
+
+static void spk__fill_literals(spk__runner *r, const spk__bnode *b) {
+    if (b->kind == SPK__B_LIT) {
+        spk__vec *v = &r->ev.vecs[b->slot];
+        for (uint32_t i = 0; i < SPK__BATCH; i++) spk__vec_set(v, i, &b->lit);
+    }
+    for (int i = 0; i < b->nargs; i++) spk__fill_literals(r, b->args[i]);
+}
+
+static spk_status spk__runner_init(spk__runner *r, const spk__bnode *root, int nslots) {
+    memset(r, 0, sizeof *r);
+    r->root = root;
+    r->ev.alloc = spk__bind_alloc();
+    r->ev.arena.alloc = spk__bind_alloc();
+    r->ev.nvecs = nslots;
+    spk_type stack_types[64], *types = stack_types;
+    size_t types_size = (size_t)nslots * sizeof *types;
+    if (nslots > 64 && !(types = (spk_type *)spk__alloc(spk__bind_alloc(), types_size))) return spk__nomem("an evaluator", types_size);
+    for (int i = 0; i < nslots; i++) types[i] = spk_type_of(SPK_TYPE_NULL);
+    spk__slot_types(root, types);
+    size_t size = (size_t)nslots * (sizeof(spk__vec) + 2 * SPK__BATCH * sizeof(uint32_t));
+    for (int i = 0; i < nslots; i++) size += SPK__BATCH * (1 + spk__phys_size((spk_type_id)types[i].id)) + 16;
+    r->block = spk__calloc(spk__bind_alloc(), size);
+    if (!r->block) {
+        if (types != stack_types) spk__free(spk__bind_alloc(), types, types_size);
+        return spk__nomem("an evaluator", size);
+    }
+    r->block_size = size;
+    char *at = (char *)r->block;
+    r->ev.vecs = (spk__vec *)(void *)at;
+    at += (size_t)nslots * sizeof(spk__vec);
+    r->scratch = (uint32_t *)(void *)at;
+    at += (size_t)nslots * 2 * SPK__BATCH * sizeof(uint32_t);
+    for (int i = 0; i < nslots; i++) {
+        spk__vec *v = &r->ev.vecs[i];
+        v->type = types[i];
+        at = (char *)(((uintptr_t)at + 15) & ~(uintptr_t)15); /* data 16-byte aligned */
+        v->v.any = at;
+        at += SPK__BATCH * spk__phys_size((spk_type_id)types[i].id);
+        v->nulls = (uint8_t *)at;
+        at += SPK__BATCH;
+    }
+    if (types != stack_types) spk__free(spk__bind_alloc(), types, types_size);
+    spk__fill_literals(r, root);
+    return SPK_OK;
+}
+
+static void spk__runner_free(spk__runner *r) {
+    spk__arena_free(&r->ev.arena);
+    spk__free(spk__bind_alloc(), r->block, r->block_size);
+    r->block = NULL;
+}
+
+/* Evaluates b for the rows in sel (NULL: 0..n-1) into its slot's vector. */
+static void spk__eval_node(spk__runner *r, const spk__bnode *b, const uint32_t *sel, uint32_t n) {
+    spk__vec *out = &r->ev.vecs[b->slot];
+    switch ((spk__bkind)b->kind) {
+    case SPK__B_COL:
+    case SPK__B_LIT:
+    case SPK__B_AGG: return; /* loaded per batch / filled once / computed by aggregation */
+    case SPK__B_KERNEL: {
+        spk__vec *args[16], **argv = args;
+        spk__vec **heap = NULL;
+        if (b->nargs > 16) {
+            heap = (spk__vec **)spk__alloc(spk__bind_alloc(), (size_t)b->nargs * sizeof *heap);
+            if (!heap) {
+                if (r->ev.status == SPK_OK) r->ev.status = spk__nomem("kernel arguments", (size_t)b->nargs * sizeof *heap);
+                return;
+            }
+            argv = heap;
+        }
+        for (int i = 0; i < b->nargs; i++) {
+            spk__eval_node(r, b->args[i], sel, n);
+            argv[i] = &r->ev.vecs[b->args[i]->slot];
+        }
+        b->kernel(&r->ev, b, out, argv, sel, n);
+        if (heap) spk__free(spk__bind_alloc(), heap, (size_t)b->nargs * sizeof *heap);
+        return;
+    }
+    case SPK__B_AND:
+    case SPK__B_OR: {
+        /* Three-valued logic, evaluating the right side only where the left
+         * does not decide: AND where left is not false, OR where not true. */
+        bool is_and = b->kind == SPK__B_AND;
+        const spk__bnode *l = b->args[0], *rt = b->args[1];
+        spk__eval_node(r, l, sel, n);
+        const spk__vec *lv = &r->ev.vecs[l->slot];
+        uint32_t *rest = r->scratch + (size_t)b->slot * 2 * SPK__BATCH, m = 0;
+        SPK__FOR_ROWS(sel, n, {
+            bool decided = !lv->nulls[i] && (lv->v.b[i] != 0) != is_and;
+            out->v.b[i] = lv->v.b[i];
+            out->nulls[i] = lv->nulls[i];
+            if (!decided) rest[m++] = i;
+        });
+        if (m == 0) return;
+        spk__eval_node(r, rt, rest, m);
+        const spk__vec *rv = &r->ev.vecs[rt->slot];
+        for (uint32_t k = 0; k < m; k++) {
+            uint32_t i = rest[k];
+            bool r_decides = !rv->nulls[i] && (rv->v.b[i] != 0) != is_and;
+            if (r_decides) {
+                out->v.b[i] = rv->v.b[i];
+                out->nulls[i] = 0;
+            } else if (rv->nulls[i] || lv->nulls[i]) {
+                out->nulls[i] = 1; /* NULL AND true, NULL AND NULL: unknown */
+            } else {
+                out->v.b[i] = rv->v.b[i];
+                out->nulls[i] = 0;
+            }
+        }
+        return;
+    }
+    case SPK__B_CASE: {
+        int pairs = (b->nargs - 1) / 2;
+        uint32_t *remaining = r->scratch + (size_t)b->slot * 2 * SPK__BATCH, *matched = remaining + SPK__BATCH;
+        uint32_t nrem = 0;
+        SPK__FOR_ROWS(sel, n, remaining[nrem++] = i);
+        size_t width = spk__phys_size((spk_type_id)out->type.id);
+        for (int k = 0; k <= pairs && nrem > 0; k++) {
+            const spk__bnode *value = b->args[k < pairs ? 2 * k + 1 : b->nargs - 1];
+            uint32_t nmatch = 0, nkeep = 0;
+            if (k < pairs) {
+                const spk__bnode *cond = b->args[2 * k];
+                spk__eval_node(r, cond, remaining, nrem);
+                const spk__vec *cv = &r->ev.vecs[cond->slot];
+                for (uint32_t j = 0; j < nrem; j++) {
+                    uint32_t i = remaining[j];
+                    if (!cv->nulls[i] && cv->v.b[i]) matched[nmatch++] = i;
+                    else remaining[nkeep++] = i;
+                }
+            } else {
+                memcpy(matched, remaining, nrem * sizeof *matched);
+                nmatch = nrem;
+                nkeep = 0;
+            }
+            if (nmatch) {
+                spk__eval_node(r, value, matched, nmatch);
+                const spk__vec *vv = &r->ev.vecs[value->slot];
+                for (uint32_t j = 0; j < nmatch; j++) {
+                    uint32_t i = matched[j];
+                    memcpy((char *)out->v.any + i * width, (const char *)vv->v.any + i * width, width);
+                    out->nulls[i] = vv->nulls[i];
+                }
+            }
+            nrem = nkeep;
+        }
+        return;
+    }
+    }
+}
+
+/* Replaces a node whose inputs are all constants by its value, computed by
+ * the same kernels that would compute it per row. */
+static spk_status spk__fold(spk__bnode **slot) {
+    spk__bnode *b = *slot;
+    if (b->kind == SPK__B_COL || b->kind == SPK__B_LIT || b->kind == SPK__B_AGG) return SPK_OK;
+    for (int i = 0; i < b->nargs; i++)
+        if (b->args[i]->kind != SPK__B_LIT) return SPK_OK;
+    int nslots = 0;
+    spk__number_slots(b, &nslots, NULL);
+    spk__runner r;
+    spk_status st = spk__runner_init(&r, b, nslots);
+    if (st != SPK_OK) return st;
+    spk__eval_node(&r, b, NULL, 1);
+    st = r.ev.status;
+    spk__bnode *lit = NULL;
+    if (st == SPK_OK) {
+        spk_value v = spk__vec_get(&r.ev.vecs[b->slot], 0);
+        lit = spk__bnode_lit(v);
+        if (!lit) st = SPK_ERR_NOMEM;
+    }
+    spk__runner_free(&r);
+    if (st != SPK_OK) return st;
+    lit->type = b->type;
+    lit->lit.type = b->type;
+    spk__bnode_free(b);
+    *slot = lit;
+    return SPK_OK;
+}
+
+/* Loads rows [start, start + n) of chunk c into the column slots. */
+static void spk__load_columns(spk__runner *r, const spk_bound *bd, const spk_table *t, const spk__chunk *c,
+                              uint32_t start, uint32_t n) {
+    for (int col = 0; col < t->ncols; col++) {
+        int s = bd->col_slot[col];
+        if (s < 0) continue;
+        spk__vec *v = &r->ev.vecs[s];
+        uint32_t off = t->offset[col], w = t->width;
+        const unsigned char *rows = c->rows + (size_t)start * w;
+        uint8_t bit = (uint8_t)(1u << (col & 7));
+        int byte = col >> 3;
+        for (uint32_t i = 0; i < n; i++) v->nulls[i] = (rows[(size_t)i * w + byte] & bit) != 0;
+        switch ((spk_type_id)v->type.id) {
+        case SPK_TYPE_BOOLEAN:
+            for (uint32_t i = 0; i < n; i++) v->v.b[i] = rows[(size_t)i * w + off];
+            break;
+        case SPK_TYPE_INT32:
+        case SPK_TYPE_DATE:
+            for (uint32_t i = 0; i < n; i++) memcpy(&v->v.i32[i], rows + (size_t)i * w + off, 4);
+            break;
+        case SPK_TYPE_STRING:
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(rows + (size_t)i * w + off);
+                v->v.str[i].ptr = c->heap ? c->heap + from : "";
+                v->v.str[i].len = to - from;
+            }
+            break;
+        case SPK_TYPE_NULL:
+        case SPK_TYPE_COUNT: break;
+        default:
+            for (uint32_t i = 0; i < n; i++) memcpy(&v->v.i64[i], rows + (size_t)i * w + off, 8);
+            break;
+        }
+    }
+}
+
+/* Calls fn for every batch of the table after loading its columns. */
+typedef spk_status (*spk__batch_fn)(spk__runner *r, const spk__chunk *c, uint32_t start, uint32_t n, void *user);
+
+static spk_status spk__for_batches(spk__runner *r, const spk_bound *bd, const spk_table *t, spk__batch_fn fn, void *user) {
+    for (size_t ci = 0; ci < t->nchunks; ci++) {
+        const spk__chunk *c = t->chunks[ci];
+        for (uint32_t start = 0; start < c->nrows; start += SPK__BATCH) {
+            uint32_t n = c->nrows - start < SPK__BATCH ? c->nrows - start : SPK__BATCH;
+            spk__arena_reset(&r->ev.arena);
+            spk__load_columns(r, bd, t, c, start, n);
+            spk_status st = fn(r, c, start, n, user);
+            if (st == SPK_OK) st = r->ev.status;
+            if (st != SPK_OK) return st;
+        }
+    }
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- public API */
+
+static bool spk__contains_agg(const spk__bnode *b) {
+    if (b->kind == SPK__B_AGG) return true;
+    for (int i = 0; i < b->nargs; i++)
+        if (spk__contains_agg(b->args[i])) return true;
+    return false;
+}
+
+/* A column used outside any aggregate of an aggregating expression. */
+static const spk__bnode *spk__bare_column(const spk__bnode *b) {
+    if (b->kind == SPK__B_AGG) return NULL;
+    if (b->kind == SPK__B_COL) return b;
+    for (int i = 0; i < b->nargs; i++) {
+        const spk__bnode *c = spk__bare_column(b->args[i]);
+        if (c) return c;
+    }
+    return NULL;
+}
+
+SPKDEF spk_status spk_expr_bind(const spk_expr *e, const spk_schema *schema, bool case_sensitive, spk_bound **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_expr_bind: NULL output");
+    *out = NULL;
+    if (!schema) return spk__fail(SPK_ERR_ARG, "spk_expr_bind: NULL schema");
+    spk__scope sc = {schema, case_sensitive, 0};
+    spk__bnode *root = NULL;
+    spk_status st = spk__bind_node(&sc, e, &root);
+    if (st != SPK_OK) return st;
+    spk_bound *b = (spk_bound *)spk__calloc(spk__bind_alloc(), sizeof *b);
+    int ncols = spk_schema_ncols(schema);
+    if (b) b->col_slot = (int *)spk__alloc(spk__bind_alloc(), (size_t)(ncols ? ncols : 1) * sizeof(int));
+    char name[256];
+    size_t name_len = spk_expr_to_sql(e, name, sizeof name);
+    if (name_len >= sizeof name) name_len = sizeof name - 1;
+    if (b && b->col_slot) b->name = spk__strndup(spk__bind_alloc(), name, name_len);
+    if (!b || !b->col_slot || !b->name) {
+        if (b) {
+            spk__free(spk__bind_alloc(), b->col_slot, (size_t)(ncols ? ncols : 1) * sizeof(int));
+            spk__free(spk__bind_alloc(), b, sizeof *b);
+        }
+        spk__bnode_free(root);
+        return spk__nomem("a bound expression", sizeof *b);
+    }
+    for (int i = 0; i < ncols; i++) b->col_slot[i] = -1;
+    spk__number_slots(root, &b->nslots, b->col_slot);
+    b->root = root;
+    b->schema = spk_schema_retain((spk_schema *)(uintptr_t)schema);
+    b->aggregate = spk__contains_agg(root);
+    *out = b;
+    return SPK_OK;
+}
+
+SPKDEF void spk_bound_free(spk_bound *b) {
+    if (!b) return;
+    int ncols = spk_schema_ncols(b->schema);
+    spk__bnode_free(b->root);
+    spk__free(spk__bind_alloc(), b->col_slot, (size_t)(ncols ? ncols : 1) * sizeof(int));
+    spk__free_string(b->name);
+    spk_schema_release(b->schema);
+    spk__free(spk__bind_alloc(), b, sizeof *b);
+}
+
+SPKDEF spk_type spk_bound_type(const spk_bound *b) { return b ? b->root->type : spk_type_of(SPK_TYPE_NULL); }
+SPKDEF bool spk_bound_nullable(const spk_bound *b) { return b ? b->root->nullable : true; }
+SPKDEF const char *spk_bound_name(const spk_bound *b) { return b ? b->name : ""; }
+SPKDEF bool spk_bound_is_aggregate(const spk_bound *b) { return b && b->aggregate; }
+
+SPKDEF spk_status spk_bound_constant(const spk_bound *b, spk_value *out) {
+    if (!b || !out) return spk__fail(SPK_ERR_ARG, "spk_bound_constant: NULL argument");
+    if (b->root->kind != SPK__B_LIT) return spk__fail(SPK_ERR_STATE, "\"%s\" is not a constant", b->name);
+    *out = b->root->lit;
+    return SPK_OK;
+}
+
+static void spk__explain_node(spk__textout *o, const spk__bnode *b, const spk_schema *s, int depth) {
+    if (depth > 200) {
+        spk__out(o, "...");
+        return;
+    }
+    char t[32];
+    switch ((spk__bkind)b->kind) {
+    case SPK__B_COL: spk__out(o, "%s#%d", spk_schema_field(s, b->col)->name, b->col); return;
+    case SPK__B_LIT: {
+        char text[SPK_VALUE_TEXT_MAX];
+        if (b->lit.is_null || b->lit.type.id == SPK_TYPE_NULL) spk__out(o, "NULL");
+        else if (b->lit.type.id == SPK_TYPE_STRING) spk__out(o, "'%.*s'", (int)b->lit.as.str.len, b->lit.as.str.ptr);
+        else {
+            spk_value_format(&b->lit, text, sizeof text);
+            spk_type_id id = (spk_type_id)b->lit.type.id;
+            if (id == SPK_TYPE_DATE) spk__out(o, "DATE '%s'", text);
+            else if (id == SPK_TYPE_TIMESTAMP) spk__out(o, "TIMESTAMP '%s'", text);
+            else spk__out(o, "%s%s", text, id == SPK_TYPE_INT64 ? "L" : "");
+        }
+        return;
+    }
+    case SPK__B_AND:
+    case SPK__B_OR:
+        spk__out(o, "(");
+        spk__explain_node(o, b->args[0], s, depth + 1);
+        spk__out(o, b->kind == SPK__B_AND ? " AND " : " OR ");
+        spk__explain_node(o, b->args[1], s, depth + 1);
+        spk__out(o, ")");
+        return;
+    case SPK__B_CASE: {
+        int pairs = (b->nargs - 1) / 2;
+        spk__out(o, "CASE");
+        for (int k = 0; k < pairs; k++) {
+            spk__out(o, " WHEN ");
+            spk__explain_node(o, b->args[2 * k], s, depth + 1);
+            spk__out(o, " THEN ");
+            spk__explain_node(o, b->args[2 * k + 1], s, depth + 1);
+        }
+        spk__out(o, " ELSE ");
+        spk__explain_node(o, b->args[b->nargs - 1], s, depth + 1);
+        spk__out(o, " END");
+        return;
+    }
+    case SPK__B_KERNEL:
+    case SPK__B_AGG:
+        break;
+    }
+    const char *label = b->label ? b->label : "?";
+    if (b->kernel == spk__kernel_cast) {
+        spk_type_format(b->type, SPK_TYPE_SQL, t, sizeof t);
+        spk__out(o, "CAST(");
+        spk__explain_node(o, b->args[0], s, depth + 1);
+        spk__out(o, " AS %s)", t);
+    } else if (b->kind == SPK__B_KERNEL && b->nargs == 2 && (b->kernel == spk__k_arith || b->kernel == spk__k_compare ||
+                                                            b->kernel == spk__k_intdiv_double)) {
+        spk__out(o, "(");
+        spk__explain_node(o, b->args[0], s, depth + 1);
+        spk__out(o, " %s ", label);
+        spk__explain_node(o, b->args[1], s, depth + 1);
+        spk__out(o, ")");
+    } else if (b->kernel == spk__k_like) {
+        spk__explain_node(o, b->args[0], s, depth + 1);
+        spk__out(o, " LIKE '%s'", ((const spk__like *)b->aux)->pattern);
+    } else if (b->kernel == spk__k_add_interval) {
+        const spk__interval *iv = (const spk__interval *)b->aux;
+        spk__out(o, "(");
+        spk__explain_node(o, b->args[0], s, depth + 1);
+        spk__out(o, " + INTERVAL '%d months %d days %lld microseconds')", (int)iv->months, (int)iv->days,
+                 (long long)iv->micros);
+    } else if (b->kernel == spk__k_is_null) {
+        spk__out(o, "(");
+        spk__explain_node(o, b->args[0], s, depth + 1);
+        spk__out(o, " %s)", label);
+    } else {
+        /* Function calls keep their Spark name; operators such as NOT print prefix. */
+        const char *paren = strchr(label, '(');
+        spk__out(o, "%.*s(%s", paren ? (int)(paren - label) : (int)strlen(label), label, b->distinct ? "DISTINCT " : "");
+        for (int i = 0; i < b->nargs; i++) {
+            if (i) spk__out(o, ", ");
+            spk__explain_node(o, b->args[i], s, depth + 1);
+        }
+        spk__out(o, ")");
+    }
+}
+
+SPKDEF size_t spk_bound_explain(const spk_bound *b, char *buf, size_t cap) {
+    spk__textout o = spk__textout_make(buf, cap);
+    if (b) spk__explain_node(&o, b->root, b->schema, 0);
+    return o.len;
+}
+
+static spk_status spk__check_input(const spk_bound *b, const spk_table *in) {
+    if (!spk_schema_equal(b->schema, spk_table_schema(in), false))
+        return spk__fail(SPK_ERR_SCHEMA, "the table's schema differs from the one \"%s\" was bound to", b->name);
+    return SPK_OK;
+}
+
+/* One output column named after the expression. */
+static spk_status spk__result_table(const spk_bound *b, spk_table **out) {
+    spk_field f = {b->name, b->root->type, b->root->nullable};
+    if (f.type.id == SPK_TYPE_NULL) f.nullable = true;
+    spk_schema *s = NULL;
+    spk_status st = spk__schema_make(NULL, &f, 1, true, &s);
+    if (st != SPK_OK) return st;
+    st = spk_table_new(NULL, s, out);
+    spk_schema_release(s);
+    return st;
+}
+
+typedef struct spk__collect {
+    const spk__bnode *root;
+    spk_table *out;
+} spk__collect;
+
+static spk_status spk__collect_batch(spk__runner *r, const spk__chunk *c, uint32_t start, uint32_t n, void *user) {
+    (void)c;
+    (void)start;
+    spk__collect *k = (spk__collect *)user;
+    spk__eval_node(r, k->root, NULL, n);
+    if (r->ev.status != SPK_OK) return r->ev.status;
+    const spk__vec *v = &r->ev.vecs[k->root->slot];
+    for (uint32_t i = 0; i < n; i++) {
+        spk_value x = spk__vec_get(v, i);
+        spk_status st = spk_table_append_row(k->out, &x, 1);
+        if (st != SPK_OK) return st;
+    }
+    return SPK_OK;
+}
+
+/* Aggregation over the whole table: every aggregate node gets one state. */
+typedef struct spk__agg_run {
+    const spk__bnode *nodes[64];
+    char *states[64];
+    int n;
+} spk__agg_run;
+
+static void spk__collect_aggs(const spk__bnode *b, spk__agg_run *a) {
+    if (b->kind == SPK__B_AGG) {
+        if (a->n < 64) a->nodes[a->n++] = b;
+        return;
+    }
+    for (int i = 0; i < b->nargs; i++) spk__collect_aggs(b->args[i], a);
+}
+
+static spk_status spk__agg_batch(spk__runner *r, const spk__chunk *c, uint32_t start, uint32_t n, void *user) {
+    (void)c;
+    (void)start;
+    spk__agg_run *a = (spk__agg_run *)user;
+    for (int k = 0; k < a->n; k++) {
+        const spk__bnode *node = a->nodes[k];
+        spk__eval_node(r, node->args[0], NULL, n);
+        spk_status st = node->agg->update(node, a->states[k], NULL, &r->ev.vecs[node->args[0]->slot], NULL, n);
+        if (st != SPK_OK) return st;
+    }
+    return SPK_OK;
+}
+
+static spk_status spk__eval_aggregate(const spk_bound *b, spk__runner *r, const spk_table *in, spk_table *out) {
+    spk__agg_run a;
+    memset(&a, 0, sizeof a);
+    spk__collect_aggs(b->root, &a);
+    if (a.n >= 64) return spk__fail(SPK_ERR_LIMIT, "more than 63 aggregates in one expression");
+    spk_status st = SPK_OK;
+    int made = 0;
+    for (; made < a.n; made++) {
+        a.states[made] = (char *)spk__alloc(spk__bind_alloc(), a.nodes[made]->agg->state_size);
+        if (!a.states[made]) {
+            st = spk__nomem("an aggregate state", a.nodes[made]->agg->state_size);
+            break;
+        }
+        a.nodes[made]->agg->init(a.states[made]);
+    }
+    if (st == SPK_OK) st = spk__for_batches(r, b, in, spk__agg_batch, &a);
+    if (st == SPK_OK) {
+        for (int k = 0; k < a.n; k++) a.nodes[k]->agg->final(a.nodes[k], a.states[k], &r->ev.vecs[a.nodes[k]->slot], 0);
+        spk__arena_reset(&r->ev.arena);
+        spk__eval_node(r, b->root, NULL, 1);
+        st = r->ev.status;
+        if (st == SPK_OK) {
+            spk_value x = spk__vec_get(&r->ev.vecs[b->root->slot], 0);
+            st = spk_table_append_row(out, &x, 1);
+        }
+    }
+    for (int k = 0; k < made; k++) {
+        if (a.nodes[k]->agg->destroy) a.nodes[k]->agg->destroy(a.nodes[k], a.states[k]);
+        spk__free(spk__bind_alloc(), a.states[k], a.nodes[k]->agg->state_size);
+    }
+    return st;
+}
+
+SPKDEF spk_status spk_bound_eval(const spk_bound *b, const spk_table *in, spk_table **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_bound_eval: NULL output");
+    *out = NULL;
+    if (!b || !in) return spk__fail(SPK_ERR_ARG, "spk_bound_eval: NULL argument");
+    spk_status st = spk__check_input(b, in);
+    if (st != SPK_OK) return st;
+    if (b->aggregate) {
+        const spk__bnode *bare = spk__bare_column(b->root);
+        if (bare)
+            return spk__fail(SPK_ERR_ARG,
+                             "[MISSING_AGGREGATION] The non-aggregating expression `%s` is based on columns which are "
+                             "not participating in the GROUP BY clause.", bare->name);
+    }
+    spk_table *result = NULL;
+    if ((st = spk__result_table(b, &result)) != SPK_OK) return st;
+    spk__runner r;
+    if ((st = spk__runner_init(&r, b->root, b->nslots)) != SPK_OK) {
+        spk_table_free(result);
+        return st;
+    }
+    if (b->aggregate) {
+        st = spk__eval_aggregate(b, &r, in, result);
+    } else {
+        spk__collect k = {b->root, result};
+        st = spk__for_batches(&r, b, in, spk__collect_batch, &k);
+    }
+    spk__runner_free(&r);
+    if (st != SPK_OK) {
+        spk_table_free(result);
+        return st;
+    }
+    *out = result;
+    return SPK_OK;
+}
+
+typedef struct spk__filter {
+    const spk__bnode *root;
+    const spk_table *in;
+    spk_table *out;
+} spk__filter;
+
+static spk_status spk__filter_batch(spk__runner *r, const spk__chunk *c, uint32_t start, uint32_t n, void *user) {
+    spk__filter *f = (spk__filter *)user;
+    spk__eval_node(r, f->root, NULL, n);
+    if (r->ev.status != SPK_OK) return r->ev.status;
+    const spk__vec *v = &r->ev.vecs[f->root->slot];
+    spk_value row_stack[32], *row = row_stack;
+    int ncols = f->in->ncols;
+    size_t row_size = (size_t)ncols * sizeof *row;
+    if (ncols > 32 && !(row = (spk_value *)spk__alloc(spk__bind_alloc(), row_size))) return spk__nomem("a row", row_size);
+    spk_status st = SPK_OK;
+    for (uint32_t i = 0; i < n && st == SPK_OK; i++) {
+        if (v->nulls[i] || !v->v.b[i]) continue;
+        for (int col = 0; col < ncols; col++) spk__read_cell(f->in, c, start + i, col, &row[col]);
+        st = spk_table_append_row(f->out, row, ncols);
+    }
+    if (row != row_stack) spk__free(spk__bind_alloc(), row, row_size);
+    return st;
+}
+
+SPKDEF spk_status spk_bound_filter(const spk_bound *b, const spk_table *in, spk_table **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_bound_filter: NULL output");
+    *out = NULL;
+    if (!b || !in) return spk__fail(SPK_ERR_ARG, "spk_bound_filter: NULL argument");
+    spk_status st = spk__check_input(b, in);
+    if (st != SPK_OK) return st;
+    if (b->root->type.id != SPK_TYPE_BOOLEAN && b->root->type.id != SPK_TYPE_NULL) {
+        char t[32];
+        return spk__fail(SPK_ERR_TYPE, "[DATATYPE_MISMATCH.FILTER_NOT_BOOLEAN] the filter \"%s\" is of type \"%s\", not BOOLEAN",
+                         b->name, spk__type_sql_name(b->root->type, t, sizeof t));
+    }
+    if (b->aggregate) return spk__fail(SPK_ERR_ARG, "an aggregate cannot be used as a row filter: \"%s\"", b->name);
+    spk_table *result = NULL;
+    if ((st = spk_table_new(NULL, spk_table_schema(in), &result)) != SPK_OK) return st;
+    spk__runner r;
+    if ((st = spk__runner_init(&r, b->root, b->nslots)) != SPK_OK) {
+        spk_table_free(result);
+        return st;
+    }
+    spk__filter f = {b->root, in, result};
+    st = spk__for_batches(&r, b, in, spk__filter_batch, &f);
+    spk__runner_free(&r);
+    if (st != SPK_OK) {
+        spk_table_free(result);
+        return st;
+    }
+    *out = result;
+    return SPK_OK;
+}

@@ -1,0 +1,1 @@
+/* vector: internal only (column vectors, bound expression nodes, kernels); no public declarations. */
