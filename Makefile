@@ -8,6 +8,12 @@
 CC      ?= cc
 WARN    := -std=c11 -Wall -Wextra -Wpedantic -Werror
 LIBS    := -lm -pthread
+# SQLite is an optional oracle for differential tests (never used by the library).
+HAVE_SQLITE := $(shell printf '\043include <sqlite3.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
+ifeq ($(HAVE_SQLITE),yes)
+ORACLE_FLAGS := -DSPK_HAVE_SQLITE=1
+ORACLE_LIBS  := -lsqlite3
+endif
 ASAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN    := -fsanitize=thread
 B       := build
@@ -35,7 +41,7 @@ $(B)/$(1)/.dir:
 $(B)/$(1)/impl.o: tests/impl.c sparkless.h $(B)/$(1)/.dir
 	$(2) $(WARN) $(3) -I. -c $$< -o $$@
 $(B)/$(1)/%: tests/%.c tests/test.h sparkless.h $(B)/$(1)/impl.o
-	$(2) $(WARN) $(3) -I. $$< $(B)/$(1)/impl.o -o $$@ $(LIBS)
+	$(2) $(WARN) $(3) $(ORACLE_FLAGS) -I. $$< $(B)/$(1)/impl.o -o $$@ $(LIBS) $(ORACLE_LIBS)
 $(B)/$(1)/ex_%: examples/%.c sparkless.h $(B)/$(1)/.dir
 	$(2) $(WARN) $(3) -I. $$< -o $$@ $(LIBS)
 endef

@@ -4552,16 +4552,33 @@ static void spk__vec_set(spk__vec *v, uint32_t i, const spk_value *x) {
     }
 }
 
-/* out.nulls = a.nulls | b.nulls over the selection. */
+/* out.nulls = a.nulls | b.nulls over the selection; dense batches go eight
+ * null bytes at a time. */
 static void spk__nulls_or(spk__vec *out, const spk__vec *a, const spk__vec *b, const uint32_t *sel, uint32_t n) {
-    uint8_t *o = out->nulls;
-    const uint8_t *x = a->nulls, *y = b->nulls;
-    SPK__FOR_ROWS(sel, n, o[i] = x[i] | y[i]);
+    uint8_t *restrict o = out->nulls;
+    const uint8_t *restrict x = a->nulls, *restrict y = b->nulls;
+    if (sel) {
+        for (uint32_t k = 0; k < n; k++) o[sel[k]] = x[sel[k]] | y[sel[k]];
+        return;
+    }
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t u, v;
+        memcpy(&u, x + i, 8);
+        memcpy(&v, y + i, 8);
+        u |= v;
+        memcpy(o + i, &u, 8);
+    }
+    for (; i < n; i++) o[i] = x[i] | y[i];
 }
 static void spk__nulls_copy(spk__vec *out, const spk__vec *a, const uint32_t *sel, uint32_t n) {
-    uint8_t *o = out->nulls;
-    const uint8_t *x = a->nulls;
-    SPK__FOR_ROWS(sel, n, o[i] = x[i]);
+    uint8_t *restrict o = out->nulls;
+    const uint8_t *restrict x = a->nulls;
+    if (sel) {
+        for (uint32_t k = 0; k < n; k++) o[sel[k]] = x[sel[k]];
+        return;
+    }
+    memcpy(o, x, n);
 }
 
 /* ---------------------------------------------------------------- bound node lifetime */
@@ -4853,6 +4870,16 @@ static spk__wide spk__wide_rescale(spk__wide v, int from, int to) {
     return spk__wide_div_round(v, spk__wide_pow10(from - to));
 }
 
+static bool spk__mul_overflow_i64(int64_t a, int64_t b, int64_t *out) {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_mul_overflow(a, b, out);
+#else
+    if (a != 0 && ((b > 0 ? b : -b) > INT64_MAX / (a > 0 ? a : -a) || a == INT64_MIN || b == INT64_MIN)) return true;
+    *out = a * b;
+    return false;
+#endif
+}
+
 static bool spk__decimal_add_sub(int64_t a, int sa, int64_t b, int sb, bool subtract, int scale, int precision, int64_t *out) {
     int s = sa > sb ? sa : sb;
     spk__wide x = spk__wide_rescale(a, sa, s), y = spk__wide_rescale(b, sb, s);
@@ -4894,6 +4921,198 @@ static bool spk__decimal_mod(int64_t a, int sa, int64_t b, int sb, int scale, in
     spk__wide r = fmodl(x, y);
 #endif
     return spk__wide_fits(spk__wide_rescale(r, s, scale), precision, out);
+}
+
+/* ---------------------------------------------------------------- vectors into tables
+ * The bulk path from evaluation back to the row store: rows are written
+ * straight into chunk slots, a chunk's worth of room reserved at a time. */
+
+/* Room for `rows` more rows holding `string_bytes` in the tail chunk, which
+ * may be a fresh one; *fit is how many rows the tail can take now (>= 1). */
+static spk_status spk__reserve_rows(spk_table *t, uint32_t rows, size_t string_bytes, spk__chunk **chunk, uint32_t *fit) {
+    spk__chunk *c = NULL;
+    spk_status st = spk__reserve_row(t, 0, &c); /* a tail chunk with room for one row */
+    if (st != SPK_OK) return st;
+    uint32_t room = SPK_CHUNK_ROWS - c->nrows;
+    uint32_t want = rows < room ? rows : room;
+    if (c->cap_rows - c->nrows < want) {
+        uint32_t cap = c->cap_rows ? c->cap_rows : 16;
+        while (cap - c->nrows < want) cap *= 2;
+        /* A table that has filled a chunk is being written in bulk: take the
+         * whole chunk at once rather than copying it through every doubling. */
+        if (t->nchunks > 1 || cap > SPK_CHUNK_ROWS) cap = SPK_CHUNK_ROWS;
+        void *p = spk__table_realloc(t, c->rows, (size_t)c->cap_rows * t->width, (size_t)cap * t->width);
+        if (!p) return spk__nomem("table rows", (size_t)cap * t->width);
+        c->rows = (unsigned char *)p;
+        c->cap_rows = cap;
+    }
+    if (string_bytes > (size_t)(UINT32_MAX - c->heap_len)) return spk__fail(SPK_ERR_LIMIT, "a chunk's strings exceed 4 GiB");
+    if (string_bytes > (size_t)(c->heap_cap - c->heap_len)) {
+        uint64_t need = (uint64_t)c->heap_len + string_bytes, cap = c->heap_cap ? c->heap_cap : 256;
+        if (t->nchunks > 1 && c->heap_cap == 0) /* guess from the previous chunk */
+            cap = t->chunks[t->nchunks - 2]->heap_len + 1;
+        while (cap < need) cap *= 2;
+        if (cap > UINT32_MAX) cap = UINT32_MAX;
+        void *p = spk__table_realloc(t, c->heap, c->heap_cap, (size_t)cap);
+        if (!p) return spk__nomem("table strings", (size_t)cap);
+        c->heap = (char *)p;
+        c->heap_cap = (uint32_t)cap;
+    }
+    *chunk = c;
+    *fit = want;
+    return SPK_OK;
+}
+
+/* Appends rows from column vectors (one per table column, of the column's
+ * type) for the selected rows. Values are trusted to fit their columns;
+ * a NULL in a non-nullable column is SPK_ERR_NULL. All or nothing. */
+static spk_status spk__table_append_vecs(spk_table *t, spk__vec *const *cols, const uint32_t *sel, uint32_t n) {
+    spk__table_mark mark = spk__table_mark_get(t);
+    uint32_t done = 0;
+    while (done < n) {
+        /* Strings first decide how many rows fit this chunk's heap. */
+        spk__chunk *c;
+        uint32_t fit;
+        spk_status st = spk__reserve_rows(t, n - done, 0, &c, &fit);
+        size_t bytes = 0;
+        for (int col = 0; st == SPK_OK && col < t->ncols; col++) {
+            if (cols[col]->type.id != SPK_TYPE_STRING) continue;
+            for (uint32_t k = done; k < done + fit; k++) {
+                uint32_t i = sel ? sel[k] : k;
+                if (!cols[col]->nulls[i]) bytes += cols[col]->v.str[i].len;
+            }
+        }
+        if (st == SPK_OK && bytes) st = spk__reserve_rows(t, fit, bytes, &c, &fit);
+        if (st != SPK_OK) {
+            spk__table_rollback(t, mark);
+            return st;
+        }
+        /* Column at a time: one type switch per column, then a tight loop. */
+        unsigned char *base = c->rows + (size_t)c->nrows * t->width;
+        size_t w = t->width;
+        for (uint32_t k = 0; k < fit; k++)
+            for (int b = 0; b < (t->ncols + 7) / 8; b++) base[(size_t)k * w + b] = 0;
+        uint32_t heap_at = c->heap_len;
+        for (int col = 0; col < t->ncols; col++) {
+            const spk__vec *v = cols[col];
+            unsigned char *p = base + t->offset[col], bit = (unsigned char)(1u << (col & 7));
+            int byte = col >> 3;
+            bool nullable = spk_schema_field(t->schema, col)->nullable;
+            for (uint32_t k = 0; k < fit; k++) {
+                uint32_t i = sel ? sel[done + k] : done + k;
+                if (v->nulls[i]) {
+                    if (!nullable) {
+                        spk__table_rollback(t, mark);
+                        return spk__fail(SPK_ERR_NULL, "column %d (`%s`): NULL in non-nullable column", col + 1,
+                                         spk_schema_field(t->schema, col)->name);
+                    }
+                    base[(size_t)k * w + byte] |= bit;
+                }
+            }
+            switch ((spk_type_id)v->type.id) {
+            case SPK_TYPE_BOOLEAN:
+                for (uint32_t k = 0; k < fit; k++) {
+                    uint32_t i = sel ? sel[done + k] : done + k;
+                    p[(size_t)k * w] = v->nulls[i] ? 0 : v->v.b[i];
+                }
+                break;
+            case SPK_TYPE_INT32:
+            case SPK_TYPE_DATE:
+                for (uint32_t k = 0; k < fit; k++) memcpy(p + (size_t)k * w, &v->v.i32[sel ? sel[done + k] : done + k], 4);
+                break;
+            case SPK_TYPE_STRING:
+                break; /* below, in row order, so the heap stays row-major */
+            case SPK_TYPE_NULL:
+            case SPK_TYPE_COUNT: break;
+            default:
+                for (uint32_t k = 0; k < fit; k++) memcpy(p + (size_t)k * w, &v->v.i64[sel ? sel[done + k] : done + k], 8);
+                break;
+            }
+        }
+        if (t->last_string >= 0) {
+            for (uint32_t k = 0; k < fit; k++) {
+                uint32_t i = sel ? sel[done + k] : done + k;
+                for (int col = 0; col < t->ncols; col++) {
+                    const spk__vec *v = cols[col];
+                    if (v->type.id != SPK_TYPE_STRING) continue;
+                    if (!v->nulls[i] && v->v.str[i].len) {
+                        memcpy(c->heap + heap_at, v->v.str[i].ptr, v->v.str[i].len);
+                        heap_at += (uint32_t)v->v.str[i].len;
+                    }
+                    memcpy(base + (size_t)k * w + t->offset[col], &heap_at, 4);
+                }
+            }
+        }
+        c->nrows += fit;
+        t->nrows += fit;
+        c->heap_len = heap_at;
+        done += fit;
+    }
+    return SPK_OK;
+}
+
+/* Appends copies of rows [start + sel[k]] of chunk `c` of table `in` to `t`
+ * (same layout: equal schemas). Fixed fields move as whole slots; strings
+ * are copied and their end offsets rewritten. All or nothing. */
+static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, const spk__chunk *c, uint32_t start,
+                                          const uint32_t *sel, uint32_t n) {
+    spk__table_mark mark = spk__table_mark_get(t);
+    uint32_t done = 0;
+    while (done < n) {
+        spk__chunk *dst;
+        uint32_t fit;
+        spk_status st = spk__reserve_rows(t, n - done, 0, &dst, &fit);
+        size_t bytes = 0;
+        if (st == SPK_OK && t->last_string >= 0) {
+            for (uint32_t k = done; k < done + fit; k++) {
+                uint32_t row = start + (sel ? sel[k] : k);
+                const unsigned char *slot = c->rows + (size_t)row * in->width;
+                uint32_t first = row ? spk__load_u32(slot - in->width + in->offset[in->last_string]) : 0;
+                bytes += spk__load_u32(slot + in->offset[in->last_string]) - first;
+            }
+            if (bytes) st = spk__reserve_rows(t, fit, bytes, &dst, &fit);
+        }
+        if (st != SPK_OK) {
+            spk__table_rollback(t, mark);
+            return st;
+        }
+        if (t->last_string < 0) { /* fixed-width rows: copy runs of consecutive rows at once */
+            uint32_t k = done;
+            while (k < done + fit) {
+                uint32_t row = start + (sel ? sel[k] : k), run = 1;
+                while (k + run < done + fit && start + (sel ? sel[k + run] : k + run) == row + run) run++;
+                memcpy(dst->rows + (size_t)dst->nrows * t->width, c->rows + (size_t)row * in->width, (size_t)run * t->width);
+                dst->nrows += run;
+                t->nrows += run;
+                k += run;
+            }
+            done += fit;
+            continue;
+        }
+        uint32_t heap_at = dst->heap_len;
+        for (uint32_t k = done; k < done + fit; k++) {
+            uint32_t row = start + (sel ? sel[k] : k);
+            const unsigned char *src = c->rows + (size_t)row * in->width;
+            unsigned char *slot = dst->rows + (size_t)dst->nrows * t->width;
+            memcpy(slot, src, t->width);
+            if (t->last_string >= 0) {
+                uint32_t from = row ? spk__load_u32(src - in->width + in->offset[in->last_string]) : 0;
+                uint32_t to = spk__load_u32(src + in->offset[in->last_string]);
+                if (to > from) memcpy(dst->heap + heap_at, c->heap + from, to - from);
+                for (int col = 0; col < t->ncols; col++) { /* ends shift by the same amount */
+                    if (spk_schema_field(t->schema, col)->type.id != SPK_TYPE_STRING) continue;
+                    uint32_t end = spk__load_u32(src + in->offset[col]) - from + heap_at;
+                    memcpy(slot + t->offset[col], &end, 4);
+                }
+                heap_at += to - from;
+            }
+            dst->nrows++;
+            t->nrows++;
+        }
+        dst->heap_len = heap_at;
+        done += fit;
+    }
+    return SPK_OK;
 }
 
 /* ---- src/funcs.c ---- */
@@ -5852,6 +6071,43 @@ static void spk__k_arith(spk__eval *ev, const spk__bnode *node, spk__vec *out, s
         const int64_t *a = va->v.i64, *b = vb->v.i64;
         int64_t *o = out->v.i64;
         int sa = va->type.scale, sb = vb->type.scale, s = out->type.scale, p = out->type.precision;
+        int64_t limit = spk__pow10[p];
+        /* Fast paths in int64 when no rounding is needed; a row that would
+         * overflow int64 takes the exact 128-bit path. */
+        int ia = va->type.precision - sa, ib = vb->type.precision - sb;
+        if ((op == SPK__OP_ADD || op == SPK__OP_SUB) && s == (sa > sb ? sa : sb) && (ia > ib ? ia : ib) + s + 1 <= p) {
+            /* The operands' types prove the result fits: plain arithmetic. */
+            int64_t fa = spk__pow10[s - sa], fb = spk__pow10[s - sb] * (op == SPK__OP_SUB ? -1 : 1);
+            /* unsigned: a NULL row may hold any bits, and must not overflow signed */
+            SPK__FOR_ROWS(sel, n, o[i] = (int64_t)((uint64_t)a[i] * (uint64_t)fa + (uint64_t)b[i] * (uint64_t)fb));
+            break;
+        }
+        if (op == SPK__OP_MUL && s == sa + sb && va->type.precision + vb->type.precision <= p) {
+            SPK__FOR_ROWS(sel, n, o[i] = (int64_t)((uint64_t)a[i] * (uint64_t)b[i]));
+            break;
+        }
+        if ((op == SPK__OP_ADD || op == SPK__OP_SUB) && s == (sa > sb ? sa : sb)) {
+            int64_t fa = spk__pow10[s - sa], fb = spk__pow10[s - sb], sign = op == SPK__OP_SUB ? -1 : 1;
+            SPK__FOR_ROWS(sel, n, {
+                int64_t x, y, r;
+                if (spk__mul_overflow_i64(a[i], fa, &x) || spk__mul_overflow_i64(b[i], fb * sign, &y) ||
+                    spk__add_overflow_i64(x, y, &r))
+                    on[i] |= !spk__decimal_add_sub(a[i], sa, b[i], sb, op == SPK__OP_SUB, s, p, &r);
+                else
+                    on[i] |= r >= limit || r <= -limit;
+                o[i] = r;
+            });
+            break;
+        }
+        if (op == SPK__OP_MUL && s == sa + sb) {
+            SPK__FOR_ROWS(sel, n, {
+                int64_t r;
+                bool overflow = spk__mul_overflow_i64(a[i], b[i], &r);
+                on[i] |= (uint8_t)(overflow | (r >= limit) | (r <= -limit));
+                o[i] = r;
+            });
+            break;
+        }
         switch (op) {
         case SPK__OP_ADD: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_add_sub(a[i], sa, b[i], sb, false, s, p, &o[i])); break;
         case SPK__OP_SUB: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_add_sub(a[i], sa, b[i], sb, true, s, p, &o[i])); break;
@@ -6918,26 +7174,42 @@ static void spk__load_columns(spk__runner *r, const spk_bound *bd, const spk_tab
         const unsigned char *rows = c->rows + (size_t)start * w;
         uint8_t bit = (uint8_t)(1u << (col & 7));
         int byte = col >> 3;
-        for (uint32_t i = 0; i < n; i++) v->nulls[i] = (rows[(size_t)i * w + byte] & bit) != 0;
+        /* One strided pass per column reads the null bit and the value together. */
         switch ((spk_type_id)v->type.id) {
         case SPK_TYPE_BOOLEAN:
-            for (uint32_t i = 0; i < n; i++) v->v.b[i] = rows[(size_t)i * w + off];
+            for (uint32_t i = 0; i < n; i++) {
+                const unsigned char *slot = rows + (size_t)i * w;
+                v->nulls[i] = (slot[byte] & bit) != 0;
+                v->v.b[i] = slot[off];
+            }
             break;
         case SPK_TYPE_INT32:
         case SPK_TYPE_DATE:
-            for (uint32_t i = 0; i < n; i++) memcpy(&v->v.i32[i], rows + (size_t)i * w + off, 4);
+            for (uint32_t i = 0; i < n; i++) {
+                const unsigned char *slot = rows + (size_t)i * w;
+                v->nulls[i] = (slot[byte] & bit) != 0;
+                memcpy(&v->v.i32[i], slot + off, 4);
+            }
             break;
         case SPK_TYPE_STRING:
             for (uint32_t i = 0; i < n; i++) {
-                uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(rows + (size_t)i * w + off);
+                const unsigned char *slot = rows + (size_t)i * w;
+                uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
+                v->nulls[i] = (slot[byte] & bit) != 0;
                 v->v.str[i].ptr = c->heap ? c->heap + from : "";
                 v->v.str[i].len = to - from;
             }
             break;
         case SPK_TYPE_NULL:
-        case SPK_TYPE_COUNT: break;
+        case SPK_TYPE_COUNT:
+            memset(v->nulls, 1, n);
+            break;
         default:
-            for (uint32_t i = 0; i < n; i++) memcpy(&v->v.i64[i], rows + (size_t)i * w + off, 8);
+            for (uint32_t i = 0; i < n; i++) {
+                const unsigned char *slot = rows + (size_t)i * w;
+                v->nulls[i] = (slot[byte] & bit) != 0;
+                memcpy(&v->v.i64[i], slot + off, 8);
+            }
             break;
         }
     }
@@ -7155,13 +7427,8 @@ static spk_status spk__collect_batch(spk__runner *r, const spk__chunk *c, uint32
     spk__collect *k = (spk__collect *)user;
     spk__eval_node(r, k->root, NULL, n);
     if (r->ev.status != SPK_OK) return r->ev.status;
-    const spk__vec *v = &r->ev.vecs[k->root->slot];
-    for (uint32_t i = 0; i < n; i++) {
-        spk_value x = spk__vec_get(v, i);
-        spk_status st = spk_table_append_row(k->out, &x, 1);
-        if (st != SPK_OK) return st;
-    }
-    return SPK_OK;
+    spk__vec *v = &r->ev.vecs[k->root->slot];
+    return spk__table_append_vecs(k->out, &v, NULL, n);
 }
 
 /* Aggregation over the whole table: every aggregate node gets one state. */
@@ -7271,18 +7538,12 @@ static spk_status spk__filter_batch(spk__runner *r, const spk__chunk *c, uint32_
     spk__eval_node(r, f->root, NULL, n);
     if (r->ev.status != SPK_OK) return r->ev.status;
     const spk__vec *v = &r->ev.vecs[f->root->slot];
-    spk_value row_stack[32], *row = row_stack;
-    int ncols = f->in->ncols;
-    size_t row_size = (size_t)ncols * sizeof *row;
-    if (ncols > 32 && !(row = (spk_value *)spk__alloc(spk__bind_alloc(), row_size))) return spk__nomem("a row", row_size);
-    spk_status st = SPK_OK;
-    for (uint32_t i = 0; i < n && st == SPK_OK; i++) {
-        if (v->nulls[i] || !v->v.b[i]) continue;
-        for (int col = 0; col < ncols; col++) spk__read_cell(f->in, c, start + i, col, &row[col]);
-        st = spk_table_append_row(f->out, row, ncols);
+    uint32_t *sel = r->scratch + (size_t)f->root->slot * 2 * SPK__BATCH, m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        sel[m] = i;
+        m += !v->nulls[i] & (v->v.b[i] != 0);
     }
-    if (row != row_stack) spk__free(spk__bind_alloc(), row, row_size);
-    return st;
+    return spk__table_append_slots(f->out, f->in, c, start, sel, m);
 }
 
 SPKDEF spk_status spk_bound_filter(const spk_bound *b, const spk_table *in, spk_table **out) {

@@ -71,6 +71,43 @@ static void spk__k_arith(spk__eval *ev, const spk__bnode *node, spk__vec *out, s
         const int64_t *a = va->v.i64, *b = vb->v.i64;
         int64_t *o = out->v.i64;
         int sa = va->type.scale, sb = vb->type.scale, s = out->type.scale, p = out->type.precision;
+        int64_t limit = spk__pow10[p];
+        /* Fast paths in int64 when no rounding is needed; a row that would
+         * overflow int64 takes the exact 128-bit path. */
+        int ia = va->type.precision - sa, ib = vb->type.precision - sb;
+        if ((op == SPK__OP_ADD || op == SPK__OP_SUB) && s == (sa > sb ? sa : sb) && (ia > ib ? ia : ib) + s + 1 <= p) {
+            /* The operands' types prove the result fits: plain arithmetic. */
+            int64_t fa = spk__pow10[s - sa], fb = spk__pow10[s - sb] * (op == SPK__OP_SUB ? -1 : 1);
+            /* unsigned: a NULL row may hold any bits, and must not overflow signed */
+            SPK__FOR_ROWS(sel, n, o[i] = (int64_t)((uint64_t)a[i] * (uint64_t)fa + (uint64_t)b[i] * (uint64_t)fb));
+            break;
+        }
+        if (op == SPK__OP_MUL && s == sa + sb && va->type.precision + vb->type.precision <= p) {
+            SPK__FOR_ROWS(sel, n, o[i] = (int64_t)((uint64_t)a[i] * (uint64_t)b[i]));
+            break;
+        }
+        if ((op == SPK__OP_ADD || op == SPK__OP_SUB) && s == (sa > sb ? sa : sb)) {
+            int64_t fa = spk__pow10[s - sa], fb = spk__pow10[s - sb], sign = op == SPK__OP_SUB ? -1 : 1;
+            SPK__FOR_ROWS(sel, n, {
+                int64_t x, y, r;
+                if (spk__mul_overflow_i64(a[i], fa, &x) || spk__mul_overflow_i64(b[i], fb * sign, &y) ||
+                    spk__add_overflow_i64(x, y, &r))
+                    on[i] |= !spk__decimal_add_sub(a[i], sa, b[i], sb, op == SPK__OP_SUB, s, p, &r);
+                else
+                    on[i] |= r >= limit || r <= -limit;
+                o[i] = r;
+            });
+            break;
+        }
+        if (op == SPK__OP_MUL && s == sa + sb) {
+            SPK__FOR_ROWS(sel, n, {
+                int64_t r;
+                bool overflow = spk__mul_overflow_i64(a[i], b[i], &r);
+                on[i] |= (uint8_t)(overflow | (r >= limit) | (r <= -limit));
+                o[i] = r;
+            });
+            break;
+        }
         switch (op) {
         case SPK__OP_ADD: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_add_sub(a[i], sa, b[i], sb, false, s, p, &o[i])); break;
         case SPK__OP_SUB: SPK__FOR_ROWS(sel, n, on[i] |= !spk__decimal_add_sub(a[i], sa, b[i], sb, true, s, p, &o[i])); break;
@@ -1137,26 +1174,42 @@ static void spk__load_columns(spk__runner *r, const spk_bound *bd, const spk_tab
         const unsigned char *rows = c->rows + (size_t)start * w;
         uint8_t bit = (uint8_t)(1u << (col & 7));
         int byte = col >> 3;
-        for (uint32_t i = 0; i < n; i++) v->nulls[i] = (rows[(size_t)i * w + byte] & bit) != 0;
+        /* One strided pass per column reads the null bit and the value together. */
         switch ((spk_type_id)v->type.id) {
         case SPK_TYPE_BOOLEAN:
-            for (uint32_t i = 0; i < n; i++) v->v.b[i] = rows[(size_t)i * w + off];
+            for (uint32_t i = 0; i < n; i++) {
+                const unsigned char *slot = rows + (size_t)i * w;
+                v->nulls[i] = (slot[byte] & bit) != 0;
+                v->v.b[i] = slot[off];
+            }
             break;
         case SPK_TYPE_INT32:
         case SPK_TYPE_DATE:
-            for (uint32_t i = 0; i < n; i++) memcpy(&v->v.i32[i], rows + (size_t)i * w + off, 4);
+            for (uint32_t i = 0; i < n; i++) {
+                const unsigned char *slot = rows + (size_t)i * w;
+                v->nulls[i] = (slot[byte] & bit) != 0;
+                memcpy(&v->v.i32[i], slot + off, 4);
+            }
             break;
         case SPK_TYPE_STRING:
             for (uint32_t i = 0; i < n; i++) {
-                uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(rows + (size_t)i * w + off);
+                const unsigned char *slot = rows + (size_t)i * w;
+                uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
+                v->nulls[i] = (slot[byte] & bit) != 0;
                 v->v.str[i].ptr = c->heap ? c->heap + from : "";
                 v->v.str[i].len = to - from;
             }
             break;
         case SPK_TYPE_NULL:
-        case SPK_TYPE_COUNT: break;
+        case SPK_TYPE_COUNT:
+            memset(v->nulls, 1, n);
+            break;
         default:
-            for (uint32_t i = 0; i < n; i++) memcpy(&v->v.i64[i], rows + (size_t)i * w + off, 8);
+            for (uint32_t i = 0; i < n; i++) {
+                const unsigned char *slot = rows + (size_t)i * w;
+                v->nulls[i] = (slot[byte] & bit) != 0;
+                memcpy(&v->v.i64[i], slot + off, 8);
+            }
             break;
         }
     }
@@ -1374,13 +1427,8 @@ static spk_status spk__collect_batch(spk__runner *r, const spk__chunk *c, uint32
     spk__collect *k = (spk__collect *)user;
     spk__eval_node(r, k->root, NULL, n);
     if (r->ev.status != SPK_OK) return r->ev.status;
-    const spk__vec *v = &r->ev.vecs[k->root->slot];
-    for (uint32_t i = 0; i < n; i++) {
-        spk_value x = spk__vec_get(v, i);
-        spk_status st = spk_table_append_row(k->out, &x, 1);
-        if (st != SPK_OK) return st;
-    }
-    return SPK_OK;
+    spk__vec *v = &r->ev.vecs[k->root->slot];
+    return spk__table_append_vecs(k->out, &v, NULL, n);
 }
 
 /* Aggregation over the whole table: every aggregate node gets one state. */
@@ -1490,18 +1538,12 @@ static spk_status spk__filter_batch(spk__runner *r, const spk__chunk *c, uint32_
     spk__eval_node(r, f->root, NULL, n);
     if (r->ev.status != SPK_OK) return r->ev.status;
     const spk__vec *v = &r->ev.vecs[f->root->slot];
-    spk_value row_stack[32], *row = row_stack;
-    int ncols = f->in->ncols;
-    size_t row_size = (size_t)ncols * sizeof *row;
-    if (ncols > 32 && !(row = (spk_value *)spk__alloc(spk__bind_alloc(), row_size))) return spk__nomem("a row", row_size);
-    spk_status st = SPK_OK;
-    for (uint32_t i = 0; i < n && st == SPK_OK; i++) {
-        if (v->nulls[i] || !v->v.b[i]) continue;
-        for (int col = 0; col < ncols; col++) spk__read_cell(f->in, c, start + i, col, &row[col]);
-        st = spk_table_append_row(f->out, row, ncols);
+    uint32_t *sel = r->scratch + (size_t)f->root->slot * 2 * SPK__BATCH, m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        sel[m] = i;
+        m += !v->nulls[i] & (v->v.b[i] != 0);
     }
-    if (row != row_stack) spk__free(spk__bind_alloc(), row, row_size);
-    return st;
+    return spk__table_append_slots(f->out, f->in, c, start, sel, m);
 }
 
 SPKDEF spk_status spk_bound_filter(const spk_bound *b, const spk_table *in, spk_table **out) {

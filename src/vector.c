@@ -214,16 +214,33 @@ static void spk__vec_set(spk__vec *v, uint32_t i, const spk_value *x) {
     }
 }
 
-/* out.nulls = a.nulls | b.nulls over the selection. */
+/* out.nulls = a.nulls | b.nulls over the selection; dense batches go eight
+ * null bytes at a time. */
 static void spk__nulls_or(spk__vec *out, const spk__vec *a, const spk__vec *b, const uint32_t *sel, uint32_t n) {
-    uint8_t *o = out->nulls;
-    const uint8_t *x = a->nulls, *y = b->nulls;
-    SPK__FOR_ROWS(sel, n, o[i] = x[i] | y[i]);
+    uint8_t *restrict o = out->nulls;
+    const uint8_t *restrict x = a->nulls, *restrict y = b->nulls;
+    if (sel) {
+        for (uint32_t k = 0; k < n; k++) o[sel[k]] = x[sel[k]] | y[sel[k]];
+        return;
+    }
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t u, v;
+        memcpy(&u, x + i, 8);
+        memcpy(&v, y + i, 8);
+        u |= v;
+        memcpy(o + i, &u, 8);
+    }
+    for (; i < n; i++) o[i] = x[i] | y[i];
 }
 static void spk__nulls_copy(spk__vec *out, const spk__vec *a, const uint32_t *sel, uint32_t n) {
-    uint8_t *o = out->nulls;
-    const uint8_t *x = a->nulls;
-    SPK__FOR_ROWS(sel, n, o[i] = x[i]);
+    uint8_t *restrict o = out->nulls;
+    const uint8_t *restrict x = a->nulls;
+    if (sel) {
+        for (uint32_t k = 0; k < n; k++) o[sel[k]] = x[sel[k]];
+        return;
+    }
+    memcpy(o, x, n);
 }
 
 /* ---------------------------------------------------------------- bound node lifetime */
@@ -515,6 +532,16 @@ static spk__wide spk__wide_rescale(spk__wide v, int from, int to) {
     return spk__wide_div_round(v, spk__wide_pow10(from - to));
 }
 
+static bool spk__mul_overflow_i64(int64_t a, int64_t b, int64_t *out) {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_mul_overflow(a, b, out);
+#else
+    if (a != 0 && ((b > 0 ? b : -b) > INT64_MAX / (a > 0 ? a : -a) || a == INT64_MIN || b == INT64_MIN)) return true;
+    *out = a * b;
+    return false;
+#endif
+}
+
 static bool spk__decimal_add_sub(int64_t a, int sa, int64_t b, int sb, bool subtract, int scale, int precision, int64_t *out) {
     int s = sa > sb ? sa : sb;
     spk__wide x = spk__wide_rescale(a, sa, s), y = spk__wide_rescale(b, sb, s);
@@ -556,4 +583,196 @@ static bool spk__decimal_mod(int64_t a, int sa, int64_t b, int sb, int scale, in
     spk__wide r = fmodl(x, y);
 #endif
     return spk__wide_fits(spk__wide_rescale(r, s, scale), precision, out);
+}
+
+/* ---------------------------------------------------------------- vectors into tables
+ * The bulk path from evaluation back to the row store: rows are written
+ * straight into chunk slots, a chunk's worth of room reserved at a time. */
+
+/* Room for `rows` more rows holding `string_bytes` in the tail chunk, which
+ * may be a fresh one; *fit is how many rows the tail can take now (>= 1). */
+static spk_status spk__reserve_rows(spk_table *t, uint32_t rows, size_t string_bytes, spk__chunk **chunk, uint32_t *fit) {
+    spk__chunk *c = NULL;
+    spk_status st = spk__reserve_row(t, 0, &c); /* a tail chunk with room for one row */
+    if (st != SPK_OK) return st;
+    uint32_t room = SPK_CHUNK_ROWS - c->nrows;
+    uint32_t want = rows < room ? rows : room;
+    if (c->cap_rows - c->nrows < want) {
+        uint32_t cap = c->cap_rows ? c->cap_rows : 16;
+        while (cap - c->nrows < want) cap *= 2;
+        /* A table that has filled a chunk is being written in bulk: take the
+         * whole chunk at once rather than copying it through every doubling. */
+        if (t->nchunks > 1 || cap > SPK_CHUNK_ROWS) cap = SPK_CHUNK_ROWS;
+        void *p = spk__table_realloc(t, c->rows, (size_t)c->cap_rows * t->width, (size_t)cap * t->width);
+        if (!p) return spk__nomem("table rows", (size_t)cap * t->width);
+        c->rows = (unsigned char *)p;
+        c->cap_rows = cap;
+    }
+    if (string_bytes > (size_t)(UINT32_MAX - c->heap_len)) return spk__fail(SPK_ERR_LIMIT, "a chunk's strings exceed 4 GiB");
+    if (string_bytes > (size_t)(c->heap_cap - c->heap_len)) {
+        uint64_t need = (uint64_t)c->heap_len + string_bytes, cap = c->heap_cap ? c->heap_cap : 256;
+        if (t->nchunks > 1 && c->heap_cap == 0) /* guess from the previous chunk */
+            cap = t->chunks[t->nchunks - 2]->heap_len + 1;
+        while (cap < need) cap *= 2;
+        if (cap > UINT32_MAX) cap = UINT32_MAX;
+        void *p = spk__table_realloc(t, c->heap, c->heap_cap, (size_t)cap);
+        if (!p) return spk__nomem("table strings", (size_t)cap);
+        c->heap = (char *)p;
+        c->heap_cap = (uint32_t)cap;
+    }
+    *chunk = c;
+    *fit = want;
+    return SPK_OK;
+}
+
+/* Appends rows from column vectors (one per table column, of the column's
+ * type) for the selected rows. Values are trusted to fit their columns;
+ * a NULL in a non-nullable column is SPK_ERR_NULL. All or nothing. */
+static spk_status spk__table_append_vecs(spk_table *t, spk__vec *const *cols, const uint32_t *sel, uint32_t n) {
+    spk__table_mark mark = spk__table_mark_get(t);
+    uint32_t done = 0;
+    while (done < n) {
+        /* Strings first decide how many rows fit this chunk's heap. */
+        spk__chunk *c;
+        uint32_t fit;
+        spk_status st = spk__reserve_rows(t, n - done, 0, &c, &fit);
+        size_t bytes = 0;
+        for (int col = 0; st == SPK_OK && col < t->ncols; col++) {
+            if (cols[col]->type.id != SPK_TYPE_STRING) continue;
+            for (uint32_t k = done; k < done + fit; k++) {
+                uint32_t i = sel ? sel[k] : k;
+                if (!cols[col]->nulls[i]) bytes += cols[col]->v.str[i].len;
+            }
+        }
+        if (st == SPK_OK && bytes) st = spk__reserve_rows(t, fit, bytes, &c, &fit);
+        if (st != SPK_OK) {
+            spk__table_rollback(t, mark);
+            return st;
+        }
+        /* Column at a time: one type switch per column, then a tight loop. */
+        unsigned char *base = c->rows + (size_t)c->nrows * t->width;
+        size_t w = t->width;
+        for (uint32_t k = 0; k < fit; k++)
+            for (int b = 0; b < (t->ncols + 7) / 8; b++) base[(size_t)k * w + b] = 0;
+        uint32_t heap_at = c->heap_len;
+        for (int col = 0; col < t->ncols; col++) {
+            const spk__vec *v = cols[col];
+            unsigned char *p = base + t->offset[col], bit = (unsigned char)(1u << (col & 7));
+            int byte = col >> 3;
+            bool nullable = spk_schema_field(t->schema, col)->nullable;
+            for (uint32_t k = 0; k < fit; k++) {
+                uint32_t i = sel ? sel[done + k] : done + k;
+                if (v->nulls[i]) {
+                    if (!nullable) {
+                        spk__table_rollback(t, mark);
+                        return spk__fail(SPK_ERR_NULL, "column %d (`%s`): NULL in non-nullable column", col + 1,
+                                         spk_schema_field(t->schema, col)->name);
+                    }
+                    base[(size_t)k * w + byte] |= bit;
+                }
+            }
+            switch ((spk_type_id)v->type.id) {
+            case SPK_TYPE_BOOLEAN:
+                for (uint32_t k = 0; k < fit; k++) {
+                    uint32_t i = sel ? sel[done + k] : done + k;
+                    p[(size_t)k * w] = v->nulls[i] ? 0 : v->v.b[i];
+                }
+                break;
+            case SPK_TYPE_INT32:
+            case SPK_TYPE_DATE:
+                for (uint32_t k = 0; k < fit; k++) memcpy(p + (size_t)k * w, &v->v.i32[sel ? sel[done + k] : done + k], 4);
+                break;
+            case SPK_TYPE_STRING:
+                break; /* below, in row order, so the heap stays row-major */
+            case SPK_TYPE_NULL:
+            case SPK_TYPE_COUNT: break;
+            default:
+                for (uint32_t k = 0; k < fit; k++) memcpy(p + (size_t)k * w, &v->v.i64[sel ? sel[done + k] : done + k], 8);
+                break;
+            }
+        }
+        if (t->last_string >= 0) {
+            for (uint32_t k = 0; k < fit; k++) {
+                uint32_t i = sel ? sel[done + k] : done + k;
+                for (int col = 0; col < t->ncols; col++) {
+                    const spk__vec *v = cols[col];
+                    if (v->type.id != SPK_TYPE_STRING) continue;
+                    if (!v->nulls[i] && v->v.str[i].len) {
+                        memcpy(c->heap + heap_at, v->v.str[i].ptr, v->v.str[i].len);
+                        heap_at += (uint32_t)v->v.str[i].len;
+                    }
+                    memcpy(base + (size_t)k * w + t->offset[col], &heap_at, 4);
+                }
+            }
+        }
+        c->nrows += fit;
+        t->nrows += fit;
+        c->heap_len = heap_at;
+        done += fit;
+    }
+    return SPK_OK;
+}
+
+/* Appends copies of rows [start + sel[k]] of chunk `c` of table `in` to `t`
+ * (same layout: equal schemas). Fixed fields move as whole slots; strings
+ * are copied and their end offsets rewritten. All or nothing. */
+static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, const spk__chunk *c, uint32_t start,
+                                          const uint32_t *sel, uint32_t n) {
+    spk__table_mark mark = spk__table_mark_get(t);
+    uint32_t done = 0;
+    while (done < n) {
+        spk__chunk *dst;
+        uint32_t fit;
+        spk_status st = spk__reserve_rows(t, n - done, 0, &dst, &fit);
+        size_t bytes = 0;
+        if (st == SPK_OK && t->last_string >= 0) {
+            for (uint32_t k = done; k < done + fit; k++) {
+                uint32_t row = start + (sel ? sel[k] : k);
+                const unsigned char *slot = c->rows + (size_t)row * in->width;
+                uint32_t first = row ? spk__load_u32(slot - in->width + in->offset[in->last_string]) : 0;
+                bytes += spk__load_u32(slot + in->offset[in->last_string]) - first;
+            }
+            if (bytes) st = spk__reserve_rows(t, fit, bytes, &dst, &fit);
+        }
+        if (st != SPK_OK) {
+            spk__table_rollback(t, mark);
+            return st;
+        }
+        if (t->last_string < 0) { /* fixed-width rows: copy runs of consecutive rows at once */
+            uint32_t k = done;
+            while (k < done + fit) {
+                uint32_t row = start + (sel ? sel[k] : k), run = 1;
+                while (k + run < done + fit && start + (sel ? sel[k + run] : k + run) == row + run) run++;
+                memcpy(dst->rows + (size_t)dst->nrows * t->width, c->rows + (size_t)row * in->width, (size_t)run * t->width);
+                dst->nrows += run;
+                t->nrows += run;
+                k += run;
+            }
+            done += fit;
+            continue;
+        }
+        uint32_t heap_at = dst->heap_len;
+        for (uint32_t k = done; k < done + fit; k++) {
+            uint32_t row = start + (sel ? sel[k] : k);
+            const unsigned char *src = c->rows + (size_t)row * in->width;
+            unsigned char *slot = dst->rows + (size_t)dst->nrows * t->width;
+            memcpy(slot, src, t->width);
+            if (t->last_string >= 0) {
+                uint32_t from = row ? spk__load_u32(src - in->width + in->offset[in->last_string]) : 0;
+                uint32_t to = spk__load_u32(src + in->offset[in->last_string]);
+                if (to > from) memcpy(dst->heap + heap_at, c->heap + from, to - from);
+                for (int col = 0; col < t->ncols; col++) { /* ends shift by the same amount */
+                    if (spk_schema_field(t->schema, col)->type.id != SPK_TYPE_STRING) continue;
+                    uint32_t end = spk__load_u32(src + in->offset[col]) - from + heap_at;
+                    memcpy(slot + t->offset[col], &end, 4);
+                }
+                heap_at += to - from;
+            }
+            dst->nrows++;
+            t->nrows++;
+        }
+        dst->heap_len = heap_at;
+        done += fit;
+    }
+    return SPK_OK;
 }
