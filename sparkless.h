@@ -25,6 +25,14 @@
               spk_schema_print (printSchema), spk_schema_ddl
      rowstore spk_table: append rows from C values, batches or CSV text,
               spk_table_from_fixture, spk_table_get, spk_cursor
+     taskq    spk_taskq (bounded lock-free MPMC queue), spk_pool (threads)
+     expr     spk_expr: builders (spk_col, spk_lit_*, spk_add, spk_gt,
+              spk_and, spk_in, spk_like, spk_when, spk_cast, spk_call, ...),
+              spk_expr_parse (Spark SQL expression text), spk_expr_to_sql
+     vector, funcs
+              internal: column vectors, kernels, the function library
+     eval     spk_bound: spk_expr_bind (resolution, coercion, folding),
+              spk_bound_eval, spk_bound_filter, spk_bound_explain
 
    CONFIGURATION MACROS (define them before including the implementation)
 
@@ -60,8 +68,10 @@
 
      Every object a function hands you is yours to release exactly once with
      its matching spk_*_free or spk_*_release, every argument you pass is only
-     borrowed, and anything pointing into an object (field names, the bytes of
-     a string value) lives exactly as long as that object.
+     borrowed except the spk_expr arguments of expression builders, which the
+     builder consumes (so spk_gt(spk_col("v"), spk_lit_i64(10)) needs no
+     temporaries), and anything pointing into an object (field names, the
+     bytes of a string value) lives exactly as long as that object.
 
    THREAD SAFETY
 
@@ -73,6 +83,10 @@
        spk_table_nrows, cursors) may run in many threads at once, but not
        while another thread appends. (Versioned tables that readers can scan
        while writers commit come with the catalog.)
+     - spk_expr and spk_bound are immutable once built (expressions are
+       reference-counted atomically): share them; bind, explain and
+       evaluate from any number of threads at once. Each evaluation has its
+       own working memory.
      - spk_value and spk_cursor are plain data owned by the caller.
      - Type, value, hash and formatting functions are pure and reentrant.
        Parsing and formatting doubles use the C library (strtod, snprintf)
@@ -89,6 +103,8 @@
      - Dates are int32 days (years -290308..294247 as Spark); parsed years
        have 4 to 6 digits. Timestamps are int64 microseconds, always UTC.
      - Detailed error messages are cut at SPK_ERROR_MAX - 1 bytes.
+     - Expressions nest at most 200 levels deep when parsed; identifiers
+       are at most 255 bytes.
 
    DIFFERENCES FROM SPARK (the reference is Spark 3.5, default non-ANSI mode)
 
@@ -102,6 +118,18 @@
      - Fixtures and spk_table_append_text are strict: an unparsable value is
        an error naming line and column, never a silent NULL (Spark's CSV
        reader in PERMISSIVE mode would give NULL).
+     - DECIMAL arithmetic follows Spark's precision and scale rules with 18
+       in place of 38 (and the same minimum scale of 6 on precision loss);
+       a BIGINT in decimal arithmetic counts as DECIMAL(18,0), not (20,0).
+       Results that do not fit are NULL, as in Spark. Integer literals
+       beyond BIGINT and decimal literals beyond 18 digits become DOUBLE.
+     - DATE - DATE gives the INT number of days (Spark 3 gives an interval);
+       INTERVAL literals exist only to be added to or subtracted from a
+       DATE or TIMESTAMP.
+     - upper() and lower() change ASCII letters only.
+     - DISTINCT is supported inside count() only.
+     - RLIKE uses POSIX extended regular expressions (Java's syntax differs
+       in classes such as \d; use [0-9]).
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.
@@ -2079,15 +2107,16 @@ struct spk_schema {
     spk_field *fields; /* points into this block; names too */
 };
 
-/* Builds a schema; duplicates are allowed only for internal results (a
- * join's output may hold two `id` columns, as in Spark). */
+/* Builds a schema; duplicate and empty names are allowed only for internal
+ * results (a join's output may hold two `id` columns, as in Spark). */
 static spk_status spk__schema_make(const spk_allocator *alloc, const spk_field *fields, int n,
                                    bool allow_duplicates, spk_schema **out) {
     alloc = spk__allocator_or_default(alloc);
     if (n < 0 || (n > 0 && !fields)) return spk__fail(SPK_ERR_ARG, "schema: invalid field list");
     size_t names = 0;
     for (int i = 0; i < n; i++) {
-        if (!fields[i].name || !fields[i].name[0])
+        /* Results may have an empty name (Spark names the column of '' so). */
+        if (!fields[i].name || (!fields[i].name[0] && !allow_duplicates))
             return spk__fail(SPK_ERR_ARG, "schema: field %d has an empty name", i + 1);
         if (!spk_type_valid(fields[i].type))
             return spk__fail(SPK_ERR_ARG, "schema: field `%s` has an invalid type", fields[i].name);
@@ -3050,6 +3079,7 @@ struct spk_expr {
     spk_type type;     /* CAST: target type */
     int32_t months, days; /* INTERVAL */
     int64_t micros;       /* INTERVAL */
+    int height;           /* 1 + the tallest child: bounded, so recursion is */
     spk__source *source;  /* COL, CALL from the parser: the text, and ... */
     size_t pos;           /* ... the node's byte offset in it */
     size_t size;       /* of this node's block (struct + args) */
@@ -3078,6 +3108,10 @@ static void spk__source_release(spk__source *s) {
 
 static const spk_allocator *spk__expr_alloc(void) { return &spk__default_allocator; }
 
+/* Every recursive walk of a tree (binding, evaluation, release) is bounded
+ * by this height, so no input can exhaust the stack. */
+#define SPK_EXPR_MAX_DEPTH 1000
+
 static void spk__free_string(char *s) {
     if (s) spk__free(spk__expr_alloc(), s, strlen(s) + 1);
 }
@@ -3094,6 +3128,7 @@ static spk_expr *spk__expr_new(spk__op op, int nargs) {
     e->nargs = nargs;
     e->args = nargs ? (spk_expr **)(void *)(e + 1) : NULL;
     e->size = size;
+    e->height = 1;
     return e;
 }
 
@@ -3125,12 +3160,30 @@ static void spk__release_all(spk_expr *const *list, int n) {
 }
 
 /* A node with the given children; consumes them, also on failure. */
+/* Sets e's height from its children; false (and an error) if too tall. */
+static bool spk__set_height(spk_expr *e) {
+    int h = 0;
+    for (int i = 0; i < e->nargs; i++)
+        if (e->args[i] && e->args[i]->height > h) h = e->args[i]->height;
+    e->height = h + 1;
+    if (e->height <= SPK_EXPR_MAX_DEPTH) return true;
+    spk__fail(SPK_ERR_LIMIT, "expression nested more than %d levels deep", SPK_EXPR_MAX_DEPTH);
+    return false;
+}
+
 static spk_expr *spk__node(spk__op op, spk_expr *const *args, int n) {
+    int tallest = 0;
     for (int i = 0; i < n; i++) {
         if (!args[i]) {
             spk__release_all(args, n);
             return NULL;
         }
+        if (args[i]->height > tallest) tallest = args[i]->height;
+    }
+    if (tallest >= SPK_EXPR_MAX_DEPTH) {
+        spk__release_all(args, n);
+        spk__fail(SPK_ERR_LIMIT, "expression nested more than %d levels deep", SPK_EXPR_MAX_DEPTH);
+        return NULL;
     }
     spk_expr *e = spk__expr_new(op, n);
     if (!e) {
@@ -3138,6 +3191,7 @@ static spk_expr *spk__node(spk__op op, spk_expr *const *args, int n) {
         return NULL;
     }
     for (int i = 0; i < n; i++) e->args[i] = args[i];
+    e->height = tallest + 1;
     return e;
 }
 
@@ -3250,7 +3304,8 @@ SPKDEF spk_expr *spk_mod(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_
 SPKDEF spk_expr *spk_intdiv(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_INTDIV, a, b); }
 SPKDEF spk_expr *spk_neg(spk_expr *a) { return spk__unary(SPK__OP_NEG, a); }
 SPKDEF spk_expr *spk_eq(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_EQ, a, b); }
-SPKDEF spk_expr *spk_ne(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_NE, a, b); }
+/* Spark reads a != b as NOT (a = b), and names it so. */
+SPKDEF spk_expr *spk_ne(spk_expr *a, spk_expr *b) { return spk_not(spk_eq(a, b)); }
 SPKDEF spk_expr *spk_lt(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_LT, a, b); }
 SPKDEF spk_expr *spk_le(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_LE, a, b); }
 SPKDEF spk_expr *spk_gt(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_GT, a, b); }
@@ -3269,7 +3324,7 @@ SPKDEF spk_expr *spk_in_array(spk_expr *x, spk_expr *const *list, int n) {
         spk__fail(SPK_ERR_ARG, "IN needs at least one value");
         return NULL;
     }
-    spk_expr *stack[17], **args = stack;
+    spk_expr *stack[17] = {NULL}, **args = stack;
     size_t size = ((size_t)n + 1) * sizeof *args;
     if (n + 1 > 17 && !(args = (spk_expr **)spk__alloc(spk__expr_alloc(), size))) {
         spk__nomem("an IN list", size);
@@ -3285,7 +3340,7 @@ SPKDEF spk_expr *spk_in_array(spk_expr *x, spk_expr *const *list, int n) {
 }
 
 SPKDEF spk_expr *spk_in(spk_expr *x, int n, ...) {
-    spk_expr *stack[16], **list = stack;
+    spk_expr *stack[16] = {NULL}, **list = stack;
     size_t size = (size_t)(n > 0 ? n : 0) * sizeof *list;
     bool heap = n > 16;
     if (heap && !(list = (spk_expr **)spk__alloc(spk__expr_alloc(), size))) list = NULL;
@@ -3350,6 +3405,10 @@ SPKDEF spk_expr *spk_when(spk_expr *prev, spk_expr *cond, spk_expr *value) {
     e->args[old] = cond;
     e->args[old + 1] = value;
     spk_expr_release(prev);
+    if (!spk__set_height(e)) {
+        spk_expr_release(e);
+        return NULL;
+    }
     return e;
 }
 
@@ -3371,6 +3430,10 @@ SPKDEF spk_expr *spk_otherwise(spk_expr *case_expr, spk_expr *value) {
     e->args[case_expr->nargs] = value;
     e->has_else = true;
     spk_expr_release(case_expr);
+    if (!spk__set_height(e)) {
+        spk_expr_release(e);
+        return NULL;
+    }
     return e;
 }
 
@@ -3404,7 +3467,7 @@ SPKDEF spk_expr *spk_call_array(const char *function, spk_expr *const *args, int
 }
 
 SPKDEF spk_expr *spk_call(const char *function, int n, ...) {
-    spk_expr *stack[16], **args = stack;
+    spk_expr *stack[16] = {NULL}, **args = stack;
     size_t size = (size_t)(n > 0 ? n : 0) * sizeof *args;
     bool heap = n > 16;
     if (heap && !(args = (spk_expr **)spk__alloc(spk__expr_alloc(), size))) args = NULL;
@@ -3604,8 +3667,13 @@ static spk_status spk__drop(spk_expr *e, spk_status st) {
     spk_expr_release(e);
     return st;
 }
+/* The status a builder left when it returned NULL. */
+static spk_status spk__builder_failed(void) {
+    return spk_last_status() != SPK_OK ? spk_last_status() : SPK_ERR_NOMEM;
+}
+
 static spk_status spk__built(spk_expr *e, spk_expr **out) {
-    if (!e) return spk_last_status() != SPK_OK ? spk_last_status() : SPK_ERR_NOMEM;
+    if (!e) return spk__builder_failed();
     *out = e;
     return SPK_OK;
 }
@@ -3731,7 +3799,7 @@ static spk_status spk__parse_case(spk__parser *p, spk_expr **out) {
         if (operand) cond = spk_eq(spk_expr_retain(operand), cond); /* CASE x WHEN v: x = v */
         c = spk_when(c, cond, value);
         if (!c) {
-            st = SPK_ERR_NOMEM;
+            st = spk__builder_failed();
             break;
         }
     }
@@ -3740,7 +3808,7 @@ static spk_status spk__parse_case(spk__parser *p, spk_expr **out) {
         spk_expr *other = NULL;
         if ((st = spk__next(p)) == SPK_OK && (st = spk__parse_or(p, &other)) == SPK_OK) {
             c = spk_otherwise(c, other);
-            if (!c) st = SPK_ERR_NOMEM;
+            if (!c) st = spk__builder_failed();
         }
     }
     if (st == SPK_OK) st = spk__expect_kw(p, "end");
@@ -3797,7 +3865,7 @@ static spk_status spk__parse_call(spk__parser *p, const char *name, size_t name_
     if (st == SPK_OK) {
         e = spk__with_name(spk__node(SPK__OP_CALL, args, n), name, name_len);
         n = 0; /* consumed */
-        if (!e) st = SPK_ERR_NOMEM;
+        if (!e) st = spk__builder_failed();
         else spk__mark(p, e, name_pos)->distinct = distinct;
     }
     spk__release_all(args, n);
@@ -3961,7 +4029,19 @@ static spk_status spk__parse_unary(spk__parser *p, spk_expr **out) {
     if (spk__tok_is_sym(p, "-") || spk__tok_is_sym(p, "+")) {
         bool minus = spk__tok_is_sym(p, "-");
         spk_expr *x = NULL;
-        if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_unary(p, &x)) != SPK_OK) return st;
+        if ((st = spk__next(p)) != SPK_OK) return st;
+        if (minus && p->tok.kind == SPK__TOK_NUMBER) { /* -9223372036854775808[L]: only negated does it fit */
+            static const char min_digits[] = "9223372036854775808";
+            size_t nd = sizeof min_digits - 1;
+            const char *t = p->src + p->tok.pos;
+            if ((p->tok.len == nd || (p->tok.len == nd + 1 && (t[nd] == 'L' || t[nd] == 'l'))) &&
+                memcmp(t, min_digits, nd) == 0) {
+                if ((st = spk__next(p)) != SPK_OK) return st;
+                p->depth--;
+                return spk__built(spk_lit_i64(INT64_MIN), out);
+            }
+        }
+        if ((st = spk__parse_unary(p, &x)) != SPK_OK) return st;
         p->depth--;
         if (!minus) {
             *out = x;
@@ -4007,7 +4087,7 @@ static spk_status spk__parse_mul(spk__parser *p, spk_expr **out) {
         else if (spk__tok_is_kw(p, "div")) op = SPK__OP_INTDIV;
         else break;
         if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_unary(p, &b)) != SPK_OK) break;
-        if (!(a = spk__binary(op, a, b))) st = SPK_ERR_NOMEM;
+        if (!(a = spk__binary(op, a, b))) st = spk__builder_failed();
     }
     if (st != SPK_OK) return spk__drop(a, st);
     *out = a;
@@ -4030,7 +4110,7 @@ static spk_status spk__parse_add(spk__parser *p, spk_expr **out) {
             break;
         }
         a = e;
-        if (!a) st = SPK_ERR_NOMEM;
+        if (!a) st = spk__builder_failed();
     }
     if (st != SPK_OK) return spk__drop(a, st);
     *out = a;
@@ -4050,7 +4130,8 @@ static spk_status spk__parse_predicate(spk__parser *p, spk_expr **out) {
             if (strcmp(p->tok.sym, cmp[i].sym) == 0) found = i;
         if (found < 0) break;
         if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_add(p, &b)) != SPK_OK) break;
-        if (!(a = spk__binary(cmp[found].op, a, b))) st = SPK_ERR_NOMEM;
+        a = cmp[found].op == SPK__OP_NE ? spk_ne(a, b) : spk__binary(cmp[found].op, a, b);
+        if (!a) st = spk__builder_failed();
     }
     if (st != SPK_OK) return spk__drop(a, st);
     if (spk__tok_is_kw(p, "is")) {
@@ -4145,7 +4226,7 @@ static spk_status spk__parse_and(spk__parser *p, spk_expr **out) {
     spk_status st = spk__parse_not(p, &a);
     while (st == SPK_OK && spk__tok_is_kw(p, "and")) {
         if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_not(p, &b)) != SPK_OK) break;
-        if (!(a = spk_and(a, b))) st = SPK_ERR_NOMEM;
+        if (!(a = spk_and(a, b))) st = spk__builder_failed();
     }
     if (st != SPK_OK) return spk__drop(a, st);
     *out = a;
@@ -4158,7 +4239,7 @@ static spk_status spk__parse_or(spk__parser *p, spk_expr **out) {
     spk_status st = spk__parse_and(p, &a);
     while (st == SPK_OK && spk__tok_is_kw(p, "or")) {
         if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_and(p, &b)) != SPK_OK) break;
-        if (!(a = spk_or(a, b))) st = SPK_ERR_NOMEM;
+        if (!(a = spk_or(a, b))) st = spk__builder_failed();
     }
     p->depth--;
     if (st != SPK_OK) return spk__drop(a, st);
@@ -4190,7 +4271,7 @@ SPKDEF spk_status spk_expr_parse(const char *sql, spk_expr **out) {
             char name[256];
             spk__ident_text(&p, name, sizeof name);
             e = spk_alias(e, name);
-            if (!e) st = SPK_ERR_NOMEM;
+            if (!e) st = spk__builder_failed();
             else st = spk__next(&p);
         }
     }
@@ -4245,8 +4326,7 @@ static void spk__expr_sql(spk__textout *o, const spk_expr *e, int depth) {
             spk_value_format(&e->lit, text, sizeof text);
             if (id == SPK_TYPE_DATE) spk__out(o, "DATE '%s'", text);
             else if (id == SPK_TYPE_TIMESTAMP) spk__out(o, "TIMESTAMP '%s'", text);
-            else if (id == SPK_TYPE_INT64) spk__out(o, "%sL", text);
-            else spk__out(o, "%s", text);
+            else spk__out(o, "%s", text); /* Spark names numeric literals by value: no L */
         }
         break;
     }
@@ -4317,7 +4397,8 @@ static void spk__expr_sql(spk__textout *o, const spk_expr *e, int depth) {
     case SPK__OP_CALL: {
         /* Spark names count(*) "count(1)". */
         bool star = e->nargs == 1 && e->args[0]->op == SPK__OP_STAR && !e->args[0]->qualifier;
-        spk__out(o, "%s(%s", e->name, e->distinct ? "DISTINCT " : "");
+        for (const char *c = e->name; *c; c++) spk__out(o, "%c", (char)spk__lower((unsigned char)*c));
+        spk__out(o, "(%s", e->distinct ? "DISTINCT " : "");
         for (int i = 0; i < e->nargs; i++) {
             if (i) spk__out(o, ", ");
             if (star) spk__out(o, "1");
@@ -4655,6 +4736,18 @@ static bool spk__can_cast(spk_type from, spk_type to) {
     return ok;
 }
 
+/* Whether Spark casts `from` to `to` on its own (function arguments,
+ * operands): numbers among themselves, anything to and from STRING, DATE
+ * and TIMESTAMP between each other; never BOOLEAN to or from numbers or
+ * dates. Explicit CAST allows more (spk__can_cast). */
+static bool spk__can_implicit_cast(spk_type from, spk_type to) {
+    spk_type_id f = (spk_type_id)from.id, t = (spk_type_id)to.id;
+    if (f == SPK_TYPE_NULL || f == t) return true;
+    if (f == SPK_TYPE_STRING || t == SPK_TYPE_STRING) return spk__can_cast(from, to);
+    if (spk__is_numeric(f) && spk__is_numeric(t)) return true;
+    return (f == SPK_TYPE_DATE || f == SPK_TYPE_TIMESTAMP) && (t == SPK_TYPE_DATE || t == SPK_TYPE_TIMESTAMP);
+}
+
 /* CAST kernel: fast paths for the common numeric widenings, then a general
  * per-row path through spk_value_cast (strings made in the batch arena). */
 static void spk__kernel_cast(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
@@ -4807,6 +4900,8 @@ static bool spk__common_type(spk_type a, spk_type b, bool comparison, spk_type *
     }
     if (x == SPK_TYPE_STRING || y == SPK_TYPE_STRING) {
         spk_type other = x == SPK_TYPE_STRING ? b : a;
+        /* Spark compares a string with a DECIMAL as DOUBLEs (SPARK-22469). */
+        if (comparison && other.id == SPK_TYPE_DECIMAL) other = spk_type_of(SPK_TYPE_DOUBLE);
         *out = comparison ? other : spk_type_of(SPK_TYPE_STRING);
         return true;
     }
@@ -5140,7 +5235,7 @@ static const char *spk__ordinal(int i) {
 static spk_status spk__fn_arg(spk__bnode *node, int i, spk_type to) {
     spk_type from = node->args[i]->type;
     if (spk_type_equal(from, to)) return SPK_OK;
-    if (!spk__can_cast(from, to)) {
+    if (!spk__can_implicit_cast(from, to)) {
         char want[32], got[32];
         spk_type_format(to, SPK_TYPE_SQL, want, sizeof want);
         spk_type_format(from, SPK_TYPE_SQL, got, sizeof got);
@@ -6482,7 +6577,9 @@ static spk_status spk__bind_arith(const spk_expr *e, spk__bnode *a, spk__bnode *
     bool any_decimal = ta.id == SPK_TYPE_DECIMAL || tb.id == SPK_TYPE_DECIMAL;
     spk__kernel kernel = spk__k_arith;
     if (op == SPK__OP_INTDIV) {
-        if (any_double || any_decimal) {
+        /* Spark casts DOUBLE operands of div to BIGINT first; decimals divide
+         * exactly and truncate, which the DOUBLE quotient matches to 15 digits. */
+        if (any_decimal && !any_double) {
             result = spk_type_of(SPK_TYPE_DOUBLE);
             kernel = spk__k_intdiv_double;
         } else {
@@ -6803,7 +6900,11 @@ static spk_status spk__bind_pattern(const spk_expr *e, spk__bnode *x, spk__bnode
 static spk_status spk__fold(spk__bnode **slot);
 
 static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
-    if (!e) return spk__fail(SPK_ERR_ARG, "NULL expression (an expression builder failed earlier: %s)", spk_last_error());
+    if (!e) {
+        char earlier[SPK_ERROR_MAX];
+        memcpy(earlier, spk_last_error(), sizeof earlier); /* the message is about to be replaced */
+        return spk__fail(SPK_ERR_ARG, "NULL expression (an expression builder failed earlier: %s)", earlier);
+    }
     spk_status st = SPK_OK;
     spk__bnode *a = NULL, *b = NULL;
     *out = NULL;
@@ -7044,7 +7145,7 @@ static void spk__eval_node(spk__runner *r, const spk__bnode *b, const uint32_t *
     case SPK__B_LIT:
     case SPK__B_AGG: return; /* loaded per batch / filled once / computed by aggregation */
     case SPK__B_KERNEL: {
-        spk__vec *args[16], **argv = args;
+        spk__vec *args[16] = {NULL}, **argv = args;
         spk__vec **heap = NULL;
         if (b->nargs > 16) {
             heap = (spk__vec **)spk__alloc(spk__bind_alloc(), (size_t)b->nargs * sizeof *heap);

@@ -25,6 +25,14 @@
               spk_schema_print (printSchema), spk_schema_ddl
      rowstore spk_table: append rows from C values, batches or CSV text,
               spk_table_from_fixture, spk_table_get, spk_cursor
+     taskq    spk_taskq (bounded lock-free MPMC queue), spk_pool (threads)
+     expr     spk_expr: builders (spk_col, spk_lit_*, spk_add, spk_gt,
+              spk_and, spk_in, spk_like, spk_when, spk_cast, spk_call, ...),
+              spk_expr_parse (Spark SQL expression text), spk_expr_to_sql
+     vector, funcs
+              internal: column vectors, kernels, the function library
+     eval     spk_bound: spk_expr_bind (resolution, coercion, folding),
+              spk_bound_eval, spk_bound_filter, spk_bound_explain
 
    CONFIGURATION MACROS (define them before including the implementation)
 
@@ -60,8 +68,10 @@
 
      Every object a function hands you is yours to release exactly once with
      its matching spk_*_free or spk_*_release, every argument you pass is only
-     borrowed, and anything pointing into an object (field names, the bytes of
-     a string value) lives exactly as long as that object.
+     borrowed except the spk_expr arguments of expression builders, which the
+     builder consumes (so spk_gt(spk_col("v"), spk_lit_i64(10)) needs no
+     temporaries), and anything pointing into an object (field names, the
+     bytes of a string value) lives exactly as long as that object.
 
    THREAD SAFETY
 
@@ -73,6 +83,10 @@
        spk_table_nrows, cursors) may run in many threads at once, but not
        while another thread appends. (Versioned tables that readers can scan
        while writers commit come with the catalog.)
+     - spk_expr and spk_bound are immutable once built (expressions are
+       reference-counted atomically): share them; bind, explain and
+       evaluate from any number of threads at once. Each evaluation has its
+       own working memory.
      - spk_value and spk_cursor are plain data owned by the caller.
      - Type, value, hash and formatting functions are pure and reentrant.
        Parsing and formatting doubles use the C library (strtod, snprintf)
@@ -89,6 +103,8 @@
      - Dates are int32 days (years -290308..294247 as Spark); parsed years
        have 4 to 6 digits. Timestamps are int64 microseconds, always UTC.
      - Detailed error messages are cut at SPK_ERROR_MAX - 1 bytes.
+     - Expressions nest at most 200 levels deep when parsed; identifiers
+       are at most 255 bytes.
 
    DIFFERENCES FROM SPARK (the reference is Spark 3.5, default non-ANSI mode)
 
@@ -102,6 +118,18 @@
      - Fixtures and spk_table_append_text are strict: an unparsable value is
        an error naming line and column, never a silent NULL (Spark's CSV
        reader in PERMISSIVE mode would give NULL).
+     - DECIMAL arithmetic follows Spark's precision and scale rules with 18
+       in place of 38 (and the same minimum scale of 6 on precision loss);
+       a BIGINT in decimal arithmetic counts as DECIMAL(18,0), not (20,0).
+       Results that do not fit are NULL, as in Spark. Integer literals
+       beyond BIGINT and decimal literals beyond 18 digits become DOUBLE.
+     - DATE - DATE gives the INT number of days (Spark 3 gives an interval);
+       INTERVAL literals exist only to be added to or subtracted from a
+       DATE or TIMESTAMP.
+     - upper() and lower() change ASCII letters only.
+     - DISTINCT is supported inside count() only.
+     - RLIKE uses POSIX extended regular expressions (Java's syntax differs
+       in classes such as \d; use [0-9]).
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.

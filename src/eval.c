@@ -482,7 +482,9 @@ static spk_status spk__bind_arith(const spk_expr *e, spk__bnode *a, spk__bnode *
     bool any_decimal = ta.id == SPK_TYPE_DECIMAL || tb.id == SPK_TYPE_DECIMAL;
     spk__kernel kernel = spk__k_arith;
     if (op == SPK__OP_INTDIV) {
-        if (any_double || any_decimal) {
+        /* Spark casts DOUBLE operands of div to BIGINT first; decimals divide
+         * exactly and truncate, which the DOUBLE quotient matches to 15 digits. */
+        if (any_decimal && !any_double) {
             result = spk_type_of(SPK_TYPE_DOUBLE);
             kernel = spk__k_intdiv_double;
         } else {
@@ -803,7 +805,11 @@ static spk_status spk__bind_pattern(const spk_expr *e, spk__bnode *x, spk__bnode
 static spk_status spk__fold(spk__bnode **slot);
 
 static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
-    if (!e) return spk__fail(SPK_ERR_ARG, "NULL expression (an expression builder failed earlier: %s)", spk_last_error());
+    if (!e) {
+        char earlier[SPK_ERROR_MAX];
+        memcpy(earlier, spk_last_error(), sizeof earlier); /* the message is about to be replaced */
+        return spk__fail(SPK_ERR_ARG, "NULL expression (an expression builder failed earlier: %s)", earlier);
+    }
     spk_status st = SPK_OK;
     spk__bnode *a = NULL, *b = NULL;
     *out = NULL;
@@ -1044,7 +1050,7 @@ static void spk__eval_node(spk__runner *r, const spk__bnode *b, const uint32_t *
     case SPK__B_LIT:
     case SPK__B_AGG: return; /* loaded per batch / filled once / computed by aggregation */
     case SPK__B_KERNEL: {
-        spk__vec *args[16], **argv = args;
+        spk__vec *args[16] = {NULL}, **argv = args;
         spk__vec **heap = NULL;
         if (b->nargs > 16) {
             heap = (spk__vec **)spk__alloc(spk__bind_alloc(), (size_t)b->nargs * sizeof *heap);

@@ -37,6 +37,7 @@ struct spk_expr {
     spk_type type;     /* CAST: target type */
     int32_t months, days; /* INTERVAL */
     int64_t micros;       /* INTERVAL */
+    int height;           /* 1 + the tallest child: bounded, so recursion is */
     spk__source *source;  /* COL, CALL from the parser: the text, and ... */
     size_t pos;           /* ... the node's byte offset in it */
     size_t size;       /* of this node's block (struct + args) */
@@ -65,6 +66,10 @@ static void spk__source_release(spk__source *s) {
 
 static const spk_allocator *spk__expr_alloc(void) { return &spk__default_allocator; }
 
+/* Every recursive walk of a tree (binding, evaluation, release) is bounded
+ * by this height, so no input can exhaust the stack. */
+#define SPK_EXPR_MAX_DEPTH 1000
+
 static void spk__free_string(char *s) {
     if (s) spk__free(spk__expr_alloc(), s, strlen(s) + 1);
 }
@@ -81,6 +86,7 @@ static spk_expr *spk__expr_new(spk__op op, int nargs) {
     e->nargs = nargs;
     e->args = nargs ? (spk_expr **)(void *)(e + 1) : NULL;
     e->size = size;
+    e->height = 1;
     return e;
 }
 
@@ -112,12 +118,30 @@ static void spk__release_all(spk_expr *const *list, int n) {
 }
 
 /* A node with the given children; consumes them, also on failure. */
+/* Sets e's height from its children; false (and an error) if too tall. */
+static bool spk__set_height(spk_expr *e) {
+    int h = 0;
+    for (int i = 0; i < e->nargs; i++)
+        if (e->args[i] && e->args[i]->height > h) h = e->args[i]->height;
+    e->height = h + 1;
+    if (e->height <= SPK_EXPR_MAX_DEPTH) return true;
+    spk__fail(SPK_ERR_LIMIT, "expression nested more than %d levels deep", SPK_EXPR_MAX_DEPTH);
+    return false;
+}
+
 static spk_expr *spk__node(spk__op op, spk_expr *const *args, int n) {
+    int tallest = 0;
     for (int i = 0; i < n; i++) {
         if (!args[i]) {
             spk__release_all(args, n);
             return NULL;
         }
+        if (args[i]->height > tallest) tallest = args[i]->height;
+    }
+    if (tallest >= SPK_EXPR_MAX_DEPTH) {
+        spk__release_all(args, n);
+        spk__fail(SPK_ERR_LIMIT, "expression nested more than %d levels deep", SPK_EXPR_MAX_DEPTH);
+        return NULL;
     }
     spk_expr *e = spk__expr_new(op, n);
     if (!e) {
@@ -125,6 +149,7 @@ static spk_expr *spk__node(spk__op op, spk_expr *const *args, int n) {
         return NULL;
     }
     for (int i = 0; i < n; i++) e->args[i] = args[i];
+    e->height = tallest + 1;
     return e;
 }
 
@@ -237,7 +262,8 @@ SPKDEF spk_expr *spk_mod(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_
 SPKDEF spk_expr *spk_intdiv(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_INTDIV, a, b); }
 SPKDEF spk_expr *spk_neg(spk_expr *a) { return spk__unary(SPK__OP_NEG, a); }
 SPKDEF spk_expr *spk_eq(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_EQ, a, b); }
-SPKDEF spk_expr *spk_ne(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_NE, a, b); }
+/* Spark reads a != b as NOT (a = b), and names it so. */
+SPKDEF spk_expr *spk_ne(spk_expr *a, spk_expr *b) { return spk_not(spk_eq(a, b)); }
 SPKDEF spk_expr *spk_lt(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_LT, a, b); }
 SPKDEF spk_expr *spk_le(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_LE, a, b); }
 SPKDEF spk_expr *spk_gt(spk_expr *a, spk_expr *b) { return spk__binary(SPK__OP_GT, a, b); }
@@ -256,7 +282,7 @@ SPKDEF spk_expr *spk_in_array(spk_expr *x, spk_expr *const *list, int n) {
         spk__fail(SPK_ERR_ARG, "IN needs at least one value");
         return NULL;
     }
-    spk_expr *stack[17], **args = stack;
+    spk_expr *stack[17] = {NULL}, **args = stack;
     size_t size = ((size_t)n + 1) * sizeof *args;
     if (n + 1 > 17 && !(args = (spk_expr **)spk__alloc(spk__expr_alloc(), size))) {
         spk__nomem("an IN list", size);
@@ -272,7 +298,7 @@ SPKDEF spk_expr *spk_in_array(spk_expr *x, spk_expr *const *list, int n) {
 }
 
 SPKDEF spk_expr *spk_in(spk_expr *x, int n, ...) {
-    spk_expr *stack[16], **list = stack;
+    spk_expr *stack[16] = {NULL}, **list = stack;
     size_t size = (size_t)(n > 0 ? n : 0) * sizeof *list;
     bool heap = n > 16;
     if (heap && !(list = (spk_expr **)spk__alloc(spk__expr_alloc(), size))) list = NULL;
@@ -337,6 +363,10 @@ SPKDEF spk_expr *spk_when(spk_expr *prev, spk_expr *cond, spk_expr *value) {
     e->args[old] = cond;
     e->args[old + 1] = value;
     spk_expr_release(prev);
+    if (!spk__set_height(e)) {
+        spk_expr_release(e);
+        return NULL;
+    }
     return e;
 }
 
@@ -358,6 +388,10 @@ SPKDEF spk_expr *spk_otherwise(spk_expr *case_expr, spk_expr *value) {
     e->args[case_expr->nargs] = value;
     e->has_else = true;
     spk_expr_release(case_expr);
+    if (!spk__set_height(e)) {
+        spk_expr_release(e);
+        return NULL;
+    }
     return e;
 }
 
@@ -391,7 +425,7 @@ SPKDEF spk_expr *spk_call_array(const char *function, spk_expr *const *args, int
 }
 
 SPKDEF spk_expr *spk_call(const char *function, int n, ...) {
-    spk_expr *stack[16], **args = stack;
+    spk_expr *stack[16] = {NULL}, **args = stack;
     size_t size = (size_t)(n > 0 ? n : 0) * sizeof *args;
     bool heap = n > 16;
     if (heap && !(args = (spk_expr **)spk__alloc(spk__expr_alloc(), size))) args = NULL;
@@ -591,8 +625,13 @@ static spk_status spk__drop(spk_expr *e, spk_status st) {
     spk_expr_release(e);
     return st;
 }
+/* The status a builder left when it returned NULL. */
+static spk_status spk__builder_failed(void) {
+    return spk_last_status() != SPK_OK ? spk_last_status() : SPK_ERR_NOMEM;
+}
+
 static spk_status spk__built(spk_expr *e, spk_expr **out) {
-    if (!e) return spk_last_status() != SPK_OK ? spk_last_status() : SPK_ERR_NOMEM;
+    if (!e) return spk__builder_failed();
     *out = e;
     return SPK_OK;
 }
@@ -718,7 +757,7 @@ static spk_status spk__parse_case(spk__parser *p, spk_expr **out) {
         if (operand) cond = spk_eq(spk_expr_retain(operand), cond); /* CASE x WHEN v: x = v */
         c = spk_when(c, cond, value);
         if (!c) {
-            st = SPK_ERR_NOMEM;
+            st = spk__builder_failed();
             break;
         }
     }
@@ -727,7 +766,7 @@ static spk_status spk__parse_case(spk__parser *p, spk_expr **out) {
         spk_expr *other = NULL;
         if ((st = spk__next(p)) == SPK_OK && (st = spk__parse_or(p, &other)) == SPK_OK) {
             c = spk_otherwise(c, other);
-            if (!c) st = SPK_ERR_NOMEM;
+            if (!c) st = spk__builder_failed();
         }
     }
     if (st == SPK_OK) st = spk__expect_kw(p, "end");
@@ -784,7 +823,7 @@ static spk_status spk__parse_call(spk__parser *p, const char *name, size_t name_
     if (st == SPK_OK) {
         e = spk__with_name(spk__node(SPK__OP_CALL, args, n), name, name_len);
         n = 0; /* consumed */
-        if (!e) st = SPK_ERR_NOMEM;
+        if (!e) st = spk__builder_failed();
         else spk__mark(p, e, name_pos)->distinct = distinct;
     }
     spk__release_all(args, n);
@@ -948,7 +987,19 @@ static spk_status spk__parse_unary(spk__parser *p, spk_expr **out) {
     if (spk__tok_is_sym(p, "-") || spk__tok_is_sym(p, "+")) {
         bool minus = spk__tok_is_sym(p, "-");
         spk_expr *x = NULL;
-        if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_unary(p, &x)) != SPK_OK) return st;
+        if ((st = spk__next(p)) != SPK_OK) return st;
+        if (minus && p->tok.kind == SPK__TOK_NUMBER) { /* -9223372036854775808[L]: only negated does it fit */
+            static const char min_digits[] = "9223372036854775808";
+            size_t nd = sizeof min_digits - 1;
+            const char *t = p->src + p->tok.pos;
+            if ((p->tok.len == nd || (p->tok.len == nd + 1 && (t[nd] == 'L' || t[nd] == 'l'))) &&
+                memcmp(t, min_digits, nd) == 0) {
+                if ((st = spk__next(p)) != SPK_OK) return st;
+                p->depth--;
+                return spk__built(spk_lit_i64(INT64_MIN), out);
+            }
+        }
+        if ((st = spk__parse_unary(p, &x)) != SPK_OK) return st;
         p->depth--;
         if (!minus) {
             *out = x;
@@ -994,7 +1045,7 @@ static spk_status spk__parse_mul(spk__parser *p, spk_expr **out) {
         else if (spk__tok_is_kw(p, "div")) op = SPK__OP_INTDIV;
         else break;
         if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_unary(p, &b)) != SPK_OK) break;
-        if (!(a = spk__binary(op, a, b))) st = SPK_ERR_NOMEM;
+        if (!(a = spk__binary(op, a, b))) st = spk__builder_failed();
     }
     if (st != SPK_OK) return spk__drop(a, st);
     *out = a;
@@ -1017,7 +1068,7 @@ static spk_status spk__parse_add(spk__parser *p, spk_expr **out) {
             break;
         }
         a = e;
-        if (!a) st = SPK_ERR_NOMEM;
+        if (!a) st = spk__builder_failed();
     }
     if (st != SPK_OK) return spk__drop(a, st);
     *out = a;
@@ -1037,7 +1088,8 @@ static spk_status spk__parse_predicate(spk__parser *p, spk_expr **out) {
             if (strcmp(p->tok.sym, cmp[i].sym) == 0) found = i;
         if (found < 0) break;
         if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_add(p, &b)) != SPK_OK) break;
-        if (!(a = spk__binary(cmp[found].op, a, b))) st = SPK_ERR_NOMEM;
+        a = cmp[found].op == SPK__OP_NE ? spk_ne(a, b) : spk__binary(cmp[found].op, a, b);
+        if (!a) st = spk__builder_failed();
     }
     if (st != SPK_OK) return spk__drop(a, st);
     if (spk__tok_is_kw(p, "is")) {
@@ -1132,7 +1184,7 @@ static spk_status spk__parse_and(spk__parser *p, spk_expr **out) {
     spk_status st = spk__parse_not(p, &a);
     while (st == SPK_OK && spk__tok_is_kw(p, "and")) {
         if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_not(p, &b)) != SPK_OK) break;
-        if (!(a = spk_and(a, b))) st = SPK_ERR_NOMEM;
+        if (!(a = spk_and(a, b))) st = spk__builder_failed();
     }
     if (st != SPK_OK) return spk__drop(a, st);
     *out = a;
@@ -1145,7 +1197,7 @@ static spk_status spk__parse_or(spk__parser *p, spk_expr **out) {
     spk_status st = spk__parse_and(p, &a);
     while (st == SPK_OK && spk__tok_is_kw(p, "or")) {
         if ((st = spk__next(p)) != SPK_OK || (st = spk__parse_and(p, &b)) != SPK_OK) break;
-        if (!(a = spk_or(a, b))) st = SPK_ERR_NOMEM;
+        if (!(a = spk_or(a, b))) st = spk__builder_failed();
     }
     p->depth--;
     if (st != SPK_OK) return spk__drop(a, st);
@@ -1177,7 +1229,7 @@ SPKDEF spk_status spk_expr_parse(const char *sql, spk_expr **out) {
             char name[256];
             spk__ident_text(&p, name, sizeof name);
             e = spk_alias(e, name);
-            if (!e) st = SPK_ERR_NOMEM;
+            if (!e) st = spk__builder_failed();
             else st = spk__next(&p);
         }
     }
@@ -1232,8 +1284,7 @@ static void spk__expr_sql(spk__textout *o, const spk_expr *e, int depth) {
             spk_value_format(&e->lit, text, sizeof text);
             if (id == SPK_TYPE_DATE) spk__out(o, "DATE '%s'", text);
             else if (id == SPK_TYPE_TIMESTAMP) spk__out(o, "TIMESTAMP '%s'", text);
-            else if (id == SPK_TYPE_INT64) spk__out(o, "%sL", text);
-            else spk__out(o, "%s", text);
+            else spk__out(o, "%s", text); /* Spark names numeric literals by value: no L */
         }
         break;
     }
@@ -1304,7 +1355,8 @@ static void spk__expr_sql(spk__textout *o, const spk_expr *e, int depth) {
     case SPK__OP_CALL: {
         /* Spark names count(*) "count(1)". */
         bool star = e->nargs == 1 && e->args[0]->op == SPK__OP_STAR && !e->args[0]->qualifier;
-        spk__out(o, "%s(%s", e->name, e->distinct ? "DISTINCT " : "");
+        for (const char *c = e->name; *c; c++) spk__out(o, "%c", (char)spk__lower((unsigned char)*c));
+        spk__out(o, "(%s", e->distinct ? "DISTINCT " : "");
         for (int i = 0; i < e->nargs; i++) {
             if (i) spk__out(o, ", ");
             if (star) spk__out(o, "1");

@@ -24,7 +24,7 @@ static const char *spk__ordinal(int i) {
 static spk_status spk__fn_arg(spk__bnode *node, int i, spk_type to) {
     spk_type from = node->args[i]->type;
     if (spk_type_equal(from, to)) return SPK_OK;
-    if (!spk__can_cast(from, to)) {
+    if (!spk__can_implicit_cast(from, to)) {
         char want[32], got[32];
         spk_type_format(to, SPK_TYPE_SQL, want, sizeof want);
         spk_type_format(from, SPK_TYPE_SQL, got, sizeof got);

@@ -10,15 +10,16 @@ struct spk_schema {
     spk_field *fields; /* points into this block; names too */
 };
 
-/* Builds a schema; duplicates are allowed only for internal results (a
- * join's output may hold two `id` columns, as in Spark). */
+/* Builds a schema; duplicate and empty names are allowed only for internal
+ * results (a join's output may hold two `id` columns, as in Spark). */
 static spk_status spk__schema_make(const spk_allocator *alloc, const spk_field *fields, int n,
                                    bool allow_duplicates, spk_schema **out) {
     alloc = spk__allocator_or_default(alloc);
     if (n < 0 || (n > 0 && !fields)) return spk__fail(SPK_ERR_ARG, "schema: invalid field list");
     size_t names = 0;
     for (int i = 0; i < n; i++) {
-        if (!fields[i].name || !fields[i].name[0])
+        /* Results may have an empty name (Spark names the column of '' so). */
+        if (!fields[i].name || (!fields[i].name[0] && !allow_duplicates))
             return spk__fail(SPK_ERR_ARG, "schema: field %d has an empty name", i + 1);
         if (!spk_type_valid(fields[i].type))
             return spk__fail(SPK_ERR_ARG, "schema: field `%s` has an invalid type", fields[i].name);

@@ -317,6 +317,18 @@ static bool spk__can_cast(spk_type from, spk_type to) {
     return ok;
 }
 
+/* Whether Spark casts `from` to `to` on its own (function arguments,
+ * operands): numbers among themselves, anything to and from STRING, DATE
+ * and TIMESTAMP between each other; never BOOLEAN to or from numbers or
+ * dates. Explicit CAST allows more (spk__can_cast). */
+static bool spk__can_implicit_cast(spk_type from, spk_type to) {
+    spk_type_id f = (spk_type_id)from.id, t = (spk_type_id)to.id;
+    if (f == SPK_TYPE_NULL || f == t) return true;
+    if (f == SPK_TYPE_STRING || t == SPK_TYPE_STRING) return spk__can_cast(from, to);
+    if (spk__is_numeric(f) && spk__is_numeric(t)) return true;
+    return (f == SPK_TYPE_DATE || f == SPK_TYPE_TIMESTAMP) && (t == SPK_TYPE_DATE || t == SPK_TYPE_TIMESTAMP);
+}
+
 /* CAST kernel: fast paths for the common numeric widenings, then a general
  * per-row path through spk_value_cast (strings made in the batch arena). */
 static void spk__kernel_cast(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
@@ -469,6 +481,8 @@ static bool spk__common_type(spk_type a, spk_type b, bool comparison, spk_type *
     }
     if (x == SPK_TYPE_STRING || y == SPK_TYPE_STRING) {
         spk_type other = x == SPK_TYPE_STRING ? b : a;
+        /* Spark compares a string with a DECIMAL as DOUBLEs (SPARK-22469). */
+        if (comparison && other.id == SPK_TYPE_DECIMAL) other = spk_type_of(SPK_TYPE_DOUBLE);
         *out = comparison ? other : spk_type_of(SPK_TYPE_STRING);
         return true;
     }
