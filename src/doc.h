@@ -25,7 +25,8 @@
               spk_schema_print (printSchema), spk_schema_ddl
      rowstore spk_table: append rows from C values, batches or CSV text,
               spk_table_from_fixture, spk_table_get, spk_cursor
-     taskq    spk_taskq (bounded lock-free MPMC queue), spk_pool (threads)
+     taskq    spk_taskq (bounded MPMC ring queue of pointers), spk_pool
+              (worker threads, wait groups), spk_cpu_count
      expr     spk_expr: builders (spk_col, spk_lit_*, spk_add, spk_gt,
               spk_and, spk_in, spk_like, spk_when, spk_cast, spk_call, ...),
               spk_expr_parse (Spark SQL expression text), spk_expr_to_sql
@@ -44,6 +45,8 @@
      SPK_ASSERT(cond)          checks internal invariants only (a failure is a
                                bug in the library, never bad input); defaults to
                                assert() from <assert.h>.
+     SPK_DEFAULT_THREADS       worker threads when the core count cannot be
+                               read (spk_cpu_count); default 2.
      SPK_MALLOC(size), SPK_REALLOC(ptr, size), SPK_FREE(ptr)
                                the default allocator's functions; define all
                                three or none (default malloc/realloc/free).
@@ -94,6 +97,50 @@
        setlocale() while other threads use the library.
      - A run-time allocator must be thread-safe if the objects using it are
        shared between threads. spk_failalloc is single-threaded.
+     - spk_taskq: every call but spk_taskq_new/_new_at and spk_taskq_free may
+       run in any number of threads at once, pushers and poppers alike. It is
+       bounded: it never allocates after spk_taskq_new and never holds more
+       than its capacity.
+     - spk_taskq progress. No call takes a lock or sleeps. spk_taskq_try_push and
+       spk_taskq_try_pop finish in a bounded number of their own steps, with
+       one exception: a push (pop) whose cell is still being worked on by a
+       pop (push) that has claimed its position but not yet stored the cell's
+       new sequence number (a window of a few instructions) waits for that
+       thread, yielding, rather than answer "full" ("empty") when that would
+       not be true. So they are not lock-free in the strict sense: a thread
+       suspended inside that window holds up the others that reach its cell.
+       (Every ring of sequence-numbered cells has this window, Vyukov's
+       included; there the others return a wrong "empty" or "full" instead.)
+       The try calls never wait for the queue to gain space or items;
+       spk_taskq_push and spk_taskq_pop do, yielding between tries.
+     - spk_taskq order. The queue is linearizable as a bounded FIFO queue: every call
+       takes effect at one instant between its call and its return (the
+       compare-and-swap that claims the position, or for "full" and "empty" a
+       consistent snapshot of both positions), and the items come out in the
+       order those instants put them in. In particular items of one producer
+       come out in the order it pushed them, and false from try_push/try_pop
+       means the queue really was full/empty at some instant during the call.
+       Items of different producers whose pushes overlap in time come out in
+       either order. (tests/test_mt_taskq.c checks histories against this
+       specification by brute force.) spk_taskq_close is not part of this
+       order: a push concurrent with close may or may not get in.
+     - spk_taskq memory: everything a thread did before pushing an item happens before
+       everything the thread that pops it does after the pop.
+     - spk_pool: spk_pool_submit, spk_pool_wait and the spk_waitgroup calls may
+       run in any threads, tasks included; spk_pool_new and spk_pool_free in
+       one thread, outside the pool's tasks. Idle workers sleep on a condition
+       variable; every submit wakes one if any sleeps, and no wake-up is
+       lost (a submit racing with a worker going to sleep either sees it
+       asleep and signals it, or the worker sees the task). A wait-group's wait
+       returns after its tasks have finished and everything they did happens
+       before the return. spk_pool_free runs every queued task before it
+       returns. Tasks are taken in FIFO order but run on several threads at
+       once, so they may finish in any order.
+     - The pool uses C11 <threads.h> threads, mutexes and condition
+       variables; under ThreadSanitizer it uses pthreads instead, because the
+       TSan runtimes of gcc 12 and clang 14 do not intercept glibc's C11
+       thread functions (thrd_create'd threads crash under TSan, and mtx_t
+       locking is invisible to it).
 
    LIMITS
 
