@@ -24,6 +24,7 @@ EXAMPLES:= $(basename $(notdir $(wildcard examples/*.c)))
 BENCHES := $(basename $(notdir $(wildcard bench/*.c)))
 
 .PHONY: all demo test bench clean header
+.DELETE_ON_ERROR:
 all: sparkless.h
 
 sparkless.h: $(SOURCES) tools/amalgamate

@@ -331,8 +331,7 @@ static void spk__k_like(spk__eval *ev, const spk__bnode *node, spk__vec *out, sp
 
 /* -- RLIKE: POSIX extended regular expressions from the C library. */
 #if defined(__unix__) || defined(__APPLE__)
-#include <regex.h>
-#define SPK__HAVE_REGEX 1
+#define SPK__HAVE_REGEX 1 /* <regex.h> came with funcs */
 
 static void spk__regex_free(void *aux) {
     regfree((regex_t *)aux);
@@ -389,6 +388,7 @@ static void spk__k_add_interval(spk__eval *ev, const spk__bnode *node, spk__vec 
 
 typedef struct spk__scope {
     const spk_schema *schema;
+    const char *const *qualifiers; /* per column: the DataFrame alias it comes from, or NULL */
     bool case_sensitive;
     int agg_depth; /* > 0 inside an aggregate's argument */
 } spk__scope;
@@ -429,14 +429,53 @@ static const char *spk__type_sql_name(spk_type t, char *buf, size_t cap) {
     return buf;
 }
 
+/* Resolution with DataFrame aliases: `a.id` picks the `id` that came from
+ * the frame aliased `a`; a bare `id` present on both sides of a join is
+ * ambiguous, and the message names both. */
+static spk_status spk__lookup_qualified(const spk__scope *sc, const spk_expr *e, int *index) {
+    int ncols = spk_schema_ncols(sc->schema), found = -1, matches = 0;
+    for (int i = 0; i < ncols; i++) {
+        const char *q = sc->qualifiers[i];
+        if (!spk__name_eq(spk_schema_field(sc->schema, i)->name, e->name, sc->case_sensitive)) continue;
+        if (e->qualifier && (!q || !spk__name_eq(q, e->qualifier, false))) continue;
+        if (found < 0) found = i;
+        matches++;
+    }
+    if (matches == 1) {
+        *index = found;
+        return SPK_OK;
+    }
+    if (matches > 1) {
+        spk__fail(SPK_ERR_AMBIGUOUS, "[AMBIGUOUS_REFERENCE] Reference `%s` is ambiguous, could be: [", e->name);
+        for (int i = 0, k = 0; i < ncols; i++) {
+            if (!spk__name_eq(spk_schema_field(sc->schema, i)->name, e->name, sc->case_sensitive)) continue;
+            if (e->qualifier && (!sc->qualifiers[i] || !spk__name_eq(sc->qualifiers[i], e->qualifier, false))) continue;
+            spk__fail_append("%s`%s%s%s`", k++ ? ", " : "", sc->qualifiers[i] ? sc->qualifiers[i] : "",
+                             sc->qualifiers[i] ? "`.`" : "", spk_schema_field(sc->schema, i)->name);
+        }
+        spk__fail_append("].");
+        return SPK_ERR_AMBIGUOUS;
+    }
+    if (!e->qualifier) return spk_schema_lookup(sc->schema, e->name, sc->case_sensitive, index);
+    spk__fail(SPK_ERR_NOT_FOUND,
+              "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter with name `%s`.`%s` cannot be resolved.",
+              e->qualifier, e->name);
+    const char *names[64];
+    int n = ncols < 64 ? ncols : 64;
+    for (int i = 0; i < n; i++) names[i] = spk_schema_field(sc->schema, i)->name;
+    spk__fail_suggest(e->name, names, n);
+    return SPK_ERR_NOT_FOUND;
+}
+
 static spk_status spk__bind_column(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
     int index;
-    spk_status st = spk_schema_lookup(sc->schema, e->name, sc->case_sensitive, &index);
+    spk_status st = sc->qualifiers ? spk__lookup_qualified(sc, e, &index)
+                                   : spk_schema_lookup(sc->schema, e->name, sc->case_sensitive, &index);
     if (st != SPK_OK) {
         if (e->source) spk__fail_caret(e->source->text, e->pos);
         return st;
     }
-    /* A qualifier names a DataFrame alias; plain tables have none to check. */
+    /* Without qualifiers (a plain table) a `t.` prefix has nothing to check. */
     const spk_field *f = spk_schema_field(sc->schema, index);
     spk__bnode *b = spk__bnode_new(SPK__B_COL, f->type, 0);
     if (!b) return SPK_ERR_NOMEM;
@@ -778,10 +817,17 @@ static spk_status spk__bind_pattern(const spk_expr *e, spk__bnode *x, spk__bnode
         spk__bnode_free(x);
         return spk__nomem("a regular expression", sizeof *re);
     }
-    int rc = regcomp(re, e->name, REG_EXTENDED | REG_NOSUB);
-    if (rc != 0) {
-        char why[160];
-        regerror(rc, re, why, sizeof why);
+    /* The same translation of Java's syntax as the regexp_* functions. */
+    size_t plen = strlen(e->name), scratch_size = 12 * plen + 1;
+    char *scratch = (char *)spk__alloc(spk__bind_alloc(), scratch_size), why[160];
+    if (!scratch) {
+        spk__free(spk__bind_alloc(), re, sizeof *re);
+        spk__bnode_free(x);
+        return spk__nomem("a regular expression", scratch_size);
+    }
+    bool compiled = spk__regex_compile(e->name, plen, re, scratch, why, sizeof why);
+    spk__free(spk__bind_alloc(), scratch, scratch_size);
+    if (!compiled) {
         spk__free(spk__bind_alloc(), re, sizeof *re);
         spk__bnode_free(x);
         return spk__fail(SPK_ERR_ARG, "[INVALID_PARAMETER_VALUE.PATTERN] the regular expression '%s' is invalid: %s",
@@ -957,6 +1003,8 @@ static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__b
         }
         st = spk__bind_compare(e, a, b, out);
         break;
+    case SPK__OP_SORT:
+        return spk__fail(SPK_ERR_ARG, "a sort order (\"%s\") can only be used in orderBy", spk__sql_of(e).s);
     case SPK__OP_COUNT: return spk__fail(SPK_ERR_INTERNAL, "corrupt expression node");
     }
     if (st != SPK_OK) return st;
@@ -1259,11 +1307,19 @@ static const spk__bnode *spk__bare_column(const spk__bnode *b) {
     return NULL;
 }
 
+static spk_status spk__bind_scoped(const spk_expr *e, const spk_schema *schema, const char *const *qualifiers,
+                                   bool case_sensitive, spk_bound **out);
+
 SPKDEF spk_status spk_expr_bind(const spk_expr *e, const spk_schema *schema, bool case_sensitive, spk_bound **out) {
     if (!out) return spk__fail(SPK_ERR_ARG, "spk_expr_bind: NULL output");
     *out = NULL;
     if (!schema) return spk__fail(SPK_ERR_ARG, "spk_expr_bind: NULL schema");
-    spk__scope sc = {schema, case_sensitive, 0};
+    return spk__bind_scoped(e, schema, NULL, case_sensitive, out);
+}
+
+static spk_status spk__bind_scoped(const spk_expr *e, const spk_schema *schema, const char *const *qualifiers,
+                                   bool case_sensitive, spk_bound **out) {
+    spk__scope sc = {schema, qualifiers, case_sensitive, 0};
     spk__bnode *root = NULL;
     spk_status st = spk__bind_node(&sc, e, &root);
     if (st != SPK_OK) return st;

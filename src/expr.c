@@ -11,6 +11,7 @@ typedef enum spk__op {
     SPK__OP_AND, SPK__OP_OR,
     SPK__OP_IN, SPK__OP_LIKE, SPK__OP_RLIKE,
     SPK__OP_CASE, SPK__OP_CAST, SPK__OP_ALIAS, SPK__OP_CALL,
+    SPK__OP_SORT, /* a sort key: args[0], with direction and NULL order; only in orderBy */
     SPK__OP_COUNT
 } spk__op;
 
@@ -28,6 +29,8 @@ struct spk_expr {
     uint8_t op;        /* spk__op */
     bool distinct;     /* CALL: aggregate over distinct values */
     bool has_else;     /* CASE: the last argument is the ELSE value */
+    bool descending;   /* SORT */
+    bool nulls_first;  /* SORT */
     int nargs;
     spk_expr **args;   /* CASE: cond, value, cond, value, ..., [else] */
     char *name;        /* COL: column; ALIAS: alias; CALL: function; LIKE/RLIKE: pattern */
@@ -1365,6 +1368,10 @@ static void spk__expr_sql(spk__textout *o, const spk_expr *e, int depth) {
         spk__out(o, ")");
         break;
     }
+    case SPK__OP_SORT:
+        spk__expr_sql(o, e->args[0], depth + 1);
+        spk__out(o, "%s NULLS %s", e->descending ? " DESC" : " ASC", e->nulls_first ? "FIRST" : "LAST");
+        break;
     case SPK__OP_COUNT: break;
     }
 }

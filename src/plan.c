@@ -1,0 +1,801 @@
+/* plan: sessions, DataFrames as immutable logical plan nodes, their
+ * analysis (every expression is bound when the node is built), the
+ * optimizer's rewrites and the plan's text for explain(). */
+#include "eval.c"
+#include "plan.h"
+
+struct spk_session {
+    const spk_allocator *alloc;
+    bool case_sensitive;
+};
+
+typedef enum spk__pkind {
+    SPK__P_SCAN,    /* a table */
+    SPK__P_PROJECT, /* exprs: the output columns */
+    SPK__P_FILTER,  /* exprs[0]: the condition */
+    SPK__P_AGG,     /* exprs: nkeys grouping keys, then the aggregate outputs */
+    SPK__P_SORT,    /* exprs: sort keys (SPK__OP_SORT nodes) */
+    SPK__P_LIMIT,   /* limit, offset */
+    SPK__P_DISTINCT,
+    SPK__P_UNION    /* child and right, by position */
+} spk__pkind;
+
+struct spk_df {
+    atomic_int refs;
+    uint8_t kind;           /* spk__pkind */
+    spk_session *session;
+    spk_schema *schema;     /* the output columns */
+    char **qualifiers;      /* per output column: the alias of the frame it came from, or NULL */
+    spk_df *child, *right;
+    spk_table *table;       /* SCAN: owned; freed with the node */
+    int nexprs, nkeys;
+    spk_expr **exprs;
+    spk_bound **bound;      /* exprs bound against the child's output */
+    int64_t limit, offset;  /* LIMIT: limit < 0 means none */
+    char *alias;            /* set by spk_df_alias (a PROJECT of every column) */
+};
+
+static const spk_allocator *spk__df_alloc(const spk_df *df) { return df->session->alloc; }
+
+SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_session_new: NULL output");
+    const spk_allocator *alloc = spk__allocator_or_default(opts ? opts->alloc : NULL);
+    spk_session *s = (spk_session *)spk__calloc(alloc, sizeof *s);
+    if (!s) return spk__nomem("a session", sizeof *s);
+    s->alloc = alloc;
+    s->case_sensitive = opts && opts->case_sensitive;
+    *out = s;
+    return SPK_OK;
+}
+
+SPKDEF void spk_session_free(spk_session *s) {
+    if (s) spk__free(s->alloc, s, sizeof *s);
+}
+
+SPKDEF spk_df *spk_df_retain(spk_df *df) {
+    if (df) atomic_fetch_add_explicit(&df->refs, 1, memory_order_relaxed); /* as spk_schema_retain */
+    return df;
+}
+
+static void spk__free_qualifiers(const spk_allocator *a, char **q, int n) {
+    if (!q) return;
+    for (int i = 0; i < n; i++)
+        if (q[i]) spk__free(a, q[i], strlen(q[i]) + 1);
+    spk__free(a, q, (size_t)(n ? n : 1) * sizeof *q);
+}
+
+SPKDEF void spk_df_release(spk_df *df) {
+    while (df && atomic_fetch_sub_explicit(&df->refs, 1, memory_order_acq_rel) == 1) {
+        const spk_allocator *a = spk__df_alloc(df);
+        for (int i = 0; i < df->nexprs; i++) {
+            spk_expr_release(df->exprs[i]);
+            if (df->bound) spk_bound_free(df->bound[i]);
+        }
+        if (df->exprs) spk__free(a, df->exprs, (size_t)df->nexprs * sizeof *df->exprs);
+        if (df->bound) spk__free(a, df->bound, (size_t)df->nexprs * sizeof *df->bound);
+        spk__free_qualifiers(a, df->qualifiers, spk_schema_ncols(df->schema));
+        spk_schema_release(df->schema);
+        spk_table_free(df->table);
+        if (df->alias) spk__free(a, df->alias, strlen(df->alias) + 1);
+        spk_df_release(df->right);
+        spk_df *child = df->child; /* iterate down the chain: plans can be long */
+        spk__free(a, df, sizeof *df);
+        df = child;
+    }
+}
+
+/* ---------------------------------------------------------------- building nodes */
+
+static spk_df *spk__df_new(spk_session *s, spk__pkind kind, spk_df *child) {
+    spk_df *df = (spk_df *)spk__calloc(s->alloc, sizeof *df);
+    if (!df) {
+        spk__nomem("a DataFrame", sizeof *df);
+        return NULL;
+    }
+    atomic_init(&df->refs, 1);
+    df->kind = (uint8_t)kind;
+    df->session = s;
+    df->child = spk_df_retain(child);
+    df->limit = -1;
+    return df;
+}
+
+/* Takes over `exprs` (consumed even on failure). */
+static bool spk__df_set_exprs(spk_df *df, spk_expr *const *exprs, int n) {
+    const spk_allocator *a = spk__df_alloc(df);
+    df->exprs = (spk_expr **)spk__calloc(a, (size_t)(n ? n : 1) * sizeof *df->exprs);
+    df->bound = df->exprs ? (spk_bound **)spk__calloc(a, (size_t)(n ? n : 1) * sizeof *df->bound) : NULL;
+    if (!df->bound) {
+        if (df->exprs) spk__free(a, df->exprs, (size_t)(n ? n : 1) * sizeof *df->exprs);
+        df->exprs = NULL;
+        for (int i = 0; i < n; i++) spk_expr_release(exprs[i]);
+        spk__nomem("expressions", (size_t)n * sizeof *df->exprs);
+        return false;
+    }
+    df->nexprs = n;
+    for (int i = 0; i < n; i++) df->exprs[i] = exprs[i];
+    return true;
+}
+
+static char *spk__dup(const spk_allocator *a, const char *s) {
+    char *p = s ? spk__strndup(a, s, strlen(s)) : NULL;
+    if (s && !p) spk__nomem("a name", strlen(s) + 1);
+    return p;
+}
+
+/* Output columns of a node: a schema (duplicates allowed, as Spark) and qualifiers. */
+static bool spk__df_set_output(spk_df *df, const spk_field *fields, int n, char *const *qualifiers) {
+    spk_schema *s = NULL;
+    if (spk__schema_make(spk__df_alloc(df), fields, n, true, &s) != SPK_OK) return false;
+    df->schema = s;
+    const spk_allocator *a = spk__df_alloc(df);
+    df->qualifiers = (char **)spk__calloc(a, (size_t)(n ? n : 1) * sizeof *df->qualifiers);
+    if (!df->qualifiers) {
+        spk__nomem("column qualifiers", (size_t)n * sizeof(char *));
+        return false;
+    }
+    for (int i = 0; qualifiers && i < n; i++) {
+        if (qualifiers[i] && !(df->qualifiers[i] = spk__dup(a, qualifiers[i]))) return false;
+    }
+    return true;
+}
+
+/* Binds every expression of df against its child's columns. */
+static spk_status spk__df_bind(spk_df *df, spk_df *input) {
+    for (int i = 0; i < df->nexprs; i++) {
+        const spk_expr *e = df->exprs[i];
+        if (e && e->op == SPK__OP_SORT) e = e->args[0];
+        spk_status st = spk__bind_scoped(e, input->schema, (const char *const *)input->qualifiers,
+                                         df->session->case_sensitive, &df->bound[i]);
+        if (st != SPK_OK) return st;
+    }
+    return SPK_OK;
+}
+
+/* The shared failure path of every transformation. */
+static spk_df *spk__df_fail(spk_df *df) {
+    spk_df_release(df);
+    return NULL;
+}
+
+SPKDEF spk_df *spk_df_from_table(spk_session *s, spk_table *table) {
+    if (!s || !table) {
+        spk__fail(SPK_ERR_ARG, "spk_df_from_table: NULL argument");
+        return NULL;
+    }
+    spk_df *df = spk__df_new(s, SPK__P_SCAN, NULL);
+    if (!df) return NULL;
+    df->table = table;
+    df->schema = spk_schema_retain(spk_table_schema(table));
+    df->qualifiers = (char **)spk__calloc(s->alloc, (size_t)(spk_schema_ncols(df->schema) ? spk_schema_ncols(df->schema) : 1) * sizeof(char *));
+    if (!df->qualifiers) {
+        df->table = NULL; /* the caller keeps it on failure */
+        spk__nomem("column qualifiers", sizeof(char *));
+        return spk__df_fail(df);
+    }
+    return df;
+}
+
+SPKDEF spk_df *spk_df_from_fixture(spk_session *s, const char *text) {
+    if (!s) {
+        spk__fail(SPK_ERR_ARG, "spk_df_from_fixture: NULL session");
+        return NULL;
+    }
+    spk_table *t = NULL;
+    if (spk_table_from_fixture(s->alloc, text, &t) != SPK_OK) return NULL;
+    spk_df *df = spk_df_from_table(s, t);
+    if (!df) spk_table_free(t);
+    return df;
+}
+
+SPKDEF spk_df *spk_df_range(spk_session *s, int64_t start, int64_t end, int64_t step) {
+    if (!s || step == 0) {
+        spk__fail(SPK_ERR_ARG, "spk_df_range: %s", s ? "step must not be 0" : "NULL session");
+        return NULL;
+    }
+    spk_field f = {"id", spk_type_of(SPK_TYPE_INT64), false};
+    spk_schema *schema = NULL;
+    spk_table *t = NULL;
+    if (spk_schema_new(s->alloc, &f, 1, &schema) != SPK_OK) return NULL;
+    spk_status st = spk_table_new(s->alloc, schema, &t);
+    spk_schema_release(schema);
+    if (st != SPK_OK) return NULL;
+    /* Rows are produced in batches straight into the table. */
+    spk__vec v;
+    int64_t values[SPK__BATCH];
+    uint8_t nulls[SPK__BATCH] = {0};
+    v.type = f.type;
+    v.nulls = nulls;
+    v.v.i64 = values;
+    spk__vec *cols[1] = {&v};
+    int64_t x = start;
+    while (st == SPK_OK && (step > 0 ? x < end : x > end)) {
+        uint32_t n = 0;
+        while (n < SPK__BATCH && (step > 0 ? x < end : x > end)) {
+            values[n++] = x;
+            if ((step > 0 && x > INT64_MAX - step) || (step < 0 && x < INT64_MIN - step)) {
+                x = end; /* the next value would pass the end anyway */
+                break;
+            }
+            x += step;
+        }
+        st = spk__table_append_vecs(t, cols, NULL, n);
+    }
+    if (st != SPK_OK) {
+        spk_table_free(t);
+        return NULL;
+    }
+    spk_df *df = spk_df_from_table(s, t);
+    if (!df) spk_table_free(t);
+    return df;
+}
+
+/* ---------------------------------------------------------------- projections */
+
+/* Appends the expressions `*` or `q.*` expand to, as column references. */
+static int spk__expand_star(const spk_df *input, const spk_expr *star, spk_expr **out, int cap) {
+    int n = 0, ncols = spk_schema_ncols(input->schema);
+    for (int i = 0; i < ncols; i++) {
+        const char *q = input->qualifiers[i];
+        if (star->qualifier && (!q || !spk__name_eq(q, star->qualifier, false))) continue;
+        if (n >= cap) return -1;
+        spk_expr *c = spk__with_name(spk__expr_new(SPK__OP_COL, 0), spk_schema_field(input->schema, i)->name,
+                                     strlen(spk_schema_field(input->schema, i)->name));
+        if (c && q && !(c->qualifier = spk__strndup(spk__expr_alloc(), q, strlen(q)))) {
+            spk_expr_release(c);
+            c = NULL;
+        }
+        if (!c) {
+            for (int k = 0; k < n; k++) spk_expr_release(out[k]);
+            return -2;
+        }
+        out[n++] = c;
+    }
+    return n;
+}
+
+/* A PROJECT of `exprs` (consumed) over df. The output name of each column is
+ * the alias or Spark's text of the expression; a column reference keeps its
+ * qualifier. */
+static spk_df *spk__project(spk_df *df, spk_expr *const *exprs, int n) {
+    if (!df) {
+        for (int i = 0; i < n; i++) spk_expr_release(exprs[i]);
+        return NULL;
+    }
+    /* expand stars first */
+    int ncols = spk_schema_ncols(df->schema), cap = n + ncols * n + 1, total = 0;
+    const spk_allocator *a = spk__df_alloc(df);
+    spk_expr **all = (spk_expr **)spk__calloc(a, (size_t)cap * sizeof *all);
+    if (!all) {
+        for (int i = 0; i < n; i++) spk_expr_release(exprs[i]);
+        spk__nomem("a projection", (size_t)cap * sizeof *all);
+        return NULL;
+    }
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        if (!exprs[i]) {
+            ok = false;
+            continue;
+        }
+        if (ok && exprs[i]->op == SPK__OP_STAR) {
+            int k = spk__expand_star(df, exprs[i], all + total, cap - total);
+            if (k < 0) ok = false;
+            else if (k == 0 && exprs[i]->qualifier) {
+                spk__fail(SPK_ERR_NOT_FOUND, "[CANNOT_RESOLVE_STAR_EXPAND] Cannot resolve `%s`.* given input columns",
+                          exprs[i]->qualifier);
+                ok = false;
+            } else {
+                total += k;
+            }
+            spk_expr_release(exprs[i]);
+        } else if (ok) {
+            all[total++] = exprs[i];
+        } else {
+            spk_expr_release(exprs[i]);
+        }
+    }
+    spk_df *p = ok ? spk__df_new(df->session, SPK__P_PROJECT, df) : NULL;
+    if (!p) {
+        for (int i = 0; i < total; i++) spk_expr_release(all[i]);
+        spk__free(a, all, (size_t)cap * sizeof *all);
+        return NULL;
+    }
+    bool set = spk__df_set_exprs(p, all, total);
+    spk__free(a, all, (size_t)cap * sizeof *all);
+    if (!set || spk__df_bind(p, df) != SPK_OK) return spk__df_fail(p);
+    spk_field stack_fields[32], *fields = stack_fields;
+    char *stack_q[32], **quals = stack_q;
+    size_t fsize = (size_t)total * sizeof *fields, qsize = (size_t)total * sizeof *quals;
+    if (total > 32) {
+        fields = (spk_field *)spk__alloc(a, fsize);
+        quals = fields ? (char **)spk__alloc(a, qsize) : NULL;
+        if (!quals) {
+            if (fields) spk__free(a, fields, fsize);
+            spk__nomem("a projection", fsize + qsize);
+            return spk__df_fail(p);
+        }
+    }
+    for (int i = 0; i < total; i++) {
+        const spk_expr *e = p->exprs[i];
+        const spk_bound *b = p->bound[i];
+        fields[i].name = e->op == SPK__OP_COL ? e->name : spk_bound_name(b);
+        fields[i].type = spk_bound_type(b);
+        fields[i].nullable = spk_bound_nullable(b) || fields[i].type.id == SPK_TYPE_NULL;
+        quals[i] = NULL;
+        if (e->op == SPK__OP_COL && b->root->kind == SPK__B_COL) quals[i] = df->qualifiers[b->root->col];
+    }
+    ok = spk__df_set_output(p, fields, total, quals);
+    if (fields != stack_fields) {
+        spk__free(a, fields, fsize);
+        spk__free(a, quals, qsize);
+    }
+    if (!ok) return spk__df_fail(p);
+    /* select(sum(x), ...) aggregates the whole frame, as Spark's analyzer
+     * turns such a projection into an aggregation without keys. */
+    for (int i = 0; i < total; i++)
+        if (p->bound[i]->aggregate) p->kind = SPK__P_AGG;
+    return p;
+}
+
+SPKDEF spk_df *spk_df_select_array(spk_df *df, spk_expr *const *exprs, int n) {
+    if (n < 0 || (n && !exprs)) {
+        spk__fail(SPK_ERR_ARG, "spk_df_select: bad arguments");
+        return NULL;
+    }
+    return spk__project(df, exprs, n);
+}
+
+#define SPK__VA_EXPRS(n, last, body)                                                                   \
+    spk_expr *stack_[32] = {NULL}, **list_ = stack_;                                                   \
+    size_t size_ = (size_t)((n) > 0 ? (n) : 0) * sizeof *list_;                                        \
+    bool heap_ = (n) > 32;                                                                             \
+    if (heap_ && !(list_ = (spk_expr **)spk__alloc(&spk__default_allocator, size_))) list_ = NULL;     \
+    va_list ap_;                                                                                       \
+    va_start(ap_, last);                                                                               \
+    for (int i_ = 0; i_ < (n); i_++) {                                                                 \
+        spk_expr *x_ = va_arg(ap_, spk_expr *);                                                        \
+        if (list_) list_[i_] = x_;                                                                     \
+        else spk_expr_release(x_);                                                                     \
+    }                                                                                                  \
+    va_end(ap_);                                                                                       \
+    spk_df *result_ = NULL;                                                                            \
+    if (!list_) spk__nomem("arguments", size_);                                                        \
+    else { body; }                                                                                     \
+    if (heap_ && list_) spk__free(&spk__default_allocator, list_, size_);                              \
+    return result_
+
+SPKDEF spk_df *spk_df_select(spk_df *df, int n, ...) {
+    SPK__VA_EXPRS(n, n, result_ = spk_df_select_array(df, list_, n));
+}
+
+SPKDEF spk_df *spk_df_select_expr(spk_df *df, int n, ...) {
+    spk_expr *stack[32] = {NULL}, **list = stack;
+    size_t size = (size_t)(n > 0 ? n : 0) * sizeof *list;
+    if (n > 32 && !(list = (spk_expr **)spk__calloc(&spk__default_allocator, size))) {
+        spk__nomem("arguments", size);
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, n);
+    spk_status st = SPK_OK;
+    int parsed = 0;
+    for (int i = 0; i < n; i++) {
+        const char *sql = va_arg(ap, const char *);
+        if (st == SPK_OK && (st = spk_expr_parse(sql, &list[i])) == SPK_OK) parsed++;
+    }
+    va_end(ap);
+    spk_df *r = NULL;
+    if (st == SPK_OK) r = df ? spk__project(df, list, n) : NULL;
+    else for (int i = 0; i < parsed; i++) spk_expr_release(list[i]);
+    if (st == SPK_OK && !df) for (int i = 0; i < n; i++) spk_expr_release(list[i]);
+    if (list != stack) spk__free(&spk__default_allocator, list, size);
+    return r;
+}
+
+/* A projection of every column of df, by reference. */
+static int spk__all_columns(const spk_df *df, spk_expr **out, int skip_col) {
+    int n = 0, ncols = spk_schema_ncols(df->schema);
+    for (int i = 0; i < ncols; i++) {
+        if (i == skip_col) continue;
+        const spk_field *f = spk_schema_field(df->schema, i);
+        /* Reference by position-safe name: quote it so dots and case survive. */
+        spk_expr *c = spk__with_name(spk__expr_new(SPK__OP_COL, 0), f->name, strlen(f->name));
+        if (c && df->qualifiers[i] && !(c->qualifier = spk__strndup(spk__expr_alloc(), df->qualifiers[i], strlen(df->qualifiers[i])))) {
+            spk_expr_release(c);
+            c = NULL;
+        }
+        if (!c) {
+            for (int k = 0; k < n; k++) spk_expr_release(out[k]);
+            return -1;
+        }
+        out[n++] = c;
+    }
+    return n;
+}
+
+SPKDEF spk_df *spk_df_with_column(spk_df *df, const char *name, spk_expr *value) {
+    if (!df || !name || !value) {
+        spk_expr_release(value);
+        if (df && !name) spk__fail(SPK_ERR_ARG, "spk_df_with_column: NULL name");
+        return NULL;
+    }
+    int ncols = spk_schema_ncols(df->schema);
+    int existing = spk_schema_index(df->schema, name, df->session->case_sensitive);
+    size_t size = (size_t)(ncols + 1) * sizeof(spk_expr *);
+    spk_expr **list = (spk_expr **)spk__alloc(&spk__default_allocator, size);
+    if (!list) {
+        spk_expr_release(value);
+        spk__nomem("withColumn", size);
+        return NULL;
+    }
+    int n = spk__all_columns(df, list, -1);
+    if (n < 0) {
+        spk_expr_release(value);
+        spk__free(&spk__default_allocator, list, size);
+        return NULL;
+    }
+    spk_expr *named = spk_alias(value, name);
+    if (existing >= 0) { /* Spark replaces the column in place */
+        spk_expr_release(list[existing]);
+        list[existing] = named;
+    } else {
+        list[n++] = named;
+    }
+    spk_df *r = named ? spk__project(df, list, n) : NULL;
+    if (!named) for (int i = 0; i < n; i++) spk_expr_release(list[i]);
+    spk__free(&spk__default_allocator, list, size);
+    return r;
+}
+
+SPKDEF spk_df *spk_df_with_column_renamed(spk_df *df, const char *existing, const char *new_name) {
+    if (!df) return NULL;
+    if (!existing || !new_name || !new_name[0]) {
+        spk__fail(SPK_ERR_ARG, "spk_df_with_column_renamed: bad names");
+        return NULL;
+    }
+    int ncols = spk_schema_ncols(df->schema);
+    size_t size = (size_t)(ncols ? ncols : 1) * sizeof(spk_expr *);
+    spk_expr **list = (spk_expr **)spk__alloc(&spk__default_allocator, size);
+    if (!list) {
+        spk__nomem("withColumnRenamed", size);
+        return NULL;
+    }
+    int n = spk__all_columns(df, list, -1);
+    if (n < 0) {
+        spk__free(&spk__default_allocator, list, size);
+        return NULL;
+    }
+    bool ok = true;
+    for (int i = 0; i < n; i++) /* renaming a missing column is a no-op in Spark */
+        if (spk__name_eq(spk_schema_field(df->schema, i)->name, existing, df->session->case_sensitive))
+            ok = ok && (list[i] = spk_alias(list[i], new_name)) != NULL;
+    spk_df *r = NULL;
+    if (ok) r = spk__project(df, list, n);
+    else for (int i = 0; i < n; i++) spk_expr_release(list[i]);
+    spk__free(&spk__default_allocator, list, size);
+    return r;
+}
+
+SPKDEF spk_df *spk_df_drop(spk_df *df, int n, ...) {
+    if (!df) return NULL;
+    int ncols = spk_schema_ncols(df->schema);
+    size_t size = (size_t)(ncols ? ncols : 1) * sizeof(spk_expr *);
+    spk_expr **list = (spk_expr **)spk__alloc(&spk__default_allocator, size);
+    bool *gone = list ? (bool *)spk__calloc(&spk__default_allocator, (size_t)(ncols ? ncols : 1)) : NULL;
+    if (!gone) {
+        if (list) spk__free(&spk__default_allocator, list, size);
+        spk__nomem("drop", size);
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, n);
+    for (int k = 0; k < n; k++) {
+        const char *name = va_arg(ap, const char *);
+        for (int i = 0; name && i < ncols; i++)
+            if (spk__name_eq(spk_schema_field(df->schema, i)->name, name, df->session->case_sensitive)) gone[i] = true;
+    }
+    va_end(ap);
+    int total = 0;
+    spk_df *r = NULL;
+    int all = spk__all_columns(df, list, -1);
+    if (all >= 0) {
+        for (int i = 0; i < all; i++) {
+            if (gone[i]) spk_expr_release(list[i]);
+            else list[total++] = list[i];
+        }
+        r = spk__project(df, list, total);
+    }
+    spk__free(&spk__default_allocator, gone, (size_t)(ncols ? ncols : 1));
+    spk__free(&spk__default_allocator, list, size);
+    return r;
+}
+
+SPKDEF spk_df *spk_df_alias(spk_df *df, const char *alias) {
+    if (!df) return NULL;
+    if (!alias || !alias[0]) {
+        spk__fail(SPK_ERR_ARG, "spk_df_alias: empty alias");
+        return NULL;
+    }
+    int ncols = spk_schema_ncols(df->schema);
+    size_t size = (size_t)(ncols ? ncols : 1) * sizeof(spk_expr *);
+    spk_expr **list = (spk_expr **)spk__alloc(&spk__default_allocator, size);
+    if (!list) {
+        spk__nomem("alias", size);
+        return NULL;
+    }
+    int n = spk__all_columns(df, list, -1);
+    spk_df *r = n >= 0 ? spk__project(df, list, n) : NULL;
+    spk__free(&spk__default_allocator, list, size);
+    if (!r) return NULL;
+    const spk_allocator *a = spk__df_alloc(r);
+    for (int i = 0; i < ncols; i++) { /* every column now answers to the alias */
+        if (r->qualifiers[i]) spk__free(a, r->qualifiers[i], strlen(r->qualifiers[i]) + 1);
+        if (!(r->qualifiers[i] = spk__dup(a, alias))) return spk__df_fail(r);
+    }
+    if (!(r->alias = spk__dup(a, alias))) return spk__df_fail(r);
+    return r;
+}
+
+/* ---------------------------------------------------------------- filter, limit, sort, ... */
+
+SPKDEF spk_df *spk_df_filter(spk_df *df, spk_expr *condition) {
+    if (!df || !condition) {
+        spk_expr_release(condition);
+        return NULL;
+    }
+    spk_df *f = spk__df_new(df->session, SPK__P_FILTER, df);
+    if (!f || !spk__df_set_exprs(f, &condition, 1)) {
+        if (!f) spk_expr_release(condition);
+        return spk__df_fail(f);
+    }
+    if (spk__df_bind(f, df) != SPK_OK) return spk__df_fail(f);
+    spk_type t = spk_bound_type(f->bound[0]);
+    if (t.id != SPK_TYPE_BOOLEAN && t.id != SPK_TYPE_NULL) {
+        char ty[32];
+        spk_type_format(t, SPK_TYPE_SQL, ty, sizeof ty);
+        spk__fail(SPK_ERR_TYPE, "[DATATYPE_MISMATCH.FILTER_NOT_BOOLEAN] Cannot resolve \"%s\": the filter has type \"%s\", not \"BOOLEAN\".",
+                  spk_bound_name(f->bound[0]), ty);
+        return spk__df_fail(f);
+    }
+    if (spk_bound_is_aggregate(f->bound[0])) {
+        spk__fail(SPK_ERR_ARG, "[INVALID_WHERE_CONDITION] the WHERE condition \"%s\" contains an aggregate",
+                  spk_bound_name(f->bound[0]));
+        return spk__df_fail(f);
+    }
+    f->schema = spk_schema_retain(df->schema);
+    int ncols = spk_schema_ncols(df->schema);
+    f->qualifiers = (char **)spk__calloc(spk__df_alloc(f), (size_t)(ncols ? ncols : 1) * sizeof(char *));
+    if (!f->qualifiers) return spk__df_fail(f);
+    for (int i = 0; i < ncols; i++)
+        if (df->qualifiers[i] && !(f->qualifiers[i] = spk__dup(spk__df_alloc(f), df->qualifiers[i]))) return spk__df_fail(f);
+    return f;
+}
+
+SPKDEF spk_df *spk_df_where(spk_df *df, const char *condition_sql) {
+    if (!df) return NULL;
+    spk_expr *e = NULL;
+    if (spk_expr_parse(condition_sql, &e) != SPK_OK) return NULL;
+    return spk_df_filter(df, e);
+}
+
+/* A node with the same columns as its child (filter-like shape). */
+static spk_df *spk__same_columns(spk_df *df, spk__pkind kind) {
+    spk_df *n = spk__df_new(df->session, kind, df);
+    if (!n) return NULL;
+    n->schema = spk_schema_retain(df->schema);
+    int ncols = spk_schema_ncols(df->schema);
+    n->qualifiers = (char **)spk__calloc(spk__df_alloc(n), (size_t)(ncols ? ncols : 1) * sizeof(char *));
+    if (!n->qualifiers) return spk__df_fail(n);
+    for (int i = 0; i < ncols; i++)
+        if (df->qualifiers[i] && !(n->qualifiers[i] = spk__dup(spk__df_alloc(n), df->qualifiers[i]))) return spk__df_fail(n);
+    return n;
+}
+
+SPKDEF spk_df *spk_df_limit(spk_df *df, int64_t n) {
+    if (!df) return NULL;
+    if (n < 0) {
+        spk__fail(SPK_ERR_ARG, "[INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE] The limit must be >= 0, got %lld", (long long)n);
+        return NULL;
+    }
+    spk_df *l = spk__same_columns(df, SPK__P_LIMIT);
+    if (l) l->limit = n;
+    return l;
+}
+
+SPKDEF spk_df *spk_df_offset(spk_df *df, int64_t n) {
+    if (!df) return NULL;
+    if (n < 0) {
+        spk__fail(SPK_ERR_ARG, "[INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE] The offset must be >= 0, got %lld", (long long)n);
+        return NULL;
+    }
+    spk_df *l = spk__same_columns(df, SPK__P_LIMIT);
+    if (l) l->offset = n;
+    return l;
+}
+
+SPKDEF spk_df *spk_df_distinct(spk_df *df) {
+    if (!df) return NULL;
+    return spk__same_columns(df, SPK__P_DISTINCT);
+}
+
+static spk_expr *spk__sort_key(spk_expr *e, bool desc, bool nulls_first) {
+    spk_expr *s = spk__unary(SPK__OP_SORT, e);
+    if (s) {
+        s->descending = desc;
+        s->nulls_first = nulls_first;
+    }
+    return s;
+}
+/* Spark's defaults: ascending puts NULLs first, descending puts them last. */
+SPKDEF spk_expr *spk_asc(spk_expr *e) { return spk__sort_key(e, false, true); }
+SPKDEF spk_expr *spk_desc(spk_expr *e) { return spk__sort_key(e, true, false); }
+SPKDEF spk_expr *spk_asc_nulls_last(spk_expr *e) { return spk__sort_key(e, false, false); }
+SPKDEF spk_expr *spk_desc_nulls_first(spk_expr *e) { return spk__sort_key(e, true, true); }
+
+SPKDEF spk_df *spk_df_order_by_array(spk_df *df, spk_expr *const *keys, int n) {
+    if (!df || n < 1) {
+        for (int i = 0; i < n; i++) spk_expr_release(keys[i]);
+        if (df) spk__fail(SPK_ERR_ARG, "orderBy needs at least one key");
+        return NULL;
+    }
+    spk_expr *stack[32], **list = stack;
+    size_t size = (size_t)n * sizeof *list;
+    if (n > 32 && !(list = (spk_expr **)spk__alloc(&spk__default_allocator, size))) {
+        for (int i = 0; i < n; i++) spk_expr_release(keys[i]);
+        spk__nomem("sort keys", size);
+        return NULL;
+    }
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        spk_expr *k = keys[i];
+        if (k && k->op != SPK__OP_SORT) k = spk_asc(k);
+        list[i] = k;
+        ok = ok && k;
+    }
+    spk_df *s = ok ? spk__same_columns(df, SPK__P_SORT) : NULL;
+    if (!s) {
+        for (int i = 0; i < n; i++) spk_expr_release(list[i]);
+    } else if (!spk__df_set_exprs(s, list, n) || spk__df_bind(s, df) != SPK_OK) {
+        s = spk__df_fail(s);
+    }
+    if (list != stack) spk__free(&spk__default_allocator, list, size);
+    return s;
+}
+
+SPKDEF spk_df *spk_df_order_by(spk_df *df, int n, ...) {
+    SPK__VA_EXPRS(n, n, result_ = spk_df_order_by_array(df, list_, n));
+}
+
+SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b) {
+    if (!a || !b) return NULL;
+    int na = spk_schema_ncols(a->schema), nb = spk_schema_ncols(b->schema);
+    if (na != nb) {
+        spk__fail(SPK_ERR_SCHEMA, "[NUM_COLUMNS_MISMATCH] UNION can only be performed on inputs with the same number of "
+                                  "columns, but the first input has %d columns and the second input has %d columns.", na, nb);
+        return NULL;
+    }
+    spk_field stack[32], *fields = stack;
+    size_t size = (size_t)(na ? na : 1) * sizeof *fields;
+    if (na > 32 && !(fields = (spk_field *)spk__alloc(&spk__default_allocator, size))) {
+        spk__nomem("a union", size);
+        return NULL;
+    }
+    bool ok = true;
+    for (int i = 0; i < na && ok; i++) {
+        const spk_field *fa = spk_schema_field(a->schema, i), *fb = spk_schema_field(b->schema, i);
+        fields[i] = *fa;
+        fields[i].nullable = fa->nullable || fb->nullable;
+        if (!spk__common_type(fa->type, fb->type, false, &fields[i].type) ||
+            (fa->type.id == SPK_TYPE_STRING) != (fb->type.id == SPK_TYPE_STRING)) {
+            char x[32], y[32];
+            spk_type_format(fa->type, SPK_TYPE_SQL, x, sizeof x);
+            spk_type_format(fb->type, SPK_TYPE_SQL, y, sizeof y);
+            spk__fail(SPK_ERR_SCHEMA, "[INCOMPATIBLE_COLUMN_TYPE] UNION can only be performed on inputs with compatible "
+                                      "column types: column %d (`%s`) is \"%s\" in the first input and \"%s\" in the second.",
+                      i + 1, fa->name, x, y);
+            ok = false;
+        }
+    }
+    spk_df *u = ok ? spk__df_new(a->session, SPK__P_UNION, a) : NULL;
+    if (u) {
+        u->right = spk_df_retain(b);
+        if (!spk__df_set_output(u, fields, na, NULL)) u = spk__df_fail(u);
+    }
+    if (fields != stack) spk__free(&spk__default_allocator, fields, size);
+    return u;
+}
+
+/* ---------------------------------------------------------------- aggregation */
+
+/* A column used outside every aggregate of b that is not a grouping key of g. */
+static const spk__bnode *spk__bare_column_except(const spk__bnode *b, const spk_df *g) {
+    if (b->kind == SPK__B_AGG) return NULL;
+    if (b->kind == SPK__B_COL) {
+        for (int k = 0; k < g->nkeys; k++)
+            if (g->bound[k]->root->kind == SPK__B_COL && g->bound[k]->root->col == b->col) return NULL;
+        return b;
+    }
+    for (int i = 0; i < b->nargs; i++) {
+        const spk__bnode *c = spk__bare_column_except(b->args[i], g);
+        if (c) return c;
+    }
+    return NULL;
+}
+
+SPKDEF spk_df *spk_df_group_agg(spk_df *df, spk_expr *const *keys, int nkeys, spk_expr *const *aggs, int naggs) {
+    int n = nkeys + naggs;
+    if (!df || nkeys < 0 || naggs < 0) {
+        for (int i = 0; i < nkeys; i++) spk_expr_release(keys[i]);
+        for (int i = 0; i < naggs; i++) spk_expr_release(aggs[i]);
+        return NULL;
+    }
+    spk_expr *stack[32], **list = stack;
+    size_t size = (size_t)(n ? n : 1) * sizeof *list;
+    if (n > 32 && !(list = (spk_expr **)spk__alloc(&spk__default_allocator, size))) {
+        for (int i = 0; i < nkeys; i++) spk_expr_release(keys[i]);
+        for (int i = 0; i < naggs; i++) spk_expr_release(aggs[i]);
+        spk__nomem("an aggregation", size);
+        return NULL;
+    }
+    bool ok = true;
+    for (int i = 0; i < nkeys; i++) ok = ok && (list[i] = keys[i]) != NULL;
+    for (int i = 0; i < naggs; i++) ok = ok && (list[nkeys + i] = aggs[i]) != NULL;
+    spk_df *g = ok ? spk__df_new(df->session, SPK__P_AGG, df) : NULL;
+    if (!g) {
+        for (int i = 0; i < n; i++) spk_expr_release(list[i]);
+        if (list != stack) spk__free(&spk__default_allocator, list, size);
+        return NULL;
+    }
+    g->nkeys = nkeys;
+    bool set = spk__df_set_exprs(g, list, n);
+    if (list != stack) spk__free(&spk__default_allocator, list, size);
+    if (!set || spk__df_bind(g, df) != SPK_OK) return spk__df_fail(g);
+    for (int i = nkeys; i < n; i++) { /* a column outside any aggregate must be a grouping key */
+        const spk__bnode *bare = spk__bare_column_except(g->bound[i]->root, g);
+        if (bare) {
+            spk__fail(SPK_ERR_ARG,
+                      "[MISSING_AGGREGATION] The non-aggregating expression \"%s\" is based on columns which are not "
+                      "participating in the GROUP BY clause: `%s`.",
+                      spk_bound_name(g->bound[i]), bare->name);
+            return spk__df_fail(g);
+        }
+    }
+    for (int i = 0; i < nkeys; i++) {
+        if (spk_bound_is_aggregate(g->bound[i])) {
+            spk__fail(SPK_ERR_ARG, "[GROUP_BY_AGGREGATE] Aggregate functions are not allowed in GROUP BY, but found %s.",
+                      spk_bound_name(g->bound[i]));
+            return spk__df_fail(g);
+        }
+    }
+    /* An output may use grouping columns outside its aggregates only where
+     * they are grouping keys themselves (checked when it runs each group). */
+    spk_field stack_f[32], *fields = stack_f;
+    char *stack_q[32], **quals = stack_q;
+    size_t fsize = (size_t)(n ? n : 1) * sizeof *fields, qsize = (size_t)(n ? n : 1) * sizeof *quals;
+    if (n > 32) {
+        fields = (spk_field *)spk__alloc(spk__df_alloc(g), fsize);
+        quals = fields ? (char **)spk__alloc(spk__df_alloc(g), qsize) : NULL;
+        if (!quals) {
+            if (fields) spk__free(spk__df_alloc(g), fields, fsize);
+            spk__nomem("an aggregation", fsize);
+            return spk__df_fail(g);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const spk_expr *e = g->exprs[i];
+        fields[i].name = e->op == SPK__OP_COL ? e->name : spk_bound_name(g->bound[i]);
+        fields[i].type = spk_bound_type(g->bound[i]);
+        fields[i].nullable = spk_bound_nullable(g->bound[i]) || fields[i].type.id == SPK_TYPE_NULL;
+        quals[i] = e->op == SPK__OP_COL && g->bound[i]->root->kind == SPK__B_COL ? df->qualifiers[g->bound[i]->root->col] : NULL;
+    }
+    ok = spk__df_set_output(g, fields, n, quals);
+    if (fields != stack_f) {
+        spk__free(spk__df_alloc(g), fields, fsize);
+        spk__free(spk__df_alloc(g), quals, qsize);
+    }
+    return ok ? g : spk__df_fail(g);
+}
+
+SPKDEF spk_df *spk_df_agg(spk_df *df, int n, ...) {
+    SPK__VA_EXPRS(n, n, result_ = spk_df_group_agg(df, NULL, 0, list_, n));
+}
