@@ -12,6 +12,3 @@ SPKDEF void spk_df_print_schema(const spk_df *df, FILE *f);
 SPKDEF spk_status spk_df_show(spk_df *df, int n, int truncate, bool vertical, FILE *f);
 SPKDEF spk_status spk_df_show_string(spk_df *df, int n, int truncate, bool vertical, char **out); /* free with spk_string_free */
 SPKDEF void spk_string_free(char *s);
-
-/* The analysed and optimised plans as indented text, Spark-like. */
-SPKDEF spk_status spk_df_explain(spk_df *df, bool extended, FILE *f);
