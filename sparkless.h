@@ -32,8 +32,16 @@
               spk_expr_parse (Spark SQL expression text), spk_expr_to_sql
      vector, funcs
               internal: column vectors, kernels, the function library
+              (Spark's math, string, regexp, conditional, date/time and
+              aggregate functions, called by name from expressions)
      eval     spk_bound: spk_expr_bind (resolution, coercion, folding),
               spk_bound_eval, spk_bound_filter, spk_bound_explain
+     plan     spk_session, spk_df: sources (fixture, table, range) and
+              transformations (select, filter/where, withColumn, drop,
+              alias, groupBy/agg, orderBy, limit/offset, distinct, union)
+     optimize the optimizer's rewrites; spk_df_explain
+     exec     actions: spk_df_collect, spk_df_count, spk_df_show,
+              spk_df_print_schema
 
    CONFIGURATION MACROS (define them before including the implementation)
 
@@ -175,8 +183,32 @@
        DATE or TIMESTAMP.
      - upper() and lower() change ASCII letters only.
      - DISTINCT is supported inside count() only.
-     - RLIKE uses POSIX extended regular expressions (Java's syntax differs
-       in classes such as \d; use [0-9]).
+     - Functions: round/bround of DECIMAL(p,s) give Spark 3.4+'s type with
+       precision capped at 18 (NULL if the value overflows it); round of a
+       DOUBLE rounds its shortest decimal text half-up (round(2.675D, 2) is
+       2.68). Maths use C's libm, not Java's StrictMath (last-bit
+       differences). initcap, upper and lower change ASCII letters only.
+       trim/ltrim/rtrim and ceil/floor take one argument; concat_ws and
+       reverse work on strings, not arrays.
+     - Regular expressions (RLIKE, regexp_extract, regexp_replace) run on
+       POSIX extended syntax after translating Java's \d \w \s (and \D \W
+       \S outside brackets), \t \n \r \f and a leading (?i). POSIX takes
+       the leftmost-longest match where Java takes the first alternative,
+       and '.' also matches a newline. Refused with SPK_ERR_ARG: other (?...)
+       groups and lookaround, lazy and possessive quantifiers, \Q \p \x \u
+       \A \z \Z \G, nested or intersected classes, ${name} references.
+       Replacements use Java's syntax ($n a group, \c a literal c). A bad
+       constant pattern or group index is an error at bind time; from a
+       column it gives NULL for that row.
+     - Datetime patterns (date_format, to_date, to_timestamp) support
+       y M L d D H h K k m s S a, 'text' and [optional], and E Q q for
+       formatting only; eras (G), zone letters (z Z X x O V) and F are
+       refused. An unparsable string gives NULL (Spark 3.5's default policy
+       may raise an error where Spark 2's parser would have accepted it).
+     - if() and nvl2() compute both branches for every row (never visible:
+       no function fails per row).
+     - Vectors mark NULLs with a byte per row rather than a bit; rows keep
+       bitmaps. Not visible, but it is how the evaluator is built.
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.
