@@ -269,7 +269,8 @@ extern "C" { /* closed by tools/amalgamate after the last module's declarations 
     X(SPK_ERR_LIMIT,        "SparkException",           "limit exceeded")           \
     X(SPK_ERR_UNSUPPORTED,  "UnsupportedOperationException", "not supported")      \
     X(SPK_ERR_STATE,        "IllegalStateException",    "invalid state")            \
-    X(SPK_ERR_INTERNAL,     "SparkException",           "internal error")
+    X(SPK_ERR_INTERNAL,     "SparkException",           "internal error")          \
+    X(SPK_ERR_ANALYSIS,     "AnalysisException",        "invalid query")
 
 typedef enum spk_status {
 #define SPK__STATUS_ENUM(code, category, message) code,
@@ -4223,8 +4224,19 @@ SPKDEF spk_expr *spk_col(const char *name) {
         spk__fail(SPK_ERR_ARG, "spk_col: NULL name");
         return NULL;
     }
-    /* "t.col" is qualified; "`a.b`" is one quoted name (`` for a backtick). */
+    /* "t.col" is qualified; "`a.b`" is one quoted name (`` for a backtick);
+     * "*" and "t.*" are stars, as in PySpark's col("*"). */
     size_t len = strlen(name);
+    if (strcmp(name, "*") == 0) return spk_star();
+    if (len > 2 && strcmp(name + len - 2, ".*") == 0 && name[0] != '`') {
+        spk_expr *star = spk_star();
+        if (star && !(star->qualifier = spk__strndup(spk__expr_alloc(), name, len - 2))) {
+            spk__nomem("a qualifier", len - 1);
+            spk_expr_release(star);
+            star = NULL;
+        }
+        return star;
+    }
     const char *qual = NULL, *col = name;
     size_t qual_len = 0, col_len = len;
     char unquoted[256];
@@ -10007,7 +10019,7 @@ static spk_status spk__bind_call(const spk__scope *sc, const spk_expr *e, spk__b
                          f->name, expected, e->nargs);
     }
     if (f->aggregate && sc->agg_depth > 0)
-        return spk__fail(SPK_ERR_ARG,
+        return spk__fail(SPK_ERR_ANALYSIS,
                          "[NESTED_AGGREGATE_FUNCTION] It is not allowed to use an aggregate function in the argument "
                          "of another aggregate function: \"%s\".", spk__sql_of(e).s);
     if (e->distinct && (!f->aggregate || strcmp(f->name, "count") != 0))
@@ -10882,7 +10894,7 @@ SPKDEF spk_status spk_bound_eval(const spk_bound *b, const spk_table *in, spk_ta
     if (b->aggregate) {
         const spk__bnode *bare = spk__bare_column(b->root);
         if (bare)
-            return spk__fail(SPK_ERR_ARG,
+            return spk__fail(SPK_ERR_ANALYSIS,
                              "[MISSING_AGGREGATION] The non-aggregating expression `%s` is based on columns which are "
                              "not participating in the GROUP BY clause.", bare->name);
     }
@@ -11212,6 +11224,21 @@ static int spk__expand_star(const spk_df *input, const spk_expr *star, spk_expr 
     return n;
 }
 
+/* A column used outside every aggregate of b that is not a grouping key of g. */
+static const spk__bnode *spk__bare_column_except(const spk__bnode *b, const spk_df *g) {
+    if (b->kind == SPK__B_AGG) return NULL;
+    if (b->kind == SPK__B_COL) {
+        for (int k = 0; k < g->nkeys; k++)
+            if (g->bound[k]->root->kind == SPK__B_COL && g->bound[k]->root->col == b->col) return NULL;
+        return b;
+    }
+    for (int i = 0; i < b->nargs; i++) {
+        const spk__bnode *c = spk__bare_column_except(b->args[i], g);
+        if (c) return c;
+    }
+    return NULL;
+}
+
 /* A PROJECT of `exprs` (consumed) over df. The output name of each column is
  * the alias or Spark's text of the expression; a column reference keeps its
  * qualifier. */
@@ -11292,6 +11319,15 @@ static spk_df *spk__project(spk_df *df, spk_expr *const *exprs, int n) {
      * turns such a projection into an aggregation without keys. */
     for (int i = 0; i < total; i++)
         if (p->bound[i]->aggregate) p->kind = SPK__P_AGG;
+    for (int i = 0; p->kind == SPK__P_AGG && i < total; i++) {
+        const spk__bnode *bare = spk__bare_column_except(p->bound[i]->root, p);
+        if (bare) {
+            spk__fail(SPK_ERR_ANALYSIS,
+                      "[MISSING_AGGREGATION] The non-aggregating expression \"%s\" is based on columns which are not "
+                      "participating in the GROUP BY clause: `%s`.", spk_bound_name(p->bound[i]), bare->name);
+            return spk__df_fail(p);
+        }
+    }
     return p;
 }
 
@@ -11516,7 +11552,7 @@ SPKDEF spk_df *spk_df_filter(spk_df *df, spk_expr *condition) {
         return spk__df_fail(f);
     }
     if (spk_bound_is_aggregate(f->bound[0])) {
-        spk__fail(SPK_ERR_ARG, "[INVALID_WHERE_CONDITION] the WHERE condition \"%s\" contains an aggregate",
+        spk__fail(SPK_ERR_ANALYSIS, "[INVALID_WHERE_CONDITION] the WHERE condition \"%s\" contains an aggregate",
                   spk_bound_name(f->bound[0]));
         return spk__df_fail(f);
     }
@@ -11643,8 +11679,7 @@ SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b) {
         const spk_field *fa = spk_schema_field(a->schema, i), *fb = spk_schema_field(b->schema, i);
         fields[i] = *fa;
         fields[i].nullable = fa->nullable || fb->nullable;
-        if (!spk__common_type(fa->type, fb->type, false, &fields[i].type) ||
-            (fa->type.id == SPK_TYPE_STRING) != (fb->type.id == SPK_TYPE_STRING)) {
+        if (!spk__common_type(fa->type, fb->type, false, &fields[i].type)) {
             char x[32], y[32];
             spk_type_format(fa->type, SPK_TYPE_SQL, x, sizeof x);
             spk_type_format(fb->type, SPK_TYPE_SQL, y, sizeof y);
@@ -11664,21 +11699,6 @@ SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b) {
 }
 
 /* ---------------------------------------------------------------- aggregation */
-
-/* A column used outside every aggregate of b that is not a grouping key of g. */
-static const spk__bnode *spk__bare_column_except(const spk__bnode *b, const spk_df *g) {
-    if (b->kind == SPK__B_AGG) return NULL;
-    if (b->kind == SPK__B_COL) {
-        for (int k = 0; k < g->nkeys; k++)
-            if (g->bound[k]->root->kind == SPK__B_COL && g->bound[k]->root->col == b->col) return NULL;
-        return b;
-    }
-    for (int i = 0; i < b->nargs; i++) {
-        const spk__bnode *c = spk__bare_column_except(b->args[i], g);
-        if (c) return c;
-    }
-    return NULL;
-}
 
 SPKDEF spk_df *spk_df_group_agg(spk_df *df, spk_expr *const *keys, int nkeys, spk_expr *const *aggs, int naggs) {
     int n = nkeys + naggs;
@@ -11711,7 +11731,7 @@ SPKDEF spk_df *spk_df_group_agg(spk_df *df, spk_expr *const *keys, int nkeys, sp
     for (int i = nkeys; i < n; i++) { /* a column outside any aggregate must be a grouping key */
         const spk__bnode *bare = spk__bare_column_except(g->bound[i]->root, g);
         if (bare) {
-            spk__fail(SPK_ERR_ARG,
+            spk__fail(SPK_ERR_ANALYSIS,
                       "[MISSING_AGGREGATION] The non-aggregating expression \"%s\" is based on columns which are not "
                       "participating in the GROUP BY clause: `%s`.",
                       spk_bound_name(g->bound[i]), bare->name);
@@ -11720,7 +11740,7 @@ SPKDEF spk_df *spk_df_group_agg(spk_df *df, spk_expr *const *keys, int nkeys, sp
     }
     for (int i = 0; i < nkeys; i++) {
         if (spk_bound_is_aggregate(g->bound[i])) {
-            spk__fail(SPK_ERR_ARG, "[GROUP_BY_AGGREGATE] Aggregate functions are not allowed in GROUP BY, but found %s.",
+            spk__fail(SPK_ERR_ANALYSIS, "[GROUP_BY_AGGREGATE] Aggregate functions are not allowed in GROUP BY, but found %s.",
                       spk_bound_name(g->bound[i]));
             return spk__df_fail(g);
         }
@@ -12641,6 +12661,7 @@ static spk_status spk__materialize(const spk_df *df, spk_table **out, bool *owne
         s.out = t;
         st = spk__vecset_init(&s.cast, df->schema);
         if (st == SPK_OK) st = spk__stream(df->child, &s.base);
+        s.base.done = false; /* a limit that ended the left side says nothing of the right */
         if (st == SPK_OK) st = spk__stream(df->right, &s.base);
         spk__vecset_free(&s.cast);
         break;
@@ -12696,8 +12717,11 @@ SPKDEF spk_status spk_df_count(spk_df *df, int64_t *out) {
 
 SPKDEF const spk_schema *spk_df_schema(const spk_df *df) { return df ? df->schema : NULL; }
 
+/* As PySpark's printSchema(): the tree, then a blank line. */
 SPKDEF void spk_df_print_schema(const spk_df *df, FILE *f) {
-    if (df) spk_schema_print(df->schema, f);
+    if (!df) return;
+    spk_schema_print(df->schema, f);
+    fputc('\n', f);
 }
 
 SPKDEF void spk_string_free(char *s) {
@@ -12706,7 +12730,8 @@ SPKDEF void spk_string_free(char *s) {
 
 /* ---------------------------------------------------------------- show */
 
-/* Spark's cell width: code points, East Asian wide ones counting twice. */
+/* Spark's cell width (Utils.stringHalfWidth): the UTF-16 length, plus one
+ * for each East Asian full-width character. */
 static size_t spk__display_width(const char *s, size_t len) {
     size_t w = 0;
     for (size_t i = 0; i < len;) {
@@ -12719,7 +12744,7 @@ static size_t spk__display_width(const char *s, size_t len) {
         bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
                     (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE10 && cp <= 0xFE19) || (cp >= 0xFE30 && cp <= 0xFE6F) ||
                     (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6);
-        w += wide ? 2 : 1;
+        w += (cp >= 0x10000 ? 2 : 1) + (wide ? 1 : 0); /* UTF-16 units, plus one per full-width char */
         i += n;
     }
     return w;
@@ -12791,7 +12816,7 @@ SPKDEF spk_status spk_df_show_string(spk_df *df, int n, int truncate, bool verti
                     s = buf;
                 }
             }
-            spk__show_cell(&cell, s, len, truncate);
+            spk__show_cell(&cell, s, len, r == 0 ? 0 : truncate); /* Spark never cuts the header */
             char *copy = cell.failed ? NULL : spk__strndup(&spk__default_allocator, cell.p, cell.len);
             if (!copy) st = spk__nomem("show", cell.len + 1);
             cells[r * (size_t)ncols + (size_t)c] = copy;
@@ -12811,7 +12836,8 @@ SPKDEF spk_status spk_df_show_string(spk_df *df, int n, int truncate, bool verti
             spk__sb_fill(&text, '-', widths[c]);
         }
         spk__sb_str(&text, "+\n");
-        size_t sep_len = text.len;
+        char *sep = text.failed ? NULL : spk__strndup(&spk__default_allocator, text.p, text.len);
+        if (!sep) text.failed = true;
         for (size_t r = 0; r <= rows; r++) {
             for (int c = 0; c < ncols; c++) {
                 const char *x = cells[r * (size_t)ncols + (size_t)c];
@@ -12822,11 +12848,12 @@ SPKDEF spk_status spk_df_show_string(spk_df *df, int n, int truncate, bool verti
                 if (truncate <= 0) spk__sb_fill(&text, ' ', pad);
             }
             spk__sb_str(&text, ncols ? "|\n" : "||\n");
-            if (r == 0 && !text.failed) spk__sb_put(&text, text.p, sep_len);
+            if (r == 0 && sep) spk__sb_str(&text, sep);
         }
-        if (!text.failed) spk__sb_put(&text, text.p, sep_len);
+        if (sep) spk__sb_str(&text, sep);
+        spk_string_free(sep);
     } else if (st == SPK_OK) {
-        size_t name_w = 0, data_w = 0;
+        size_t name_w = 3, data_w = 3; /* Spark's minimum widths */
         for (int c = 0; c < ncols; c++) {
             size_t w = spk__display_width(cells[c], strlen(cells[c]));
             if (w > name_w) name_w = w;

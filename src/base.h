@@ -49,7 +49,8 @@ extern "C" { /* closed by tools/amalgamate after the last module's declarations 
     X(SPK_ERR_LIMIT,        "SparkException",           "limit exceeded")           \
     X(SPK_ERR_UNSUPPORTED,  "UnsupportedOperationException", "not supported")      \
     X(SPK_ERR_STATE,        "IllegalStateException",    "invalid state")            \
-    X(SPK_ERR_INTERNAL,     "SparkException",           "internal error")
+    X(SPK_ERR_INTERNAL,     "SparkException",           "internal error")          \
+    X(SPK_ERR_ANALYSIS,     "AnalysisException",        "invalid query")
 
 typedef enum spk_status {
 #define SPK__STATUS_ENUM(code, category, message) code,

@@ -688,7 +688,7 @@ static spk_status spk__bind_call(const spk__scope *sc, const spk_expr *e, spk__b
                          f->name, expected, e->nargs);
     }
     if (f->aggregate && sc->agg_depth > 0)
-        return spk__fail(SPK_ERR_ARG,
+        return spk__fail(SPK_ERR_ANALYSIS,
                          "[NESTED_AGGREGATE_FUNCTION] It is not allowed to use an aggregate function in the argument "
                          "of another aggregate function: \"%s\".", spk__sql_of(e).s);
     if (e->distinct && (!f->aggregate || strcmp(f->name, "count") != 0))
@@ -1563,7 +1563,7 @@ SPKDEF spk_status spk_bound_eval(const spk_bound *b, const spk_table *in, spk_ta
     if (b->aggregate) {
         const spk__bnode *bare = spk__bare_column(b->root);
         if (bare)
-            return spk__fail(SPK_ERR_ARG,
+            return spk__fail(SPK_ERR_ANALYSIS,
                              "[MISSING_AGGREGATION] The non-aggregating expression `%s` is based on columns which are "
                              "not participating in the GROUP BY clause.", bare->name);
     }

@@ -736,6 +736,7 @@ static spk_status spk__materialize(const spk_df *df, spk_table **out, bool *owne
         s.out = t;
         st = spk__vecset_init(&s.cast, df->schema);
         if (st == SPK_OK) st = spk__stream(df->child, &s.base);
+        s.base.done = false; /* a limit that ended the left side says nothing of the right */
         if (st == SPK_OK) st = spk__stream(df->right, &s.base);
         spk__vecset_free(&s.cast);
         break;
@@ -791,8 +792,11 @@ SPKDEF spk_status spk_df_count(spk_df *df, int64_t *out) {
 
 SPKDEF const spk_schema *spk_df_schema(const spk_df *df) { return df ? df->schema : NULL; }
 
+/* As PySpark's printSchema(): the tree, then a blank line. */
 SPKDEF void spk_df_print_schema(const spk_df *df, FILE *f) {
-    if (df) spk_schema_print(df->schema, f);
+    if (!df) return;
+    spk_schema_print(df->schema, f);
+    fputc('\n', f);
 }
 
 SPKDEF void spk_string_free(char *s) {
@@ -801,7 +805,8 @@ SPKDEF void spk_string_free(char *s) {
 
 /* ---------------------------------------------------------------- show */
 
-/* Spark's cell width: code points, East Asian wide ones counting twice. */
+/* Spark's cell width (Utils.stringHalfWidth): the UTF-16 length, plus one
+ * for each East Asian full-width character. */
 static size_t spk__display_width(const char *s, size_t len) {
     size_t w = 0;
     for (size_t i = 0; i < len;) {
@@ -814,7 +819,7 @@ static size_t spk__display_width(const char *s, size_t len) {
         bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
                     (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE10 && cp <= 0xFE19) || (cp >= 0xFE30 && cp <= 0xFE6F) ||
                     (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6);
-        w += wide ? 2 : 1;
+        w += (cp >= 0x10000 ? 2 : 1) + (wide ? 1 : 0); /* UTF-16 units, plus one per full-width char */
         i += n;
     }
     return w;
@@ -886,7 +891,7 @@ SPKDEF spk_status spk_df_show_string(spk_df *df, int n, int truncate, bool verti
                     s = buf;
                 }
             }
-            spk__show_cell(&cell, s, len, truncate);
+            spk__show_cell(&cell, s, len, r == 0 ? 0 : truncate); /* Spark never cuts the header */
             char *copy = cell.failed ? NULL : spk__strndup(&spk__default_allocator, cell.p, cell.len);
             if (!copy) st = spk__nomem("show", cell.len + 1);
             cells[r * (size_t)ncols + (size_t)c] = copy;
@@ -906,7 +911,8 @@ SPKDEF spk_status spk_df_show_string(spk_df *df, int n, int truncate, bool verti
             spk__sb_fill(&text, '-', widths[c]);
         }
         spk__sb_str(&text, "+\n");
-        size_t sep_len = text.len;
+        char *sep = text.failed ? NULL : spk__strndup(&spk__default_allocator, text.p, text.len);
+        if (!sep) text.failed = true;
         for (size_t r = 0; r <= rows; r++) {
             for (int c = 0; c < ncols; c++) {
                 const char *x = cells[r * (size_t)ncols + (size_t)c];
@@ -917,11 +923,12 @@ SPKDEF spk_status spk_df_show_string(spk_df *df, int n, int truncate, bool verti
                 if (truncate <= 0) spk__sb_fill(&text, ' ', pad);
             }
             spk__sb_str(&text, ncols ? "|\n" : "||\n");
-            if (r == 0 && !text.failed) spk__sb_put(&text, text.p, sep_len);
+            if (r == 0 && sep) spk__sb_str(&text, sep);
         }
-        if (!text.failed) spk__sb_put(&text, text.p, sep_len);
+        if (sep) spk__sb_str(&text, sep);
+        spk_string_free(sep);
     } else if (st == SPK_OK) {
-        size_t name_w = 0, data_w = 0;
+        size_t name_w = 3, data_w = 3; /* Spark's minimum widths */
         for (int c = 0; c < ncols; c++) {
             size_t w = spk__display_width(cells[c], strlen(cells[c]));
             if (w > name_w) name_w = w;

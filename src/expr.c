@@ -181,8 +181,19 @@ SPKDEF spk_expr *spk_col(const char *name) {
         spk__fail(SPK_ERR_ARG, "spk_col: NULL name");
         return NULL;
     }
-    /* "t.col" is qualified; "`a.b`" is one quoted name (`` for a backtick). */
+    /* "t.col" is qualified; "`a.b`" is one quoted name (`` for a backtick);
+     * "*" and "t.*" are stars, as in PySpark's col("*"). */
     size_t len = strlen(name);
+    if (strcmp(name, "*") == 0) return spk_star();
+    if (len > 2 && strcmp(name + len - 2, ".*") == 0 && name[0] != '`') {
+        spk_expr *star = spk_star();
+        if (star && !(star->qualifier = spk__strndup(spk__expr_alloc(), name, len - 2))) {
+            spk__nomem("a qualifier", len - 1);
+            spk_expr_release(star);
+            star = NULL;
+        }
+        return star;
+    }
     const char *qual = NULL, *col = name;
     size_t qual_len = 0, col_len = len;
     char unquoted[256];

@@ -254,6 +254,21 @@ static int spk__expand_star(const spk_df *input, const spk_expr *star, spk_expr 
     return n;
 }
 
+/* A column used outside every aggregate of b that is not a grouping key of g. */
+static const spk__bnode *spk__bare_column_except(const spk__bnode *b, const spk_df *g) {
+    if (b->kind == SPK__B_AGG) return NULL;
+    if (b->kind == SPK__B_COL) {
+        for (int k = 0; k < g->nkeys; k++)
+            if (g->bound[k]->root->kind == SPK__B_COL && g->bound[k]->root->col == b->col) return NULL;
+        return b;
+    }
+    for (int i = 0; i < b->nargs; i++) {
+        const spk__bnode *c = spk__bare_column_except(b->args[i], g);
+        if (c) return c;
+    }
+    return NULL;
+}
+
 /* A PROJECT of `exprs` (consumed) over df. The output name of each column is
  * the alias or Spark's text of the expression; a column reference keeps its
  * qualifier. */
@@ -334,6 +349,15 @@ static spk_df *spk__project(spk_df *df, spk_expr *const *exprs, int n) {
      * turns such a projection into an aggregation without keys. */
     for (int i = 0; i < total; i++)
         if (p->bound[i]->aggregate) p->kind = SPK__P_AGG;
+    for (int i = 0; p->kind == SPK__P_AGG && i < total; i++) {
+        const spk__bnode *bare = spk__bare_column_except(p->bound[i]->root, p);
+        if (bare) {
+            spk__fail(SPK_ERR_ANALYSIS,
+                      "[MISSING_AGGREGATION] The non-aggregating expression \"%s\" is based on columns which are not "
+                      "participating in the GROUP BY clause: `%s`.", spk_bound_name(p->bound[i]), bare->name);
+            return spk__df_fail(p);
+        }
+    }
     return p;
 }
 
@@ -558,7 +582,7 @@ SPKDEF spk_df *spk_df_filter(spk_df *df, spk_expr *condition) {
         return spk__df_fail(f);
     }
     if (spk_bound_is_aggregate(f->bound[0])) {
-        spk__fail(SPK_ERR_ARG, "[INVALID_WHERE_CONDITION] the WHERE condition \"%s\" contains an aggregate",
+        spk__fail(SPK_ERR_ANALYSIS, "[INVALID_WHERE_CONDITION] the WHERE condition \"%s\" contains an aggregate",
                   spk_bound_name(f->bound[0]));
         return spk__df_fail(f);
     }
@@ -685,8 +709,7 @@ SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b) {
         const spk_field *fa = spk_schema_field(a->schema, i), *fb = spk_schema_field(b->schema, i);
         fields[i] = *fa;
         fields[i].nullable = fa->nullable || fb->nullable;
-        if (!spk__common_type(fa->type, fb->type, false, &fields[i].type) ||
-            (fa->type.id == SPK_TYPE_STRING) != (fb->type.id == SPK_TYPE_STRING)) {
+        if (!spk__common_type(fa->type, fb->type, false, &fields[i].type)) {
             char x[32], y[32];
             spk_type_format(fa->type, SPK_TYPE_SQL, x, sizeof x);
             spk_type_format(fb->type, SPK_TYPE_SQL, y, sizeof y);
@@ -706,21 +729,6 @@ SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b) {
 }
 
 /* ---------------------------------------------------------------- aggregation */
-
-/* A column used outside every aggregate of b that is not a grouping key of g. */
-static const spk__bnode *spk__bare_column_except(const spk__bnode *b, const spk_df *g) {
-    if (b->kind == SPK__B_AGG) return NULL;
-    if (b->kind == SPK__B_COL) {
-        for (int k = 0; k < g->nkeys; k++)
-            if (g->bound[k]->root->kind == SPK__B_COL && g->bound[k]->root->col == b->col) return NULL;
-        return b;
-    }
-    for (int i = 0; i < b->nargs; i++) {
-        const spk__bnode *c = spk__bare_column_except(b->args[i], g);
-        if (c) return c;
-    }
-    return NULL;
-}
 
 SPKDEF spk_df *spk_df_group_agg(spk_df *df, spk_expr *const *keys, int nkeys, spk_expr *const *aggs, int naggs) {
     int n = nkeys + naggs;
@@ -753,7 +761,7 @@ SPKDEF spk_df *spk_df_group_agg(spk_df *df, spk_expr *const *keys, int nkeys, sp
     for (int i = nkeys; i < n; i++) { /* a column outside any aggregate must be a grouping key */
         const spk__bnode *bare = spk__bare_column_except(g->bound[i]->root, g);
         if (bare) {
-            spk__fail(SPK_ERR_ARG,
+            spk__fail(SPK_ERR_ANALYSIS,
                       "[MISSING_AGGREGATION] The non-aggregating expression \"%s\" is based on columns which are not "
                       "participating in the GROUP BY clause: `%s`.",
                       spk_bound_name(g->bound[i]), bare->name);
@@ -762,7 +770,7 @@ SPKDEF spk_df *spk_df_group_agg(spk_df *df, spk_expr *const *keys, int nkeys, sp
     }
     for (int i = 0; i < nkeys; i++) {
         if (spk_bound_is_aggregate(g->bound[i])) {
-            spk__fail(SPK_ERR_ARG, "[GROUP_BY_AGGREGATE] Aggregate functions are not allowed in GROUP BY, but found %s.",
+            spk__fail(SPK_ERR_ANALYSIS, "[GROUP_BY_AGGREGATE] Aggregate functions are not allowed in GROUP BY, but found %s.",
                       spk_bound_name(g->bound[i]));
             return spk__df_fail(g);
         }
