@@ -938,15 +938,103 @@ SPKDEF spk_expr *spk_desc_nulls_first(spk_expr *e);
 SPKDEF spk_df *spk_df_order_by(spk_df *df, int n, ...);
 SPKDEF spk_df *spk_df_order_by_array(spk_df *df, spk_expr *const *keys, int n);
 
+/* ---------------------------------------------------------------- joins */
+
+/* join(other, on, how). `on` (consumed) is any BOOLEAN expression over both
+ * sides' columns, resolved against the left columns followed by the right
+ * ones with each side's DataFrame alias: after spk_df_alias(l, "a") and
+ * spk_df_alias(r, "b"), "a.id = b.id" resolves, and a bare `id` that both
+ * sides have is SPK_ERR_AMBIGUOUS. `how` (NULL: "inner"; case and '_'
+ * ignored, as Spark): inner, cross, left/leftouter, right/rightouter,
+ * full/outer/fullouter, semi/leftsemi, anti/leftanti; anything else is
+ * SPK_ERR_ARG naming them. A NULL `on` is a cartesian product and needs
+ * how "cross" (with a condition, "cross" is an inner join).
+ * Output: the left columns then the right ones, keeping their aliases (an
+ * outer join makes the other side's columns nullable); semi and anti joins
+ * output only the left columns. Equalities between an expression of one
+ * side and one of the other are hash-joined (NULL keys never match, as
+ * Spark; `<=>` keys match NULL to NULL), the rest of the condition is
+ * checked per candidate pair; with no such equality it is a nested loop.
+ * Row order is unspecified, as in Spark. */
+SPKDEF spk_df *spk_df_join(spk_df *left, spk_df *right, spk_expr *on, const char *how);
+/* join(other, [names], how): equality of the named columns, which both sides
+ * must have (SPK_ERR_NOT_FOUND otherwise). The output has each key column
+ * once, first — the left one (the right one for a right join,
+ * coalesce(left, right) named as the left one for a full join) — then the
+ * other left columns, then the other right ones (none for semi and anti),
+ * as Spark. n = 0 joins without a condition. */
+SPKDEF spk_df *spk_df_join_using(spk_df *left, spk_df *right, const char *const *names, int n, const char *how);
+/* crossJoin(other): spk_df_join(left, right, NULL, "cross"). */
+SPKDEF spk_df *spk_df_cross_join(spk_df *left, spk_df *right);
+
+/* ---------------------------------------------------------------- set operations
+ * By position, with union's type widening and column names from the first
+ * input; NULLs equal NULLs (and NaN equals NaN) when rows are compared. */
+
 /* Spark's union/unionAll: by position, keeping duplicates. */
 SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b);
+/* unionByName(other, allowMissingColumns): b's columns matched to a's by
+ * name. A column of a that b lacks is SPK_ERR_SCHEMA naming it, unless
+ * allow_missing_columns, which fills it with NULL (and adds b's extra
+ * columns at the end, NULL for a's rows). */
+SPKDEF spk_df *spk_df_union_by_name(spk_df *a, spk_df *b, bool allow_missing_columns);
+/* intersect: the distinct rows found in both. */
+SPKDEF spk_df *spk_df_intersect(spk_df *a, spk_df *b);
+/* intersectAll: as multisets — a row present m times in a and n in b appears min(m, n) times. */
+SPKDEF spk_df *spk_df_intersect_all(spk_df *a, spk_df *b);
+/* subtract (EXCEPT DISTINCT): the distinct rows of a not found in b. */
+SPKDEF spk_df *spk_df_subtract(spk_df *a, spk_df *b);
+/* exceptAll: as multisets — m times in a and n in b leaves max(m - n, 0). */
+SPKDEF spk_df *spk_df_except_all(spk_df *a, spk_df *b);
+
+/* ---------------------------------------------------------------- rows */
+
+/* dropDuplicates(subset): the first row (in input order) of each distinct
+ * combination of the named columns; subset NULL or n = 0: every column
+ * (distinct, keeping the first occurrence). Unknown names are SPK_ERR_NOT_FOUND. */
+SPKDEF spk_df *spk_df_drop_duplicates(spk_df *df, const char *const *subset, int n);
+
+/* fillna(value, subset) / na.fill: replaces NULL (and NaN, in DOUBLE
+ * columns) in the columns whose type matches the value — a number (INT,
+ * BIGINT, DOUBLE, DECIMAL) fills every numeric column, cast to its type (2.5
+ * fills an INT column with 2), a string fills STRING columns, a boolean
+ * BOOLEAN columns; other columns are left alone. subset NULL or n = 0: every
+ * column; names not found are SPK_ERR_NOT_FOUND. Filled columns become
+ * non-nullable, as Spark. */
+SPKDEF spk_df *spk_df_fillna(spk_df *df, spk_value value, const char *const *subset, int n);
+
+/* dropna(how, thresh, subset) / na.drop: drops rows with fewer than
+ * `thresh` non-NULL, non-NaN values among the columns of subset (NULL or
+ * n = 0: every column). thresh < 0 means "not given": then how "any" (or
+ * NULL) keeps rows with no NULL there, "all" rows with at least one value. */
+SPKDEF spk_df *spk_df_dropna(spk_df *df, const char *how, int thresh, const char *const *subset, int n);
+
+/* sample(fraction, seed), without replacement: each row is kept with
+ * probability `fraction` (0 to 1). Deterministic for a seed and the input's
+ * order: the row with index i (0-based, in the sample's input) is kept when
+ * the i-th output of SplitMix64 seeded with `seed`, as a double in [0, 1)
+ * (top 53 bits), is below fraction. Not Spark's rows, only its distribution. */
+SPKDEF spk_df *spk_df_sample(spk_df *df, double fraction, uint64_t seed);
 
 
 /* ---- src/optimize.h ---- */
-/* optimize: the optimizer's rewrites and explain(). */
+/* optimize: the optimizer's rewrites of logical plans and explain(). */
 
-/* The analysed and optimised plans as indented text, Spark-like. */
+/* explain(extended): Spark-like text. Without `extended`, "== Physical Plan =="
+ * and the plan that runs; with it, "== Analyzed Logical Plan ==" (the
+ * schema, then the plan as built), "== Optimized Logical Plan ==" (after the
+ * optimizer's rewrites) and "== Physical Plan ==". */
 SPKDEF spk_status spk_df_explain(spk_df *df, bool extended, FILE *f);
+SPKDEF spk_status spk_df_explain_string(spk_df *df, bool extended, char **out); /* free with spk_string_free */
+
+/* Internal, for exec and tests. spk__optimize returns a new reference to a
+ * plan that gives exactly the same rows, in the same order, with the same
+ * schema: `df` itself (retained) when no rewrite applies, or NULL with the
+ * error set (only out of memory). spk__optimizer_enable(false) makes it
+ * return `df` unchanged on the calling thread (so tests can run a plan both
+ * ways); it returns the previous setting. */
+SPKDEF spk_df *spk__optimize(const spk_df *df);
+SPKDEF bool spk__optimizer_enable(bool on);
 
 /* ---- src/exec.h ---- */
 /* exec: running plans — Spark's actions (collect, count, show, explain). */
@@ -955,11 +1043,42 @@ SPKDEF spk_status spk_df_explain(spk_df *df, bool extended, FILE *f);
  * or a cursor, free it with spk_table_free). */
 SPKDEF spk_status spk_df_collect(spk_df *df, spk_table **out);
 SPKDEF spk_status spk_df_count(spk_df *df, int64_t *out);
+/* head(n) / take(n): at most n rows (n >= 0), as a table you own. */
+SPKDEF spk_status spk_df_head(spk_df *df, int64_t n, spk_table **out);
+SPKDEF spk_status spk_df_take(spk_df *df, int64_t n, spk_table **out);
+/* first(): head(1) — a table of one row, or none if the frame is empty. */
+SPKDEF spk_status spk_df_first(spk_df *df, spk_table **out);
+
+/* foreach(f): calls fn once per row, in order, with the row's values (strings
+ * are views valid only during the call). A status other than SPK_OK from fn
+ * stops the run and is returned. */
+typedef spk_status (*spk_row_fn)(void *user, const spk_value *row, int ncols);
+SPKDEF spk_status spk_df_foreach(spk_df *df, spk_row_fn fn, void *user);
+
+/* describe(cols...): Spark's summary table — a STRING column `summary`
+ * (count, mean, stddev, min, max) and one STRING column per described
+ * column, the values as Spark casts them to text (stddev is the sample
+ * standard deviation, NULL below two values). n = 0 describes every numeric
+ * and STRING column. The statistics are computed when it is called (one
+ * pass); the result is a DataFrame over the five rows. */
+SPKDEF spk_df *spk_df_describe(spk_df *df, const char *const *cols, int n);
+
 SPKDEF const spk_schema *spk_df_schema(const spk_df *df);
 SPKDEF void spk_df_print_schema(const spk_df *df, FILE *f);
+/* columns: writes up to cap column names (borrowed from the DataFrame, valid
+ * while it lives) and returns the number of columns (-1 for NULL df). */
+SPKDEF int spk_df_columns(const spk_df *df, const char **names, int cap);
+/* dtypes: (name, simpleString type) pairs: ("id", "bigint"), ("p", "decimal(10,2)"). */
+typedef struct spk_dtype {
+    const char *name; /* borrowed, as spk_df_columns */
+    char type[32];
+} spk_dtype;
+SPKDEF int spk_df_dtypes(const spk_df *df, spk_dtype *out, int cap);
 
 /* show(n, truncate, vertical) in Spark's exact format; truncate 0 = off,
- * else the width at which cells are cut (Spark's default 20). */
+ * else the width at which cells are cut (Spark's default 20). spk_df_show
+ * prints the text and a blank line, as PySpark's show() does;
+ * spk_df_show_string gives the text alone (Spark's showString). */
 SPKDEF spk_status spk_df_show(spk_df *df, int n, int truncate, bool vertical, FILE *f);
 SPKDEF spk_status spk_df_show_string(spk_df *df, int n, int truncate, bool vertical, char **out); /* free with spk_string_free */
 SPKDEF void spk_string_free(char *s);
@@ -10990,6 +11109,23 @@ typedef enum spk__pkind {
     SPK__P_UNION    /* child and right, by position */
 } spk__pkind;
 
+/* Kinds added with joins and the other set operations. They stay outside
+ * spk__pkind only while explain's switch (optimize.c) has no case for them
+ * (-Wswitch): move them into it when it does. Code switching on them
+ * switches on the plain int. */
+enum {
+    SPK__P_JOIN = SPK__P_UNION + 1, /* child (left) and right; exprs[0], if nexprs: the condition, bound
+                                     * against left ++ right (their schemas and qualifiers); join: spk__jtype */
+    SPK__P_INTERSECT,               /* child and right, by position; all: as multisets */
+    SPK__P_EXCEPT,                  /* child minus right, by position; all: as multisets */
+    SPK__P_DEDUP,                   /* exprs: key columns (none: every column); the first row of each key */
+    SPK__P_SAMPLE                   /* streams: each row kept with probability fraction (seed) */
+};
+
+typedef enum spk__jtype {
+    SPK__J_INNER, SPK__J_CROSS, SPK__J_LEFT, SPK__J_RIGHT, SPK__J_FULL, SPK__J_SEMI, SPK__J_ANTI
+} spk__jtype;
+
 struct spk_df {
     atomic_int refs;
     uint8_t kind;           /* spk__pkind */
@@ -11003,6 +11139,10 @@ struct spk_df {
     spk_bound **bound;      /* exprs bound against the child's output */
     int64_t limit, offset;  /* LIMIT: limit < 0 means none */
     char *alias;            /* set by spk_df_alias (a PROJECT of every column) */
+    uint8_t join;           /* JOIN: spk__jtype */
+    bool all;               /* INTERSECT, EXCEPT: ALL (multisets) */
+    double fraction;        /* SAMPLE */
+    uint64_t seed;          /* SAMPLE */
 };
 
 static const spk_allocator *spk__df_alloc(const spk_df *df) { return df->session->alloc; }
@@ -11660,42 +11800,575 @@ SPKDEF spk_df *spk_df_order_by(spk_df *df, int n, ...) {
     SPK__VA_EXPRS(n, n, result_ = spk_df_order_by_array(df, list_, n));
 }
 
-SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b) {
+/* The output of a set operation: a's names (and aliases, as Spark keeps the
+ * first input's attributes), each type the two inputs' common type. `op`
+ * names it in errors. Nullability: either side's for UNION, both sides' for
+ * INTERSECT, the first's for EXCEPT. */
+static spk_df *spk__set_op(spk_df *a, spk_df *b, int kind, bool all, const char *op) {
     if (!a || !b) return NULL;
+    if (a->session != b->session) {
+        spk__fail(SPK_ERR_ARG, "%s: the DataFrames come from different sessions", op);
+        return NULL;
+    }
     int na = spk_schema_ncols(a->schema), nb = spk_schema_ncols(b->schema);
     if (na != nb) {
-        spk__fail(SPK_ERR_SCHEMA, "[NUM_COLUMNS_MISMATCH] UNION can only be performed on inputs with the same number of "
-                                  "columns, but the first input has %d columns and the second input has %d columns.", na, nb);
+        spk__fail(SPK_ERR_SCHEMA, "[NUM_COLUMNS_MISMATCH] %s can only be performed on inputs with the same number of "
+                                  "columns, but the first input has %d columns and the second input has %d columns.",
+                  op, na, nb);
         return NULL;
     }
     spk_field stack[32], *fields = stack;
     size_t size = (size_t)(na ? na : 1) * sizeof *fields;
     if (na > 32 && !(fields = (spk_field *)spk__alloc(&spk__default_allocator, size))) {
-        spk__nomem("a union", size);
+        spk__nomem("a set operation", size);
         return NULL;
     }
     bool ok = true;
     for (int i = 0; i < na && ok; i++) {
         const spk_field *fa = spk_schema_field(a->schema, i), *fb = spk_schema_field(b->schema, i);
         fields[i] = *fa;
-        fields[i].nullable = fa->nullable || fb->nullable;
-        if (!spk__common_type(fa->type, fb->type, false, &fields[i].type)) {
+        fields[i].nullable = kind == SPK__P_UNION ? fa->nullable || fb->nullable
+                           : kind == SPK__P_INTERSECT ? fa->nullable && fb->nullable : fa->nullable;
+        /* Spark widens to STRING, but not from BOOLEAN (TypeCoercion.stringPromotion) */
+        bool boolean_string = (fa->type.id == SPK_TYPE_BOOLEAN && fb->type.id == SPK_TYPE_STRING) ||
+                              (fa->type.id == SPK_TYPE_STRING && fb->type.id == SPK_TYPE_BOOLEAN);
+        if (boolean_string || !spk__common_type(fa->type, fb->type, false, &fields[i].type)) {
             char x[32], y[32];
             spk_type_format(fa->type, SPK_TYPE_SQL, x, sizeof x);
             spk_type_format(fb->type, SPK_TYPE_SQL, y, sizeof y);
-            spk__fail(SPK_ERR_SCHEMA, "[INCOMPATIBLE_COLUMN_TYPE] UNION can only be performed on inputs with compatible "
+            spk__fail(SPK_ERR_SCHEMA, "[INCOMPATIBLE_COLUMN_TYPE] %s can only be performed on inputs with compatible "
                                       "column types: column %d (`%s`) is \"%s\" in the first input and \"%s\" in the second.",
-                      i + 1, fa->name, x, y);
+                      op, i + 1, fa->name, x, y);
             ok = false;
         }
     }
-    spk_df *u = ok ? spk__df_new(a->session, SPK__P_UNION, a) : NULL;
+    spk_df *u = ok ? spk__df_new(a->session, (spk__pkind)kind, a) : NULL;
     if (u) {
         u->right = spk_df_retain(b);
-        if (!spk__df_set_output(u, fields, na, NULL)) u = spk__df_fail(u);
+        u->all = all;
+        if (!spk__df_set_output(u, fields, na, a->qualifiers)) u = spk__df_fail(u);
     }
     if (fields != stack) spk__free(&spk__default_allocator, fields, size);
     return u;
+}
+
+SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_UNION, true, "UNION"); }
+SPKDEF spk_df *spk_df_intersect(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_INTERSECT, false, "INTERSECT"); }
+SPKDEF spk_df *spk_df_intersect_all(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_INTERSECT, true, "INTERSECT"); }
+SPKDEF spk_df *spk_df_subtract(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_EXCEPT, false, "EXCEPT"); }
+SPKDEF spk_df *spk_df_except_all(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_EXCEPT, true, "EXCEPT"); }
+
+/* A reference to column `name` of a frame whose alias is `qualifier` (or none). */
+static spk_expr *spk__col_ref(const char *qualifier, const char *name) {
+    spk_expr *c = spk__with_name(spk__expr_new(SPK__OP_COL, 0), name, strlen(name));
+    if (c && qualifier && !(c->qualifier = spk__strndup(spk__expr_alloc(), qualifier, strlen(qualifier)))) {
+        spk_expr_release(c);
+        spk__nomem("a column qualifier", strlen(qualifier) + 1);
+        return NULL;
+    }
+    return c;
+}
+
+/* A NULL of type t named `name`, for a column one input of a union lacks. */
+static spk_expr *spk__null_column(spk_type t, const char *name) {
+    return spk_alias(spk_cast(spk_lit_null(), t), name);
+}
+
+/* A list of n expressions on the heap; releases them all if any is NULL. */
+static spk_expr **spk__expr_list(int n) {
+    size_t size = (size_t)(n > 0 ? n : 1) * sizeof(spk_expr *);
+    spk_expr **l = (spk_expr **)spk__calloc(&spk__default_allocator, size);
+    if (!l) spk__nomem("expressions", size);
+    return l;
+}
+static void spk__expr_list_free(spk_expr **l, int n, int made) {
+    for (int i = 0; i < made; i++) spk_expr_release(l[i]);
+    spk__free(&spk__default_allocator, l, (size_t)(n > 0 ? n : 1) * sizeof(spk_expr *));
+}
+
+SPKDEF spk_df *spk_df_union_by_name(spk_df *a, spk_df *b, bool allow_missing_columns) {
+    if (!a || !b) return NULL;
+    bool cs = a->session->case_sensitive;
+    int na = spk_schema_ncols(a->schema), nb = spk_schema_ncols(b->schema), extra = 0;
+    bool *used = (bool *)spk__calloc(&spk__default_allocator, (size_t)(nb ? nb : 1));
+    spk_expr **lb = used ? spk__expr_list(na + nb) : NULL, **la = lb ? spk__expr_list(na + nb) : NULL;
+    int mb = 0, ma = 0;
+    bool ok = la != NULL;
+    if (!used) spk__nomem("unionByName", (size_t)nb);
+    /* b reordered by a's names (Spark's ResolveUnion) */
+    for (int i = 0; ok && i < na; i++) {
+        const spk_field *fa = spk_schema_field(a->schema, i);
+        int j = 0;
+        while (j < nb && !spk__name_eq(spk_schema_field(b->schema, j)->name, fa->name, cs)) j++;
+        if (j < nb) {
+            used[j] = true;
+            ok = (lb[mb++] = spk__col_ref(b->qualifiers[j], spk_schema_field(b->schema, j)->name)) != NULL;
+        } else if (allow_missing_columns) {
+            ok = (lb[mb++] = spk__null_column(fa->type, fa->name)) != NULL;
+        } else {
+            spk__fail(SPK_ERR_SCHEMA, "[UNRESOLVED_COLUMN_AMONG_FIELD_NAMES] Cannot resolve column name `%s` among (", fa->name);
+            for (int k = 0; k < nb; k++) spk__fail_append("%s%s", k ? ", " : "", spk_schema_field(b->schema, k)->name);
+            spk__fail_append(").");
+            ok = false;
+        }
+    }
+    /* b's other columns go last; a gets NULLs for them if allowed, else the
+     * union fails on the column count, as Spark's */
+    for (int j = 0; ok && j < nb; j++) {
+        if (used[j]) continue;
+        extra++;
+        ok = (lb[mb++] = spk__col_ref(b->qualifiers[j], spk_schema_field(b->schema, j)->name)) != NULL;
+    }
+    spk_df *r = NULL;
+    if (ok && allow_missing_columns && extra) {
+        for (int i = 0; ok && i < na; i++)
+            ok = (la[ma++] = spk__col_ref(a->qualifiers[i], spk_schema_field(a->schema, i)->name)) != NULL;
+        for (int j = 0; ok && j < nb; j++)
+            if (!used[j]) ok = (la[ma++] = spk__null_column(spk_schema_field(b->schema, j)->type, spk_schema_field(b->schema, j)->name)) != NULL;
+    }
+    if (ok) {
+        spk_df *pa = ma ? spk__project(a, la, ma) : spk_df_retain(a);
+        spk_df *pb = spk__project(b, lb, mb);
+        ma = mb = 0; /* consumed */
+        r = pa && pb ? spk_df_union(pa, pb) : NULL;
+        spk_df_release(pa);
+        spk_df_release(pb);
+    }
+    if (la) spk__expr_list_free(la, na + nb, ma);
+    if (lb) spk__expr_list_free(lb, na + nb, mb);
+    if (used) spk__free(&spk__default_allocator, used, (size_t)(nb ? nb : 1));
+    return r;
+}
+
+/* ---------------------------------------------------------------- joins */
+
+/* Spark's JoinType names: case-insensitive, underscores ignored. */
+static bool spk__join_type(const char *how, spk__jtype *out) {
+    static const struct { const char *name; spk__jtype type; } names[] = {
+        {"inner", SPK__J_INNER},     {"cross", SPK__J_CROSS},     {"outer", SPK__J_FULL},
+        {"full", SPK__J_FULL},       {"fullouter", SPK__J_FULL},  {"left", SPK__J_LEFT},
+        {"leftouter", SPK__J_LEFT},  {"right", SPK__J_RIGHT},     {"rightouter", SPK__J_RIGHT},
+        {"semi", SPK__J_SEMI},       {"leftsemi", SPK__J_SEMI},   {"anti", SPK__J_ANTI},
+        {"leftanti", SPK__J_ANTI},
+    };
+    if (!how) {
+        *out = SPK__J_INNER;
+        return true;
+    }
+    char norm[16];
+    size_t n = 0;
+    for (const char *p = how; *p; p++) {
+        if (*p == '_') continue;
+        if (n + 1 >= sizeof norm) break;
+        norm[n++] = (char)spk__lower((unsigned char)*p);
+    }
+    norm[n] = '\0';
+    for (size_t i = 0; n + 1 < sizeof norm && i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(norm, names[i].name) == 0) {
+            *out = names[i].type;
+            return true;
+        }
+    }
+    spk__fail(SPK_ERR_ARG, "[UNSUPPORTED_JOIN_TYPE] Unsupported join type '%s'. Supported join types include: 'inner', "
+                           "'outer', 'full', 'fullouter', 'full_outer', 'leftouter', 'left', 'left_outer', 'rightouter', "
+                           "'right', 'right_outer', 'leftsemi', 'left_semi', 'semi', 'leftanti', 'left_anti', 'anti', 'cross'.",
+              how);
+    return false;
+}
+
+/* A JOIN node; `on` (consumed) may be NULL: every pair of rows qualifies. */
+static spk_df *spk__join(spk_df *left, spk_df *right, spk_expr *on, spk__jtype type) {
+    if (left->session != right->session) {
+        spk_expr_release(on);
+        spk__fail(SPK_ERR_ARG, "join: the DataFrames come from different sessions");
+        return NULL;
+    }
+    int nl = spk_schema_ncols(left->schema), nr = spk_schema_ncols(right->schema), n = nl + nr;
+    const spk_allocator *a = &spk__default_allocator;
+    size_t fsize = (size_t)(n ? n : 1) * sizeof(spk_field), qsize = (size_t)(n ? n : 1) * sizeof(char *);
+    spk_field *fields = (spk_field *)spk__alloc(a, fsize);
+    char **quals = fields ? (char **)spk__alloc(a, qsize) : NULL;
+    spk_df *j = quals ? spk__df_new(left->session, (spk__pkind)SPK__P_JOIN, left) : NULL;
+    spk_schema *input = NULL;
+    bool ok = j != NULL;
+    if (!quals) spk__nomem("a join", fsize + qsize);
+    if (ok) {
+        j->right = spk_df_retain(right);
+        j->join = (uint8_t)type;
+        for (int i = 0; i < n; i++) {
+            const spk_df *side = i < nl ? left : right;
+            fields[i] = *spk_schema_field(side->schema, i < nl ? i : i - nl);
+            quals[i] = side->qualifiers[i < nl ? i : i - nl];
+        }
+        /* The condition sees both sides' columns, as they are. */
+        ok = spk__schema_make(a, fields, n, true, &input) == SPK_OK;
+    }
+    if (on) { /* consumed either way */
+        if (ok) ok = spk__df_set_exprs(j, &on, 1);
+        else spk_expr_release(on);
+        on = NULL;
+    }
+    if (ok && j->nexprs) {
+        ok = spk__bind_scoped(j->exprs[0], input, (const char *const *)quals, j->session->case_sensitive, &j->bound[0]) == SPK_OK;
+        spk_type t = ok ? spk_bound_type(j->bound[0]) : spk_type_of(SPK_TYPE_BOOLEAN);
+        if (t.id != SPK_TYPE_BOOLEAN && t.id != SPK_TYPE_NULL) {
+            char ty[32];
+            spk_type_format(t, SPK_TYPE_SQL, ty, sizeof ty);
+            spk__fail(SPK_ERR_TYPE, "[JOIN_CONDITION_IS_NOT_BOOLEAN_TYPE] The join condition \"%s\" has the invalid type "
+                                    "\"%s\", expected \"BOOLEAN\".", spk_bound_name(j->bound[0]), ty);
+            ok = false;
+        } else if (ok && spk_bound_is_aggregate(j->bound[0])) {
+            spk__fail(SPK_ERR_ANALYSIS, "[UNSUPPORTED_EXPR_FOR_OPERATOR] A query operator contains one or more unsupported "
+                                   "expressions. Consider to rewrite it to avoid window functions, aggregate functions, "
+                                   "and generator functions in the WHERE clause. Invalid expressions: [%s]",
+                      spk_bound_name(j->bound[0]));
+            ok = false;
+        }
+    }
+    if (ok) {
+        /* Outer joins make the side that may be missing nullable; semi and
+         * anti joins keep only the left columns. */
+        for (int i = 0; i < n; i++)
+            if ((i < nl && (type == SPK__J_RIGHT || type == SPK__J_FULL)) || (i >= nl && (type == SPK__J_LEFT || type == SPK__J_FULL)))
+                fields[i].nullable = true;
+        ok = spk__df_set_output(j, fields, type == SPK__J_SEMI || type == SPK__J_ANTI ? nl : n, quals);
+    }
+    spk_expr_release(on);
+    spk_schema_release(input);
+    if (quals) spk__free(a, quals, qsize);
+    if (fields) spk__free(a, fields, fsize);
+    return ok ? j : spk__df_fail(j);
+}
+
+SPKDEF spk_df *spk_df_join(spk_df *left, spk_df *right, spk_expr *on, const char *how) {
+    spk__jtype type;
+    if (!left || !right || !spk__join_type(how, &type)) {
+        spk_expr_release(on);
+        return NULL;
+    }
+    if (!on && type != SPK__J_CROSS) {
+        spk__fail(SPK_ERR_ARG, "join: no join condition for a %s join; a cartesian product needs how \"cross\" "
+                               "(or spk_df_cross_join)", how ? how : "inner");
+        return NULL;
+    }
+    return spk__join(left, right, on, type == SPK__J_CROSS && on ? SPK__J_INNER : type);
+}
+
+SPKDEF spk_df *spk_df_cross_join(spk_df *left, spk_df *right) { return spk_df_join(left, right, NULL, "cross"); }
+
+/* Where a USING column is on one side, or -1 with Spark's error. */
+static int spk__using_column(const spk_df *side, const char *name, const char *which) {
+    int ncols = spk_schema_ncols(side->schema), found = -1, matches = 0;
+    for (int i = 0; i < ncols; i++) {
+        if (!spk__name_eq(spk_schema_field(side->schema, i)->name, name, side->session->case_sensitive)) continue;
+        if (found < 0) found = i;
+        matches++;
+    }
+    if (matches == 1) return found;
+    if (matches > 1) {
+        spk__fail(SPK_ERR_AMBIGUOUS, "[AMBIGUOUS_REFERENCE] Reference `%s` is ambiguous on the %s side of the join.", name, which);
+        return -1;
+    }
+    spk__fail(SPK_ERR_NOT_FOUND, "[UNRESOLVED_USING_COLUMN_FOR_JOIN] USING column `%s` cannot be resolved on the %s side "
+                                 "of the join. The %s-side columns: [", name, which, which);
+    for (int i = 0; i < ncols; i++) spk__fail_append("%s`%s`", i ? ", " : "", spk_schema_field(side->schema, i)->name);
+    spk__fail_append("].");
+    return -1;
+}
+
+/* The sides of a USING join are aliased apart, so the condition and the
+ * output can name each side's column even when both sides have the same
+ * names and aliases; the output then gets the sides' own aliases back. */
+#define SPK__USING_LEFT "__spk_using_left"
+#define SPK__USING_RIGHT "__spk_using_right"
+
+SPKDEF spk_df *spk_df_join_using(spk_df *left, spk_df *right, const char *const *names, int n, const char *how) {
+    spk__jtype type;
+    if (!left || !right || !spk__join_type(how, &type)) return NULL;
+    if (n < 0 || (n && !names)) {
+        spk__fail(SPK_ERR_ARG, "spk_df_join_using: bad column list");
+        return NULL;
+    }
+    int nl = spk_schema_ncols(left->schema), nr = spk_schema_ncols(right->schema), nout = nl + nr;
+    const spk_allocator *a = &spk__default_allocator;
+    size_t isize = (size_t)(nl + nr + 2) * sizeof(int);
+    int *lkey = (int *)spk__alloc(a, isize), *rkey = lkey ? lkey + nl + 1 : NULL; /* per column: its key number, or -1 */
+    spk_expr **list = lkey ? spk__expr_list(nout) : NULL;
+    if (!lkey) spk__nomem("a join", isize);
+    bool ok = list != NULL;
+    int *lk = NULL, *rk = NULL; /* per key: its column on each side */
+    size_t ksize = (size_t)(n ? n : 1) * 2 * sizeof(int);
+    if (ok && !(lk = (int *)spk__alloc(a, ksize))) {
+        spk__nomem("a join", ksize);
+        ok = false;
+    }
+    if (ok) {
+        rk = lk + n;
+        for (int i = 0; i < nl; i++) lkey[i] = -1;
+        for (int i = 0; i < nr; i++) rkey[i] = -1;
+    }
+    spk_expr *cond = NULL;
+    int nkeys = 0;
+    for (int k = 0; ok && k < n; k++) {
+        if (!names[k]) {
+            spk__fail(SPK_ERR_ARG, "spk_df_join_using: NULL column name");
+            ok = false;
+            break;
+        }
+        int l = spk__using_column(left, names[k], "left"), r = l >= 0 ? spk__using_column(right, names[k], "right") : -1;
+        if (r < 0) {
+            ok = false;
+            break;
+        }
+        if (lkey[l] >= 0) continue; /* a name given twice */
+        lkey[l] = nkeys;
+        rkey[r] = nkeys;
+        lk[nkeys] = l;
+        rk[nkeys++] = r;
+        spk_expr *eq = spk_eq(spk__col_ref(SPK__USING_LEFT, spk_schema_field(left->schema, l)->name),
+                              spk__col_ref(SPK__USING_RIGHT, spk_schema_field(right->schema, r)->name));
+        cond = cond ? spk_and(cond, eq) : eq;
+        ok = cond != NULL;
+    }
+    spk_df *la = ok ? spk_df_alias(left, SPK__USING_LEFT) : NULL, *ra = la ? spk_df_alias(right, SPK__USING_RIGHT) : NULL;
+    spk_df *j = ra ? spk__join(la, ra, cond, type) : NULL;
+    if (!ra) spk_expr_release(cond);
+    spk_df_release(la);
+    spk_df_release(ra);
+    /* keys, then the other left columns, then the other right ones */
+    const char *quals_stack[32], **quals = quals_stack;
+    size_t qsize = (size_t)(nout ? nout : 1) * sizeof *quals;
+    if (j && nout > 32 && !(quals = (const char **)spk__alloc(a, qsize))) {
+        spk__nomem("a join", qsize);
+        j = spk__df_fail(j);
+    }
+    int m = 0;
+    ok = j != NULL;
+    for (int k = 0; ok && k < nkeys; k++) {
+        const char *lname = spk_schema_field(left->schema, lk[k])->name, *rname = spk_schema_field(right->schema, rk[k])->name;
+        if (type == SPK__J_FULL) {
+            spk_expr *args[2] = {spk__col_ref(SPK__USING_LEFT, lname), spk__col_ref(SPK__USING_RIGHT, rname)};
+            list[m] = spk_alias(spk_call_array("coalesce", args, 2), lname);
+            quals[m] = NULL;
+        } else if (type == SPK__J_RIGHT) {
+            list[m] = spk__col_ref(SPK__USING_RIGHT, rname);
+            quals[m] = right->qualifiers[rk[k]];
+        } else {
+            list[m] = spk__col_ref(SPK__USING_LEFT, lname);
+            quals[m] = left->qualifiers[lk[k]];
+        }
+        ok = list[m++] != NULL;
+    }
+    for (int i = 0; ok && i < nl; i++) {
+        if (lkey[i] >= 0) continue;
+        quals[m] = left->qualifiers[i];
+        ok = (list[m++] = spk__col_ref(SPK__USING_LEFT, spk_schema_field(left->schema, i)->name)) != NULL;
+    }
+    for (int i = 0; ok && type != SPK__J_SEMI && type != SPK__J_ANTI && i < nr; i++) {
+        if (rkey[i] >= 0) continue;
+        quals[m] = right->qualifiers[i];
+        ok = (list[m++] = spk__col_ref(SPK__USING_RIGHT, spk_schema_field(right->schema, i)->name)) != NULL;
+    }
+    spk_df *r = NULL;
+    if (ok) {
+        r = spk__project(j, list, m);
+        for (int i = 0; r && i < m; i++) { /* the sides' own aliases again */
+            const spk_allocator *da = spk__df_alloc(r);
+            if (r->qualifiers[i]) spk__free(da, r->qualifiers[i], strlen(r->qualifiers[i]) + 1);
+            r->qualifiers[i] = NULL;
+            if (quals[i] && !(r->qualifiers[i] = spk__dup(da, quals[i]))) r = spk__df_fail(r);
+        }
+        m = 0;
+    }
+    spk_df_release(j);
+    if (quals != quals_stack) spk__free(a, quals, qsize);
+    if (list) spk__expr_list_free(list, nout, m);
+    if (lk) spk__free(a, lk, ksize);
+    if (lkey) spk__free(a, lkey, isize);
+    return r;
+}
+
+/* ---------------------------------------------------------------- rows */
+
+/* The column a name (possibly `alias.name`) resolves to, with the binder's errors. */
+static int spk__resolve_column(const spk_df *df, const char *name) {
+    if (!name) {
+        spk__fail(SPK_ERR_ARG, "NULL column name");
+        return -1;
+    }
+    spk_expr *e = spk_col(name);
+    spk_bound *b = NULL;
+    int col = -1;
+    if (e && spk__bind_scoped(e, df->schema, (const char *const *)df->qualifiers, df->session->case_sensitive, &b) == SPK_OK) {
+        if (b->root->kind == SPK__B_COL) col = b->root->col;
+        else spk__fail(SPK_ERR_ARG, "`%s` is not a column", name);
+    }
+    spk_bound_free(b);
+    spk_expr_release(e);
+    return col;
+}
+
+/* Marks the columns of a subset list (NULL or n = 0: every column). */
+static bool spk__subset_columns(const spk_df *df, const char *const *subset, int n, bool *mask) {
+    int ncols = spk_schema_ncols(df->schema);
+    for (int i = 0; i < ncols; i++) mask[i] = !subset || n <= 0;
+    for (int k = 0; subset && k < n; k++) {
+        int c = spk__resolve_column(df, subset[k]);
+        if (c < 0) return false;
+        mask[c] = true;
+    }
+    return true;
+}
+
+SPKDEF spk_df *spk_df_drop_duplicates(spk_df *df, const char *const *subset, int n) {
+    if (!df) return NULL;
+    int ncols = spk_schema_ncols(df->schema);
+    bool *mask = (bool *)spk__calloc(&spk__default_allocator, (size_t)(ncols ? ncols : 1));
+    spk_expr **list = mask ? spk__expr_list(ncols) : NULL;
+    if (!mask) spk__nomem("dropDuplicates", (size_t)ncols);
+    bool ok = list != NULL;
+    /* Spark keys on every column with a listed name; unknown names fail. */
+    for (int k = 0; ok && subset && k < n; k++) {
+        bool found = false;
+        for (int i = 0; subset[k] && i < ncols; i++)
+            if (spk__name_eq(spk_schema_field(df->schema, i)->name, subset[k], df->session->case_sensitive)) mask[i] = found = true;
+        if (!found) {
+            spk__fail(SPK_ERR_NOT_FOUND, "[UNRESOLVED_COLUMN_AMONG_FIELD_NAMES] Cannot resolve column name `%s` among (",
+                      subset[k] ? subset[k] : "NULL");
+            for (int i = 0; i < ncols; i++) spk__fail_append("%s%s", i ? ", " : "", spk_schema_field(df->schema, i)->name);
+            spk__fail_append(").");
+            ok = false;
+        }
+    }
+    int m = 0;
+    bool every = true;
+    for (int i = 0; ok && i < ncols; i++) every = every && mask[i];
+    spk_df *d = ok ? spk__same_columns(df, (spk__pkind)SPK__P_DEDUP) : NULL;
+    /* Keys as column references; every column (no list) needs none. */
+    for (int i = 0; d && subset && n > 0 && !every && i < ncols; i++)
+        if (mask[i] && !(list[m++] = spk__col_ref(df->qualifiers[i], spk_schema_field(df->schema, i)->name))) d = spk__df_fail(d);
+    if (d && m) {
+        bool set = spk__df_set_exprs(d, list, m);
+        m = 0;
+        if (!set || spk__df_bind(d, df) != SPK_OK) d = spk__df_fail(d);
+        else d->nkeys = d->nexprs;
+    }
+    if (list) spk__expr_list_free(list, ncols, m);
+    if (mask) spk__free(&spk__default_allocator, mask, (size_t)(ncols ? ncols : 1));
+    return d;
+}
+
+SPKDEF spk_df *spk_df_fillna(spk_df *df, spk_value value, const char *const *subset, int n) {
+    if (!df) return NULL;
+    spk_type_id vt = (spk_type_id)value.type.id;
+    bool numeric = vt == SPK_TYPE_INT32 || vt == SPK_TYPE_INT64 || vt == SPK_TYPE_DOUBLE || vt == SPK_TYPE_DECIMAL;
+    if (value.is_null || !(numeric || vt == SPK_TYPE_STRING || vt == SPK_TYPE_BOOLEAN)) {
+        char ty[32];
+        spk_type_format(value.type, SPK_TYPE_SIMPLE, ty, sizeof ty);
+        spk__fail(SPK_ERR_ARG, "fillna: value should be a number, a string or a boolean, not %s", value.is_null ? "NULL" : ty);
+        return NULL;
+    }
+    int ncols = spk_schema_ncols(df->schema);
+    bool *mask = (bool *)spk__calloc(&spk__default_allocator, (size_t)(ncols ? ncols : 1));
+    spk_expr **list = mask ? spk__expr_list(ncols) : NULL;
+    if (!mask) spk__nomem("fillna", (size_t)ncols);
+    int m = list ? spk__all_columns(df, list, -1) : -1;
+    bool ok = m >= 0 && spk__subset_columns(df, subset, n, mask);
+    for (int i = 0; ok && i < ncols; i++) {
+        const spk_field *f = spk_schema_field(df->schema, i);
+        spk_type_id ct = (spk_type_id)f->type.id;
+        bool fits = numeric ? (ct == SPK_TYPE_INT32 || ct == SPK_TYPE_INT64 || ct == SPK_TYPE_DOUBLE || ct == SPK_TYPE_DECIMAL)
+                            : ct == vt;
+        if (!mask[i] || !fits) continue;
+        /* Spark's fillCol: coalesce(col, CAST(value AS type)), NaN counting as NULL in DOUBLE columns */
+        spk_expr *col = list[i];
+        list[i] = NULL;
+        if (ct == SPK_TYPE_DOUBLE) {
+            spk_expr *args[2] = {col, spk_cast(spk_lit_null(), f->type)};
+            col = spk_call_array("nanvl", args, 2);
+        }
+        spk_expr *args[2] = {col, spk_cast(spk_lit(value), f->type)};
+        ok = (list[i] = spk_alias(spk_call_array("coalesce", args, 2), f->name)) != NULL;
+    }
+    spk_df *r = NULL;
+    if (ok) {
+        r = spk__project(df, list, m);
+        m = 0;
+    }
+    if (list) spk__expr_list_free(list, ncols, m < 0 ? 0 : m);
+    if (mask) spk__free(&spk__default_allocator, mask, (size_t)(ncols ? ncols : 1));
+    return r;
+}
+
+/* terms[0..n) combined pairwise into a balanced tree (so its height is log n). */
+static spk_expr *spk__balanced(spk_expr **terms, int n, spk_expr *(*op)(spk_expr *, spk_expr *)) {
+    if (n == 1) return terms[0];
+    int half = n / 2;
+    spk_expr *l = spk__balanced(terms, half, op);
+    spk_expr *r = spk__balanced(terms + half, n - half, op);
+    return op(l, r);
+}
+
+SPKDEF spk_df *spk_df_dropna(spk_df *df, const char *how, int thresh, const char *const *subset, int n) {
+    if (!df) return NULL;
+    if (how && strcmp(how, "any") != 0 && strcmp(how, "all") != 0) {
+        spk__fail(SPK_ERR_ARG, "how ('%s') should be 'any' or 'all'", how);
+        return NULL;
+    }
+    int ncols = spk_schema_ncols(df->schema);
+    bool *mask = (bool *)spk__calloc(&spk__default_allocator, (size_t)(ncols ? ncols : 1));
+    spk_expr **terms = mask ? spk__expr_list(ncols) : NULL;
+    if (!mask) spk__nomem("dropna", (size_t)ncols);
+    bool ok = terms && spk__subset_columns(df, subset, n, mask);
+    int m = 0;
+    /* a value counts when it is neither NULL nor NaN (Spark's AtLeastNNonNulls) */
+    for (int i = 0; ok && i < ncols; i++) {
+        if (!mask[i]) continue;
+        const spk_field *f = spk_schema_field(df->schema, i);
+        spk_expr *c = spk__col_ref(df->qualifiers[i], f->name);
+        if (f->type.id == SPK_TYPE_DOUBLE) {
+            spk_expr *args[2] = {c, spk_cast(spk_lit_null(), f->type)};
+            c = spk_call_array("nanvl", args, 2);
+        }
+        ok = (terms[m++] = spk_is_not_null(c)) != NULL;
+    }
+    int need = thresh >= 0 ? thresh : how && strcmp(how, "all") == 0 ? 1 : m;
+    spk_df *r = NULL;
+    if (ok && (need <= 0 || m == 0)) { /* every row qualifies, or (need > 0, no columns) none */
+        r = spk_df_filter(df, spk_lit_bool(need <= 0));
+    } else if (ok) {
+        spk_expr *cond;
+        if (need == m) {
+            cond = spk__balanced(terms, m, spk_and);
+        } else if (need == 1) {
+            cond = spk__balanced(terms, m, spk_or);
+        } else {
+            for (int i = 0; i < m; i++) terms[i] = spk_otherwise(spk_when(NULL, terms[i], spk_lit_i32(1)), spk_lit_i32(0));
+            cond = spk_ge(spk__balanced(terms, m, spk_add), spk_lit_i32(need));
+        }
+        m = 0;
+        r = spk_df_filter(df, cond);
+    }
+    if (terms) spk__expr_list_free(terms, ncols, m);
+    if (mask) spk__free(&spk__default_allocator, mask, (size_t)(ncols ? ncols : 1));
+    return r;
+}
+
+SPKDEF spk_df *spk_df_sample(spk_df *df, double fraction, uint64_t seed) {
+    if (!df) return NULL;
+    if (!(fraction >= 0 && fraction <= 1)) {
+        char text[SPK_VALUE_TEXT_MAX];
+        spk_value v = spk_value_f64(fraction);
+        spk_value_format(&v, text, sizeof text);
+        spk__fail(SPK_ERR_ARG, "requirement failed: Sampling fraction (%s) must be on interval [0, 1] without replacement", text);
+        return NULL;
+    }
+    spk_df *s = spk__same_columns(df, (spk__pkind)SPK__P_SAMPLE);
+    if (s) {
+        s->fraction = fraction;
+        s->seed = seed;
+    }
+    return s;
 }
 
 /* ---------------------------------------------------------------- aggregation */
@@ -11836,42 +12509,1127 @@ static spk_status spk__sb_finish(spk__textbuf *b, char **out) {
     return SPK_OK;
 }
 
+/* ================================================================ the optimizer
+ *
+ * Rewrites build new nodes and never touch existing ones: a DataFrame may be
+ * shared between threads, and the plan as built must stay as it was (it is
+ * explain()'s analysed plan). New nodes come from plan's own constructors,
+ * which bind every expression again against the new child, by name and
+ * qualifier. An expression moved to another input reads it through fresh
+ * column references (one column's name and qualifier), so binding either
+ * finds exactly that column or fails as ambiguous; it never silently picks
+ * another. A rewrite whose rebinding fails is abandoned and the node stays
+ * as it was; only running out of memory stops the optimizer.
+ *
+ * Every expression is deterministic and evaluation fails only for want of
+ * memory, so moving a predicate or a limit changes how much work is done,
+ * never which rows come out (rows a filter drops earlier may no longer be
+ * computed at all). */
+
+#define SPK__OPT_MAX_DEPTH 200     /* plan levels rewritten; deeper subtrees run as built */
+#define SPK__OPT_MAX_PASSES 16     /* whole-plan passes until nothing changes */
+#define SPK__OPT_MAX_CONJUNCTS 128 /* a longer AND chain keeps its tail as one conjunct */
+#define SPK__OPT_MAX_CHAIN 16      /* filters/sorts/limits looked through when pruning */
+
+static _Thread_local bool spk__opt_disabled;
+
+SPKDEF bool spk__optimizer_enable(bool on) {
+    bool was = !spk__opt_disabled;
+    spk__opt_disabled = !on;
+    return was;
+}
+
+/* Plan constructors take (and retain) non-const nodes; nothing is mutated
+ * but the atomic reference count. */
+static spk_df *spk__opt_mut(const spk_df *df) { return (spk_df *)(uintptr_t)df; }
+static spk_df *spk__opt_keep(const spk_df *df) { return spk_df_retain(spk__opt_mut(df)); }
+static int spk__opt_ncols(const spk_df *df) { return spk_schema_ncols(df->schema); }
+
+/* After a constructor returned NULL: out of memory stops the optimizer
+ * (NULL); anything else only means that this rewrite does not apply. */
+static spk_df *spk__opt_skip(const spk_df *df) {
+    if (spk_last_status() == SPK_ERR_NOMEM) return NULL;
+    spk_clear_error();
+    return spk__opt_keep(df);
+}
+
+static bool spk__opt_is_empty(const spk_df *df) { return df->kind == SPK__P_SCAN && spk_table_nrows(df->table) == 0; }
+
+/* Replaces n's qualifiers by copies of q[0..ncols) (q NULL: none). */
+static bool spk__opt_set_qualifiers(spk_df *n, char *const *q) {
+    const spk_allocator *a = spk__df_alloc(n);
+    int ncols = spk__opt_ncols(n);
+    char **fresh = (char **)spk__calloc(a, (size_t)(ncols ? ncols : 1) * sizeof *fresh);
+    if (!fresh) {
+        spk__nomem("column qualifiers", (size_t)ncols * sizeof *fresh);
+        return false;
+    }
+    for (int i = 0; q && i < ncols; i++) {
+        if (q[i] && !(fresh[i] = spk__dup(a, q[i]))) {
+            spk__free_qualifiers(a, fresh, ncols);
+            return false;
+        }
+    }
+    spk__free_qualifiers(a, n->qualifiers, ncols);
+    n->qualifiers = fresh;
+    return true;
+}
+
+/* Gives `fresh` (consumed) the output of `orig`, the node it replaces: the
+ * same schema (names, nullability), qualifiers and alias. The types must
+ * already agree; if they do not, the rewrite changed the meaning and is
+ * abandoned. */
+static spk_df *spk__opt_adopt(spk_df *fresh, const spk_df *orig) {
+    if (!fresh) return NULL;
+    int n = spk__opt_ncols(orig);
+    bool same = spk__opt_ncols(fresh) == n;
+    for (int i = 0; same && i < n; i++)
+        same = spk_type_equal(spk_schema_field(fresh->schema, i)->type, spk_schema_field(orig->schema, i)->type);
+    if (!same) {
+        spk_df_release(fresh);
+        spk__fail(SPK_ERR_STATE, "optimizer: a rewritten node's column types differ");
+        return NULL;
+    }
+    const spk_allocator *a = spk__df_alloc(fresh);
+    char *alias = orig->alias ? spk__dup(a, orig->alias) : NULL;
+    if ((orig->alias && !alias) || !spk__opt_set_qualifiers(fresh, orig->qualifiers)) {
+        if (alias) spk__free(a, alias, strlen(alias) + 1);
+        return spk__df_fail(fresh);
+    }
+    spk_schema_release(fresh->schema);
+    fresh->schema = spk_schema_retain(orig->schema);
+    if (fresh->alias) spk__free(a, fresh->alias, strlen(fresh->alias) + 1);
+    fresh->alias = alias;
+    return fresh;
+}
+
+/* An empty relation with df's columns: what a filter that is never true,
+ * a limit of 0, or an operator over nothing produces. */
+static spk_df *spk__opt_empty(const spk_df *df) {
+    spk_table *t = NULL;
+    if (spk_table_new(df->session->alloc, df->schema, &t) != SPK_OK) return NULL;
+    spk_df *e = spk__df_new(df->session, SPK__P_SCAN, NULL);
+    if (!e) {
+        spk_table_free(t);
+        return NULL;
+    }
+    e->table = t;
+    e->schema = spk_schema_retain(df->schema);
+    if (!spk__opt_set_qualifiers(e, df->qualifiers)) return spk__df_fail(e);
+    return e;
+}
+
+/* ---------------------------------------------------------------- expressions */
+
+static const spk_expr *spk__opt_unalias(const spk_expr *e) {
+    while (e->op == SPK__OP_ALIAS) e = e->args[0];
+    return e;
+}
+
+/* A reference to column i of df and nothing else: its name and qualifier. */
+static spk_expr *spk__opt_colref(const spk_df *df, int i) {
+    const char *name = spk_schema_field(df->schema, i)->name, *q = df->qualifiers[i];
+    spk_expr *c = spk__with_name(spk__expr_new(SPK__OP_COL, 0), name, strlen(name));
+    if (c && q && !(c->qualifier = spk__strndup(spk__expr_alloc(), q, strlen(q)))) {
+        spk__nomem("a column qualifier", strlen(q) + 1);
+        spk_expr_release(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* A copy of node e with other arguments (consumed, also on failure). */
+static spk_expr *spk__opt_clone(const spk_expr *e, spk_expr **args) {
+    spk_expr *c = spk__expr_new((spk__op)e->op, e->nargs);
+    if (!c) {
+        spk__release_all(args, e->nargs);
+        return NULL;
+    }
+    for (int i = 0; i < e->nargs; i++) c->args[i] = args[i];
+    c->distinct = e->distinct;
+    c->has_else = e->has_else;
+    c->descending = e->descending;
+    c->nulls_first = e->nulls_first;
+    c->lit = e->lit;
+    c->type = e->type;
+    c->months = e->months;
+    c->days = e->days;
+    c->micros = e->micros;
+    c->source = spk__source_retain(e->source);
+    c->pos = e->pos;
+    if (!spk__set_height(c)) { /* too tall once substituted: the rewrite is abandoned */
+        spk_expr_release(c);
+        return NULL;
+    }
+    bool ok = true;
+    if (e->name) ok = (c->name = spk__strndup(spk__expr_alloc(), e->name, strlen(e->name))) != NULL;
+    if (ok && e->qualifier) ok = (c->qualifier = spk__strndup(spk__expr_alloc(), e->qualifier, strlen(e->qualifier))) != NULL;
+    if (ok && e->text) {
+        ok = (c->text = spk__strndup(spk__expr_alloc(), e->text, e->lit.as.str.len)) != NULL;
+        if (ok) c->lit.as.str.ptr = c->text;
+    }
+    if (!ok) {
+        spk__nomem("an expression's text", sizeof *c);
+        spk_expr_release(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Which column of `scope` the column reference `col` means, as the binder
+ * resolves it; -1 (with the error set) if none or several. */
+static int spk__opt_resolve(const spk_df *scope, const spk_expr *col) {
+    spk__scope sc = {scope->schema, (const char *const *)scope->qualifiers, scope->session->case_sensitive, 0};
+    int index = -1;
+    return spk__lookup_qualified(&sc, col, &index) == SPK_OK ? index : -1;
+}
+
+/* Replacements for the columns of `scope` (an expression's input) by
+ * expressions over another input; NULL where a column has none. */
+typedef struct spk__opt_map {
+    const spk_df *scope;
+    spk_expr **with;
+    int n;
+} spk__opt_map;
+
+static bool spk__opt_map_init(spk__opt_map *m, const spk_df *scope) {
+    m->scope = scope;
+    m->n = spk__opt_ncols(scope);
+    m->with = (spk_expr **)spk__calloc(spk__expr_alloc(), (size_t)(m->n ? m->n : 1) * sizeof *m->with);
+    if (!m->with) spk__nomem("a column map", (size_t)m->n * sizeof *m->with);
+    return m->with != NULL;
+}
+
+static void spk__opt_map_free(spk__opt_map *m) {
+    if (!m->with) return;
+    spk__release_all(m->with, m->n);
+    spk__free(spk__expr_alloc(), m->with, (size_t)(m->n ? m->n : 1) * sizeof *m->with);
+    m->with = NULL;
+}
+
+/* e with every column reference replaced through m; NULL (error set) if a
+ * column has no replacement or memory runs out. Subtrees without columns
+ * are shared, not copied. */
+static spk_expr *spk__opt_subst(const spk_expr *e, const spk__opt_map *m) {
+    if (e->op == SPK__OP_COL) {
+        int i = spk__opt_resolve(m->scope, e);
+        if (i < 0) return NULL;
+        if (!m->with[i]) {
+            spk__fail(SPK_ERR_STATE, "optimizer: column `%s` cannot move", e->name);
+            return NULL;
+        }
+        return spk_expr_retain(m->with[i]);
+    }
+    if (e->nargs == 0) return spk_expr_retain((spk_expr *)(uintptr_t)e);
+    spk_expr *stack[8], **args = stack;
+    size_t size = (size_t)e->nargs * sizeof *args;
+    if (e->nargs > 8 && !(args = (spk_expr **)spk__alloc(spk__expr_alloc(), size))) {
+        spk__nomem("an expression", size);
+        return NULL;
+    }
+    bool same = true;
+    int made = 0;
+    for (; made < e->nargs; made++) {
+        if (!(args[made] = spk__opt_subst(e->args[made], m))) break;
+        same = same && args[made] == e->args[made];
+    }
+    spk_expr *r = NULL;
+    if (made < e->nargs) spk__release_all(args, made);
+    else if (same) {
+        spk__release_all(args, made);
+        r = spk_expr_retain((spk_expr *)(uintptr_t)e);
+    } else {
+        r = spk__opt_clone(e, args);
+    }
+    if (args != stack) spk__free(spk__expr_alloc(), args, size);
+    return r;
+}
+
+/* Marks the input columns a bound expression reads. */
+static void spk__opt_mark_cols(const spk_bound *b, bool *used) {
+    int n = spk_schema_ncols(b->schema);
+    for (int c = 0; c < n; c++)
+        if (b->col_slot[c] >= 0) used[c] = true;
+}
+
+/* How often each input column is referenced in a bound tree. */
+static void spk__opt_count_refs(const spk__bnode *b, int *uses) {
+    if (b->kind == SPK__B_COL) uses[b->col]++;
+    for (int i = 0; i < b->nargs; i++) spk__opt_count_refs(b->args[i], uses);
+}
+
+/* Retained copies of list[0..n) in a fresh array, for constructors that
+ * consume their expressions (free the array with spk__opt_free_list). */
+static spk_expr **spk__opt_retained(spk_expr *const *list, int n) {
+    spk_expr **out = (spk_expr **)spk__alloc(spk__expr_alloc(), (size_t)(n ? n : 1) * sizeof *out);
+    if (!out) {
+        spk__nomem("expressions", (size_t)n * sizeof *out);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) out[i] = spk_expr_retain(list[i]);
+    return out;
+}
+static void spk__opt_free_list(spk_expr **list, int n) {
+    if (list) spk__free(spk__expr_alloc(), list, (size_t)(n ? n : 1) * sizeof *list);
+}
+
+/* ---------------------------------------------------------------- building nodes */
+
+static spk_df *spk__opt_project(const spk_df *child, spk_expr *const *exprs, int n) {
+    spk_expr **list = spk__opt_retained(exprs, n);
+    if (!list) return NULL;
+    spk_df *p = spk__project(spk__opt_mut(child), list, n);
+    spk__opt_free_list(list, n);
+    if (p && p->kind != SPK__P_PROJECT) {
+        spk__fail(SPK_ERR_STATE, "optimizer: a projection turned into an aggregation");
+        return spk__df_fail(p);
+    }
+    return p;
+}
+
+static spk_df *spk__opt_group(const spk_df *child, spk_expr *const *keys, int nkeys, spk_expr *const *aggs, int naggs) {
+    spk_expr **k = spk__opt_retained(keys, nkeys);
+    spk_expr **g = k ? spk__opt_retained(aggs, naggs) : NULL;
+    spk_df *r = NULL;
+    if (g) r = spk_df_group_agg(spk__opt_mut(child), k, nkeys, g, naggs);
+    else if (k) spk__release_all(k, nkeys);
+    spk__opt_free_list(k, nkeys);
+    spk__opt_free_list(g, naggs);
+    return r;
+}
+
+static spk_df *spk__opt_limit(const spk_df *child, int64_t limit, int64_t offset) {
+    spk_df *l = spk__same_columns(spk__opt_mut(child), SPK__P_LIMIT);
+    if (l) {
+        l->limit = limit;
+        l->offset = offset;
+    }
+    return l;
+}
+
+/* Node n again, over other children: its expressions bound afresh by name.
+ * Projections, aggregations and unions keep n's exact output. */
+static spk_df *spk__opt_rebuild(const spk_df *n, const spk_df *child, const spk_df *right) {
+    switch ((spk__pkind)n->kind) {
+    case SPK__P_SCAN: return spk__opt_keep(n);
+    case SPK__P_PROJECT: return spk__opt_adopt(spk__opt_project(child, n->exprs, n->nexprs), n);
+    case SPK__P_FILTER: return spk_df_filter(spk__opt_mut(child), spk_expr_retain(n->exprs[0]));
+    case SPK__P_AGG:
+        return spk__opt_adopt(spk__opt_group(child, n->exprs, n->nkeys, n->exprs + n->nkeys, n->nexprs - n->nkeys), n);
+    case SPK__P_SORT: {
+        spk_expr **keys = spk__opt_retained(n->exprs, n->nexprs);
+        if (!keys) return NULL;
+        spk_df *s = spk_df_order_by_array(spk__opt_mut(child), keys, n->nexprs);
+        spk__opt_free_list(keys, n->nexprs);
+        return s;
+    }
+    case SPK__P_LIMIT: return spk__opt_limit(child, n->limit, n->offset);
+    case SPK__P_DISTINCT: return spk_df_distinct(spk__opt_mut(child));
+    case SPK__P_UNION: return spk__opt_adopt(spk_df_union(spk__opt_mut(child), spk__opt_mut(right)), n);
+    }
+    /* JOIN: rebuild through plan's join constructor, then spk__opt_adopt.
+     * Until then a join (or any kind added later) stays as built. */
+    spk__fail(SPK_ERR_STATE, "optimizer: cannot rebuild a plan node of kind %d", (int)n->kind);
+    return NULL;
+}
+
+/* The most rows df can produce, or -1 if not known. */
+static int64_t spk__opt_max_rows(const spk_df *df, int depth) {
+    if (depth > SPK__OPT_MAX_DEPTH) return -1;
+    switch ((spk__pkind)df->kind) {
+    case SPK__P_SCAN: return spk_table_nrows(df->table) > (size_t)INT64_MAX ? -1 : (int64_t)spk_table_nrows(df->table);
+    case SPK__P_PROJECT:
+    case SPK__P_FILTER:
+    case SPK__P_SORT:
+    case SPK__P_DISTINCT: return spk__opt_max_rows(df->child, depth + 1);
+    case SPK__P_AGG: return df->nkeys == 0 ? 1 : spk__opt_max_rows(df->child, depth + 1);
+    case SPK__P_LIMIT: {
+        int64_t m = spk__opt_max_rows(df->child, depth + 1);
+        if (m >= 0) m = m > df->offset ? m - df->offset : 0;
+        if (df->limit >= 0 && (m < 0 || m > df->limit)) m = df->limit;
+        return m;
+    }
+    case SPK__P_UNION: {
+        int64_t a = spk__opt_max_rows(df->child, depth + 1), b = spk__opt_max_rows(df->right, depth + 1);
+        return a < 0 || b < 0 || a > INT64_MAX - b ? -1 : a + b;
+    }
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------- the rules */
+
+static spk_df *spk__opt_rules(const spk_df *n, int depth);
+
+/* The conjuncts of a filter's condition, each bound alone against the
+ * filter's input (for the columns it reads and whether it is constant). */
+typedef struct spk__opt_conj {
+    const spk_expr *e; /* borrowed from the condition */
+    spk_bound *b;
+} spk__opt_conj;
+
+typedef struct spk__opt_conjs {
+    spk__opt_conj *c;
+    int n;
+} spk__opt_conjs;
+
+/* Appends the conjuncts of e, leaving at least one free slot in out[0..cap)
+ * for each pending right side. */
+static void spk__opt_split(const spk_expr *e, const spk_expr **out, int *n, int cap) {
+    e = spk__opt_unalias(e);
+    if (e->op == SPK__OP_AND && cap - *n >= 2) {
+        spk__opt_split(e->args[0], out, n, cap - 1);
+        spk__opt_split(e->args[1], out, n, cap);
+        return;
+    }
+    out[(*n)++] = e;
+}
+
+static void spk__opt_conjs_free(spk__opt_conjs *cs) {
+    if (!cs->c) return;
+    for (int i = 0; i < cs->n; i++) spk_bound_free(cs->c[i].b);
+    spk__free(spk__expr_alloc(), cs->c, SPK__OPT_MAX_CONJUNCTS * sizeof *cs->c);
+    cs->c = NULL;
+}
+
+static bool spk__opt_conjs_init(spk__opt_conjs *cs, const spk_expr *cond, const spk_df *input) {
+    cs->n = 0;
+    cs->c = (spk__opt_conj *)spk__calloc(spk__expr_alloc(), SPK__OPT_MAX_CONJUNCTS * sizeof *cs->c);
+    const spk_expr *list[SPK__OPT_MAX_CONJUNCTS];
+    int n = 0;
+    if (!cs->c) {
+        spk__nomem("conjuncts", SPK__OPT_MAX_CONJUNCTS * sizeof *cs->c);
+        return false;
+    }
+    spk__opt_split(cond, list, &n, SPK__OPT_MAX_CONJUNCTS);
+    for (; cs->n < n; cs->n++) {
+        cs->c[cs->n].e = list[cs->n];
+        if (spk__bind_scoped(list[cs->n], input->schema, (const char *const *)input->qualifiers,
+                             input->session->case_sensitive, &cs->c[cs->n].b) != SPK_OK)
+            return false;
+    }
+    return true;
+}
+
+/* 1 if the bound conjunct is the constant TRUE, 0 if it is FALSE or NULL
+ * (no row passes), -1 if it depends on the row. */
+static int spk__opt_const_truth(const spk_bound *b) {
+    const spk__bnode *r = b->root;
+    if (r->kind != SPK__B_LIT) return -1;
+    if (r->type.id == SPK_TYPE_NULL || r->lit.is_null) return 0;
+    spk_value v = r->lit;
+    if (r->type.id == SPK_TYPE_STRING) { /* 'true' AND x: the AND cast it, so do the same */
+        char text[SPK_VALUE_TEXT_MAX];
+        if (spk_value_cast(&r->lit, spk_type_of(SPK_TYPE_BOOLEAN), &v, text) != SPK_OK) return -1;
+        if (v.is_null) return 0;
+    } else if (r->type.id != SPK_TYPE_BOOLEAN) {
+        return -1;
+    }
+    return v.as.b ? 1 : 0;
+}
+
+/* A conjunct ready to stand alone or in a new AND: a STRING one gets the
+ * cast to BOOLEAN that its AND gave it (a filter takes no string). */
+static spk_expr *spk__opt_conj_expr(spk_expr *e, const spk_bound *b) {
+    if (e && spk_bound_type(b).id == SPK_TYPE_STRING) return spk_cast(e, spk_type_of(SPK_TYPE_BOOLEAN));
+    return e;
+}
+
+/* Filter(c[0] AND c[1] AND ..., input); the conjuncts are consumed. */
+static spk_df *spk__opt_filter_of(const spk_df *input, spk_expr **c, int n) {
+    spk_expr *cond = c[0];
+    for (int i = 1; i < n; i++) cond = spk_and(cond, c[i]);
+    return spk_df_filter(spk__opt_mut(input), cond);
+}
+
+/* Where a filter over `in` can go: one or two inputs of `in`, with, for
+ * each, the expression over that input that every column of `in` it can
+ * give stands for. A conjunct moves into a side when all its columns map;
+ * with all_sides (a union) it must move into every side or stay. */
+typedef struct spk__opt_sides {
+    int n;
+    const spk_df *side[2];
+    spk__opt_map map[2];
+    bool all_sides;
+} spk__opt_sides;
+
+static void spk__opt_sides_free(spk__opt_sides *s) {
+    for (int k = 0; k < s->n; k++) spk__opt_map_free(&s->map[k]);
+}
+
+/* The column of an aggregation's output that is a plain grouping column
+ * (not DOUBLE: -0.0 and 0.0, or NaNs, group together but differ to a
+ * predicate), as the input column it copies; -1 otherwise. */
+static int spk__opt_agg_key_col(const spk_df *a, int i) {
+    const spk__bnode *r = a->bound[i]->root;
+    if (r->kind != SPK__B_COL || r->type.id == SPK_TYPE_DOUBLE) return -1;
+    for (int k = 0; k < a->nkeys; k++)
+        if (a->bound[k]->root->kind == SPK__B_COL && a->bound[k]->root->col == r->col) return r->col;
+    return -1;
+}
+
+/* false: out of memory or a failed reference (s->n is then 0 or valid). */
+static bool spk__opt_sides_of(const spk_df *in, spk__opt_sides *s) {
+    memset(s, 0, sizeof *s);
+    int ncols = spk__opt_ncols(in);
+    switch ((spk__pkind)in->kind) {
+    case SPK__P_PROJECT:
+    case SPK__P_SORT:
+    case SPK__P_DISTINCT:
+    case SPK__P_AGG:
+        if (in->kind == SPK__P_AGG && in->nkeys == 0) return true; /* one row even over nothing */
+        s->side[0] = in->child;
+        break;
+    case SPK__P_UNION:
+        s->side[0] = in->child;
+        s->side[1] = in->right;
+        s->all_sides = true;
+        break;
+    /* JOIN (not in plan yet; child = left, right = right, output = the left
+     * columns then the right ones). A WHERE conjunct may move
+     *   INNER, CROSS:         into the one side that has all its columns;
+     *   LEFT OUTER:           into the left side only: over the right side it
+     *                         would also have to judge the NULL-extended rows
+     *                         (it stays above, unless it rejects NULLs and the
+     *                         join is made INNER first);
+     *   RIGHT OUTER:          into the right side only;
+     *   FULL OUTER:           nowhere;
+     *   LEFT SEMI, LEFT ANTI: into the left side (the output is the left).
+     * Here: side[0] = left, side[1] = right, all_sides = false; below, map[0]
+     * gives colref(left, i) for i < nleft and map[1] colref(right, i - nleft)
+     * for the rest, each only where the join type allows that side. The ON
+     * condition's conjuncts go the other way for outer joins: a LEFT join's
+     * ON conjunct on the right side alone may move into the right side, one
+     * on the left side alone may not move. */
+    default: return true;
+    }
+    s->n = s->side[1] ? 2 : 1;
+    for (int k = 0; k < s->n; k++)
+        if (!spk__opt_map_init(&s->map[k], in)) return false;
+    for (int i = 0; i < ncols; i++) {
+        spk_expr *w[2] = {NULL, NULL};
+        switch ((spk__pkind)in->kind) {
+        case SPK__P_PROJECT: {
+            const spk__bnode *r = in->bound[i]->root;
+            if (r->kind == SPK__B_COL) w[0] = spk__opt_colref(in->child, r->col);
+            else if (r->kind == SPK__B_LIT) w[0] = spk_expr_retain((spk_expr *)(uintptr_t)spk__opt_unalias(in->exprs[i]));
+            else continue; /* computed: moving it would compute it twice */
+            break;
+        }
+        case SPK__P_SORT: w[0] = spk__opt_colref(in->child, i); break;
+        case SPK__P_DISTINCT:
+            if (spk_schema_field(in->schema, i)->type.id == SPK_TYPE_DOUBLE) continue; /* as spk__opt_agg_key_col */
+            w[0] = spk__opt_colref(in->child, i);
+            break;
+        case SPK__P_AGG: {
+            int col = spk__opt_agg_key_col(in, i);
+            if (col < 0) continue;
+            w[0] = spk__opt_colref(in->child, col);
+            break;
+        }
+        case SPK__P_UNION:
+            /* A side whose column has another type reads it before the
+             * union's cast: the predicate would compare other values. */
+            for (int k = 0; k < 2; k++) {
+                if (!spk_type_equal(spk_schema_field(s->side[k]->schema, i)->type, spk_schema_field(in->schema, i)->type)) continue;
+                if (!(w[k] = spk__opt_colref(s->side[k], i))) break;
+            }
+            break;
+        default: break;
+        }
+        for (int k = 0; k < s->n; k++) s->map[k].with[i] = w[k];
+        if (spk_last_status() == SPK_ERR_NOMEM) return false;
+    }
+    return true;
+}
+
+/* The conjuncts that stay above, and those that move into each side. */
+typedef struct spk__opt_moves {
+    spk_expr *stay[SPK__OPT_MAX_CONJUNCTS], *move[2][SPK__OPT_MAX_CONJUNCTS];
+    int nstay, nmove[2];
+} spk__opt_moves;
+
+/* Filter over a filter, a projection, a sort, an aggregation, a distinct or
+ * a union: drop conjuncts that are always true, empty the relation when one
+ * is never true, merge with a filter below, and move every conjunct that
+ * can go into the input's inputs (the rest stays above, in its order). */
+static spk_df *spk__opt_filter_rule(const spk_df *f, int depth) {
+    const spk_df *in = f->child;
+    if (spk__opt_is_empty(in)) return spk__opt_empty(f);
+    spk__opt_conjs cs = {NULL, 0};
+    spk__opt_sides sides;
+    memset(&sides, 0, sizeof sides);
+    /* kept off the stack: rules recurse once per plan level */
+    spk__opt_moves *mv = (spk__opt_moves *)spk__calloc(spk__expr_alloc(), sizeof *mv);
+    spk_expr **stay = mv ? mv->stay : NULL;
+    spk_df *below[2] = {NULL, NULL}, *mid = NULL, *r = NULL;
+    bool changed = false, never = false, ok = mv && spk__opt_conjs_init(&cs, f->exprs[0], in);
+    if (!mv) spk__nomem("a filter's conjuncts", sizeof *mv);
+    for (int i = 0; ok && i < cs.n && !never; i++) {
+        int truth = spk__opt_const_truth(cs.c[i].b);
+        never = truth == 0;
+        if (truth == 1) { /* TRUE AND x is x */
+            spk_bound_free(cs.c[i].b);
+            memmove(&cs.c[i], &cs.c[i + 1], (size_t)(cs.n - i - 1) * sizeof *cs.c);
+            cs.n--;
+            i--;
+            changed = true;
+        }
+    }
+    if (!ok) goto done;
+    if (never) {
+        r = spk__opt_empty(f);
+        goto done;
+    }
+    if (cs.n == 0) {
+        r = spk__opt_keep(in);
+        goto done;
+    }
+    if (in->kind == SPK__P_FILTER) { /* Filter(b, Filter(a, x)) = Filter(a AND b, x): a still runs first */
+        spk_expr *both = spk_expr_retain(in->exprs[0]);
+        for (int i = 0; i < cs.n; i++) both = spk_and(both, spk__opt_conj_expr(spk_expr_retain((spk_expr *)(uintptr_t)cs.c[i].e), cs.c[i].b));
+        mid = spk_df_filter(spk__opt_mut(in->child), both);
+        if (mid) r = spk__opt_rules(mid, depth + 1);
+        goto done;
+    }
+    if (!(ok = spk__opt_sides_of(in, &sides))) goto done;
+    for (int i = 0; i < cs.n; i++) {
+        spk_expr *m[2] = {NULL, NULL};
+        bool fits[2] = {false, false}, any = false, all = true;
+        int ncols = spk_schema_ncols(cs.c[i].b->schema);
+        for (int k = 0; k < sides.n; k++) {
+            fits[k] = true;
+            for (int c = 0; c < ncols && fits[k]; c++)
+                if (cs.c[i].b->col_slot[c] >= 0 && !sides.map[k].with[c]) fits[k] = false;
+            any = any || fits[k];
+            all = all && fits[k];
+        }
+        bool go = sides.n > 0 && (sides.all_sides ? all : any);
+        for (int k = 0; go && k < sides.n; k++) {
+            if (!fits[k] || (!sides.all_sides && k > 0 && fits[0])) continue; /* one side is enough */
+            m[k] = spk__opt_conj_expr(spk__opt_subst(cs.c[i].e, &sides.map[k]), cs.c[i].b);
+            if (!m[k]) go = false;
+        }
+        if (!go) {
+            for (int k = 0; k < 2; k++) spk_expr_release(m[k]);
+            if (spk_last_status() == SPK_ERR_NOMEM) {
+                ok = false;
+                goto done;
+            }
+            spk_clear_error();
+            stay[mv->nstay++] = spk__opt_conj_expr(spk_expr_retain((spk_expr *)(uintptr_t)cs.c[i].e), cs.c[i].b);
+            if (!stay[mv->nstay - 1]) {
+                mv->nstay--;
+                ok = false;
+                goto done;
+            }
+            continue;
+        }
+        for (int k = 0; k < 2; k++)
+            if (m[k]) mv->move[k][mv->nmove[k]++] = m[k];
+    }
+    if (mv->nmove[0] + mv->nmove[1] == 0) {
+        if (changed) {
+            r = spk__opt_filter_of(in, stay, mv->nstay);
+            mv->nstay = 0; /* consumed */
+        } else {
+            r = spk__opt_keep(f);
+        }
+        goto done;
+    }
+    for (int k = 0; k < sides.n; k++) {
+        if (mv->nmove[k] == 0) {
+            below[k] = spk__opt_keep(sides.side[k]);
+            continue;
+        }
+        spk_df *fk = spk__opt_filter_of(sides.side[k], mv->move[k], mv->nmove[k]);
+        mv->nmove[k] = 0;
+        if (!fk) goto done;
+        below[k] = spk__opt_rules(fk, depth + 1);
+        spk_df_release(fk);
+        if (!below[k]) goto done;
+    }
+    mid = spk__opt_rebuild(in, below[0], sides.n > 1 ? below[1] : in->right);
+    if (!mid) goto done;
+    if (mv->nstay == 0) r = spk_df_retain(mid);
+    else r = spk__opt_filter_of(mid, stay, mv->nstay);
+    mv->nstay = 0;
+done:
+    if (mv) {
+        spk__release_all(mv->stay, mv->nstay);
+        spk__release_all(mv->move[0], mv->nmove[0]);
+        spk__release_all(mv->move[1], mv->nmove[1]);
+        spk__free(spk__expr_alloc(), mv, sizeof *mv);
+    }
+    spk_df_release(below[0]);
+    spk_df_release(below[1]);
+    spk_df_release(mid);
+    spk__opt_sides_free(&sides);
+    spk__opt_conjs_free(&cs);
+    return r ? r : spk__opt_skip(f);
+}
+
+/* Project over a project: one projection of the lower one's expressions,
+ * unless that would compute a non-trivial expression more than once. */
+static spk_df *spk__opt_merge_projects(const spk_df *p, int depth) {
+    const spk_df *q = p->child;
+    int nq = spk__opt_ncols(q), np = p->nexprs;
+    int *uses = (int *)spk__calloc(spk__expr_alloc(), (size_t)(nq ? nq : 1) * sizeof *uses);
+    spk__opt_map map = {q, NULL, 0};
+    spk_expr **list = NULL;
+    spk_df *merged = NULL, *r = NULL;
+    int made = 0;
+    if (!uses) {
+        spk__nomem("a projection", (size_t)nq * sizeof *uses);
+        goto done;
+    }
+    for (int k = 0; k < np; k++) spk__opt_count_refs(p->bound[k]->root, uses);
+    for (int i = 0; i < nq; i++) {
+        spk__bkind kind = (spk__bkind)q->bound[i]->root->kind;
+        if (uses[i] > 1 && kind != SPK__B_COL && kind != SPK__B_LIT) {
+            r = spk__opt_keep(p);
+            goto done;
+        }
+    }
+    if (!spk__opt_map_init(&map, q)) goto done;
+    for (int i = 0; i < nq; i++) map.with[i] = spk_expr_retain((spk_expr *)(uintptr_t)spk__opt_unalias(q->exprs[i]));
+    list = (spk_expr **)spk__alloc(spk__expr_alloc(), (size_t)(np ? np : 1) * sizeof *list);
+    if (!list) {
+        spk__nomem("a projection", (size_t)np * sizeof *list);
+        goto done;
+    }
+    for (; made < np; made++)
+        if (!(list[made] = spk__opt_subst(p->exprs[made], &map))) goto done;
+    /* The names come from p (adopted): the substituted expressions would
+     * be named after what they compute now. */
+    merged = spk__opt_adopt(spk__opt_project(q->child, list, np), p);
+    if (merged) r = spk__opt_rules(merged, depth + 1);
+done:
+    if (list) {
+        spk__release_all(list, made);
+        spk__free(spk__expr_alloc(), list, (size_t)(np ? np : 1) * sizeof *list);
+    }
+    spk__opt_map_free(&map);
+    if (uses) spk__free(spk__expr_alloc(), uses, (size_t)(nq ? nq : 1) * sizeof *uses);
+    spk_df_release(merged);
+    return r ? r : spk__opt_skip(p);
+}
+
+/* A projection that gives its input unchanged: every column, in order,
+ * under the same name, type, nullability and qualifier. */
+static bool spk__opt_is_identity(const spk_df *p) {
+    const spk_df *in = p->child;
+    int n = spk__opt_ncols(in);
+    if (p->nexprs != n || !spk_schema_equal(p->schema, in->schema, true)) return false;
+    for (int i = 0; i < n; i++) {
+        const spk__bnode *r = p->bound[i]->root;
+        const char *a = p->qualifiers[i], *b = in->qualifiers[i];
+        if (r->kind != SPK__B_COL || r->col != i) return false;
+        if ((a || b) && (!a || !b || strcmp(a, b) != 0)) return false;
+    }
+    return true;
+}
+
+/* Projection pruning. Below a projection or an aggregation P, through any
+ * filters, sorts and limits, the input needs only the columns that P and
+ * those nodes read: a projection there drops the expressions nobody reads,
+ * an aggregation drops aggregates nobody reads, and a table read by a sort
+ * gets a projection of the needed columns (the sort copies whole rows). */
+static spk_df *spk__opt_prune(const spk_df *p) {
+    const spk_df *chain[SPK__OPT_MAX_CHAIN], *base = p->child;
+    int nchain = 0;
+    bool sorts = false;
+    while ((base->kind == SPK__P_FILTER || base->kind == SPK__P_SORT || base->kind == SPK__P_LIMIT) && nchain < SPK__OPT_MAX_CHAIN) {
+        sorts = sorts || base->kind == SPK__P_SORT;
+        chain[nchain++] = base;
+        base = base->child;
+    }
+    int nb = spk__opt_ncols(base), nneed = 0, first_cheap = -1;
+    if (nb == 0 || (base->kind != SPK__P_PROJECT && base->kind != SPK__P_AGG && !(base->kind == SPK__P_SCAN && sorts)))
+        return spk__opt_keep(p);
+    bool *need = (bool *)spk__calloc(spk__expr_alloc(), (size_t)nb);
+    spk_expr **list = need ? (spk_expr **)spk__calloc(spk__expr_alloc(), (size_t)nb * sizeof *list) : NULL;
+    char **quals = list ? (char **)spk__calloc(spk__expr_alloc(), (size_t)nb * sizeof *quals) : NULL;
+    spk_df *cur = NULL, *r = NULL;
+    int nlist = 0;
+    if (!quals) {
+        spk__nomem("projection pruning", (size_t)nb * (1 + sizeof *list + sizeof *quals));
+        goto done;
+    }
+    for (int k = 0; k < p->nexprs; k++) spk__opt_mark_cols(p->bound[k], need);
+    for (int c = 0; c < nchain; c++)
+        for (int k = 0; k < chain[c]->nexprs; k++) spk__opt_mark_cols(chain[c]->bound[k], need);
+    if (base->kind == SPK__P_AGG)
+        for (int i = 0; i < base->nkeys; i++) need[i] = true; /* the keys define the groups */
+    for (int i = 0; i < nb; i++) {
+        nneed += need[i];
+        if (first_cheap < 0 && base->kind == SPK__P_PROJECT &&
+            (base->bound[i]->root->kind == SPK__B_COL || base->bound[i]->root->kind == SPK__B_LIT))
+            first_cheap = i;
+    }
+    if (nneed == nb) {
+        r = spk__opt_keep(p);
+        goto done;
+    }
+    if (nneed == 0) { /* keep one column, the cheapest, so that rows keep their count */
+        need[base->kind == SPK__P_PROJECT && first_cheap >= 0 ? first_cheap : base->kind == SPK__P_AGG ? base->nkeys : 0] = true;
+        if (++nneed == nb) {
+            r = spk__opt_keep(p);
+            goto done;
+        }
+    }
+    for (int i = 0; i < nb; i++) {
+        if (!need[i]) continue;
+        quals[nlist] = base->qualifiers[i];
+        if (base->kind == SPK__P_SCAN) {
+            if (!(list[nlist] = spk__opt_colref(base, i))) goto done;
+        } else {
+            list[nlist] = spk_expr_retain(base->exprs[i]);
+        }
+        nlist++;
+    }
+    switch ((spk__pkind)base->kind) {
+    case SPK__P_PROJECT:
+    case SPK__P_SCAN:
+        cur = spk__project(spk__opt_mut(base->kind == SPK__P_SCAN ? base : base->child), list, nlist);
+        break;
+    default: /* AGG: the keys come first, and all are kept */
+        cur = spk_df_group_agg(spk__opt_mut(base->child), list, base->nkeys, list + base->nkeys, nlist - base->nkeys);
+        break;
+    }
+    nlist = 0; /* consumed */
+    if (!cur) goto done;
+    if (cur->kind != base->kind && base->kind != SPK__P_SCAN) {
+        spk__fail(SPK_ERR_STATE, "optimizer: a pruned node changed kind");
+        goto done;
+    }
+    if (base->kind != SPK__P_SCAN) {
+        const spk_allocator *a = spk__df_alloc(cur);
+        if (!spk__opt_set_qualifiers(cur, quals)) goto done;
+        if (base->alias && !(cur->alias = spk__dup(a, base->alias))) goto done;
+    }
+    for (int c = nchain - 1; c >= 0; c--) {
+        spk_df *next = spk__opt_rebuild(chain[c], cur, NULL);
+        spk_df_release(cur);
+        if (!(cur = next)) goto done;
+    }
+    r = spk__opt_rebuild(p, cur, NULL);
+done:
+    spk__release_all(list, nlist);
+    if (quals) spk__free(spk__expr_alloc(), quals, (size_t)nb * sizeof *quals);
+    if (list) spk__free(spk__expr_alloc(), list, (size_t)nb * sizeof *list);
+    if (need) spk__free(spk__expr_alloc(), need, (size_t)nb);
+    spk_df_release(cur);
+    return r ? r : spk__opt_skip(p);
+}
+
+static spk_df *spk__opt_project_rule(const spk_df *p, int depth) {
+    const spk_df *in = p->child;
+    if (spk__opt_is_empty(in)) return spk__opt_empty(p);
+    if (spk__opt_is_identity(p)) return spk__opt_keep(in);
+    if (in->kind == SPK__P_PROJECT) {
+        spk_df *m = spk__opt_merge_projects(p, depth);
+        if (m != p) return m;
+        spk_df_release(m);
+    }
+    return spk__opt_prune(p);
+}
+
+static spk_df *spk__opt_limit_rule(const spk_df *l, int depth) {
+    const spk_df *in = l->child;
+    if (l->limit == 0 || spk__opt_is_empty(in)) return spk__opt_empty(l);
+    if (l->offset == 0) { /* a limit the input never reaches does nothing */
+        int64_t most = spk__opt_max_rows(in, depth);
+        if (l->limit < 0 || (most >= 0 && most <= l->limit)) return spk__opt_keep(in);
+    }
+    spk_df *mid = NULL, *r = NULL;
+    if (in->kind == SPK__P_LIMIT) {
+        /* The inner one passes rows [o1, o1 + l1) of x; the outer one skips
+         * o2 of those and takes l2: rows [o1 + o2, ...), at most
+         * min(l2, l1 - o2) of them. */
+        int64_t o1 = in->offset, l1 = in->limit, o2 = l->offset, l2 = l->limit;
+        if (o1 > INT64_MAX - o2) return spk__opt_keep(l);
+        int64_t rest = l1 < 0 ? -1 : l1 > o2 ? l1 - o2 : 0;
+        int64_t limit = rest < 0 ? l2 : l2 < 0 ? rest : (l2 < rest ? l2 : rest);
+        if (limit == 0) return spk__opt_empty(l);
+        mid = spk__opt_limit(in->child, limit, o1 + o2);
+        if (mid) r = spk__opt_rules(mid, depth + 1);
+    } else if (in->kind == SPK__P_PROJECT) {
+        /* The projection then computes only the rows that are kept. */
+        spk_df *lower = spk__opt_limit(in->child, l->limit, l->offset);
+        if (lower) mid = spk__opt_rules(lower, depth + 1);
+        spk_df_release(lower);
+        if (mid) r = spk__opt_rebuild(in, mid, NULL);
+    } else if (in->kind == SPK__P_UNION && l->offset == 0 && l->limit > 0) {
+        /* Each side needs to give at most `limit` rows; the limit stays on top. */
+        spk_df *side[2] = {NULL, NULL};
+        const spk_df *old[2] = {in->child, in->right};
+        bool moved = false, ok = true;
+        for (int k = 0; k < 2 && ok; k++) {
+            int64_t most = spk__opt_max_rows(old[k], depth + 1);
+            if (most >= 0 && most <= l->limit) {
+                side[k] = spk__opt_keep(old[k]);
+                continue;
+            }
+            spk_df *lk = spk__opt_limit(old[k], l->limit, 0);
+            side[k] = lk ? spk__opt_rules(lk, depth + 1) : NULL;
+            spk_df_release(lk);
+            ok = side[k] != NULL;
+            moved = true;
+        }
+        if (ok && !moved) r = spk__opt_keep(l);
+        else if (ok && (mid = spk__opt_rebuild(in, side[0], side[1]))) r = spk__opt_limit(mid, l->limit, 0);
+        spk_df_release(side[0]);
+        spk_df_release(side[1]);
+    } else {
+        return spk__opt_keep(l);
+    }
+    spk_df_release(mid);
+    return r ? r : spk__opt_skip(l);
+}
+
+/* The rules for one node whose children are already optimized. Each
+ * returns a new reference: n itself when nothing applies. */
+static spk_df *spk__opt_rules(const spk_df *n, int depth) {
+    if (depth > SPK__OPT_MAX_DEPTH) return spk__opt_keep(n);
+    switch ((spk__pkind)n->kind) {
+    case SPK__P_SCAN: break;
+    case SPK__P_FILTER: return spk__opt_filter_rule(n, depth);
+    case SPK__P_PROJECT: return spk__opt_project_rule(n, depth);
+    case SPK__P_LIMIT: return spk__opt_limit_rule(n, depth);
+    case SPK__P_AGG:
+        /* With no keys an aggregation yields its one row even over nothing. */
+        if (n->nkeys > 0 && spk__opt_is_empty(n->child)) return spk__opt_empty(n);
+        return spk__opt_prune(n);
+    case SPK__P_SORT:
+        if (spk__opt_is_empty(n->child)) return spk__opt_empty(n);
+        break;
+    case SPK__P_DISTINCT:
+        if (spk__opt_is_empty(n->child)) return spk__opt_empty(n);
+        if (n->child->kind == SPK__P_DISTINCT) return spk__opt_keep(n->child);
+        break;
+    case SPK__P_UNION:
+        if (spk__opt_is_empty(n->child) && spk__opt_is_empty(n->right)) return spk__opt_empty(n);
+        break;
+    }
+    return spk__opt_keep(n);
+}
+
+/* One bottom-up pass: the children first, then n over them. */
+static spk_df *spk__opt_pass(const spk_df *df, int depth) {
+    if (depth > SPK__OPT_MAX_DEPTH) return spk__opt_keep(df);
+    spk_df *child = NULL, *right = NULL, *cur;
+    if (df->child && !(child = spk__opt_pass(df->child, depth + 1))) return NULL;
+    if (df->right && !(right = spk__opt_pass(df->right, depth + 1))) {
+        spk_df_release(child);
+        return NULL;
+    }
+    if (child == df->child && right == df->right) {
+        cur = spk__opt_keep(df);
+    } else if (!(cur = spk__opt_rebuild(df, child, right))) {
+        cur = spk__opt_skip(df); /* keep the node as built, over its old children */
+    }
+    spk_df_release(child);
+    spk_df_release(right);
+    if (!cur) return NULL;
+    spk_df *next = spk__opt_rules(cur, depth);
+    spk_df_release(cur);
+    return next;
+}
+
+SPKDEF spk_df *spk__optimize(const spk_df *df) {
+    if (!df) {
+        spk__fail(SPK_ERR_ARG, "optimize: NULL DataFrame (an earlier call failed: see its error)");
+        return NULL;
+    }
+    if (spk__opt_disabled) return spk__opt_keep(df);
+    /* Rewrites that do not apply fail quietly: keep the caller's last error. */
+    char saved[SPK_ERROR_MAX];
+    spk_status saved_status = spk_last_status();
+    memcpy(saved, spk_last_error(), sizeof saved);
+    spk_clear_error();
+    spk_df *cur = spk__opt_keep(df);
+    for (int pass = 0; pass < SPK__OPT_MAX_PASSES; pass++) {
+        spk_df *next = spk__opt_pass(cur, 0);
+        bool same = next == cur;
+        spk_df_release(cur);
+        if (!next) return NULL; /* out of memory: that error stays */
+        cur = next;
+        if (same) break;
+    }
+    /* Every rewrite keeps the output; should one not have, run the plan as built. */
+    if (!spk_schema_equal(cur->schema, df->schema, true)) {
+        spk_df_release(cur);
+        cur = spk__opt_keep(df);
+    }
+    spk__fail(saved_status, "%s", saved);
+    return cur;
+}
+
 /* ---------------------------------------------------------------- explain */
 
+/* The columns of each table that a plan reads, for its LocalRelation lines
+ * (the optimized plan shows only those: projection pruning's result). */
+typedef struct spk__scan_use {
+    const spk_df *scan;
+    bool *used;
+    int n;
+} spk__scan_use;
+
+typedef struct spk__scan_uses {
+    spk__scan_use *v;
+    int n, cap;
+    bool failed;
+} spk__scan_uses;
+
+static void spk__uses_free(spk__scan_uses *u) {
+    for (int i = 0; i < u->n; i++) spk__free(&spk__default_allocator, u->v[i].used, (size_t)(u->v[i].n ? u->v[i].n : 1));
+    if (u->v) spk__free(&spk__default_allocator, u->v, (size_t)u->cap * sizeof *u->v);
+}
+
+static const spk__scan_use *spk__uses_find(const spk__scan_uses *u, const spk_df *scan) {
+    for (int i = 0; u && i < u->n; i++)
+        if (u->v[i].scan == scan) return &u->v[i];
+    return NULL;
+}
+
+/* need: which of df's output columns are read (NULL: all). */
+static void spk__uses_walk(spk__scan_uses *u, const spk_df *df, const bool *need, int depth) {
+    if (u->failed || depth > SPK__OPT_MAX_DEPTH) return;
+    int n = spk__opt_ncols(df);
+    if (df->kind == SPK__P_SCAN) {
+        spk__scan_use *e = (spk__scan_use *)(uintptr_t)spk__uses_find(u, df);
+        if (!e) {
+            if (u->n == u->cap) {
+                int cap = u->cap ? u->cap * 2 : 8;
+                spk__scan_use *v = (spk__scan_use *)spk__realloc(&spk__default_allocator, u->v, (size_t)u->cap * sizeof *v, (size_t)cap * sizeof *v);
+                if (!v) {
+                    u->failed = true;
+                    return;
+                }
+                u->v = v;
+                u->cap = cap;
+            }
+            bool *used = (bool *)spk__calloc(&spk__default_allocator, (size_t)(n ? n : 1));
+            if (!used) {
+                u->failed = true;
+                return;
+            }
+            e = &u->v[u->n++];
+            e->scan = df;
+            e->used = used;
+            e->n = n;
+        }
+        for (int i = 0; i < n; i++) e->used[i] = e->used[i] || !need || need[i];
+        return;
+    }
+    const spk_df *kids[2] = {df->child, df->right};
+    for (int k = 0; k < 2; k++) {
+        const spk_df *c = kids[k];
+        if (!c) continue;
+        int nc = spk__opt_ncols(c);
+        bool *cn = (bool *)spk__calloc(&spk__default_allocator, (size_t)(nc ? nc : 1));
+        if (!cn) {
+            u->failed = true;
+            return;
+        }
+        bool all = false;
+        switch ((spk__pkind)df->kind) {
+        case SPK__P_PROJECT:
+        case SPK__P_AGG:
+            for (int i = 0; i < df->nexprs; i++)
+                if (!need || need[i] || (df->kind == SPK__P_AGG && i < df->nkeys)) spk__opt_mark_cols(df->bound[i], cn);
+            break;
+        case SPK__P_FILTER:
+        case SPK__P_SORT:
+        case SPK__P_LIMIT:
+        case SPK__P_UNION: /* the same columns: what is read above, and what the node reads */
+            for (int i = 0; i < df->nexprs; i++) spk__opt_mark_cols(df->bound[i], cn);
+            for (int i = 0; i < nc && i < n; i++) cn[i] = cn[i] || !need || need[i];
+            break;
+        default: all = true; break; /* distinct compares whole rows; unknown kinds read everything */
+        }
+        spk__uses_walk(u, c, all ? NULL : cn, depth + 1);
+        spk__free(&spk__default_allocator, cn, (size_t)(nc ? nc : 1));
+    }
+}
+
+static void spk__explain_bound(spk__textbuf *b, const spk_bound *bd) {
+    char text[512];
+    size_t n = spk_bound_explain(bd, text, sizeof text);
+    if (n < sizeof text) {
+        spk__sb_put(b, text, n);
+        return;
+    }
+    char *big = (char *)spk__alloc(&spk__default_allocator, n + 1);
+    if (!big) {
+        b->failed = true;
+        return;
+    }
+    spk_bound_explain(bd, big, n + 1);
+    spk__sb_put(b, big, n);
+    spk__free(&spk__default_allocator, big, n + 1);
+}
+
+/* [e1, e2, ...]; with names, an output whose name is not the column it
+ * copies shows "AS name", as Spark's aliases. */
 static void spk__explain_exprs(spk__textbuf *b, const spk_df *df, int from, int to, bool with_names) {
     spk__sb_str(b, "[");
     for (int i = from; i < to; i++) {
-        char text[512];
+        const spk_bound *bd = df->bound[i];
         if (i > from) spk__sb_str(b, ", ");
-        spk_bound_explain(df->bound[i], text, sizeof text);
-        spk__sb_str(b, text);
+        spk__explain_bound(b, bd);
         if (df->kind == SPK__P_SORT)
             spk__sb_printf(b, " %s NULLS %s", df->exprs[i]->descending ? "DESC" : "ASC", df->exprs[i]->nulls_first ? "FIRST" : "LAST");
-        if (with_names && df->bound[i]->root->kind != SPK__B_COL)
-            spk__sb_printf(b, " AS %s", spk_schema_field(df->schema, i)->name);
+        const char *name = spk_schema_field(df->schema, i)->name;
+        if (with_names && (bd->root->kind != SPK__B_COL || strcmp(spk_schema_field(bd->schema, bd->root->col)->name, name) != 0)) {
+            spk__sb_str(b, " AS ");
+            spk__sb_str(b, name);
+        }
     }
     spk__sb_str(b, "]");
 }
 
-static void spk__explain_plan(spk__textbuf *b, const spk_df *df, int depth, const char *prefix) {
-    if (depth > 200) return;
-    spk__sb_str(b, prefix);
+/* spk_df_alias's node: every column, in order, under a new qualifier. */
+static bool spk__explain_is_alias(const spk_df *df) {
+    if (!df->alias || df->nexprs != spk__opt_ncols(df->child)) return false;
+    for (int i = 0; i < df->nexprs; i++) {
+        const spk__bnode *r = df->bound[i]->root;
+        if (r->kind != SPK__B_COL || r->col != i ||
+            strcmp(spk_schema_field(df->schema, i)->name, spk_schema_field(df->child->schema, i)->name) != 0)
+            return false;
+    }
+    return true;
+}
+
+static void spk__explain_line(spk__textbuf *b, const spk_df *df, const spk__scan_uses *uses) {
     switch ((spk__pkind)df->kind) {
     case SPK__P_SCAN: {
-        spk__sb_str(b, "LocalRelation [");
-        for (int i = 0; i < spk_schema_ncols(df->schema); i++)
-            spk__sb_printf(b, "%s%s#%d", i ? ", " : "", spk_schema_field(df->schema, i)->name, i);
-        spk__sb_printf(b, "], %zu rows", spk_table_nrows(df->table));
+        const spk__scan_use *u = spk__uses_find(uses, df);
+        size_t rows = spk_table_nrows(df->table);
+        spk__sb_str(b, rows ? "LocalRelation [" : "LocalRelation <empty>, [");
+        for (int i = 0, k = 0; i < spk__opt_ncols(df); i++) {
+            if (u && !u->used[i]) continue; /* pruned: nothing above reads it */
+            spk__sb_str(b, k++ ? ", " : "");
+            spk__sb_str(b, spk_schema_field(df->schema, i)->name);
+            spk__sb_printf(b, "#%d", i);
+        }
+        spk__sb_str(b, "]");
+        if (rows) spk__sb_printf(b, ", %zu rows", rows);
         break;
     }
     case SPK__P_PROJECT:
+        if (spk__explain_is_alias(df)) {
+            spk__sb_str(b, "SubqueryAlias ");
+            spk__sb_str(b, df->alias);
+            break;
+        }
         spk__sb_str(b, "Project ");
         spk__explain_exprs(b, df, 0, df->nexprs, true);
-        if (df->alias) spk__sb_printf(b, " (SubqueryAlias %s)", df->alias);
         break;
     case SPK__P_FILTER:
         spk__sb_str(b, "Filter ");
-        spk__explain_exprs(b, df, 0, 1, false);
+        spk__explain_bound(b, df->bound[0]);
         break;
     case SPK__P_AGG:
         spk__sb_str(b, "Aggregate ");
@@ -11890,34 +13648,74 @@ static void spk__explain_plan(spk__textbuf *b, const spk_df *df, int depth, cons
         break;
     case SPK__P_DISTINCT: spk__sb_str(b, "Distinct"); break;
     case SPK__P_UNION: spk__sb_str(b, "Union false, false"); break;
+    default: spk__sb_printf(b, "Plan node %d", (int)df->kind); break; /* JOIN: "Join Inner, (k#0 = k#2)" */
     }
     spk__sb_str(b, "\n");
-    /* children indent three under their parent, each line led by "+- " */
-    const spk_df *kids[2] = {df->child, df->right};
-    char pre[640];
-    size_t indent = (size_t)depth * 3 < sizeof pre - 4 ? (size_t)depth * 3 : sizeof pre - 4;
-    memset(pre, ' ', indent);
-    memcpy(pre + indent, "+- ", 4);
-    for (int k = 0; k < 2; k++)
-        if (kids[k]) spk__explain_plan(b, kids[k], depth + 1, pre);
 }
 
-SPKDEF spk_status spk_df_explain(spk_df *df, bool extended, FILE *f) {
+/* Spark's tree: a child line starts "+- " (the last child) or ":- " (the
+ * others, e.g. a union's or a join's left side), under each ancestor "   "
+ * or ":  " depending on whether that ancestor was a last child. */
+static void spk__explain_tree(spk__textbuf *b, const spk_df *df, const spk__scan_uses *uses, bool *last, int depth) {
+    for (int i = 1; i < depth; i++) spk__sb_str(b, last[i] ? "   " : ":  ");
+    if (depth > 0) spk__sb_str(b, last[depth] ? "+- " : ":- ");
+    if (depth > SPK__OPT_MAX_DEPTH) {
+        spk__sb_str(b, "...\n");
+        return;
+    }
+    spk__explain_line(b, df, uses);
+    const spk_df *kids[2] = {df->child, df->right};
+    int nkids = (kids[0] != NULL) + (kids[1] != NULL);
+    for (int k = 0, seen = 0; k < 2; k++) {
+        if (!kids[k]) continue;
+        last[depth + 1] = ++seen == nkids;
+        spk__explain_tree(b, kids[k], uses, last, depth + 1);
+    }
+}
+
+static void spk__explain_plan(spk__textbuf *b, const spk_df *df, bool prune) {
+    bool last[SPK__OPT_MAX_DEPTH + 2] = {false};
+    spk__scan_uses uses = {NULL, 0, 0, false};
+    if (prune) spk__uses_walk(&uses, df, NULL, 0);
+    if (uses.failed) b->failed = true;
+    else spk__explain_tree(b, df, prune ? &uses : NULL, last, 0);
+    spk__uses_free(&uses);
+}
+
+SPKDEF spk_status spk_df_explain_string(spk_df *df, bool extended, char **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_df_explain_string: NULL output");
+    *out = NULL;
     if (!df) return spk__fail(SPK_ERR_ARG, "explain: NULL DataFrame (an earlier call failed: see its error)");
+    spk_df *opt = spk__optimize(df);
+    if (!opt) return spk_last_status();
     spk__textbuf b = {NULL, 0, 0, false};
     if (extended) {
         spk__sb_str(&b, "== Analyzed Logical Plan ==\n");
-        for (int i = 0; i < spk_schema_ncols(df->schema); i++) {
-            char type[32];
+        for (int i = 0; i < spk__opt_ncols(df); i++) {
+            char type[64];
             spk_type_format(spk_schema_field(df->schema, i)->type, SPK_TYPE_SIMPLE, type, sizeof type);
-            spk__sb_printf(&b, "%s%s: %s", i ? ", " : "", spk_schema_field(df->schema, i)->name, type);
+            spk__sb_str(&b, i ? ", " : "");
+            spk__sb_str(&b, spk_schema_field(df->schema, i)->name);
+            spk__sb_str(&b, ": ");
+            spk__sb_str(&b, type);
         }
         spk__sb_str(&b, "\n");
+        spk__explain_plan(&b, df, false);
+        spk__sb_str(&b, "\n== Optimized Logical Plan ==\n");
+        spk__explain_plan(&b, opt, true);
+        spk__sb_str(&b, "\n");
     }
-    spk__sb_str(&b, extended ? "" : "== Logical Plan ==\n");
-    spk__explain_plan(&b, df, 0, "");
+    /* There is no separate physical planning: exec runs the optimized plan
+     * node for node, so that is the physical plan Spark users look for. */
+    spk__sb_str(&b, "== Physical Plan ==\n");
+    spk__explain_plan(&b, opt, true);
+    spk_df_release(opt);
+    return spk__sb_finish(&b, out);
+}
+
+SPKDEF spk_status spk_df_explain(spk_df *df, bool extended, FILE *f) {
     char *text = NULL;
-    spk_status st = spk__sb_finish(&b, &text);
+    spk_status st = spk_df_explain_string(df, extended, &text);
     if (st != SPK_OK) return st;
     fputs(text, f);
     spk_string_free(text);
@@ -12026,7 +13824,7 @@ static void spk__vecset_free(spk__vecset *vs) {
 /* ---------------------------------------------------------------- streaming chains */
 
 static bool spk__streams(const spk_df *df) {
-    return df->kind == SPK__P_FILTER || df->kind == SPK__P_PROJECT || df->kind == SPK__P_LIMIT;
+    return df->kind == SPK__P_FILTER || df->kind == SPK__P_PROJECT || df->kind == SPK__P_LIMIT || df->kind == SPK__P_SAMPLE;
 }
 
 /* One operator of a chain, with its evaluation state. */
@@ -12037,6 +13835,7 @@ typedef struct spk__stage {
     uint32_t *sel;        /* FILTER, LIMIT: the selection they produce */
     spk__vec **out;       /* PROJECT: the output vectors (pointers into runners) */
     int64_t skipped, taken; /* LIMIT */
+    uint64_t seen;          /* SAMPLE: rows that reached it so far */
 } spk__stage;
 
 /* Points a runner's column slots at the batch's vectors. */
@@ -12078,6 +13877,19 @@ static spk_status spk__stage_init(spk__stage *s, const spk_df *node) {
     return SPK_OK;
 }
 
+/* sample(): row `index` of the input is kept when the index-th output of
+ * SplitMix64 seeded with `seed` (Steele, Lea and Flood's generator, as
+ * java.util.SplittableRandom), as a double in [0, 1) from its top 53 bits,
+ * is below the fraction. Indexing the sequence by row keeps a row's fate
+ * independent of how the input is batched. */
+static bool spk__sample_keeps(const spk_df *node, uint64_t index) {
+    uint64_t z = node->seed + (index + 1) * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1p-53 < node->fraction;
+}
+
 /* Pushes one batch through the stages and into the sink. */
 static spk_status spk__push_batch(spk__stage *stages, int nstages, spk__vec *const *cols, int ncols, const uint32_t *sel,
                                   uint32_t n, spk__sink *sink) {
@@ -12086,7 +13898,7 @@ static spk_status spk__push_batch(spk__stage *stages, int nstages, spk__vec *con
     for (int i = nstages - 1; i >= 0 && n > 0; i--) { /* stages are top-down; run bottom-up */
         spk__stage *s = &stages[i];
         const spk_df *node = s->node;
-        switch ((spk__pkind)node->kind) {
+        switch (node->kind) { /* a plain int: some kinds are outside spk__pkind (see plan.c) */
         case SPK__P_FILTER: {
             spk__runner *r = &s->runners[0];
             spk__arena_reset(&r->ev.arena);
@@ -12124,6 +13936,16 @@ static spk_status spk__push_batch(spk__stage *stages, int nstages, spk__vec *con
                     s->sel[m++] = i;
                     s->taken++;
                 }
+            });
+            sel = s->sel;
+            n = m;
+            break;
+        }
+        case SPK__P_SAMPLE: {
+            uint32_t m = 0;
+            SPK__FOR_ROWS(sel, n, {
+                s->sel[m] = i;
+                m += spk__sample_keeps(node, s->seen++);
             });
             sel = s->sel;
             n = m;
@@ -12599,6 +14421,7 @@ typedef struct spk__cast_sink {
     spk__sink base;
     spk_table *out;
     spk__vecset cast;
+    spk__arena strings; /* the batch's values cast to STRING */
 } spk__cast_sink;
 
 static spk_status spk__cast_consume(spk__sink *self, spk__vec *const *cols, int ncols, const uint32_t *sel, uint32_t n) {
@@ -12606,23 +14429,730 @@ static spk_status spk__cast_consume(spk__sink *self, spk__vec *const *cols, int 
     spk__vec *use[256];
     if (ncols > 256) return spk__fail(SPK_ERR_LIMIT, "union: more than 256 columns");
     char text[SPK_VALUE_TEXT_MAX];
-    for (int c = 0; c < ncols; c++) {
+    spk_status st = SPK_OK;
+    spk__arena_reset(&s->strings);
+    for (int c = 0; c < ncols && st == SPK_OK; c++) {
         spk__vec *target = &s->cast.vecs[c];
         if (spk_type_equal(cols[c]->type, target->type)) {
             use[c] = cols[c];
             continue;
         }
-        SPK__FOR_ROWS(sel, n, {
+        SPK__FOR_ROWS(sel, n, if (st == SPK_OK) {
             spk_value v = spk__vec_get(cols[c], i), r;
             if (spk_value_cast(&v, target->type, &r, text) != SPK_OK) r = spk_value_null_of(target->type);
+            if (!r.is_null && r.type.id == SPK_TYPE_STRING && r.as.str.len) { /* `text` is reused: keep the bytes */
+                char *copy = spk__arena_alloc(&s->strings, r.as.str.len);
+                if (!copy) st = spk__nomem("cast strings", r.as.str.len);
+                else memcpy(copy, r.as.str.ptr, r.as.str.len);
+                r.as.str.ptr = copy;
+            }
             spk__vec_set(target, i, &r);
         });
         use[c] = target;
     }
-    return spk__table_append_vecs(s->out, use, sel, n);
+    return st == SPK_OK ? spk__table_append_vecs(s->out, use, sel, n) : st;
+}
+
+static void spk__cast_sink_init(spk__cast_sink *s, spk_table *out) {
+    memset(s, 0, sizeof *s);
+    s->base.consume = spk__cast_consume;
+    s->out = out;
+    s->strings.alloc = &spk__default_allocator;
+}
+
+static void spk__cast_sink_free(spk__cast_sink *s) {
+    spk__vecset_free(&s->cast);
+    spk__arena_free(&s->strings);
+}
+
+/* ---------------------------------------------------------------- whole inputs as columns
+ * Joins, set operations and dropDuplicates read their inputs whole, each
+ * column as one array (strings as views into the table, which they keep
+ * alive), so that any row can be gathered into a batch by its index. */
+
+#define SPK__NO_ROW UINT32_MAX /* gathers as NULLs: the missing side of an outer join */
+
+typedef struct spk__columns {
+    spk_table *table;
+    bool owned;
+    uint32_t nrows;
+    int ncols;
+    spk__vec *cols;
+    void *block;
+    size_t size;
+} spk__columns;
+
+static void spk__columns_free(spk__columns *c) {
+    if (c->block) spk__free(&spk__default_allocator, c->block, c->size);
+    if (c->owned) spk_table_free(c->table);
+    memset(c, 0, sizeof *c);
+}
+
+/* Lays the columns of t out as arrays; takes t over if `owned` (also on failure). */
+static spk_status spk__columns_load(spk__columns *c, spk_table *t, bool owned) {
+    memset(c, 0, sizeof *c);
+    c->table = t;
+    c->owned = owned;
+    size_t rows = spk_table_nrows(t);
+    if (rows >= SPK__NO_ROW) return spk__fail(SPK_ERR_LIMIT, "an input of a join or set operation has more than %u rows", SPK__NO_ROW - 1);
+    c->nrows = (uint32_t)rows;
+    c->ncols = t->ncols;
+    size_t size = 2 * (size_t)c->ncols * sizeof(spk__vec) + 16;
+    for (int i = 0; i < c->ncols; i++)
+        size += 16 + rows * (1 + spk__phys_size((spk_type_id)spk_schema_field(t->schema, i)->type.id));
+    if (!(c->block = spk__alloc(&spk__default_allocator, size))) return spk__nomem("a join or set operation input", size);
+    c->size = size;
+    char *at = (char *)c->block;
+    c->cols = (spk__vec *)(void *)at;
+    at += (size_t)c->ncols * sizeof(spk__vec);
+    spk__vec *part = (spk__vec *)(void *)at; /* views at each chunk's first row */
+    at += (size_t)c->ncols * sizeof(spk__vec);
+    for (int i = 0; i < c->ncols; i++) {
+        spk__vec *v = &c->cols[i];
+        v->type = spk_schema_field(t->schema, i)->type;
+        at = (char *)(((uintptr_t)at + 15) & ~(uintptr_t)15);
+        v->v.any = at;
+        at += rows * spk__phys_size((spk_type_id)v->type.id);
+        v->nulls = (uint8_t *)at;
+        at += rows;
+    }
+    size_t row = 0;
+    for (size_t ci = 0; ci < t->nchunks; ci++) {
+        const spk__chunk *ch = t->chunks[ci];
+        for (int i = 0; i < c->ncols; i++) {
+            part[i] = c->cols[i];
+            part[i].v.any = (char *)c->cols[i].v.any + row * spk__phys_size((spk_type_id)c->cols[i].type.id);
+            part[i].nulls = c->cols[i].nulls + row;
+        }
+        spk__load_batch(t, ch, 0, ch->nrows, part);
+        row += ch->nrows;
+    }
+    return SPK_OK;
+}
+
+/* out[k] = in[idx[k]] for k < n; SPK__NO_ROW gives NULL. */
+#define SPK__GATHER(T, field)                                                  \
+    do {                                                                       \
+        const T *from_ = in->v.field;                                          \
+        T *to_ = out->v.field;                                                 \
+        for (uint32_t k = 0; k < n; k++) {                                     \
+            uint32_t r = idx[k];                                               \
+            if (r == SPK__NO_ROW) {                                            \
+                memset(&to_[k], 0, sizeof to_[k]);                             \
+                out->nulls[k] = 1;                                             \
+            } else {                                                           \
+                to_[k] = from_[r];                                             \
+                out->nulls[k] = in->nulls[r];                                  \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+static void spk__gather(spk__vec *out, const spk__vec *in, const uint32_t *idx, uint32_t n) {
+    switch ((spk_type_id)in->type.id) {
+    case SPK_TYPE_BOOLEAN:
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT: SPK__GATHER(uint8_t, b); break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: SPK__GATHER(int32_t, i32); break;
+    case SPK_TYPE_STRING: SPK__GATHER(spk__str, str); break;
+    default: SPK__GATHER(int64_t, i64); break;
+    }
+}
+
+/* Rows of `src` appended to `out` by index, a batch at a time. */
+typedef struct spk__emitter {
+    spk_table *out;
+    const spk__columns *src;
+    spk__vecset batch;
+    uint32_t idx[SPK__BATCH];
+    uint32_t n;
+} spk__emitter;
+
+static spk_status spk__emitter_init(spk__emitter *e, spk_table *out, const spk__columns *src) {
+    e->out = out;
+    e->src = src;
+    e->n = 0;
+    return spk__vecset_init(&e->batch, spk_table_schema(src->table));
+}
+
+static spk_status spk__emit_flush(spk__emitter *e) {
+    uint32_t n = e->n;
+    e->n = 0;
+    if (!n) return SPK_OK;
+    for (int c = 0; c < e->src->ncols; c++) spk__gather(&e->batch.vecs[c], &e->src->cols[c], e->idx, n);
+    return spk__table_append_vecs(e->out, e->batch.ptrs, NULL, n);
+}
+
+static spk_status spk__emit(spk__emitter *e, uint32_t row) {
+    e->idx[e->n++] = row;
+    return e->n == SPK__BATCH ? spk__emit_flush(e) : SPK_OK;
+}
+
+/* ---------------------------------------------------------------- distinct rows
+ * Rows compared on some of their columns: NULL equals NULL, NaN equals NaN
+ * (spk_value_equal), as Spark's grouping and set operations. */
+
+static uint64_t spk__row_hash(const spk__columns *c, const int *keys, int nkeys, uint32_t row) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (int k = 0; k < nkeys; k++) {
+        spk_value v = spk__vec_get(&c->cols[keys[k]], row);
+        h = spk_hash_u64(h ^ spk_value_hash(&v, (uint64_t)k));
+    }
+    return h;
+}
+
+static bool spk__rows_equal(const spk__columns *a, uint32_t ra, const spk__columns *b, uint32_t rb, const int *keys, int nkeys) {
+    for (int k = 0; k < nkeys; k++) {
+        spk_value x = spk__vec_get(&a->cols[keys[k]], ra), y = spk__vec_get(&b->cols[keys[k]], rb);
+        if (!spk_value_equal(&x, &y)) return false;
+    }
+    return true;
+}
+
+/* The distinct keys of the rows of `in`: each group's first row, and each
+ * row's group. Sized for every row being distinct, so it never grows. */
+typedef struct spk__groups {
+    const spk__columns *in;
+    const int *keys;
+    int nkeys;
+    uint32_t *slots; /* open addressing: group + 1, 0 = empty */
+    size_t mask;
+    uint32_t *first, *of_row;
+    uint64_t *hash;  /* per group */
+    uint32_t n;
+    void *block;
+    size_t size;
+} spk__groups;
+
+static void spk__groups_free(spk__groups *g) {
+    if (g->block) spk__free(&spk__default_allocator, g->block, g->size);
+    g->block = NULL;
+}
+
+static uint32_t spk__groups_find(const spk__groups *g, const spk__columns *c, uint32_t row, uint64_t h, size_t *slot) {
+    size_t at = h & g->mask;
+    while (g->slots[at]) {
+        uint32_t k = g->slots[at] - 1;
+        if (g->hash[k] == h && spk__rows_equal(g->in, g->first[k], c, row, g->keys, g->nkeys)) {
+            *slot = at;
+            return k;
+        }
+        at = (at + 1) & g->mask;
+    }
+    *slot = at;
+    return SPK__NO_ROW;
+}
+
+static spk_status spk__groups_build(spk__groups *g, const spk__columns *in, const int *keys, int nkeys) {
+    memset(g, 0, sizeof *g);
+    g->in = in;
+    g->keys = keys;
+    g->nkeys = nkeys;
+    size_t cap = 16;
+    while (cap < 2 * (size_t)in->nrows) cap *= 2;
+    g->mask = cap - 1;
+    g->size = cap * sizeof(uint32_t) + (size_t)in->nrows * (2 * sizeof(uint32_t) + sizeof(uint64_t));
+    if (!(g->block = spk__calloc(&spk__default_allocator, g->size))) return spk__nomem("a hash table", g->size);
+    g->hash = (uint64_t *)g->block; /* the 8-byte array first, for alignment */
+    g->slots = (uint32_t *)(void *)(g->hash + in->nrows);
+    g->first = g->slots + cap;
+    g->of_row = g->first + in->nrows;
+    for (uint32_t r = 0; r < in->nrows; r++) {
+        uint64_t h = spk__row_hash(in, keys, nkeys, r);
+        size_t slot;
+        uint32_t k = spk__groups_find(g, in, r, h, &slot);
+        if (k == SPK__NO_ROW) {
+            k = g->n++;
+            g->first[k] = r;
+            g->hash[k] = h;
+            g->slots[slot] = k + 1;
+        }
+        g->of_row[r] = k;
+    }
+    return SPK_OK;
+}
+
+/* Runs `child` into a table of `like`'s column types (a set operation's
+ * widened types), casting where they differ; every column nullable. */
+static spk_status spk__materialize_as(const spk_df *child, const spk_df *like, spk_table **out, bool *owned) {
+    int n = spk_schema_ncols(like->schema);
+    bool same = true;
+    for (int i = 0; i < n; i++)
+        same = same && spk_type_equal(spk_schema_field(child->schema, i)->type, spk_schema_field(like->schema, i)->type);
+    if (same) return spk__materialize(child, out, owned);
+    size_t size = (size_t)(n ? n : 1) * sizeof(spk_field);
+    spk_field *fields = (spk_field *)spk__alloc(&spk__default_allocator, size);
+    if (!fields) return spk__nomem("a set operation", size);
+    for (int i = 0; i < n; i++) {
+        fields[i] = *spk_schema_field(like->schema, i);
+        fields[i].nullable = true;
+    }
+    spk_schema *schema = NULL;
+    spk_table *t = NULL;
+    spk_status st = spk__schema_make(&spk__default_allocator, fields, n, true, &schema);
+    spk__free(&spk__default_allocator, fields, size);
+    if (st == SPK_OK) st = spk_table_new(like->session->alloc, schema, &t);
+    spk_schema_release(schema);
+    if (st != SPK_OK) return st;
+    spk__cast_sink s;
+    spk__cast_sink_init(&s, t);
+    st = spk__vecset_init(&s.cast, spk_table_schema(t));
+    if (st == SPK_OK) st = spk__stream(child, &s.base);
+    spk__cast_sink_free(&s);
+    if (st != SPK_OK) {
+        spk_table_free(t);
+        return st;
+    }
+    *out = t;
+    *owned = true;
+    return SPK_OK;
+}
+
+/* intersect, intersectAll, subtract, exceptAll: the first input's rows in
+ * their order, each kept by how often its row occurs in the second. */
+static spk_status spk__run_set_op(const spk_df *df, spk_table *out) {
+    spk__columns a, b;
+    spk__groups g;
+    spk__emitter e;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    memset(&g, 0, sizeof g);
+    memset(&e, 0, sizeof e);
+    int n = spk_schema_ncols(df->schema);
+    size_t ksize = (size_t)(n ? n : 1) * sizeof(int);
+    int *keys = (int *)spk__alloc(&spk__default_allocator, ksize);
+    uint32_t *count = NULL, *used = NULL; /* per group: rows of b, rows of a seen */
+    size_t csize = 0;
+    spk_table *t = NULL;
+    bool owned = false;
+    spk_status st = keys ? SPK_OK : spk__nomem("a set operation", ksize);
+    if (st == SPK_OK && (st = spk__materialize_as(df->child, df, &t, &owned)) == SPK_OK) st = spk__columns_load(&a, t, owned);
+    if (st == SPK_OK && (st = spk__materialize_as(df->right, df, &t, &owned)) == SPK_OK) st = spk__columns_load(&b, t, owned);
+    for (int i = 0; keys && i < n; i++) keys[i] = i;
+    if (st == SPK_OK) st = spk__groups_build(&g, &a, keys, n);
+    if (st == SPK_OK) {
+        csize = (size_t)(g.n ? g.n : 1) * sizeof(uint32_t);
+        count = (uint32_t *)spk__calloc(&spk__default_allocator, 2 * csize);
+        if (!count) st = spk__nomem("a set operation", 2 * csize);
+        else used = count + (g.n ? g.n : 1);
+    }
+    for (uint32_t r = 0; st == SPK_OK && r < b.nrows; r++) {
+        size_t slot;
+        uint32_t k = spk__groups_find(&g, &b, r, spk__row_hash(&b, keys, n, r), &slot);
+        if (k != SPK__NO_ROW) count[k]++; /* fewer than 2^32 - 1 rows: cannot overflow */
+    }
+    if (st == SPK_OK) st = spk__emitter_init(&e, out, &a);
+    bool intersect = df->kind == SPK__P_INTERSECT;
+    for (uint32_t r = 0; st == SPK_OK && r < a.nrows; r++) {
+        uint32_t k = g.of_row[r];
+        bool keep;
+        if (df->all) keep = intersect ? used[k]++ < count[k] : ++used[k] > count[k];
+        else keep = g.first[k] == r && (intersect ? count[k] > 0 : count[k] == 0);
+        if (keep) st = spk__emit(&e, r);
+    }
+    if (st == SPK_OK) st = spk__emit_flush(&e);
+    spk__vecset_free(&e.batch);
+    if (count) spk__free(&spk__default_allocator, count, 2 * csize);
+    spk__groups_free(&g);
+    spk__columns_free(&a);
+    spk__columns_free(&b);
+    if (keys) spk__free(&spk__default_allocator, keys, ksize);
+    return st;
+}
+
+/* distinct and dropDuplicates: the first row of each key, in input order. */
+static spk_status spk__run_dedup(const spk_df *df, spk_table *out) {
+    spk__columns c;
+    spk__groups g;
+    spk__emitter e;
+    memset(&c, 0, sizeof c);
+    memset(&g, 0, sizeof g);
+    memset(&e, 0, sizeof e);
+    int ncols = spk_schema_ncols(df->child->schema), nkeys = df->nexprs ? df->nexprs : ncols;
+    size_t ksize = (size_t)(nkeys ? nkeys : 1) * sizeof(int);
+    int *keys = (int *)spk__alloc(&spk__default_allocator, ksize);
+    spk_table *t = NULL;
+    bool owned = false;
+    spk_status st = keys ? SPK_OK : spk__nomem("dropDuplicates", ksize);
+    for (int k = 0; keys && k < nkeys; k++) keys[k] = df->nexprs ? df->bound[k]->root->col : k;
+    if (st == SPK_OK && (st = spk__materialize(df->child, &t, &owned)) == SPK_OK) st = spk__columns_load(&c, t, owned);
+    if (st == SPK_OK) st = spk__groups_build(&g, &c, keys, nkeys);
+    if (st == SPK_OK) st = spk__emitter_init(&e, out, &c);
+    for (uint32_t r = 0; st == SPK_OK && r < c.nrows; r++)
+        if (g.first[g.of_row[r]] == r) st = spk__emit(&e, r);
+    if (st == SPK_OK) st = spk__emit_flush(&e);
+    spk__vecset_free(&e.batch);
+    spk__groups_free(&g);
+    spk__columns_free(&c);
+    if (keys) spk__free(&spk__default_allocator, keys, ksize);
+    return st;
+}
+
+/* ---------------------------------------------------------------- joins
+ * Both inputs are read whole. The condition's conjuncts of the form
+ * left-expression = right-expression (or <=>) become hash keys: a chained
+ * hash table over the smaller side, probed with the other; the remaining
+ * conjuncts (the residual) are evaluated over batches of candidate pairs.
+ * With no such conjunct every pair is a candidate (a nested loop). Matches
+ * are remembered per row, so outer joins add the rows that found none at
+ * the end, and semi and anti joins output the left rows that did (not). */
+
+typedef struct spk__jkey {
+    const spk__bnode *expr[2]; /* per side: the key expression */
+    bool null_safe;            /* <=>: NULL matches NULL */
+    spk__vec vals[2];          /* per side: every row's key (a column of the side, or computed) */
+    void *block[2];            /* computed keys' storage */
+    size_t size[2];
+} spk__jkey;
+
+typedef struct spk__join_run {
+    const spk_df *node;
+    int type;                  /* spk__jtype */
+    int nl;                    /* columns of the left side */
+    spk__columns side[2];
+    const spk_bound *cond;     /* NULL: none */
+    spk__jkey *keys;
+    int nkeys;
+    const spk__bnode **resid;
+    int nresid;
+    bool never;                /* a conjunct is constant false or NULL */
+    spk__runner rr;            /* evaluates the residual */
+    bool rr_ready;
+    spk__vecset batch[2];      /* a batch of each side's columns */
+    spk__vec **both;           /* left's then right's: the condition's input and the output row */
+    uint8_t *matched[2];       /* per row of a side, where the join type needs it */
+    uint32_t *pair[2];         /* SPK__BATCH candidate pairs (row of each side) */
+    uint32_t *sel;
+    uint32_t npairs;
+    bool check;                /* pairs are candidates (else unmatched rows to output as they are) */
+    uint64_t *hash[2];
+    uint8_t *dead[2];          /* a NULL in a key that is not <=>: matches nothing */
+    spk__arena strings;        /* bytes of computed string keys */
+    spk_table *out;
+} spk__join_run;
+
+/* Which sides a bound expression reads: 1 left, 2 right, 3 both, 0 none. */
+static int spk__sides_of(const spk__bnode *b, int nl) {
+    if (b->kind == SPK__B_COL) return b->col < nl ? 1 : 2;
+    int s = 0;
+    for (int i = 0; i < b->nargs; i++) s |= spk__sides_of(b->args[i], nl);
+    return s;
+}
+
+static int spk__count_conjuncts(const spk__bnode *b) {
+    return b->kind == SPK__B_AND ? spk__count_conjuncts(b->args[0]) + spk__count_conjuncts(b->args[1]) : 1;
+}
+
+/* Splits the condition into hash keys and the residual. */
+static void spk__join_conjuncts(spk__join_run *j, const spk__bnode *b) {
+    if (b->kind == SPK__B_AND) {
+        spk__join_conjuncts(j, b->args[0]);
+        spk__join_conjuncts(j, b->args[1]);
+        return;
+    }
+    if (b->kind == SPK__B_LIT) { /* constant: true drops out, false or NULL matches nothing */
+        if (b->lit.is_null || b->lit.type.id != SPK_TYPE_BOOLEAN || !b->lit.as.b) j->never = true;
+        return;
+    }
+    if (b->kind == SPK__B_KERNEL && b->kernel == spk__k_compare && (b->iarg == SPK__OP_EQ || b->iarg == SPK__OP_EQ_NS)) {
+        int s0 = spk__sides_of(b->args[0], j->nl), s1 = spk__sides_of(b->args[1], j->nl);
+        if ((s0 == 1 && s1 == 2) || (s0 == 2 && s1 == 1)) {
+            spk__jkey *k = &j->keys[j->nkeys++];
+            k->expr[0] = s0 == 1 ? b->args[0] : b->args[1];
+            k->expr[1] = s0 == 1 ? b->args[1] : b->args[0];
+            k->null_safe = b->iarg == SPK__OP_EQ_NS;
+            return;
+        }
+    }
+    j->resid[j->nresid++] = b;
+}
+
+/* Every row's keys on side s, then their hashes and NULL marks. */
+static spk_status spk__join_keys(spk__join_run *j, int s) {
+    const spk__columns *c = &j->side[s];
+    int offset = s ? j->nl : 0, total = j->side[0].ncols + j->side[1].ncols;
+    bool computed = false;
+    for (int k = 0; k < j->nkeys; k++) {
+        spk__jkey *key = &j->keys[k];
+        const spk__bnode *e = key->expr[s];
+        if (e->kind == SPK__B_COL) { /* the side's own column: no copy */
+            key->vals[s] = c->cols[e->col - offset];
+            continue;
+        }
+        computed = true;
+        size_t w = spk__phys_size((spk_type_id)e->type.id), size = (size_t)c->nrows * (w + 1) + 16;
+        if (!(key->block[s] = spk__alloc(&spk__default_allocator, size))) return spk__nomem("join keys", size);
+        key->size[s] = size;
+        key->vals[s].type = e->type;
+        key->vals[s].v.any = key->block[s];
+        key->vals[s].nulls = (uint8_t *)key->block[s] + (size_t)c->nrows * w;
+    }
+    spk_status st = SPK_OK;
+    if (computed) { /* evaluate the key expressions a batch at a time, over views of the columns */
+        size_t vsize = (size_t)(total ? total : 1) * (sizeof(spk__vec) + sizeof(spk__vec *));
+        spk__vec *views = (spk__vec *)spk__calloc(&spk__default_allocator, vsize);
+        spk__vec **ptrs = views ? (spk__vec **)(void *)(views + (total ? total : 1)) : NULL;
+        spk__runner kr;
+        bool ready = false;
+        if (!views) st = spk__nomem("join keys", vsize);
+        else if ((st = spk__runner_init(&kr, j->cond->root, j->cond->nslots)) == SPK_OK) ready = true;
+        for (int i = 0; ptrs && i < total; i++) {
+            views[i].type = j->side[i < j->nl ? 0 : 1].cols[i < j->nl ? i : i - j->nl].type;
+            ptrs[i] = &views[i];
+        }
+        for (uint32_t start = 0; st == SPK_OK && start < c->nrows; start += SPK__BATCH) {
+            uint32_t n = c->nrows - start < SPK__BATCH ? c->nrows - start : SPK__BATCH;
+            for (int i = 0; i < c->ncols; i++) {
+                spk__vec *v = &views[offset + i];
+                v->v.any = (char *)c->cols[i].v.any + (size_t)start * spk__phys_size((spk_type_id)v->type.id);
+                v->nulls = c->cols[i].nulls + start;
+            }
+            spk__arena_reset(&kr.ev.arena);
+            spk__runner_bind_inputs(&kr, j->cond, ptrs);
+            for (int k = 0; k < j->nkeys && st == SPK_OK; k++) {
+                spk__jkey *key = &j->keys[k];
+                if (!key->block[s]) continue;
+                spk__eval_node(&kr, key->expr[s], NULL, n);
+                if ((st = kr.ev.status) != SPK_OK) break;
+                const spk__vec *r = &kr.ev.vecs[key->expr[s]->slot];
+                size_t w = spk__phys_size((spk_type_id)r->type.id);
+                memcpy((char *)key->vals[s].v.any + (size_t)start * w, r->v.any, (size_t)n * w);
+                memcpy(key->vals[s].nulls + start, r->nulls, n);
+                if (r->type.id != SPK_TYPE_STRING) continue;
+                for (uint32_t i = 0; i < n && st == SPK_OK; i++) { /* the batch's strings die with it: keep copies */
+                    spk__str *x = &key->vals[s].v.str[start + i];
+                    if (r->nulls[i] || !x->len) continue;
+                    char *copy = spk__arena_alloc(&j->strings, x->len);
+                    if (!copy) st = spk__nomem("join keys", x->len);
+                    else memcpy(copy, x->ptr, x->len);
+                    x->ptr = copy;
+                }
+            }
+        }
+        if (ready) spk__runner_free(&kr);
+        if (views) spk__free(&spk__default_allocator, views, vsize);
+    }
+    for (uint32_t r = 0; st == SPK_OK && r < c->nrows; r++) {
+        uint64_t h = 0x9e3779b97f4a7c15ULL;
+        uint8_t dead = 0;
+        for (int k = 0; k < j->nkeys; k++) {
+            spk_value v = spk__vec_get(&j->keys[k].vals[s], r);
+            dead |= v.is_null && !j->keys[k].null_safe;
+            h = spk_hash_u64(h ^ spk_value_hash(&v, (uint64_t)k));
+        }
+        j->hash[s][r] = h;
+        j->dead[s][r] = dead;
+    }
+    return st;
+}
+
+static bool spk__join_keys_equal(const spk__join_run *j, uint32_t l, uint32_t r) {
+    for (int k = 0; k < j->nkeys; k++) {
+        spk_value x = spk__vec_get(&j->keys[k].vals[0], l), y = spk__vec_get(&j->keys[k].vals[1], r);
+        if (!spk_value_equal(&x, &y)) return false;
+    }
+    return true;
+}
+
+/* The pairs gathered so far: candidates are checked against the residual,
+ * marked as matched and output; unmatched rows are output as they are. */
+static spk_status spk__join_flush(spk__join_run *j) {
+    uint32_t n = j->npairs;
+    j->npairs = 0;
+    if (!n) return SPK_OK;
+    bool outputs = j->type != SPK__J_SEMI && j->type != SPK__J_ANTI;
+    if (j->check && !outputs && !j->nresid) { /* matches need no look at the rows */
+        for (uint32_t k = 0; k < n; k++) j->matched[0][j->pair[0][k]] = 1;
+        return SPK_OK;
+    }
+    for (int s = 0; s < 2; s++)
+        for (int c = 0; c < j->side[s].ncols; c++) spk__gather(&j->batch[s].vecs[c], &j->side[s].cols[c], j->pair[s], n);
+    const uint32_t *sel = NULL;
+    uint32_t m = n;
+    if (j->check) {
+        for (int c = 0; c < j->nresid && m > 0; c++) {
+            const spk__bnode *b = j->resid[c];
+            spk__arena_reset(&j->rr.ev.arena);
+            spk__runner_bind_inputs(&j->rr, j->cond, j->both);
+            spk__eval_node(&j->rr, b, sel, m);
+            if (j->rr.ev.status != SPK_OK) return j->rr.ev.status;
+            const spk__vec *v = &j->rr.ev.vecs[b->slot];
+            uint32_t kept = 0;
+            SPK__FOR_ROWS(sel, m, {
+                j->sel[kept] = i;
+                kept += !v->nulls[i] & (v->v.b[i] != 0);
+            });
+            sel = j->sel;
+            m = kept;
+        }
+        for (int s = 0; s < 2; s++)
+            if (j->matched[s]) SPK__FOR_ROWS(sel, m, j->matched[s][j->pair[s][i]] = 1);
+    }
+    if (!outputs || m == 0) return SPK_OK;
+    return spk__table_append_vecs(j->out, j->both, sel, m);
+}
+
+static spk_status spk__join_pair(spk__join_run *j, uint32_t l, uint32_t r) {
+    j->pair[0][j->npairs] = l;
+    j->pair[1][j->npairs] = r;
+    return ++j->npairs == SPK__BATCH ? spk__join_flush(j) : SPK_OK;
+}
+
+/* The candidate pairs: through the hash table, or every pair. */
+static spk_status spk__join_match(spk__join_run *j) {
+    uint32_t nrows[2] = {j->side[0].nrows, j->side[1].nrows};
+    bool existence = (j->type == SPK__J_SEMI || j->type == SPK__J_ANTI) && !j->nresid; /* one match decides */
+    spk_status st = SPK_OK;
+    if (j->never || !nrows[0] || !nrows[1]) return SPK_OK;
+    if (!j->nkeys) { /* nested loop, left-major */
+        for (uint32_t l = 0; l < nrows[0] && st == SPK_OK; l++) {
+            if (existence) {
+                j->matched[0][l] = 1;
+                continue;
+            }
+            if (j->matched[0] && (j->type == SPK__J_SEMI || j->type == SPK__J_ANTI) && j->matched[0][l]) continue;
+            for (uint32_t r = 0; r < nrows[1] && st == SPK_OK; r++) st = spk__join_pair(j, l, r);
+        }
+        return st;
+    }
+    for (int s = 0; s < 2 && st == SPK_OK; s++) st = spk__join_keys(j, s);
+    if (st != SPK_OK) return st;
+    /* Build on the smaller side (the right one on a tie, so output follows the left's order). */
+    int b = nrows[1] <= nrows[0] ? 1 : 0, p = 1 - b;
+    size_t cap = 16;
+    while (cap < 2 * (size_t)nrows[b]) cap *= 2;
+    size_t size = cap * sizeof(uint32_t) + (size_t)nrows[b] * sizeof(uint32_t);
+    uint32_t *heads = (uint32_t *)spk__calloc(&spk__default_allocator, size), *next = heads ? heads + cap : NULL;
+    if (!heads) return spk__nomem("a hash table", size);
+    for (uint32_t r = nrows[b]; r-- > 0;) { /* chains in row order */
+        if (j->dead[b][r]) continue;
+        size_t at = j->hash[b][r] & (cap - 1);
+        next[r] = heads[at];
+        heads[at] = r + 1;
+    }
+    for (uint32_t q = 0; q < nrows[p] && st == SPK_OK; q++) {
+        if (j->dead[p][q]) continue;
+        if (p == 0 && j->matched[0] && (j->type == SPK__J_SEMI || j->type == SPK__J_ANTI) && j->matched[0][q]) continue;
+        uint64_t h = j->hash[p][q];
+        for (uint32_t e = heads[h & (cap - 1)]; e && st == SPK_OK; e = next[e - 1]) {
+            uint32_t r = e - 1, l = p == 0 ? q : r, rr = p == 0 ? r : q;
+            if (j->hash[b][r] != h || !spk__join_keys_equal(j, l, rr)) continue;
+            if (existence) {
+                j->matched[0][l] = 1;
+                if (p == 0) break;
+                continue;
+            }
+            st = spk__join_pair(j, l, rr);
+        }
+    }
+    spk__free(&spk__default_allocator, heads, size);
+    return st;
+}
+
+static void spk__join_run_free(spk__join_run *j) {
+    const spk_allocator *a = &spk__default_allocator;
+    for (int k = 0; j->keys && k < j->nkeys; k++)
+        for (int s = 0; s < 2; s++)
+            if (j->keys[k].block[s]) spk__free(a, j->keys[k].block[s], j->keys[k].size[s]);
+    for (int s = 0; s < 2; s++) {
+        if (j->matched[s]) spk__free(a, j->matched[s], j->side[s].nrows ? j->side[s].nrows : 1);
+        if (j->hash[s]) spk__free(a, j->hash[s], (size_t)(j->side[s].nrows ? j->side[s].nrows : 1) * (sizeof(uint64_t) + 1));
+        spk__vecset_free(&j->batch[s]);
+        spk__columns_free(&j->side[s]);
+    }
+    int nconj = j->cond ? spk__count_conjuncts(j->cond->root) : 0;
+    if (j->keys) spk__free(a, j->keys, (size_t)(nconj ? nconj : 1) * sizeof *j->keys);
+    if (j->resid) spk__free(a, j->resid, (size_t)(nconj ? nconj : 1) * sizeof *j->resid);
+    if (j->both) spk__free(a, j->both, (size_t)(j->side[0].ncols + j->side[1].ncols + 1) * sizeof *j->both);
+    if (j->pair[0]) spk__free(a, j->pair[0], 3 * SPK__BATCH * sizeof(uint32_t));
+    if (j->rr_ready) spk__runner_free(&j->rr);
+    spk__arena_free(&j->strings);
+}
+
+static spk_status spk__run_join(const spk_df *df, spk_table *out) {
+    const spk_allocator *a = &spk__default_allocator;
+    spk__join_run j;
+    memset(&j, 0, sizeof j);
+    j.node = df;
+    j.type = df->join;
+    j.out = out;
+    j.cond = df->nexprs ? df->bound[0] : NULL;
+    j.strings.alloc = a;
+    spk_status st = SPK_OK;
+    for (int s = 0; s < 2 && st == SPK_OK; s++) {
+        spk_table *t = NULL;
+        bool owned = false;
+        if ((st = spk__materialize(s ? df->right : df->child, &t, &owned)) == SPK_OK) st = spk__columns_load(&j.side[s], t, owned);
+    }
+    /* side[] may be partly set up on failure; freeing below copes */
+    int total = j.side[0].ncols + j.side[1].ncols;
+    j.nl = j.side[0].ncols;
+    int nconj = j.cond ? spk__count_conjuncts(j.cond->root) : 0;
+    if (st == SPK_OK) {
+        j.keys = (spk__jkey *)spk__calloc(a, (size_t)(nconj ? nconj : 1) * sizeof *j.keys);
+        j.resid = j.keys ? (const spk__bnode **)spk__calloc(a, (size_t)(nconj ? nconj : 1) * sizeof *j.resid) : NULL;
+        j.both = j.resid ? (spk__vec **)spk__calloc(a, (size_t)(total + 1) * sizeof *j.both) : NULL;
+        j.pair[0] = j.both ? (uint32_t *)spk__alloc(a, 3 * SPK__BATCH * sizeof(uint32_t)) : NULL;
+        if (!j.pair[0]) st = spk__nomem("a join", 3 * SPK__BATCH * sizeof(uint32_t));
+        else {
+            j.pair[1] = j.pair[0] + SPK__BATCH;
+            j.sel = j.pair[1] + SPK__BATCH;
+        }
+    }
+    if (st == SPK_OK && j.cond) spk__join_conjuncts(&j, j.cond->root);
+    if (st == SPK_OK && j.cond && (st = spk__runner_init(&j.rr, j.cond->root, j.cond->nslots)) == SPK_OK) j.rr_ready = true;
+    for (int s = 0; s < 2 && st == SPK_OK; s++) st = spk__vecset_init(&j.batch[s], spk_table_schema(j.side[s].table));
+    for (int i = 0; st == SPK_OK && i < total; i++) j.both[i] = i < j.nl ? j.batch[0].ptrs[i] : j.batch[1].ptrs[i - j.nl];
+    for (int s = 0; s < 2 && st == SPK_OK; s++) {
+        size_t rows = j.side[s].nrows ? j.side[s].nrows : 1;
+        bool need = s == 0 ? j.type == SPK__J_LEFT || j.type == SPK__J_FULL || j.type == SPK__J_SEMI || j.type == SPK__J_ANTI
+                           : j.type == SPK__J_RIGHT || j.type == SPK__J_FULL;
+        if (need && !(j.matched[s] = (uint8_t *)spk__calloc(a, rows))) st = spk__nomem("a join", rows);
+        if (st == SPK_OK && j.nkeys && !(j.hash[s] = (uint64_t *)spk__alloc(a, rows * (sizeof(uint64_t) + 1))))
+            st = spk__nomem("a join", rows * 9);
+        if (j.hash[s]) j.dead[s] = (uint8_t *)(j.hash[s] + rows);
+    }
+    j.check = true;
+    if (st == SPK_OK) st = spk__join_match(&j);
+    if (st == SPK_OK) st = spk__join_flush(&j);
+    /* what the join type adds: unmatched rows of an outer side, or the left rows of a semi or anti join */
+    j.check = false;
+    if (st == SPK_OK && (j.type == SPK__J_SEMI || j.type == SPK__J_ANTI)) {
+        uint8_t want = j.type == SPK__J_SEMI;
+        uint32_t n = 0;
+        for (uint32_t r = 0; st == SPK_OK && r <= j.side[0].nrows; r++) {
+            if (r < j.side[0].nrows && j.matched[0][r] == want) j.pair[0][n++] = r;
+            if (n == SPK__BATCH || (r == j.side[0].nrows && n)) {
+                for (int c = 0; c < j.nl; c++) spk__gather(&j.batch[0].vecs[c], &j.side[0].cols[c], j.pair[0], n);
+                st = spk__table_append_vecs(out, j.batch[0].ptrs, NULL, n);
+                n = 0;
+            }
+        }
+    }
+    for (int s = 0; s < 2 && st == SPK_OK; s++) {
+        if (!j.matched[s] || j.type == SPK__J_SEMI || j.type == SPK__J_ANTI) continue;
+        for (uint32_t r = 0; r < j.side[s].nrows && st == SPK_OK; r++)
+            if (!j.matched[s][r]) st = spk__join_pair(&j, s ? SPK__NO_ROW : r, s ? r : SPK__NO_ROW);
+        if (st == SPK_OK) st = spk__join_flush(&j);
+    }
+    spk__join_run_free(&j);
+    return st;
+}
+
+/* A projection that keeps every column of its child as it is (an alias). */
+static bool spk__identity_project(const spk_df *df) {
+    if (df->kind != SPK__P_PROJECT || df->nexprs != spk_schema_ncols(df->child->schema)) return false;
+    for (int i = 0; i < df->nexprs; i++) {
+        const spk_field *f = spk_schema_field(df->schema, i), *c = spk_schema_field(df->child->schema, i);
+        if (df->bound[i]->root->kind != SPK__B_COL || df->bound[i]->root->col != i || strcmp(f->name, c->name) != 0 ||
+            !spk_type_equal(f->type, c->type) || f->nullable != c->nullable)
+            return false;
+    }
+    return true;
 }
 
 static spk_status spk__materialize(const spk_df *df, spk_table **out, bool *owned) {
+    while (spk__identity_project(df)) df = df->child; /* its child's table serves as it is */
     if (df->kind == SPK__P_SCAN) {
         *out = df->table;
         *owned = false;
@@ -12631,39 +15161,22 @@ static spk_status spk__materialize(const spk_df *df, spk_table **out, bool *owne
     spk_table *t = NULL;
     spk_status st = spk_table_new(df->session->alloc, df->schema, &t);
     if (st != SPK_OK) return st;
-    switch ((spk__pkind)df->kind) {
+    switch (df->kind) { /* a plain int: some kinds are outside spk__pkind (see plan.c) */
     case SPK__P_AGG: st = spk__run_aggregate(df, t); break;
     case SPK__P_SORT: st = spk__run_sort(df, t); break;
-    case SPK__P_DISTINCT: {
-        /* distinct = group by every column, no aggregates */
-        int n = spk_schema_ncols(df->schema);
-        spk_expr *stack[64], **keys = stack;
-        size_t size = (size_t)(n ? n : 1) * sizeof *keys;
-        if (n > 64 && !(keys = (spk_expr **)spk__alloc(&spk__default_allocator, size))) {
-            st = spk__nomem("distinct", size);
-            break;
-        }
-        int made = spk__all_columns(df->child, keys, -1);
-        spk_df *g = made >= 0 ? spk_df_group_agg(df->child, keys, made, NULL, 0) : NULL;
-        if (keys != stack) spk__free(&spk__default_allocator, keys, size);
-        if (!g) {
-            st = spk_last_status() != SPK_OK ? spk_last_status() : SPK_ERR_NOMEM;
-            break;
-        }
-        st = spk__run_aggregate(g, t);
-        spk_df_release(g);
-        break;
-    }
+    case SPK__P_DISTINCT:
+    case SPK__P_DEDUP: st = spk__run_dedup(df, t); break;
+    case SPK__P_INTERSECT:
+    case SPK__P_EXCEPT: st = spk__run_set_op(df, t); break;
+    case SPK__P_JOIN: st = spk__run_join(df, t); break;
     case SPK__P_UNION: {
         spk__cast_sink s;
-        memset(&s, 0, sizeof s);
-        s.base.consume = spk__cast_consume;
-        s.out = t;
+        spk__cast_sink_init(&s, t);
         st = spk__vecset_init(&s.cast, df->schema);
         if (st == SPK_OK) st = spk__stream(df->child, &s.base);
         s.base.done = false; /* a limit that ended the left side says nothing of the right */
         if (st == SPK_OK) st = spk__stream(df->right, &s.base);
-        spk__vecset_free(&s.cast);
+        spk__cast_sink_free(&s);
         break;
     }
     default: {
@@ -12683,7 +15196,7 @@ static spk_status spk__materialize(const spk_df *df, spk_table **out, bool *owne
 
 /* ---------------------------------------------------------------- actions */
 
-SPKDEF spk_status spk_df_collect(spk_df *df, spk_table **out) {
+static spk_status spk__collect_plan(spk_df *df, spk_table **out) {
     if (!out) return spk__fail(SPK_ERR_ARG, "spk_df_collect: NULL output");
     *out = NULL;
     if (!df) return spk__fail(SPK_ERR_ARG, "spk_df_collect: NULL DataFrame (an earlier call failed: see its error)");
@@ -12706,16 +15219,164 @@ SPKDEF spk_status spk_df_collect(spk_df *df, spk_table **out) {
     return SPK_OK;
 }
 
+/* Streams the optimised plan of df into a sink. */
+static spk_status spk__run_stream(const spk_df *df, spk__sink *sink) {
+    spk_df *run = spk__optimize(df);
+    if (!run) return spk_last_status();
+    spk_status st = spk__stream(run, sink);
+    spk_df_release(run);
+    return st;
+}
+
+SPKDEF spk_status spk_df_collect(spk_df *df, spk_table **out) {
+    if (!out || !df) return spk__collect_plan(df, out); /* its argument errors */
+    spk_df *plan = spk__optimize(df); /* the same rows from a plan that does less work */
+    if (!plan) return spk_last_status();
+    spk_status st = spk__collect_plan(plan, out);
+    spk_df_release(plan);
+    return st;
+}
+
 SPKDEF spk_status spk_df_count(spk_df *df, int64_t *out) {
     if (!out) return spk__fail(SPK_ERR_ARG, "spk_df_count: NULL output");
     if (!df) return spk__fail(SPK_ERR_ARG, "spk_df_count: NULL DataFrame (an earlier call failed: see its error)");
     spk__count_sink s = {{spk__count_consume, false}, 0};
-    spk_status st = spk__stream(df, &s.base);
+    spk_status st = spk__run_stream(df, &s.base);
     if (st == SPK_OK) *out = s.rows;
     return st;
 }
 
+SPKDEF spk_status spk_df_head(spk_df *df, int64_t n, spk_table **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_df_head: NULL output");
+    *out = NULL;
+    if (!df) return spk__fail(SPK_ERR_ARG, "head: NULL DataFrame (an earlier call failed: see its error)");
+    spk_df *head = spk_df_limit(df, n);
+    spk_status st = head ? spk_df_collect(head, out) : spk_last_status();
+    spk_df_release(head);
+    return st;
+}
+
+SPKDEF spk_status spk_df_take(spk_df *df, int64_t n, spk_table **out) { return spk_df_head(df, n, out); }
+SPKDEF spk_status spk_df_first(spk_df *df, spk_table **out) { return spk_df_head(df, 1, out); }
+
+typedef struct spk__foreach_sink {
+    spk__sink base;
+    spk_row_fn fn;
+    void *user;
+    spk_value *row;
+    int ncols;
+} spk__foreach_sink;
+
+static spk_status spk__foreach_consume(spk__sink *self, spk__vec *const *cols, int ncols, const uint32_t *sel, uint32_t n) {
+    spk__foreach_sink *s = (spk__foreach_sink *)self;
+    spk_status st = SPK_OK;
+    (void)ncols;
+    for (uint32_t k = 0; k < n && st == SPK_OK; k++) {
+        uint32_t i = sel ? sel[k] : k;
+        for (int c = 0; c < s->ncols; c++) s->row[c] = spk__vec_get(cols[c], i);
+        st = s->fn(s->user, s->row, s->ncols);
+    }
+    return st;
+}
+
+SPKDEF spk_status spk_df_foreach(spk_df *df, spk_row_fn fn, void *user) {
+    if (!df) return spk__fail(SPK_ERR_ARG, "foreach: NULL DataFrame (an earlier call failed: see its error)");
+    if (!fn) return spk__fail(SPK_ERR_ARG, "foreach: NULL function");
+    int ncols = spk_schema_ncols(df->schema);
+    size_t size = (size_t)(ncols ? ncols : 1) * sizeof(spk_value);
+    spk__foreach_sink s = {{spk__foreach_consume, false}, fn, user, NULL, ncols};
+    if (!(s.row = (spk_value *)spk__alloc(&spk__default_allocator, size))) return spk__nomem("foreach", size);
+    spk_status st = spk__run_stream(df, &s.base);
+    spk__free(&spk__default_allocator, s.row, size);
+    return st;
+}
+
+/* describe(): one aggregation computing the five statistics of every
+ * column, each cast to STRING as Spark's StatFunctions.summary does, then
+ * turned into one row per statistic. */
+SPKDEF spk_df *spk_df_describe(spk_df *df, const char *const *cols, int n) {
+    static const char *const stats[5] = {"count", "mean", "stddev", "min", "max"};
+    if (!df) return NULL;
+    int ncols = spk_schema_ncols(df->schema), cap = n > 0 ? n : ncols;
+    const spk_allocator *a = &spk__default_allocator;
+    size_t psize = (size_t)(cap ? cap : 1) * sizeof(int);
+    int *pick = (int *)spk__alloc(a, psize), k = 0;
+    spk_expr **aggs = pick ? spk__expr_list(5 * cap) : NULL;
+    spk_status st = aggs ? SPK_OK : spk__nomem("describe", psize);
+    for (int i = 0; st == SPK_OK && i < cap; i++) {
+        int c = n > 0 ? spk__resolve_column(df, cols ? cols[i] : NULL) : i;
+        if (c < 0) st = spk_last_status();
+        spk_type_id t = c >= 0 ? (spk_type_id)spk_schema_field(df->schema, c)->type.id : SPK_TYPE_NULL;
+        if (st == SPK_OK && (n > 0 || t == SPK_TYPE_INT32 || t == SPK_TYPE_INT64 || t == SPK_TYPE_DOUBLE ||
+                             t == SPK_TYPE_DECIMAL || t == SPK_TYPE_STRING))
+            pick[k++] = c;
+    }
+    int made = 0;
+    for (int i = 0; st == SPK_OK && i < k; i++) {
+        const spk_field *f = spk_schema_field(df->schema, pick[i]);
+        const char *q = df->qualifiers[pick[i]];
+        for (int s = 0; s < 5 && st == SPK_OK; s++) {
+            spk_expr *x = spk__col_ref(q, f->name);
+            if (f->type.id == SPK_TYPE_STRING && (s == 1 || s == 2)) x = spk_cast(x, spk_type_of(SPK_TYPE_DOUBLE)); /* avg("1","2") is 1.5 */
+            spk_expr *e = spk_call_array(s == 1 ? "avg" : stats[s], &x, 1);
+            if (!(aggs[made++] = spk_cast(e, spk_type_of(SPK_TYPE_STRING)))) st = spk_last_status() ? spk_last_status() : SPK_ERR_NOMEM;
+        }
+    }
+    spk_table *row = NULL, *t = NULL;
+    if (st == SPK_OK && k) {
+        spk_df *g = spk_df_group_agg(df, NULL, 0, aggs, made);
+        made = 0;
+        st = g ? spk_df_collect(g, &row) : spk_last_status();
+        spk_df_release(g);
+    }
+    /* summary, then one STRING column per described column (names may repeat, as Spark) */
+    spk_field *fields = NULL;
+    spk_value *values = NULL;
+    size_t fsize = (size_t)(k + 1) * sizeof *fields, vsize = (size_t)(k + 1) * sizeof *values;
+    if (st == SPK_OK && !(fields = (spk_field *)spk__alloc(a, fsize))) st = spk__nomem("describe", fsize);
+    if (st == SPK_OK && !(values = (spk_value *)spk__alloc(a, vsize))) st = spk__nomem("describe", vsize);
+    spk_schema *schema = NULL;
+    if (st == SPK_OK) {
+        fields[0] = (spk_field){"summary", spk_type_of(SPK_TYPE_STRING), true};
+        for (int i = 0; i < k; i++) fields[i + 1] = (spk_field){spk_schema_field(df->schema, pick[i])->name, spk_type_of(SPK_TYPE_STRING), true};
+        st = spk__schema_make(df->session->alloc, fields, k + 1, true, &schema);
+    }
+    if (st == SPK_OK) st = spk_table_new(df->session->alloc, schema, &t);
+    spk_schema_release(schema);
+    for (int s = 0; s < 5 && st == SPK_OK; s++) {
+        values[0] = spk_value_str(stats[s]);
+        for (int i = 0; i < k && st == SPK_OK; i++) st = spk_table_get(row, 0, i * 5 + s, &values[i + 1]);
+        if (st == SPK_OK) st = spk_table_append_row(t, values, k + 1);
+    }
+    spk_df *r = st == SPK_OK ? spk_df_from_table(df->session, t) : NULL;
+    if (!r) spk_table_free(t);
+    spk_table_free(row);
+    if (values) spk__free(a, values, vsize);
+    if (fields) spk__free(a, fields, fsize);
+    if (aggs) spk__expr_list_free(aggs, 5 * cap, made);
+    if (pick) spk__free(a, pick, psize);
+    return r;
+}
+
 SPKDEF const spk_schema *spk_df_schema(const spk_df *df) { return df ? df->schema : NULL; }
+
+SPKDEF int spk_df_columns(const spk_df *df, const char **names, int cap) {
+    if (!df) return -1;
+    int n = spk_schema_ncols(df->schema);
+    for (int i = 0; names && i < n && i < cap; i++) names[i] = spk_schema_field(df->schema, i)->name;
+    return n;
+}
+
+SPKDEF int spk_df_dtypes(const spk_df *df, spk_dtype *out, int cap) {
+    if (!df) return -1;
+    int n = spk_schema_ncols(df->schema);
+    for (int i = 0; out && i < n && i < cap; i++) {
+        const spk_field *f = spk_schema_field(df->schema, i);
+        out[i].name = f->name;
+        spk_type_format(f->type, SPK_TYPE_SIMPLE, out[i].type, sizeof out[i].type);
+    }
+    return n;
+}
 
 /* As PySpark's printSchema(): the tree, then a blank line. */
 SPKDEF void spk_df_print_schema(const spk_df *df, FILE *f) {
@@ -12902,6 +15563,7 @@ SPKDEF spk_status spk_df_show(spk_df *df, int n, int truncate, bool vertical, FI
     spk_status st = spk_df_show_string(df, n, truncate, vertical, &text);
     if (st != SPK_OK) return st;
     fputs(text, f);
+    fputc('\n', f); /* as PySpark's print(showString(...)): a blank line follows */
     spk_string_free(text);
     return SPK_OK;
 }

@@ -1,5 +1,6 @@
-/* quickstart.c — a table from a fixture, rows from C, reading back, errors.
- * Build and run: make demo */
+/* quickstart.c — a walkthrough: a table from a fixture, a DataFrame over it,
+ * filters in SQL text, grouping, sorting, show(), explain(), and what bad
+ * input looks like. Build and run: make demo */
 #define SPARKLESS_IMPLEMENTATION
 #include "../sparkless.h"
 
@@ -9,50 +10,54 @@ static int fail(const char *what) {
 }
 
 int main(void) {
-    /* 1. A table from a fixture literal: schema line, then CSV rows. */
-    spk_table *people = NULL;
-    if (spk_table_from_fixture(NULL,
-                               "id BIGINT NOT NULL, name STRING, balance DECIMAL(10,2), joined DATE\n"
-                               "1, Alice, 120.50, 2020-02-29\n"
-                               "2, Bob,   NULL,   2021-07-01\n"
-                               "3, \"Chen, Li\", -3.25, 2019-12-31\n",
-                               &people) != SPK_OK)
-        return fail("spk_table_from_fixture");
+    spk_session *spark = NULL;
+    if (spk_session_new(NULL, &spark) != SPK_OK) return fail("spk_session_new");
 
-    /* 2. More rows from C values; strings are copied into the table. */
-    if (spk_table_append(people, spk_value_i64(4), spk_value_str("Dana"),
-                         spk_value_decimal(99900, 10, 2), spk_value_null()) != SPK_OK)
-        return fail("spk_table_append");
+    /* 1. A DataFrame from a fixture literal: a schema line, then CSV rows. */
+    spk_df *people = spk_df_from_fixture(spark,
+                                         "id BIGINT NOT NULL, name STRING, dept STRING, salary DECIMAL(10,2), joined DATE\n"
+                                         "1, Alice, eng,   120.50, 2020-02-29\n"
+                                         "2, Bob,   eng,   NULL,   2021-07-01\n"
+                                         "3, \"Chen, Li\", ops, 98.25, 2019-12-31\n"
+                                         "4, Dana,  ops,   101.00, 2022-03-15\n"
+                                         "5, Eve,   NULL,  87.75,  2023-01-09\n");
+    if (!people) return fail("spk_df_from_fixture");
+    spk_df_print_schema(people, stdout);
+    spk_df_show(people, 20, 20, false, stdout);
 
-    /* 3. The schema the way Spark's printSchema shows it. */
-    spk_schema_print(spk_table_schema(people), stdout);
+    /* 2. Transformations are lazy and immutable; each returns a new DataFrame.
+     *    Filters can be C expressions or SQL text, as in PySpark. */
+    spk_df *earners = spk_df_where(people, "salary > 90 AND name NOT LIKE 'D%'");
+    spk_df *shaped = spk_df_select_expr(earners, 3, "upper(name) AS name", "dept",
+                                        "salary * 1.1 AS raised");
+    spk_df_show(shaped, 20, 20, false, stdout);
 
-    /* 4. Read every row with a cursor; values format as Spark's show() does. */
-    spk_cursor c;
-    spk_cursor_open(&c, people);
-    while (spk_cursor_next(&c)) {
-        for (int col = 0; col < spk_schema_ncols(spk_table_schema(people)); col++) {
-            spk_value v;
-            char text[SPK_VALUE_TEXT_MAX];
-            spk_cursor_get(&c, col, &v);
-            if (v.type.id == SPK_TYPE_STRING && !v.is_null)
-                printf("%s%.*s", col ? " | " : "", (int)v.as.str.len, v.as.str.ptr);
-            else
-                printf("%s%s", col ? " | " : "", (spk_value_format(&v, text, sizeof text), text));
-        }
-        printf("\n");
-    }
-    printf("%zu rows\n", spk_table_nrows(people));
+    /* 3. Group and aggregate, then sort: expressions built in C. */
+    spk_expr *keys[] = {spk_col("dept")};
+    spk_expr *aggs[] = {spk_alias(spk_call("count", 1, spk_star()), "people"),
+                        spk_alias(spk_call("avg", 1, spk_col("salary")), "avg_salary")};
+    spk_df *by_dept = spk_df_group_agg(people, keys, 1, aggs, 2);
+    spk_df *sorted = spk_df_order_by(by_dept, 1, spk_desc(spk_col("people")));
+    if (!sorted) return fail("groupBy/orderBy");
+    spk_df_show(sorted, 20, 20, false, stdout);
 
-    /* 5. Bad input is an error that says what and where, and loses nothing. */
-    if (spk_table_append_text(people, "5, Eve, 1.00, 2024-01-01\n6, Finn, lots, 2024-01-02\n", (size_t)-1) != SPK_OK)
-        printf("\nrejected: %s\n", spk_last_error());
-    printf("still %zu rows\n", spk_table_nrows(people));
+    /* 4. explain() shows the plan: casts the analyser inserted included. */
+    spk_df_explain(shaped, true, stdout);
 
-    int idx;
-    if (spk_schema_lookup(spk_table_schema(people), "nmae", false, &idx) != SPK_OK)
-        printf("%s: %s\n", spk_status_category(spk_last_status()), spk_last_error());
+    /* 5. Actions run the plan: count, or collect into a table you read from C. */
+    int64_t n = 0;
+    spk_df_count(earners, &n);
+    printf("\n%lld people earn more than 90\n", (long long)n);
 
-    spk_table_free(people);
+    /* 6. Bad input is an error that says what and where. */
+    if (!spk_df_where(people, "salry > 90"))
+        printf("\n%s: %s\n", spk_status_category(spk_last_status()), spk_last_error());
+
+    spk_df_release(sorted);
+    spk_df_release(by_dept);
+    spk_df_release(shaped);
+    spk_df_release(earners);
+    spk_df_release(people);
+    spk_session_free(spark);
     return 0;
 }

@@ -20,6 +20,23 @@ typedef enum spk__pkind {
     SPK__P_UNION    /* child and right, by position */
 } spk__pkind;
 
+/* Kinds added with joins and the other set operations. They stay outside
+ * spk__pkind only while explain's switch (optimize.c) has no case for them
+ * (-Wswitch): move them into it when it does. Code switching on them
+ * switches on the plain int. */
+enum {
+    SPK__P_JOIN = SPK__P_UNION + 1, /* child (left) and right; exprs[0], if nexprs: the condition, bound
+                                     * against left ++ right (their schemas and qualifiers); join: spk__jtype */
+    SPK__P_INTERSECT,               /* child and right, by position; all: as multisets */
+    SPK__P_EXCEPT,                  /* child minus right, by position; all: as multisets */
+    SPK__P_DEDUP,                   /* exprs: key columns (none: every column); the first row of each key */
+    SPK__P_SAMPLE                   /* streams: each row kept with probability fraction (seed) */
+};
+
+typedef enum spk__jtype {
+    SPK__J_INNER, SPK__J_CROSS, SPK__J_LEFT, SPK__J_RIGHT, SPK__J_FULL, SPK__J_SEMI, SPK__J_ANTI
+} spk__jtype;
+
 struct spk_df {
     atomic_int refs;
     uint8_t kind;           /* spk__pkind */
@@ -33,6 +50,10 @@ struct spk_df {
     spk_bound **bound;      /* exprs bound against the child's output */
     int64_t limit, offset;  /* LIMIT: limit < 0 means none */
     char *alias;            /* set by spk_df_alias (a PROJECT of every column) */
+    uint8_t join;           /* JOIN: spk__jtype */
+    bool all;               /* INTERSECT, EXCEPT: ALL (multisets) */
+    double fraction;        /* SAMPLE */
+    uint64_t seed;          /* SAMPLE */
 };
 
 static const spk_allocator *spk__df_alloc(const spk_df *df) { return df->session->alloc; }
@@ -690,42 +711,575 @@ SPKDEF spk_df *spk_df_order_by(spk_df *df, int n, ...) {
     SPK__VA_EXPRS(n, n, result_ = spk_df_order_by_array(df, list_, n));
 }
 
-SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b) {
+/* The output of a set operation: a's names (and aliases, as Spark keeps the
+ * first input's attributes), each type the two inputs' common type. `op`
+ * names it in errors. Nullability: either side's for UNION, both sides' for
+ * INTERSECT, the first's for EXCEPT. */
+static spk_df *spk__set_op(spk_df *a, spk_df *b, int kind, bool all, const char *op) {
     if (!a || !b) return NULL;
+    if (a->session != b->session) {
+        spk__fail(SPK_ERR_ARG, "%s: the DataFrames come from different sessions", op);
+        return NULL;
+    }
     int na = spk_schema_ncols(a->schema), nb = spk_schema_ncols(b->schema);
     if (na != nb) {
-        spk__fail(SPK_ERR_SCHEMA, "[NUM_COLUMNS_MISMATCH] UNION can only be performed on inputs with the same number of "
-                                  "columns, but the first input has %d columns and the second input has %d columns.", na, nb);
+        spk__fail(SPK_ERR_SCHEMA, "[NUM_COLUMNS_MISMATCH] %s can only be performed on inputs with the same number of "
+                                  "columns, but the first input has %d columns and the second input has %d columns.",
+                  op, na, nb);
         return NULL;
     }
     spk_field stack[32], *fields = stack;
     size_t size = (size_t)(na ? na : 1) * sizeof *fields;
     if (na > 32 && !(fields = (spk_field *)spk__alloc(&spk__default_allocator, size))) {
-        spk__nomem("a union", size);
+        spk__nomem("a set operation", size);
         return NULL;
     }
     bool ok = true;
     for (int i = 0; i < na && ok; i++) {
         const spk_field *fa = spk_schema_field(a->schema, i), *fb = spk_schema_field(b->schema, i);
         fields[i] = *fa;
-        fields[i].nullable = fa->nullable || fb->nullable;
-        if (!spk__common_type(fa->type, fb->type, false, &fields[i].type)) {
+        fields[i].nullable = kind == SPK__P_UNION ? fa->nullable || fb->nullable
+                           : kind == SPK__P_INTERSECT ? fa->nullable && fb->nullable : fa->nullable;
+        /* Spark widens to STRING, but not from BOOLEAN (TypeCoercion.stringPromotion) */
+        bool boolean_string = (fa->type.id == SPK_TYPE_BOOLEAN && fb->type.id == SPK_TYPE_STRING) ||
+                              (fa->type.id == SPK_TYPE_STRING && fb->type.id == SPK_TYPE_BOOLEAN);
+        if (boolean_string || !spk__common_type(fa->type, fb->type, false, &fields[i].type)) {
             char x[32], y[32];
             spk_type_format(fa->type, SPK_TYPE_SQL, x, sizeof x);
             spk_type_format(fb->type, SPK_TYPE_SQL, y, sizeof y);
-            spk__fail(SPK_ERR_SCHEMA, "[INCOMPATIBLE_COLUMN_TYPE] UNION can only be performed on inputs with compatible "
+            spk__fail(SPK_ERR_SCHEMA, "[INCOMPATIBLE_COLUMN_TYPE] %s can only be performed on inputs with compatible "
                                       "column types: column %d (`%s`) is \"%s\" in the first input and \"%s\" in the second.",
-                      i + 1, fa->name, x, y);
+                      op, i + 1, fa->name, x, y);
             ok = false;
         }
     }
-    spk_df *u = ok ? spk__df_new(a->session, SPK__P_UNION, a) : NULL;
+    spk_df *u = ok ? spk__df_new(a->session, (spk__pkind)kind, a) : NULL;
     if (u) {
         u->right = spk_df_retain(b);
-        if (!spk__df_set_output(u, fields, na, NULL)) u = spk__df_fail(u);
+        u->all = all;
+        if (!spk__df_set_output(u, fields, na, a->qualifiers)) u = spk__df_fail(u);
     }
     if (fields != stack) spk__free(&spk__default_allocator, fields, size);
     return u;
+}
+
+SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_UNION, true, "UNION"); }
+SPKDEF spk_df *spk_df_intersect(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_INTERSECT, false, "INTERSECT"); }
+SPKDEF spk_df *spk_df_intersect_all(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_INTERSECT, true, "INTERSECT"); }
+SPKDEF spk_df *spk_df_subtract(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_EXCEPT, false, "EXCEPT"); }
+SPKDEF spk_df *spk_df_except_all(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_EXCEPT, true, "EXCEPT"); }
+
+/* A reference to column `name` of a frame whose alias is `qualifier` (or none). */
+static spk_expr *spk__col_ref(const char *qualifier, const char *name) {
+    spk_expr *c = spk__with_name(spk__expr_new(SPK__OP_COL, 0), name, strlen(name));
+    if (c && qualifier && !(c->qualifier = spk__strndup(spk__expr_alloc(), qualifier, strlen(qualifier)))) {
+        spk_expr_release(c);
+        spk__nomem("a column qualifier", strlen(qualifier) + 1);
+        return NULL;
+    }
+    return c;
+}
+
+/* A NULL of type t named `name`, for a column one input of a union lacks. */
+static spk_expr *spk__null_column(spk_type t, const char *name) {
+    return spk_alias(spk_cast(spk_lit_null(), t), name);
+}
+
+/* A list of n expressions on the heap; releases them all if any is NULL. */
+static spk_expr **spk__expr_list(int n) {
+    size_t size = (size_t)(n > 0 ? n : 1) * sizeof(spk_expr *);
+    spk_expr **l = (spk_expr **)spk__calloc(&spk__default_allocator, size);
+    if (!l) spk__nomem("expressions", size);
+    return l;
+}
+static void spk__expr_list_free(spk_expr **l, int n, int made) {
+    for (int i = 0; i < made; i++) spk_expr_release(l[i]);
+    spk__free(&spk__default_allocator, l, (size_t)(n > 0 ? n : 1) * sizeof(spk_expr *));
+}
+
+SPKDEF spk_df *spk_df_union_by_name(spk_df *a, spk_df *b, bool allow_missing_columns) {
+    if (!a || !b) return NULL;
+    bool cs = a->session->case_sensitive;
+    int na = spk_schema_ncols(a->schema), nb = spk_schema_ncols(b->schema), extra = 0;
+    bool *used = (bool *)spk__calloc(&spk__default_allocator, (size_t)(nb ? nb : 1));
+    spk_expr **lb = used ? spk__expr_list(na + nb) : NULL, **la = lb ? spk__expr_list(na + nb) : NULL;
+    int mb = 0, ma = 0;
+    bool ok = la != NULL;
+    if (!used) spk__nomem("unionByName", (size_t)nb);
+    /* b reordered by a's names (Spark's ResolveUnion) */
+    for (int i = 0; ok && i < na; i++) {
+        const spk_field *fa = spk_schema_field(a->schema, i);
+        int j = 0;
+        while (j < nb && !spk__name_eq(spk_schema_field(b->schema, j)->name, fa->name, cs)) j++;
+        if (j < nb) {
+            used[j] = true;
+            ok = (lb[mb++] = spk__col_ref(b->qualifiers[j], spk_schema_field(b->schema, j)->name)) != NULL;
+        } else if (allow_missing_columns) {
+            ok = (lb[mb++] = spk__null_column(fa->type, fa->name)) != NULL;
+        } else {
+            spk__fail(SPK_ERR_SCHEMA, "[UNRESOLVED_COLUMN_AMONG_FIELD_NAMES] Cannot resolve column name `%s` among (", fa->name);
+            for (int k = 0; k < nb; k++) spk__fail_append("%s%s", k ? ", " : "", spk_schema_field(b->schema, k)->name);
+            spk__fail_append(").");
+            ok = false;
+        }
+    }
+    /* b's other columns go last; a gets NULLs for them if allowed, else the
+     * union fails on the column count, as Spark's */
+    for (int j = 0; ok && j < nb; j++) {
+        if (used[j]) continue;
+        extra++;
+        ok = (lb[mb++] = spk__col_ref(b->qualifiers[j], spk_schema_field(b->schema, j)->name)) != NULL;
+    }
+    spk_df *r = NULL;
+    if (ok && allow_missing_columns && extra) {
+        for (int i = 0; ok && i < na; i++)
+            ok = (la[ma++] = spk__col_ref(a->qualifiers[i], spk_schema_field(a->schema, i)->name)) != NULL;
+        for (int j = 0; ok && j < nb; j++)
+            if (!used[j]) ok = (la[ma++] = spk__null_column(spk_schema_field(b->schema, j)->type, spk_schema_field(b->schema, j)->name)) != NULL;
+    }
+    if (ok) {
+        spk_df *pa = ma ? spk__project(a, la, ma) : spk_df_retain(a);
+        spk_df *pb = spk__project(b, lb, mb);
+        ma = mb = 0; /* consumed */
+        r = pa && pb ? spk_df_union(pa, pb) : NULL;
+        spk_df_release(pa);
+        spk_df_release(pb);
+    }
+    if (la) spk__expr_list_free(la, na + nb, ma);
+    if (lb) spk__expr_list_free(lb, na + nb, mb);
+    if (used) spk__free(&spk__default_allocator, used, (size_t)(nb ? nb : 1));
+    return r;
+}
+
+/* ---------------------------------------------------------------- joins */
+
+/* Spark's JoinType names: case-insensitive, underscores ignored. */
+static bool spk__join_type(const char *how, spk__jtype *out) {
+    static const struct { const char *name; spk__jtype type; } names[] = {
+        {"inner", SPK__J_INNER},     {"cross", SPK__J_CROSS},     {"outer", SPK__J_FULL},
+        {"full", SPK__J_FULL},       {"fullouter", SPK__J_FULL},  {"left", SPK__J_LEFT},
+        {"leftouter", SPK__J_LEFT},  {"right", SPK__J_RIGHT},     {"rightouter", SPK__J_RIGHT},
+        {"semi", SPK__J_SEMI},       {"leftsemi", SPK__J_SEMI},   {"anti", SPK__J_ANTI},
+        {"leftanti", SPK__J_ANTI},
+    };
+    if (!how) {
+        *out = SPK__J_INNER;
+        return true;
+    }
+    char norm[16];
+    size_t n = 0;
+    for (const char *p = how; *p; p++) {
+        if (*p == '_') continue;
+        if (n + 1 >= sizeof norm) break;
+        norm[n++] = (char)spk__lower((unsigned char)*p);
+    }
+    norm[n] = '\0';
+    for (size_t i = 0; n + 1 < sizeof norm && i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(norm, names[i].name) == 0) {
+            *out = names[i].type;
+            return true;
+        }
+    }
+    spk__fail(SPK_ERR_ARG, "[UNSUPPORTED_JOIN_TYPE] Unsupported join type '%s'. Supported join types include: 'inner', "
+                           "'outer', 'full', 'fullouter', 'full_outer', 'leftouter', 'left', 'left_outer', 'rightouter', "
+                           "'right', 'right_outer', 'leftsemi', 'left_semi', 'semi', 'leftanti', 'left_anti', 'anti', 'cross'.",
+              how);
+    return false;
+}
+
+/* A JOIN node; `on` (consumed) may be NULL: every pair of rows qualifies. */
+static spk_df *spk__join(spk_df *left, spk_df *right, spk_expr *on, spk__jtype type) {
+    if (left->session != right->session) {
+        spk_expr_release(on);
+        spk__fail(SPK_ERR_ARG, "join: the DataFrames come from different sessions");
+        return NULL;
+    }
+    int nl = spk_schema_ncols(left->schema), nr = spk_schema_ncols(right->schema), n = nl + nr;
+    const spk_allocator *a = &spk__default_allocator;
+    size_t fsize = (size_t)(n ? n : 1) * sizeof(spk_field), qsize = (size_t)(n ? n : 1) * sizeof(char *);
+    spk_field *fields = (spk_field *)spk__alloc(a, fsize);
+    char **quals = fields ? (char **)spk__alloc(a, qsize) : NULL;
+    spk_df *j = quals ? spk__df_new(left->session, (spk__pkind)SPK__P_JOIN, left) : NULL;
+    spk_schema *input = NULL;
+    bool ok = j != NULL;
+    if (!quals) spk__nomem("a join", fsize + qsize);
+    if (ok) {
+        j->right = spk_df_retain(right);
+        j->join = (uint8_t)type;
+        for (int i = 0; i < n; i++) {
+            const spk_df *side = i < nl ? left : right;
+            fields[i] = *spk_schema_field(side->schema, i < nl ? i : i - nl);
+            quals[i] = side->qualifiers[i < nl ? i : i - nl];
+        }
+        /* The condition sees both sides' columns, as they are. */
+        ok = spk__schema_make(a, fields, n, true, &input) == SPK_OK;
+    }
+    if (on) { /* consumed either way */
+        if (ok) ok = spk__df_set_exprs(j, &on, 1);
+        else spk_expr_release(on);
+        on = NULL;
+    }
+    if (ok && j->nexprs) {
+        ok = spk__bind_scoped(j->exprs[0], input, (const char *const *)quals, j->session->case_sensitive, &j->bound[0]) == SPK_OK;
+        spk_type t = ok ? spk_bound_type(j->bound[0]) : spk_type_of(SPK_TYPE_BOOLEAN);
+        if (t.id != SPK_TYPE_BOOLEAN && t.id != SPK_TYPE_NULL) {
+            char ty[32];
+            spk_type_format(t, SPK_TYPE_SQL, ty, sizeof ty);
+            spk__fail(SPK_ERR_TYPE, "[JOIN_CONDITION_IS_NOT_BOOLEAN_TYPE] The join condition \"%s\" has the invalid type "
+                                    "\"%s\", expected \"BOOLEAN\".", spk_bound_name(j->bound[0]), ty);
+            ok = false;
+        } else if (ok && spk_bound_is_aggregate(j->bound[0])) {
+            spk__fail(SPK_ERR_ANALYSIS, "[UNSUPPORTED_EXPR_FOR_OPERATOR] A query operator contains one or more unsupported "
+                                   "expressions. Consider to rewrite it to avoid window functions, aggregate functions, "
+                                   "and generator functions in the WHERE clause. Invalid expressions: [%s]",
+                      spk_bound_name(j->bound[0]));
+            ok = false;
+        }
+    }
+    if (ok) {
+        /* Outer joins make the side that may be missing nullable; semi and
+         * anti joins keep only the left columns. */
+        for (int i = 0; i < n; i++)
+            if ((i < nl && (type == SPK__J_RIGHT || type == SPK__J_FULL)) || (i >= nl && (type == SPK__J_LEFT || type == SPK__J_FULL)))
+                fields[i].nullable = true;
+        ok = spk__df_set_output(j, fields, type == SPK__J_SEMI || type == SPK__J_ANTI ? nl : n, quals);
+    }
+    spk_expr_release(on);
+    spk_schema_release(input);
+    if (quals) spk__free(a, quals, qsize);
+    if (fields) spk__free(a, fields, fsize);
+    return ok ? j : spk__df_fail(j);
+}
+
+SPKDEF spk_df *spk_df_join(spk_df *left, spk_df *right, spk_expr *on, const char *how) {
+    spk__jtype type;
+    if (!left || !right || !spk__join_type(how, &type)) {
+        spk_expr_release(on);
+        return NULL;
+    }
+    if (!on && type != SPK__J_CROSS) {
+        spk__fail(SPK_ERR_ARG, "join: no join condition for a %s join; a cartesian product needs how \"cross\" "
+                               "(or spk_df_cross_join)", how ? how : "inner");
+        return NULL;
+    }
+    return spk__join(left, right, on, type == SPK__J_CROSS && on ? SPK__J_INNER : type);
+}
+
+SPKDEF spk_df *spk_df_cross_join(spk_df *left, spk_df *right) { return spk_df_join(left, right, NULL, "cross"); }
+
+/* Where a USING column is on one side, or -1 with Spark's error. */
+static int spk__using_column(const spk_df *side, const char *name, const char *which) {
+    int ncols = spk_schema_ncols(side->schema), found = -1, matches = 0;
+    for (int i = 0; i < ncols; i++) {
+        if (!spk__name_eq(spk_schema_field(side->schema, i)->name, name, side->session->case_sensitive)) continue;
+        if (found < 0) found = i;
+        matches++;
+    }
+    if (matches == 1) return found;
+    if (matches > 1) {
+        spk__fail(SPK_ERR_AMBIGUOUS, "[AMBIGUOUS_REFERENCE] Reference `%s` is ambiguous on the %s side of the join.", name, which);
+        return -1;
+    }
+    spk__fail(SPK_ERR_NOT_FOUND, "[UNRESOLVED_USING_COLUMN_FOR_JOIN] USING column `%s` cannot be resolved on the %s side "
+                                 "of the join. The %s-side columns: [", name, which, which);
+    for (int i = 0; i < ncols; i++) spk__fail_append("%s`%s`", i ? ", " : "", spk_schema_field(side->schema, i)->name);
+    spk__fail_append("].");
+    return -1;
+}
+
+/* The sides of a USING join are aliased apart, so the condition and the
+ * output can name each side's column even when both sides have the same
+ * names and aliases; the output then gets the sides' own aliases back. */
+#define SPK__USING_LEFT "__spk_using_left"
+#define SPK__USING_RIGHT "__spk_using_right"
+
+SPKDEF spk_df *spk_df_join_using(spk_df *left, spk_df *right, const char *const *names, int n, const char *how) {
+    spk__jtype type;
+    if (!left || !right || !spk__join_type(how, &type)) return NULL;
+    if (n < 0 || (n && !names)) {
+        spk__fail(SPK_ERR_ARG, "spk_df_join_using: bad column list");
+        return NULL;
+    }
+    int nl = spk_schema_ncols(left->schema), nr = spk_schema_ncols(right->schema), nout = nl + nr;
+    const spk_allocator *a = &spk__default_allocator;
+    size_t isize = (size_t)(nl + nr + 2) * sizeof(int);
+    int *lkey = (int *)spk__alloc(a, isize), *rkey = lkey ? lkey + nl + 1 : NULL; /* per column: its key number, or -1 */
+    spk_expr **list = lkey ? spk__expr_list(nout) : NULL;
+    if (!lkey) spk__nomem("a join", isize);
+    bool ok = list != NULL;
+    int *lk = NULL, *rk = NULL; /* per key: its column on each side */
+    size_t ksize = (size_t)(n ? n : 1) * 2 * sizeof(int);
+    if (ok && !(lk = (int *)spk__alloc(a, ksize))) {
+        spk__nomem("a join", ksize);
+        ok = false;
+    }
+    if (ok) {
+        rk = lk + n;
+        for (int i = 0; i < nl; i++) lkey[i] = -1;
+        for (int i = 0; i < nr; i++) rkey[i] = -1;
+    }
+    spk_expr *cond = NULL;
+    int nkeys = 0;
+    for (int k = 0; ok && k < n; k++) {
+        if (!names[k]) {
+            spk__fail(SPK_ERR_ARG, "spk_df_join_using: NULL column name");
+            ok = false;
+            break;
+        }
+        int l = spk__using_column(left, names[k], "left"), r = l >= 0 ? spk__using_column(right, names[k], "right") : -1;
+        if (r < 0) {
+            ok = false;
+            break;
+        }
+        if (lkey[l] >= 0) continue; /* a name given twice */
+        lkey[l] = nkeys;
+        rkey[r] = nkeys;
+        lk[nkeys] = l;
+        rk[nkeys++] = r;
+        spk_expr *eq = spk_eq(spk__col_ref(SPK__USING_LEFT, spk_schema_field(left->schema, l)->name),
+                              spk__col_ref(SPK__USING_RIGHT, spk_schema_field(right->schema, r)->name));
+        cond = cond ? spk_and(cond, eq) : eq;
+        ok = cond != NULL;
+    }
+    spk_df *la = ok ? spk_df_alias(left, SPK__USING_LEFT) : NULL, *ra = la ? spk_df_alias(right, SPK__USING_RIGHT) : NULL;
+    spk_df *j = ra ? spk__join(la, ra, cond, type) : NULL;
+    if (!ra) spk_expr_release(cond);
+    spk_df_release(la);
+    spk_df_release(ra);
+    /* keys, then the other left columns, then the other right ones */
+    const char *quals_stack[32], **quals = quals_stack;
+    size_t qsize = (size_t)(nout ? nout : 1) * sizeof *quals;
+    if (j && nout > 32 && !(quals = (const char **)spk__alloc(a, qsize))) {
+        spk__nomem("a join", qsize);
+        j = spk__df_fail(j);
+    }
+    int m = 0;
+    ok = j != NULL;
+    for (int k = 0; ok && k < nkeys; k++) {
+        const char *lname = spk_schema_field(left->schema, lk[k])->name, *rname = spk_schema_field(right->schema, rk[k])->name;
+        if (type == SPK__J_FULL) {
+            spk_expr *args[2] = {spk__col_ref(SPK__USING_LEFT, lname), spk__col_ref(SPK__USING_RIGHT, rname)};
+            list[m] = spk_alias(spk_call_array("coalesce", args, 2), lname);
+            quals[m] = NULL;
+        } else if (type == SPK__J_RIGHT) {
+            list[m] = spk__col_ref(SPK__USING_RIGHT, rname);
+            quals[m] = right->qualifiers[rk[k]];
+        } else {
+            list[m] = spk__col_ref(SPK__USING_LEFT, lname);
+            quals[m] = left->qualifiers[lk[k]];
+        }
+        ok = list[m++] != NULL;
+    }
+    for (int i = 0; ok && i < nl; i++) {
+        if (lkey[i] >= 0) continue;
+        quals[m] = left->qualifiers[i];
+        ok = (list[m++] = spk__col_ref(SPK__USING_LEFT, spk_schema_field(left->schema, i)->name)) != NULL;
+    }
+    for (int i = 0; ok && type != SPK__J_SEMI && type != SPK__J_ANTI && i < nr; i++) {
+        if (rkey[i] >= 0) continue;
+        quals[m] = right->qualifiers[i];
+        ok = (list[m++] = spk__col_ref(SPK__USING_RIGHT, spk_schema_field(right->schema, i)->name)) != NULL;
+    }
+    spk_df *r = NULL;
+    if (ok) {
+        r = spk__project(j, list, m);
+        for (int i = 0; r && i < m; i++) { /* the sides' own aliases again */
+            const spk_allocator *da = spk__df_alloc(r);
+            if (r->qualifiers[i]) spk__free(da, r->qualifiers[i], strlen(r->qualifiers[i]) + 1);
+            r->qualifiers[i] = NULL;
+            if (quals[i] && !(r->qualifiers[i] = spk__dup(da, quals[i]))) r = spk__df_fail(r);
+        }
+        m = 0;
+    }
+    spk_df_release(j);
+    if (quals != quals_stack) spk__free(a, quals, qsize);
+    if (list) spk__expr_list_free(list, nout, m);
+    if (lk) spk__free(a, lk, ksize);
+    if (lkey) spk__free(a, lkey, isize);
+    return r;
+}
+
+/* ---------------------------------------------------------------- rows */
+
+/* The column a name (possibly `alias.name`) resolves to, with the binder's errors. */
+static int spk__resolve_column(const spk_df *df, const char *name) {
+    if (!name) {
+        spk__fail(SPK_ERR_ARG, "NULL column name");
+        return -1;
+    }
+    spk_expr *e = spk_col(name);
+    spk_bound *b = NULL;
+    int col = -1;
+    if (e && spk__bind_scoped(e, df->schema, (const char *const *)df->qualifiers, df->session->case_sensitive, &b) == SPK_OK) {
+        if (b->root->kind == SPK__B_COL) col = b->root->col;
+        else spk__fail(SPK_ERR_ARG, "`%s` is not a column", name);
+    }
+    spk_bound_free(b);
+    spk_expr_release(e);
+    return col;
+}
+
+/* Marks the columns of a subset list (NULL or n = 0: every column). */
+static bool spk__subset_columns(const spk_df *df, const char *const *subset, int n, bool *mask) {
+    int ncols = spk_schema_ncols(df->schema);
+    for (int i = 0; i < ncols; i++) mask[i] = !subset || n <= 0;
+    for (int k = 0; subset && k < n; k++) {
+        int c = spk__resolve_column(df, subset[k]);
+        if (c < 0) return false;
+        mask[c] = true;
+    }
+    return true;
+}
+
+SPKDEF spk_df *spk_df_drop_duplicates(spk_df *df, const char *const *subset, int n) {
+    if (!df) return NULL;
+    int ncols = spk_schema_ncols(df->schema);
+    bool *mask = (bool *)spk__calloc(&spk__default_allocator, (size_t)(ncols ? ncols : 1));
+    spk_expr **list = mask ? spk__expr_list(ncols) : NULL;
+    if (!mask) spk__nomem("dropDuplicates", (size_t)ncols);
+    bool ok = list != NULL;
+    /* Spark keys on every column with a listed name; unknown names fail. */
+    for (int k = 0; ok && subset && k < n; k++) {
+        bool found = false;
+        for (int i = 0; subset[k] && i < ncols; i++)
+            if (spk__name_eq(spk_schema_field(df->schema, i)->name, subset[k], df->session->case_sensitive)) mask[i] = found = true;
+        if (!found) {
+            spk__fail(SPK_ERR_NOT_FOUND, "[UNRESOLVED_COLUMN_AMONG_FIELD_NAMES] Cannot resolve column name `%s` among (",
+                      subset[k] ? subset[k] : "NULL");
+            for (int i = 0; i < ncols; i++) spk__fail_append("%s%s", i ? ", " : "", spk_schema_field(df->schema, i)->name);
+            spk__fail_append(").");
+            ok = false;
+        }
+    }
+    int m = 0;
+    bool every = true;
+    for (int i = 0; ok && i < ncols; i++) every = every && mask[i];
+    spk_df *d = ok ? spk__same_columns(df, (spk__pkind)SPK__P_DEDUP) : NULL;
+    /* Keys as column references; every column (no list) needs none. */
+    for (int i = 0; d && subset && n > 0 && !every && i < ncols; i++)
+        if (mask[i] && !(list[m++] = spk__col_ref(df->qualifiers[i], spk_schema_field(df->schema, i)->name))) d = spk__df_fail(d);
+    if (d && m) {
+        bool set = spk__df_set_exprs(d, list, m);
+        m = 0;
+        if (!set || spk__df_bind(d, df) != SPK_OK) d = spk__df_fail(d);
+        else d->nkeys = d->nexprs;
+    }
+    if (list) spk__expr_list_free(list, ncols, m);
+    if (mask) spk__free(&spk__default_allocator, mask, (size_t)(ncols ? ncols : 1));
+    return d;
+}
+
+SPKDEF spk_df *spk_df_fillna(spk_df *df, spk_value value, const char *const *subset, int n) {
+    if (!df) return NULL;
+    spk_type_id vt = (spk_type_id)value.type.id;
+    bool numeric = vt == SPK_TYPE_INT32 || vt == SPK_TYPE_INT64 || vt == SPK_TYPE_DOUBLE || vt == SPK_TYPE_DECIMAL;
+    if (value.is_null || !(numeric || vt == SPK_TYPE_STRING || vt == SPK_TYPE_BOOLEAN)) {
+        char ty[32];
+        spk_type_format(value.type, SPK_TYPE_SIMPLE, ty, sizeof ty);
+        spk__fail(SPK_ERR_ARG, "fillna: value should be a number, a string or a boolean, not %s", value.is_null ? "NULL" : ty);
+        return NULL;
+    }
+    int ncols = spk_schema_ncols(df->schema);
+    bool *mask = (bool *)spk__calloc(&spk__default_allocator, (size_t)(ncols ? ncols : 1));
+    spk_expr **list = mask ? spk__expr_list(ncols) : NULL;
+    if (!mask) spk__nomem("fillna", (size_t)ncols);
+    int m = list ? spk__all_columns(df, list, -1) : -1;
+    bool ok = m >= 0 && spk__subset_columns(df, subset, n, mask);
+    for (int i = 0; ok && i < ncols; i++) {
+        const spk_field *f = spk_schema_field(df->schema, i);
+        spk_type_id ct = (spk_type_id)f->type.id;
+        bool fits = numeric ? (ct == SPK_TYPE_INT32 || ct == SPK_TYPE_INT64 || ct == SPK_TYPE_DOUBLE || ct == SPK_TYPE_DECIMAL)
+                            : ct == vt;
+        if (!mask[i] || !fits) continue;
+        /* Spark's fillCol: coalesce(col, CAST(value AS type)), NaN counting as NULL in DOUBLE columns */
+        spk_expr *col = list[i];
+        list[i] = NULL;
+        if (ct == SPK_TYPE_DOUBLE) {
+            spk_expr *args[2] = {col, spk_cast(spk_lit_null(), f->type)};
+            col = spk_call_array("nanvl", args, 2);
+        }
+        spk_expr *args[2] = {col, spk_cast(spk_lit(value), f->type)};
+        ok = (list[i] = spk_alias(spk_call_array("coalesce", args, 2), f->name)) != NULL;
+    }
+    spk_df *r = NULL;
+    if (ok) {
+        r = spk__project(df, list, m);
+        m = 0;
+    }
+    if (list) spk__expr_list_free(list, ncols, m < 0 ? 0 : m);
+    if (mask) spk__free(&spk__default_allocator, mask, (size_t)(ncols ? ncols : 1));
+    return r;
+}
+
+/* terms[0..n) combined pairwise into a balanced tree (so its height is log n). */
+static spk_expr *spk__balanced(spk_expr **terms, int n, spk_expr *(*op)(spk_expr *, spk_expr *)) {
+    if (n == 1) return terms[0];
+    int half = n / 2;
+    spk_expr *l = spk__balanced(terms, half, op);
+    spk_expr *r = spk__balanced(terms + half, n - half, op);
+    return op(l, r);
+}
+
+SPKDEF spk_df *spk_df_dropna(spk_df *df, const char *how, int thresh, const char *const *subset, int n) {
+    if (!df) return NULL;
+    if (how && strcmp(how, "any") != 0 && strcmp(how, "all") != 0) {
+        spk__fail(SPK_ERR_ARG, "how ('%s') should be 'any' or 'all'", how);
+        return NULL;
+    }
+    int ncols = spk_schema_ncols(df->schema);
+    bool *mask = (bool *)spk__calloc(&spk__default_allocator, (size_t)(ncols ? ncols : 1));
+    spk_expr **terms = mask ? spk__expr_list(ncols) : NULL;
+    if (!mask) spk__nomem("dropna", (size_t)ncols);
+    bool ok = terms && spk__subset_columns(df, subset, n, mask);
+    int m = 0;
+    /* a value counts when it is neither NULL nor NaN (Spark's AtLeastNNonNulls) */
+    for (int i = 0; ok && i < ncols; i++) {
+        if (!mask[i]) continue;
+        const spk_field *f = spk_schema_field(df->schema, i);
+        spk_expr *c = spk__col_ref(df->qualifiers[i], f->name);
+        if (f->type.id == SPK_TYPE_DOUBLE) {
+            spk_expr *args[2] = {c, spk_cast(spk_lit_null(), f->type)};
+            c = spk_call_array("nanvl", args, 2);
+        }
+        ok = (terms[m++] = spk_is_not_null(c)) != NULL;
+    }
+    int need = thresh >= 0 ? thresh : how && strcmp(how, "all") == 0 ? 1 : m;
+    spk_df *r = NULL;
+    if (ok && (need <= 0 || m == 0)) { /* every row qualifies, or (need > 0, no columns) none */
+        r = spk_df_filter(df, spk_lit_bool(need <= 0));
+    } else if (ok) {
+        spk_expr *cond;
+        if (need == m) {
+            cond = spk__balanced(terms, m, spk_and);
+        } else if (need == 1) {
+            cond = spk__balanced(terms, m, spk_or);
+        } else {
+            for (int i = 0; i < m; i++) terms[i] = spk_otherwise(spk_when(NULL, terms[i], spk_lit_i32(1)), spk_lit_i32(0));
+            cond = spk_ge(spk__balanced(terms, m, spk_add), spk_lit_i32(need));
+        }
+        m = 0;
+        r = spk_df_filter(df, cond);
+    }
+    if (terms) spk__expr_list_free(terms, ncols, m);
+    if (mask) spk__free(&spk__default_allocator, mask, (size_t)(ncols ? ncols : 1));
+    return r;
+}
+
+SPKDEF spk_df *spk_df_sample(spk_df *df, double fraction, uint64_t seed) {
+    if (!df) return NULL;
+    if (!(fraction >= 0 && fraction <= 1)) {
+        char text[SPK_VALUE_TEXT_MAX];
+        spk_value v = spk_value_f64(fraction);
+        spk_value_format(&v, text, sizeof text);
+        spk__fail(SPK_ERR_ARG, "requirement failed: Sampling fraction (%s) must be on interval [0, 1] without replacement", text);
+        return NULL;
+    }
+    spk_df *s = spk__same_columns(df, (spk__pkind)SPK__P_SAMPLE);
+    if (s) {
+        s->fraction = fraction;
+        s->seed = seed;
+    }
+    return s;
 }
 
 /* ---------------------------------------------------------------- aggregation */

@@ -65,6 +65,81 @@ SPKDEF spk_expr *spk_desc_nulls_first(spk_expr *e);
 SPKDEF spk_df *spk_df_order_by(spk_df *df, int n, ...);
 SPKDEF spk_df *spk_df_order_by_array(spk_df *df, spk_expr *const *keys, int n);
 
+/* ---------------------------------------------------------------- joins */
+
+/* join(other, on, how). `on` (consumed) is any BOOLEAN expression over both
+ * sides' columns, resolved against the left columns followed by the right
+ * ones with each side's DataFrame alias: after spk_df_alias(l, "a") and
+ * spk_df_alias(r, "b"), "a.id = b.id" resolves, and a bare `id` that both
+ * sides have is SPK_ERR_AMBIGUOUS. `how` (NULL: "inner"; case and '_'
+ * ignored, as Spark): inner, cross, left/leftouter, right/rightouter,
+ * full/outer/fullouter, semi/leftsemi, anti/leftanti; anything else is
+ * SPK_ERR_ARG naming them. A NULL `on` is a cartesian product and needs
+ * how "cross" (with a condition, "cross" is an inner join).
+ * Output: the left columns then the right ones, keeping their aliases (an
+ * outer join makes the other side's columns nullable); semi and anti joins
+ * output only the left columns. Equalities between an expression of one
+ * side and one of the other are hash-joined (NULL keys never match, as
+ * Spark; `<=>` keys match NULL to NULL), the rest of the condition is
+ * checked per candidate pair; with no such equality it is a nested loop.
+ * Row order is unspecified, as in Spark. */
+SPKDEF spk_df *spk_df_join(spk_df *left, spk_df *right, spk_expr *on, const char *how);
+/* join(other, [names], how): equality of the named columns, which both sides
+ * must have (SPK_ERR_NOT_FOUND otherwise). The output has each key column
+ * once, first — the left one (the right one for a right join,
+ * coalesce(left, right) named as the left one for a full join) — then the
+ * other left columns, then the other right ones (none for semi and anti),
+ * as Spark. n = 0 joins without a condition. */
+SPKDEF spk_df *spk_df_join_using(spk_df *left, spk_df *right, const char *const *names, int n, const char *how);
+/* crossJoin(other): spk_df_join(left, right, NULL, "cross"). */
+SPKDEF spk_df *spk_df_cross_join(spk_df *left, spk_df *right);
+
+/* ---------------------------------------------------------------- set operations
+ * By position, with union's type widening and column names from the first
+ * input; NULLs equal NULLs (and NaN equals NaN) when rows are compared. */
+
 /* Spark's union/unionAll: by position, keeping duplicates. */
 SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b);
+/* unionByName(other, allowMissingColumns): b's columns matched to a's by
+ * name. A column of a that b lacks is SPK_ERR_SCHEMA naming it, unless
+ * allow_missing_columns, which fills it with NULL (and adds b's extra
+ * columns at the end, NULL for a's rows). */
+SPKDEF spk_df *spk_df_union_by_name(spk_df *a, spk_df *b, bool allow_missing_columns);
+/* intersect: the distinct rows found in both. */
+SPKDEF spk_df *spk_df_intersect(spk_df *a, spk_df *b);
+/* intersectAll: as multisets — a row present m times in a and n in b appears min(m, n) times. */
+SPKDEF spk_df *spk_df_intersect_all(spk_df *a, spk_df *b);
+/* subtract (EXCEPT DISTINCT): the distinct rows of a not found in b. */
+SPKDEF spk_df *spk_df_subtract(spk_df *a, spk_df *b);
+/* exceptAll: as multisets — m times in a and n in b leaves max(m - n, 0). */
+SPKDEF spk_df *spk_df_except_all(spk_df *a, spk_df *b);
+
+/* ---------------------------------------------------------------- rows */
+
+/* dropDuplicates(subset): the first row (in input order) of each distinct
+ * combination of the named columns; subset NULL or n = 0: every column
+ * (distinct, keeping the first occurrence). Unknown names are SPK_ERR_NOT_FOUND. */
+SPKDEF spk_df *spk_df_drop_duplicates(spk_df *df, const char *const *subset, int n);
+
+/* fillna(value, subset) / na.fill: replaces NULL (and NaN, in DOUBLE
+ * columns) in the columns whose type matches the value — a number (INT,
+ * BIGINT, DOUBLE, DECIMAL) fills every numeric column, cast to its type (2.5
+ * fills an INT column with 2), a string fills STRING columns, a boolean
+ * BOOLEAN columns; other columns are left alone. subset NULL or n = 0: every
+ * column; names not found are SPK_ERR_NOT_FOUND. Filled columns become
+ * non-nullable, as Spark. */
+SPKDEF spk_df *spk_df_fillna(spk_df *df, spk_value value, const char *const *subset, int n);
+
+/* dropna(how, thresh, subset) / na.drop: drops rows with fewer than
+ * `thresh` non-NULL, non-NaN values among the columns of subset (NULL or
+ * n = 0: every column). thresh < 0 means "not given": then how "any" (or
+ * NULL) keeps rows with no NULL there, "all" rows with at least one value. */
+SPKDEF spk_df *spk_df_dropna(spk_df *df, const char *how, int thresh, const char *const *subset, int n);
+
+/* sample(fraction, seed), without replacement: each row is kept with
+ * probability `fraction` (0 to 1). Deterministic for a seed and the input's
+ * order: the row with index i (0-based, in the sample's input) is kept when
+ * the i-th output of SplitMix64 seeded with `seed`, as a double in [0, 1)
+ * (top 53 bits), is below fraction. Not Spark's rows, only its distribution. */
+SPKDEF spk_df *spk_df_sample(spk_df *df, double fraction, uint64_t seed);
 
