@@ -39,7 +39,9 @@
      plan     spk_session, spk_df: sources (fixture, table, range) and
               transformations (select, filter/where, withColumn, drop,
               alias, groupBy/agg, orderBy, limit/offset, distinct, union)
-     optimize the optimizer's rewrites; spk_df_explain
+     optimize the optimizer (constant filters, filter merging, predicate
+              and limit pushdown, projection merging and pruning);
+              spk_df_explain, spk_df_explain_string
      exec     actions: spk_df_collect, spk_df_count, spk_df_show,
               spk_df_print_schema
 
@@ -14961,10 +14963,6 @@ static spk_status spk__join_flush(spk__join_run *j) {
     j->npairs = 0;
     if (!n) return SPK_OK;
     bool outputs = j->type != SPK__J_SEMI && j->type != SPK__J_ANTI;
-    if (j->check && !outputs && !j->nresid) { /* matches need no look at the rows */
-        for (uint32_t k = 0; k < n; k++) j->matched[0][j->pair[0][k]] = 1;
-        return SPK_OK;
-    }
     for (int s = 0; s < 2; s++)
         for (int c = 0; c < j->side[s].ncols; c++) spk__gather(&j->batch[s].vecs[c], &j->side[s].cols[c], j->pair[s], n);
     const uint32_t *sel = NULL;

@@ -39,7 +39,9 @@
      plan     spk_session, spk_df: sources (fixture, table, range) and
               transformations (select, filter/where, withColumn, drop,
               alias, groupBy/agg, orderBy, limit/offset, distinct, union)
-     optimize the optimizer's rewrites; spk_df_explain
+     optimize the optimizer (constant filters, filter merging, predicate
+              and limit pushdown, projection merging and pruning);
+              spk_df_explain, spk_df_explain_string
      exec     actions: spk_df_collect, spk_df_count, spk_df_show,
               spk_df_print_schema
 
