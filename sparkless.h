@@ -10460,7 +10460,11 @@ static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__b
     case SPK__OP_COUNT: return spk__fail(SPK_ERR_INTERNAL, "corrupt expression node");
     }
     if (st != SPK_OK) return st;
-    return spk__fold(out);
+    if ((st = spk__fold(out)) != SPK_OK) { /* out of memory while folding: the node is still ours */
+        spk__bnode_free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 /* ---------------------------------------------------------------- evaluation */
@@ -13650,7 +13654,25 @@ static void spk__explain_line(spk__textbuf *b, const spk_df *df, const spk__scan
         break;
     case SPK__P_DISTINCT: spk__sb_str(b, "Distinct"); break;
     case SPK__P_UNION: spk__sb_str(b, "Union false, false"); break;
-    default: spk__sb_printf(b, "Plan node %d", (int)df->kind); break; /* JOIN: "Join Inner, (k#0 = k#2)" */
+    default: /* the kinds kept outside spk__pkind (see plan.c) */
+        if (df->kind == SPK__P_JOIN) {
+            static const char *const types[] = {"Inner", "Cross", "LeftOuter", "RightOuter", "FullOuter", "LeftSemi", "LeftAnti"};
+            spk__sb_printf(b, "Join %s", df->join < sizeof types / sizeof types[0] ? types[df->join] : "?");
+            if (df->nexprs) {
+                spk__sb_str(b, ", ");
+                spk__explain_bound(b, df->bound[0]);
+            }
+        } else if (df->kind == SPK__P_INTERSECT || df->kind == SPK__P_EXCEPT) {
+            spk__sb_printf(b, "%s %s", df->kind == SPK__P_INTERSECT ? "Intersect" : "Except", df->all ? "true" : "false");
+        } else if (df->kind == SPK__P_DEDUP) {
+            spk__sb_str(b, "Deduplicate ");
+            spk__explain_exprs(b, df, 0, df->nexprs, false);
+        } else if (df->kind == SPK__P_SAMPLE) {
+            spk__sb_printf(b, "Sample 0.0, %.17g, false, %llu", df->fraction, (unsigned long long)df->seed);
+        } else {
+            spk__sb_printf(b, "Plan node %d", (int)df->kind);
+        }
+        break;
     }
     spk__sb_str(b, "\n");
 }

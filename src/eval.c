@@ -1008,7 +1008,11 @@ static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__b
     case SPK__OP_COUNT: return spk__fail(SPK_ERR_INTERNAL, "corrupt expression node");
     }
     if (st != SPK_OK) return st;
-    return spk__fold(out);
+    if ((st = spk__fold(out)) != SPK_OK) { /* out of memory while folding: the node is still ours */
+        spk__bnode_free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 /* ---------------------------------------------------------------- evaluation */

@@ -1196,7 +1196,25 @@ static void spk__explain_line(spk__textbuf *b, const spk_df *df, const spk__scan
         break;
     case SPK__P_DISTINCT: spk__sb_str(b, "Distinct"); break;
     case SPK__P_UNION: spk__sb_str(b, "Union false, false"); break;
-    default: spk__sb_printf(b, "Plan node %d", (int)df->kind); break; /* JOIN: "Join Inner, (k#0 = k#2)" */
+    default: /* the kinds kept outside spk__pkind (see plan.c) */
+        if (df->kind == SPK__P_JOIN) {
+            static const char *const types[] = {"Inner", "Cross", "LeftOuter", "RightOuter", "FullOuter", "LeftSemi", "LeftAnti"};
+            spk__sb_printf(b, "Join %s", df->join < sizeof types / sizeof types[0] ? types[df->join] : "?");
+            if (df->nexprs) {
+                spk__sb_str(b, ", ");
+                spk__explain_bound(b, df->bound[0]);
+            }
+        } else if (df->kind == SPK__P_INTERSECT || df->kind == SPK__P_EXCEPT) {
+            spk__sb_printf(b, "%s %s", df->kind == SPK__P_INTERSECT ? "Intersect" : "Except", df->all ? "true" : "false");
+        } else if (df->kind == SPK__P_DEDUP) {
+            spk__sb_str(b, "Deduplicate ");
+            spk__explain_exprs(b, df, 0, df->nexprs, false);
+        } else if (df->kind == SPK__P_SAMPLE) {
+            spk__sb_printf(b, "Sample 0.0, %.17g, false, %llu", df->fraction, (unsigned long long)df->seed);
+        } else {
+            spk__sb_printf(b, "Plan node %d", (int)df->kind);
+        }
+        break;
     }
     spk__sb_str(b, "\n");
 }
