@@ -38,12 +38,15 @@
               spk_bound_eval, spk_bound_filter, spk_bound_explain
      plan     spk_session, spk_df: sources (fixture, table, range) and
               transformations (select, filter/where, withColumn, drop,
-              alias, groupBy/agg, orderBy, limit/offset, distinct, union)
+              alias, groupBy/agg, orderBy, limit/offset, distinct, union,
+              unionByName, join, intersect, subtract, exceptAll,
+              dropDuplicates, fillna, dropna, sample)
      optimize the optimizer (constant filters, filter merging, predicate
               and limit pushdown, projection merging and pruning);
               spk_df_explain, spk_df_explain_string
      exec     actions: spk_df_collect, spk_df_count, spk_df_show,
-              spk_df_print_schema
+              spk_df_head/take/first, spk_df_foreach, spk_df_describe,
+              spk_df_print_schema, spk_df_columns, spk_df_dtypes
 
    CONFIGURATION MACROS (define them before including the implementation)
 
@@ -211,6 +214,16 @@
        no function fails per row).
      - Vectors mark NULLs with a byte per row rather than a bit; rows keep
        bitmaps. Not visible, but it is how the evaluator is built.
+     - DataFrames: a join with no condition is allowed only as "cross"
+       (Spark 3 also makes an inner join without a condition a cartesian
+       product). After a USING join the key column keeps the alias of the
+       side it came from (left; right for a right join; none for a full
+       join), where Spark keeps both sides' keys resolvable. sample() is
+       deterministic for a seed but picks different rows than Spark, and
+       only samples without replacement. describe() computes its statistics
+       when called. Columns named in fillna, dropna, describe and
+       dropDuplicates are resolved by name, so two columns with the same name
+       and alias are ambiguous there.
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.
