@@ -281,6 +281,33 @@ static void spk__chunk_seal(spk_table *t, spk__chunk *c) {
     }
 }
 
+/* Grows chunk c to take `rows` more rows (within SPK_CHUNK_ROWS) and
+ * `string_bytes` more heap (the caller checked the 4 GiB limit). Capacity
+ * doubles; a bulk writer into a table that has filled a chunk takes the
+ * whole chunk at once, and a fresh heap starts at the previous chunk's size. */
+static spk_status spk__chunk_reserve(spk_table *t, spk__chunk *c, uint32_t rows, size_t string_bytes, bool bulk) {
+    if (c->cap_rows - c->nrows < rows) {
+        uint32_t cap = c->cap_rows ? c->cap_rows : 16;
+        while (cap - c->nrows < rows && cap < SPK_CHUNK_ROWS) cap *= 2;
+        if ((bulk && t->nchunks > 1) || cap > SPK_CHUNK_ROWS) cap = SPK_CHUNK_ROWS;
+        void *p = spk__table_realloc(t, c->rows, (size_t)c->cap_rows * t->width, (size_t)cap * t->width);
+        if (!p) return spk__nomem("table rows", (size_t)cap * t->width);
+        c->rows = (unsigned char *)p;
+        c->cap_rows = cap;
+    }
+    if (string_bytes > (size_t)(c->heap_cap - c->heap_len)) {
+        uint64_t need = (uint64_t)c->heap_len + string_bytes, cap = c->heap_cap ? c->heap_cap : 256;
+        if (bulk && t->nchunks > 1 && c->heap_cap == 0) cap = t->chunks[t->nchunks - 2]->heap_len + 1;
+        while (cap < need) cap *= 2;
+        if (cap > UINT32_MAX) cap = UINT32_MAX;
+        void *p = spk__table_realloc(t, c->heap, c->heap_cap, (size_t)cap);
+        if (!p) return spk__nomem("table strings", (size_t)cap);
+        c->heap = (char *)p;
+        c->heap_cap = (uint32_t)cap;
+    }
+    return SPK_OK;
+}
+
 /* Makes room for one more row with `string_bytes` of strings; returns the chunk. */
 static spk_status spk__reserve_row(spk_table *t, size_t string_bytes, spk__chunk **chunk) {
     spk__chunk *c = t->nchunks ? t->chunks[t->nchunks - 1] : NULL;
@@ -302,25 +329,9 @@ static spk_status spk__reserve_row(spk_table *t, size_t string_bytes, spk__chunk
         t->chunks[t->nchunks++] = fresh;
         c = fresh;
     }
-    if (c->nrows == c->cap_rows) {
-        uint32_t cap = c->cap_rows ? c->cap_rows * 2 : 16;
-        if (cap > SPK_CHUNK_ROWS) cap = SPK_CHUNK_ROWS;
-        void *p = spk__table_realloc(t, c->rows, (size_t)c->cap_rows * t->width, (size_t)cap * t->width);
-        if (!p) return spk__nomem("table rows", (size_t)cap * t->width);
-        c->rows = (unsigned char *)p;
-        c->cap_rows = cap;
-    }
-    if (string_bytes > (size_t)(c->heap_cap - c->heap_len)) {
-        uint64_t need = (uint64_t)c->heap_len + string_bytes, cap = c->heap_cap ? c->heap_cap : 256;
-        while (cap < need) cap *= 2;
-        if (cap > UINT32_MAX) cap = UINT32_MAX;
-        void *p = spk__table_realloc(t, c->heap, c->heap_cap, (size_t)cap);
-        if (!p) return spk__nomem("table strings", (size_t)cap);
-        c->heap = (char *)p;
-        c->heap_cap = (uint32_t)cap;
-    }
-    *chunk = c;
-    return SPK_OK;
+    spk_status st = spk__chunk_reserve(t, c, 1, string_bytes, false);
+    if (st == SPK_OK) *chunk = c;
+    return st;
 }
 
 /* Appends one row. Errors carry "column N (`name`): " and change nothing. */

@@ -611,29 +611,8 @@ static spk_status spk__reserve_rows(spk_table *t, uint32_t rows, size_t string_b
     if (st != SPK_OK) return st;
     uint32_t room = SPK_CHUNK_ROWS - c->nrows;
     uint32_t want = rows < room ? rows : room;
-    if (c->cap_rows - c->nrows < want) {
-        uint32_t cap = c->cap_rows ? c->cap_rows : 16;
-        while (cap - c->nrows < want) cap *= 2;
-        /* A table that has filled a chunk is being written in bulk: take the
-         * whole chunk at once rather than copying it through every doubling. */
-        if (t->nchunks > 1 || cap > SPK_CHUNK_ROWS) cap = SPK_CHUNK_ROWS;
-        void *p = spk__table_realloc(t, c->rows, (size_t)c->cap_rows * t->width, (size_t)cap * t->width);
-        if (!p) return spk__nomem("table rows", (size_t)cap * t->width);
-        c->rows = (unsigned char *)p;
-        c->cap_rows = cap;
-    }
     if (string_bytes > (size_t)(UINT32_MAX - c->heap_len)) return spk__fail(SPK_ERR_LIMIT, "a chunk's strings exceed 4 GiB");
-    if (string_bytes > (size_t)(c->heap_cap - c->heap_len)) {
-        uint64_t need = (uint64_t)c->heap_len + string_bytes, cap = c->heap_cap ? c->heap_cap : 256;
-        if (t->nchunks > 1 && c->heap_cap == 0) /* guess from the previous chunk */
-            cap = t->chunks[t->nchunks - 2]->heap_len + 1;
-        while (cap < need) cap *= 2;
-        if (cap > UINT32_MAX) cap = UINT32_MAX;
-        void *p = spk__table_realloc(t, c->heap, c->heap_cap, (size_t)cap);
-        if (!p) return spk__nomem("table strings", (size_t)cap);
-        c->heap = (char *)p;
-        c->heap_cap = (uint32_t)cap;
-    }
+    if ((st = spk__chunk_reserve(t, c, want, string_bytes, true)) != SPK_OK) return st;
     *chunk = c;
     *fit = want;
     return SPK_OK;

@@ -12,6 +12,12 @@
 
 static int spk_test_passed, spk_test_failed, spk_test_current_failed;
 static const char *spk_test_current;
+/* Keeps the state above "used" in programs that run no check (an oracle
+ * test built without its oracle), so -Werror stays quiet. */
+static inline void spk_test_unused(void) {
+    (void)spk_test_current;
+    (void)spk_test_current_failed;
+}
 
 #define CHECK(cond)                                                                        \
     do {                                                                                   \
