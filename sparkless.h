@@ -37,12 +37,14 @@
      eval     spk_bound: spk_expr_bind (resolution, coercion, folding),
               spk_bound_eval, spk_bound_filter, spk_bound_explain
      plan     spk_session, spk_df: sources (fixture, table, range) and
-              transformations (select, filter/where, withColumn, drop,
-              alias, groupBy/agg, orderBy, limit/offset, distinct, union,
+              transformations (select, filter/where, withColumn(s), drop,
+              alias, groupBy/agg and count/sum/avg/min/max, orderBy,
+              limit/offset, distinct, union,
               unionByName, join, intersect, subtract, exceptAll,
               dropDuplicates, fillna, dropna, sample)
      optimize the optimizer (constant filters, filter merging, predicate
-              and limit pushdown, projection merging and pruning);
+              pushdown through projections and into join sides, limit
+              pushdown, projection merging and pruning);
               spk_df_explain, spk_df_explain_string
      exec     actions: spk_df_collect, spk_df_count, spk_df_show,
               spk_df_head/take/first, spk_df_foreach, spk_df_describe,
@@ -933,6 +935,9 @@ SPKDEF spk_df *spk_df_select_expr(spk_df *df, int n, ...);
 SPKDEF spk_df *spk_df_filter(spk_df *df, spk_expr *condition);
 SPKDEF spk_df *spk_df_where(spk_df *df, const char *condition_sql);
 SPKDEF spk_df *spk_df_with_column(spk_df *df, const char *name, spk_expr *value);
+/* withColumns: every value computed from df's columns; each replaces the
+ * column of its name in place or is added at the end, in the order given. */
+SPKDEF spk_df *spk_df_with_columns(spk_df *df, const char *const *names, spk_expr *const *values, int n);
 SPKDEF spk_df *spk_df_with_column_renamed(spk_df *df, const char *existing, const char *new_name);
 SPKDEF spk_df *spk_df_drop(spk_df *df, int n, ...); /* column names; unknown names are ignored, as Spark */
 SPKDEF spk_df *spk_df_alias(spk_df *df, const char *alias);
@@ -943,6 +948,14 @@ SPKDEF spk_df *spk_df_distinct(spk_df *df);
 /* groupBy(keys...).agg(aggregates...); with no keys, agg over the whole frame. */
 SPKDEF spk_df *spk_df_group_agg(spk_df *df, spk_expr *const *keys, int nkeys, spk_expr *const *aggs, int naggs);
 SPKDEF spk_df *spk_df_agg(spk_df *df, int n, ...);
+/* groupBy(keys).count(), .sum(cols), .avg(cols), .min(cols), .max(cols): with
+ * no columns named (ncols 0), every numeric column that is not a key, as
+ * Spark; count's column is named "count". Keys are consumed. */
+SPKDEF spk_df *spk_df_group_count(spk_df *df, spk_expr *const *keys, int nkeys);
+SPKDEF spk_df *spk_df_group_sum(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols);
+SPKDEF spk_df *spk_df_group_avg(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols);
+SPKDEF spk_df *spk_df_group_min(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols);
+SPKDEF spk_df *spk_df_group_max(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols);
 
 /* orderBy(sort keys...): spk_asc(e), spk_desc(e), spk_asc_nulls_last(e), ...
  * A plain expression sorts ascending with NULLs first, as Spark. */
@@ -11556,38 +11569,55 @@ static int spk__all_columns(const spk_df *df, spk_expr **out, int skip_col) {
     return n;
 }
 
-SPKDEF spk_df *spk_df_with_column(spk_df *df, const char *name, spk_expr *value) {
-    if (!df || !name || !value) {
-        spk_expr_release(value);
-        if (df && !name) spk__fail(SPK_ERR_ARG, "spk_df_with_column: NULL name");
+/* withColumns: every value is computed from df's columns (not from another
+ * new column), each replacing the column of its name in place or, if there
+ * is none, added at the end in the order given, as Spark does. */
+SPKDEF spk_df *spk_df_with_columns(spk_df *df, const char *const *names, spk_expr *const *values, int n) {
+    bool ok = df && n >= 0 && (n == 0 || (names && values));
+    for (int k = 0; ok && k < n; k++) ok = names[k] && values[k];
+    int ncols = df ? spk_schema_ncols(df->schema) : 0;
+    size_t size = (size_t)(ncols + (n > 0 ? n : 0) + 1) * sizeof(spk_expr *);
+    spk_expr **list = ok ? (spk_expr **)spk__alloc(&spk__default_allocator, size) : NULL;
+    int total = list ? spk__all_columns(df, list, -1) : -1;
+    if (total < 0) {
+        if (ok && !list) spk__nomem("withColumns", size);
+        else if (df && !ok) spk__fail(SPK_ERR_ARG, "withColumns: NULL name or value");
+        for (int k = 0; values && k < n; k++) spk_expr_release(values[k]);
+        if (list) spk__free(&spk__default_allocator, list, size);
         return NULL;
     }
-    int ncols = spk_schema_ncols(df->schema);
-    int existing = spk_schema_index(df->schema, name, df->session->case_sensitive);
-    size_t size = (size_t)(ncols + 1) * sizeof(spk_expr *);
-    spk_expr **list = (spk_expr **)spk__alloc(&spk__default_allocator, size);
-    if (!list) {
-        spk_expr_release(value);
-        spk__nomem("withColumn", size);
-        return NULL;
+    for (int k = 0; k < n; k++) {
+        spk_expr *named = spk_alias(values[k], names[k]);
+        if (!named) { /* consume the rest and fail */
+            for (int m = k + 1; m < n; m++) spk_expr_release(values[m]);
+            for (int i = 0; i < total; i++) spk_expr_release(list[i]);
+            spk__free(&spk__default_allocator, list, size);
+            return NULL;
+        }
+        int existing = -1;
+        for (int i = 0; i < total && existing < 0; i++) /* the input's column, or one added just now */
+            if (spk__name_eq(i < ncols ? spk_schema_field(df->schema, i)->name : list[i]->name, names[k],
+                             df->session->case_sensitive))
+                existing = i;
+        if (existing >= 0) {
+            spk_expr_release(list[existing]);
+            list[existing] = named;
+        } else {
+            list[total++] = named;
+        }
     }
-    int n = spk__all_columns(df, list, -1);
-    if (n < 0) {
-        spk_expr_release(value);
-        spk__free(&spk__default_allocator, list, size);
-        return NULL;
-    }
-    spk_expr *named = spk_alias(value, name);
-    if (existing >= 0) { /* Spark replaces the column in place */
-        spk_expr_release(list[existing]);
-        list[existing] = named;
-    } else {
-        list[n++] = named;
-    }
-    spk_df *r = named ? spk__project(df, list, n) : NULL;
-    if (!named) for (int i = 0; i < n; i++) spk_expr_release(list[i]);
+    spk_df *r = spk__project(df, list, total);
     spk__free(&spk__default_allocator, list, size);
     return r;
+}
+
+SPKDEF spk_df *spk_df_with_column(spk_df *df, const char *name, spk_expr *value) {
+    if (!name) {
+        spk_expr_release(value);
+        if (df) spk__fail(SPK_ERR_ARG, "spk_df_with_column: NULL name");
+        return NULL;
+    }
+    return spk_df_with_columns(df, &name, &value, 1);
 }
 
 SPKDEF spk_df *spk_df_with_column_renamed(spk_df *df, const char *existing, const char *new_name) {
@@ -12460,6 +12490,58 @@ SPKDEF spk_df *spk_df_agg(spk_df *df, int n, ...) {
     SPK__VA_EXPRS(n, n, result_ = spk_df_group_agg(df, NULL, 0, list_, n));
 }
 
+/* groupBy(keys).count() / .sum(cols) / .avg / .min / .max: `function` over
+ * each named column, or over every numeric column that is not a key when
+ * none are named (count takes none and names its column "count"). Keys are
+ * consumed. */
+static spk_df *spk__group_shortcut(spk_df *df, spk_expr *const *keys, int nkeys, const char *function,
+                                   const char *const *cols, int ncols) {
+    int nc = df ? spk_schema_ncols(df->schema) : 0, naggs = 0;
+    bool count = strcmp(function, "count") == 0;
+    size_t size = (size_t)(count ? 1 : (ncols > 0 ? ncols : nc) + 1) * sizeof(spk_expr *);
+    spk_expr **aggs = df ? (spk_expr **)spk__alloc(&spk__default_allocator, size) : NULL;
+    if (!aggs) {
+        if (df) spk__nomem("an aggregation", size);
+        for (int k = 0; k < nkeys; k++) spk_expr_release(keys[k]);
+        return NULL;
+    }
+    if (count) {
+        aggs[naggs++] = spk_alias(spk_call("count", 1, spk_star()), "count");
+    } else if (ncols > 0) {
+        for (int i = 0; i < ncols; i++) aggs[naggs++] = spk_call(function, 1, spk_col(cols[i]));
+    } else {
+        for (int i = 0; i < nc; i++) {
+            const spk_field *f = spk_schema_field(df->schema, i);
+            bool is_key = false;
+            for (int k = 0; k < nkeys && !is_key; k++)
+                is_key = keys[k] && keys[k]->op == SPK__OP_COL && spk__name_eq(keys[k]->name, f->name, df->session->case_sensitive);
+            if (!is_key && spk__is_numeric((spk_type_id)f->type.id)) {
+                spk_expr *c = spk__with_name(spk__expr_new(SPK__OP_COL, 0), f->name, strlen(f->name));
+                aggs[naggs++] = spk_call(function, 1, c);
+            }
+        }
+    }
+    spk_df *g = spk_df_group_agg(df, keys, nkeys, aggs, naggs);
+    spk__free(&spk__default_allocator, aggs, size);
+    return g;
+}
+
+SPKDEF spk_df *spk_df_group_count(spk_df *df, spk_expr *const *keys, int nkeys) {
+    return spk__group_shortcut(df, keys, nkeys, "count", NULL, 0);
+}
+SPKDEF spk_df *spk_df_group_sum(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols) {
+    return spk__group_shortcut(df, keys, nkeys, "sum", cols, ncols);
+}
+SPKDEF spk_df *spk_df_group_avg(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols) {
+    return spk__group_shortcut(df, keys, nkeys, "avg", cols, ncols);
+}
+SPKDEF spk_df *spk_df_group_min(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols) {
+    return spk__group_shortcut(df, keys, nkeys, "min", cols, ncols);
+}
+SPKDEF spk_df *spk_df_group_max(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols) {
+    return spk__group_shortcut(df, keys, nkeys, "max", cols, ncols);
+}
+
 /* ---- src/optimize.c ---- */
 /* optimize: rewrites of logical plans (filter merging, predicate pushdown,
  * projection pruning, limit pushdown) and their text for explain(). */
@@ -12836,8 +12918,10 @@ static spk_df *spk__opt_rebuild(const spk_df *n, const spk_df *child, const spk_
     case SPK__P_DISTINCT: return spk_df_distinct(spk__opt_mut(child));
     case SPK__P_UNION: return spk__opt_adopt(spk_df_union(spk__opt_mut(child), spk__opt_mut(right)), n);
     }
-    /* JOIN: rebuild through plan's join constructor, then spk__opt_adopt.
-     * Until then a join (or any kind added later) stays as built. */
+    if (n->kind == SPK__P_JOIN) /* the same join over the new sides; the condition is bound afresh */
+        return spk__opt_adopt(spk__join(spk__opt_mut(child), spk__opt_mut(right),
+                                        n->nexprs ? spk_expr_retain(n->exprs[0]) : NULL, (spk__jtype)n->join), n);
+    /* Any kind added later stays as built. */
     spk__fail(SPK_ERR_STATE, "optimizer: cannot rebuild a plan node of kind %d", (int)n->kind);
     return NULL;
 }
@@ -12994,8 +13078,8 @@ static bool spk__opt_sides_of(const spk_df *in, spk__opt_sides *s) {
         s->side[1] = in->right;
         s->all_sides = true;
         break;
-    /* JOIN (not in plan yet; child = left, right = right, output = the left
-     * columns then the right ones). A WHERE conjunct may move
+    /* JOIN (child = left, right = right, output = the left columns then the
+     * right ones; handled in default below). A WHERE conjunct may move
      *   INNER, CROSS:         into the one side that has all its columns;
      *   LEFT OUTER:           into the left side only: over the right side it
      *                         would also have to judge the NULL-extended rows
@@ -13006,13 +13090,25 @@ static bool spk__opt_sides_of(const spk_df *in, spk__opt_sides *s) {
      *   LEFT SEMI, LEFT ANTI: into the left side (the output is the left).
      * Here: side[0] = left, side[1] = right, all_sides = false; below, map[0]
      * gives colref(left, i) for i < nleft and map[1] colref(right, i - nleft)
-     * for the rest, each only where the join type allows that side. The ON
-     * condition's conjuncts go the other way for outer joins: a LEFT join's
-     * ON conjunct on the right side alone may move into the right side, one
-     * on the left side alone may not move. */
-    default: return true;
+     * for the rest, each only where the join type allows that side. (The ON
+     * condition's conjuncts are not moved yet: for outer joins they go the
+     * other way — a LEFT join's ON conjunct on the right side alone could move
+     * into the right side, one on the left side alone could not.) */
+    default:
+        if (in->kind != SPK__P_JOIN) return true;
+        s->side[0] = in->child;
+        s->side[1] = in->right;
+        break;
     }
     s->n = s->side[1] ? 2 : 1;
+    /* Which sides of a join a WHERE conjunct may move into (see above). */
+    bool join_side[2] = {false, false};
+    if (in->kind == SPK__P_JOIN) {
+        spk__jtype t = (spk__jtype)in->join;
+        join_side[0] = t == SPK__J_INNER || t == SPK__J_CROSS || t == SPK__J_LEFT || t == SPK__J_SEMI || t == SPK__J_ANTI;
+        join_side[1] = t == SPK__J_INNER || t == SPK__J_CROSS || t == SPK__J_RIGHT;
+    }
+    int nleft = spk__opt_ncols(in->child);
     for (int k = 0; k < s->n; k++)
         if (!spk__opt_map_init(&s->map[k], in)) return false;
     for (int i = 0; i < ncols; i++) {
@@ -13044,7 +13140,12 @@ static bool spk__opt_sides_of(const spk_df *in, spk__opt_sides *s) {
                 if (!(w[k] = spk__opt_colref(s->side[k], i))) break;
             }
             break;
-        default: break;
+        default:
+            if (in->kind == SPK__P_JOIN) { /* output: the left columns, then the right ones */
+                int k = i < nleft ? 0 : 1;
+                if (join_side[k] && !(w[k] = spk__opt_colref(s->side[k], k ? i - nleft : i))) break;
+            }
+            break;
         }
         for (int k = 0; k < s->n; k++) s->map[k].with[i] = w[k];
         if (spk_last_status() == SPK_ERR_NOMEM) return false;

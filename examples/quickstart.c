@@ -1,6 +1,6 @@
-/* quickstart.c — a walkthrough: a table from a fixture, a DataFrame over it,
- * filters in SQL text, grouping, sorting, show(), explain(), and what bad
- * input looks like. Build and run: make demo */
+/* quickstart.c — a walkthrough: a DataFrame from a fixture, filters in SQL
+ * text, grouping, sorting, a join, show(), explain(), and what bad input
+ * looks like. Build and run: make demo */
 #define SPARKLESS_IMPLEMENTATION
 #include "../sparkless.h"
 
@@ -41,18 +41,32 @@ int main(void) {
     if (!sorted) return fail("groupBy/orderBy");
     spk_df_show(sorted, 20, 20, false, stdout);
 
-    /* 4. explain() shows the plan: casts the analyser inserted included. */
+    /* 4. Join with another frame; aliases tell the two sides' columns apart. */
+    spk_df *depts = spk_df_from_fixture(spark, "dept STRING, floor INT\neng, 3\nops, 1\n");
+    spk_df *p = spk_df_alias(people, "p"), *d = spk_df_alias(depts, "d");
+    spk_df *joined = spk_df_join(p, d, spk_eq(spk_col("p.dept"), spk_col("d.dept")), "left");
+    spk_df *where = spk_df_select_expr(joined, 3, "p.name", "p.dept", "d.floor");
+    if (!where) return fail("join");
+    spk_df_show(where, 20, 20, false, stdout);
+
+    /* 5. explain() shows the plan: casts the analyser inserted included, and
+     *    what the optimizer did (filters moved down, columns pruned). */
     spk_df_explain(shaped, true, stdout);
 
-    /* 5. Actions run the plan: count, or collect into a table you read from C. */
+    /* 6. Actions run the plan: count, or collect into a table you read from C. */
     int64_t n = 0;
     spk_df_count(earners, &n);
     printf("\n%lld people earn more than 90\n", (long long)n);
 
-    /* 6. Bad input is an error that says what and where. */
+    /* 7. Bad input is an error that says what and where. */
     if (!spk_df_where(people, "salry > 90"))
         printf("\n%s: %s\n", spk_status_category(spk_last_status()), spk_last_error());
 
+    spk_df_release(where);
+    spk_df_release(joined);
+    spk_df_release(d);
+    spk_df_release(p);
+    spk_df_release(depts);
     spk_df_release(sorted);
     spk_df_release(by_dept);
     spk_df_release(shaped);

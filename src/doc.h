@@ -37,12 +37,14 @@
      eval     spk_bound: spk_expr_bind (resolution, coercion, folding),
               spk_bound_eval, spk_bound_filter, spk_bound_explain
      plan     spk_session, spk_df: sources (fixture, table, range) and
-              transformations (select, filter/where, withColumn, drop,
-              alias, groupBy/agg, orderBy, limit/offset, distinct, union,
+              transformations (select, filter/where, withColumn(s), drop,
+              alias, groupBy/agg and count/sum/avg/min/max, orderBy,
+              limit/offset, distinct, union,
               unionByName, join, intersect, subtract, exceptAll,
               dropDuplicates, fillna, dropna, sample)
      optimize the optimizer (constant filters, filter merging, predicate
-              and limit pushdown, projection merging and pruning);
+              pushdown through projections and into join sides, limit
+              pushdown, projection merging and pruning);
               spk_df_explain, spk_df_explain_string
      exec     actions: spk_df_collect, spk_df_count, spk_df_show,
               spk_df_head/take/first, spk_df_foreach, spk_df_describe,

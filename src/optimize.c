@@ -375,8 +375,10 @@ static spk_df *spk__opt_rebuild(const spk_df *n, const spk_df *child, const spk_
     case SPK__P_DISTINCT: return spk_df_distinct(spk__opt_mut(child));
     case SPK__P_UNION: return spk__opt_adopt(spk_df_union(spk__opt_mut(child), spk__opt_mut(right)), n);
     }
-    /* JOIN: rebuild through plan's join constructor, then spk__opt_adopt.
-     * Until then a join (or any kind added later) stays as built. */
+    if (n->kind == SPK__P_JOIN) /* the same join over the new sides; the condition is bound afresh */
+        return spk__opt_adopt(spk__join(spk__opt_mut(child), spk__opt_mut(right),
+                                        n->nexprs ? spk_expr_retain(n->exprs[0]) : NULL, (spk__jtype)n->join), n);
+    /* Any kind added later stays as built. */
     spk__fail(SPK_ERR_STATE, "optimizer: cannot rebuild a plan node of kind %d", (int)n->kind);
     return NULL;
 }
@@ -533,8 +535,8 @@ static bool spk__opt_sides_of(const spk_df *in, spk__opt_sides *s) {
         s->side[1] = in->right;
         s->all_sides = true;
         break;
-    /* JOIN (not in plan yet; child = left, right = right, output = the left
-     * columns then the right ones). A WHERE conjunct may move
+    /* JOIN (child = left, right = right, output = the left columns then the
+     * right ones; handled in default below). A WHERE conjunct may move
      *   INNER, CROSS:         into the one side that has all its columns;
      *   LEFT OUTER:           into the left side only: over the right side it
      *                         would also have to judge the NULL-extended rows
@@ -545,13 +547,25 @@ static bool spk__opt_sides_of(const spk_df *in, spk__opt_sides *s) {
      *   LEFT SEMI, LEFT ANTI: into the left side (the output is the left).
      * Here: side[0] = left, side[1] = right, all_sides = false; below, map[0]
      * gives colref(left, i) for i < nleft and map[1] colref(right, i - nleft)
-     * for the rest, each only where the join type allows that side. The ON
-     * condition's conjuncts go the other way for outer joins: a LEFT join's
-     * ON conjunct on the right side alone may move into the right side, one
-     * on the left side alone may not move. */
-    default: return true;
+     * for the rest, each only where the join type allows that side. (The ON
+     * condition's conjuncts are not moved yet: for outer joins they go the
+     * other way — a LEFT join's ON conjunct on the right side alone could move
+     * into the right side, one on the left side alone could not.) */
+    default:
+        if (in->kind != SPK__P_JOIN) return true;
+        s->side[0] = in->child;
+        s->side[1] = in->right;
+        break;
     }
     s->n = s->side[1] ? 2 : 1;
+    /* Which sides of a join a WHERE conjunct may move into (see above). */
+    bool join_side[2] = {false, false};
+    if (in->kind == SPK__P_JOIN) {
+        spk__jtype t = (spk__jtype)in->join;
+        join_side[0] = t == SPK__J_INNER || t == SPK__J_CROSS || t == SPK__J_LEFT || t == SPK__J_SEMI || t == SPK__J_ANTI;
+        join_side[1] = t == SPK__J_INNER || t == SPK__J_CROSS || t == SPK__J_RIGHT;
+    }
+    int nleft = spk__opt_ncols(in->child);
     for (int k = 0; k < s->n; k++)
         if (!spk__opt_map_init(&s->map[k], in)) return false;
     for (int i = 0; i < ncols; i++) {
@@ -583,7 +597,12 @@ static bool spk__opt_sides_of(const spk_df *in, spk__opt_sides *s) {
                 if (!(w[k] = spk__opt_colref(s->side[k], i))) break;
             }
             break;
-        default: break;
+        default:
+            if (in->kind == SPK__P_JOIN) { /* output: the left columns, then the right ones */
+                int k = i < nleft ? 0 : 1;
+                if (join_side[k] && !(w[k] = spk__opt_colref(s->side[k], k ? i - nleft : i))) break;
+            }
+            break;
         }
         for (int k = 0; k < s->n; k++) s->map[k].with[i] = w[k];
         if (spk_last_status() == SPK_ERR_NOMEM) return false;

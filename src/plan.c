@@ -458,38 +458,55 @@ static int spk__all_columns(const spk_df *df, spk_expr **out, int skip_col) {
     return n;
 }
 
-SPKDEF spk_df *spk_df_with_column(spk_df *df, const char *name, spk_expr *value) {
-    if (!df || !name || !value) {
-        spk_expr_release(value);
-        if (df && !name) spk__fail(SPK_ERR_ARG, "spk_df_with_column: NULL name");
+/* withColumns: every value is computed from df's columns (not from another
+ * new column), each replacing the column of its name in place or, if there
+ * is none, added at the end in the order given, as Spark does. */
+SPKDEF spk_df *spk_df_with_columns(spk_df *df, const char *const *names, spk_expr *const *values, int n) {
+    bool ok = df && n >= 0 && (n == 0 || (names && values));
+    for (int k = 0; ok && k < n; k++) ok = names[k] && values[k];
+    int ncols = df ? spk_schema_ncols(df->schema) : 0;
+    size_t size = (size_t)(ncols + (n > 0 ? n : 0) + 1) * sizeof(spk_expr *);
+    spk_expr **list = ok ? (spk_expr **)spk__alloc(&spk__default_allocator, size) : NULL;
+    int total = list ? spk__all_columns(df, list, -1) : -1;
+    if (total < 0) {
+        if (ok && !list) spk__nomem("withColumns", size);
+        else if (df && !ok) spk__fail(SPK_ERR_ARG, "withColumns: NULL name or value");
+        for (int k = 0; values && k < n; k++) spk_expr_release(values[k]);
+        if (list) spk__free(&spk__default_allocator, list, size);
         return NULL;
     }
-    int ncols = spk_schema_ncols(df->schema);
-    int existing = spk_schema_index(df->schema, name, df->session->case_sensitive);
-    size_t size = (size_t)(ncols + 1) * sizeof(spk_expr *);
-    spk_expr **list = (spk_expr **)spk__alloc(&spk__default_allocator, size);
-    if (!list) {
-        spk_expr_release(value);
-        spk__nomem("withColumn", size);
-        return NULL;
+    for (int k = 0; k < n; k++) {
+        spk_expr *named = spk_alias(values[k], names[k]);
+        if (!named) { /* consume the rest and fail */
+            for (int m = k + 1; m < n; m++) spk_expr_release(values[m]);
+            for (int i = 0; i < total; i++) spk_expr_release(list[i]);
+            spk__free(&spk__default_allocator, list, size);
+            return NULL;
+        }
+        int existing = -1;
+        for (int i = 0; i < total && existing < 0; i++) /* the input's column, or one added just now */
+            if (spk__name_eq(i < ncols ? spk_schema_field(df->schema, i)->name : list[i]->name, names[k],
+                             df->session->case_sensitive))
+                existing = i;
+        if (existing >= 0) {
+            spk_expr_release(list[existing]);
+            list[existing] = named;
+        } else {
+            list[total++] = named;
+        }
     }
-    int n = spk__all_columns(df, list, -1);
-    if (n < 0) {
-        spk_expr_release(value);
-        spk__free(&spk__default_allocator, list, size);
-        return NULL;
-    }
-    spk_expr *named = spk_alias(value, name);
-    if (existing >= 0) { /* Spark replaces the column in place */
-        spk_expr_release(list[existing]);
-        list[existing] = named;
-    } else {
-        list[n++] = named;
-    }
-    spk_df *r = named ? spk__project(df, list, n) : NULL;
-    if (!named) for (int i = 0; i < n; i++) spk_expr_release(list[i]);
+    spk_df *r = spk__project(df, list, total);
     spk__free(&spk__default_allocator, list, size);
     return r;
+}
+
+SPKDEF spk_df *spk_df_with_column(spk_df *df, const char *name, spk_expr *value) {
+    if (!name) {
+        spk_expr_release(value);
+        if (df) spk__fail(SPK_ERR_ARG, "spk_df_with_column: NULL name");
+        return NULL;
+    }
+    return spk_df_with_columns(df, &name, &value, 1);
 }
 
 SPKDEF spk_df *spk_df_with_column_renamed(spk_df *df, const char *existing, const char *new_name) {
@@ -1360,4 +1377,56 @@ SPKDEF spk_df *spk_df_group_agg(spk_df *df, spk_expr *const *keys, int nkeys, sp
 
 SPKDEF spk_df *spk_df_agg(spk_df *df, int n, ...) {
     SPK__VA_EXPRS(n, n, result_ = spk_df_group_agg(df, NULL, 0, list_, n));
+}
+
+/* groupBy(keys).count() / .sum(cols) / .avg / .min / .max: `function` over
+ * each named column, or over every numeric column that is not a key when
+ * none are named (count takes none and names its column "count"). Keys are
+ * consumed. */
+static spk_df *spk__group_shortcut(spk_df *df, spk_expr *const *keys, int nkeys, const char *function,
+                                   const char *const *cols, int ncols) {
+    int nc = df ? spk_schema_ncols(df->schema) : 0, naggs = 0;
+    bool count = strcmp(function, "count") == 0;
+    size_t size = (size_t)(count ? 1 : (ncols > 0 ? ncols : nc) + 1) * sizeof(spk_expr *);
+    spk_expr **aggs = df ? (spk_expr **)spk__alloc(&spk__default_allocator, size) : NULL;
+    if (!aggs) {
+        if (df) spk__nomem("an aggregation", size);
+        for (int k = 0; k < nkeys; k++) spk_expr_release(keys[k]);
+        return NULL;
+    }
+    if (count) {
+        aggs[naggs++] = spk_alias(spk_call("count", 1, spk_star()), "count");
+    } else if (ncols > 0) {
+        for (int i = 0; i < ncols; i++) aggs[naggs++] = spk_call(function, 1, spk_col(cols[i]));
+    } else {
+        for (int i = 0; i < nc; i++) {
+            const spk_field *f = spk_schema_field(df->schema, i);
+            bool is_key = false;
+            for (int k = 0; k < nkeys && !is_key; k++)
+                is_key = keys[k] && keys[k]->op == SPK__OP_COL && spk__name_eq(keys[k]->name, f->name, df->session->case_sensitive);
+            if (!is_key && spk__is_numeric((spk_type_id)f->type.id)) {
+                spk_expr *c = spk__with_name(spk__expr_new(SPK__OP_COL, 0), f->name, strlen(f->name));
+                aggs[naggs++] = spk_call(function, 1, c);
+            }
+        }
+    }
+    spk_df *g = spk_df_group_agg(df, keys, nkeys, aggs, naggs);
+    spk__free(&spk__default_allocator, aggs, size);
+    return g;
+}
+
+SPKDEF spk_df *spk_df_group_count(spk_df *df, spk_expr *const *keys, int nkeys) {
+    return spk__group_shortcut(df, keys, nkeys, "count", NULL, 0);
+}
+SPKDEF spk_df *spk_df_group_sum(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols) {
+    return spk__group_shortcut(df, keys, nkeys, "sum", cols, ncols);
+}
+SPKDEF spk_df *spk_df_group_avg(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols) {
+    return spk__group_shortcut(df, keys, nkeys, "avg", cols, ncols);
+}
+SPKDEF spk_df *spk_df_group_min(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols) {
+    return spk__group_shortcut(df, keys, nkeys, "min", cols, ncols);
+}
+SPKDEF spk_df *spk_df_group_max(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols) {
+    return spk__group_shortcut(df, keys, nkeys, "max", cols, ncols);
 }

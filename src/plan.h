@@ -45,6 +45,9 @@ SPKDEF spk_df *spk_df_select_expr(spk_df *df, int n, ...);
 SPKDEF spk_df *spk_df_filter(spk_df *df, spk_expr *condition);
 SPKDEF spk_df *spk_df_where(spk_df *df, const char *condition_sql);
 SPKDEF spk_df *spk_df_with_column(spk_df *df, const char *name, spk_expr *value);
+/* withColumns: every value computed from df's columns; each replaces the
+ * column of its name in place or is added at the end, in the order given. */
+SPKDEF spk_df *spk_df_with_columns(spk_df *df, const char *const *names, spk_expr *const *values, int n);
 SPKDEF spk_df *spk_df_with_column_renamed(spk_df *df, const char *existing, const char *new_name);
 SPKDEF spk_df *spk_df_drop(spk_df *df, int n, ...); /* column names; unknown names are ignored, as Spark */
 SPKDEF spk_df *spk_df_alias(spk_df *df, const char *alias);
@@ -55,6 +58,14 @@ SPKDEF spk_df *spk_df_distinct(spk_df *df);
 /* groupBy(keys...).agg(aggregates...); with no keys, agg over the whole frame. */
 SPKDEF spk_df *spk_df_group_agg(spk_df *df, spk_expr *const *keys, int nkeys, spk_expr *const *aggs, int naggs);
 SPKDEF spk_df *spk_df_agg(spk_df *df, int n, ...);
+/* groupBy(keys).count(), .sum(cols), .avg(cols), .min(cols), .max(cols): with
+ * no columns named (ncols 0), every numeric column that is not a key, as
+ * Spark; count's column is named "count". Keys are consumed. */
+SPKDEF spk_df *spk_df_group_count(spk_df *df, spk_expr *const *keys, int nkeys);
+SPKDEF spk_df *spk_df_group_sum(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols);
+SPKDEF spk_df *spk_df_group_avg(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols);
+SPKDEF spk_df *spk_df_group_min(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols);
+SPKDEF spk_df *spk_df_group_max(spk_df *df, spk_expr *const *keys, int nkeys, const char *const *cols, int ncols);
 
 /* orderBy(sort keys...): spk_asc(e), spk_desc(e), spk_asc_nulls_last(e), ...
  * A plain expression sorts ascending with NULLs first, as Spark. */

@@ -1376,6 +1376,69 @@ static void test_pipeline(void) {
     spk_df_release(p);
 }
 
+/* withColumns computes every value from the input (a reference to a new
+ * name sees the old column), replaces in place, appends new ones in order. */
+static void test_with_columns(void) {
+    spk_df *d = FIX("a INT, b STRING\n1,x\n2,y");
+    const char *names[] = {"b", "c", "d"};
+    spk_expr *values[] = {spk_call("upper", 1, spk_col("b")), spk_mul(spk_col("a"), spk_lit_i32(10)),
+                          spk_call("concat", 2, spk_col("b"), spk_lit_str("!"))};
+    spk_df *w = spk_df_with_columns(d, names, values, 3);
+    CHECK(w != NULL);
+    EXPECT_SHOW(w, 20, 20, false,
+                "+---+---+---+---+\n"
+                "|  a|  b|  c|  d|\n"
+                "+---+---+---+---+\n"
+                "|  1|  X| 10| x!|\n"
+                "|  2|  Y| 20| y!|\n"
+                "+---+---+---+---+\n");
+    const char *bad[] = {"e"};
+    spk_expr *missing[] = {spk_col("nope")};
+    CHECK(spk_df_with_columns(d, bad, missing, 1) == NULL);
+    CHECK_CONTAINS(spk_last_error(), "`nope`");
+    spk_df_release(w);
+    spk_df_release(d);
+}
+
+/* groupBy().count()/sum()/avg()/min()/max(), named columns or every numeric
+ * non-key column, with Spark's column names. */
+static void test_group_shortcuts(void) {
+    spk_df *d = FIX("k STRING, x INT, y DOUBLE, s STRING\na,1,1.5,p\na,3,2.5,q\nb,5,NULL,r\nNULL,7,4.0,s");
+    spk_expr *k1[] = {spk_col("k")};
+    spk_df *g1 = spk_df_group_count(d, k1, 1), *c = spk_df_order_by(g1, 1, spk_col("k"));
+    EXPECT_SHOW(c, 20, 20, false,
+                "+----+-----+\n"
+                "|   k|count|\n"
+                "+----+-----+\n"
+                "|NULL|    1|\n"
+                "|   a|    2|\n"
+                "|   b|    1|\n"
+                "+----+-----+\n");
+    spk_expr *k2[] = {spk_col("k")};
+    spk_df *sum = spk_df_group_sum(d, k2, 1, NULL, 0); /* x and y: the numeric non-key columns */
+    spk_df *sums = spk_df_order_by(sum, 1, spk_col("k"));
+    EXPECT_SHOW(sums, 20, 20, false,
+                "+----+------+------+\n"
+                "|   k|sum(x)|sum(y)|\n"
+                "+----+------+------+\n"
+                "|NULL|     7|   4.0|\n"
+                "|   a|     4|   4.0|\n"
+                "|   b|     5|  NULL|\n"
+                "+----+------+------+\n");
+    const char *cols[] = {"x"};
+    spk_expr *k3[] = {spk_col("k")}, *k4[] = {spk_col("k")}, *k5[] = {spk_col("k")};
+    spk_df *ga = spk_df_group_avg(d, k3, 1, cols, 1), *avg = spk_df_order_by(ga, 1, spk_col("k"));
+    spk_df *gn = spk_df_group_min(d, k4, 1, cols, 1), *mn = spk_df_order_by(gn, 1, spk_col("k"));
+    spk_df *gx = spk_df_group_max(d, k5, 1, cols, 1), *mx = spk_df_order_by(gx, 1, spk_col("k"));
+    EXPECT_SHOW(avg, 20, 20, false, "+----+------+\n|   k|avg(x)|\n+----+------+\n|NULL|   7.0|\n|   a|   2.0|\n|   b|   5.0|\n+----+------+\n");
+    EXPECT_SHOW(mn, 20, 20, false, "+----+------+\n|   k|min(x)|\n+----+------+\n|NULL|     7|\n|   a|     1|\n|   b|     5|\n+----+------+\n");
+    EXPECT_SHOW(mx, 20, 20, false, "+----+------+\n|   k|max(x)|\n+----+------+\n|NULL|     7|\n|   a|     3|\n|   b|     5|\n+----+------+\n");
+    spk_df *none = spk_df_group_count(d, NULL, 0); /* no keys: the whole frame */
+    EXPECT_SHOW(none, 20, 20, false, "+-----+\n|count|\n+-----+\n|    4|\n+-----+\n");
+    spk_df *frames[] = {none, mx, gx, mn, gn, avg, ga, sums, sum, c, g1, d};
+    for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) spk_df_release(frames[i]);
+}
+
 int main(void) {
     if (spk_session_new(NULL, &S) != SPK_OK) {
         fprintf(stderr, "no session: %s\n", spk_last_error());
@@ -1397,6 +1460,8 @@ int main(void) {
     RUN_DF(test_union_string_widening);
     RUN_DF(test_empty);
     RUN_DF(test_count_streams);
+    RUN_DF(test_with_columns);
+    RUN_DF(test_group_shortcuts);
     RUN_DF(test_show_basic);
     RUN_DF(test_show_default_rows);
     RUN_DF(test_show_truncate);

@@ -747,6 +747,51 @@ static void test_out_of_memory(void) {
     }
 }
 
+/* WHERE over a join: a conjunct moves into the side that has all its columns,
+ * as far as the join type allows (inner and cross: either side; left, semi,
+ * anti: the left; right: the right; full: neither), and the rows never change. */
+static void test_join_pushdown(void) {
+    spk_df *l0 = spk_df_from_fixture(S, "id INT, x STRING, v INT\n1,a,10\n2,b,20\nNULL,c,30\n4,d,NULL\n1,e,50");
+    spk_df *r0 = spk_df_from_fixture(S, "id INT, y STRING, w INT\n1,p,5\n1,q,15\n3,r,25\nNULL,s,35\n4,t,NULL");
+    spk_df *l = spk_df_alias(l0, "a"), *r = spk_df_alias(r0, "b");
+    static const char *const types[] = {"inner", "left", "right", "full", "left_semi", "left_anti", "cross"};
+    static const char *const wheres[] = {"a.v > 15", "b.w > 10", "a.v > 15 AND b.w < 30", "a.v IS NULL",
+                                         "b.w IS NULL", "a.x <> 'c' OR b.y = 'p'", "coalesce(b.w, 0) = 0"};
+    for (int t = 0; t < 7; t++) {
+        spk_df *j = t == 6 ? spk_df_join(l, r, NULL, "cross") : spk_df_join(l, r, spk_eq(spk_col("a.id"), spk_col("b.id")), types[t]);
+        CHECK(j != NULL);
+        for (int w = 0; j && w < 7; w++) {
+            if ((t == 4 || t == 5) && strstr(wheres[w], "b.")) continue; /* semi/anti keep only the left columns */
+            spk_df *f = spk_df_where(j, wheres[w]);
+            spk_df *o = spk_df_order_by(f, 3, spk_col("a.x"), spk_col("a.v"), spk_col("a.id"));
+            CHECK_SAME_ROWS(o);
+            spk_df_release(o);
+            spk_df_release(f);
+        }
+        spk_df_release(j);
+    }
+    /* where the conjuncts went */
+    spk_df *inner = spk_df_join(l, r, spk_eq(spk_col("a.id"), spk_col("b.id")), "inner");
+    spk_df *left = spk_df_join(l, r, spk_eq(spk_col("a.id"), spk_col("b.id")), "left");
+    spk_df *fi = spk_df_where(inner, "a.v > 15 AND b.w > 10"), *fl = spk_df_where(left, "a.v > 15 AND b.w > 10");
+    char *pi = optimized_plan(fi), *pl = optimized_plan(fl);
+    CHECK(pi && strncmp(pi, "Join Inner", 10) == 0); /* both conjuncts went below the join */
+    CHECK_CONTAINS(pi, "+- Filter (v#2 > 15)");
+    CHECK_CONTAINS(pi, "+- Filter (w#2 > 10)");
+    CHECK(pl && strncmp(pl, "Filter (w#", 10) == 0); /* the right side's conjunct stays above a left join */
+    CHECK_CONTAINS(pl, "+- Filter (v#2 > 15)");
+    free(pi);
+    free(pl);
+    spk_df_release(fi);
+    spk_df_release(fl);
+    spk_df_release(inner);
+    spk_df_release(left);
+    spk_df_release(l);
+    spk_df_release(r);
+    spk_df_release(l0);
+    spk_df_release(r0);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     CHECK_OK(spk_session_new(NULL, &S));
@@ -769,6 +814,7 @@ int main(void) {
     RUN(test_random_plans);
     RUN(test_deep_plan);
     RUN(test_out_of_memory);
+    RUN(test_join_pushdown);
     spk_session_free(S);
     return TEST_REPORT();
 }
