@@ -36,7 +36,7 @@
               aggregate functions, called by name from expressions)
      eval     spk_bound: spk_expr_bind (resolution, coercion, folding),
               spk_bound_eval, spk_bound_filter, spk_bound_explain
-     plan     spk_session, spk_df: sources (fixture, table, range) and
+     plan     spk_session, spk_df: sources (fixture, table, rows, range) and
               transformations (select, filter/where, withColumn(s), drop,
               alias, groupBy/agg and count/sum/avg/min/max, orderBy,
               limit/offset, distinct, union,
@@ -922,6 +922,9 @@ SPKDEF void spk_df_release(spk_df *df); /* NULL is fine */
 SPKDEF spk_df *spk_df_from_table(spk_session *s, spk_table *table);
 /* From a fixture literal: "id INT, name STRING\n1,Alice\n2,NULL". */
 SPKDEF spk_df *spk_df_from_fixture(spk_session *s, const char *text);
+/* createDataFrame(rows, schema): nrows rows given row-major (nrows * ncols
+ * values, as spk_table_append_rows takes them); the schema is retained. */
+SPKDEF spk_df *spk_df_from_rows(spk_session *s, spk_schema *schema, const spk_value *values, size_t nrows);
 /* spark.range(start, end, step): one BIGINT column `id`. */
 SPKDEF spk_df *spk_df_range(spk_session *s, int64_t start, int64_t end, int64_t step);
 
@@ -965,6 +968,7 @@ SPKDEF spk_expr *spk_asc_nulls_last(spk_expr *e);
 SPKDEF spk_expr *spk_desc_nulls_first(spk_expr *e);
 SPKDEF spk_df *spk_df_order_by(spk_df *df, int n, ...);
 SPKDEF spk_df *spk_df_order_by_array(spk_df *df, spk_expr *const *keys, int n);
+SPKDEF spk_df *spk_df_sort_array(spk_df *df, spk_expr *const *keys, int n); /* sort = orderBy */
 
 /* ---------------------------------------------------------------- joins */
 
@@ -1001,6 +1005,7 @@ SPKDEF spk_df *spk_df_cross_join(spk_df *left, spk_df *right);
 
 /* Spark's union/unionAll: by position, keeping duplicates. */
 SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b);
+SPKDEF spk_df *spk_df_union_all(spk_df *a, spk_df *b);
 /* unionByName(other, allowMissingColumns): b's columns matched to a's by
  * name. A column of a that b lacks is SPK_ERR_SCHEMA naming it, unless
  * allow_missing_columns, which fills it with NULL (and adds b's extra
@@ -11320,6 +11325,22 @@ SPKDEF spk_df *spk_df_from_fixture(spk_session *s, const char *text) {
     return df;
 }
 
+SPKDEF spk_df *spk_df_from_rows(spk_session *s, spk_schema *schema, const spk_value *values, size_t nrows) {
+    if (!s || !schema) {
+        spk__fail(SPK_ERR_ARG, "spk_df_from_rows: NULL argument");
+        return NULL;
+    }
+    spk_table *t = NULL;
+    if (spk_table_new(s->alloc, schema, &t) != SPK_OK) return NULL;
+    if (spk_table_append_rows(t, values, nrows) != SPK_OK) {
+        spk_table_free(t);
+        return NULL;
+    }
+    spk_df *df = spk_df_from_table(s, t);
+    if (!df) spk_table_free(t);
+    return df;
+}
+
 SPKDEF spk_df *spk_df_range(spk_session *s, int64_t start, int64_t end, int64_t step) {
     if (!s || step == 0) {
         spk__fail(SPK_ERR_ARG, "spk_df_range: %s", s ? "step must not be 0" : "NULL session");
@@ -11835,6 +11856,8 @@ SPKDEF spk_df *spk_df_order_by_array(spk_df *df, spk_expr *const *keys, int n) {
     return s;
 }
 
+SPKDEF spk_df *spk_df_sort_array(spk_df *df, spk_expr *const *keys, int n) { return spk_df_order_by_array(df, keys, n); }
+
 SPKDEF spk_df *spk_df_order_by(spk_df *df, int n, ...) {
     SPK__VA_EXPRS(n, n, result_ = spk_df_order_by_array(df, list_, n));
 }
@@ -11890,6 +11913,8 @@ static spk_df *spk__set_op(spk_df *a, spk_df *b, int kind, bool all, const char 
     if (fields != stack) spk__free(&spk__default_allocator, fields, size);
     return u;
 }
+
+SPKDEF spk_df *spk_df_union_all(spk_df *a, spk_df *b) { return spk_df_union(a, b); }
 
 SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_UNION, true, "UNION"); }
 SPKDEF spk_df *spk_df_intersect(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_INTERSECT, false, "INTERSECT"); }

@@ -36,7 +36,7 @@
               aggregate functions, called by name from expressions)
      eval     spk_bound: spk_expr_bind (resolution, coercion, folding),
               spk_bound_eval, spk_bound_filter, spk_bound_explain
-     plan     spk_session, spk_df: sources (fixture, table, range) and
+     plan     spk_session, spk_df: sources (fixture, table, rows, range) and
               transformations (select, filter/where, withColumn(s), drop,
               alias, groupBy/agg and count/sum/avg/min/max, orderBy,
               limit/offset, distinct, union,

@@ -209,6 +209,22 @@ SPKDEF spk_df *spk_df_from_fixture(spk_session *s, const char *text) {
     return df;
 }
 
+SPKDEF spk_df *spk_df_from_rows(spk_session *s, spk_schema *schema, const spk_value *values, size_t nrows) {
+    if (!s || !schema) {
+        spk__fail(SPK_ERR_ARG, "spk_df_from_rows: NULL argument");
+        return NULL;
+    }
+    spk_table *t = NULL;
+    if (spk_table_new(s->alloc, schema, &t) != SPK_OK) return NULL;
+    if (spk_table_append_rows(t, values, nrows) != SPK_OK) {
+        spk_table_free(t);
+        return NULL;
+    }
+    spk_df *df = spk_df_from_table(s, t);
+    if (!df) spk_table_free(t);
+    return df;
+}
+
 SPKDEF spk_df *spk_df_range(spk_session *s, int64_t start, int64_t end, int64_t step) {
     if (!s || step == 0) {
         spk__fail(SPK_ERR_ARG, "spk_df_range: %s", s ? "step must not be 0" : "NULL session");
@@ -724,6 +740,8 @@ SPKDEF spk_df *spk_df_order_by_array(spk_df *df, spk_expr *const *keys, int n) {
     return s;
 }
 
+SPKDEF spk_df *spk_df_sort_array(spk_df *df, spk_expr *const *keys, int n) { return spk_df_order_by_array(df, keys, n); }
+
 SPKDEF spk_df *spk_df_order_by(spk_df *df, int n, ...) {
     SPK__VA_EXPRS(n, n, result_ = spk_df_order_by_array(df, list_, n));
 }
@@ -779,6 +797,8 @@ static spk_df *spk__set_op(spk_df *a, spk_df *b, int kind, bool all, const char 
     if (fields != stack) spk__free(&spk__default_allocator, fields, size);
     return u;
 }
+
+SPKDEF spk_df *spk_df_union_all(spk_df *a, spk_df *b) { return spk_df_union(a, b); }
 
 SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_UNION, true, "UNION"); }
 SPKDEF spk_df *spk_df_intersect(spk_df *a, spk_df *b) { return spk__set_op(a, b, SPK__P_INTERSECT, false, "INTERSECT"); }

@@ -32,6 +32,9 @@ SPKDEF void spk_df_release(spk_df *df); /* NULL is fine */
 SPKDEF spk_df *spk_df_from_table(spk_session *s, spk_table *table);
 /* From a fixture literal: "id INT, name STRING\n1,Alice\n2,NULL". */
 SPKDEF spk_df *spk_df_from_fixture(spk_session *s, const char *text);
+/* createDataFrame(rows, schema): nrows rows given row-major (nrows * ncols
+ * values, as spk_table_append_rows takes them); the schema is retained. */
+SPKDEF spk_df *spk_df_from_rows(spk_session *s, spk_schema *schema, const spk_value *values, size_t nrows);
 /* spark.range(start, end, step): one BIGINT column `id`. */
 SPKDEF spk_df *spk_df_range(spk_session *s, int64_t start, int64_t end, int64_t step);
 
@@ -75,6 +78,7 @@ SPKDEF spk_expr *spk_asc_nulls_last(spk_expr *e);
 SPKDEF spk_expr *spk_desc_nulls_first(spk_expr *e);
 SPKDEF spk_df *spk_df_order_by(spk_df *df, int n, ...);
 SPKDEF spk_df *spk_df_order_by_array(spk_df *df, spk_expr *const *keys, int n);
+SPKDEF spk_df *spk_df_sort_array(spk_df *df, spk_expr *const *keys, int n); /* sort = orderBy */
 
 /* ---------------------------------------------------------------- joins */
 
@@ -111,6 +115,7 @@ SPKDEF spk_df *spk_df_cross_join(spk_df *left, spk_df *right);
 
 /* Spark's union/unionAll: by position, keeping duplicates. */
 SPKDEF spk_df *spk_df_union(spk_df *a, spk_df *b);
+SPKDEF spk_df *spk_df_union_all(spk_df *a, spk_df *b);
 /* unionByName(other, allowMissingColumns): b's columns matched to a's by
  * name. A column of a that b lacks is SPK_ERR_SCHEMA naming it, unless
  * allow_missing_columns, which fills it with NULL (and adds b's extra

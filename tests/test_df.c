@@ -1439,6 +1439,28 @@ static void test_group_shortcuts(void) {
     for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) spk_df_release(frames[i]);
 }
 
+/* createDataFrame from a schema and C values; sort and unionAll are the
+ * same operations as orderBy and union. */
+static void test_from_rows_and_aliases(void) {
+    spk_schema *schema = NULL;
+    CHECK_OK(spk_schema_parse(NULL, "id INT NOT NULL, name STRING", &schema));
+    spk_value rows[] = {spk_value_i32(2), spk_value_str("b"), spk_value_i32(1), spk_value_null()};
+    spk_df *d = spk_df_from_rows(S, schema, rows, 2);
+    CHECK(d != NULL);
+    spk_expr *keys[] = {spk_col("id")};
+    spk_df *sorted = spk_df_sort_array(d, keys, 1);
+    spk_df *both = spk_df_union_all(sorted, sorted);
+    EXPECT_SHOW(both, 20, 20, false,
+                "+---+----+\n| id|name|\n+---+----+\n|  1|NULL|\n|  2|   b|\n|  1|NULL|\n|  2|   b|\n+---+----+\n");
+    spk_value bad[] = {spk_value_null(), spk_value_str("x")}; /* NULL into NOT NULL */
+    CHECK(spk_df_from_rows(S, schema, bad, 1) == NULL);
+    CHECK_EQ_INT(spk_last_status(), SPK_ERR_NULL);
+    spk_df_release(both);
+    spk_df_release(sorted);
+    spk_df_release(d);
+    spk_schema_release(schema);
+}
+
 int main(void) {
     if (spk_session_new(NULL, &S) != SPK_OK) {
         fprintf(stderr, "no session: %s\n", spk_last_error());
@@ -1462,6 +1484,7 @@ int main(void) {
     RUN_DF(test_count_streams);
     RUN_DF(test_with_columns);
     RUN_DF(test_group_shortcuts);
+    RUN_DF(test_from_rows_and_aliases);
     RUN_DF(test_show_basic);
     RUN_DF(test_show_default_rows);
     RUN_DF(test_show_truncate);
