@@ -85,11 +85,12 @@
    OWNERSHIP
 
      Every object a function hands you is yours to release exactly once with
-     its matching spk_*_free or spk_*_release, every argument you pass is only
-     borrowed except the spk_expr arguments of expression builders, which the
-     builder consumes (so spk_gt(spk_col("v"), spk_lit_i64(10)) needs no
-     temporaries), and anything pointing into an object (field names, the
-     bytes of a string value) lives exactly as long as that object.
+     its matching spk_*_free or spk_*_release; every argument you pass is only
+     borrowed, except spk_expr arguments, which the call consumes (so
+     spk_df_filter(df, spk_gt(spk_col("v"), spk_lit_i64(10))) needs no
+     temporaries), and the table given to spk_df_from_table, which the
+     DataFrame takes over; and anything pointing into an object (field names,
+     the bytes of a string value) lives exactly as long as that object.
 
    THREAD SAFETY
 
@@ -105,6 +106,11 @@
        reference-counted atomically): share them; bind, explain and
        evaluate from any number of threads at once. Each evaluation has its
        own working memory.
+     - spk_df is immutable and reference-counted atomically: any number of
+       threads may build new DataFrames from one, and collect, count, show
+       or explain it, at the same time (tests/test_mt_df.c runs 8 under
+       TSan). A session holds only settings, so DataFrames may be created
+       from one session in many threads; free it after its DataFrames.
      - spk_value and spk_cursor are plain data owned by the caller.
      - Type, value, hash and formatting functions are pure and reentrant.
        Parsing and formatting doubles use the C library (strtod, snprintf)
