@@ -1221,56 +1221,57 @@ static spk_status spk__fold(spk__bnode **slot) {
     return SPK_OK;
 }
 
+/* Loads column `col` of rows [start, start + n) of chunk c into v: one
+ * strided pass reads the null bit and the value together. */
+static void spk__load_column(const spk_table *t, const spk__chunk *c, uint32_t start, uint32_t n, int col, spk__vec *v) {
+    uint32_t off = t->offset[col], w = t->width;
+    const unsigned char *rows = c->rows + (size_t)start * w;
+    uint8_t bit = (uint8_t)(1u << (col & 7));
+    int byte = col >> 3;
+    switch ((spk_type_id)v->type.id) {
+    case SPK_TYPE_BOOLEAN:
+        for (uint32_t i = 0; i < n; i++) {
+            const unsigned char *slot = rows + (size_t)i * w;
+            v->nulls[i] = (slot[byte] & bit) != 0;
+            v->v.b[i] = slot[off];
+        }
+        break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE:
+        for (uint32_t i = 0; i < n; i++) {
+            const unsigned char *slot = rows + (size_t)i * w;
+            v->nulls[i] = (slot[byte] & bit) != 0;
+            memcpy(&v->v.i32[i], slot + off, 4);
+        }
+        break;
+    case SPK_TYPE_STRING:
+        for (uint32_t i = 0; i < n; i++) {
+            const unsigned char *slot = rows + (size_t)i * w;
+            uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
+            v->nulls[i] = (slot[byte] & bit) != 0;
+            v->v.str[i].ptr = c->heap ? c->heap + from : "";
+            v->v.str[i].len = to - from;
+        }
+        break;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT:
+        memset(v->nulls, 1, n);
+        break;
+    default:
+        for (uint32_t i = 0; i < n; i++) {
+            const unsigned char *slot = rows + (size_t)i * w;
+            v->nulls[i] = (slot[byte] & bit) != 0;
+            memcpy(&v->v.i64[i], slot + off, 8);
+        }
+        break;
+    }
+}
+
 /* Loads rows [start, start + n) of chunk c into the column slots. */
 static void spk__load_columns(spk__runner *r, const spk_bound *bd, const spk_table *t, const spk__chunk *c,
                               uint32_t start, uint32_t n) {
-    for (int col = 0; col < t->ncols; col++) {
-        int s = bd->col_slot[col];
-        if (s < 0) continue;
-        spk__vec *v = &r->ev.vecs[s];
-        uint32_t off = t->offset[col], w = t->width;
-        const unsigned char *rows = c->rows + (size_t)start * w;
-        uint8_t bit = (uint8_t)(1u << (col & 7));
-        int byte = col >> 3;
-        /* One strided pass per column reads the null bit and the value together. */
-        switch ((spk_type_id)v->type.id) {
-        case SPK_TYPE_BOOLEAN:
-            for (uint32_t i = 0; i < n; i++) {
-                const unsigned char *slot = rows + (size_t)i * w;
-                v->nulls[i] = (slot[byte] & bit) != 0;
-                v->v.b[i] = slot[off];
-            }
-            break;
-        case SPK_TYPE_INT32:
-        case SPK_TYPE_DATE:
-            for (uint32_t i = 0; i < n; i++) {
-                const unsigned char *slot = rows + (size_t)i * w;
-                v->nulls[i] = (slot[byte] & bit) != 0;
-                memcpy(&v->v.i32[i], slot + off, 4);
-            }
-            break;
-        case SPK_TYPE_STRING:
-            for (uint32_t i = 0; i < n; i++) {
-                const unsigned char *slot = rows + (size_t)i * w;
-                uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
-                v->nulls[i] = (slot[byte] & bit) != 0;
-                v->v.str[i].ptr = c->heap ? c->heap + from : "";
-                v->v.str[i].len = to - from;
-            }
-            break;
-        case SPK_TYPE_NULL:
-        case SPK_TYPE_COUNT:
-            memset(v->nulls, 1, n);
-            break;
-        default:
-            for (uint32_t i = 0; i < n; i++) {
-                const unsigned char *slot = rows + (size_t)i * w;
-                v->nulls[i] = (slot[byte] & bit) != 0;
-                memcpy(&v->v.i64[i], slot + off, 8);
-            }
-            break;
-        }
-    }
+    for (int col = 0; col < t->ncols; col++)
+        if (bd->col_slot[col] >= 0) spk__load_column(t, c, start, n, col, &r->ev.vecs[bd->col_slot[col]]);
 }
 
 /* Calls fn for every batch of the table after loading its columns. */

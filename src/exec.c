@@ -17,44 +17,7 @@ static spk_status spk__materialize(const spk_df *df, spk_table **out, bool *owne
 
 /* Loads rows [start, start + n) of a chunk into one vector per column. */
 static void spk__load_batch(const spk_table *t, const spk__chunk *c, uint32_t start, uint32_t n, spk__vec *vecs) {
-    for (int col = 0; col < t->ncols; col++) {
-        spk__vec *v = &vecs[col];
-        uint32_t off = t->offset[col], w = t->width;
-        const unsigned char *rows = c->rows + (size_t)start * w;
-        unsigned char bit = (unsigned char)(1u << (col & 7));
-        int byte = col >> 3;
-        switch ((spk_type_id)v->type.id) {
-        case SPK_TYPE_BOOLEAN:
-            for (uint32_t i = 0; i < n; i++) {
-                v->nulls[i] = (rows[(size_t)i * w + byte] & bit) != 0;
-                v->v.b[i] = rows[(size_t)i * w + off];
-            }
-            break;
-        case SPK_TYPE_INT32:
-        case SPK_TYPE_DATE:
-            for (uint32_t i = 0; i < n; i++) {
-                v->nulls[i] = (rows[(size_t)i * w + byte] & bit) != 0;
-                memcpy(&v->v.i32[i], rows + (size_t)i * w + off, 4);
-            }
-            break;
-        case SPK_TYPE_STRING:
-            for (uint32_t i = 0; i < n; i++) {
-                uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(rows + (size_t)i * w + off);
-                v->nulls[i] = (rows[(size_t)i * w + byte] & bit) != 0;
-                v->v.str[i].ptr = c->heap ? c->heap + from : "";
-                v->v.str[i].len = to - from;
-            }
-            break;
-        case SPK_TYPE_NULL:
-        case SPK_TYPE_COUNT: memset(v->nulls, 1, n); break;
-        default:
-            for (uint32_t i = 0; i < n; i++) {
-                v->nulls[i] = (rows[(size_t)i * w + byte] & bit) != 0;
-                memcpy(&v->v.i64[i], rows + (size_t)i * w + off, 8);
-            }
-            break;
-        }
-    }
+    for (int col = 0; col < t->ncols; col++) spk__load_column(t, c, start, n, col, &vecs[col]);
 }
 
 /* Vectors with their own storage, for a batch of a schema's columns. */
