@@ -901,13 +901,29 @@ SPKDEF spk_status spk_bound_filter(const spk_bound *b, const spk_table *in, spk_
  * results, settings). Free it after every DataFrame made from it. */
 typedef struct spk_session spk_session;
 
+/* Queries split their input into morsels of this many rows (a chunk), which
+ * the session's threads take one at a time. */
+#define SPK_MORSEL_ROWS 65536
+
 typedef struct spk_session_options {
     const spk_allocator *alloc; /* NULL: the default allocator */
     bool case_sensitive;        /* spark.sql.caseSensitive; default false */
+    int threads;                /* threads a query runs on: 0 = spk_cpu_count(), 1 = the calling
+                                 * thread only; at most SPK_POOL_MAX_THREADS. The workers start at
+                                 * the first query that uses them and stop with the session. */
 } spk_session_options;
 
 SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session **out); /* opts NULL: defaults */
 SPKDEF void spk_session_free(spk_session *s);
+/* The threads the session's queries run on (the option, or what 0 resolved to). */
+SPKDEF int spk_session_threads(const spk_session *s);
+
+/* TEST HOOK: while `threads` > 0, the queries of every session whose
+ * options left `threads` at 0 run on that many threads, and `morsel_rows` > 0 replaces the
+ * morsel size (SPK_MORSEL_ROWS rows) so that tiny inputs still split into
+ * many morsels. 0, 0 restores the defaults. Process-wide; set it while no
+ * query runs. */
+SPKDEF void spk_exec_override(int threads, uint32_t morsel_rows);
 
 /* A DataFrame: an immutable, reference-counted logical plan, analysed when
  * it is built (so a misspelt column fails at the call that names it). Safe
@@ -5721,7 +5737,7 @@ typedef struct spk__agg_ops {
     void (*init)(void *state);
     spk_status (*update)(const struct spk__bnode *node, char *states, const uint32_t *group_of_row,
                          const spk__vec *arg, const uint32_t *sel, uint32_t n);
-    void (*merge)(const struct spk__bnode *node, void *into, const void *from);
+    spk_status (*merge)(const struct spk__bnode *node, void *into, const void *from); /* adds `from` into `into` */
     void (*final)(const struct spk__bnode *node, const void *state, spk__vec *out, uint32_t row);
     void (*destroy)(const struct spk__bnode *node, void *state); /* optional */
 } spk__agg_ops;
@@ -6375,6 +6391,53 @@ static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, con
         done += fit;
     }
     return SPK_OK;
+}
+
+/* Bytes a chunk holds from its table's allocator (as the spk__table_*
+ * wrappers count them). */
+static size_t spk__chunk_bytes(const spk_table *t, const spk__chunk *c) {
+    size_t rows = (size_t)c->cap_rows * t->width, bytes = sizeof *c;
+    if (c->rows) bytes += rows ? rows : 1;
+    if (c->heap) bytes += c->heap_cap ? c->heap_cap : 1;
+    return bytes;
+}
+
+/* Appends every row of `src` (same schema, same allocator) to t, moving
+ * big chunks over as they are and copying small ones, so that a result
+ * put together from many small per-morsel pieces is not many small chunks.
+ * src is left to be freed; on failure t may hold some of its rows. */
+static spk_status spk__table_adopt(spk_table *t, spk_table *src) {
+    size_t kept = 0;
+    spk_status st = SPK_OK;
+    for (size_t i = 0; i < src->nchunks; i++) {
+        spk__chunk *c = src->chunks[i];
+        spk__chunk *last = t->nchunks ? t->chunks[t->nchunks - 1] : NULL;
+        if (st != SPK_OK || c->nrows < SPK_CHUNK_ROWS / 4) {
+            if (st == SPK_OK && c->nrows) st = spk__table_append_slots(t, src, c, 0, NULL, c->nrows);
+            src->chunks[kept++] = c; /* freed with src */
+            continue;
+        }
+        if (t->nchunks == t->cap_chunks) {
+            size_t cap = t->cap_chunks ? t->cap_chunks * 2 : 4;
+            void *p = spk__table_realloc(t, t->chunks, t->cap_chunks * sizeof *t->chunks, cap * sizeof *t->chunks);
+            if (!p) {
+                st = spk__nomem("the chunk list", cap * sizeof *t->chunks);
+                src->chunks[kept++] = c;
+                continue;
+            }
+            t->chunks = (spk__chunk **)p;
+            t->cap_chunks = cap;
+        }
+        if (last) spk__chunk_seal(t, last);
+        size_t bytes = spk__chunk_bytes(src, c);
+        src->bytes -= bytes;
+        t->bytes += bytes;
+        c->first_row = t->nrows;
+        t->chunks[t->nchunks++] = c;
+        t->nrows += c->nrows;
+    }
+    src->nchunks = kept;
+    return st;
 }
 
 /* ---- src/funcs.c ---- */
@@ -8981,9 +9044,10 @@ static spk_status spk__count_update(const spk__bnode *node, char *states, const 
     SPK__FOR_ROWS(sel, n, *(int64_t *)(void *)SPK__STATE(states, stride, groups, i) += !nulls[i]);
     return SPK_OK;
 }
-static void spk__count_merge(const spk__bnode *node, void *into, const void *from) {
+static spk_status spk__count_merge(const spk__bnode *node, void *into, const void *from) {
     (void)node;
     *(int64_t *)into += *(const int64_t *)from;
+    return SPK_OK;
 }
 static void spk__count_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
     (void)node;
@@ -9076,11 +9140,13 @@ static spk_status spk__distinct_update(const spk__bnode *node, char *states, con
     return st;
 }
 
-static void spk__distinct_merge(const spk__bnode *node, void *into, const void *from) {
+static spk_status spk__distinct_merge(const spk__bnode *node, void *into, const void *from) {
     (void)node;
     const spk__distinct_set *src = *(spk__distinct_set *const *)from;
-    for (size_t i = 0; src && i < src->cap; i++)
-        if (src->slots[i].v.type.id != SPK_TYPE_COUNT) spk__distinct_add(into, &src->slots[i].v);
+    spk_status st = SPK_OK;
+    for (size_t i = 0; src && i < src->cap && st == SPK_OK; i++)
+        if (src->slots[i].v.type.id != SPK_TYPE_COUNT) st = spk__distinct_add(into, &src->slots[i].v);
+    return st;
 }
 
 static void spk__distinct_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
@@ -9102,7 +9168,8 @@ static spk_status spk__bind_count(spk__bnode *node) {
 }
 
 /* -- sum and avg: integers wrap (Spark's long arithmetic), doubles add in
- * row order, decimals add exactly and give NULL when the result overflows. */
+ * row order within a morsel and then morsel by morsel (exec.c), decimals
+ * add exactly and give NULL when the result overflows. */
 typedef struct spk__sum_state {
     int64_t count;  /* non-NULL inputs */
     int64_t i;      /* INT64 and DECIMAL sums (DECIMAL: at the input's scale) */
@@ -9159,7 +9226,7 @@ static spk_status spk__sum_update(const spk__bnode *node, char *states, const ui
     return SPK_OK;
 }
 
-static void spk__sum_merge(const spk__bnode *node, void *into, const void *from) {
+static spk_status spk__sum_merge(const spk__bnode *node, void *into, const void *from) {
     spk__sum_state *a = (spk__sum_state *)into;
     const spk__sum_state *b = (const spk__sum_state *)from;
     a->count += b->count;
@@ -9172,6 +9239,7 @@ static void spk__sum_merge(const spk__bnode *node, void *into, const void *from)
     } else {
         a->i = (int64_t)((uint64_t)a->i + (uint64_t)b->i);
     }
+    return SPK_OK;
 }
 
 static void spk__sum_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
@@ -9268,9 +9336,9 @@ static spk_status spk__pick_update(const spk__bnode *node, char *states, const u
     return st;
 }
 
-static void spk__pick_merge(const spk__bnode *node, void *into, const void *from) {
+static spk_status spk__pick_merge(const spk__bnode *node, void *into, const void *from) {
     const spk__pick_state *b = (const spk__pick_state *)from;
-    if (b->set) spk__pick_offer(node, (spk__pick_state *)into, &b->held.v);
+    return b->set ? spk__pick_offer(node, (spk__pick_state *)into, &b->held.v) : SPK_OK;
 }
 
 static void spk__pick_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
@@ -9318,19 +9386,20 @@ static spk_status spk__moments_update(const spk__bnode *node, char *states, cons
     return SPK_OK;
 }
 
-static void spk__moments_merge(const spk__bnode *node, void *into, const void *from) {
+static spk_status spk__moments_merge(const spk__bnode *node, void *into, const void *from) {
     (void)node;
     spk__moments *a = (spk__moments *)into;
     const spk__moments *b = (const spk__moments *)from;
-    if (b->n == 0) return;
+    if (b->n == 0) return SPK_OK;
     if (a->n == 0) {
         *a = *b;
-        return;
+        return SPK_OK;
     }
     double n = a->n + b->n, delta = b->mean - a->mean;
     a->m2 += b->m2 + delta * delta * a->n * b->n / n;
     a->mean += delta * b->n / n;
     a->n = n;
+    return SPK_OK;
 }
 
 static void spk__moments_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
@@ -11130,7 +11199,53 @@ SPKDEF spk_status spk_bound_filter(const spk_bound *b, const spk_table *in, spk_
 struct spk_session {
     const spk_allocator *alloc;
     bool case_sensitive;
+    int threads;                 /* resolved: >= 1 */
+    bool threads_set;            /* the options named a thread count */
+    _Atomic(spk_pool *) pool;    /* threads - 1 workers (the caller is the last), made at first use */
 };
+
+/* spk_exec_override: 0 when unset. */
+static atomic_int spk__override_threads;
+static atomic_uint spk__override_morsel;
+
+SPKDEF void spk_exec_override(int threads, uint32_t morsel_rows) {
+    atomic_store_explicit(&spk__override_threads, threads > 0 ? threads : 0, memory_order_relaxed);
+    atomic_store_explicit(&spk__override_morsel, morsel_rows, memory_order_relaxed);
+}
+
+SPKDEF int spk_session_threads(const spk_session *s) {
+    int forced = atomic_load_explicit(&spk__override_threads, memory_order_relaxed);
+    if (!s) return 1;
+    return forced > 0 && !s->threads_set ? forced : s->threads;
+}
+
+static uint32_t spk__morsel_rows(void) {
+    uint32_t forced = atomic_load_explicit(&spk__override_morsel, memory_order_relaxed);
+    return forced ? forced : SPK_MORSEL_ROWS;
+}
+
+/* The session's worker pool, started by the first query that needs one.
+ * Racing first queries each start a pool; one is published with a CAS and
+ * the others are stopped again, so no lock is held while threads start. */
+static spk_status spk__session_pool(spk_session *s, spk_pool **out) {
+    spk_pool *p = atomic_load_explicit(&s->pool, memory_order_acquire); /* pairs with the CAS below */
+    if (p) {
+        *out = p;
+        return SPK_OK;
+    }
+    int workers = spk_session_threads(s) - 1;
+    spk_status st = spk_pool_new(&spk__default_allocator, workers > 0 ? workers : 1, 0, &p);
+    if (st != SPK_OK) return st;
+    spk_pool *expected = NULL;
+    /* acq_rel: publishes the pool's setup to later loads, and on failure
+     * acquires the winner's */
+    if (!atomic_compare_exchange_strong_explicit(&s->pool, &expected, p, memory_order_acq_rel, memory_order_acquire)) {
+        spk_pool_free(p);
+        p = expected;
+    }
+    *out = p;
+    return SPK_OK;
+}
 
 typedef enum spk__pkind {
     SPK__P_SCAN,    /* a table */
@@ -11183,17 +11298,26 @@ static const spk_allocator *spk__df_alloc(const spk_df *df) { return df->session
 
 SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session **out) {
     if (!out) return spk__fail(SPK_ERR_ARG, "spk_session_new: NULL output");
+    if (opts && (opts->threads < 0 || opts->threads > SPK_POOL_MAX_THREADS))
+        return spk__fail(SPK_ERR_ARG, "spk_session_new: threads is %d; it must be 0 (one per core) to %d", opts->threads,
+                         SPK_POOL_MAX_THREADS);
     const spk_allocator *alloc = spk__allocator_or_default(opts ? opts->alloc : NULL);
     spk_session *s = (spk_session *)spk__calloc(alloc, sizeof *s);
     if (!s) return spk__nomem("a session", sizeof *s);
     s->alloc = alloc;
     s->case_sensitive = opts && opts->case_sensitive;
+    s->threads_set = opts && opts->threads;
+    s->threads = s->threads_set ? opts->threads : spk_cpu_count();
+    if (s->threads > SPK_POOL_MAX_THREADS) s->threads = SPK_POOL_MAX_THREADS;
+    atomic_init(&s->pool, NULL);
     *out = s;
     return SPK_OK;
 }
 
 SPKDEF void spk_session_free(spk_session *s) {
-    if (s) spk__free(s->alloc, s, sizeof *s);
+    if (!s) return;
+    spk_pool_free(atomic_load_explicit(&s->pool, memory_order_acquire));
+    spk__free(s->alloc, s, sizeof *s);
 }
 
 SPKDEF spk_df *spk_df_retain(spk_df *df) {
@@ -13944,6 +14068,122 @@ static void spk__vecset_free(spk__vecset *vs) {
     vs->block = NULL;
 }
 
+/* ---------------------------------------------------------------- parallel runs
+ * An operator splits its work into numbered tasks (morsels of an input,
+ * row ranges, hash partitions). spk__par_run starts up to `nworkers`
+ * runners — the calling thread, and the rest as tasks on the session's pool
+ * — which take task numbers from one atomic counter until none are left.
+ * Which runner does which task changes from run to run, so every operator
+ * keeps each task's results apart and combines them in task order
+ * afterwards: a query's result never depends on the thread count. */
+
+typedef spk_status (*spk__par_fn)(void *ctx, int worker, size_t task);
+
+typedef struct spk__par {
+    spk__par_fn fn;
+    void *ctx;
+    size_t ntasks;
+    atomic_size_t next; /* the next task number to hand out */
+    atomic_int failed;  /* set once, by the first task to fail */
+    spk_status status;  /* that task's error, written only by the runner that set `failed` */
+    char message[SPK_ERROR_MAX];
+} spk__par;
+
+typedef struct spk__par_runner {
+    spk__par *par;
+    int worker;
+} spk__par_runner;
+
+static void spk__par_loop(void *arg) {
+    spk__par_runner *r = (spk__par_runner *)arg;
+    spk__par *p = r->par;
+    /* Relaxed throughout: the counter only hands out numbers (each task's
+     * data is its own), `failed` only stops the others early, and what the
+     * tasks wrote reaches the caller through the wait-group's join. */
+    while (!atomic_load_explicit(&p->failed, memory_order_relaxed)) {
+        size_t t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+        if (t >= p->ntasks) return;
+        spk_status st = p->fn(p->ctx, r->worker, t);
+        if (st == SPK_OK) continue;
+        int expected = 0;
+        if (atomic_compare_exchange_strong_explicit(&p->failed, &expected, 1, memory_order_relaxed, memory_order_relaxed)) {
+            p->status = st;
+            snprintf(p->message, sizeof p->message, "%s", spk_last_error()); /* this thread's: copy it for the caller */
+        }
+        return;
+    }
+}
+
+/* How many runners a run of `ntasks` tasks gets. */
+static int spk__par_workers(const spk_session *s, size_t ntasks) {
+    int threads = spk_session_threads(s);
+    return ntasks < (size_t)threads ? (ntasks ? (int)ntasks : 1) : threads;
+}
+
+/* Runs fn(ctx, worker, task) for every task in [0, ntasks), worker in
+ * [0, nworkers); the first failure's error is raised on the calling thread.
+ * One runner takes the tasks in order on the calling thread. Should the
+ * pool not start, the calling thread runs everything as worker 0. */
+static spk_status spk__par_run(spk_session *s, int nworkers, size_t ntasks, spk__par_fn fn, void *ctx) {
+    spk__par p;
+    p.fn = fn;
+    p.ctx = ctx;
+    p.ntasks = ntasks;
+    atomic_init(&p.next, 0);
+    atomic_init(&p.failed, 0);
+    p.status = SPK_OK;
+    p.message[0] = '\0';
+    spk_pool *pool = NULL;
+    spk_waitgroup *wg = NULL;
+    spk__par_runner *runners = NULL;
+    size_t rsize = (size_t)(nworkers > 1 ? nworkers : 1) * sizeof *runners;
+    if (nworkers > 1 && ntasks > 1 && spk__session_pool(s, &pool) == SPK_OK && spk_waitgroup_new(pool, &wg) == SPK_OK)
+        runners = (spk__par_runner *)spk__alloc(&spk__default_allocator, rsize);
+    if (!runners) {
+        spk__par_runner only = {&p, 0};
+        spk__par_loop(&only);
+    } else {
+        for (int w = 0; w < nworkers; w++) runners[w] = (spk__par_runner){&p, w};
+        for (int w = 1; w < nworkers; w++)
+            if (spk_waitgroup_submit(wg, spk__par_loop, &runners[w]) != SPK_OK) break; /* fewer runners: still correct */
+        spk__par_loop(&runners[0]);
+        spk_waitgroup_wait(wg);
+        spk__free(&spk__default_allocator, runners, rsize);
+    }
+    spk_waitgroup_free(wg);
+    if (atomic_load_explicit(&p.failed, memory_order_relaxed)) return spk__fail(p.status, "%s", p.message);
+    return SPK_OK;
+}
+
+/* A morsel: rows [start, start + n) of one chunk. */
+typedef struct spk__morsel {
+    const spk__chunk *chunk;
+    uint32_t start, n;
+} spk__morsel;
+
+static spk_status spk__morsels_of(const spk_table *t, spk__morsel **out, size_t *count) {
+    uint32_t size = spk__morsel_rows();
+    size_t n = 0;
+    for (size_t ci = 0; ci < t->nchunks; ci++) n += (t->chunks[ci]->nrows + (size_t)size - 1) / size;
+    spk__morsel *m = (spk__morsel *)spk__alloc(&spk__default_allocator, (n ? n : 1) * sizeof *m);
+    if (!m) return spk__nomem("morsels", (n ? n : 1) * sizeof *m);
+    size_t k = 0;
+    for (size_t ci = 0; ci < t->nchunks; ci++)
+        for (uint32_t start = 0; start < t->chunks[ci]->nrows; start += size)
+            m[k++] = (spk__morsel){t->chunks[ci], start, t->chunks[ci]->nrows - start < size ? t->chunks[ci]->nrows - start : size};
+    *out = m;
+    *count = n;
+    return SPK_OK;
+}
+
+/* Row ranges of `rows` rows in morsel-sized pieces: how many, and piece i. */
+static size_t spk__ranges(size_t rows) { return (rows + spk__morsel_rows() - 1) / spk__morsel_rows(); }
+static void spk__range(size_t rows, size_t i, uint32_t *lo, uint32_t *hi) {
+    size_t size = spk__morsel_rows(), a = i * size, b = a + size < rows ? a + size : rows;
+    *lo = (uint32_t)a;
+    *hi = (uint32_t)b;
+}
+
 /* ---------------------------------------------------------------- streaming chains */
 
 static bool spk__streams(const spk_df *df) {
@@ -14086,460 +14326,103 @@ static spk_status spk__push_batch(spk__stage *stages, int nstages, spk__vec *con
     return sink->consume(sink, cur, curn, sel, n);
 }
 
-/* Streams the rows of `df` into `sink`. */
-static spk_status spk__stream(const spk_df *df, spk__sink *sink) {
-    int nstages = 0;
-    const spk_df *base = df;
-    while (spk__streams(base)) {
-        nstages++;
-        base = base->child;
-    }
-    spk__stage stack[16], *stages = stack;
-    size_t ssize = (size_t)(nstages ? nstages : 1) * sizeof *stages;
-    if (nstages > 16 && !(stages = (spk__stage *)spk__calloc(&spk__default_allocator, ssize))) return spk__nomem("a plan", ssize);
-    int ready = 0;
-    spk_status st = SPK_OK;
-    const spk_df *node = df;
-    for (; ready < nstages && st == SPK_OK; ready++, node = node->child) st = spk__stage_init(&stages[ready], node);
-    spk_table *t = NULL;
-    bool owned = false;
-    if (st == SPK_OK) st = spk__materialize(base, &t, &owned);
+/* Where a stream's rows go. start() learns how the work is split; open()
+ * gives the sink for one morsel's rows on one worker, close() follows the
+ * morsel's last batch. An ordered feed gets every morsel in order on the
+ * calling thread (a user's callback). */
+typedef struct spk__feed spk__feed;
+struct spk__feed {
+    spk_status (*start)(spk__feed *self, int nworkers, size_t nmorsels);
+    spk_status (*open)(spk__feed *self, int worker, size_t morsel, spk__sink **sink);
+    spk_status (*close)(spk__feed *self, int worker, size_t morsel); /* may be NULL */
+    bool ordered;
+};
+
+/* A worker's copy of the chain: its evaluators and a batch of its own. */
+typedef struct spk__stream_worker {
+    spk__stage *stages;
+    int ready;
     spk__vecset vs;
-    memset(&vs, 0, sizeof vs);
-    if (st == SPK_OK) st = spk__vecset_init(&vs, spk_table_schema(t));
-    for (size_t ci = 0; st == SPK_OK && t && ci < t->nchunks && !sink->done; ci++) {
-        const spk__chunk *c = t->chunks[ci];
-        for (uint32_t start = 0; st == SPK_OK && start < c->nrows && !sink->done; start += SPK__BATCH) {
-            uint32_t n = c->nrows - start < SPK__BATCH ? c->nrows - start : SPK__BATCH;
-            spk__load_batch(t, c, start, n, vs.vecs);
-            st = spk__push_batch(stages, nstages, vs.ptrs, vs.n, NULL, n, sink);
-        }
-    }
-    spk__vecset_free(&vs);
-    if (owned) spk_table_free(t);
-    spk__stages_free(stages, ready);
-    if (stages != stack) spk__free(&spk__default_allocator, stages, ssize);
-    return st;
-}
+} spk__stream_worker;
 
-/* ---------------------------------------------------------------- sinks */
+typedef struct spk__stream_run {
+    const spk_df *top;
+    int nstages;
+    spk_table *table;
+    spk__morsel *morsels;
+    spk__feed *feed;
+    spk__stream_worker *workers;
+    int nworkers;
+    bool done; /* a limit is satisfied (only ever with one worker) */
+} spk__stream_run;
 
-typedef struct spk__append_sink {
-    spk__sink base;
-    spk_table *out;
-} spk__append_sink;
-
-static spk_status spk__append_consume(spk__sink *self, spk__vec *const *cols, int ncols, const uint32_t *sel, uint32_t n) {
-    spk__append_sink *s = (spk__append_sink *)self;
-    (void)ncols;
-    return spk__table_append_vecs(s->out, cols, sel, n);
-}
-
-typedef struct spk__count_sink {
-    spk__sink base;
-    int64_t rows;
-} spk__count_sink;
-
-static spk_status spk__count_consume(spk__sink *self, spk__vec *const *cols, int ncols, const uint32_t *sel, uint32_t n) {
-    (void)cols;
-    (void)ncols;
-    (void)sel;
-    ((spk__count_sink *)self)->rows += n;
-    return SPK_OK;
-}
-
-/* ---------------------------------------------------------------- aggregation
- * Groups are found through an open-addressing table of hashes of the key
- * values; the keys themselves are kept as values whose strings live in an
- * arena that never moves. Each aggregate keeps one state per group. */
-
-typedef struct spk__agg_slot {
-    const spk__bnode *node; /* the aggregate */
-    int output;             /* the output expression it belongs to */
-    char *states;           /* ngroups * state_size */
-    size_t cap;             /* groups the states have room for */
-} spk__agg_slot;
-
-typedef struct spk__agg_sink {
-    spk__sink base;
-    const spk_df *node;
-    int nkeys, nout;           /* grouping keys; aggregate outputs (after the keys) */
-    spk__runner *runners;      /* one per expression of the node */
-    spk__agg_slot *aggs;
-    int naggs;
-    spk_value *keys;           /* ngroups * nkeys */
-    size_t ngroups, keys_cap;
-    uint64_t *hashes;          /* per group */
-    uint32_t *table;           /* open addressing: group index + 1, 0 = empty */
-    size_t table_cap;
-    spk__arena strings;
-    uint32_t groups_of_row[SPK__BATCH];
-} spk__agg_sink;
-
-static void spk__collect_agg_nodes(const spk__bnode *b, int output, spk__agg_slot *into, int *n, int cap) {
-    if (b->kind == SPK__B_AGG) {
-        if (*n < cap) into[(*n)++] = (spk__agg_slot){b, output, NULL, 0};
-        return;
-    }
-    for (int i = 0; i < b->nargs; i++) spk__collect_agg_nodes(b->args[i], output, into, n, cap);
-}
-
-static int spk__count_agg_nodes(const spk__bnode *b) {
-    if (b->kind == SPK__B_AGG) return 1;
-    int n = 0;
-    for (int i = 0; i < b->nargs; i++) n += spk__count_agg_nodes(b->args[i]);
-    return n;
-}
-
-static spk_status spk__agg_grow_table(spk__agg_sink *s) {
-    size_t cap = s->table_cap ? s->table_cap * 2 : 1024;
-    uint32_t *t = (uint32_t *)spk__calloc(&spk__default_allocator, cap * sizeof *t);
-    if (!t) return spk__nomem("a hash table", cap * sizeof *t);
-    for (size_t g = 0; g < s->ngroups; g++) {
-        size_t at = s->hashes[g] & (cap - 1);
-        while (t[at]) at = (at + 1) & (cap - 1);
-        t[at] = (uint32_t)g + 1;
-    }
-    if (s->table) spk__free(&spk__default_allocator, s->table, s->table_cap * sizeof *s->table);
-    s->table = t;
-    s->table_cap = cap;
-    return SPK_OK;
-}
-
-/* Adds a group with the given key values (strings copied); returns its index. */
-static spk_status spk__agg_new_group(spk__agg_sink *s, const spk_value *key, uint64_t hash, uint32_t *group) {
-    const spk_allocator *a = &spk__default_allocator;
-    if (s->ngroups >= UINT32_MAX - 1) return spk__fail(SPK_ERR_LIMIT, "more than 4 billion groups");
-    if (s->ngroups == s->keys_cap) {
-        size_t cap = s->keys_cap ? s->keys_cap * 2 : 64;
-        spk_value *k = (spk_value *)spk__realloc(a, s->keys, s->keys_cap * (size_t)(s->nkeys ? s->nkeys : 1) * sizeof *k,
-                                                 cap * (size_t)(s->nkeys ? s->nkeys : 1) * sizeof *k);
-        if (!k) return spk__nomem("group keys", cap * sizeof *k);
-        s->keys = k;
-        uint64_t *h = (uint64_t *)spk__realloc(a, s->hashes, s->keys_cap * sizeof *h, cap * sizeof *h);
-        if (!h) return spk__nomem("group hashes", cap * sizeof *h);
-        s->hashes = h;
-        s->keys_cap = cap;
-    }
-    for (int i = 0; i < s->naggs; i++) {
-        spk__agg_slot *ag = &s->aggs[i];
-        size_t size = ag->node->agg->state_size;
-        if (s->ngroups == ag->cap) {
-            size_t cap = ag->cap ? ag->cap * 2 : 64;
-            char *p = (char *)spk__realloc(a, ag->states, ag->cap * size, cap * size);
-            if (!p) return spk__nomem("aggregate states", cap * size);
-            ag->states = p;
-            ag->cap = cap;
-        }
-        ag->node->agg->init(ag->states + s->ngroups * size);
-    }
-    spk_value *dst = s->keys + s->ngroups * (size_t)s->nkeys;
-    for (int k = 0; k < s->nkeys; k++) {
-        dst[k] = key[k];
-        if (!key[k].is_null && key[k].type.id == SPK_TYPE_STRING && key[k].as.str.len) {
-            char *copy = spk__arena_alloc(&s->strings, key[k].as.str.len);
-            if (!copy) return spk__nomem("a group key", key[k].as.str.len);
-            memcpy(copy, key[k].as.str.ptr, key[k].as.str.len);
-            dst[k].as.str.ptr = copy;
-        }
-    }
-    s->hashes[s->ngroups] = hash;
-    *group = (uint32_t)s->ngroups++;
-    if ((s->ngroups + 1) * 2 > s->table_cap) return spk__agg_grow_table(s);
-    size_t at = hash & (s->table_cap - 1);
-    while (s->table[at]) at = (at + 1) & (s->table_cap - 1);
-    s->table[at] = *group + 1;
-    return SPK_OK;
-}
-
-static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int ncols, const uint32_t *sel, uint32_t n) {
-    spk__agg_sink *s = (spk__agg_sink *)self;
-    (void)ncols;
-    const spk_df *node = s->node;
-    /* grouping keys */
-    const spk__vec *keyvec[64];
-    for (int k = 0; k < s->nkeys; k++) {
-        spk__runner *r = &s->runners[k];
-        spk__arena_reset(&r->ev.arena);
-        spk__runner_bind_inputs(r, node->bound[k], cols);
-        spk__eval_node(r, r->root, sel, n);
-        if (r->ev.status != SPK_OK) return r->ev.status;
-        keyvec[k] = &r->ev.vecs[r->root->slot];
-    }
+static spk_status spk__stream_task(void *ctx, int worker, size_t m) {
+    spk__stream_run *r = (spk__stream_run *)ctx;
+    if (r->done) return SPK_OK;
+    spk__stream_worker *w = &r->workers[worker];
     spk_status st = SPK_OK;
-    if (s->table_cap == 0 && (st = spk__agg_grow_table(s)) != SPK_OK) return st;
-    SPK__FOR_ROWS(sel, n, if (st == SPK_OK) {
-        spk_value key[64];
-        uint64_t h = 0x9e3779b97f4a7c15ULL;
-        for (int k = 0; k < s->nkeys; k++) {
-            key[k] = spk__vec_get(keyvec[k], i);
-            h = spk_hash_u64(h ^ spk_value_hash(&key[k], (uint64_t)k));
-        }
-        size_t at = h & (s->table_cap - 1);
-        uint32_t group = UINT32_MAX;
-        while (s->table[at]) {
-            uint32_t g = s->table[at] - 1;
-            if (s->hashes[g] == h) {
-                const spk_value *gk = s->keys + (size_t)g * s->nkeys;
-                bool same = true;
-                for (int k = 0; k < s->nkeys && same; k++) same = spk_value_equal(&gk[k], &key[k]);
-                if (same) {
-                    group = g;
-                    break;
-                }
-            }
-            at = (at + 1) & (s->table_cap - 1);
-        }
-        if (group == UINT32_MAX) st = spk__agg_new_group(s, key, h, &group);
-        s->groups_of_row[i] = group;
-    });
-    if (st != SPK_OK) return st;
-    /* aggregates: evaluate each one's argument over the batch, then update */
-    for (int a = 0; a < s->naggs; a++) {
-        spk__agg_slot *ag = &s->aggs[a];
-        spk__runner *r = &s->runners[s->nkeys + ag->output];
-        spk__arena_reset(&r->ev.arena);
-        spk__runner_bind_inputs(r, node->bound[s->nkeys + ag->output], cols);
-        spk__eval_node(r, ag->node->args[0], sel, n);
-        if (r->ev.status != SPK_OK) return r->ev.status;
-        st = ag->node->agg->update(ag->node, ag->states, s->groups_of_row, &r->ev.vecs[ag->node->args[0]->slot], sel, n);
+    if (!w->vs.block) {
+        const spk_df *node = r->top;
+        for (; w->ready < r->nstages && st == SPK_OK; w->ready++, node = node->child) st = spk__stage_init(&w->stages[w->ready], node);
+        if (st == SPK_OK) st = spk__vecset_init(&w->vs, spk_table_schema(r->table));
         if (st != SPK_OK) return st;
     }
-    return SPK_OK;
-}
-
-static void spk__agg_sink_free(spk__agg_sink *s) {
-    const spk_allocator *a = &spk__default_allocator;
-    for (int i = 0; i < s->naggs; i++) {
-        spk__agg_slot *ag = &s->aggs[i];
-        if (ag->node->agg->destroy)
-            for (size_t g = 0; g < s->ngroups; g++) ag->node->agg->destroy(ag->node, ag->states + g * ag->node->agg->state_size);
-        if (ag->states) spk__free(a, ag->states, ag->cap * ag->node->agg->state_size);
+    spk__sink *sink = NULL;
+    if ((st = r->feed->open(r->feed, worker, m, &sink)) != SPK_OK) return st;
+    const spk__morsel *mo = &r->morsels[m];
+    for (uint32_t at = 0; st == SPK_OK && at < mo->n && !sink->done; at += SPK__BATCH) {
+        uint32_t n = mo->n - at < SPK__BATCH ? mo->n - at : SPK__BATCH;
+        spk__load_batch(r->table, mo->chunk, mo->start + at, n, w->vs.vecs);
+        st = spk__push_batch(w->stages, r->nstages, w->vs.ptrs, w->vs.n, NULL, n, sink);
     }
-    if (s->aggs) spk__free(a, s->aggs, (size_t)(s->naggs ? s->naggs : 1) * sizeof *s->aggs);
-    for (int i = 0; s->runners && i < s->node->nexprs; i++) spk__runner_free(&s->runners[i]);
-    if (s->runners) spk__free(a, s->runners, (size_t)s->node->nexprs * sizeof *s->runners);
-    if (s->keys) spk__free(a, s->keys, s->keys_cap * (size_t)(s->nkeys ? s->nkeys : 1) * sizeof *s->keys);
-    if (s->hashes) spk__free(a, s->hashes, s->keys_cap * sizeof *s->hashes);
-    if (s->table) spk__free(a, s->table, s->table_cap * sizeof *s->table);
-    spk__arena_free(&s->strings);
-}
-
-/* Which grouping key, if any, is exactly input column `col`. */
-static int spk__key_of_column(const spk_df *node, int col) {
-    for (int k = 0; k < node->nkeys; k++)
-        if (node->bound[k]->root->kind == SPK__B_COL && node->bound[k]->root->col == col) return k;
-    return -1;
-}
-
-/* Emits one row per group: the keys, then each output evaluated with its
- * aggregates' final values (and grouping columns) in place. */
-static spk_status spk__agg_emit(spk__agg_sink *s, spk_table *out) {
-    const spk_df *node = s->node;
-    int nout = node->nexprs;
-    spk__vec **cols = (spk__vec **)spk__calloc(&spk__default_allocator, (size_t)(nout ? nout : 1) * sizeof *cols);
-    if (!cols) return spk__nomem("an aggregation's output", (size_t)nout * sizeof *cols);
-    spk__vecset keys, outs; /* grouping columns by input position; key outputs */
-    memset(&outs, 0, sizeof outs);
-    spk_status st = spk__vecset_init(&keys, node->child->schema);
-    if (st == SPK_OK) st = spk__vecset_init(&outs, node->schema);
-    /* A global aggregate over no rows still yields one row. */
-    size_t groups = s->ngroups;
-    if (st == SPK_OK && groups == 0 && s->nkeys == 0) {
-        uint32_t g;
-        st = spk__agg_new_group(s, NULL, 0, &g);
-        groups = 1;
-    }
-    for (size_t first = 0; st == SPK_OK && first < groups; first += SPK__BATCH) {
-        uint32_t n = (uint32_t)(groups - first < SPK__BATCH ? groups - first : SPK__BATCH);
-        /* grouping columns as input vectors, for outputs that use them */
-        for (int k = 0; k < s->nkeys; k++) {
-            const spk_bound *kb = node->bound[k];
-            if (kb->root->kind != SPK__B_COL) continue;
-            spk__vec *v = &keys.vecs[kb->root->col];
-            for (uint32_t i = 0; i < n; i++) spk__vec_set(v, i, &s->keys[(first + i) * (size_t)s->nkeys + k]);
-        }
-        for (int a = 0; a < s->naggs; a++) {
-            spk__agg_slot *ag = &s->aggs[a];
-            spk__vec *v = &s->runners[s->nkeys + ag->output].ev.vecs[ag->node->slot];
-            for (uint32_t i = 0; i < n; i++)
-                ag->node->agg->final(ag->node, ag->states + (first + i) * ag->node->agg->state_size, v, i);
-        }
-        for (int o = 0; o < nout && st == SPK_OK; o++) {
-            spk__runner *r = &s->runners[o];
-            const spk_bound *b = node->bound[o];
-            if (o < s->nkeys) { /* the key values themselves */
-                spk__vec *v = &outs.vecs[o];
-                for (uint32_t i = 0; i < n; i++) spk__vec_set(v, i, &s->keys[(first + i) * (size_t)s->nkeys + o]);
-                cols[o] = v;
-                continue;
-            }
-            /* Columns outside aggregates are grouping keys (checked when the
-             * frame was built): give them the groups' key values. */
-            int ncols = spk_schema_ncols(b->schema);
-            for (int c = 0; c < ncols; c++)
-                if (b->col_slot[c] >= 0 && spk__key_of_column(node, c) >= 0) r->ev.vecs[b->col_slot[c]] = keys.vecs[c];
-            spk__arena_reset(&r->ev.arena);
-            spk__eval_node(r, r->root, NULL, n);
-            st = r->ev.status;
-            cols[o] = &r->ev.vecs[r->root->slot];
-        }
-        if (st == SPK_OK) st = spk__table_append_vecs(out, cols, NULL, n);
-    }
-    spk__vecset_free(&keys);
-    spk__vecset_free(&outs);
-    spk__free(&spk__default_allocator, cols, (size_t)(nout ? nout : 1) * sizeof *cols);
+    if (sink->done && r->nworkers == 1) r->done = true;
+    if (st == SPK_OK && r->feed->close) st = r->feed->close(r->feed, worker, m);
     return st;
 }
 
-static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
-    spk__agg_sink s;
-    memset(&s, 0, sizeof s);
-    s.base.consume = spk__agg_consume;
-    s.node = node;
-    s.nkeys = node->nkeys;
-    s.strings.alloc = &spk__default_allocator;
-    if (node->nkeys > 64) return spk__fail(SPK_ERR_LIMIT, "at most 64 grouping keys");
-    const spk_allocator *a = &spk__default_allocator;
-    spk_status st = SPK_OK;
-    s.runners = (spk__runner *)spk__calloc(a, (size_t)(node->nexprs ? node->nexprs : 1) * sizeof *s.runners);
-    if (!s.runners) return spk__nomem("evaluators", sizeof *s.runners);
-    int made = 0;
-    for (; made < node->nexprs && st == SPK_OK; made++) st = spk__runner_init(&s.runners[made], node->bound[made]->root, node->bound[made]->nslots);
-    int total = 0;
-    for (int o = node->nkeys; o < node->nexprs; o++) total += spk__count_agg_nodes(node->bound[o]->root);
-    if (st == SPK_OK) {
-        s.aggs = (spk__agg_slot *)spk__calloc(a, (size_t)(total ? total : 1) * sizeof *s.aggs);
-        if (!s.aggs) st = spk__nomem("aggregates", (size_t)total * sizeof *s.aggs);
-        for (int o = node->nkeys; st == SPK_OK && o < node->nexprs; o++)
-            spk__collect_agg_nodes(node->bound[o]->root, o - node->nkeys, s.aggs, &s.naggs, total);
+/* Streams the rows of `df` into the feed: the chain of filters,
+ * projections, limits and samples above a materialised input, morsel by
+ * morsel. Limits and samples count rows across morsels, so a chain holding
+ * one runs on one thread, in order. */
+static spk_status spk__stream(const spk_df *df, spk__feed *feed) {
+    spk__stream_run r;
+    memset(&r, 0, sizeof r);
+    r.top = df;
+    r.feed = feed;
+    bool ordered = feed->ordered;
+    const spk_df *base = df;
+    while (spk__streams(base)) {
+        ordered = ordered || base->kind == SPK__P_LIMIT || base->kind == SPK__P_SAMPLE;
+        r.nstages++;
+        base = base->child;
     }
-    if (st == SPK_OK) st = spk__stream(node->child, &s.base);
-    if (st == SPK_OK) st = spk__agg_emit(&s, out);
-    if (made < node->nexprs) { /* runners past a failure were never set up */
-        for (int i = made; i < node->nexprs; i++) memset(&s.runners[i], 0, sizeof s.runners[i]);
-    }
-    spk__agg_sink_free(&s);
-    return st;
-}
-
-/* ---------------------------------------------------------------- sorting */
-
-typedef struct spk__sort_ctx {
-    const spk_value *keys; /* nrows * nkeys */
-    int nkeys;
-    const bool *desc, *nulls_first;
-} spk__sort_ctx;
-
-static int spk__sort_cmp(const spk__sort_ctx *c, uint32_t a, uint32_t b) {
-    const spk_value *ka = c->keys + (size_t)a * c->nkeys, *kb = c->keys + (size_t)b * c->nkeys;
-    for (int k = 0; k < c->nkeys; k++) {
-        bool an = ka[k].is_null || ka[k].type.id == SPK_TYPE_NULL, bn = kb[k].is_null || kb[k].type.id == SPK_TYPE_NULL;
-        int r;
-        if (an || bn) r = an == bn ? 0 : (an ? -1 : 1) * (c->nulls_first[k] ? 1 : -1);
-        else r = spk_value_compare(&ka[k], &kb[k], true) * (c->desc[k] ? -1 : 1);
-        if (r) return r;
-    }
-    return (a > b) - (a < b); /* stable */
-}
-
-/* Merge sort of row indices: stable and O(n log n) whatever the keys. */
-static void spk__merge_sort(const spk__sort_ctx *c, uint32_t *idx, uint32_t *tmp, size_t n) {
-    for (size_t width = 1; width < n; width *= 2) {
-        for (size_t lo = 0; lo < n; lo += 2 * width) {
-            size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
-            size_t i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) tmp[k++] = spk__sort_cmp(c, idx[i], idx[j]) <= 0 ? idx[i++] : idx[j++];
-            while (i < mid) tmp[k++] = idx[i++];
-            while (j < hi) tmp[k++] = idx[j++];
-        }
-        memcpy(idx, tmp, n * sizeof *idx);
-    }
-}
-
-static spk_status spk__run_sort(const spk_df *node, spk_table *out) {
-    spk_table *in = NULL;
     bool owned = false;
-    spk_status st = spk__materialize(node->child, &in, &owned);
-    if (st != SPK_OK) return st;
-    const spk_allocator *a = &spk__default_allocator;
-    size_t rows = spk_table_nrows(in);
-    int nkeys = node->nexprs;
-    size_t kbytes = (rows ? rows : 1) * (size_t)nkeys * sizeof(spk_value);
-    spk_value *keys = (spk_value *)spk__alloc(a, kbytes);
-    uint32_t *idx = keys ? (uint32_t *)spk__alloc(a, (rows ? rows : 1) * sizeof *idx) : NULL;
-    uint32_t *tmp = idx ? (uint32_t *)spk__alloc(a, (rows ? rows : 1) * sizeof *tmp) : NULL;
-    bool desc[64], nulls_first[64];
-    spk__arena strings = {a, NULL};
-    spk__runner runners[64];
-    int made = 0;
-    if (!tmp) st = spk__nomem("a sort", kbytes);
-    if (st == SPK_OK && (rows > UINT32_MAX || nkeys > 64)) st = spk__fail(SPK_ERR_LIMIT, "sort: too many rows or keys");
-    for (; st == SPK_OK && made < nkeys; made++) {
-        desc[made] = node->exprs[made]->descending;
-        nulls_first[made] = node->exprs[made]->nulls_first;
-        st = spk__runner_init(&runners[made], node->bound[made]->root, node->bound[made]->nslots);
-    }
-    spk__vecset vs;
-    memset(&vs, 0, sizeof vs);
-    if (st == SPK_OK) st = spk__vecset_init(&vs, spk_table_schema(in));
-    size_t row = 0;
-    for (size_t ci = 0; st == SPK_OK && ci < in->nchunks; ci++) {
-        const spk__chunk *c = in->chunks[ci];
-        for (uint32_t start = 0; st == SPK_OK && start < c->nrows; start += SPK__BATCH) {
-            uint32_t n = c->nrows - start < SPK__BATCH ? c->nrows - start : SPK__BATCH;
-            spk__load_batch(in, c, start, n, vs.vecs);
-            for (int k = 0; k < nkeys && st == SPK_OK; k++) {
-                spk__runner *r = &runners[k];
-                spk__arena_reset(&r->ev.arena);
-                spk__runner_bind_inputs(r, node->bound[k], vs.ptrs);
-                spk__eval_node(r, r->root, NULL, n);
-                st = r->ev.status;
-                const spk__vec *v = &r->ev.vecs[r->root->slot];
-                for (uint32_t i = 0; i < n && st == SPK_OK; i++) {
-                    spk_value x = spk__vec_get(v, i);
-                    if (!x.is_null && x.type.id == SPK_TYPE_STRING && x.as.str.len) { /* keep the bytes past this batch */
-                        char *copy = spk__arena_alloc(&strings, x.as.str.len);
-                        if (!copy) st = spk__nomem("sort keys", x.as.str.len);
-                        else memcpy(copy, x.as.str.ptr, x.as.str.len);
-                        x.as.str.ptr = copy;
-                    }
-                    keys[(row + i) * (size_t)nkeys + k] = x;
-                }
-            }
-            row += n;
-        }
-    }
+    size_t nmorsels = 0, wsize = 0;
+    spk_status st = spk__materialize(base, &r.table, &owned);
+    if (st == SPK_OK) st = spk__morsels_of(r.table, &r.morsels, &nmorsels);
     if (st == SPK_OK) {
-        for (size_t i = 0; i < rows; i++) idx[i] = (uint32_t)i;
-        spk__sort_ctx ctx = {keys, nkeys, desc, nulls_first};
-        spk__merge_sort(&ctx, idx, tmp, rows);
-        /* Copy rows out in order; each chunk holds SPK_CHUNK_ROWS rows except the last. */
-        for (size_t i = 0; i < rows && st == SPK_OK; i++) {
-            size_t r = idx[i];
-            size_t lo = 0, hi = in->nchunks;
-            while (hi - lo > 1) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (in->chunks[mid]->first_row <= r) lo = mid;
-                else hi = mid;
-            }
-            uint32_t within = (uint32_t)(r - in->chunks[lo]->first_row);
-            st = spk__table_append_slots(out, in, in->chunks[lo], within, NULL, 1);
-        }
+        r.nworkers = ordered ? 1 : spk__par_workers(df->session, nmorsels);
+        wsize = (size_t)r.nworkers * (sizeof(spk__stream_worker) + (size_t)(r.nstages ? r.nstages : 1) * sizeof(spk__stage));
+        if (!(r.workers = (spk__stream_worker *)spk__calloc(&spk__default_allocator, wsize))) st = spk__nomem("a query's workers", wsize);
+        for (int w = 0; st == SPK_OK && w < r.nworkers; w++)
+            r.workers[w].stages = (spk__stage *)(void *)((char *)(r.workers + r.nworkers) + (size_t)w * (size_t)(r.nstages ? r.nstages : 1) * sizeof(spk__stage));
     }
-    spk__vecset_free(&vs);
-    for (int k = 0; k < made; k++) spk__runner_free(&runners[k]);
-    spk__arena_free(&strings);
-    if (tmp) spk__free(a, tmp, (rows ? rows : 1) * sizeof *tmp);
-    if (idx) spk__free(a, idx, (rows ? rows : 1) * sizeof *idx);
-    if (keys) spk__free(a, keys, kbytes);
-    if (owned) spk_table_free(in);
+    if (st == SPK_OK) st = feed->start(feed, r.nworkers, nmorsels);
+    if (st == SPK_OK) st = spk__par_run(df->session, r.nworkers, nmorsels, spk__stream_task, &r);
+    for (int w = 0; r.workers && w < r.nworkers; w++) {
+        spk__stages_free(r.workers[w].stages, r.workers[w].ready);
+        spk__vecset_free(&r.workers[w].vs);
+    }
+    if (r.workers) spk__free(&spk__default_allocator, r.workers, wsize);
+    if (r.morsels) spk__free(&spk__default_allocator, r.morsels, (nmorsels ? nmorsels : 1) * sizeof *r.morsels);
+    if (owned) spk_table_free(r.table);
     return st;
 }
 
-/* ---------------------------------------------------------------- materializing */
+/* ---------------------------------------------------------------- sinks and feeds */
 
-/* The union's second input may need its columns cast to the union's types. */
+/* Appends batches to a table, casting columns whose types differ from the
+ * table's (a union's or set operation's widened types). */
 typedef struct spk__cast_sink {
     spk__sink base;
     spk_table *out;
@@ -14588,6 +14471,786 @@ static void spk__cast_sink_free(spk__cast_sink *s) {
     spk__arena_free(&s->strings);
 }
 
+/* Collects a stream into a table: each morsel's rows into a table of its
+ * own, put together in morsel order at the end. */
+typedef struct spk__table_feed {
+    spk__feed base;
+    spk_table *out;
+    spk_table **parts; /* per morsel */
+    size_t nparts;
+    spk__cast_sink *sinks; /* per worker */
+    int nworkers;
+} spk__table_feed;
+
+static spk_status spk__table_feed_start(spk__feed *self, int nworkers, size_t nmorsels) {
+    spk__table_feed *f = (spk__table_feed *)self;
+    f->nparts = nmorsels;
+    f->nworkers = nworkers;
+    size_t psize = (nmorsels ? nmorsels : 1) * sizeof *f->parts, ssize = (size_t)nworkers * sizeof *f->sinks;
+    f->parts = (spk_table **)spk__calloc(&spk__default_allocator, psize);
+    f->sinks = f->parts ? (spk__cast_sink *)spk__calloc(&spk__default_allocator, ssize) : NULL;
+    if (!f->sinks) return spk__nomem("a query's output", psize + ssize);
+    for (int w = 0; w < nworkers; w++) spk__cast_sink_init(&f->sinks[w], NULL);
+    return SPK_OK;
+}
+
+static spk_status spk__table_feed_open(spk__feed *self, int worker, size_t morsel, spk__sink **sink) {
+    spk__table_feed *f = (spk__table_feed *)self;
+    spk__cast_sink *s = &f->sinks[worker];
+    spk_status st = SPK_OK;
+    if (!s->cast.block && (st = spk__vecset_init(&s->cast, spk_table_schema(f->out))) != SPK_OK) return st;
+    if ((st = spk_table_new(f->out->alloc, spk_table_schema(f->out), &f->parts[morsel])) != SPK_OK) return st;
+    s->out = f->parts[morsel];
+    s->base.done = false;
+    *sink = &s->base;
+    return SPK_OK;
+}
+
+static void spk__table_feed_init(spk__table_feed *f, spk_table *out) {
+    memset(f, 0, sizeof *f);
+    f->base.start = spk__table_feed_start;
+    f->base.open = spk__table_feed_open;
+    f->out = out;
+}
+
+/* Moves the pieces into the output, in order (if `ok`), and frees them. */
+static spk_status spk__table_feed_finish(spk__table_feed *f, spk_status st) {
+    for (size_t m = 0; f->parts && m < f->nparts; m++) {
+        if (!f->parts[m]) continue;
+        if (st == SPK_OK) st = spk__table_adopt(f->out, f->parts[m]);
+        spk_table_free(f->parts[m]);
+    }
+    if (f->parts) spk__free(&spk__default_allocator, f->parts, (f->nparts ? f->nparts : 1) * sizeof *f->parts);
+    for (int w = 0; f->sinks && w < f->nworkers; w++) spk__cast_sink_free(&f->sinks[w]);
+    if (f->sinks) spk__free(&spk__default_allocator, f->sinks, (size_t)f->nworkers * sizeof *f->sinks);
+    f->parts = NULL;
+    f->sinks = NULL;
+    return st;
+}
+
+/* Streams df into `out`, after the rows already there. */
+static spk_status spk__stream_into(const spk_df *df, spk_table *out) {
+    spk__table_feed f;
+    spk__table_feed_init(&f, out);
+    return spk__table_feed_finish(&f, spk__stream(df, &f.base));
+}
+
+/* Counts rows, per worker. */
+typedef struct spk__count_sink {
+    spk__sink base;
+    int64_t rows;
+} spk__count_sink;
+
+typedef struct spk__count_feed {
+    spk__feed base;
+    spk__count_sink *sinks;
+    int nworkers;
+} spk__count_feed;
+
+static spk_status spk__count_consume(spk__sink *self, spk__vec *const *cols, int ncols, const uint32_t *sel, uint32_t n) {
+    (void)cols;
+    (void)ncols;
+    (void)sel;
+    ((spk__count_sink *)self)->rows += n;
+    return SPK_OK;
+}
+
+static spk_status spk__count_feed_start(spk__feed *self, int nworkers, size_t nmorsels) {
+    spk__count_feed *f = (spk__count_feed *)self;
+    (void)nmorsels;
+    size_t size = (size_t)nworkers * sizeof *f->sinks;
+    if (!(f->sinks = (spk__count_sink *)spk__calloc(&spk__default_allocator, size))) return spk__nomem("a count", size);
+    f->nworkers = nworkers;
+    for (int w = 0; w < nworkers; w++) f->sinks[w].base.consume = spk__count_consume;
+    return SPK_OK;
+}
+
+static spk_status spk__count_feed_open(spk__feed *self, int worker, size_t morsel, spk__sink **sink) {
+    (void)morsel;
+    *sink = &((spk__count_feed *)self)->sinks[worker].base;
+    return SPK_OK;
+}
+
+/* One sink for every morsel: an ordered feed. */
+typedef struct spk__single_feed {
+    spk__feed base;
+    spk__sink *sink;
+} spk__single_feed;
+
+static spk_status spk__single_feed_start(spk__feed *self, int nworkers, size_t nmorsels) {
+    (void)self;
+    (void)nmorsels;
+    return nworkers == 1 ? SPK_OK : spk__fail(SPK_ERR_INTERNAL, "an ordered stream on %d threads", nworkers);
+}
+
+static spk_status spk__single_feed_open(spk__feed *self, int worker, size_t morsel, spk__sink **sink) {
+    (void)worker;
+    (void)morsel;
+    *sink = ((spk__single_feed *)self)->sink;
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- aggregation
+ * Two phases. Each morsel is aggregated into a part of its own: groups found
+ * through an open-addressing table of hashes of the key values, keys kept as
+ * values whose strings live in the part's arena, one state per group and
+ * aggregate. Then the parts are merged, split by hash into partitions that
+ * workers merge at once, each partition taking the parts in morsel order.
+ * So every group's states combine in the same order whatever the thread
+ * count — floating-point sums included — and groups come out in the order
+ * of their first row, as a single pass over the input would give them. */
+
+typedef struct spk__agg_slot {
+    const spk__bnode *node; /* the aggregate */
+    int output;             /* the output expression it belongs to */
+} spk__agg_slot;
+
+/* Groups and their states: one morsel's, or (merged) one partition's. */
+typedef struct spk__agg_part {
+    spk_value *keys;   /* ngroups * nkeys */
+    uint64_t *hashes;  /* per group */
+    uint64_t *origin;  /* per group: (morsel << 32) | its group there, where it first showed */
+    char **states;     /* per aggregate: cap * state_size */
+    size_t ngroups, cap;
+    uint32_t *table;   /* open addressing: group index + 1, 0 = empty */
+    size_t table_cap;
+    spk__arena strings;
+    uint32_t morsel;   /* a morsel's part: which */
+} spk__agg_part;
+
+typedef struct spk__agg_worker spk__agg_worker;
+
+typedef struct spk__agg_exec {
+    spk__feed base;
+    const spk_df *node;
+    int nkeys;
+    spk__agg_slot *aggs;
+    int naggs;
+    spk__agg_part **parts; /* per morsel */
+    size_t nparts;
+    spk__agg_part **merged; /* per partition */
+    int npartitions;
+    spk__agg_worker *workers;
+    int nworkers;
+} spk__agg_exec;
+
+struct spk__agg_worker {
+    spk__sink base;
+    spk__agg_exec *run;
+    spk__agg_part *part;  /* the morsel's */
+    spk__runner *runners; /* one per expression of the node */
+    int made;
+    uint32_t groups_of_row[SPK__BATCH];
+};
+
+static void spk__collect_agg_nodes(const spk__bnode *b, int output, spk__agg_slot *into, int *n, int cap) {
+    if (b->kind == SPK__B_AGG) {
+        if (*n < cap) into[(*n)++] = (spk__agg_slot){b, output};
+        return;
+    }
+    for (int i = 0; i < b->nargs; i++) spk__collect_agg_nodes(b->args[i], output, into, n, cap);
+}
+
+static int spk__count_agg_nodes(const spk__bnode *b) {
+    if (b->kind == SPK__B_AGG) return 1;
+    int n = 0;
+    for (int i = 0; i < b->nargs; i++) n += spk__count_agg_nodes(b->args[i]);
+    return n;
+}
+
+static spk_status spk__agg_part_new(const spk__agg_exec *run, spk__agg_part **out) {
+    const spk_allocator *a = &spk__default_allocator;
+    size_t ssize = (size_t)(run->naggs ? run->naggs : 1) * sizeof(char *);
+    spk__agg_part *p = (spk__agg_part *)spk__calloc(a, sizeof *p);
+    if (p && !(p->states = (char **)spk__calloc(a, ssize))) {
+        spk__free(a, p, sizeof *p);
+        p = NULL;
+    }
+    if (!p) return spk__nomem("an aggregation", sizeof *p + ssize);
+    p->strings.alloc = a;
+    *out = p;
+    return SPK_OK;
+}
+
+static void spk__agg_part_free(const spk__agg_exec *run, spk__agg_part *p) {
+    const spk_allocator *a = &spk__default_allocator;
+    if (!p) return;
+    for (int i = 0; i < run->naggs; i++) {
+        const spk__bnode *node = run->aggs[i].node;
+        if (!p->states[i]) continue;
+        if (node->agg->destroy)
+            for (size_t g = 0; g < p->ngroups; g++) node->agg->destroy(node, p->states[i] + g * node->agg->state_size);
+        spk__free(a, p->states[i], p->cap * node->agg->state_size);
+    }
+    spk__free(a, p->states, (size_t)(run->naggs ? run->naggs : 1) * sizeof(char *));
+    size_t nk = (size_t)(run->nkeys ? run->nkeys : 1);
+    if (p->keys) spk__free(a, p->keys, p->cap * nk * sizeof *p->keys);
+    if (p->hashes) spk__free(a, p->hashes, p->cap * 2 * sizeof *p->hashes);
+    if (p->table) spk__free(a, p->table, p->table_cap * sizeof *p->table);
+    spk__arena_free(&p->strings);
+    spk__free(a, p, sizeof *p);
+}
+
+static spk_status spk__agg_grow_table(spk__agg_part *p) {
+    size_t cap = p->table_cap ? p->table_cap * 2 : 64;
+    uint32_t *t = (uint32_t *)spk__calloc(&spk__default_allocator, cap * sizeof *t);
+    if (!t) return spk__nomem("a hash table", cap * sizeof *t);
+    for (size_t g = 0; g < p->ngroups; g++) {
+        size_t at = p->hashes[g] & (cap - 1);
+        while (t[at]) at = (at + 1) & (cap - 1);
+        t[at] = (uint32_t)g + 1;
+    }
+    if (p->table) spk__free(&spk__default_allocator, p->table, p->table_cap * sizeof *p->table);
+    p->table = t;
+    p->table_cap = cap;
+    return SPK_OK;
+}
+
+/* The group with these key values, or UINT32_MAX. */
+static uint32_t spk__agg_find(const spk__agg_part *p, int nkeys, const spk_value *key, uint64_t h) {
+    if (!p->table_cap) return UINT32_MAX;
+    size_t at = h & (p->table_cap - 1);
+    while (p->table[at]) {
+        uint32_t g = p->table[at] - 1;
+        if (p->hashes[g] == h) {
+            const spk_value *gk = p->keys + (size_t)g * nkeys;
+            bool same = true;
+            for (int k = 0; k < nkeys && same; k++) same = spk_value_equal(&gk[k], &key[k]);
+            if (same) return g;
+        }
+        at = (at + 1) & (p->table_cap - 1);
+    }
+    return UINT32_MAX;
+}
+
+/* Adds a group with the given key values (strings copied); returns its index. */
+static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p, const spk_value *key, uint64_t hash,
+                                     uint64_t origin, uint32_t *group) {
+    const spk_allocator *a = &spk__default_allocator;
+    size_t nk = (size_t)(run->nkeys ? run->nkeys : 1);
+    if (p->ngroups >= UINT32_MAX - 1) return spk__fail(SPK_ERR_LIMIT, "more than 4 billion groups");
+    if (p->ngroups == p->cap) { /* grow into fresh arrays, so that a failure leaves the part as it was */
+        size_t cap = p->cap ? p->cap * 2 : 16, na = (size_t)(run->naggs ? run->naggs : 1);
+        spk_value *k = (spk_value *)spk__alloc(a, cap * nk * sizeof *k);
+        uint64_t *h = k ? (uint64_t *)spk__alloc(a, cap * 2 * sizeof *h) : NULL;
+        char **s = h ? (char **)spk__calloc(a, na * sizeof *s) : NULL;
+        bool ok = s != NULL;
+        for (int i = 0; ok && i < run->naggs; i++)
+            ok = (s[i] = (char *)spk__alloc(a, cap * run->aggs[i].node->agg->state_size)) != NULL;
+        if (!ok) {
+            for (int i = 0; s && i < run->naggs; i++)
+                if (s[i]) spk__free(a, s[i], cap * run->aggs[i].node->agg->state_size);
+            if (s) spk__free(a, s, na * sizeof *s);
+            if (h) spk__free(a, h, cap * 2 * sizeof *h);
+            if (k) spk__free(a, k, cap * nk * sizeof *k);
+            return spk__nomem("aggregation groups", cap * (nk * sizeof *k + 2 * sizeof *h));
+        }
+        if (p->cap) {
+            memcpy(k, p->keys, p->ngroups * nk * sizeof *k);
+            memcpy(h, p->hashes, p->ngroups * sizeof *h);
+            memcpy(h + cap, p->origin, p->ngroups * sizeof *h);
+            spk__free(a, p->keys, p->cap * nk * sizeof *k);
+            spk__free(a, p->hashes, p->cap * 2 * sizeof *h);
+        }
+        for (int i = 0; i < run->naggs; i++) {
+            size_t size = run->aggs[i].node->agg->state_size;
+            if (p->states[i]) {
+                memcpy(s[i], p->states[i], p->ngroups * size);
+                spk__free(a, p->states[i], p->cap * size);
+            }
+            p->states[i] = s[i];
+        }
+        spk__free(a, s, na * sizeof *s);
+        p->keys = k;
+        p->hashes = h;
+        p->origin = h + cap;
+        p->cap = cap;
+    }
+    for (int i = 0; i < run->naggs; i++)
+        run->aggs[i].node->agg->init(p->states[i] + p->ngroups * run->aggs[i].node->agg->state_size);
+    spk_value *dst = p->keys + p->ngroups * nk;
+    for (int k = 0; k < run->nkeys; k++) {
+        dst[k] = key[k];
+        if (!key[k].is_null && key[k].type.id == SPK_TYPE_STRING && key[k].as.str.len) {
+            char *copy = spk__arena_alloc(&p->strings, key[k].as.str.len);
+            if (!copy) return spk__nomem("a group key", key[k].as.str.len);
+            memcpy(copy, key[k].as.str.ptr, key[k].as.str.len);
+            dst[k].as.str.ptr = copy;
+        }
+    }
+    p->hashes[p->ngroups] = hash;
+    p->origin[p->ngroups] = origin;
+    *group = (uint32_t)p->ngroups++;
+    if ((p->ngroups + 1) * 2 > p->table_cap) return spk__agg_grow_table(p);
+    size_t at = hash & (p->table_cap - 1);
+    while (p->table[at]) at = (at + 1) & (p->table_cap - 1);
+    p->table[at] = *group + 1;
+    return SPK_OK;
+}
+
+static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int ncols, const uint32_t *sel, uint32_t n) {
+    spk__agg_worker *w = (spk__agg_worker *)self;
+    const spk__agg_exec *run = w->run;
+    spk__agg_part *p = w->part;
+    const spk_df *node = run->node;
+    (void)ncols;
+    const spk__vec *keyvec[64];
+    for (int k = 0; k < run->nkeys; k++) {
+        spk__runner *r = &w->runners[k];
+        spk__arena_reset(&r->ev.arena);
+        spk__runner_bind_inputs(r, node->bound[k], cols);
+        spk__eval_node(r, r->root, sel, n);
+        if (r->ev.status != SPK_OK) return r->ev.status;
+        keyvec[k] = &r->ev.vecs[r->root->slot];
+    }
+    spk_status st = SPK_OK;
+    SPK__FOR_ROWS(sel, n, if (st == SPK_OK) {
+        spk_value key[64];
+        uint64_t h = 0x9e3779b97f4a7c15ULL;
+        for (int k = 0; k < run->nkeys; k++) {
+            key[k] = spk__vec_get(keyvec[k], i);
+            h = spk_hash_u64(h ^ spk_value_hash(&key[k], (uint64_t)k));
+        }
+        uint32_t group = spk__agg_find(p, run->nkeys, key, h);
+        if (group == UINT32_MAX) st = spk__agg_new_group(run, p, key, h, (uint64_t)p->morsel << 32 | p->ngroups, &group);
+        w->groups_of_row[i] = group;
+    });
+    if (st != SPK_OK) return st;
+    /* aggregates: evaluate each one's argument over the batch, then update */
+    for (int a = 0; a < run->naggs; a++) {
+        const spk__agg_slot *ag = &run->aggs[a];
+        spk__runner *r = &w->runners[run->nkeys + ag->output];
+        spk__arena_reset(&r->ev.arena);
+        spk__runner_bind_inputs(r, node->bound[run->nkeys + ag->output], cols);
+        spk__eval_node(r, ag->node->args[0], sel, n);
+        if (r->ev.status != SPK_OK) return r->ev.status;
+        st = ag->node->agg->update(ag->node, p->states[a], w->groups_of_row, &r->ev.vecs[ag->node->args[0]->slot], sel, n);
+        if (st != SPK_OK) return st;
+    }
+    return SPK_OK;
+}
+
+/* Evaluators for every expression of the node; *made says how many were set up. */
+static spk_status spk__agg_runners(const spk_df *node, spk__runner **out, int *made) {
+    size_t size = (size_t)(node->nexprs ? node->nexprs : 1) * sizeof **out;
+    *made = 0;
+    if (!(*out = (spk__runner *)spk__calloc(&spk__default_allocator, size))) return spk__nomem("evaluators", size);
+    spk_status st = SPK_OK;
+    for (; *made < node->nexprs && st == SPK_OK; (*made)++) st = spk__runner_init(&(*out)[*made], node->bound[*made]->root, node->bound[*made]->nslots);
+    return st;
+}
+
+static void spk__agg_runners_free(const spk_df *node, spk__runner *r, int made) {
+    if (!r) return;
+    for (int i = 0; i < made; i++) spk__runner_free(&r[i]);
+    spk__free(&spk__default_allocator, r, (size_t)(node->nexprs ? node->nexprs : 1) * sizeof *r);
+}
+
+static spk_status spk__agg_start(spk__feed *self, int nworkers, size_t nmorsels) {
+    spk__agg_exec *run = (spk__agg_exec *)self;
+    size_t psize = (nmorsels ? nmorsels : 1) * sizeof *run->parts, wsize = (size_t)nworkers * sizeof *run->workers;
+    run->parts = (spk__agg_part **)spk__calloc(&spk__default_allocator, psize);
+    run->workers = run->parts ? (spk__agg_worker *)spk__calloc(&spk__default_allocator, wsize) : NULL;
+    if (!run->workers) return spk__nomem("an aggregation", psize + wsize);
+    run->nparts = nmorsels;
+    run->nworkers = nworkers;
+    for (int w = 0; w < nworkers; w++) {
+        run->workers[w].base.consume = spk__agg_consume;
+        run->workers[w].run = run;
+    }
+    return SPK_OK;
+}
+
+static spk_status spk__agg_open(spk__feed *self, int worker, size_t morsel, spk__sink **sink) {
+    spk__agg_exec *run = (spk__agg_exec *)self;
+    spk__agg_worker *w = &run->workers[worker];
+    spk_status st = SPK_OK;
+    if (!w->runners && (st = spk__agg_runners(run->node, &w->runners, &w->made)) != SPK_OK) return st;
+    if ((uint64_t)morsel >= UINT32_MAX) return spk__fail(SPK_ERR_LIMIT, "an aggregation over more than 4 billion morsels");
+    if ((st = spk__agg_part_new(run, &run->parts[morsel])) != SPK_OK) return st;
+    w->part = run->parts[morsel];
+    w->part->morsel = (uint32_t)morsel;
+    *sink = &w->base;
+    return SPK_OK;
+}
+
+/* Merges every part's groups of one hash partition, parts in morsel order. */
+static spk_status spk__agg_merge_task(void *ctx, int worker, size_t partition) {
+    spk__agg_exec *run = (spk__agg_exec *)ctx;
+    (void)worker;
+    spk_status st = spk__agg_part_new(run, &run->merged[partition]);
+    spk__agg_part *into = run->merged[partition];
+    uint64_t mask = (uint64_t)run->npartitions - 1;
+    size_t nk = (size_t)(run->nkeys ? run->nkeys : 1);
+    for (size_t m = 0; st == SPK_OK && m < run->nparts; m++) {
+        const spk__agg_part *from = run->parts[m];
+        for (size_t g = 0; from && g < from->ngroups && st == SPK_OK; g++) {
+            uint64_t h = from->hashes[g];
+            if (((h >> 40) & mask) != partition) continue; /* table slots use the low bits */
+            const spk_value *key = from->keys + g * nk;
+            uint32_t t = spk__agg_find(into, run->nkeys, key, h);
+            if (t == UINT32_MAX) st = spk__agg_new_group(run, into, key, h, from->origin[g], &t);
+            for (int a = 0; a < run->naggs && st == SPK_OK; a++) {
+                const spk__bnode *node = run->aggs[a].node;
+                size_t size = node->agg->state_size;
+                st = node->agg->merge(node, into->states[a] + t * size, from->states[a] + g * size);
+            }
+        }
+    }
+    return st;
+}
+
+/* A group to output. */
+typedef struct spk__agg_ref {
+    uint64_t origin;
+    const spk__agg_part *part;
+    uint32_t group;
+} spk__agg_ref;
+
+static int spk__agg_ref_cmp(const void *a, const void *b) {
+    uint64_t x = ((const spk__agg_ref *)a)->origin, y = ((const spk__agg_ref *)b)->origin;
+    return (x > y) - (x < y);
+}
+
+/* Which grouping key, if any, is exactly input column `col`. */
+static int spk__key_of_column(const spk_df *node, int col) {
+    for (int k = 0; k < node->nkeys; k++)
+        if (node->bound[k]->root->kind == SPK__B_COL && node->bound[k]->root->col == col) return k;
+    return -1;
+}
+
+/* Emits one row per group: the keys, then each output evaluated with its
+ * aggregates' final values (and grouping columns) in place. */
+static spk_status spk__agg_emit(const spk__agg_exec *run, const spk__agg_ref *refs, size_t groups, spk_table *out) {
+    const spk_df *node = run->node;
+    int nout = node->nexprs, made = 0;
+    size_t nk = (size_t)(run->nkeys ? run->nkeys : 1);
+    spk__runner *runners = NULL;
+    spk__vec **cols = (spk__vec **)spk__calloc(&spk__default_allocator, (size_t)(nout ? nout : 1) * sizeof *cols);
+    if (!cols) return spk__nomem("an aggregation's output", (size_t)nout * sizeof *cols);
+    spk__vecset keys, outs; /* grouping columns by input position; key outputs */
+    memset(&keys, 0, sizeof keys);
+    memset(&outs, 0, sizeof outs);
+    spk_status st = spk__agg_runners(node, &runners, &made);
+    if (st == SPK_OK) st = spk__vecset_init(&keys, node->child->schema);
+    if (st == SPK_OK) st = spk__vecset_init(&outs, node->schema);
+    for (size_t first = 0; st == SPK_OK && first < groups; first += SPK__BATCH) {
+        uint32_t n = (uint32_t)(groups - first < SPK__BATCH ? groups - first : SPK__BATCH);
+        const spk__agg_ref *r = refs + first;
+        /* grouping columns as input vectors, for outputs that use them */
+        for (int k = 0; k < run->nkeys; k++) {
+            const spk_bound *kb = node->bound[k];
+            if (kb->root->kind != SPK__B_COL) continue;
+            spk__vec *v = &keys.vecs[kb->root->col];
+            for (uint32_t i = 0; i < n; i++) spk__vec_set(v, i, &r[i].part->keys[r[i].group * nk + (size_t)k]);
+        }
+        for (int a = 0; a < run->naggs; a++) {
+            const spk__agg_slot *ag = &run->aggs[a];
+            spk__vec *v = &runners[run->nkeys + ag->output].ev.vecs[ag->node->slot];
+            size_t size = ag->node->agg->state_size;
+            for (uint32_t i = 0; i < n; i++) ag->node->agg->final(ag->node, r[i].part->states[a] + r[i].group * size, v, i);
+        }
+        for (int o = 0; o < nout && st == SPK_OK; o++) {
+            spk__runner *rn = &runners[o];
+            const spk_bound *b = node->bound[o];
+            if (o < run->nkeys) { /* the key values themselves */
+                spk__vec *v = &outs.vecs[o];
+                for (uint32_t i = 0; i < n; i++) spk__vec_set(v, i, &r[i].part->keys[r[i].group * nk + (size_t)o]);
+                cols[o] = v;
+                continue;
+            }
+            /* Columns outside aggregates are grouping keys (checked when the
+             * frame was built): give them the groups' key values. */
+            int ncols = spk_schema_ncols(b->schema);
+            for (int c = 0; c < ncols; c++)
+                if (b->col_slot[c] >= 0 && spk__key_of_column(node, c) >= 0) rn->ev.vecs[b->col_slot[c]] = keys.vecs[c];
+            spk__arena_reset(&rn->ev.arena);
+            spk__eval_node(rn, rn->root, NULL, n);
+            st = rn->ev.status;
+            cols[o] = &rn->ev.vecs[rn->root->slot];
+        }
+        if (st == SPK_OK) st = spk__table_append_vecs(out, cols, NULL, n);
+    }
+    spk__vecset_free(&keys);
+    spk__vecset_free(&outs);
+    spk__agg_runners_free(node, runners, made);
+    spk__free(&spk__default_allocator, cols, (size_t)(nout ? nout : 1) * sizeof *cols);
+    return st;
+}
+
+static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
+    const spk_allocator *a = &spk__default_allocator;
+    if (node->nkeys > 64) return spk__fail(SPK_ERR_LIMIT, "at most 64 grouping keys");
+    spk__agg_exec run;
+    memset(&run, 0, sizeof run);
+    run.base.start = spk__agg_start;
+    run.base.open = spk__agg_open;
+    run.node = node;
+    run.nkeys = node->nkeys;
+    spk_status st = SPK_OK;
+    int total = 0;
+    for (int o = node->nkeys; o < node->nexprs; o++) total += spk__count_agg_nodes(node->bound[o]->root);
+    run.aggs = (spk__agg_slot *)spk__calloc(a, (size_t)(total ? total : 1) * sizeof *run.aggs);
+    if (!run.aggs) return spk__nomem("aggregates", (size_t)total * sizeof *run.aggs);
+    for (int o = node->nkeys; o < node->nexprs; o++) spk__collect_agg_nodes(node->bound[o]->root, o - node->nkeys, run.aggs, &run.naggs, total);
+    st = spk__stream(node->child, &run.base);
+    /* Merge: by hash partition when several threads can share the work. */
+    size_t nparts = 0, groups = 0, rsize = 0, msize = 0;
+    for (size_t m = 0; m < run.nparts; m++) nparts += run.parts[m] != NULL;
+    int threads = spk__par_workers(node->session, SIZE_MAX);
+    run.npartitions = 1;
+    while (run.npartitions < threads && run.npartitions < 64) run.npartitions *= 2;
+    if (st == SPK_OK && nparts > 1) {
+        msize = (size_t)run.npartitions * sizeof *run.merged;
+        if (!(run.merged = (spk__agg_part **)spk__calloc(a, msize))) st = spk__nomem("an aggregation", msize);
+        if (st == SPK_OK)
+            st = spk__par_run(node->session, spk__par_workers(node->session, (size_t)run.npartitions), (size_t)run.npartitions,
+                              spk__agg_merge_task, &run);
+    }
+    /* The groups in order of first appearance; a global aggregate over no rows still yields one row. */
+    spk__agg_part *empty = NULL;
+    spk__agg_part *const *sources = run.merged ? run.merged : run.parts;
+    size_t nsources = run.merged ? (size_t)run.npartitions : run.nparts;
+    for (size_t i = 0; st == SPK_OK && i < nsources; i++) groups += sources[i] ? sources[i]->ngroups : 0;
+    if (st == SPK_OK && groups == 0 && run.nkeys == 0) {
+        uint32_t g;
+        if ((st = spk__agg_part_new(&run, &empty)) == SPK_OK) st = spk__agg_new_group(&run, empty, NULL, 0, 0, &g);
+        sources = &empty;
+        nsources = 1;
+        groups = 1;
+    }
+    spk__agg_ref *refs = NULL;
+    rsize = (groups ? groups : 1) * sizeof *refs;
+    if (st == SPK_OK && !(refs = (spk__agg_ref *)spk__alloc(a, rsize))) st = spk__nomem("an aggregation's groups", rsize);
+    size_t k = 0;
+    for (size_t i = 0; refs && i < nsources; i++)
+        for (uint32_t g = 0; sources[i] && g < sources[i]->ngroups; g++) refs[k++] = (spk__agg_ref){sources[i]->origin[g], sources[i], g};
+    if (refs && nsources > 1) qsort(refs, groups, sizeof *refs, spk__agg_ref_cmp); /* origins are unique */
+    if (st == SPK_OK) st = spk__agg_emit(&run, refs, groups, out);
+    if (refs) spk__free(a, refs, rsize);
+    spk__agg_part_free(&run, empty);
+    for (int i = 0; run.merged && i < run.npartitions; i++) spk__agg_part_free(&run, run.merged[i]);
+    if (run.merged) spk__free(a, run.merged, msize);
+    for (size_t m = 0; run.parts && m < run.nparts; m++) spk__agg_part_free(&run, run.parts[m]);
+    if (run.parts) spk__free(a, run.parts, (run.nparts ? run.nparts : 1) * sizeof *run.parts);
+    for (int w = 0; run.workers && w < run.nworkers; w++) spk__agg_runners_free(node, run.workers[w].runners, run.workers[w].made);
+    if (run.workers) spk__free(a, run.workers, (size_t)run.nworkers * sizeof *run.workers);
+    spk__free(a, run.aggs, (size_t)(total ? total : 1) * sizeof *run.aggs);
+    return st;
+}
+
+/* ---------------------------------------------------------------- sorting
+ * Workers evaluate the sort keys morsel by morsel into one array, sort
+ * runs of row numbers, merge the runs pairwise in rounds and copy the rows
+ * out in ranges. Ties are broken by row number, so the order is one total
+ * order and the same whatever the number of runs: the sort is stable and
+ * its result independent of the thread count. */
+
+typedef struct spk__sort_ctx {
+    const spk_value *keys; /* nrows * nkeys */
+    int nkeys;
+    const bool *desc, *nulls_first;
+} spk__sort_ctx;
+
+static int spk__sort_cmp(const spk__sort_ctx *c, uint32_t a, uint32_t b) {
+    const spk_value *ka = c->keys + (size_t)a * c->nkeys, *kb = c->keys + (size_t)b * c->nkeys;
+    for (int k = 0; k < c->nkeys; k++) {
+        bool an = ka[k].is_null || ka[k].type.id == SPK_TYPE_NULL, bn = kb[k].is_null || kb[k].type.id == SPK_TYPE_NULL;
+        int r;
+        if (an || bn) r = an == bn ? 0 : (an ? -1 : 1) * (c->nulls_first[k] ? 1 : -1);
+        else r = spk_value_compare(&ka[k], &kb[k], true) * (c->desc[k] ? -1 : 1);
+        if (r) return r;
+    }
+    return (a > b) - (a < b); /* stable */
+}
+
+/* Merges sorted src[lo, mid) and src[mid, hi) into dst[lo, hi). */
+static void spk__merge_runs(const spk__sort_ctx *c, const uint32_t *src, uint32_t *dst, size_t lo, size_t mid, size_t hi) {
+    size_t i = lo, j = mid, k = lo;
+    while (i < mid && j < hi) dst[k++] = spk__sort_cmp(c, src[i], src[j]) <= 0 ? src[i++] : src[j++];
+    while (i < mid) dst[k++] = src[i++];
+    while (j < hi) dst[k++] = src[j++];
+}
+
+/* Bottom-up merge sort of row numbers: O(n log n) whatever the keys. */
+static void spk__merge_sort(const spk__sort_ctx *c, uint32_t *idx, uint32_t *tmp, size_t n) {
+    for (size_t width = 1; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            spk__merge_runs(c, idx, tmp, lo, mid, hi);
+        }
+        memcpy(idx, tmp, n * sizeof *idx);
+    }
+}
+
+typedef struct spk__sort_worker {
+    spk__runner runners[64];
+    int made;
+    spk__vecset vs;
+    spk__arena strings; /* the bytes of string keys */
+} spk__sort_worker;
+
+typedef struct spk__sort_run {
+    const spk_df *node;
+    spk_table *in;
+    spk__morsel *morsels;
+    spk_value *keys;
+    int nkeys;
+    bool desc[64], nulls_first[64];
+    spk__sort_worker *workers;
+    uint32_t *src, *dst;  /* row numbers: the runs, and where the next round goes */
+    size_t rows;
+    size_t *bounds;       /* runs: run r is [bounds[r], bounds[r + 1]) */
+    size_t nruns;
+    spk_table **parts;    /* per output range */
+} spk__sort_run;
+
+static spk_status spk__sort_keys_task(void *ctx, int worker, size_t m) {
+    spk__sort_run *r = (spk__sort_run *)ctx;
+    const spk_df *node = r->node;
+    spk__sort_worker *w = &r->workers[worker];
+    spk_status st = SPK_OK;
+    if (!w->vs.block) {
+        w->strings.alloc = &spk__default_allocator;
+        for (; w->made < r->nkeys && st == SPK_OK; w->made++) st = spk__runner_init(&w->runners[w->made], node->bound[w->made]->root, node->bound[w->made]->nslots);
+        if (st == SPK_OK) st = spk__vecset_init(&w->vs, spk_table_schema(r->in));
+        if (st != SPK_OK) return st;
+    }
+    const spk__morsel *mo = &r->morsels[m];
+    for (uint32_t at = 0; st == SPK_OK && at < mo->n; at += SPK__BATCH) {
+        uint32_t n = mo->n - at < SPK__BATCH ? mo->n - at : SPK__BATCH;
+        size_t row = mo->chunk->first_row + mo->start + at;
+        spk__load_batch(r->in, mo->chunk, mo->start + at, n, w->vs.vecs);
+        for (int k = 0; k < r->nkeys && st == SPK_OK; k++) {
+            spk__runner *rn = &w->runners[k];
+            spk__arena_reset(&rn->ev.arena);
+            spk__runner_bind_inputs(rn, node->bound[k], w->vs.ptrs);
+            spk__eval_node(rn, rn->root, NULL, n);
+            st = rn->ev.status;
+            const spk__vec *v = &rn->ev.vecs[rn->root->slot];
+            for (uint32_t i = 0; i < n && st == SPK_OK; i++) {
+                spk_value x = spk__vec_get(v, i);
+                if (!x.is_null && x.type.id == SPK_TYPE_STRING && x.as.str.len) { /* keep the bytes past this batch */
+                    char *copy = spk__arena_alloc(&w->strings, x.as.str.len);
+                    if (!copy) st = spk__nomem("sort keys", x.as.str.len);
+                    else memcpy(copy, x.as.str.ptr, x.as.str.len);
+                    x.as.str.ptr = copy;
+                }
+                r->keys[(row + i) * (size_t)r->nkeys + k] = x;
+            }
+        }
+    }
+    return st;
+}
+
+static spk_status spk__sort_run_task(void *ctx, int worker, size_t run) {
+    spk__sort_run *r = (spk__sort_run *)ctx;
+    (void)worker;
+    spk__sort_ctx c = {r->keys, r->nkeys, r->desc, r->nulls_first};
+    size_t lo = r->bounds[run], hi = r->bounds[run + 1];
+    for (size_t i = lo; i < hi; i++) r->src[i] = (uint32_t)i;
+    spk__merge_sort(&c, r->src + lo, r->dst + lo, hi - lo);
+    return SPK_OK;
+}
+
+/* Merges runs 2j and 2j + 1 of src into dst (a last odd run is copied). */
+static spk_status spk__sort_merge_task(void *ctx, int worker, size_t j) {
+    spk__sort_run *r = (spk__sort_run *)ctx;
+    (void)worker;
+    spk__sort_ctx c = {r->keys, r->nkeys, r->desc, r->nulls_first};
+    size_t lo = r->bounds[2 * j], mid = r->bounds[2 * j + 1], hi = 2 * j + 2 <= r->nruns ? r->bounds[2 * j + 2] : mid;
+    spk__merge_runs(&c, r->src, r->dst, lo, mid, hi);
+    return SPK_OK;
+}
+
+/* Copies the rows of output range i, in sorted order, into a piece of its own. */
+static spk_status spk__sort_copy_task(void *ctx, int worker, size_t i) {
+    spk__sort_run *r = (spk__sort_run *)ctx;
+    spk_table *in = r->in;
+    (void)worker;
+    uint32_t lo, hi;
+    spk__range(r->rows, i, &lo, &hi);
+    spk_status st = spk_table_new(in->alloc, spk_table_schema(in), &r->parts[i]);
+    for (uint32_t k = lo; k < hi && st == SPK_OK; k++) {
+        size_t row = r->src[k], a = 0, b = in->nchunks; /* the last chunk whose first row <= row */
+        while (b - a > 1) {
+            size_t mid = a + (b - a) / 2;
+            if (in->chunks[mid]->first_row <= row) a = mid;
+            else b = mid;
+        }
+        st = spk__table_append_slots(r->parts[i], in, in->chunks[a], (uint32_t)(row - in->chunks[a]->first_row), NULL, 1);
+    }
+    return st;
+}
+
+static spk_status spk__run_sort(const spk_df *node, spk_table *out) {
+    const spk_allocator *a = &spk__default_allocator;
+    spk__sort_run r;
+    memset(&r, 0, sizeof r);
+    r.node = node;
+    r.nkeys = node->nexprs;
+    bool owned = false;
+    size_t nmorsels = 0, nranges = 0, kbytes = 0, wsize = 0, bsize = 0;
+    int nworkers = 1;
+    spk_status st = spk__materialize(node->child, &r.in, &owned);
+    if (st != SPK_OK) return st;
+    r.rows = spk_table_nrows(r.in);
+    if (r.rows > UINT32_MAX || r.nkeys > 64) st = spk__fail(SPK_ERR_LIMIT, "sort: more than 4 billion rows or 64 keys");
+    for (int k = 0; k < r.nkeys && k < 64; k++) {
+        r.desc[k] = node->exprs[k]->descending;
+        r.nulls_first[k] = node->exprs[k]->nulls_first;
+    }
+    if (st == SPK_OK) st = spk__morsels_of(r.in, &r.morsels, &nmorsels);
+    if (st == SPK_OK) {
+        nworkers = spk__par_workers(node->session, nmorsels);
+        nranges = spk__ranges(r.rows);
+        kbytes = (r.rows ? r.rows : 1) * (size_t)(r.nkeys ? r.nkeys : 1) * sizeof(spk_value);
+        wsize = (size_t)nworkers * sizeof *r.workers;
+        bsize = ((size_t)nworkers + 1) * sizeof *r.bounds;
+        r.keys = (spk_value *)spk__alloc(a, kbytes);
+        r.src = r.keys ? (uint32_t *)spk__alloc(a, 2 * (r.rows ? r.rows : 1) * sizeof *r.src) : NULL;
+        r.workers = r.src ? (spk__sort_worker *)spk__calloc(a, wsize) : NULL;
+        r.bounds = r.workers ? (size_t *)spk__alloc(a, bsize) : NULL;
+        r.parts = r.bounds ? (spk_table **)spk__calloc(a, (nranges ? nranges : 1) * sizeof *r.parts) : NULL;
+        if (!r.parts) st = spk__nomem("a sort", kbytes + 2 * r.rows * sizeof *r.src);
+        else r.dst = r.src + (r.rows ? r.rows : 1);
+    }
+    if (st == SPK_OK) st = spk__par_run(node->session, nworkers, nmorsels, spk__sort_keys_task, &r);
+    if (st == SPK_OK) { /* one run per worker, then rounds of pairwise merges */
+        r.nruns = (size_t)nworkers;
+        for (size_t i = 0; i <= r.nruns; i++) r.bounds[i] = r.rows * i / r.nruns;
+        st = spk__par_run(node->session, nworkers, r.nruns, spk__sort_run_task, &r);
+    }
+    while (st == SPK_OK && r.nruns > 1) {
+        size_t pairs = (r.nruns + 1) / 2;
+        st = spk__par_run(node->session, spk__par_workers(node->session, pairs), pairs, spk__sort_merge_task, &r);
+        for (size_t j = 0; j < pairs; j++) r.bounds[j] = r.bounds[2 * j];
+        r.bounds[pairs] = r.rows;
+        r.nruns = pairs;
+        uint32_t *t = r.src;
+        r.src = r.dst;
+        r.dst = t;
+    }
+    if (st == SPK_OK) st = spk__par_run(node->session, spk__par_workers(node->session, nranges), nranges, spk__sort_copy_task, &r);
+    for (size_t i = 0; r.parts && i < nranges; i++) {
+        if (r.parts[i] && st == SPK_OK) st = spk__table_adopt(out, r.parts[i]);
+        spk_table_free(r.parts[i]);
+    }
+    if (r.parts) spk__free(a, r.parts, (nranges ? nranges : 1) * sizeof *r.parts);
+    for (int w = 0; r.workers && w < nworkers; w++) {
+        for (int k = 0; k < r.workers[w].made; k++) spk__runner_free(&r.workers[w].runners[k]);
+        spk__vecset_free(&r.workers[w].vs);
+        spk__arena_free(&r.workers[w].strings);
+    }
+    if (r.workers) spk__free(a, r.workers, wsize);
+    if (r.bounds) spk__free(a, r.bounds, bsize);
+    if (r.src) spk__free(a, r.src < r.dst ? r.src : r.dst, 2 * (r.rows ? r.rows : 1) * sizeof *r.src);
+    if (r.keys) spk__free(a, r.keys, kbytes);
+    if (r.morsels) spk__free(a, r.morsels, (nmorsels ? nmorsels : 1) * sizeof *r.morsels);
+    if (owned) spk_table_free(r.in);
+    return st;
+}
+
 /* ---------------------------------------------------------------- whole inputs as columns
  * Joins, set operations and dropDuplicates read their inputs whole, each
  * column as one array (strings as views into the table, which they keep
@@ -14611,8 +15274,23 @@ static void spk__columns_free(spk__columns *c) {
     memset(c, 0, sizeof *c);
 }
 
-/* Lays the columns of t out as arrays; takes t over if `owned` (also on failure). */
-static spk_status spk__columns_load(spk__columns *c, spk_table *t, bool owned) {
+/* Chunk `ci` of the table into its rows of the arrays. */
+static spk_status spk__columns_load_task(void *ctx, int worker, size_t ci) {
+    spk__columns *c = (spk__columns *)ctx;
+    const spk__chunk *ch = c->table->chunks[ci];
+    (void)worker;
+    for (int i = 0; i < c->ncols; i++) {
+        spk__vec part = c->cols[i];
+        part.v.any = (char *)part.v.any + ch->first_row * spk__phys_size((spk_type_id)part.type.id);
+        part.nulls += ch->first_row;
+        spk__load_column(c->table, ch, 0, ch->nrows, i, &part);
+    }
+    return SPK_OK;
+}
+
+/* Lays the columns of t out as arrays, a chunk per task; takes t over if
+ * `owned` (also on failure). */
+static spk_status spk__columns_load(spk_session *s, spk__columns *c, spk_table *t, bool owned) {
     memset(c, 0, sizeof *c);
     c->table = t;
     c->owned = owned;
@@ -14620,15 +15298,13 @@ static spk_status spk__columns_load(spk__columns *c, spk_table *t, bool owned) {
     if (rows >= SPK__NO_ROW) return spk__fail(SPK_ERR_LIMIT, "an input of a join or set operation has more than %u rows", SPK__NO_ROW - 1);
     c->nrows = (uint32_t)rows;
     c->ncols = t->ncols;
-    size_t size = 2 * (size_t)c->ncols * sizeof(spk__vec) + 16;
+    size_t size = (size_t)c->ncols * sizeof(spk__vec) + 16;
     for (int i = 0; i < c->ncols; i++)
         size += 16 + rows * (1 + spk__phys_size((spk_type_id)spk_schema_field(t->schema, i)->type.id));
     if (!(c->block = spk__alloc(&spk__default_allocator, size))) return spk__nomem("a join or set operation input", size);
     c->size = size;
     char *at = (char *)c->block;
     c->cols = (spk__vec *)(void *)at;
-    at += (size_t)c->ncols * sizeof(spk__vec);
-    spk__vec *part = (spk__vec *)(void *)at; /* views at each chunk's first row */
     at += (size_t)c->ncols * sizeof(spk__vec);
     for (int i = 0; i < c->ncols; i++) {
         spk__vec *v = &c->cols[i];
@@ -14639,18 +15315,7 @@ static spk_status spk__columns_load(spk__columns *c, spk_table *t, bool owned) {
         v->nulls = (uint8_t *)at;
         at += rows;
     }
-    size_t row = 0;
-    for (size_t ci = 0; ci < t->nchunks; ci++) {
-        const spk__chunk *ch = t->chunks[ci];
-        for (int i = 0; i < c->ncols; i++) {
-            part[i] = c->cols[i];
-            part[i].v.any = (char *)c->cols[i].v.any + row * spk__phys_size((spk_type_id)c->cols[i].type.id);
-            part[i].nulls = c->cols[i].nulls + row;
-        }
-        spk__load_batch(t, ch, 0, ch->nrows, part);
-        row += ch->nrows;
-    }
-    return SPK_OK;
+    return spk__par_run(s, spk__par_workers(s, t->nchunks), t->nchunks, spk__columns_load_task, c);
 }
 
 /* out[k] = in[idx[k]] for k < n; SPK__NO_ROW gives NULL. */
@@ -14732,67 +15397,151 @@ static bool spk__rows_equal(const spk__columns *a, uint32_t ra, const spk__colum
     return true;
 }
 
-/* The distinct keys of the rows of `in`: each group's first row, and each
- * row's group. Sized for every row being distinct, so it never grows. */
+/* The distinct keys of the rows of `in`, a group named by its first row.
+ * Rows are split by hash into partitions, each with an open-addressing
+ * table of its own (sized for every row of it being distinct, so it never
+ * grows) that one task fills taking its rows in order: each row's group is
+ * the same whatever the number of partitions. */
 typedef struct spk__groups {
     const spk__columns *in;
     const int *keys;
     int nkeys;
-    uint32_t *slots; /* open addressing: group + 1, 0 = empty */
-    size_t mask;
-    uint32_t *first, *of_row;
-    uint64_t *hash;  /* per group */
-    uint32_t n;
+    int npartitions;
+    uint64_t *hash;   /* per row */
+    uint32_t *rep;    /* per row: the first row with its key */
+    uint32_t *slots;  /* all partitions' tables: first row + 1, 0 = empty */
+    size_t *base;     /* per partition: its table's first slot; its size is a power of two */
+    size_t *tsize;
     void *block;
     size_t size;
 } spk__groups;
+
+static int spk__partition_of(uint64_t h, int npartitions) { return (int)((h >> 40) & (uint64_t)(npartitions - 1)); }
 
 static void spk__groups_free(spk__groups *g) {
     if (g->block) spk__free(&spk__default_allocator, g->block, g->size);
     g->block = NULL;
 }
 
+/* The first row of the group of row `row` of c (hash h), or SPK__NO_ROW;
+ * *slot is where it is or would go. */
 static uint32_t spk__groups_find(const spk__groups *g, const spk__columns *c, uint32_t row, uint64_t h, size_t *slot) {
-    size_t at = h & g->mask;
-    while (g->slots[at]) {
-        uint32_t k = g->slots[at] - 1;
-        if (g->hash[k] == h && spk__rows_equal(g->in, g->first[k], c, row, g->keys, g->nkeys)) {
-            *slot = at;
+    int p = spk__partition_of(h, g->npartitions);
+    size_t mask = g->tsize[p] - 1, at = h & mask;
+    const uint32_t *t = g->slots + g->base[p];
+    while (t[at]) {
+        uint32_t k = t[at] - 1;
+        if (g->hash[k] == h && spk__rows_equal(g->in, k, c, row, g->keys, g->nkeys)) {
+            *slot = g->base[p] + at;
             return k;
         }
-        at = (at + 1) & g->mask;
+        at = (at + 1) & mask;
     }
-    *slot = at;
+    *slot = g->base[p] + at;
     return SPK__NO_ROW;
 }
 
-static spk_status spk__groups_build(spk__groups *g, const spk__columns *in, const int *keys, int nkeys) {
+static spk_status spk__groups_hash_task(void *ctx, int worker, size_t i) {
+    spk__groups *g = (spk__groups *)ctx;
+    uint32_t lo, hi;
+    (void)worker;
+    spk__range(g->in->nrows, i, &lo, &hi);
+    for (uint32_t r = lo; r < hi; r++) g->hash[r] = spk__row_hash(g->in, g->keys, g->nkeys, r);
+    return SPK_OK;
+}
+
+static spk_status spk__groups_build_task(void *ctx, int worker, size_t p) {
+    spk__groups *g = (spk__groups *)ctx;
+    (void)worker;
+    for (uint32_t r = 0; r < g->in->nrows; r++) {
+        if (spk__partition_of(g->hash[r], g->npartitions) != (int)p) continue;
+        size_t slot;
+        uint32_t k = spk__groups_find(g, g->in, r, g->hash[r], &slot);
+        if (k == SPK__NO_ROW) g->slots[slot] = (k = r) + 1;
+        g->rep[r] = k;
+    }
+    return SPK_OK;
+}
+
+static spk_status spk__groups_build(spk_session *s, spk__groups *g, const spk__columns *in, const int *keys, int nkeys) {
     memset(g, 0, sizeof *g);
     g->in = in;
     g->keys = keys;
     g->nkeys = nkeys;
-    size_t cap = 16;
-    while (cap < 2 * (size_t)in->nrows) cap *= 2;
-    g->mask = cap - 1;
-    g->size = cap * sizeof(uint32_t) + (size_t)in->nrows * (2 * sizeof(uint32_t) + sizeof(uint64_t));
-    if (!(g->block = spk__calloc(&spk__default_allocator, g->size))) return spk__nomem("a hash table", g->size);
-    g->hash = (uint64_t *)g->block; /* the 8-byte array first, for alignment */
-    g->slots = (uint32_t *)(void *)(g->hash + in->nrows);
-    g->first = g->slots + cap;
-    g->of_row = g->first + in->nrows;
-    for (uint32_t r = 0; r < in->nrows; r++) {
-        uint64_t h = spk__row_hash(in, keys, nkeys, r);
-        size_t slot;
-        uint32_t k = spk__groups_find(g, in, r, h, &slot);
-        if (k == SPK__NO_ROW) {
-            k = g->n++;
-            g->first[k] = r;
-            g->hash[k] = h;
-            g->slots[slot] = k + 1;
-        }
-        g->of_row[r] = k;
+    int threads = spk__par_workers(s, in->nrows / 1024 + 1); /* small inputs: one table */
+    g->npartitions = 1;
+    while (g->npartitions < threads && g->npartitions < 64) g->npartitions *= 2;
+    size_t rows = in->nrows, np = (size_t)g->npartitions, head = rows * (sizeof(uint64_t) + sizeof(uint32_t)) + 2 * np * sizeof(size_t);
+    g->size = head;
+    if (!(g->block = spk__alloc(&spk__default_allocator, head ? head : 1))) return spk__nomem("a hash table", head);
+    g->hash = (uint64_t *)g->block; /* the 8-byte arrays first, for alignment */
+    g->base = (size_t *)(void *)(g->hash + rows);
+    g->tsize = g->base + np;
+    g->rep = (uint32_t *)(void *)(g->tsize + np);
+    spk_status st = spk__par_run(s, spk__par_workers(s, spk__ranges(rows)), spk__ranges(rows), spk__groups_hash_task, g);
+    if (st != SPK_OK) return st;
+    /* each partition's table: twice its rows, rounded up to a power of two */
+    size_t *count = g->tsize, total = 0;
+    for (size_t p = 0; p < np; p++) count[p] = 0;
+    for (uint32_t r = 0; r < in->nrows; r++) count[spk__partition_of(g->hash[r], g->npartitions)]++;
+    for (size_t p = 0; p < np; p++) {
+        size_t cap = 16;
+        while (cap < 2 * count[p]) cap *= 2;
+        g->base[p] = total;
+        g->tsize[p] = cap;
+        total += cap;
     }
-    return SPK_OK;
+    /* the tables go in a block of their own after the first */
+    size_t tbytes = total * sizeof(uint32_t);
+    void *bigger = spk__realloc(&spk__default_allocator, g->block, head ? head : 1, head + tbytes);
+    if (!bigger) return spk__nomem("a hash table", head + tbytes);
+    g->block = bigger;
+    g->size = head + tbytes;
+    g->hash = (uint64_t *)g->block;
+    g->base = (size_t *)(void *)(g->hash + rows);
+    g->tsize = g->base + np;
+    g->rep = (uint32_t *)(void *)(g->tsize + np);
+    g->slots = (uint32_t *)(void *)((char *)g->block + head);
+    memset(g->slots, 0, tbytes);
+    return spk__par_run(s, spk__par_workers(s, np), np, spk__groups_build_task, g);
+}
+
+/* Appends the rows of `src` whose keep[] is set, in order: ranges of rows
+ * gathered in parallel into pieces, put together in range order. */
+typedef struct spk__keep_run {
+    const spk__columns *src;
+    const uint8_t *keep;
+    spk_table *out;
+    spk_table **parts;
+} spk__keep_run;
+
+static spk_status spk__keep_task(void *ctx, int worker, size_t i) {
+    spk__keep_run *k = (spk__keep_run *)ctx;
+    uint32_t lo, hi;
+    (void)worker;
+    spk__range(k->src->nrows, i, &lo, &hi);
+    spk__emitter e;
+    memset(&e, 0, sizeof e);
+    spk_status st = spk_table_new(k->out->alloc, spk_table_schema(k->out), &k->parts[i]);
+    if (st == SPK_OK) st = spk__emitter_init(&e, k->parts[i], k->src);
+    for (uint32_t r = lo; r < hi && st == SPK_OK; r++)
+        if (k->keep[r]) st = spk__emit(&e, r);
+    if (st == SPK_OK) st = spk__emit_flush(&e);
+    spk__vecset_free(&e.batch);
+    return st;
+}
+
+static spk_status spk__emit_kept(spk_session *s, const spk__columns *src, const uint8_t *keep, spk_table *out) {
+    size_t n = spk__ranges(src->nrows), size = (n ? n : 1) * sizeof(spk_table *);
+    spk__keep_run k = {src, keep, out, (spk_table **)spk__calloc(&spk__default_allocator, size)};
+    if (!k.parts) return spk__nomem("a query's output", size);
+    spk_status st = spk__par_run(s, spk__par_workers(s, n), n, spk__keep_task, &k);
+    for (size_t i = 0; i < n; i++) {
+        if (k.parts[i] && st == SPK_OK) st = spk__table_adopt(out, k.parts[i]);
+        spk_table_free(k.parts[i]);
+    }
+    spk__free(&spk__default_allocator, k.parts, size);
+    return st;
 }
 
 /* Runs `child` into a table of `like`'s column types (a set operation's
@@ -14817,12 +15566,7 @@ static spk_status spk__materialize_as(const spk_df *child, const spk_df *like, s
     if (st == SPK_OK) st = spk_table_new(like->session->alloc, schema, &t);
     spk_schema_release(schema);
     if (st != SPK_OK) return st;
-    spk__cast_sink s;
-    spk__cast_sink_init(&s, t);
-    st = spk__vecset_init(&s.cast, spk_table_schema(t));
-    if (st == SPK_OK) st = spk__stream(child, &s.base);
-    spk__cast_sink_free(&s);
-    if (st != SPK_OK) {
+    if ((st = spk__stream_into(child, t)) != SPK_OK) {
         spk_table_free(t);
         return st;
     }
@@ -14831,51 +15575,79 @@ static spk_status spk__materialize_as(const spk_df *child, const spk_df *like, s
     return SPK_OK;
 }
 
+/* Counts, per group of g, the rows of b with its key: the rows of each
+ * partition by one task, so no two tasks touch one count. */
+typedef struct spk__count_run {
+    const spk__groups *g;
+    const spk__columns *b;
+    uint64_t *hash;       /* per row of b */
+    uint32_t *count;      /* per first row of a group */
+} spk__count_run;
+
+static spk_status spk__count_hash_task(void *ctx, int worker, size_t i) {
+    spk__count_run *c = (spk__count_run *)ctx;
+    uint32_t lo, hi;
+    (void)worker;
+    spk__range(c->b->nrows, i, &lo, &hi);
+    for (uint32_t r = lo; r < hi; r++) c->hash[r] = spk__row_hash(c->b, c->g->keys, c->g->nkeys, r);
+    return SPK_OK;
+}
+
+static spk_status spk__count_task(void *ctx, int worker, size_t p) {
+    spk__count_run *c = (spk__count_run *)ctx;
+    (void)worker;
+    for (uint32_t r = 0; r < c->b->nrows; r++) {
+        if (spk__partition_of(c->hash[r], c->g->npartitions) != (int)p) continue;
+        size_t slot;
+        uint32_t k = spk__groups_find(c->g, c->b, r, c->hash[r], &slot);
+        if (k != SPK__NO_ROW) c->count[k]++; /* fewer than 2^32 - 1 rows: cannot overflow */
+    }
+    return SPK_OK;
+}
+
 /* intersect, intersectAll, subtract, exceptAll: the first input's rows in
  * their order, each kept by how often its row occurs in the second. */
 static spk_status spk__run_set_op(const spk_df *df, spk_table *out) {
     spk__columns a, b;
     spk__groups g;
-    spk__emitter e;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
     memset(&g, 0, sizeof g);
-    memset(&e, 0, sizeof e);
     int n = spk_schema_ncols(df->schema);
     size_t ksize = (size_t)(n ? n : 1) * sizeof(int);
     int *keys = (int *)spk__alloc(&spk__default_allocator, ksize);
-    uint32_t *count = NULL, *used = NULL; /* per group: rows of b, rows of a seen */
+    uint32_t *count = NULL, *used = NULL; /* per first row of a group: rows of b, rows of a seen */
+    uint64_t *bhash = NULL;
+    uint8_t *keep = NULL;
     size_t csize = 0;
     spk_table *t = NULL;
     bool owned = false;
     spk_status st = keys ? SPK_OK : spk__nomem("a set operation", ksize);
-    if (st == SPK_OK && (st = spk__materialize_as(df->child, df, &t, &owned)) == SPK_OK) st = spk__columns_load(&a, t, owned);
-    if (st == SPK_OK && (st = spk__materialize_as(df->right, df, &t, &owned)) == SPK_OK) st = spk__columns_load(&b, t, owned);
+    if (st == SPK_OK && (st = spk__materialize_as(df->child, df, &t, &owned)) == SPK_OK) st = spk__columns_load(df->session, &a, t, owned);
+    if (st == SPK_OK && (st = spk__materialize_as(df->right, df, &t, &owned)) == SPK_OK) st = spk__columns_load(df->session, &b, t, owned);
     for (int i = 0; keys && i < n; i++) keys[i] = i;
-    if (st == SPK_OK) st = spk__groups_build(&g, &a, keys, n);
+    if (st == SPK_OK) st = spk__groups_build(df->session, &g, &a, keys, n);
     if (st == SPK_OK) {
-        csize = (size_t)(g.n ? g.n : 1) * sizeof(uint32_t);
-        count = (uint32_t *)spk__calloc(&spk__default_allocator, 2 * csize);
-        if (!count) st = spk__nomem("a set operation", 2 * csize);
-        else used = count + (g.n ? g.n : 1);
+        csize = (size_t)(a.nrows ? a.nrows : 1) * (2 * sizeof(uint32_t) + 1) + (size_t)(b.nrows ? b.nrows : 1) * sizeof(uint64_t);
+        bhash = (uint64_t *)spk__calloc(&spk__default_allocator, csize);
+        if (!bhash) st = spk__nomem("a set operation", csize);
+        else {
+            count = (uint32_t *)(void *)(bhash + (b.nrows ? b.nrows : 1));
+            used = count + (a.nrows ? a.nrows : 1);
+            keep = (uint8_t *)(used + (a.nrows ? a.nrows : 1));
+        }
     }
-    for (uint32_t r = 0; st == SPK_OK && r < b.nrows; r++) {
-        size_t slot;
-        uint32_t k = spk__groups_find(&g, &b, r, spk__row_hash(&b, keys, n, r), &slot);
-        if (k != SPK__NO_ROW) count[k]++; /* fewer than 2^32 - 1 rows: cannot overflow */
-    }
-    if (st == SPK_OK) st = spk__emitter_init(&e, out, &a);
+    spk__count_run cr = {&g, &b, bhash, count};
+    if (st == SPK_OK) st = spk__par_run(df->session, spk__par_workers(df->session, spk__ranges(b.nrows)), spk__ranges(b.nrows), spk__count_hash_task, &cr);
+    if (st == SPK_OK) st = spk__par_run(df->session, spk__par_workers(df->session, (size_t)g.npartitions), (size_t)g.npartitions, spk__count_task, &cr);
     bool intersect = df->kind == SPK__P_INTERSECT;
     for (uint32_t r = 0; st == SPK_OK && r < a.nrows; r++) {
-        uint32_t k = g.of_row[r];
-        bool keep;
-        if (df->all) keep = intersect ? used[k]++ < count[k] : ++used[k] > count[k];
-        else keep = g.first[k] == r && (intersect ? count[k] > 0 : count[k] == 0);
-        if (keep) st = spk__emit(&e, r);
+        uint32_t k = g.rep[r];
+        if (df->all) keep[r] = intersect ? used[k]++ < count[k] : ++used[k] > count[k];
+        else keep[r] = k == r && (intersect ? count[k] > 0 : count[k] == 0);
     }
-    if (st == SPK_OK) st = spk__emit_flush(&e);
-    spk__vecset_free(&e.batch);
-    if (count) spk__free(&spk__default_allocator, count, 2 * csize);
+    if (st == SPK_OK) st = spk__emit_kept(df->session, &a, keep, out);
+    if (bhash) spk__free(&spk__default_allocator, bhash, csize);
     spk__groups_free(&g);
     spk__columns_free(&a);
     spk__columns_free(&b);
@@ -14887,24 +15659,25 @@ static spk_status spk__run_set_op(const spk_df *df, spk_table *out) {
 static spk_status spk__run_dedup(const spk_df *df, spk_table *out) {
     spk__columns c;
     spk__groups g;
-    spk__emitter e;
     memset(&c, 0, sizeof c);
     memset(&g, 0, sizeof g);
-    memset(&e, 0, sizeof e);
     int ncols = spk_schema_ncols(df->child->schema), nkeys = df->nexprs ? df->nexprs : ncols;
-    size_t ksize = (size_t)(nkeys ? nkeys : 1) * sizeof(int);
+    size_t ksize = (size_t)(nkeys ? nkeys : 1) * sizeof(int), rsize = 0;
     int *keys = (int *)spk__alloc(&spk__default_allocator, ksize);
+    uint8_t *keep = NULL;
     spk_table *t = NULL;
     bool owned = false;
     spk_status st = keys ? SPK_OK : spk__nomem("dropDuplicates", ksize);
     for (int k = 0; keys && k < nkeys; k++) keys[k] = df->nexprs ? df->bound[k]->root->col : k;
-    if (st == SPK_OK && (st = spk__materialize(df->child, &t, &owned)) == SPK_OK) st = spk__columns_load(&c, t, owned);
-    if (st == SPK_OK) st = spk__groups_build(&g, &c, keys, nkeys);
-    if (st == SPK_OK) st = spk__emitter_init(&e, out, &c);
-    for (uint32_t r = 0; st == SPK_OK && r < c.nrows; r++)
-        if (g.first[g.of_row[r]] == r) st = spk__emit(&e, r);
-    if (st == SPK_OK) st = spk__emit_flush(&e);
-    spk__vecset_free(&e.batch);
+    if (st == SPK_OK && (st = spk__materialize(df->child, &t, &owned)) == SPK_OK) st = spk__columns_load(df->session, &c, t, owned);
+    if (st == SPK_OK) st = spk__groups_build(df->session, &g, &c, keys, nkeys);
+    if (st == SPK_OK) {
+        rsize = c.nrows ? c.nrows : 1;
+        if (!(keep = (uint8_t *)spk__alloc(&spk__default_allocator, rsize))) st = spk__nomem("dropDuplicates", rsize);
+    }
+    for (uint32_t r = 0; st == SPK_OK && r < c.nrows; r++) keep[r] = g.rep[r] == r;
+    if (st == SPK_OK) st = spk__emit_kept(df->session, &c, keep, out);
+    if (keep) spk__free(&spk__default_allocator, keep, rsize);
     spk__groups_free(&g);
     spk__columns_free(&c);
     if (keys) spk__free(&spk__default_allocator, keys, ksize);
@@ -14918,7 +15691,15 @@ static spk_status spk__run_dedup(const spk_df *df, spk_table *out) {
  * conjuncts (the residual) are evaluated over batches of candidate pairs.
  * With no such conjunct every pair is a candidate (a nested loop). Matches
  * are remembered per row, so outer joins add the rows that found none at
- * the end, and semi and anti joins output the left rows that did (not). */
+ * the end, and semi and anti joins output the left rows that did (not).
+ *
+ * In parallel: keys and hashes are computed over row ranges; the table is
+ * built by partitions of its buckets, each task linking the rows of its
+ * buckets in row order (the same chains as one thread would make); ranges
+ * of the probing side are probed at once, each into an output piece of its
+ * own, the pieces put together in range order. Match marks are relaxed
+ * atomic stores: several tasks may mark one row, and they are read only
+ * after the tasks have been joined. */
 
 typedef struct spk__jkey {
     const spk__bnode *expr[2]; /* per side: the key expression */
@@ -14928,10 +15709,27 @@ typedef struct spk__jkey {
     size_t size[2];
 } spk__jkey;
 
+/* One worker's evaluators and buffers. */
+typedef struct spk__join_worker {
+    bool ready;
+    spk__runner rr;            /* the residual, and computed keys */
+    bool rr_ready;
+    spk__vecset batch[2];      /* a batch of each side's columns */
+    spk__vec **both;           /* left's then right's: the condition's input and the output row */
+    spk__vec *views;           /* key evaluation: views of both sides' columns at a row range */
+    spk__vec **view_ptrs;
+    uint32_t *pair[2];         /* SPK__BATCH candidate pairs (row of each side) */
+    uint32_t *sel;
+    uint32_t npairs;
+    bool check;                /* pairs are candidates (else unmatched rows to output as they are) */
+    spk__arena strings;        /* bytes of computed string keys */
+    spk_table *out;
+} spk__join_worker;
+
 typedef struct spk__join_run {
     const spk_df *node;
     int type;                  /* spk__jtype */
-    int nl;                    /* columns of the left side */
+    int nl, total;             /* columns of the left side; of both */
     spk__columns side[2];
     const spk_bound *cond;     /* NULL: none */
     spk__jkey *keys;
@@ -14939,18 +15737,19 @@ typedef struct spk__join_run {
     const spk__bnode **resid;
     int nresid;
     bool never;                /* a conjunct is constant false or NULL */
-    spk__runner rr;            /* evaluates the residual */
-    bool rr_ready;
-    spk__vecset batch[2];      /* a batch of each side's columns */
-    spk__vec **both;           /* left's then right's: the condition's input and the output row */
-    uint8_t *matched[2];       /* per row of a side, where the join type needs it */
-    uint32_t *pair[2];         /* SPK__BATCH candidate pairs (row of each side) */
-    uint32_t *sel;
-    uint32_t npairs;
-    bool check;                /* pairs are candidates (else unmatched rows to output as they are) */
+    bool existence;            /* semi or anti join without residual: one match decides */
+    atomic_uchar *matched[2];  /* per row of a side, where the join type needs it */
     uint64_t *hash[2];
     uint8_t *dead[2];          /* a NULL in a key that is not <=>: matches nothing */
-    spk__arena strings;        /* bytes of computed string keys */
+    int build, probe;          /* sides */
+    uint32_t *heads, *next;    /* the chained table over the build side: row + 1, 0 = none */
+    size_t cap, hsize;
+    int npartitions, shift;    /* bucket >> shift: the partition that links it */
+    int keyside;               /* the side whose keys are being computed */
+    spk_table **parts;         /* per range of the probing side */
+    size_t nparts;
+    spk__join_worker *workers;
+    int nworkers;
     spk_table *out;
 } spk__join_run;
 
@@ -14990,72 +15789,86 @@ static void spk__join_conjuncts(spk__join_run *j, const spk__bnode *b) {
     j->resid[j->nresid++] = b;
 }
 
-/* Every row's keys on side s, then their hashes and NULL marks. */
-static spk_status spk__join_keys(spk__join_run *j, int s) {
-    const spk__columns *c = &j->side[s];
-    int offset = s ? j->nl : 0, total = j->side[0].ncols + j->side[1].ncols;
-    bool computed = false;
-    for (int k = 0; k < j->nkeys; k++) {
-        spk__jkey *key = &j->keys[k];
-        const spk__bnode *e = key->expr[s];
-        if (e->kind == SPK__B_COL) { /* the side's own column: no copy */
-            key->vals[s] = c->cols[e->col - offset];
-            continue;
-        }
-        computed = true;
-        size_t w = spk__phys_size((spk_type_id)e->type.id), size = (size_t)c->nrows * (w + 1) + 16;
-        if (!(key->block[s] = spk__alloc(&spk__default_allocator, size))) return spk__nomem("join keys", size);
-        key->size[s] = size;
-        key->vals[s].type = e->type;
-        key->vals[s].v.any = key->block[s];
-        key->vals[s].nulls = (uint8_t *)key->block[s] + (size_t)c->nrows * w;
-    }
+static void spk__join_worker_free(spk__join_run *j, spk__join_worker *w) {
+    const spk_allocator *a = &spk__default_allocator;
+    if (w->rr_ready) spk__runner_free(&w->rr);
+    for (int s = 0; s < 2; s++) spk__vecset_free(&w->batch[s]);
+    size_t total = (size_t)j->total + 1;
+    if (w->both) spk__free(a, w->both, total * (2 * sizeof(spk__vec *) + sizeof(spk__vec)));
+    if (w->pair[0]) spk__free(a, w->pair[0], 3 * SPK__BATCH * sizeof(uint32_t));
+    spk__arena_free(&w->strings);
+    memset(w, 0, sizeof *w);
+}
+
+static spk_status spk__join_worker_init(spk__join_run *j, spk__join_worker *w) {
+    const spk_allocator *a = &spk__default_allocator;
+    if (w->ready) return SPK_OK;
+    w->ready = true;
+    w->strings.alloc = a;
+    size_t total = (size_t)j->total + 1;
     spk_status st = SPK_OK;
-    if (computed) { /* evaluate the key expressions a batch at a time, over views of the columns */
-        size_t vsize = (size_t)(total ? total : 1) * (sizeof(spk__vec) + sizeof(spk__vec *));
-        spk__vec *views = (spk__vec *)spk__calloc(&spk__default_allocator, vsize);
-        spk__vec **ptrs = views ? (spk__vec **)(void *)(views + (total ? total : 1)) : NULL;
-        spk__runner kr;
-        bool ready = false;
-        if (!views) st = spk__nomem("join keys", vsize);
-        else if ((st = spk__runner_init(&kr, j->cond->root, j->cond->nslots)) == SPK_OK) ready = true;
-        for (int i = 0; ptrs && i < total; i++) {
-            views[i].type = j->side[i < j->nl ? 0 : 1].cols[i < j->nl ? i : i - j->nl].type;
-            ptrs[i] = &views[i];
-        }
-        for (uint32_t start = 0; st == SPK_OK && start < c->nrows; start += SPK__BATCH) {
-            uint32_t n = c->nrows - start < SPK__BATCH ? c->nrows - start : SPK__BATCH;
-            for (int i = 0; i < c->ncols; i++) {
-                spk__vec *v = &views[offset + i];
-                v->v.any = (char *)c->cols[i].v.any + (size_t)start * spk__phys_size((spk_type_id)v->type.id);
-                v->nulls = c->cols[i].nulls + start;
-            }
-            spk__arena_reset(&kr.ev.arena);
-            spk__runner_bind_inputs(&kr, j->cond, ptrs);
-            for (int k = 0; k < j->nkeys && st == SPK_OK; k++) {
-                spk__jkey *key = &j->keys[k];
-                if (!key->block[s]) continue;
-                spk__eval_node(&kr, key->expr[s], NULL, n);
-                if ((st = kr.ev.status) != SPK_OK) break;
-                const spk__vec *r = &kr.ev.vecs[key->expr[s]->slot];
-                size_t w = spk__phys_size((spk_type_id)r->type.id);
-                memcpy((char *)key->vals[s].v.any + (size_t)start * w, r->v.any, (size_t)n * w);
-                memcpy(key->vals[s].nulls + start, r->nulls, n);
-                if (r->type.id != SPK_TYPE_STRING) continue;
-                for (uint32_t i = 0; i < n && st == SPK_OK; i++) { /* the batch's strings die with it: keep copies */
-                    spk__str *x = &key->vals[s].v.str[start + i];
-                    if (r->nulls[i] || !x->len) continue;
-                    char *copy = spk__arena_alloc(&j->strings, x->len);
-                    if (!copy) st = spk__nomem("join keys", x->len);
-                    else memcpy(copy, x->ptr, x->len);
-                    x->ptr = copy;
-                }
-            }
-        }
-        if (ready) spk__runner_free(&kr);
-        if (views) spk__free(&spk__default_allocator, views, vsize);
+    if (j->cond && (st = spk__runner_init(&w->rr, j->cond->root, j->cond->nslots)) == SPK_OK) w->rr_ready = true;
+    for (int s = 0; s < 2 && st == SPK_OK; s++) st = spk__vecset_init(&w->batch[s], spk_table_schema(j->side[s].table));
+    if (st == SPK_OK) {
+        w->both = (spk__vec **)spk__calloc(a, total * (2 * sizeof(spk__vec *) + sizeof(spk__vec)));
+        w->pair[0] = w->both ? (uint32_t *)spk__alloc(a, 3 * SPK__BATCH * sizeof(uint32_t)) : NULL;
+        if (!w->pair[0]) return spk__nomem("a join", total * sizeof(spk__vec) + 3 * SPK__BATCH * sizeof(uint32_t));
+        w->view_ptrs = w->both + total;
+        w->views = (spk__vec *)(void *)(w->view_ptrs + total);
+        w->pair[1] = w->pair[0] + SPK__BATCH;
+        w->sel = w->pair[1] + SPK__BATCH;
     }
-    for (uint32_t r = 0; st == SPK_OK && r < c->nrows; r++) {
+    for (int i = 0; st == SPK_OK && i < j->total; i++) {
+        w->both[i] = i < j->nl ? w->batch[0].ptrs[i] : w->batch[1].ptrs[i - j->nl];
+        w->views[i].type = w->both[i]->type;
+        w->view_ptrs[i] = &w->views[i];
+    }
+    return st;
+}
+
+/* Range i of side j->keyside: computed keys, then every row's hash and NULL mark. */
+static spk_status spk__join_keys_task(void *ctx, int worker, size_t i) {
+    spk__join_run *j = (spk__join_run *)ctx;
+    spk__join_worker *w = &j->workers[worker];
+    int s = j->keyside, offset = s ? j->nl : 0;
+    const spk__columns *c = &j->side[s];
+    uint32_t lo, hi;
+    spk__range(c->nrows, i, &lo, &hi);
+    spk_status st = spk__join_worker_init(j, w);
+    for (uint32_t start = lo; st == SPK_OK && start < hi; start += SPK__BATCH) {
+        uint32_t n = hi - start < SPK__BATCH ? hi - start : SPK__BATCH;
+        bool bound = false;
+        for (int k = 0; k < j->nkeys && st == SPK_OK; k++) {
+            spk__jkey *key = &j->keys[k];
+            if (!key->block[s]) continue; /* a column of the side: nothing to compute */
+            if (!bound) { /* views of the side's columns at this batch */
+                for (int col = 0; col < c->ncols; col++) {
+                    spk__vec *v = &w->views[offset + col];
+                    v->v.any = (char *)c->cols[col].v.any + (size_t)start * spk__phys_size((spk_type_id)v->type.id);
+                    v->nulls = c->cols[col].nulls + start;
+                }
+                spk__arena_reset(&w->rr.ev.arena);
+                spk__runner_bind_inputs(&w->rr, j->cond, w->view_ptrs);
+                bound = true;
+            }
+            spk__eval_node(&w->rr, key->expr[s], NULL, n);
+            if ((st = w->rr.ev.status) != SPK_OK) break;
+            const spk__vec *r = &w->rr.ev.vecs[key->expr[s]->slot];
+            size_t width = spk__phys_size((spk_type_id)r->type.id);
+            memcpy((char *)key->vals[s].v.any + (size_t)start * width, r->v.any, (size_t)n * width);
+            memcpy(key->vals[s].nulls + start, r->nulls, n);
+            if (r->type.id != SPK_TYPE_STRING) continue;
+            for (uint32_t x = 0; x < n && st == SPK_OK; x++) { /* the batch's strings die with it: keep copies */
+                spk__str *str = &key->vals[s].v.str[start + x];
+                if (r->nulls[x] || !str->len) continue;
+                char *copy = spk__arena_alloc(&w->strings, str->len);
+                if (!copy) st = spk__nomem("join keys", str->len);
+                else memcpy(copy, str->ptr, str->len);
+                str->ptr = copy;
+            }
+        }
+    }
+    for (uint32_t r = lo; st == SPK_OK && r < hi; r++) {
         uint64_t h = 0x9e3779b97f4a7c15ULL;
         uint8_t dead = 0;
         for (int k = 0; k < j->nkeys; k++) {
@@ -15069,6 +15882,30 @@ static spk_status spk__join_keys(spk__join_run *j, int s) {
     return st;
 }
 
+/* Every row's keys on side s: a column of the side as it is, or computed. */
+static spk_status spk__join_keys(spk__join_run *j, int s) {
+    const spk__columns *c = &j->side[s];
+    int offset = s ? j->nl : 0;
+    for (int k = 0; k < j->nkeys; k++) {
+        spk__jkey *key = &j->keys[k];
+        const spk__bnode *e = key->expr[s];
+        if (e->kind == SPK__B_COL) {
+            key->vals[s] = c->cols[e->col - offset];
+            continue;
+        }
+        size_t w = spk__phys_size((spk_type_id)e->type.id), size = (size_t)c->nrows * (w + 1) + 16;
+        if (!(key->block[s] = spk__alloc(&spk__default_allocator, size))) return spk__nomem("join keys", size);
+        key->size[s] = size;
+        key->vals[s].type = e->type;
+        key->vals[s].v.any = key->block[s];
+        key->vals[s].nulls = (uint8_t *)key->block[s] + (size_t)c->nrows * w;
+    }
+    j->keyside = s;
+    size_t n = spk__ranges(c->nrows);
+    return spk__par_run(j->node->session, spk__par_workers(j->node->session, n) < j->nworkers ? spk__par_workers(j->node->session, n) : j->nworkers,
+                        n, spk__join_keys_task, j);
+}
+
 static bool spk__join_keys_equal(const spk__join_run *j, uint32_t l, uint32_t r) {
     for (int k = 0; k < j->nkeys; k++) {
         spk_value x = spk__vec_get(&j->keys[k].vals[0], l), y = spk__vec_get(&j->keys[k].vals[1], r);
@@ -15077,94 +15914,102 @@ static bool spk__join_keys_equal(const spk__join_run *j, uint32_t l, uint32_t r)
     return true;
 }
 
-/* The pairs gathered so far: candidates are checked against the residual,
- * marked as matched and output; unmatched rows are output as they are. */
-static spk_status spk__join_flush(spk__join_run *j) {
-    uint32_t n = j->npairs;
-    j->npairs = 0;
+static void spk__join_mark(atomic_uchar *m, uint32_t row) { atomic_store_explicit(&m[row], 1, memory_order_relaxed); }
+static bool spk__join_marked(atomic_uchar *m, uint32_t row) { return atomic_load_explicit(&m[row], memory_order_relaxed) != 0; }
+
+/* The worker's pairs gathered so far: candidates are checked against the
+ * residual, marked as matched and output; unmatched rows are output as they are. */
+static spk_status spk__join_flush(spk__join_run *j, spk__join_worker *w) {
+    uint32_t n = w->npairs;
+    w->npairs = 0;
     if (!n) return SPK_OK;
     bool outputs = j->type != SPK__J_SEMI && j->type != SPK__J_ANTI;
     for (int s = 0; s < 2; s++)
-        for (int c = 0; c < j->side[s].ncols; c++) spk__gather(&j->batch[s].vecs[c], &j->side[s].cols[c], j->pair[s], n);
+        for (int c = 0; c < j->side[s].ncols; c++) spk__gather(&w->batch[s].vecs[c], &j->side[s].cols[c], w->pair[s], n);
     const uint32_t *sel = NULL;
     uint32_t m = n;
-    if (j->check) {
+    if (w->check) {
         for (int c = 0; c < j->nresid && m > 0; c++) {
             const spk__bnode *b = j->resid[c];
-            spk__arena_reset(&j->rr.ev.arena);
-            spk__runner_bind_inputs(&j->rr, j->cond, j->both);
-            spk__eval_node(&j->rr, b, sel, m);
-            if (j->rr.ev.status != SPK_OK) return j->rr.ev.status;
-            const spk__vec *v = &j->rr.ev.vecs[b->slot];
+            spk__arena_reset(&w->rr.ev.arena);
+            spk__runner_bind_inputs(&w->rr, j->cond, w->both);
+            spk__eval_node(&w->rr, b, sel, m);
+            if (w->rr.ev.status != SPK_OK) return w->rr.ev.status;
+            const spk__vec *v = &w->rr.ev.vecs[b->slot];
             uint32_t kept = 0;
             SPK__FOR_ROWS(sel, m, {
-                j->sel[kept] = i;
+                w->sel[kept] = i;
                 kept += !v->nulls[i] & (v->v.b[i] != 0);
             });
-            sel = j->sel;
+            sel = w->sel;
             m = kept;
         }
         for (int s = 0; s < 2; s++)
-            if (j->matched[s]) SPK__FOR_ROWS(sel, m, j->matched[s][j->pair[s][i]] = 1);
+            if (j->matched[s]) SPK__FOR_ROWS(sel, m, spk__join_mark(j->matched[s], w->pair[s][i]));
     }
     if (!outputs || m == 0) return SPK_OK;
-    return spk__table_append_vecs(j->out, j->both, sel, m);
+    return spk__table_append_vecs(w->out, w->both, sel, m);
 }
 
-static spk_status spk__join_pair(spk__join_run *j, uint32_t l, uint32_t r) {
-    j->pair[0][j->npairs] = l;
-    j->pair[1][j->npairs] = r;
-    return ++j->npairs == SPK__BATCH ? spk__join_flush(j) : SPK_OK;
+static spk_status spk__join_pair(spk__join_run *j, spk__join_worker *w, uint32_t l, uint32_t r) {
+    w->pair[0][w->npairs] = l;
+    w->pair[1][w->npairs] = r;
+    return ++w->npairs == SPK__BATCH ? spk__join_flush(j, w) : SPK_OK;
 }
 
-/* The candidate pairs: through the hash table, or every pair. */
-static spk_status spk__join_match(spk__join_run *j) {
-    uint32_t nrows[2] = {j->side[0].nrows, j->side[1].nrows};
-    bool existence = (j->type == SPK__J_SEMI || j->type == SPK__J_ANTI) && !j->nresid; /* one match decides */
-    spk_status st = SPK_OK;
-    if (j->never || !nrows[0] || !nrows[1]) return SPK_OK;
-    if (!j->nkeys) { /* nested loop, left-major */
-        for (uint32_t l = 0; l < nrows[0] && st == SPK_OK; l++) {
-            if (existence) {
-                j->matched[0][l] = 1;
+/* Links the build side's rows of the buckets of one partition, in row order. */
+static spk_status spk__join_build_task(void *ctx, int worker, size_t p) {
+    spk__join_run *j = (spk__join_run *)ctx;
+    (void)worker;
+    int b = j->build;
+    for (uint32_t r = j->side[b].nrows; r-- > 0;) {
+        if (j->dead[b][r]) continue;
+        size_t at = j->hash[b][r] & (j->cap - 1);
+        if ((at >> j->shift) != p) continue;
+        j->next[r] = j->heads[at];
+        j->heads[at] = r + 1;
+    }
+    return SPK_OK;
+}
+
+/* The candidate pairs of one range of the probing side (of the left side
+ * for a nested loop), into that range's output piece. */
+static spk_status spk__join_probe_task(void *ctx, int worker, size_t i) {
+    spk__join_run *j = (spk__join_run *)ctx;
+    spk__join_worker *w = &j->workers[worker];
+    bool semi = j->type == SPK__J_SEMI || j->type == SPK__J_ANTI;
+    int p = j->nkeys ? j->probe : 0, b = 1 - p;
+    uint32_t lo, hi;
+    spk__range(j->side[p].nrows, i, &lo, &hi);
+    spk_status st = spk__join_worker_init(j, w);
+    if (st == SPK_OK) st = spk_table_new(j->out->alloc, spk_table_schema(j->out), &j->parts[i]);
+    if (st != SPK_OK) return st;
+    w->out = j->parts[i];
+    w->check = true;
+    for (uint32_t q = lo; q < hi && st == SPK_OK; q++) {
+        if (!j->nkeys) { /* nested loop, left-major */
+            if (j->existence) {
+                spk__join_mark(j->matched[0], q);
                 continue;
             }
-            if (j->matched[0] && (j->type == SPK__J_SEMI || j->type == SPK__J_ANTI) && j->matched[0][l]) continue;
-            for (uint32_t r = 0; r < nrows[1] && st == SPK_OK; r++) st = spk__join_pair(j, l, r);
+            for (uint32_t r = 0; r < j->side[1].nrows && st == SPK_OK; r++) st = spk__join_pair(j, w, q, r);
+            continue;
         }
-        return st;
-    }
-    for (int s = 0; s < 2 && st == SPK_OK; s++) st = spk__join_keys(j, s);
-    if (st != SPK_OK) return st;
-    /* Build on the smaller side (the right one on a tie, so output follows the left's order). */
-    int b = nrows[1] <= nrows[0] ? 1 : 0, p = 1 - b;
-    size_t cap = 16;
-    while (cap < 2 * (size_t)nrows[b]) cap *= 2;
-    size_t size = cap * sizeof(uint32_t) + (size_t)nrows[b] * sizeof(uint32_t);
-    uint32_t *heads = (uint32_t *)spk__calloc(&spk__default_allocator, size), *next = heads ? heads + cap : NULL;
-    if (!heads) return spk__nomem("a hash table", size);
-    for (uint32_t r = nrows[b]; r-- > 0;) { /* chains in row order */
-        if (j->dead[b][r]) continue;
-        size_t at = j->hash[b][r] & (cap - 1);
-        next[r] = heads[at];
-        heads[at] = r + 1;
-    }
-    for (uint32_t q = 0; q < nrows[p] && st == SPK_OK; q++) {
         if (j->dead[p][q]) continue;
-        if (p == 0 && j->matched[0] && (j->type == SPK__J_SEMI || j->type == SPK__J_ANTI) && j->matched[0][q]) continue;
+        if (p == 0 && semi && spk__join_marked(j->matched[0], q)) continue;
         uint64_t h = j->hash[p][q];
-        for (uint32_t e = heads[h & (cap - 1)]; e && st == SPK_OK; e = next[e - 1]) {
+        for (uint32_t e = j->heads[h & (j->cap - 1)]; e && st == SPK_OK; e = j->next[e - 1]) {
             uint32_t r = e - 1, l = p == 0 ? q : r, rr = p == 0 ? r : q;
             if (j->hash[b][r] != h || !spk__join_keys_equal(j, l, rr)) continue;
-            if (existence) {
-                j->matched[0][l] = 1;
+            if (j->existence) {
+                spk__join_mark(j->matched[0], l);
                 if (p == 0) break;
                 continue;
             }
-            st = spk__join_pair(j, l, rr);
+            st = spk__join_pair(j, w, l, rr);
         }
     }
-    spk__free(&spk__default_allocator, heads, size);
+    if (st == SPK_OK) st = spk__join_flush(j, w);
     return st;
 }
 
@@ -15173,19 +16018,54 @@ static void spk__join_run_free(spk__join_run *j) {
     for (int k = 0; j->keys && k < j->nkeys; k++)
         for (int s = 0; s < 2; s++)
             if (j->keys[k].block[s]) spk__free(a, j->keys[k].block[s], j->keys[k].size[s]);
+    for (int w = 0; j->workers && w < j->nworkers; w++) spk__join_worker_free(j, &j->workers[w]);
+    if (j->workers) spk__free(a, j->workers, (size_t)j->nworkers * sizeof *j->workers);
+    for (size_t i = 0; j->parts && i < j->nparts; i++) spk_table_free(j->parts[i]);
+    if (j->parts) spk__free(a, j->parts, (j->nparts ? j->nparts : 1) * sizeof *j->parts);
+    if (j->heads) spk__free(a, j->heads, j->hsize);
     for (int s = 0; s < 2; s++) {
-        if (j->matched[s]) spk__free(a, j->matched[s], j->side[s].nrows ? j->side[s].nrows : 1);
+        if (j->matched[s]) spk__free(a, j->matched[s], (j->side[s].nrows ? j->side[s].nrows : 1) * sizeof(atomic_uchar));
         if (j->hash[s]) spk__free(a, j->hash[s], (size_t)(j->side[s].nrows ? j->side[s].nrows : 1) * (sizeof(uint64_t) + 1));
-        spk__vecset_free(&j->batch[s]);
         spk__columns_free(&j->side[s]);
     }
     int nconj = j->cond ? spk__count_conjuncts(j->cond->root) : 0;
     if (j->keys) spk__free(a, j->keys, (size_t)(nconj ? nconj : 1) * sizeof *j->keys);
     if (j->resid) spk__free(a, j->resid, (size_t)(nconj ? nconj : 1) * sizeof *j->resid);
-    if (j->both) spk__free(a, j->both, (size_t)(j->side[0].ncols + j->side[1].ncols + 1) * sizeof *j->both);
-    if (j->pair[0]) spk__free(a, j->pair[0], 3 * SPK__BATCH * sizeof(uint32_t));
-    if (j->rr_ready) spk__runner_free(&j->rr);
-    spk__arena_free(&j->strings);
+}
+
+/* Builds the table (if keyed) and probes it, range by range. */
+static spk_status spk__join_match(spk__join_run *j) {
+    uint32_t nrows[2] = {j->side[0].nrows, j->side[1].nrows};
+    spk_session *s = j->node->session;
+    spk_status st = SPK_OK;
+    if (j->never || !nrows[0] || !nrows[1]) return SPK_OK;
+    if (j->nkeys) {
+        for (int side = 0; side < 2 && st == SPK_OK; side++) st = spk__join_keys(j, side);
+        if (st != SPK_OK) return st;
+        /* Build on the smaller side (the right one on a tie, so output follows the left's order). */
+        j->build = nrows[1] <= nrows[0] ? 1 : 0;
+        j->probe = 1 - j->build;
+        j->cap = 16;
+        while (j->cap < 2 * (size_t)nrows[j->build]) j->cap *= 2;
+        int threads = spk__par_workers(s, nrows[j->build] / 4096 + 1); /* small tables: one task */
+        j->npartitions = 1;
+        while (j->npartitions < threads && j->npartitions < 16) j->npartitions *= 2;
+        j->shift = 0;
+        while (((size_t)j->npartitions << j->shift) < j->cap) j->shift++;
+        j->hsize = j->cap * sizeof(uint32_t) + (size_t)nrows[j->build] * sizeof(uint32_t);
+        if (!(j->heads = (uint32_t *)spk__calloc(&spk__default_allocator, j->hsize))) return spk__nomem("a hash table", j->hsize);
+        j->next = j->heads + j->cap;
+        st = spk__par_run(s, spk__par_workers(s, (size_t)j->npartitions), (size_t)j->npartitions, spk__join_build_task, j);
+    }
+    int p = j->nkeys ? j->probe : 0;
+    j->nparts = spk__ranges(nrows[p]);
+    size_t psize = (j->nparts ? j->nparts : 1) * sizeof *j->parts;
+    if (st == SPK_OK && !(j->parts = (spk_table **)spk__calloc(&spk__default_allocator, psize))) st = spk__nomem("a join's output", psize);
+    int nworkers = spk__par_workers(s, j->nparts);
+    if (st == SPK_OK) st = spk__par_run(s, nworkers < j->nworkers ? nworkers : j->nworkers, j->nparts, spk__join_probe_task, j);
+    for (size_t i = 0; st == SPK_OK && i < j->nparts; i++)
+        if (j->parts[i]) st = spk__table_adopt(j->out, j->parts[i]);
+    return st;
 }
 
 static spk_status spk__run_join(const spk_df *df, spk_table *out) {
@@ -15196,54 +16076,53 @@ static spk_status spk__run_join(const spk_df *df, spk_table *out) {
     j.type = df->join;
     j.out = out;
     j.cond = df->nexprs ? df->bound[0] : NULL;
-    j.strings.alloc = a;
     spk_status st = SPK_OK;
     for (int s = 0; s < 2 && st == SPK_OK; s++) {
         spk_table *t = NULL;
         bool owned = false;
-        if ((st = spk__materialize(s ? df->right : df->child, &t, &owned)) == SPK_OK) st = spk__columns_load(&j.side[s], t, owned);
+        if ((st = spk__materialize(s ? df->right : df->child, &t, &owned)) == SPK_OK) st = spk__columns_load(df->session, &j.side[s], t, owned);
     }
     /* side[] may be partly set up on failure; freeing below copes */
-    int total = j.side[0].ncols + j.side[1].ncols;
     j.nl = j.side[0].ncols;
+    j.total = j.side[0].ncols + j.side[1].ncols;
     int nconj = j.cond ? spk__count_conjuncts(j.cond->root) : 0;
+    j.nworkers = spk_session_threads(df->session);
+    size_t wsize = (size_t)j.nworkers * sizeof *j.workers;
     if (st == SPK_OK) {
         j.keys = (spk__jkey *)spk__calloc(a, (size_t)(nconj ? nconj : 1) * sizeof *j.keys);
         j.resid = j.keys ? (const spk__bnode **)spk__calloc(a, (size_t)(nconj ? nconj : 1) * sizeof *j.resid) : NULL;
-        j.both = j.resid ? (spk__vec **)spk__calloc(a, (size_t)(total + 1) * sizeof *j.both) : NULL;
-        j.pair[0] = j.both ? (uint32_t *)spk__alloc(a, 3 * SPK__BATCH * sizeof(uint32_t)) : NULL;
-        if (!j.pair[0]) st = spk__nomem("a join", 3 * SPK__BATCH * sizeof(uint32_t));
-        else {
-            j.pair[1] = j.pair[0] + SPK__BATCH;
-            j.sel = j.pair[1] + SPK__BATCH;
-        }
+        j.workers = j.resid ? (spk__join_worker *)spk__calloc(a, wsize) : NULL;
+        if (!j.workers) st = spk__nomem("a join", wsize);
     }
+    if (!j.workers) j.nworkers = 0;
     if (st == SPK_OK && j.cond) spk__join_conjuncts(&j, j.cond->root);
-    if (st == SPK_OK && j.cond && (st = spk__runner_init(&j.rr, j.cond->root, j.cond->nslots)) == SPK_OK) j.rr_ready = true;
-    for (int s = 0; s < 2 && st == SPK_OK; s++) st = spk__vecset_init(&j.batch[s], spk_table_schema(j.side[s].table));
-    for (int i = 0; st == SPK_OK && i < total; i++) j.both[i] = i < j.nl ? j.batch[0].ptrs[i] : j.batch[1].ptrs[i - j.nl];
+    j.existence = (j.type == SPK__J_SEMI || j.type == SPK__J_ANTI) && !j.nresid;
     for (int s = 0; s < 2 && st == SPK_OK; s++) {
         size_t rows = j.side[s].nrows ? j.side[s].nrows : 1;
         bool need = s == 0 ? j.type == SPK__J_LEFT || j.type == SPK__J_FULL || j.type == SPK__J_SEMI || j.type == SPK__J_ANTI
                            : j.type == SPK__J_RIGHT || j.type == SPK__J_FULL;
-        if (need && !(j.matched[s] = (uint8_t *)spk__calloc(a, rows))) st = spk__nomem("a join", rows);
+        if (need && !(j.matched[s] = (atomic_uchar *)spk__alloc(a, rows * sizeof(atomic_uchar)))) st = spk__nomem("a join", rows);
+        for (size_t r = 0; need && j.matched[s] && r < rows; r++) atomic_init(&j.matched[s][r], 0);
         if (st == SPK_OK && j.nkeys && !(j.hash[s] = (uint64_t *)spk__alloc(a, rows * (sizeof(uint64_t) + 1))))
             st = spk__nomem("a join", rows * 9);
         if (j.hash[s]) j.dead[s] = (uint8_t *)(j.hash[s] + rows);
     }
-    j.check = true;
     if (st == SPK_OK) st = spk__join_match(&j);
-    if (st == SPK_OK) st = spk__join_flush(&j);
     /* what the join type adds: unmatched rows of an outer side, or the left rows of a semi or anti join */
-    j.check = false;
+    spk__join_worker *w = j.workers;
+    if (st == SPK_OK) st = spk__join_worker_init(&j, w);
+    if (w) {
+        w->out = out;
+        w->check = false;
+    }
     if (st == SPK_OK && (j.type == SPK__J_SEMI || j.type == SPK__J_ANTI)) {
-        uint8_t want = j.type == SPK__J_SEMI;
+        bool want = j.type == SPK__J_SEMI;
         uint32_t n = 0;
         for (uint32_t r = 0; st == SPK_OK && r <= j.side[0].nrows; r++) {
-            if (r < j.side[0].nrows && j.matched[0][r] == want) j.pair[0][n++] = r;
+            if (r < j.side[0].nrows && spk__join_marked(j.matched[0], r) == want) w->pair[0][n++] = r;
             if (n == SPK__BATCH || (r == j.side[0].nrows && n)) {
-                for (int c = 0; c < j.nl; c++) spk__gather(&j.batch[0].vecs[c], &j.side[0].cols[c], j.pair[0], n);
-                st = spk__table_append_vecs(out, j.batch[0].ptrs, NULL, n);
+                for (int c = 0; c < j.nl; c++) spk__gather(&w->batch[0].vecs[c], &j.side[0].cols[c], w->pair[0], n);
+                st = spk__table_append_vecs(out, w->batch[0].ptrs, NULL, n);
                 n = 0;
             }
         }
@@ -15251,8 +16130,8 @@ static spk_status spk__run_join(const spk_df *df, spk_table *out) {
     for (int s = 0; s < 2 && st == SPK_OK; s++) {
         if (!j.matched[s] || j.type == SPK__J_SEMI || j.type == SPK__J_ANTI) continue;
         for (uint32_t r = 0; r < j.side[s].nrows && st == SPK_OK; r++)
-            if (!j.matched[s][r]) st = spk__join_pair(&j, s ? SPK__NO_ROW : r, s ? r : SPK__NO_ROW);
-        if (st == SPK_OK) st = spk__join_flush(&j);
+            if (!spk__join_marked(j.matched[s], r)) st = spk__join_pair(&j, w, s ? SPK__NO_ROW : r, s ? r : SPK__NO_ROW);
+        if (st == SPK_OK) st = spk__join_flush(&j, w);
     }
     spk__join_run_free(&j);
     return st;
@@ -15288,21 +16167,11 @@ static spk_status spk__materialize(const spk_df *df, spk_table **out, bool *owne
     case SPK__P_INTERSECT:
     case SPK__P_EXCEPT: st = spk__run_set_op(df, t); break;
     case SPK__P_JOIN: st = spk__run_join(df, t); break;
-    case SPK__P_UNION: {
-        spk__cast_sink s;
-        spk__cast_sink_init(&s, t);
-        st = spk__vecset_init(&s.cast, df->schema);
-        if (st == SPK_OK) st = spk__stream(df->child, &s.base);
-        s.base.done = false; /* a limit that ended the left side says nothing of the right */
-        if (st == SPK_OK) st = spk__stream(df->right, &s.base);
-        spk__cast_sink_free(&s);
+    case SPK__P_UNION:
+        st = spk__stream_into(df->child, t);
+        if (st == SPK_OK) st = spk__stream_into(df->right, t);
         break;
-    }
-    default: {
-        spk__append_sink s = {{spk__append_consume, false}, t};
-        st = spk__stream(df, &s.base);
-        break;
-    }
+    default: st = spk__stream_into(df, t); break;
     }
     if (st != SPK_OK) {
         spk_table_free(t);
@@ -15338,11 +16207,11 @@ static spk_status spk__collect_plan(spk_df *df, spk_table **out) {
     return SPK_OK;
 }
 
-/* Streams the optimised plan of df into a sink. */
-static spk_status spk__run_stream(const spk_df *df, spk__sink *sink) {
+/* Streams the optimised plan of df into a feed. */
+static spk_status spk__run_stream(const spk_df *df, spk__feed *feed) {
     spk_df *run = spk__optimize(df);
     if (!run) return spk_last_status();
-    spk_status st = spk__stream(run, sink);
+    spk_status st = spk__stream(run, feed);
     spk_df_release(run);
     return st;
 }
@@ -15359,9 +16228,12 @@ SPKDEF spk_status spk_df_collect(spk_df *df, spk_table **out) {
 SPKDEF spk_status spk_df_count(spk_df *df, int64_t *out) {
     if (!out) return spk__fail(SPK_ERR_ARG, "spk_df_count: NULL output");
     if (!df) return spk__fail(SPK_ERR_ARG, "spk_df_count: NULL DataFrame (an earlier call failed: see its error)");
-    spk__count_sink s = {{spk__count_consume, false}, 0};
-    spk_status st = spk__run_stream(df, &s.base);
-    if (st == SPK_OK) *out = s.rows;
+    spk__count_feed f = {{spk__count_feed_start, spk__count_feed_open, NULL, false}, NULL, 0};
+    spk_status st = spk__run_stream(df, &f.base);
+    int64_t rows = 0;
+    for (int w = 0; f.sinks && w < f.nworkers; w++) rows += f.sinks[w].rows;
+    if (f.sinks) spk__free(&spk__default_allocator, f.sinks, (size_t)f.nworkers * sizeof *f.sinks);
+    if (st == SPK_OK) *out = rows;
     return st;
 }
 
@@ -15405,7 +16277,8 @@ SPKDEF spk_status spk_df_foreach(spk_df *df, spk_row_fn fn, void *user) {
     size_t size = (size_t)(ncols ? ncols : 1) * sizeof(spk_value);
     spk__foreach_sink s = {{spk__foreach_consume, false}, fn, user, NULL, ncols};
     if (!(s.row = (spk_value *)spk__alloc(&spk__default_allocator, size))) return spk__nomem("foreach", size);
-    spk_status st = spk__run_stream(df, &s.base);
+    spk__single_feed f = {{spk__single_feed_start, spk__single_feed_open, NULL, true}, &s.base};
+    spk_status st = spk__run_stream(df, &f.base);
     spk__free(&spk__default_allocator, s.row, size);
     return st;
 }

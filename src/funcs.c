@@ -2603,9 +2603,10 @@ static spk_status spk__count_update(const spk__bnode *node, char *states, const 
     SPK__FOR_ROWS(sel, n, *(int64_t *)(void *)SPK__STATE(states, stride, groups, i) += !nulls[i]);
     return SPK_OK;
 }
-static void spk__count_merge(const spk__bnode *node, void *into, const void *from) {
+static spk_status spk__count_merge(const spk__bnode *node, void *into, const void *from) {
     (void)node;
     *(int64_t *)into += *(const int64_t *)from;
+    return SPK_OK;
 }
 static void spk__count_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
     (void)node;
@@ -2698,11 +2699,13 @@ static spk_status spk__distinct_update(const spk__bnode *node, char *states, con
     return st;
 }
 
-static void spk__distinct_merge(const spk__bnode *node, void *into, const void *from) {
+static spk_status spk__distinct_merge(const spk__bnode *node, void *into, const void *from) {
     (void)node;
     const spk__distinct_set *src = *(spk__distinct_set *const *)from;
-    for (size_t i = 0; src && i < src->cap; i++)
-        if (src->slots[i].v.type.id != SPK_TYPE_COUNT) spk__distinct_add(into, &src->slots[i].v);
+    spk_status st = SPK_OK;
+    for (size_t i = 0; src && i < src->cap && st == SPK_OK; i++)
+        if (src->slots[i].v.type.id != SPK_TYPE_COUNT) st = spk__distinct_add(into, &src->slots[i].v);
+    return st;
 }
 
 static void spk__distinct_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
@@ -2724,7 +2727,8 @@ static spk_status spk__bind_count(spk__bnode *node) {
 }
 
 /* -- sum and avg: integers wrap (Spark's long arithmetic), doubles add in
- * row order, decimals add exactly and give NULL when the result overflows. */
+ * row order within a morsel and then morsel by morsel (exec.c), decimals
+ * add exactly and give NULL when the result overflows. */
 typedef struct spk__sum_state {
     int64_t count;  /* non-NULL inputs */
     int64_t i;      /* INT64 and DECIMAL sums (DECIMAL: at the input's scale) */
@@ -2781,7 +2785,7 @@ static spk_status spk__sum_update(const spk__bnode *node, char *states, const ui
     return SPK_OK;
 }
 
-static void spk__sum_merge(const spk__bnode *node, void *into, const void *from) {
+static spk_status spk__sum_merge(const spk__bnode *node, void *into, const void *from) {
     spk__sum_state *a = (spk__sum_state *)into;
     const spk__sum_state *b = (const spk__sum_state *)from;
     a->count += b->count;
@@ -2794,6 +2798,7 @@ static void spk__sum_merge(const spk__bnode *node, void *into, const void *from)
     } else {
         a->i = (int64_t)((uint64_t)a->i + (uint64_t)b->i);
     }
+    return SPK_OK;
 }
 
 static void spk__sum_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
@@ -2890,9 +2895,9 @@ static spk_status spk__pick_update(const spk__bnode *node, char *states, const u
     return st;
 }
 
-static void spk__pick_merge(const spk__bnode *node, void *into, const void *from) {
+static spk_status spk__pick_merge(const spk__bnode *node, void *into, const void *from) {
     const spk__pick_state *b = (const spk__pick_state *)from;
-    if (b->set) spk__pick_offer(node, (spk__pick_state *)into, &b->held.v);
+    return b->set ? spk__pick_offer(node, (spk__pick_state *)into, &b->held.v) : SPK_OK;
 }
 
 static void spk__pick_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
@@ -2940,19 +2945,20 @@ static spk_status spk__moments_update(const spk__bnode *node, char *states, cons
     return SPK_OK;
 }
 
-static void spk__moments_merge(const spk__bnode *node, void *into, const void *from) {
+static spk_status spk__moments_merge(const spk__bnode *node, void *into, const void *from) {
     (void)node;
     spk__moments *a = (spk__moments *)into;
     const spk__moments *b = (const spk__moments *)from;
-    if (b->n == 0) return;
+    if (b->n == 0) return SPK_OK;
     if (a->n == 0) {
         *a = *b;
-        return;
+        return SPK_OK;
     }
     double n = a->n + b->n, delta = b->mean - a->mean;
     a->m2 += b->m2 + delta * delta * a->n * b->n / n;
     a->mean += delta * b->n / n;
     a->n = n;
+    return SPK_OK;
 }
 
 static void spk__moments_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {

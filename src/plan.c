@@ -7,7 +7,53 @@
 struct spk_session {
     const spk_allocator *alloc;
     bool case_sensitive;
+    int threads;                 /* resolved: >= 1 */
+    bool threads_set;            /* the options named a thread count */
+    _Atomic(spk_pool *) pool;    /* threads - 1 workers (the caller is the last), made at first use */
 };
+
+/* spk_exec_override: 0 when unset. */
+static atomic_int spk__override_threads;
+static atomic_uint spk__override_morsel;
+
+SPKDEF void spk_exec_override(int threads, uint32_t morsel_rows) {
+    atomic_store_explicit(&spk__override_threads, threads > 0 ? threads : 0, memory_order_relaxed);
+    atomic_store_explicit(&spk__override_morsel, morsel_rows, memory_order_relaxed);
+}
+
+SPKDEF int spk_session_threads(const spk_session *s) {
+    int forced = atomic_load_explicit(&spk__override_threads, memory_order_relaxed);
+    if (!s) return 1;
+    return forced > 0 && !s->threads_set ? forced : s->threads;
+}
+
+static uint32_t spk__morsel_rows(void) {
+    uint32_t forced = atomic_load_explicit(&spk__override_morsel, memory_order_relaxed);
+    return forced ? forced : SPK_MORSEL_ROWS;
+}
+
+/* The session's worker pool, started by the first query that needs one.
+ * Racing first queries each start a pool; one is published with a CAS and
+ * the others are stopped again, so no lock is held while threads start. */
+static spk_status spk__session_pool(spk_session *s, spk_pool **out) {
+    spk_pool *p = atomic_load_explicit(&s->pool, memory_order_acquire); /* pairs with the CAS below */
+    if (p) {
+        *out = p;
+        return SPK_OK;
+    }
+    int workers = spk_session_threads(s) - 1;
+    spk_status st = spk_pool_new(&spk__default_allocator, workers > 0 ? workers : 1, 0, &p);
+    if (st != SPK_OK) return st;
+    spk_pool *expected = NULL;
+    /* acq_rel: publishes the pool's setup to later loads, and on failure
+     * acquires the winner's */
+    if (!atomic_compare_exchange_strong_explicit(&s->pool, &expected, p, memory_order_acq_rel, memory_order_acquire)) {
+        spk_pool_free(p);
+        p = expected;
+    }
+    *out = p;
+    return SPK_OK;
+}
 
 typedef enum spk__pkind {
     SPK__P_SCAN,    /* a table */
@@ -60,17 +106,26 @@ static const spk_allocator *spk__df_alloc(const spk_df *df) { return df->session
 
 SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session **out) {
     if (!out) return spk__fail(SPK_ERR_ARG, "spk_session_new: NULL output");
+    if (opts && (opts->threads < 0 || opts->threads > SPK_POOL_MAX_THREADS))
+        return spk__fail(SPK_ERR_ARG, "spk_session_new: threads is %d; it must be 0 (one per core) to %d", opts->threads,
+                         SPK_POOL_MAX_THREADS);
     const spk_allocator *alloc = spk__allocator_or_default(opts ? opts->alloc : NULL);
     spk_session *s = (spk_session *)spk__calloc(alloc, sizeof *s);
     if (!s) return spk__nomem("a session", sizeof *s);
     s->alloc = alloc;
     s->case_sensitive = opts && opts->case_sensitive;
+    s->threads_set = opts && opts->threads;
+    s->threads = s->threads_set ? opts->threads : spk_cpu_count();
+    if (s->threads > SPK_POOL_MAX_THREADS) s->threads = SPK_POOL_MAX_THREADS;
+    atomic_init(&s->pool, NULL);
     *out = s;
     return SPK_OK;
 }
 
 SPKDEF void spk_session_free(spk_session *s) {
-    if (s) spk__free(s->alloc, s, sizeof *s);
+    if (!s) return;
+    spk_pool_free(atomic_load_explicit(&s->pool, memory_order_acquire));
+    spk__free(s->alloc, s, sizeof *s);
 }
 
 SPKDEF spk_df *spk_df_retain(spk_df *df) {

@@ -5,13 +5,29 @@
  * results, settings). Free it after every DataFrame made from it. */
 typedef struct spk_session spk_session;
 
+/* Queries split their input into morsels of this many rows (a chunk), which
+ * the session's threads take one at a time. */
+#define SPK_MORSEL_ROWS 65536
+
 typedef struct spk_session_options {
     const spk_allocator *alloc; /* NULL: the default allocator */
     bool case_sensitive;        /* spark.sql.caseSensitive; default false */
+    int threads;                /* threads a query runs on: 0 = spk_cpu_count(), 1 = the calling
+                                 * thread only; at most SPK_POOL_MAX_THREADS. The workers start at
+                                 * the first query that uses them and stop with the session. */
 } spk_session_options;
 
 SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session **out); /* opts NULL: defaults */
 SPKDEF void spk_session_free(spk_session *s);
+/* The threads the session's queries run on (the option, or what 0 resolved to). */
+SPKDEF int spk_session_threads(const spk_session *s);
+
+/* TEST HOOK: while `threads` > 0, the queries of every session whose
+ * options left `threads` at 0 run on that many threads, and `morsel_rows` > 0 replaces the
+ * morsel size (SPK_MORSEL_ROWS rows) so that tiny inputs still split into
+ * many morsels. 0, 0 restores the defaults. Process-wide; set it while no
+ * query runs. */
+SPKDEF void spk_exec_override(int threads, uint32_t morsel_rows);
 
 /* A DataFrame: an immutable, reference-counted logical plan, analysed when
  * it is built (so a misspelt column fails at the call that names it). Safe

@@ -114,7 +114,7 @@ typedef struct spk__agg_ops {
     void (*init)(void *state);
     spk_status (*update)(const struct spk__bnode *node, char *states, const uint32_t *group_of_row,
                          const spk__vec *arg, const uint32_t *sel, uint32_t n);
-    void (*merge)(const struct spk__bnode *node, void *into, const void *from);
+    spk_status (*merge)(const struct spk__bnode *node, void *into, const void *from); /* adds `from` into `into` */
     void (*final)(const struct spk__bnode *node, const void *state, spk__vec *out, uint32_t row);
     void (*destroy)(const struct spk__bnode *node, void *state); /* optional */
 } spk__agg_ops;
@@ -768,4 +768,51 @@ static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, con
         done += fit;
     }
     return SPK_OK;
+}
+
+/* Bytes a chunk holds from its table's allocator (as the spk__table_*
+ * wrappers count them). */
+static size_t spk__chunk_bytes(const spk_table *t, const spk__chunk *c) {
+    size_t rows = (size_t)c->cap_rows * t->width, bytes = sizeof *c;
+    if (c->rows) bytes += rows ? rows : 1;
+    if (c->heap) bytes += c->heap_cap ? c->heap_cap : 1;
+    return bytes;
+}
+
+/* Appends every row of `src` (same schema, same allocator) to t, moving
+ * big chunks over as they are and copying small ones, so that a result
+ * put together from many small per-morsel pieces is not many small chunks.
+ * src is left to be freed; on failure t may hold some of its rows. */
+static spk_status spk__table_adopt(spk_table *t, spk_table *src) {
+    size_t kept = 0;
+    spk_status st = SPK_OK;
+    for (size_t i = 0; i < src->nchunks; i++) {
+        spk__chunk *c = src->chunks[i];
+        spk__chunk *last = t->nchunks ? t->chunks[t->nchunks - 1] : NULL;
+        if (st != SPK_OK || c->nrows < SPK_CHUNK_ROWS / 4) {
+            if (st == SPK_OK && c->nrows) st = spk__table_append_slots(t, src, c, 0, NULL, c->nrows);
+            src->chunks[kept++] = c; /* freed with src */
+            continue;
+        }
+        if (t->nchunks == t->cap_chunks) {
+            size_t cap = t->cap_chunks ? t->cap_chunks * 2 : 4;
+            void *p = spk__table_realloc(t, t->chunks, t->cap_chunks * sizeof *t->chunks, cap * sizeof *t->chunks);
+            if (!p) {
+                st = spk__nomem("the chunk list", cap * sizeof *t->chunks);
+                src->chunks[kept++] = c;
+                continue;
+            }
+            t->chunks = (spk__chunk **)p;
+            t->cap_chunks = cap;
+        }
+        if (last) spk__chunk_seal(t, last);
+        size_t bytes = spk__chunk_bytes(src, c);
+        src->bytes -= bytes;
+        t->bytes += bytes;
+        c->first_row = t->nrows;
+        t->chunks[t->nchunks++] = c;
+        t->nrows += c->nrows;
+    }
+    src->nchunks = kept;
+    return st;
 }

@@ -12,6 +12,7 @@
 
 static int spk_test_passed, spk_test_failed, spk_test_current_failed;
 static const char *spk_test_current;
+static int spk_test_threads; /* in FOR_EACH_THREAD_COUNT: the current count */
 /* Keeps the state above "used" in programs that run no check (an oracle
  * test built without its oracle), so -Werror stays quiet. */
 static inline void spk_test_unused(void) {
@@ -81,11 +82,25 @@ static inline void spk_test_unused(void) {
         fn();                                                                              \
         if (spk_test_current_failed) {                                                     \
             spk_test_failed++;                                                             \
-            printf("FAIL %s\n", #fn);                                                      \
+            if (spk_test_threads) printf("FAIL %s (threads=%d)\n", #fn, spk_test_threads);    \
+            else printf("FAIL %s\n", #fn);                                                  \
         } else {                                                                           \
             spk_test_passed++;                                                             \
         }                                                                                  \
     } while (0)
+
+/* Query tests run their body once per thread count (1, 2, 3 and 8), every
+ * run but the first with morsels of a few rows, so that tiny inputs split
+ * into many morsels and every parallel path is taken: results must not
+ * depend on either. Sessions made with threads = 0 inside the body follow
+ * the count (spk_exec_override). */
+static const int spk_test_thread_counts[4] = {1, 2, 3, 8};
+static const uint32_t spk_test_morsel_rows[4] = {0, 7, 2, 1};
+#define FOR_EACH_THREAD_COUNT(i)                                                           \
+    for (int i = 0; i < 4 ? (spk_test_threads = spk_test_thread_counts[i],                 \
+                             spk_exec_override(spk_test_threads, spk_test_morsel_rows[i]), 1) \
+                          : (spk_test_threads = 0, spk_exec_override(0, 0), 0);            \
+         i++)
 
 #define TEST_REPORT()                                                                      \
     (printf("RESULT %d %d\n", spk_test_passed, spk_test_failed), spk_test_failed ? 1 : 0)

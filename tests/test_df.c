@@ -865,7 +865,7 @@ static void test_empty(void) {
 static void test_count_streams(void) {
     spk_failalloc fa;
     spk_failalloc_init(&fa, NULL, 0);
-    spk_session_options o = {&fa.iface, false};
+    spk_session_options o = {&fa.iface, false, 1}; /* one thread: the allocation order is fixed */
     spk_session *s = NULL;
     CHECK_OK(spk_session_new(&o, &s));
     if (!s) return;
@@ -1462,43 +1462,45 @@ static void test_from_rows_and_aliases(void) {
 }
 
 int main(void) {
-    if (spk_session_new(NULL, &S) != SPK_OK) {
-        fprintf(stderr, "no session: %s\n", spk_last_error());
-        return 1;
+    FOR_EACH_THREAD_COUNT(round_) {
+        if (spk_session_new(NULL, &S) != SPK_OK) {
+            fprintf(stderr, "no session: %s\n", spk_last_error());
+            return 1;
+        }
+        RUN_DF(test_sources);
+        RUN_DF(test_range);
+        RUN_DF(test_select);
+        RUN_DF(test_errors);
+        RUN_DF(test_error_categories);
+        RUN_DF(test_alias);
+        RUN_DF(test_with_column);
+        RUN_DF(test_filter);
+        RUN_DF(test_limit_offset);
+        RUN_DF(test_order_by);
+        RUN_DF(test_group_by);
+        RUN_DF(test_global_agg);
+        RUN_DF(test_distinct_union);
+        RUN_DF(test_union_string_widening);
+        RUN_DF(test_empty);
+        RUN_DF(test_count_streams);
+        RUN_DF(test_with_columns);
+        RUN_DF(test_group_shortcuts);
+        RUN_DF(test_from_rows_and_aliases);
+        RUN_DF(test_show_basic);
+        RUN_DF(test_show_default_rows);
+        RUN_DF(test_show_truncate);
+        RUN_DF(test_show_header_not_truncated);
+        RUN_DF(test_show_vertical);
+        RUN_DF(test_show_vertical_min_width);
+        RUN_DF(test_show_types);
+        RUN_DF(test_show_wide_and_escapes);
+        RUN_DF(test_show_supplementary_width);
+        RUN_DF(test_print_schema);
+        RUN_DF(test_result_nullability);
+        RUN_DF(test_explain);
+        RUN_DF(test_immutability);
+        RUN_DF(test_pipeline);
+        spk_session_free(S);
     }
-    RUN_DF(test_sources);
-    RUN_DF(test_range);
-    RUN_DF(test_select);
-    RUN_DF(test_errors);
-    RUN_DF(test_error_categories);
-    RUN_DF(test_alias);
-    RUN_DF(test_with_column);
-    RUN_DF(test_filter);
-    RUN_DF(test_limit_offset);
-    RUN_DF(test_order_by);
-    RUN_DF(test_group_by);
-    RUN_DF(test_global_agg);
-    RUN_DF(test_distinct_union);
-    RUN_DF(test_union_string_widening);
-    RUN_DF(test_empty);
-    RUN_DF(test_count_streams);
-    RUN_DF(test_with_columns);
-    RUN_DF(test_group_shortcuts);
-    RUN_DF(test_from_rows_and_aliases);
-    RUN_DF(test_show_basic);
-    RUN_DF(test_show_default_rows);
-    RUN_DF(test_show_truncate);
-    RUN_DF(test_show_header_not_truncated);
-    RUN_DF(test_show_vertical);
-    RUN_DF(test_show_vertical_min_width);
-    RUN_DF(test_show_types);
-    RUN_DF(test_show_wide_and_escapes);
-    RUN_DF(test_show_supplementary_width);
-    RUN_DF(test_print_schema);
-    RUN_DF(test_result_nullability);
-    RUN_DF(test_explain);
-    RUN_DF(test_immutability);
-    RUN_DF(test_pipeline);
-    spk_session_free(S);
     return TEST_REPORT();
 }

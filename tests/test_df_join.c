@@ -772,28 +772,30 @@ static void test_foreach(void) {
 }
 
 int main(void) {
-    if (spk_session_new(NULL, &S) != SPK_OK) {
-        fprintf(stderr, "no session: %s\n", spk_last_error());
-        return 1;
+    FOR_EACH_THREAD_COUNT(round_) {
+        if (spk_session_new(NULL, &S) != SPK_OK) {
+            fprintf(stderr, "no session: %s\n", spk_last_error());
+            return 1;
+        }
+        RUN_DF(test_join_types);
+        RUN_DF(test_join_cross);
+        RUN_DF(test_join_null_safe);
+        RUN_DF(test_join_empty_sides);
+        RUN_DF(test_join_string_and_two_keys);
+        RUN_DF(test_join_non_equi_and_residual);
+        RUN_DF(test_join_resolution);
+        RUN_DF(test_join_schemas);
+        RUN_DF(test_join_using);
+        RUN_DF(test_set_operations);
+        RUN_DF(test_union_by_name);
+        RUN_DF(test_drop_duplicates);
+        RUN_DF(test_fillna);
+        RUN_DF(test_dropna);
+        RUN_DF(test_sample);
+        RUN_DF(test_describe);
+        RUN_DF(test_head_take_first);
+        RUN_DF(test_foreach);
+        spk_session_free(S);
     }
-    RUN_DF(test_join_types);
-    RUN_DF(test_join_cross);
-    RUN_DF(test_join_null_safe);
-    RUN_DF(test_join_empty_sides);
-    RUN_DF(test_join_string_and_two_keys);
-    RUN_DF(test_join_non_equi_and_residual);
-    RUN_DF(test_join_resolution);
-    RUN_DF(test_join_schemas);
-    RUN_DF(test_join_using);
-    RUN_DF(test_set_operations);
-    RUN_DF(test_union_by_name);
-    RUN_DF(test_drop_duplicates);
-    RUN_DF(test_fillna);
-    RUN_DF(test_dropna);
-    RUN_DF(test_sample);
-    RUN_DF(test_describe);
-    RUN_DF(test_head_take_first);
-    RUN_DF(test_foreach);
-    spk_session_free(S);
     return TEST_REPORT();
 }

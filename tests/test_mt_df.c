@@ -310,18 +310,20 @@ static void test_main_view(void) {
 
 int main(void) {
     compute_expected();
-    if (spk_session_new(NULL, &S) != SPK_OK || !build_frames()) {
-        fprintf(stderr, "cannot build the shared frames: %s\n", spk_last_error());
-        spk_test_failed++;
-    } else {
-        RUN(test_main_view);
-        RUN(test_shared_frames);
-        RUN(test_main_view);
+    FOR_EACH_THREAD_COUNT(round_) {
+        if (spk_session_new(NULL, &S) != SPK_OK || !build_frames()) {
+            fprintf(stderr, "cannot build the shared frames: %s\n", spk_last_error());
+            spk_test_failed++;
+        } else {
+            RUN(test_main_view);
+            RUN(test_shared_frames);
+            RUN(test_main_view);
+        }
+        spk_df_release(ORDERED);
+        spk_df_release(GROUPS);
+        spk_df_release(BASE);
+        spk_session_free(S);
     }
-    spk_df_release(ORDERED);
-    spk_df_release(GROUPS);
-    spk_df_release(BASE);
-    spk_session_free(S);
     free(E.show);
     free(E.show_vertical);
     return TEST_REPORT();

@@ -820,28 +820,30 @@ static void test_summary(void) {
     } while (0)
 
 int main(void) {
-    rng_state = 20240611;
-    if (spk_session_new(NULL, &S) != SPK_OK || sqlite3_open(":memory:", &DB) != SQLITE_OK ||
-        !load("t1", "id INT, a INT, b BIGINT, x DOUBLE, s STRING, c INT",
-              "CREATE TABLE t1(id INTEGER, a INTEGER, b INTEGER, x REAL, s TEXT, c INTEGER)", N1, 1) ||
-        !load("t2", "k INT, j INT, b BIGINT, y DOUBLE, u STRING, c INT",
-              "CREATE TABLE t2(k INTEGER, j INTEGER, b INTEGER, y REAL, u TEXT, c INTEGER)", N2, 2)) {
-        fprintf(stderr, "setup failed: %s\n", spk_last_error());
-        spk_test_failed++;
-    } else {
-        RUN_FAMILY(test_filters);
-        RUN_FAMILY(test_projections);
-        RUN_FAMILY(test_group_by);
-        RUN_FAMILY(test_order_limit);
-        RUN_FAMILY(test_distinct);
-        RUN_FAMILY(test_union_all);
-        RUN_FAMILY(test_chains);
-        RUN(test_summary);
+    FOR_EACH_THREAD_COUNT(round_) {
+        rng_state = 20240611;
+        if (spk_session_new(NULL, &S) != SPK_OK || sqlite3_open(":memory:", &DB) != SQLITE_OK ||
+            !load("t1", "id INT, a INT, b BIGINT, x DOUBLE, s STRING, c INT",
+                  "CREATE TABLE t1(id INTEGER, a INTEGER, b INTEGER, x REAL, s TEXT, c INTEGER)", N1, 1) ||
+            !load("t2", "k INT, j INT, b BIGINT, y DOUBLE, u STRING, c INT",
+                  "CREATE TABLE t2(k INTEGER, j INTEGER, b INTEGER, y REAL, u TEXT, c INTEGER)", N2, 2)) {
+            fprintf(stderr, "setup failed: %s\n", spk_last_error());
+            spk_test_failed++;
+        } else {
+            RUN_FAMILY(test_filters);
+            RUN_FAMILY(test_projections);
+            RUN_FAMILY(test_group_by);
+            RUN_FAMILY(test_order_limit);
+            RUN_FAMILY(test_distinct);
+            RUN_FAMILY(test_union_all);
+            RUN_FAMILY(test_chains);
+            RUN(test_summary);
+        }
+        spk_df_release(T1);
+        spk_df_release(T2);
+        sqlite3_close(DB);
+        spk_session_free(S);
     }
-    spk_df_release(T1);
-    spk_df_release(T2);
-    sqlite3_close(DB);
-    spk_session_free(S);
     return TEST_REPORT();
 }
 #endif

@@ -472,60 +472,63 @@ static void test_set_ops(void) {
 
 
 int main(void) {
-    rng_state = 20240917;
-    spk_test_current = "setup";
-    if (spk_session_new(NULL, &S) != SPK_OK || sqlite3_open(":memory:", &DB) != SQLITE_OK) {
-        fprintf(stderr, "setup failed: %s\n", spk_last_error());
-        return 1;
-    }
-    have_outer_right = sqlite3_libversion_number() >= 3039000;
-    int fam_fail[3] = {0, 0, 0};
-    bool setup_ok = true;
-    for (int round = 0; round < 70 && setup_ok; round++) {
+    FOR_EACH_THREAD_COUNT(round_) {
+        rng_state = 20240917;
+        spk_test_current = "setup";
+        if (spk_session_new(NULL, &S) != SPK_OK || sqlite3_open(":memory:", &DB) != SQLITE_OK) {
+            fprintf(stderr, "setup failed: %s\n", spk_last_error());
+            return 1;
+        }
+        have_outer_right = sqlite3_libversion_number() >= 3039000;
+        int fam_fail[3] = {0, 0, 0};
+        bool setup_ok = true;
+        for (int round = 0; round < 70 && setup_ok; round++) {
+            spk_df_release(T1);
+            spk_df_release(T2);
+            T1 = load("t1", "k INT, a INT, s STRING", round % 10 == 3 ? 0 : rnd(15));
+            T2 = load("t2", "k INT, b INT, s STRING", round % 10 == 7 ? 0 : rnd(15));
+            if (!T1 || !T2) {
+                fprintf(stderr, "loading round %d failed: %s\n", round, spk_last_error());
+                setup_ok = false;
+                break;
+            }
+            int before = failures;
+            spk_test_current = "test_joins_on_key";
+            test_joins_on_key();
+            fam_fail[0] += failures - before;
+            before = failures;
+            spk_test_current = "test_joins_with_residual";
+            test_joins_with_residual();
+            fam_fail[1] += failures - before;
+            before = failures;
+            spk_test_current = "test_set_ops";
+            test_set_ops();
+            fam_fail[2] += failures - before;
+        }
+        static const char *const FAM[] = {"test_joins_on_key", "test_joins_with_residual", "test_set_ops"};
+        for (int f = 0; f < 3; f++) {
+            if (!setup_ok || fam_fail[f]) {
+                spk_test_failed++;
+                printf("FAIL %s (%d mismatches)\n", FAM[f], fam_fail[f]);
+            } else {
+                spk_test_passed++;
+            }
+        }
+        /* the families ran; a run that compared nothing would pass vacuously */
+        spk_test_current = "test_summary";
+        spk_test_current_failed = 0;
+        CHECK(queries >= 600);
+        CHECK(rows_compared > 3000);
+        if (spk_test_current_failed) spk_test_failed++, printf("FAIL test_summary\n");
+        else spk_test_passed++;
+        printf("oracle_join: %d queries, %ld rows compared, %d mismatches (SQLite %s%s)\n", queries, rows_compared, failures,
+               sqlite3_libversion(), have_outer_right ? "" : ", no RIGHT/FULL JOIN");
         spk_df_release(T1);
         spk_df_release(T2);
-        T1 = load("t1", "k INT, a INT, s STRING", round % 10 == 3 ? 0 : rnd(15));
-        T2 = load("t2", "k INT, b INT, s STRING", round % 10 == 7 ? 0 : rnd(15));
-        if (!T1 || !T2) {
-            fprintf(stderr, "loading round %d failed: %s\n", round, spk_last_error());
-            setup_ok = false;
-            break;
-        }
-        int before = failures;
-        spk_test_current = "test_joins_on_key";
-        test_joins_on_key();
-        fam_fail[0] += failures - before;
-        before = failures;
-        spk_test_current = "test_joins_with_residual";
-        test_joins_with_residual();
-        fam_fail[1] += failures - before;
-        before = failures;
-        spk_test_current = "test_set_ops";
-        test_set_ops();
-        fam_fail[2] += failures - before;
+        T1 = T2 = NULL;
+        sqlite3_close(DB);
+        spk_session_free(S);
     }
-    static const char *const FAM[] = {"test_joins_on_key", "test_joins_with_residual", "test_set_ops"};
-    for (int f = 0; f < 3; f++) {
-        if (!setup_ok || fam_fail[f]) {
-            spk_test_failed++;
-            printf("FAIL %s (%d mismatches)\n", FAM[f], fam_fail[f]);
-        } else {
-            spk_test_passed++;
-        }
-    }
-    /* the families ran; a run that compared nothing would pass vacuously */
-    spk_test_current = "test_summary";
-    spk_test_current_failed = 0;
-    CHECK(queries >= 600);
-    CHECK(rows_compared > 3000);
-    if (spk_test_current_failed) spk_test_failed++, printf("FAIL test_summary\n");
-    else spk_test_passed++;
-    printf("oracle_join: %d queries, %ld rows compared, %d mismatches (SQLite %s%s)\n", queries, rows_compared, failures,
-           sqlite3_libversion(), have_outer_right ? "" : ", no RIGHT/FULL JOIN");
-    spk_df_release(T1);
-    spk_df_release(T2);
-    sqlite3_close(DB);
-    spk_session_free(S);
     return TEST_REPORT();
 }
 #endif
