@@ -46,7 +46,8 @@
               pushdown through projections and into join sides, limit
               pushdown, projection merging and pruning);
               spk_df_explain, spk_df_explain_string
-     exec     actions: spk_df_collect, spk_df_count, spk_df_show,
+     exec     morsel-driven parallel execution on the session's threads;
+              actions: spk_df_collect, spk_df_count, spk_df_show,
               spk_df_head/take/first, spk_df_foreach, spk_df_describe,
               spk_df_print_schema, spk_df_columns, spk_df_dtypes
 
@@ -109,15 +110,32 @@
      - spk_df is immutable and reference-counted atomically: any number of
        threads may build new DataFrames from one, and collect, count, show
        or explain it, at the same time (tests/test_mt_df.c runs 8 under
-       TSan). A session holds only settings, so DataFrames may be created
-       from one session in many threads; free it after its DataFrames.
+       TSan). DataFrames may be created from one session in many threads;
+       free it after its DataFrames, from one thread, with no query running.
+     - Queries run in parallel. A session's queries use spk_session_options
+       .threads threads (0: spk_cpu_count()): the calling thread plus a pool
+       of workers that the session starts at its first parallel query and
+       stops when freed; queries from several threads share it. Inputs are
+       cut into morsels of SPK_MORSEL_ROWS rows that the threads take one
+       at a time; each operator keeps every morsel's (or partition's)
+       results apart and puts them together in order, so a query gives the
+       same rows, in the same order, at any thread count. That includes
+       floating-point sums and averages: each morsel sums in row order and
+       the morsels' partial sums are added in morsel order, so they depend
+       on the morsel size but never on the number of threads. (They may
+       differ in the last bits from a strict row-by-row sum, as in Spark.)
+       A chain holding limit() or sample() and spk_df_foreach run on the
+       calling thread, in order. With threads > 1 the session's allocator
+       (spk_session_options.alloc) is called from the workers: it must be
+       thread-safe; give spk_failalloc a session of one thread.
      - spk_value and spk_cursor are plain data owned by the caller.
      - Type, value, hash and formatting functions are pure and reentrant.
        Parsing and formatting doubles use the C library (strtod, snprintf)
        and adapt to the current locale's decimal point: do not call
        setlocale() while other threads use the library.
      - A run-time allocator must be thread-safe if the objects using it are
-       shared between threads. spk_failalloc is single-threaded.
+       shared between threads, or given to a session of more than one
+       thread. spk_failalloc is single-threaded.
      - spk_taskq: every call but spk_taskq_new/_new_at and spk_taskq_free may
        run in any number of threads at once, pushers and poppers alike. It is
        bounded: it never allocates after spk_taskq_new and never holds more
@@ -14007,10 +14025,13 @@ SPKDEF spk_status spk_df_explain(spk_df *df, bool extended, FILE *f) {
 }
 
 /* ---- src/exec.c ---- */
-/* exec: running a plan. Filters, projections and limits stream batches of
- * vectors from their source into a sink; aggregation, sorting, distinct and
- * union consume a stream and produce a table. Actions (collect, count,
- * show, explain) sit on top. Single-threaded for now. */
+/* exec: running a plan, morsel-driven on the session's threads. Filters,
+ * projections and limits stream batches of vectors from their source into
+ * sinks, a morsel at a time; aggregation, sorting, distinct, set operations
+ * and joins consume whole inputs and produce tables. Every operator keeps
+ * each task's results apart and combines them in task order, so results
+ * are the same at any thread count. Actions (collect, count, show,
+ * foreach) sit on top. */
 
 /* A sink receives the batches of a stream: columns as vectors, and the
  * selected rows. It may set `done` to stop the stream early (a limit). */

@@ -1,7 +1,10 @@
-/* exec: running a plan. Filters, projections and limits stream batches of
- * vectors from their source into a sink; aggregation, sorting, distinct and
- * union consume a stream and produce a table. Actions (collect, count,
- * show, explain) sit on top. Single-threaded for now. */
+/* exec: running a plan, morsel-driven on the session's threads. Filters,
+ * projections and limits stream batches of vectors from their source into
+ * sinks, a morsel at a time; aggregation, sorting, distinct, set operations
+ * and joins consume whole inputs and produce tables. Every operator keeps
+ * each task's results apart and combines them in task order, so results
+ * are the same at any thread count. Actions (collect, count, show,
+ * foreach) sit on top. */
 #include "optimize.c"
 #include "exec.h"
 
