@@ -15018,7 +15018,7 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
     /* Merge: by hash partition when several threads can share the work. */
     size_t nparts = 0, groups = 0, rsize = 0, msize = 0;
     for (size_t m = 0; m < run.nparts; m++) nparts += run.parts[m] != NULL;
-    int threads = spk__par_workers(node->session, SIZE_MAX);
+    int threads = spk_session_threads(node->session);
     run.npartitions = 1;
     while (run.npartitions < threads && run.npartitions < 64) run.npartitions *= 2;
     if (st == SPK_OK && nparts > 1) {
@@ -15433,15 +15433,18 @@ typedef struct spk__groups {
     uint32_t *slots;  /* all partitions' tables: first row + 1, 0 = empty */
     size_t *base;     /* per partition: its table's first slot; its size is a power of two */
     size_t *tsize;
-    void *block;
+    void *block;      /* hash, base, tsize, rep */
     size_t size;
+    size_t nslots;    /* slots: a block of its own, sized once the partitions are counted */
 } spk__groups;
 
 static int spk__partition_of(uint64_t h, int npartitions) { return (int)((h >> 40) & (uint64_t)(npartitions - 1)); }
 
 static void spk__groups_free(spk__groups *g) {
     if (g->block) spk__free(&spk__default_allocator, g->block, g->size);
+    if (g->slots) spk__free(&spk__default_allocator, g->slots, g->nslots * sizeof *g->slots);
     g->block = NULL;
+    g->slots = NULL;
 }
 
 /* The first row of the group of row `row` of c (hash h), or SPK__NO_ROW;
@@ -15492,9 +15495,9 @@ static spk_status spk__groups_build(spk_session *s, spk__groups *g, const spk__c
     int threads = spk__par_workers(s, in->nrows / 1024 + 1); /* small inputs: one table */
     g->npartitions = 1;
     while (g->npartitions < threads && g->npartitions < 64) g->npartitions *= 2;
-    size_t rows = in->nrows, np = (size_t)g->npartitions, head = rows * (sizeof(uint64_t) + sizeof(uint32_t)) + 2 * np * sizeof(size_t);
-    g->size = head;
-    if (!(g->block = spk__alloc(&spk__default_allocator, head ? head : 1))) return spk__nomem("a hash table", head);
+    size_t rows = in->nrows, np = (size_t)g->npartitions;
+    g->size = rows * (sizeof(uint64_t) + sizeof(uint32_t)) + 2 * np * sizeof(size_t);
+    if (!(g->block = spk__alloc(&spk__default_allocator, g->size))) return spk__nomem("a hash table", g->size);
     g->hash = (uint64_t *)g->block; /* the 8-byte arrays first, for alignment */
     g->base = (size_t *)(void *)(g->hash + rows);
     g->tsize = g->base + np;
@@ -15502,28 +15505,18 @@ static spk_status spk__groups_build(spk_session *s, spk__groups *g, const spk__c
     spk_status st = spk__par_run(s, spk__par_workers(s, spk__ranges(rows)), spk__ranges(rows), spk__groups_hash_task, g);
     if (st != SPK_OK) return st;
     /* each partition's table: twice its rows, rounded up to a power of two */
-    size_t *count = g->tsize, total = 0;
+    size_t *count = g->tsize;
     for (size_t p = 0; p < np; p++) count[p] = 0;
     for (uint32_t r = 0; r < in->nrows; r++) count[spk__partition_of(g->hash[r], g->npartitions)]++;
     for (size_t p = 0; p < np; p++) {
         size_t cap = 16;
         while (cap < 2 * count[p]) cap *= 2;
-        g->base[p] = total;
+        g->base[p] = g->nslots;
         g->tsize[p] = cap;
-        total += cap;
+        g->nslots += cap;
     }
-    /* the tables go in a block of their own after the first */
-    size_t tbytes = total * sizeof(uint32_t);
-    void *bigger = spk__realloc(&spk__default_allocator, g->block, head ? head : 1, head + tbytes);
-    if (!bigger) return spk__nomem("a hash table", head + tbytes);
-    g->block = bigger;
-    g->size = head + tbytes;
-    g->hash = (uint64_t *)g->block;
-    g->base = (size_t *)(void *)(g->hash + rows);
-    g->tsize = g->base + np;
-    g->rep = (uint32_t *)(void *)(g->tsize + np);
-    g->slots = (uint32_t *)(void *)((char *)g->block + head);
-    memset(g->slots, 0, tbytes);
+    size_t bytes = g->nslots * sizeof *g->slots;
+    if (!(g->slots = (uint32_t *)spk__calloc(&spk__default_allocator, bytes))) return spk__nomem("a hash table", bytes);
     return spk__par_run(s, spk__par_workers(s, np), np, spk__groups_build_task, g);
 }
 
@@ -15903,6 +15896,12 @@ static spk_status spk__join_keys_task(void *ctx, int worker, size_t i) {
     return st;
 }
 
+/* Runners for `ntasks` tasks, never more than the workers set up. */
+static int spk__join_workers(const spk__join_run *j, size_t ntasks) {
+    int n = spk__par_workers(j->node->session, ntasks);
+    return n < j->nworkers ? n : j->nworkers;
+}
+
 /* Every row's keys on side s: a column of the side as it is, or computed. */
 static spk_status spk__join_keys(spk__join_run *j, int s) {
     const spk__columns *c = &j->side[s];
@@ -15923,8 +15922,7 @@ static spk_status spk__join_keys(spk__join_run *j, int s) {
     }
     j->keyside = s;
     size_t n = spk__ranges(c->nrows);
-    return spk__par_run(j->node->session, spk__par_workers(j->node->session, n) < j->nworkers ? spk__par_workers(j->node->session, n) : j->nworkers,
-                        n, spk__join_keys_task, j);
+    return spk__par_run(j->node->session, spk__join_workers(j, n), n, spk__join_keys_task, j);
 }
 
 static bool spk__join_keys_equal(const spk__join_run *j, uint32_t l, uint32_t r) {
@@ -16082,8 +16080,7 @@ static spk_status spk__join_match(spk__join_run *j) {
     j->nparts = spk__ranges(nrows[p]);
     size_t psize = (j->nparts ? j->nparts : 1) * sizeof *j->parts;
     if (st == SPK_OK && !(j->parts = (spk_table **)spk__calloc(&spk__default_allocator, psize))) st = spk__nomem("a join's output", psize);
-    int nworkers = spk__par_workers(s, j->nparts);
-    if (st == SPK_OK) st = spk__par_run(s, nworkers < j->nworkers ? nworkers : j->nworkers, j->nparts, spk__join_probe_task, j);
+    if (st == SPK_OK) st = spk__par_run(s, spk__join_workers(j, j->nparts), j->nparts, spk__join_probe_task, j);
     for (size_t i = 0; st == SPK_OK && i < j->nparts; i++)
         if (j->parts[i]) st = spk__table_adopt(j->out, j->parts[i]);
     return st;
