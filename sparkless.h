@@ -50,6 +50,14 @@
               actions: spk_df_collect, spk_df_count, spk_df_show,
               spk_df_head/take/first, spk_df_foreach, spk_df_describe,
               spk_df_print_schema, spk_df_columns, spk_df_dtypes
+     backend  spk_backend: the storage vtable (spk_backend_ops), save modes,
+              spk_names, the memory backend (spk_backend_memory)
+     filestore the file backend (spk_backend_file): crash-safe versioned
+              table files under a base path, checksummed
+     catalog  sessions from configuration (spk_builder: config, create,
+              getOrCreate), child sessions (spk_session_new_session),
+              spk_conf_set/get, databases, saveAsTable/insertInto/table,
+              listTables, temp and global temp views, the backend registry
 
    CONFIGURATION MACROS (define them before including the implementation)
 
@@ -71,6 +79,28 @@
      object and everything it owns use it until freed, and sizes are passed
      back on free, so arena and pool allocators need no headers.
 
+   CONFIGURATION (spk_builder_config before a session exists; spk_conf_set after)
+
+     spark.sparkless.backend       "memory" (default), "file", or a name given to
+                                   spk_backend_register. Fixed when the session
+                                   is made, like the other backend keys.
+     spark.sparkless.backend.basePath
+                                   the file backend's directory (made if missing).
+     spark.sparkless.backend.maxMemory
+                                   a byte size ("512m", "2g", "64k", "100b"; a bare
+                                   number is bytes): the most the backend may hold
+                                   in the latest versions of its tables. A write
+                                   that would pass it fails with SPK_ERR_LIMIT and
+                                   changes nothing.
+     spark.sparkless.backend.allowDiskSpillover
+                                   "true"/"false": accepted and stored; nothing
+                                   spills to disk yet.
+     spark.sparkless.threads       threads per query: 0 = one per core.
+     spark.sql.caseSensitive       "true"/"false" (default false): column name
+                                   resolution of DataFrames built afterwards.
+     Any other key is stored and read back as given, as in Spark. A bad value
+     of a key above is SPK_ERR_ARG naming the key.
+
    ERROR MODEL
 
      Every function that can fail returns spk_status: SPK_OK (0) or an SPK_ERR_*
@@ -90,7 +120,8 @@
      borrowed, except spk_expr arguments, which the call consumes (so
      spk_df_filter(df, spk_gt(spk_col("v"), spk_lit_i64(10))) needs no
      temporaries), and the table given to spk_df_from_table, which the
-     DataFrame takes over; and anything pointing into an object (field names,
+     DataFrame takes over, and the backend given to spk_builder_backend,
+     which the session takes over; and anything pointing into an object (field names,
      the bytes of a string value) lives exactly as long as that object.
 
    THREAD SAFETY
@@ -101,8 +132,9 @@
        counts: share it between threads; retain and release from any thread.
      - spk_table has one writer at a time. Reading calls (spk_table_get,
        spk_table_nrows, cursors) may run in many threads at once, but not
-       while another thread appends. (Versioned tables that readers can scan
-       while writers commit come with the catalog.)
+       while another thread appends. A table with more than one reference
+       (spk_table_retain; every saved table version) is read-only, so any
+       number of threads may read it.
      - spk_expr and spk_bound are immutable once built (expressions are
        reference-counted atomically): share them; bind, explain and
        evaluate from any number of threads at once. Each evaluation has its
@@ -110,8 +142,39 @@
      - spk_df is immutable and reference-counted atomically: any number of
        threads may build new DataFrames from one, and collect, count, show
        or explain it, at the same time (tests/test_mt_df.c runs 8 under
-       TSan). DataFrames may be created from one session in many threads;
-       free it after its DataFrames, from one thread, with no query running.
+       TSan).
+     - Sessions, the catalog and views (catalog.h). Every catalog call may
+       run in any number of threads at once, on one session or many, with no
+       locks of yours: save, insert, read, list, drop, create views, set
+       configuration. A saved table is visible to every thread and every
+       session on the catalog as soon as the save returns. Readers never
+       wait: names (tables, databases, views, configuration) live in
+       immutable sorted arrays published through an atomic pointer; a writer
+       takes a mutex, builds the next array and publishes it, and the old one
+       is freed once no reader is inside (a reader counter, seq_cst). Each
+       saved table version is an immutable table, so a DataFrame from
+       spk_session_table reads the version it was built on while writers
+       publish newer ones (appends share the old version's chunks). Two
+       writes to one table are serialized: each builds on the version it
+       saw and starts again if another got in first; the save mode is
+       decided at that moment ("error": exactly one of two racing saves
+       wins). The only other lock is a per-session one held to copy the
+       current database name.
+     - Temp views belong to a session, as in Spark: threads sharing one
+       session share its views, so two threads registering "temp_view" on it
+       collide — spk_catalog_create_temp_view reports SPK_ERR_EXISTS to the
+       second, and createOrReplace lets the last writer win. To give each
+       thread its own views, give it a child session
+       (spk_session_new_session): same catalog and tables, its own views and
+       configuration. A view is a DataFrame's plan, so a DataFrame read from
+       a view keeps the definition it saw even if the view is replaced.
+       Global temp views ("global_temp.name") are shared by every session on
+       the catalog.
+     - spk_builder_get_or_create may race from many threads: one default
+       session is made and every caller gets a handle to it (each handle is
+       stopped once). spk_session_stop must not run while another call on the
+       same handle runs; DataFrames made from a stopped session still
+       collect.
      - Queries run in parallel. A session's queries use spk_session_options
        .threads threads (0: spk_cpu_count()): the calling thread plus a pool
        of workers that the session starts at its first parallel query and
@@ -191,6 +254,16 @@
      - Detailed error messages are cut at SPK_ERROR_MAX - 1 bytes.
      - Expressions nest at most 200 levels deep when parsed; identifiers
        are at most 255 bytes.
+     - Database, table and view names: letters, digits and '_', at most 128
+       bytes, case-insensitive (kept in lower case). Saved tables have at
+       most 256 columns. At most 16 registered backends.
+     - The memory and file backends keep only the latest version of each
+       table (a scan of an older one is SPK_ERR_NOT_FOUND), though a
+       DataFrame built on an older version keeps reading it. The file
+       backend keeps every table in memory too, writes a whole new file for
+       each version (an append rewrites the table), and needs POSIX
+       (elsewhere spk_backend_file is SPK_ERR_UNSUPPORTED). One process at a
+       time may write a base path.
 
    DIFFERENCES FROM SPARK (the reference is Spark 3.5, default non-ANSI mode)
 
@@ -250,6 +323,17 @@
        when called. Columns named in fillna, dropna, describe and
        dropDuplicates are resolved by name, so two columns with the same name
        and alias are ambiguous there.
+     - Catalog: saved tables make every column nullable, as Spark does.
+       Catalog calls name their session (spk_catalog_create_temp_view(s,
+       name, df) for df.createTempView(name)): Spark registers a view in the
+       DataFrame's own session, which is how the seed 001 pipeline sent
+       rows to the wrong table. A child session starts with a copy of its
+       parent's configuration (Spark's newSession starts from the shared
+       startup configuration). Stopping a root session does not stop its
+       children: they keep the catalog open. insertInto widens values as
+       appends do (INT to BIGINT, integers to DOUBLE or DECIMAL) and refuses
+       narrowing, where Spark would cast. Dropping a table does not drop a
+       temp view of the same name.
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.
@@ -556,6 +640,11 @@ typedef struct spk_table spk_table;
 
 /* Creates an empty table; takes its own reference to `schema`. */
 SPKDEF spk_status spk_table_new(const spk_allocator *alloc, spk_schema *schema, spk_table **out);
+/* Tables are reference-counted: spk_table_free releases one reference and
+ * the last frees the table. spk_table_retain adds one (the catalog and
+ * DataFrames over saved tables hold them); while a table has more than one
+ * reference it is read-only, and the append calls fail with SPK_ERR_STATE. */
+SPKDEF spk_table *spk_table_retain(spk_table *t);
 SPKDEF void spk_table_free(spk_table *t); /* NULL is fine */
 
 SPKDEF spk_schema *spk_table_schema(const spk_table *t);
@@ -915,8 +1004,11 @@ SPKDEF spk_status spk_bound_filter(const spk_bound *b, const spk_table *in, spk_
 /* plan: sessions and DataFrames — lazy, immutable logical plans, analysed
  * when built, with Spark's transformations and an optimizer. */
 
-/* A session creates DataFrames and owns what they share (the allocator for
- * results, settings). Free it after every DataFrame made from it. */
+/* A session creates DataFrames and holds what they share: the allocator,
+ * settings, and (catalog.h) its catalog, temp views and configuration.
+ * Stop it with spk_session_stop (spk_session_free is the same call) once
+ * no call on it is running; DataFrames made from it stay valid and still
+ * collect (they keep the part they need alive). */
 typedef struct spk_session spk_session;
 
 /* Queries split their input into morsels of this many rows (a chunk), which
@@ -931,7 +1023,9 @@ typedef struct spk_session_options {
                                  * the first query that uses them and stop with the session. */
 } spk_session_options;
 
-SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session **out); /* opts NULL: defaults */
+/* A root session on a new memory backend (catalog.h's builder sets any
+ * configuration); opts NULL: defaults. */
+SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session **out);
 SPKDEF void spk_session_free(spk_session *s);
 /* The threads the session's queries run on (the option, or what 0 resolved to). */
 SPKDEF int spk_session_threads(const spk_session *s);
@@ -1156,6 +1250,240 @@ SPKDEF spk_status spk_df_show(spk_df *df, int n, int truncate, bool vertical, FI
 SPKDEF spk_status spk_df_show_string(spk_df *df, int n, int truncate, bool vertical, char **out); /* free with spk_string_free */
 SPKDEF void spk_string_free(char *s);
 
+/* ---- src/backend.h ---- */
+/* backend: where saved tables live — one vtable for storage engines, the
+ * built-in memory engine, and the name lists the catalog calls return. */
+
+/* A list of names you own (free with spk_names_free). */
+typedef struct spk_names {
+    int n;
+    char **names;                /* n NUL-terminated strings, sorted */
+    const spk_allocator *alloc;  /* what they were allocated with */
+} spk_names;
+/* Adds a copy of name (for backends building a listing); keeps the list sorted. */
+SPKDEF spk_status spk_names_add(spk_names *list, const char *name);
+SPKDEF void spk_names_free(spk_names *list); /* leaves it empty; NULL is fine */
+
+/* How a write meets an existing table (Spark's SaveMode, plus insertInto). */
+typedef enum spk_write_mode {
+    SPK_WRITE_ERROR,     /* "error"/"errorifexists" (default): SPK_ERR_EXISTS if the table exists */
+    SPK_WRITE_APPEND,    /* "append": add the rows; create the table if missing */
+    SPK_WRITE_OVERWRITE, /* "overwrite": replace rows and schema; create if missing */
+    SPK_WRITE_IGNORE,    /* "ignore": do nothing if the table exists */
+    SPK_WRITE_INSERT,    /* insertInto: add the rows; SPK_ERR_NOT_FOUND if the table is missing */
+    SPK_WRITE_INSERT_OVERWRITE /* insertInto(overwrite=True): replace the rows, keep the table */
+} spk_write_mode;
+/* "error", "errorifexists", "append", "overwrite", "ignore" (any case) ->
+ * the mode; NULL is "error"; anything else is SPK_ERR_ARG naming them. */
+SPKDEF spk_status spk_write_mode_parse(const char *text, spk_write_mode *out);
+
+/* A storage engine. The catalog calls it from any thread at once, so every
+ * function must be thread-safe; names arrive already normalised (lower
+ * case, no dots). `self` is the pointer given to spk_backend_new.
+ *   write: rows is a table the backend takes over (it may keep it as the new
+ *     version: it is never written again by anyone); the mode is applied
+ *     atomically (two racing SPK_WRITE_ERROR writes: one wins, the other gets
+ *     SPK_ERR_EXISTS). Appends need a schema equal to the table's
+ *     (spk_schema_append_check); the schema's database must exist
+ *     (SPK_ERR_NOT_FOUND). On success *version is the new version (1 for a new
+ *     table), or the existing one when IGNORE did nothing.
+ *   scan: a reference to the rows at `version` (0 = the latest), and that
+ *     version's number; a version no longer kept is SPK_ERR_NOT_FOUND.
+ *   drop_schema with cascade drops its tables; without, a schema holding
+ *     tables is SPK_ERR_STATE.
+ *   close: frees everything (no call is running). */
+typedef struct spk_backend_ops {
+    spk_status (*create_schema)(void *self, const char *schema, bool if_not_exists);
+    spk_status (*drop_schema)(void *self, const char *schema, bool cascade);
+    spk_status (*list_schemas)(void *self, spk_names *out);
+    spk_status (*write)(void *self, const char *schema, const char *table, spk_table *rows, spk_write_mode mode,
+                        uint64_t *version);
+    spk_status (*scan)(void *self, const char *schema, const char *table, uint64_t version, spk_table **out,
+                       uint64_t *version_out);
+    spk_status (*drop_table)(void *self, const char *schema, const char *table);
+    spk_status (*list_tables)(void *self, const char *schema, spk_names *out);
+    void (*close)(void *self);
+} spk_backend_ops;
+
+typedef struct spk_backend spk_backend;
+/* Wraps an engine: ops must outlive the backend; type is its registered name
+ * (copied). The "default" schema is created here if the engine lacks it. */
+SPKDEF spk_status spk_backend_new(const spk_allocator *alloc, const char *type, const spk_backend_ops *ops, void *self,
+                                  spk_backend **out);
+SPKDEF void spk_backend_close(spk_backend *b); /* calls ops->close; NULL is fine */
+/* BackendFactory.get_backend_type: "memory", "file", or the registered name. */
+SPKDEF const char *spk_backend_type(const spk_backend *b);
+
+/* An appended table's schema must equal the existing one, column for
+ * column (names ignoring case, types exactly); otherwise SPK_ERR_SCHEMA
+ * naming the mismatched columns and the table. */
+SPKDEF spk_status spk_schema_append_check(const spk_schema *existing, const spk_schema *incoming, const char *table);
+
+/* What a backend factory gets (spark.sparkless.backend.* keys, parsed). */
+typedef struct spk_backend_config {
+    const spk_allocator *alloc;
+    const char *base_path; /* spark.sparkless.backend.basePath, or NULL */
+    uint64_t max_memory;   /* spark.sparkless.backend.maxMemory in bytes; 0 = no limit */
+    void *user;            /* the pointer given to spk_backend_register */
+} spk_backend_config;
+typedef spk_status (*spk_backend_factory)(const spk_backend_config *config, spk_backend **out);
+
+/* The memory backend ("memory", the default): every table version is an
+ * immutable in-memory table; appends share the previous version's chunks.
+ * max_memory bounds the bytes held by the latest versions of all tables: a
+ * write that would pass it fails with SPK_ERR_LIMIT and changes nothing. */
+SPKDEF spk_status spk_backend_memory(const spk_backend_config *config, spk_backend **out);
+
+/* ---- src/filestore.h ---- */
+/* filestore: the file backend — saved tables kept as files in a directory. */
+
+/* The file backend ("file"). config->base_path (spark.sparkless.backend.basePath)
+ * names a directory, created if missing (one level); NULL or empty is
+ * SPK_ERR_ARG. Under it:
+ *   <basePath>/<db>/                        one directory per database
+ *   <basePath>/<db>/<table>.<version>.spkt  the table's latest version
+ *   <basePath>/<db>/.<table>.<version>.<unique>.tmp   a write in progress
+ * A write goes to a temporary file, is flushed to disk (fsync) and renamed
+ * over the table's name, so after a crash at any moment every table is at a
+ * complete version: the last one whose write returned, or a later one.
+ * Opening reads every table into memory (the backend serves reads from
+ * there, as the memory backend does; max_memory bounds later writes the
+ * same way), removes left-over temporary files and superseded versions,
+ * and skips names that are not its own. A file that cannot be read does
+ * not stop the others: scanning that table fails with SPK_ERR_CORRUPT
+ * naming the file and what is wrong; overwriting or dropping it is allowed.
+ * Dropping a database removes its directory and every file in it.
+ * Errors of the file system are SPK_ERR_IO naming the path. One process at
+ * a time may use a base path. Needs POSIX (elsewhere: SPK_ERR_UNSUPPORTED).
+ * The .spkt file format is specified at the top of the implementation
+ * (src/filestore.c; in sparkless.h, the "filestore" implementation part). */
+SPKDEF spk_status spk_backend_file(const spk_backend_config *config, spk_backend **out);
+
+/* ---- src/catalog.h ---- */
+/* catalog: sessions built from configuration, child sessions, the catalog of
+ * databases and tables shared by every session on one backend, temp views,
+ * and the backend registry.
+ *
+ * Every call here may be made from any number of threads at once, on the
+ * same session or on different ones, with no locks of yours. */
+
+/* ---------------------------------------------------------------- backend registry
+ * Process-wide (BackendFactory): "memory" and "file" are built in. */
+
+/* Registers factory under name (letters, digits, '_', '-'; at most 31
+ * bytes); a name taken is SPK_ERR_EXISTS. At most 16 registrations. */
+SPKDEF spk_status spk_backend_register(const char *name, spk_backend_factory factory, void *user);
+/* create_storage_backend(name): SPK_ERR_NOT_FOUND naming the known ones. */
+SPKDEF spk_status spk_backend_create(const char *name, const spk_backend_config *config, spk_backend **out);
+/* list_available_backends(): the built-in and registered names. */
+SPKDEF spk_status spk_backend_list(spk_names *out);
+
+/* ---------------------------------------------------------------- sessions */
+
+/* SparkSession.builder: collects configuration, then makes a session. */
+typedef struct spk_builder spk_builder;
+SPKDEF spk_status spk_builder_new(spk_builder **out);
+SPKDEF void spk_builder_free(spk_builder *b); /* NULL is fine */
+/* .config(key, value): checked here — a bad value of a known key is
+ * SPK_ERR_ARG naming the key (see CONFIGURATION in the header's doc). */
+SPKDEF spk_status spk_builder_config(spk_builder *b, const char *key, const char *value);
+/* The allocator of the session, its catalog and backend (NULL: default). */
+SPKDEF spk_status spk_builder_allocator(spk_builder *b, const spk_allocator *alloc);
+/* A backend instance to use instead of spark.sparkless.backend (dependency
+ * injection, as seed 002's storage_backend=): the session takes it over. */
+SPKDEF spk_status spk_builder_backend(spk_builder *b, spk_backend *backend);
+/* A new root session with a catalog of its own (a new backend instance). */
+SPKDEF spk_status spk_builder_create(spk_builder *b, spk_session **out);
+/* getOrCreate(): the process's default session, made from this builder if
+ * there is none (thread-safe: racing callers get the same one). If one
+ * exists, the builder's runtime keys (not spark.sparkless.backend*, which
+ * are fixed when a session is made) are set on it. Each call returns a
+ * handle to stop: the default session stops when its last handle does. */
+SPKDEF spk_status spk_builder_get_or_create(spk_builder *b, spk_session **out);
+
+/* newSession(): a child with the same catalog and backend, and its own temp
+ * views, configuration (starting as a copy of s's) and current database. */
+SPKDEF spk_status spk_session_new_session(spk_session *s, spk_session **out);
+/* stop(): releases the handle. The session's temp views, configuration and
+ * hold on the catalog go with it (a root session's backend closes when no
+ * session uses it); DataFrames made from it still collect, but catalog
+ * calls through it are not allowed (the handle is gone). spk_session_free is
+ * the same call. */
+SPKDEF void spk_session_stop(spk_session *s);
+
+/* spark.conf.set / get / unset. Any key may be set and read back; known
+ * keys are checked (SPK_ERR_ARG naming the key) and take effect for
+ * DataFrames made afterwards; spark.sparkless.backend* keys can only be set
+ * on a builder (SPK_ERR_STATE, as Spark's "Cannot modify the value of a
+ * static config"). get copies the value into buf (SPK_ERR_NOT_FOUND if unset,
+ * SPK_ERR_LIMIT if cap is too small). */
+SPKDEF spk_status spk_conf_set(spk_session *s, const char *key, const char *value);
+SPKDEF spk_status spk_conf_get(spk_session *s, const char *key, char *buf, size_t cap);
+SPKDEF spk_status spk_conf_unset(spk_session *s, const char *key);
+
+/* The session's backend (borrowed; lives while the session does). */
+SPKDEF spk_backend *spk_session_backend(spk_session *s);
+
+/* ---------------------------------------------------------------- databases
+ * Names are case-insensitive (kept in lower case) and made of letters,
+ * digits and '_'; "default" always exists; "global_temp" holds global temp
+ * views and is not a database of tables. */
+SPKDEF spk_status spk_catalog_create_database(spk_session *s, const char *name, bool if_not_exists);
+SPKDEF spk_status spk_catalog_drop_database(spk_session *s, const char *name, bool if_exists, bool cascade);
+SPKDEF spk_status spk_catalog_list_databases(spk_session *s, spk_names *out);
+SPKDEF bool spk_catalog_database_exists(spk_session *s, const char *name);
+/* currentDatabase / setCurrentDatabase (per session). */
+SPKDEF spk_status spk_catalog_current_database(spk_session *s, char *buf, size_t cap);
+SPKDEF spk_status spk_catalog_set_current_database(spk_session *s, const char *name);
+
+/* ---------------------------------------------------------------- tables
+ * A name is "table" (a temp view of the session, else the current database)
+ * or "db.table"; "global_temp.v" names a global temp view. */
+
+/* df.write.mode(mode).saveAsTable(name) into the catalog of session s. mode
+ * as spk_write_mode_parse takes it (NULL: "error"). A new table gets df's
+ * schema with every column nullable (as Spark does for saved tables);
+ * "append" matches df's columns to the table's by name, and a missing,
+ * extra or incompatible column is SPK_ERR_SCHEMA naming it. The table is
+ * visible to every thread and session on this catalog when the call
+ * returns; on error the catalog is as it was. */
+SPKDEF spk_status spk_catalog_save_as_table(spk_session *s, spk_df *df, const char *name, const char *mode);
+/* df.write.insertInto(name, overwrite): into an existing table, columns by
+ * position (values widen to the table's types as spk_table_append_row does). */
+SPKDEF spk_status spk_catalog_insert_into(spk_session *s, spk_df *df, const char *name, bool overwrite);
+/* spark.table(name) / spark.read.table(name): a DataFrame over the table's
+ * latest version when called (later writes do not change it), or over a
+ * temp view's plan. NULL with the error in spk_last_error(). */
+SPKDEF spk_df *spk_session_table(spk_session *s, const char *name);
+/* The table's current version number (1 after its first save). */
+SPKDEF spk_status spk_catalog_table_version(spk_session *s, const char *name, uint64_t *out);
+/* listTables(db): the tables of db (NULL: the current database), then, for
+ * NULL or the current database, the session's temp views; for
+ * "global_temp", the global temp views. */
+SPKDEF spk_status spk_catalog_list_tables(spk_session *s, const char *db, spk_names *out);
+/* tableExists: a table or a temp view of that name. */
+SPKDEF bool spk_catalog_table_exists(spk_session *s, const char *name);
+SPKDEF spk_status spk_catalog_drop_table(spk_session *s, const char *name, bool if_exists);
+
+/* ---------------------------------------------------------------- views
+ * A view is a DataFrame's plan, not a copy: reading it gives that plan, so
+ * a DataFrame built from a view keeps the definition it saw. The session is
+ * named explicitly (Spark's df.createTempView registers in df's session):
+ * register in the session your thread owns. */
+
+/* createTempView: SPK_ERR_EXISTS if the session has a view of that name
+ * (Spark's TempTableAlreadyExistsException). */
+SPKDEF spk_status spk_catalog_create_temp_view(spk_session *s, const char *name, spk_df *df);
+/* createOrReplaceTempView: one atomic swap; readers see the old or the new. */
+SPKDEF spk_status spk_catalog_create_or_replace_temp_view(spk_session *s, const char *name, spk_df *df);
+/* createGlobalTempView / createOrReplaceGlobalTempView: in "global_temp",
+ * shared by every session on the catalog; read as "global_temp.name". */
+SPKDEF spk_status spk_catalog_create_global_temp_view(spk_session *s, const char *name, spk_df *df);
+SPKDEF spk_status spk_catalog_create_or_replace_global_temp_view(spk_session *s, const char *name, spk_df *df);
+/* dropTempView / dropGlobalTempView: true if there was such a view. */
+SPKDEF bool spk_catalog_drop_temp_view(spk_session *s, const char *name);
+SPKDEF bool spk_catalog_drop_global_temp_view(spk_session *s, const char *name);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
@@ -1230,6 +1558,7 @@ SPKDEF const char *spk_version(void) { return SPARKLESS_VERSION; }
 
 static _Thread_local char spk__error_text[SPK_ERROR_MAX];
 static _Thread_local spk_status spk__error_status;
+static _Thread_local unsigned long spk__error_count; /* failures recorded on this thread */
 
 SPKDEF const char *spk_last_error(void) { return spk__error_text; }
 SPKDEF spk_status spk_last_status(void) { return spk__error_status; }
@@ -1258,6 +1587,7 @@ static spk_status spk__fail(spk_status status, const char *fmt, ...) {
     va_end(ap);
     spk__mark_truncated(spk__error_text, sizeof spk__error_text, n);
     spk__error_status = status;
+    spk__error_count++;
     return status;
 }
 
@@ -2968,7 +3298,8 @@ SPKDEF spk_status spk_schema_parse(const spk_allocator *alloc, const char *ddl, 
  * bytes, and keeps a chunk's strings in scan order. */
 
 typedef struct spk__chunk {
-    size_t first_row; /* table row number of this chunk's row 0 */
+    atomic_int refs;  /* tables holding it; a chunk held by more than one is never written */
+    size_t first_row; /* table row number of this chunk's row 0 (the same in every table holding it) */
     uint32_t nrows, cap_rows;
     uint32_t heap_len, heap_cap;
     unsigned char *rows; /* cap_rows * width bytes */
@@ -2976,6 +3307,7 @@ typedef struct spk__chunk {
 } spk__chunk;
 
 struct spk_table {
+    atomic_int refs;     /* spk_table_retain; a table with more than one reference is read-only */
     const spk_allocator *alloc;
     spk_schema *schema;
     int ncols;
@@ -3020,7 +3352,24 @@ static void spk__table_free_block(spk_table *t, void *p, size_t size) {
     t->bytes -= size ? size : 1;
 }
 
+/* Bytes a chunk holds from its table's allocator (as the spk__table_*
+ * wrappers count them). */
+static size_t spk__chunk_bytes(const spk_table *t, const spk__chunk *c) {
+    size_t rows = (size_t)c->cap_rows * t->width, bytes = sizeof *c;
+    if (c->rows) bytes += rows ? rows : 1;
+    if (c->heap) bytes += c->heap_cap ? c->heap_cap : 1;
+    return bytes;
+}
+
+
+static bool spk__chunk_shared(spk__chunk *c) { return atomic_load_explicit(&c->refs, memory_order_acquire) > 1; }
+
+/* Drops t's hold on c; the last holder frees it. */
 static void spk__chunk_free(spk_table *t, spk__chunk *c) {
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) > 1) { /* acq_rel: as spk_table_free */
+        t->bytes -= spk__chunk_bytes(t, c);
+        return;
+    }
     spk__table_free_block(t, c->rows, (size_t)c->cap_rows * t->width);
     spk__table_free_block(t, c->heap, c->heap_cap);
     spk__table_free_block(t, c, sizeof *c);
@@ -3033,6 +3382,7 @@ SPKDEF spk_status spk_table_new(const spk_allocator *alloc, spk_schema *schema, 
     alloc = spk__allocator_or_default(alloc);
     spk_table *t = (spk_table *)spk__calloc(alloc, sizeof *t);
     if (!t) return spk__nomem("a table", sizeof *t);
+    atomic_init(&t->refs, 1);
     t->alloc = alloc;
     t->bytes = sizeof *t;
     t->ncols = spk_schema_ncols(schema);
@@ -3059,8 +3409,18 @@ SPKDEF spk_status spk_table_new(const spk_allocator *alloc, spk_schema *schema, 
     return SPK_OK;
 }
 
+SPKDEF spk_table *spk_table_retain(spk_table *t) {
+    if (t) atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed); /* the caller already holds one */
+    return t;
+}
+
+static bool spk__table_shared(const spk_table *t) {
+    return atomic_load_explicit(&((spk_table *)t)->refs, memory_order_acquire) > 1;
+}
+
 SPKDEF void spk_table_free(spk_table *t) {
-    if (!t) return;
+    /* acq_rel: every holder's reads happen before the last one frees */
+    if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) > 1) return;
     for (size_t i = 0; i < t->nchunks; i++) spk__chunk_free(t, t->chunks[i]);
     spk__table_free_block(t, t->chunks, t->cap_chunks * sizeof *t->chunks);
     spk__table_free_block(t, t->offset, (size_t)t->ncols * sizeof *t->offset);
@@ -3221,6 +3581,7 @@ static spk_status spk__coerce_cell(const spk_field *f, const spk_value *v, spk_v
 
 /* Seals a full chunk: its buffers shrink to fit (a failed shrink keeps them). */
 static void spk__chunk_seal(spk_table *t, spk__chunk *c) {
+    if (spk__chunk_shared(c)) return;
     if (c->nrows && c->nrows < c->cap_rows) {
         void *p = spk__table_realloc(t, c->rows, (size_t)c->cap_rows * t->width, (size_t)c->nrows * t->width);
         if (p) {
@@ -3269,7 +3630,7 @@ static spk_status spk__reserve_row(spk_table *t, size_t string_bytes, spk__chunk
     spk__chunk *c = t->nchunks ? t->chunks[t->nchunks - 1] : NULL;
     if (string_bytes > UINT32_MAX - 1)
         return spk__fail(SPK_ERR_LIMIT, "a row holds %zu bytes of strings; the limit is 4 GiB", string_bytes);
-    if (!c || c->nrows == SPK_CHUNK_ROWS || string_bytes > (size_t)(UINT32_MAX - c->heap_len)) {
+    if (!c || c->nrows == SPK_CHUNK_ROWS || string_bytes > (size_t)(UINT32_MAX - c->heap_len) || spk__chunk_shared(c)) {
         if (t->nchunks == t->cap_chunks) {
             size_t cap = t->cap_chunks ? t->cap_chunks * 2 : 4;
             void *p = spk__table_realloc(t, t->chunks, t->cap_chunks * sizeof *t->chunks, cap * sizeof *t->chunks);
@@ -3280,6 +3641,7 @@ static spk_status spk__reserve_row(spk_table *t, size_t string_bytes, spk__chunk
         spk__chunk *fresh = (spk__chunk *)spk__table_alloc(t, sizeof *fresh);
         if (!fresh) return spk__nomem("a chunk", sizeof *fresh);
         memset(fresh, 0, sizeof *fresh);
+        atomic_init(&fresh->refs, 1);
         fresh->first_row = t->nrows;
         if (c) spk__chunk_seal(t, c);
         t->chunks[t->nchunks++] = fresh;
@@ -3364,9 +3726,13 @@ static spk__table_mark spk__table_mark_get(const spk_table *t) {
     return m;
 }
 
+static spk_status spk__fail_shared(const char *fn) {
+    return spk__fail(SPK_ERR_STATE, "%s: the table has more than one reference (it was retained or saved), so it is read-only", fn);
+}
+
 static void spk__table_rollback(spk_table *t, spk__table_mark m) {
     while (t->nchunks > m.nchunks) spk__chunk_free(t, t->chunks[--t->nchunks]);
-    if (m.nchunks) {
+    if (m.nchunks && t->chunks[m.nchunks - 1]->nrows != m.tail_rows) { /* never a shared chunk: those are not written */
         t->chunks[m.nchunks - 1]->nrows = m.tail_rows;
         t->chunks[m.nchunks - 1]->heap_len = m.tail_heap;
     }
@@ -3375,6 +3741,7 @@ static void spk__table_rollback(spk_table *t, spk__table_mark m) {
 
 SPKDEF spk_status spk_table_append_row(spk_table *t, const spk_value *values, int n) {
     if (!t || (!values && n)) return spk__fail(SPK_ERR_ARG, "spk_table_append_row: NULL argument");
+    if (spk__table_shared(t)) return spk__fail_shared("spk_table_append_row");
     if (n != t->ncols)
         return spk__fail(SPK_ERR_ARG, "spk_table_append_row: got %d values for %d columns", n, t->ncols);
     return spk__append_one(t, values);
@@ -3382,6 +3749,7 @@ SPKDEF spk_status spk_table_append_row(spk_table *t, const spk_value *values, in
 
 SPKDEF spk_status spk_table_append_rows(spk_table *t, const spk_value *values, size_t nrows) {
     if (!t || (!values && nrows && t->ncols)) return spk__fail(SPK_ERR_ARG, "spk_table_append_rows: NULL argument");
+    if (spk__table_shared(t)) return spk__fail_shared("spk_table_append_rows");
     spk__table_mark mark = spk__table_mark_get(t);
     for (size_t r = 0; r < nrows; r++) {
         spk_status st = spk__append_one(t, values + r * (size_t)t->ncols);
@@ -3537,6 +3905,7 @@ static spk_status spk__append_text_lines(spk_table *t, const char *text, size_t 
 
 SPKDEF spk_status spk_table_append_text(spk_table *t, const char *text, size_t len) {
     if (!t || !text) return spk__fail(SPK_ERR_ARG, "spk_table_append_text: NULL argument");
+    if (spk__table_shared(t)) return spk__fail_shared("spk_table_append_text");
     if (len == (size_t)-1) len = strlen(text);
     return spk__append_text_lines(t, text, len, 1);
 }
@@ -3615,6 +3984,10 @@ static bool spk__mutex_init(spk__mutex *m) { return pthread_mutex_init(m, NULL) 
 static void spk__mutex_destroy(spk__mutex *m) { pthread_mutex_destroy(m); }
 static void spk__mutex_lock(spk__mutex *m) { pthread_mutex_lock(m); }
 static void spk__mutex_unlock(spk__mutex *m) { pthread_mutex_unlock(m); }
+static bool spk__mutex_trylock(spk__mutex *m) { return pthread_mutex_trylock(m) == 0; }
+typedef pthread_once_t spk__once_flag;
+#define SPK__ONCE_INIT PTHREAD_ONCE_INIT
+static void spk__call_once(spk__once_flag *flag, void (*fn)(void)) { pthread_once(flag, fn); }
 static bool spk__cond_init(spk__cond *c) { return pthread_cond_init(c, NULL) == 0; }
 static void spk__cond_destroy(spk__cond *c) { pthread_cond_destroy(c); }
 static void spk__cond_wait(spk__cond *c, spk__mutex *m) { pthread_cond_wait(c, m); }
@@ -3636,6 +4009,10 @@ static bool spk__mutex_init(spk__mutex *m) { return mtx_init(m, mtx_plain) == th
 static void spk__mutex_destroy(spk__mutex *m) { mtx_destroy(m); }
 static void spk__mutex_lock(spk__mutex *m) { mtx_lock(m); }
 static void spk__mutex_unlock(spk__mutex *m) { mtx_unlock(m); }
+static bool spk__mutex_trylock(spk__mutex *m) { return mtx_trylock(m) == thrd_success; }
+typedef once_flag spk__once_flag;
+#define SPK__ONCE_INIT ONCE_FLAG_INIT
+static void spk__call_once(spk__once_flag *flag, void (*fn)(void)) { call_once(flag, fn); }
 static bool spk__cond_init(spk__cond *c) { return cnd_init(c) == thrd_success; }
 static void spk__cond_destroy(spk__cond *c) { cnd_destroy(c); }
 static void spk__cond_wait(spk__cond *c, spk__mutex *m) { cnd_wait(c, m); }
@@ -6411,15 +6788,6 @@ static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, con
     return SPK_OK;
 }
 
-/* Bytes a chunk holds from its table's allocator (as the spk__table_*
- * wrappers count them). */
-static size_t spk__chunk_bytes(const spk_table *t, const spk__chunk *c) {
-    size_t rows = (size_t)c->cap_rows * t->width, bytes = sizeof *c;
-    if (c->rows) bytes += rows ? rows : 1;
-    if (c->heap) bytes += c->heap_cap ? c->heap_cap : 1;
-    return bytes;
-}
-
 /* Appends every row of `src` (same schema, same allocator) to t, moving
  * big chunks over as they are and copying small ones, so that a result
  * put together from many small per-morsel pieces is not many small chunks.
@@ -6456,6 +6824,39 @@ static spk_status spk__table_adopt(spk_table *t, spk_table *src) {
     }
     src->nchunks = kept;
     return st;
+}
+
+/* A new table with the rows of src, sharing its chunks (which neither
+ * writes again: appends to either start a chunk of their own). A small
+ * tail chunk is copied instead, so that a table grown by many small
+ * appends does not become many small chunks. Same allocator as src. */
+static spk_status spk__table_share(const spk_table *src, spk_table **out) {
+    spk_table *t = NULL;
+    spk_status st = spk_table_new(src->alloc, src->schema, &t);
+    size_t shared = src->nchunks;
+    if (shared && src->chunks[shared - 1]->nrows < SPK_CHUNK_ROWS / 4) shared--;
+    if (st == SPK_OK && shared) {
+        t->chunks = (spk__chunk **)spk__table_alloc(t, shared * sizeof *t->chunks);
+        if (!t->chunks) st = spk__nomem("the chunk list", shared * sizeof *t->chunks);
+        else t->cap_chunks = shared;
+    }
+    for (size_t i = 0; st == SPK_OK && i < shared; i++) {
+        spk__chunk *c = src->chunks[i];
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed); /* src holds one */
+        t->chunks[t->nchunks++] = c;
+        t->nrows += c->nrows;
+        t->bytes += spk__chunk_bytes(t, c);
+    }
+    if (st == SPK_OK && shared < src->nchunks) {
+        const spk__chunk *c = src->chunks[shared];
+        st = spk__table_append_slots(t, src, c, 0, NULL, c->nrows);
+    }
+    if (st != SPK_OK) {
+        spk_table_free(t);
+        return st;
+    }
+    *out = t;
+    return SPK_OK;
 }
 
 /* ---- src/funcs.c ---- */
@@ -11215,11 +11616,13 @@ SPKDEF spk_status spk_bound_filter(const spk_bound *b, const spk_table *in, spk_
  * optimizer's rewrites and the plan's text for explain(). */
 
 struct spk_session {
+    atomic_int refs;             /* one for the session's handles, one per DataFrame node made from it */
     const spk_allocator *alloc;
-    bool case_sensitive;
-    int threads;                 /* resolved: >= 1 */
-    bool threads_set;            /* the options named a thread count */
+    atomic_bool case_sensitive;  /* spark.sql.caseSensitive, copied into each DataFrame node */
+    atomic_int threads;          /* resolved: >= 1 */
+    atomic_bool threads_set;     /* a thread count was configured (spk_exec_override does not apply) */
     _Atomic(spk_pool *) pool;    /* threads - 1 workers (the caller is the last), made at first use */
+    struct spk__sessx *ext;      /* the catalog's part (catalog.c): views, configuration; NULL once stopped */
 };
 
 /* spk_exec_override: 0 when unset. */
@@ -11234,7 +11637,9 @@ SPKDEF void spk_exec_override(int threads, uint32_t morsel_rows) {
 SPKDEF int spk_session_threads(const spk_session *s) {
     int forced = atomic_load_explicit(&spk__override_threads, memory_order_relaxed);
     if (!s) return 1;
-    return forced > 0 && !s->threads_set ? forced : s->threads;
+    return forced > 0 && !atomic_load_explicit(&s->threads_set, memory_order_relaxed)
+               ? forced
+               : atomic_load_explicit(&s->threads, memory_order_relaxed);
 }
 
 static uint32_t spk__morsel_rows(void) {
@@ -11310,30 +11715,40 @@ struct spk_df {
     bool all;               /* INTERSECT, EXCEPT: ALL (multisets) */
     double fraction;        /* SAMPLE */
     uint64_t seed;          /* SAMPLE */
+    bool case_sensitive;    /* the session's spark.sql.caseSensitive when the node was made */
 };
 
 static const spk_allocator *spk__df_alloc(const spk_df *df) { return df->session->alloc; }
 
-SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session **out) {
-    if (!out) return spk__fail(SPK_ERR_ARG, "spk_session_new: NULL output");
-    if (opts && (opts->threads < 0 || opts->threads > SPK_POOL_MAX_THREADS))
-        return spk__fail(SPK_ERR_ARG, "spk_session_new: threads is %d; it must be 0 (one per core) to %d", opts->threads,
-                         SPK_POOL_MAX_THREADS);
-    const spk_allocator *alloc = spk__allocator_or_default(opts ? opts->alloc : NULL);
+/* A session with one reference (its handles'); catalog.c adds the rest. */
+static spk_status spk__session_make(const spk_allocator *alloc, bool case_sensitive, int threads, spk_session **out) {
+    if (threads < 0 || threads > SPK_POOL_MAX_THREADS)
+        return spk__fail(SPK_ERR_ARG, "threads is %d; it must be 0 (one per core) to %d", threads, SPK_POOL_MAX_THREADS);
+    alloc = spk__allocator_or_default(alloc);
     spk_session *s = (spk_session *)spk__calloc(alloc, sizeof *s);
     if (!s) return spk__nomem("a session", sizeof *s);
     s->alloc = alloc;
-    s->case_sensitive = opts && opts->case_sensitive;
-    s->threads_set = opts && opts->threads;
-    s->threads = s->threads_set ? opts->threads : spk_cpu_count();
-    if (s->threads > SPK_POOL_MAX_THREADS) s->threads = SPK_POOL_MAX_THREADS;
+    atomic_init(&s->refs, 1);
+    atomic_init(&s->case_sensitive, case_sensitive);
+    atomic_init(&s->threads_set, threads != 0);
+    int resolved = threads ? threads : spk_cpu_count();
+    atomic_init(&s->threads, resolved > SPK_POOL_MAX_THREADS ? SPK_POOL_MAX_THREADS : resolved);
     atomic_init(&s->pool, NULL);
     *out = s;
     return SPK_OK;
 }
 
-SPKDEF void spk_session_free(spk_session *s) {
-    if (!s) return;
+/* spark.sparkless.threads set on a live session: later queries use it (the
+ * pool keeps its size; runners beyond it queue and still finish). */
+static void spk__session_set_threads(spk_session *s, int threads) {
+    int resolved = threads ? threads : spk_cpu_count();
+    atomic_store(&s->threads, resolved > SPK_POOL_MAX_THREADS ? SPK_POOL_MAX_THREADS : resolved);
+    atomic_store(&s->threads_set, threads != 0);
+}
+
+static void spk__session_release(spk_session *s) {
+    /* acq_rel: every use happens before the last release frees */
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) > 1) return;
     spk_pool_free(atomic_load_explicit(&s->pool, memory_order_acquire));
     spk__free(s->alloc, s, sizeof *s);
 }
@@ -11365,7 +11780,9 @@ SPKDEF void spk_df_release(spk_df *df) {
         if (df->alias) spk__free(a, df->alias, strlen(df->alias) + 1);
         spk_df_release(df->right);
         spk_df *child = df->child; /* iterate down the chain: plans can be long */
+        spk_session *s = df->session;
         spk__free(a, df, sizeof *df);
+        spk__session_release(s);
         df = child;
     }
 }
@@ -11380,7 +11797,9 @@ static spk_df *spk__df_new(spk_session *s, spk__pkind kind, spk_df *child) {
     }
     atomic_init(&df->refs, 1);
     df->kind = (uint8_t)kind;
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the caller holds one */
     df->session = s;
+    df->case_sensitive = child ? child->case_sensitive : atomic_load_explicit(&s->case_sensitive, memory_order_relaxed);
     df->child = spk_df_retain(child);
     df->limit = -1;
     return df;
@@ -11432,7 +11851,7 @@ static spk_status spk__df_bind(spk_df *df, spk_df *input) {
         const spk_expr *e = df->exprs[i];
         if (e && e->op == SPK__OP_SORT) e = e->args[0];
         spk_status st = spk__bind_scoped(e, input->schema, (const char *const *)input->qualifiers,
-                                         df->session->case_sensitive, &df->bound[i]);
+                                         df->case_sensitive, &df->bound[i]);
         if (st != SPK_OK) return st;
     }
     return SPK_OK;
@@ -11767,7 +12186,7 @@ SPKDEF spk_df *spk_df_with_columns(spk_df *df, const char *const *names, spk_exp
         int existing = -1;
         for (int i = 0; i < total && existing < 0; i++) /* the input's column, or one added just now */
             if (spk__name_eq(i < ncols ? spk_schema_field(df->schema, i)->name : list[i]->name, names[k],
-                             df->session->case_sensitive))
+                             df->case_sensitive))
                 existing = i;
         if (existing >= 0) {
             spk_expr_release(list[existing]);
@@ -11810,7 +12229,7 @@ SPKDEF spk_df *spk_df_with_column_renamed(spk_df *df, const char *existing, cons
     }
     bool ok = true;
     for (int i = 0; i < n; i++) /* renaming a missing column is a no-op in Spark */
-        if (spk__name_eq(spk_schema_field(df->schema, i)->name, existing, df->session->case_sensitive))
+        if (spk__name_eq(spk_schema_field(df->schema, i)->name, existing, df->case_sensitive))
             ok = ok && (list[i] = spk_alias(list[i], new_name)) != NULL;
     spk_df *r = NULL;
     if (ok) r = spk__project(df, list, n);
@@ -11835,7 +12254,7 @@ SPKDEF spk_df *spk_df_drop(spk_df *df, int n, ...) {
     for (int k = 0; k < n; k++) {
         const char *name = va_arg(ap, const char *);
         for (int i = 0; name && i < ncols; i++)
-            if (spk__name_eq(spk_schema_field(df->schema, i)->name, name, df->session->case_sensitive)) gone[i] = true;
+            if (spk__name_eq(spk_schema_field(df->schema, i)->name, name, df->case_sensitive)) gone[i] = true;
     }
     va_end(ap);
     int total = 0;
@@ -12017,8 +12436,8 @@ SPKDEF spk_df *spk_df_order_by(spk_df *df, int n, ...) {
  * INTERSECT, the first's for EXCEPT. */
 static spk_df *spk__set_op(spk_df *a, spk_df *b, int kind, bool all, const char *op) {
     if (!a || !b) return NULL;
-    if (a->session != b->session) {
-        spk__fail(SPK_ERR_ARG, "%s: the DataFrames come from different sessions", op);
+    if (a->session->alloc != b->session->alloc) { /* a session and its children share one */
+        spk__fail(SPK_ERR_ARG, "%s: the DataFrames come from sessions with different allocators", op);
         return NULL;
     }
     int na = spk_schema_ncols(a->schema), nb = spk_schema_ncols(b->schema);
@@ -12101,7 +12520,7 @@ static void spk__expr_list_free(spk_expr **l, int n, int made) {
 
 SPKDEF spk_df *spk_df_union_by_name(spk_df *a, spk_df *b, bool allow_missing_columns) {
     if (!a || !b) return NULL;
-    bool cs = a->session->case_sensitive;
+    bool cs = a->case_sensitive;
     int na = spk_schema_ncols(a->schema), nb = spk_schema_ncols(b->schema), extra = 0;
     bool *used = (bool *)spk__calloc(&spk__default_allocator, (size_t)(nb ? nb : 1));
     spk_expr **lb = used ? spk__expr_list(na + nb) : NULL, **la = lb ? spk__expr_list(na + nb) : NULL;
@@ -12191,9 +12610,9 @@ static bool spk__join_type(const char *how, spk__jtype *out) {
 
 /* A JOIN node; `on` (consumed) may be NULL: every pair of rows qualifies. */
 static spk_df *spk__join(spk_df *left, spk_df *right, spk_expr *on, spk__jtype type) {
-    if (left->session != right->session) {
+    if (left->session->alloc != right->session->alloc) {
         spk_expr_release(on);
-        spk__fail(SPK_ERR_ARG, "join: the DataFrames come from different sessions");
+        spk__fail(SPK_ERR_ARG, "join: the DataFrames come from sessions with different allocators");
         return NULL;
     }
     int nl = spk_schema_ncols(left->schema), nr = spk_schema_ncols(right->schema), n = nl + nr;
@@ -12222,7 +12641,7 @@ static spk_df *spk__join(spk_df *left, spk_df *right, spk_expr *on, spk__jtype t
         on = NULL;
     }
     if (ok && j->nexprs) {
-        ok = spk__bind_scoped(j->exprs[0], input, (const char *const *)quals, j->session->case_sensitive, &j->bound[0]) == SPK_OK;
+        ok = spk__bind_scoped(j->exprs[0], input, (const char *const *)quals, j->case_sensitive, &j->bound[0]) == SPK_OK;
         spk_type t = ok ? spk_bound_type(j->bound[0]) : spk_type_of(SPK_TYPE_BOOLEAN);
         if (t.id != SPK_TYPE_BOOLEAN && t.id != SPK_TYPE_NULL) {
             char ty[32];
@@ -12273,7 +12692,7 @@ SPKDEF spk_df *spk_df_cross_join(spk_df *left, spk_df *right) { return spk_df_jo
 static int spk__using_column(const spk_df *side, const char *name, const char *which) {
     int ncols = spk_schema_ncols(side->schema), found = -1, matches = 0;
     for (int i = 0; i < ncols; i++) {
-        if (!spk__name_eq(spk_schema_field(side->schema, i)->name, name, side->session->case_sensitive)) continue;
+        if (!spk__name_eq(spk_schema_field(side->schema, i)->name, name, side->case_sensitive)) continue;
         if (found < 0) found = i;
         matches++;
     }
@@ -12412,7 +12831,7 @@ static int spk__resolve_column(const spk_df *df, const char *name) {
     spk_expr *e = spk_col(name);
     spk_bound *b = NULL;
     int col = -1;
-    if (e && spk__bind_scoped(e, df->schema, (const char *const *)df->qualifiers, df->session->case_sensitive, &b) == SPK_OK) {
+    if (e && spk__bind_scoped(e, df->schema, (const char *const *)df->qualifiers, df->case_sensitive, &b) == SPK_OK) {
         if (b->root->kind == SPK__B_COL) col = b->root->col;
         else spk__fail(SPK_ERR_ARG, "`%s` is not a column", name);
     }
@@ -12444,7 +12863,7 @@ SPKDEF spk_df *spk_df_drop_duplicates(spk_df *df, const char *const *subset, int
     for (int k = 0; ok && subset && k < n; k++) {
         bool found = false;
         for (int i = 0; subset[k] && i < ncols; i++)
-            if (spk__name_eq(spk_schema_field(df->schema, i)->name, subset[k], df->session->case_sensitive)) mask[i] = found = true;
+            if (spk__name_eq(spk_schema_field(df->schema, i)->name, subset[k], df->case_sensitive)) mask[i] = found = true;
         if (!found) {
             spk__fail(SPK_ERR_NOT_FOUND, "[UNRESOLVED_COLUMN_AMONG_FIELD_NAMES] Cannot resolve column name `%s` among (",
                       subset[k] ? subset[k] : "NULL");
@@ -12688,7 +13107,7 @@ static spk_df *spk__group_shortcut(spk_df *df, spk_expr *const *keys, int nkeys,
             const spk_field *f = spk_schema_field(df->schema, i);
             bool is_key = false;
             for (int k = 0; k < nkeys && !is_key; k++)
-                is_key = keys[k] && keys[k]->op == SPK__OP_COL && spk__name_eq(keys[k]->name, f->name, df->session->case_sensitive);
+                is_key = keys[k] && keys[k]->op == SPK__OP_COL && spk__name_eq(keys[k]->name, f->name, df->case_sensitive);
             if (!is_key && spk__is_numeric((spk_type_id)f->type.id)) {
                 spk_expr *c = spk__with_name(spk__expr_new(SPK__OP_COL, 0), f->name, strlen(f->name));
                 aggs[naggs++] = spk_call(function, 1, c);
@@ -12944,7 +13363,7 @@ static spk_expr *spk__opt_clone(const spk_expr *e, spk_expr **args) {
 /* Which column of `scope` the column reference `col` means, as the binder
  * resolves it; -1 (with the error set) if none or several. */
 static int spk__opt_resolve(const spk_df *scope, const spk_expr *col) {
-    spk__scope sc = {scope->schema, (const char *const *)scope->qualifiers, scope->session->case_sensitive, 0};
+    spk__scope sc = {scope->schema, (const char *const *)scope->qualifiers, scope->case_sensitive, 0};
     int index = -1;
     return spk__lookup_qualified(&sc, col, &index) == SPK_OK ? index : -1;
 }
@@ -13172,7 +13591,7 @@ static bool spk__opt_conjs_init(spk__opt_conjs *cs, const spk_expr *cond, const 
     for (; cs->n < n; cs->n++) {
         cs->c[cs->n].e = list[cs->n];
         if (spk__bind_scoped(list[cs->n], input->schema, (const char *const *)input->qualifiers,
-                             input->session->case_sensitive, &cs->c[cs->n].b) != SPK_OK)
+                             input->case_sensitive, &cs->c[cs->n].b) != SPK_OK)
             return false;
     }
     return true;
@@ -16578,6 +16997,2883 @@ SPKDEF spk_status spk_df_show(spk_df *df, int n, int truncate, bool vertical, FI
     return SPK_OK;
 }
 
+
+/* ---- src/backend.c ---- */
+/* backend: the storage vtable, a copy-on-write name map that readers use
+ * without locks, and the versioned table store behind the memory backend
+ * (and, with persistence hooks, the file backend).
+ *
+ * The name map (spk__cow) is an immutable sorted array published through
+ * an atomic pointer. Writers serialize on a mutex, build a new array and
+ * publish it; readers announce themselves in a counter, load the pointer
+ * and read. A replaced array (and the entries it alone held) is retired
+ * and freed once the counter is seen at zero after the swap: a reader that
+ * could still hold it had incremented the counter before loading the
+ * pointer, so it is counted (every access is seq_cst). Readers never wait. */
+
+/* ---------------------------------------------------------------- names */
+
+SPKDEF spk_status spk_names_add(spk_names *list, const char *name) {
+    if (!list || !name) return spk__fail(SPK_ERR_ARG, "spk_names_add: NULL argument");
+    const spk_allocator *a = list->alloc = spk__allocator_or_default(list->alloc);
+    char *copy = spk__strndup(a, name, strlen(name));
+    if (!copy) return spk__nomem("a name", strlen(name) + 1);
+    char **grown = (char **)spk__realloc(a, list->names, (size_t)list->n * sizeof *grown, (size_t)(list->n + 1) * sizeof *grown);
+    if (!grown) {
+        spk__free(a, copy, strlen(copy) + 1);
+        return spk__nomem("a name list", (size_t)(list->n + 1) * sizeof *grown);
+    }
+    int at = list->n;
+    while (at > 0 && strcmp(grown[at - 1], copy) > 0) {
+        grown[at] = grown[at - 1];
+        at--;
+    }
+    grown[at] = copy;
+    list->names = grown;
+    list->n++;
+    return SPK_OK;
+}
+
+SPKDEF void spk_names_free(spk_names *list) {
+    if (!list) return;
+    for (int i = 0; i < list->n; i++) spk__free(list->alloc, list->names[i], strlen(list->names[i]) + 1);
+    if (list->names) spk__free(list->alloc, list->names, (size_t)list->n * sizeof *list->names);
+    list->names = NULL;
+    list->n = 0;
+}
+
+SPKDEF spk_status spk_write_mode_parse(const char *text, spk_write_mode *out) {
+    static const struct { const char *name; spk_write_mode mode; } modes[] = {
+        {"error", SPK_WRITE_ERROR}, {"errorifexists", SPK_WRITE_ERROR}, {"default", SPK_WRITE_ERROR},
+        {"append", SPK_WRITE_APPEND}, {"overwrite", SPK_WRITE_OVERWRITE}, {"ignore", SPK_WRITE_IGNORE}};
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_write_mode_parse: NULL output");
+    if (!text) {
+        *out = SPK_WRITE_ERROR;
+        return SPK_OK;
+    }
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (spk__name_eq(text, modes[i].name, false)) {
+            *out = modes[i].mode;
+            return SPK_OK;
+        }
+    return spk__fail(SPK_ERR_ARG, "unknown save mode '%s'; accepted save modes are 'overwrite', 'append', 'ignore', "
+                                  "'error', 'errorifexists', 'default'", text);
+}
+
+SPKDEF spk_status spk_schema_append_check(const spk_schema *existing, const spk_schema *incoming, const char *table) {
+    if (!existing || !incoming) return spk__fail(SPK_ERR_ARG, "spk_schema_append_check: NULL schema");
+    int n = spk_schema_ncols(existing), m = spk_schema_ncols(incoming);
+    char bad[512] = "";
+    size_t used = 0;
+    for (int i = 0; i < (n > m ? n : m) && used < sizeof bad - 1; i++) {
+        const spk_field *e = i < n ? spk_schema_field(existing, i) : NULL, *g = i < m ? spk_schema_field(incoming, i) : NULL;
+        int w = 0;
+        if (!g) w = snprintf(bad + used, sizeof bad - used, "%s`%s` %s missing", used ? "; " : "", e->name, spk__type_sql(e->type).s);
+        else if (!e) w = snprintf(bad + used, sizeof bad - used, "%sextra column `%s`", used ? "; " : "", g->name);
+        else if (!spk__name_eq(e->name, g->name, false) || !spk_type_equal(e->type, g->type))
+            w = snprintf(bad + used, sizeof bad - used, "%scolumn %d is `%s` %s in the table but `%s` %s in the data", used ? "; " : "",
+                         i + 1, e->name, spk__type_sql(e->type).s, g->name, spk__type_sql(g->type).s);
+        if (w > 0) used += (size_t)w < sizeof bad - used ? (size_t)w : sizeof bad - used - 1;
+    }
+    if (!used) return SPK_OK;
+    return spk__fail(SPK_ERR_SCHEMA, "cannot append to table %s: %s", table ? table : "?", bad);
+}
+
+/* ---------------------------------------------------------------- the backend wrapper */
+
+struct spk_backend {
+    const spk_allocator *alloc;
+    char type[32];
+    const spk_backend_ops *ops;
+    void *self;
+};
+
+SPKDEF spk_status spk_backend_new(const spk_allocator *alloc, const char *type, const spk_backend_ops *ops, void *self,
+                                  spk_backend **out) {
+    if (!out || !ops || !type) return spk__fail(SPK_ERR_ARG, "spk_backend_new: NULL argument");
+    if (!ops->create_schema || !ops->drop_schema || !ops->list_schemas || !ops->write || !ops->scan || !ops->drop_table ||
+        !ops->list_tables || !ops->close)
+        return spk__fail(SPK_ERR_ARG, "spk_backend_new: backend '%s' leaves an operation NULL (all eight are required)", type);
+    alloc = spk__allocator_or_default(alloc);
+    spk_backend *b = (spk_backend *)spk__calloc(alloc, sizeof *b);
+    if (!b) return spk__nomem("a backend", sizeof *b);
+    b->alloc = alloc;
+    snprintf(b->type, sizeof b->type, "%s", type);
+    b->ops = ops;
+    b->self = self;
+    spk_status st = ops->create_schema(self, "default", true);
+    if (st != SPK_OK) {
+        spk__free(alloc, b, sizeof *b);
+        return st;
+    }
+    *out = b;
+    return SPK_OK;
+}
+
+SPKDEF void spk_backend_close(spk_backend *b) {
+    if (!b) return;
+    b->ops->close(b->self);
+    spk__free(b->alloc, b, sizeof *b);
+}
+
+SPKDEF const char *spk_backend_type(const spk_backend *b) { return b ? b->type : ""; }
+
+/* ---------------------------------------------------------------- copy-on-write name maps */
+
+typedef struct spk__cow_entry {
+    char *key;
+    void *value;
+} spk__cow_entry;
+
+typedef struct spk__cow_state spk__cow_state;
+struct spk__cow_state {
+    size_t n;
+    spk__cow_entry *e;          /* sorted by key (strcmp) */
+    spk__cow_entry *dropped;    /* entries this state held that its successor does not */
+    size_t ndropped;
+    spk__cow_state *next;       /* retired list */
+};
+
+typedef struct spk__cow {
+    const spk_allocator *alloc;
+    void (*free_value)(void *ctx, void *value);
+    void *ctx;
+    spk__mutex lock;                   /* writers, and the retired list */
+    _Atomic(spk__cow_state *) current;
+    atomic_long readers;
+    atomic_bool pending;               /* the retired list is not empty */
+    spk__cow_state *retired;
+} spk__cow;
+
+static void spk__cow_state_free(spk__cow *m, spk__cow_state *s, bool with_entries) {
+    if (!s) return;
+    for (size_t i = 0; i < s->ndropped; i++) {
+        spk__free(m->alloc, s->dropped[i].key, strlen(s->dropped[i].key) + 1);
+        if (m->free_value) m->free_value(m->ctx, s->dropped[i].value);
+    }
+    if (with_entries)
+        for (size_t i = 0; i < s->n; i++) {
+            spk__free(m->alloc, s->e[i].key, strlen(s->e[i].key) + 1);
+            if (m->free_value) m->free_value(m->ctx, s->e[i].value);
+        }
+    if (s->dropped) spk__free(m->alloc, s->dropped, s->ndropped * sizeof *s->dropped);
+    if (s->e) spk__free(m->alloc, s->e, s->n * sizeof *s->e);
+    spk__free(m->alloc, s, sizeof *s);
+}
+
+static spk_status spk__cow_init(spk__cow *m, const spk_allocator *alloc, void (*free_value)(void *, void *), void *ctx) {
+    memset(m, 0, sizeof *m);
+    m->alloc = spk__allocator_or_default(alloc);
+    m->free_value = free_value;
+    m->ctx = ctx;
+    spk__cow_state *s = (spk__cow_state *)spk__calloc(m->alloc, sizeof *s);
+    if (!s) return spk__nomem("a name map", sizeof *s);
+    if (!spk__mutex_init(&m->lock)) {
+        spk__free(m->alloc, s, sizeof *s);
+        return spk__fail(SPK_ERR_INTERNAL, "mtx_init failed");
+    }
+    atomic_init(&m->current, s);
+    atomic_init(&m->readers, 0);
+    atomic_init(&m->pending, false);
+    return SPK_OK;
+}
+
+/* Frees every retired state. Call with the lock held. */
+static void spk__cow_reclaim(spk__cow *m) {
+    if (atomic_load(&m->readers) != 0) return;
+    while (m->retired) {
+        spk__cow_state *s = m->retired;
+        m->retired = s->next;
+        spk__cow_state_free(m, s, false);
+    }
+    atomic_store(&m->pending, false);
+}
+
+/* No reader or writer may be running. */
+static void spk__cow_destroy(spk__cow *m) {
+    if (!m->alloc) return;
+    spk__cow_reclaim(m);
+    spk__cow_state_free(m, atomic_load(&m->current), true);
+    spk__mutex_destroy(&m->lock);
+    m->alloc = NULL;
+}
+
+/* A reader's view: valid until spk__cow_leave. */
+static const spk__cow_state *spk__cow_enter(spk__cow *m) {
+    atomic_fetch_add(&m->readers, 1);
+    return atomic_load(&m->current);
+}
+
+static void spk__cow_leave(spk__cow *m) {
+    if (atomic_fetch_sub(&m->readers, 1) == 1 && atomic_load(&m->pending) && spk__mutex_trylock(&m->lock)) {
+        spk__cow_reclaim(m);
+        spk__mutex_unlock(&m->lock);
+    }
+}
+
+/* The first index whose key is >= key. */
+static size_t spk__cow_lower(const spk__cow_state *s, const char *key) {
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(s->e[mid].key, key) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static void *spk__cow_find(const spk__cow_state *s, const char *key) {
+    size_t i = spk__cow_lower(s, key);
+    return i < s->n && strcmp(s->e[i].key, key) == 0 ? s->e[i].value : NULL;
+}
+
+/* Writers: lock, read spk__cow_locked, build a successor with
+ * spk__cow_with / spk__cow_without, then publish or discard it. */
+static void spk__cow_lock(spk__cow *m) { spk__mutex_lock(&m->lock); }
+static void spk__cow_unlock(spk__cow *m) { spk__mutex_unlock(&m->lock); }
+static const spk__cow_state *spk__cow_locked(spk__cow *m) { return atomic_load(&m->current); }
+
+static spk__cow_state *spk__cow_state_new(spk__cow *m, size_t n, size_t ndropped) {
+    spk__cow_state *s = (spk__cow_state *)spk__calloc(m->alloc, sizeof *s);
+    if (s && n) s->e = (spk__cow_entry *)spk__alloc(m->alloc, n * sizeof *s->e);
+    if (s && ndropped) s->dropped = (spk__cow_entry *)spk__alloc(m->alloc, ndropped * sizeof *s->dropped);
+    if (!s || (n && !s->e) || (ndropped && !s->dropped)) {
+        if (s && s->e) spk__free(m->alloc, s->e, n * sizeof *s->e);
+        if (s && s->dropped) spk__free(m->alloc, s->dropped, ndropped * sizeof *s->dropped);
+        if (s) spk__free(m->alloc, s, sizeof *s);
+        spk__nomem("a name map", n * sizeof(spk__cow_entry));
+        return NULL;
+    }
+    s->n = n;
+    s->ndropped = ndropped;
+    return s;
+}
+
+/* The current state with key set to value (added or replaced). NULL on
+ * out of memory; the value is not taken until the successor is published. */
+static spk__cow_state *spk__cow_with(spk__cow *m, const char *key, void *value) {
+    const spk__cow_state *cur = spk__cow_locked(m);
+    size_t at = spk__cow_lower(cur, key);
+    bool replace = at < cur->n && strcmp(cur->e[at].key, key) == 0;
+    char *k = spk__strndup(m->alloc, key, strlen(key));
+    if (!k) {
+        spk__nomem("a name", strlen(key) + 1);
+        return NULL;
+    }
+    spk__cow_state *s = spk__cow_state_new(m, cur->n + !replace, replace);
+    if (!s) {
+        spk__free(m->alloc, k, strlen(k) + 1);
+        return NULL;
+    }
+    if (at) memcpy(s->e, cur->e, at * sizeof *s->e);
+    s->e[at].key = k;
+    s->e[at].value = value;
+    size_t rest = cur->n - at - replace;
+    if (rest) memcpy(s->e + at + 1, cur->e + at + replace, rest * sizeof *s->e);
+    if (replace) s->dropped[0] = cur->e[at];
+    return s;
+}
+
+/* The current state without the keys for which drop(key, ctx) is true. */
+static spk__cow_state *spk__cow_without(spk__cow *m, bool (*drop)(const char *key, const void *ctx), const void *ctx) {
+    const spk__cow_state *cur = spk__cow_locked(m);
+    size_t gone = 0;
+    for (size_t i = 0; i < cur->n; i++) gone += drop(cur->e[i].key, ctx);
+    spk__cow_state *s = spk__cow_state_new(m, cur->n - gone, gone);
+    if (!s) return NULL;
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < cur->n; i++) {
+        if (drop(cur->e[i].key, ctx)) s->dropped[dropped++] = cur->e[i];
+        else s->e[kept++] = cur->e[i];
+    }
+    return s;
+}
+
+/* Makes next current. The entries it dropped are freed with the old state,
+ * once no reader can hold them. */
+static void spk__cow_publish(spk__cow *m, spk__cow_state *next) {
+    spk__cow_state *old = atomic_load(&m->current);
+    old->dropped = next->dropped; /* they belong to the last state that held them */
+    old->ndropped = next->ndropped;
+    next->dropped = NULL;
+    next->ndropped = 0;
+    atomic_store(&m->current, next);
+    old->next = m->retired;
+    m->retired = old;
+    atomic_store(&m->pending, true);
+    spk__cow_reclaim(m);
+}
+
+/* A successor not published: its new key is freed, and nothing else (the
+ * rest still belongs to the current state). */
+static void spk__cow_discard(spk__cow *m, spk__cow_state *next, const char *new_key) {
+    if (!next) return;
+    for (size_t i = 0; new_key && i < next->n; i++)
+        if (strcmp(next->e[i].key, new_key) == 0) {
+            spk__free(m->alloc, next->e[i].key, strlen(new_key) + 1);
+            break;
+        }
+    if (next->dropped) spk__free(m->alloc, next->dropped, next->ndropped * sizeof *next->dropped);
+    next->dropped = NULL;
+    next->ndropped = 0;
+    spk__cow_state_free(m, next, false);
+}
+
+static bool spk__key_has_prefix(const char *key, const void *prefix) {
+    return strncmp(key, (const char *)prefix, strlen((const char *)prefix)) == 0;
+}
+
+static bool spk__key_equals(const char *key, const void *other) { return strcmp(key, (const char *)other) == 0; }
+
+/* A database's entry ("db") and its tables' ("db.table"). */
+static bool spk__key_in_db(const char *key, const void *db) {
+    size_t n = strlen((const char *)db);
+    return strncmp(key, (const char *)db, n) == 0 && (key[n] == 0 || key[n] == '.');
+}
+
+/* ---------------------------------------------------------------- the versioned store
+ * One map holds databases (key "db", value the marker) and tables (key
+ * "db.table", value a spk__tver). A table version is immutable; a write
+ * builds the next one outside the lock, then under it checks that the
+ * version it started from is still current (else starts over), and
+ * publishes. Persistence hooks (the file backend) write the version to a
+ * temporary file before the lock and rename it into place under it, so the
+ * file commit and the in-memory publish happen in the same order. */
+
+typedef struct spk__tver {
+    spk_table *rows;  /* NULL when the version could not be loaded */
+    char *error;      /* then: why, naming the file */
+    uint64_t version; /* 1, 2, ... per table */
+    uint64_t stamp;   /* unique in the store: what writers compare */
+    size_t bytes;     /* spk_table_memory(rows) */
+} spk__tver;
+
+typedef struct spk__persist {
+    /* Writes `rows` as version `version` of db.table to a temporary file,
+     * durably (fsync), and returns a token for commit/abort. */
+    spk_status (*prepare)(void *ctx, const char *db, const char *table, uint64_t version, const spk_table *rows, void **token);
+    /* The commit point: the prepared file becomes the table's version
+     * (rename). On failure the token is still to be aborted. */
+    spk_status (*commit)(void *ctx, void *token);
+    /* Removes a prepared file that was not committed, frees the token
+     * (also after a commit: then only the token). */
+    void (*release)(void *ctx, void *token, bool committed);
+    /* After `version` is published: removes the table's older files (best effort). */
+    void (*retire)(void *ctx, const char *db, const char *table, uint64_t version);
+    spk_status (*create_schema)(void *ctx, const char *db);
+    spk_status (*drop_schema)(void *ctx, const char *db);
+    spk_status (*drop_table)(void *ctx, const char *db, const char *table);
+    void (*close)(void *ctx);
+} spk__persist;
+
+typedef struct spk__store {
+    const spk_allocator *alloc;
+    spk__cow map;
+    uint64_t max_memory; /* 0: no limit */
+    size_t held;         /* bytes of the latest versions (under map.lock) */
+    uint64_t stamps;     /* under map.lock */
+    const spk__persist *persist;
+    void *pctx;
+} spk__store;
+
+static char spk__db_marker; /* the value of a database's entry */
+
+static void spk__tver_free(void *ctx, void *value) {
+    spk__store *s = (spk__store *)ctx;
+    if (value == &spk__db_marker || !value) return;
+    spk__tver *v = (spk__tver *)value;
+    spk_table_free(v->rows);
+    if (v->error) spk__free(s->alloc, v->error, strlen(v->error) + 1);
+    spk__free(s->alloc, v, sizeof *v);
+}
+
+static spk__tver *spk__tver_new(spk__store *s, spk_table *rows, uint64_t version, const char *error) {
+    spk__tver *v = (spk__tver *)spk__calloc(s->alloc, sizeof *v);
+    if (v && error && !(v->error = spk__strndup(s->alloc, error, strlen(error)))) {
+        spk__free(s->alloc, v, sizeof *v);
+        v = NULL;
+    }
+    if (!v) {
+        spk__nomem("a table version", sizeof *v);
+        return NULL;
+    }
+    v->rows = rows;
+    v->version = version;
+    v->bytes = rows ? spk_table_memory(rows) : 0;
+    return v;
+}
+
+static void spk__store_key(char *key, size_t cap, const char *db, const char *table) {
+    snprintf(key, cap, "%s%s%s", db, table ? "." : "", table ? table : "");
+}
+
+#define SPK__KEY_MAX 260 /* "db.table": two names of at most 128 bytes */
+
+static spk_status spk__store_new(const spk_allocator *alloc, uint64_t max_memory, const spk__persist *persist, void *pctx,
+                                 spk__store **out) {
+    alloc = spk__allocator_or_default(alloc);
+    spk__store *s = (spk__store *)spk__calloc(alloc, sizeof *s);
+    if (!s) return spk__nomem("a table store", sizeof *s);
+    s->alloc = alloc;
+    s->max_memory = max_memory;
+    s->persist = persist;
+    s->pctx = pctx;
+    spk_status st = spk__cow_init(&s->map, alloc, spk__tver_free, s);
+    if (st != SPK_OK) {
+        spk__free(alloc, s, sizeof *s);
+        return st;
+    }
+    *out = s;
+    return SPK_OK;
+}
+
+static void spk__store_close(void *self) {
+    spk__store *s = (spk__store *)self;
+    if (!s) return;
+    spk__cow_destroy(&s->map);
+    if (s->persist && s->persist->close) s->persist->close(s->pctx);
+    spk__free(s->alloc, s, sizeof *s);
+}
+
+/* Loading (the file backend's open, single-threaded): a database, and a
+ * table version (rows taken over) or, if it could not be read, the error
+ * that scans of it will report. */
+static spk_status spk__store_load(spk__store *s, const char *db, const char *table, uint64_t version, spk_table *rows,
+                                  const char *error) {
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    void *value = &spk__db_marker;
+    if (table && !(value = spk__tver_new(s, rows, version, error))) {
+        spk_table_free(rows);
+        return SPK_ERR_NOMEM;
+    }
+    spk__cow_lock(&s->map);
+    spk__cow_state *next = spk__cow_with(&s->map, key, value);
+    if (next) {
+        if (table) {
+            ((spk__tver *)value)->stamp = ++s->stamps;
+            s->held += ((spk__tver *)value)->bytes;
+        }
+        spk__cow_publish(&s->map, next);
+    }
+    spk__cow_unlock(&s->map);
+    if (!next) spk__tver_free(s, value);
+    return next ? SPK_OK : SPK_ERR_NOMEM;
+}
+
+static spk_status spk__store_create_schema(void *self, const char *db, bool if_not_exists) {
+    spk__store *s = (spk__store *)self;
+    spk_status st = SPK_OK;
+    spk__cow_lock(&s->map);
+    if (spk__cow_find(spk__cow_locked(&s->map), db)) {
+        if (!if_not_exists) st = spk__fail(SPK_ERR_EXISTS, "database `%s` already exists", db);
+    } else {
+        spk__cow_state *next = spk__cow_with(&s->map, db, &spk__db_marker);
+        if (!next) st = SPK_ERR_NOMEM;
+        else if (s->persist && (st = s->persist->create_schema(s->pctx, db)) != SPK_OK) spk__cow_discard(&s->map, next, db);
+        else spk__cow_publish(&s->map, next);
+    }
+    spk__cow_unlock(&s->map);
+    return st;
+}
+
+static spk_status spk__store_drop_schema(void *self, const char *db, bool cascade) {
+    spk__store *s = (spk__store *)self;
+    char prefix[SPK__KEY_MAX];
+    spk__store_key(prefix, sizeof prefix, db, "");
+    spk_status st = SPK_OK;
+    spk__cow_lock(&s->map);
+    const spk__cow_state *cur = spk__cow_locked(&s->map);
+    size_t first = spk__cow_lower(cur, prefix), ntables = 0;
+    while (first + ntables < cur->n && spk__key_has_prefix(cur->e[first + ntables].key, prefix)) ntables++;
+    if (!spk__cow_find(cur, db)) st = spk__fail(SPK_ERR_NOT_FOUND, "database `%s` not found", db);
+    else if (ntables && !cascade)
+        st = spk__fail(SPK_ERR_STATE, "database `%s` is not empty (%zu table%s); drop it with cascade", db, ntables,
+                       ntables == 1 ? "" : "s");
+    for (size_t i = 0; st == SPK_OK && s->persist && i < ntables; i++)
+        st = s->persist->drop_table(s->pctx, db, cur->e[first + i].key + strlen(prefix));
+    if (st == SPK_OK && s->persist) st = s->persist->drop_schema(s->pctx, db);
+    if (st == SPK_OK) {
+        spk__cow_state *next = spk__cow_without(&s->map, spk__key_in_db, db);
+        if (!next) st = SPK_ERR_NOMEM;
+        for (size_t i = 0; next && i < ntables; i++) s->held -= ((spk__tver *)cur->e[first + i].value)->bytes;
+        if (next) spk__cow_publish(&s->map, next);
+    }
+    spk__cow_unlock(&s->map);
+    return st;
+}
+
+static spk_status spk__store_list(spk__store *s, const char *db, spk_names *out) {
+    memset(out, 0, sizeof *out);
+    out->alloc = s->alloc;
+    char prefix[SPK__KEY_MAX];
+    if (db) spk__store_key(prefix, sizeof prefix, db, "");
+    spk_status st = SPK_OK;
+    const spk__cow_state *cur = spk__cow_enter(&s->map);
+    if (db && !spk__cow_find(cur, db)) st = spk__fail(SPK_ERR_NOT_FOUND, "database `%s` not found", db);
+    for (size_t i = db ? spk__cow_lower(cur, prefix) : 0; st == SPK_OK && i < cur->n; i++) {
+        const char *key = cur->e[i].key;
+        if (db && !spk__key_has_prefix(key, prefix)) break;
+        if (!db && cur->e[i].value != &spk__db_marker) continue;
+        st = spk_names_add(out, db ? key + strlen(prefix) : key);
+    }
+    spk__cow_leave(&s->map);
+    if (st != SPK_OK) spk_names_free(out);
+    return st;
+}
+
+static spk_status spk__store_list_schemas(void *self, spk_names *out) { return spk__store_list((spk__store *)self, NULL, out); }
+static spk_status spk__store_list_tables(void *self, const char *db, spk_names *out) {
+    return spk__store_list((spk__store *)self, db, out);
+}
+
+static spk_status spk__store_scan(void *self, const char *db, const char *table, uint64_t version, spk_table **out,
+                                  uint64_t *version_out) {
+    spk__store *s = (spk__store *)self;
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    spk_status st = SPK_OK;
+    const spk__cow_state *cur = spk__cow_enter(&s->map);
+    const spk__tver *v = (const spk__tver *)spk__cow_find(cur, key);
+    if (!v) st = spk__fail(SPK_ERR_NOT_FOUND, "table %s not found", key);
+    else if (!v->rows) st = spk__fail(SPK_ERR_CORRUPT, "%s", v->error);
+    else if (version && version != v->version)
+        st = spk__fail(SPK_ERR_NOT_FOUND, "version %llu of table %s is not kept (it is at version %llu)",
+                       (unsigned long long)version, key, (unsigned long long)v->version);
+    else {
+        *out = spk_table_retain(v->rows);
+        if (version_out) *version_out = v->version;
+    }
+    spk__cow_leave(&s->map);
+    return st;
+}
+
+/* The rows of base followed by those of add, as a new table sharing
+ * base's chunks. Takes add over. */
+static spk_status spk__store_appended(spk_table *base, spk_table *add, spk_table **out) {
+    spk_table *t = NULL;
+    spk_status st = spk__table_share(base, &t);
+    if (st == SPK_OK) {
+        if (add->alloc == t->alloc && !spk__table_shared(add)) st = spk__table_adopt(t, add);
+        else
+            for (size_t i = 0; st == SPK_OK && i < add->nchunks; i++)
+                st = spk__table_append_slots(t, add, add->chunks[i], 0, NULL, add->chunks[i]->nrows);
+    }
+    spk_table_free(add);
+    if (st != SPK_OK) {
+        spk_table_free(t);
+        return st;
+    }
+    *out = t;
+    return SPK_OK;
+}
+
+/* rows in the store's allocator (a write may come from a session with another). */
+static spk_status spk__store_own(spk__store *s, spk_table *rows, spk_table **out) {
+    if (rows->alloc == s->alloc) {
+        *out = rows;
+        return SPK_OK;
+    }
+    spk_table *t = NULL;
+    spk_status st = spk_table_new(s->alloc, rows->schema, &t);
+    for (size_t i = 0; st == SPK_OK && i < rows->nchunks; i++)
+        st = spk__table_append_slots(t, rows, rows->chunks[i], 0, NULL, rows->chunks[i]->nrows);
+    spk_table_free(rows);
+    if (st != SPK_OK) {
+        spk_table_free(t);
+        return st;
+    }
+    *out = t;
+    return SPK_OK;
+}
+
+static void spk__size_text(uint64_t bytes, char *out, size_t cap) {
+    if (bytes >= (1ull << 30)) snprintf(out, cap, "%.1f GiB", (double)bytes / (double)(1ull << 30));
+    else if (bytes >= (1ull << 20)) snprintf(out, cap, "%.1f MiB", (double)bytes / (double)(1ull << 20));
+    else if (bytes >= 1024) snprintf(out, cap, "%.1f KiB", (double)bytes / 1024.0);
+    else snprintf(out, cap, "%llu bytes", (unsigned long long)bytes);
+}
+
+static spk_status spk__store_write(void *self, const char *db, const char *table, spk_table *rows, spk_write_mode mode,
+                                   uint64_t *version) {
+    spk__store *s = (spk__store *)self;
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    spk_status st = spk__store_own(s, rows, &rows);
+    if (st != SPK_OK) return st;
+    for (;;) {
+        /* What the table is now, to build on. */
+        uint64_t base_stamp = 0, base_version = 0;
+        spk_table *base = NULL;
+        bool exists = false;
+        const spk__cow_state *cur = spk__cow_enter(&s->map);
+        const spk__tver *v = (const spk__tver *)spk__cow_find(cur, key);
+        if (v) {
+            exists = true;
+            base_stamp = v->stamp;
+            base_version = v->version;
+            base = spk_table_retain(v->rows);
+            if (!v->rows && mode != SPK_WRITE_OVERWRITE && mode != SPK_WRITE_INSERT_OVERWRITE)
+                st = spk__fail(SPK_ERR_CORRUPT, "%s", v->error);
+        }
+        spk__cow_leave(&s->map);
+        if (st == SPK_OK && !exists && (mode == SPK_WRITE_INSERT || mode == SPK_WRITE_INSERT_OVERWRITE))
+            st = spk__fail(SPK_ERR_NOT_FOUND, "table %s not found", key);
+        if (st == SPK_OK && exists && mode == SPK_WRITE_ERROR)
+            st = spk__fail(SPK_ERR_EXISTS, "table %s already exists (save mode \"error\"; use \"append\", \"overwrite\" or "
+                                           "\"ignore\")", key);
+        if (st == SPK_OK && exists && mode == SPK_WRITE_IGNORE) {
+            spk_table_free(base);
+            spk_table_free(rows);
+            if (version) *version = base_version;
+            return SPK_OK;
+        }
+        bool appending = exists && (mode == SPK_WRITE_APPEND || mode == SPK_WRITE_INSERT);
+        if (st == SPK_OK && base && (appending || mode == SPK_WRITE_INSERT_OVERWRITE))
+            st = spk_schema_append_check(base->schema, rows->schema, key);
+        /* The next version. */
+        spk_table *next_rows = NULL;
+        if (st == SPK_OK && appending) {
+            spk_table *copy = spk_table_retain(rows); /* appended builds may be retried */
+            st = spk__store_appended(base, copy, &next_rows);
+        } else if (st == SPK_OK) {
+            next_rows = spk_table_retain(rows);
+        }
+        spk_table_free(base);
+        spk__tver *next = st == SPK_OK ? spk__tver_new(s, next_rows, base_version + 1, NULL) : NULL;
+        if (st == SPK_OK && !next) st = SPK_ERR_NOMEM;
+        if (!next) spk_table_free(next_rows);
+        void *token = NULL;
+        if (st == SPK_OK && s->persist) st = s->persist->prepare(s->pctx, db, table, next->version, next->rows, &token);
+        if (st != SPK_OK) {
+            spk__tver_free(s, next);
+            spk_table_free(rows);
+            return st;
+        }
+        /* Publish, if nobody wrote the table meanwhile. */
+        bool committed = false, retry = false;
+        spk__cow_lock(&s->map);
+        cur = spk__cow_locked(&s->map);
+        v = (const spk__tver *)spk__cow_find(cur, key);
+        spk__cow_state *succ = NULL;
+        if ((v ? v->stamp : 0) != base_stamp) {
+            retry = true;
+        } else if (!spk__cow_find(cur, db)) {
+            st = spk__fail(SPK_ERR_NOT_FOUND, "database `%s` not found", db);
+        } else {
+            size_t held = s->held - (v ? v->bytes : 0) + next->bytes;
+            if (s->max_memory && held > s->max_memory) {
+                char limit[32], need[32], now[32];
+                spk__size_text(s->max_memory, limit, sizeof limit);
+                spk__size_text(next->bytes, need, sizeof need);
+                spk__size_text(s->held, now, sizeof now);
+                st = spk__fail(SPK_ERR_LIMIT, "writing table %s needs %s, and the backend holds %s of %s allowed "
+                                              "(spark.sparkless.backend.maxMemory); nothing was written", key, need, now, limit);
+            }
+        }
+        if (st == SPK_OK && !retry) {
+            succ = spk__cow_with(&s->map, key, next);
+            if (!succ) st = SPK_ERR_NOMEM;
+        }
+        if (st == SPK_OK && !retry && s->persist && (st = s->persist->commit(s->pctx, token)) != SPK_OK) {
+            spk__cow_discard(&s->map, succ, key);
+            succ = NULL;
+        }
+        if (st == SPK_OK && !retry) {
+            committed = true;
+            next->stamp = ++s->stamps;
+            s->held = s->held - (v ? v->bytes : 0) + next->bytes;
+            spk__cow_publish(&s->map, succ);
+            if (s->persist) s->persist->retire(s->pctx, db, table, next->version);
+        }
+        spk__cow_unlock(&s->map);
+        if (s->persist) s->persist->release(s->pctx, token, committed);
+        if (committed) {
+            if (version) *version = next->version;
+            spk_table_free(rows);
+            return SPK_OK;
+        }
+        spk__tver_free(s, next);
+        if (!retry) {
+            spk_table_free(rows);
+            return st;
+        }
+    }
+}
+
+static spk_status spk__store_drop_table(void *self, const char *db, const char *table) {
+    spk__store *s = (spk__store *)self;
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    spk_status st = SPK_OK;
+    spk__cow_lock(&s->map);
+    const spk__tver *v = (const spk__tver *)spk__cow_find(spk__cow_locked(&s->map), key);
+    if (!v) st = spk__fail(SPK_ERR_NOT_FOUND, "table %s not found", key);
+    spk__cow_state *next = st == SPK_OK ? spk__cow_without(&s->map, spk__key_equals, key) : NULL;
+    if (st == SPK_OK && !next) st = SPK_ERR_NOMEM;
+    if (st == SPK_OK && s->persist && (st = s->persist->drop_table(s->pctx, db, table)) != SPK_OK) spk__cow_discard(&s->map, next, NULL);
+    if (st == SPK_OK) {
+        s->held -= v->bytes;
+        spk__cow_publish(&s->map, next);
+    }
+    spk__cow_unlock(&s->map);
+    return st;
+}
+
+static const spk_backend_ops spk__store_ops = {spk__store_create_schema, spk__store_drop_schema, spk__store_list_schemas,
+                                               spk__store_write,         spk__store_scan,        spk__store_drop_table,
+                                               spk__store_list_tables,   spk__store_close};
+
+/* Wraps a store as a backend of the given type; on failure the store is closed. */
+static spk_status spk__store_backend(spk__store *s, const char *type, spk_backend **out) {
+    spk_status st = spk_backend_new(s->alloc, type, &spk__store_ops, s, out);
+    if (st != SPK_OK) spk__store_close(s);
+    return st;
+}
+
+SPKDEF spk_status spk_backend_memory(const spk_backend_config *config, spk_backend **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_backend_memory: NULL output");
+    spk__store *s = NULL;
+    spk_status st = spk__store_new(config ? config->alloc : NULL, config ? config->max_memory : 0, NULL, NULL, &s);
+    return st == SPK_OK ? spk__store_backend(s, "memory", out) : st;
+}
+
+/* ---- src/filestore.c ---- */
+/* filestore: the file backend — the versioned store of backend.c with
+ * persistence hooks that keep every table's latest version in a file.
+ *
+ * LAYOUT under the base path (spark.sparkless.backend.basePath):
+ *   <db>/                                    a database (names: 1 to 128 of
+ *                                            [a-z0-9_]; anything else is skipped)
+ *   <db>/<table>.<version>.spkt              a committed table version
+ *                                            (version in decimal, no leading 0)
+ *   <db>/.<table>.<version>.<pid>_<n>.tmp    a version being written
+ * A write: the version is written to its temporary file and fsync'ed
+ * (prepare), renamed to its .spkt name and the directory fsync'ed (commit,
+ * in the store's lock, so files and memory change in the same order), then
+ * the table's older .spkt files are removed (retire). Opening removes
+ * temporary files, keeps each table's highest version and removes its
+ * lower ones (a crash between commit and retire leaves two); when the
+ * highest cannot be read it is loaded as an error (scans of the table fail
+ * with SPK_ERR_CORRUPT and its message) and the lower ones are left alone.
+ * Dropping a table removes its files oldest first, so a failure or a crash
+ * midway leaves the table as it was.
+ *
+ * FILE FORMAT of a .spkt file, format version 1. Integers are unsigned and
+ * little-endian unless said otherwise; offsets are in bytes.
+ *
+ *   header and schema section
+ *     0     4      magic "SPKT"
+ *     4     4      format version = 1 (a reader refuses any other)
+ *     8     4      flags = 0 (a reader refuses any flag set)
+ *     12    4      L: length of the schema text
+ *     16    L      the schema as DDL text (spk_schema_ddl, read back with
+ *                  spk_schema_parse): "id BIGINT NOT NULL, name STRING";
+ *                  UTF-8, no NUL byte; L = 0 for a table without columns
+ *     16+L  4      W: bytes per row slot
+ *     20+L  4      C: column count
+ *     24+L  8      R: row count
+ *     32+L  4      K: chunk count (the section ends at 36+L)
+ *   K chunks, each:
+ *           4      N: rows in the chunk, 1 to 65536 (SPK_CHUNK_ROWS)
+ *           4      H: bytes of the chunk's string heap
+ *           N*W    the row slots, row after row
+ *           H      the string heap
+ *           4      CRC-32 of this chunk's bytes, from N to the end of the heap
+ *   trailer
+ *           4      CRC-32 of the header and schema section (its 36+L bytes)
+ *           4      end magic "TKPS"; the file ends here
+ *
+ * A row slot is the null bitmap, ceil(C / 8) bytes (bit i % 8 of byte i / 8
+ * set: column i is NULL; bits past C are ignored), followed by each column's
+ * field in schema order with no padding:
+ *   BOOLEAN              1 byte, 0 or 1 (a reader takes any other as 1)
+ *   INT, DATE            4 bytes, two's complement (DATE: days since 1970-01-01)
+ *   BIGINT, TIMESTAMP    8 bytes, two's complement (TIMESTAMP: microseconds
+ *                        since 1970-01-01 00:00:00 UTC)
+ *   DECIMAL(p,s)         8 bytes, the two's complement unscaled value
+ *   DOUBLE               8 bytes, the IEEE-754 binary64 bits (NaN payloads
+ *                        and -0.0 kept)
+ *   STRING               4 bytes: the end offset of the value's bytes in the
+ *                        chunk's heap; it starts at the previous STRING
+ *                        field's end in row-major order (0 for the first)
+ *   VOID                 0 bytes
+ * The field of a NULL value holds any bytes, except a STRING's, which is an
+ * end offset like any other (a NULL string's bytes are empty). So W is
+ * ceil(C / 8) plus the field widths.
+ *
+ * The checksum is CRC-32/ISO-HDLC (zlib's crc32, IEEE 802.3): reflected
+ * polynomial 0xEDB88320, initial value and final XOR 0xFFFFFFFF; the CRC of
+ * the ASCII bytes "123456789" is 0xCBF43926.
+ *
+ * A reader treats the bytes as hostile: it checks the magics, the version,
+ * the flags and the header's checksum before using the header; every length
+ * against what is left of the file before it allocates or reads; a chunk's
+ * checksum before using its bytes; then that W and C are what the schema
+ * gives, each N is 1 to 65536, the Ns add up to R, the file ends right after
+ * the trailer, and in each chunk: the STRING end offsets never decrease in
+ * row-major order, none passes H and the last equals H (H = 0 without STRING
+ * columns), and no NOT NULL column has its null bit set. A writer checks the
+ * same of what it writes, and that the schema's DDL reads back as the same
+ * schema. Any failure makes the file unreadable as a whole, with a message
+ * naming the file and what is wrong. */
+
+#if defined(__unix__) || defined(__APPLE__)
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <dirent.h>
+#include <errno.h>
+
+#ifdef O_CLOEXEC
+#define SPK__FS_CLOEXEC O_CLOEXEC
+#else
+#define SPK__FS_CLOEXEC 0
+#endif
+
+#define SPK__FS_FORMAT 1
+#define SPK__FS_NAME_MAX 128
+#define SPK__FS_MIN_FILE 44 /* 36 bytes of header with L = 0, and the trailer */
+
+/* ---------------------------------------------------------------- CRC-32 */
+
+/* The byte-at-a-time table, filled once per backend when it opens (a
+ * global filled lazily would need a once-flag that sanitizers cannot see). */
+static void spk__crc_init(uint32_t table[256]) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+        table[i] = c;
+    }
+}
+
+/* zlib's convention: start from 0; crc(a + b) = spk__crc32(t, spk__crc32(t, 0, a), b). */
+static uint32_t spk__crc32(const uint32_t table[256], uint32_t crc, const void *data, size_t len) {
+    const unsigned char *p = (const unsigned char *)data;
+    crc = ~crc;
+    for (size_t i = 0; i < len; i++) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}
+
+/* The backend's context: read-only once opened, so shared by every thread. */
+typedef struct spk__fs {
+    const spk_allocator *alloc;
+    char *base; /* without a trailing '/' (unless it is "/") */
+    size_t base_size;
+    uint32_t crc[256];
+} spk__fs;
+
+/* ---------------------------------------------------------------- small helpers */
+
+static void spk__le32_put(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void spk__le64_put(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t spk__le32_get(const unsigned char *p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+static uint64_t spk__le64_get(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static bool spk__fs_host_le(void) {
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+/* Slot fields between host order and the file's little-endian order (the
+ * same swap both ways; only big-endian hosts need it). */
+static void spk__fs_swap_slots(const spk_table *t, unsigned char *rows, uint32_t nrows) {
+    for (uint32_t r = 0; r < nrows; r++) {
+        unsigned char *slot = rows + (size_t)r * t->width;
+        for (int col = 0; col < t->ncols; col++) {
+            uint32_t w = spk__field_width((spk_type_id)spk_schema_field(t->schema, col)->type.id);
+            unsigned char *p = slot + t->offset[col];
+            for (uint32_t i = 0; i < w / 2; i++) {
+                unsigned char x = p[i];
+                p[i] = p[w - 1 - i];
+                p[w - 1 - i] = x;
+            }
+        }
+    }
+}
+
+/* A database or table name as the catalog makes them: 1 to 128 of [a-z0-9_]. */
+static bool spk__fs_name_ok(const char *s, size_t len) {
+    if (len == 0 || len > SPK__FS_NAME_MAX) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) return false;
+    return true;
+}
+
+/* "<table>.<version>.spkt" -> table (129 bytes) and version >= 1. */
+static bool spk__fs_parse_version_name(const char *name, char *table, uint64_t *version) {
+    size_t len = strlen(name);
+    if (len < 7 || memcmp(name + len - 5, ".spkt", 5) != 0) return false;
+    const char *dot = (const char *)memchr(name, '.', len);
+    size_t tlen = (size_t)(dot - name);
+    if (tlen + 1 >= len - 5) return false; /* no digits between the dots */
+    size_t dlen = len - 5 - tlen - 1;
+    if (!spk__fs_name_ok(name, tlen) || dlen > 20 || dot[1] == '0') return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < dlen; i++) {
+        char c = dot[1 + i];
+        if (c < '0' || c > '9' || v > (UINT64_MAX - (uint64_t)(c - '0')) / 10) return false;
+        v = v * 10 + (uint64_t)(c - '0');
+    }
+    memcpy(table, name, tlen);
+    table[tlen] = 0;
+    *version = v;
+    return true;
+}
+
+static bool spk__fs_is_tmp_name(const char *name) {
+    size_t len = strlen(name);
+    return len > 5 && name[0] == '.' && memcmp(name + len - 4, ".tmp", 4) == 0;
+}
+
+/* A path formatted into a new allocation of *size bytes; NULL when out of memory. */
+static char *spk__fs_path(const spk_allocator *a, size_t *size, const char *fmt, ...) SPK__PRINTF(3, 4);
+static char *spk__fs_path(const spk_allocator *a, size_t *size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return NULL;
+    char *p = (char *)spk__alloc(a, (size_t)n + 1);
+    if (!p) {
+        spk__nomem("a path", (size_t)n + 1);
+        return NULL;
+    }
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    *size = (size_t)n + 1;
+    return p;
+}
+
+static spk_status spk__fs_io(const char *what, const char *path, int err) {
+    return spk__fail(SPK_ERR_IO, "cannot %s %s: %s", what, path, strerror(err));
+}
+
+/* Writes everything, through EINTR and short writes; 0 or an errno. */
+static int spk__fs_write_all(int fd, const unsigned char *p, size_t n) {
+    while (n) {
+        size_t step = n > ((size_t)1 << 30) ? (size_t)1 << 30 : n;
+        ssize_t w = write(fd, p, step);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (w == 0) return EIO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads exactly n bytes; 0, an errno, or -1 at the end of the file. */
+static int spk__fs_read_all(int fd, unsigned char *p, size_t n) {
+    while (n) {
+        size_t step = n > ((size_t)1 << 30) ? (size_t)1 << 30 : n;
+        ssize_t r = read(fd, p, step);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (r == 0) return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int spk__fs_fsync(int fd) {
+    while (fsync(fd) != 0)
+        if (errno != EINTR) return errno;
+    return 0;
+}
+
+/* fsync of a directory, so that a rename or an entry in it is durable;
+ * file systems that cannot sync directories (EINVAL) are let be. */
+static int spk__fs_sync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | SPK__FS_CLOEXEC);
+    if (fd < 0) return errno;
+    int err = spk__fs_fsync(fd);
+    close(fd);
+    return err == EINVAL ? 0 : err;
+}
+
+static bool spk__fs_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* ---------------------------------------------------------------- chunk checks */
+
+/* Checks what reads of a chunk's rows rely on (see the format): NULL bits
+ * of NOT NULL columns are 0; STRING end offsets never decrease in row-major
+ * order, stay within heap_len, and the last one is heap_len. On failure
+ * writes why into `why`. */
+static bool spk__fs_chunk_ok(const spk_table *t, const unsigned char *rows, uint32_t nrows, uint32_t heap_len, char *why,
+                             size_t cap) {
+    uint32_t prev = 0;
+    for (uint32_t r = 0; r < nrows; r++) {
+        const unsigned char *slot = rows + (size_t)r * t->width;
+        for (int col = 0; col < t->ncols; col++) {
+            const spk_field *f = spk_schema_field(t->schema, col);
+            if (!f->nullable && spk__slot_is_null(slot, col)) {
+                snprintf(why, cap, "row %u has a NULL in NOT NULL column `%s`", r + 1, f->name);
+                return false;
+            }
+            if (f->type.id != SPK_TYPE_STRING) continue;
+            uint32_t end = spk__load_u32(slot + t->offset[col]);
+            if (end < prev || end > heap_len) {
+                snprintf(why, cap, "row %u, column `%s`: string end offset %u is %s", r + 1, f->name, end,
+                         end < prev ? "before the previous string's end" : "past the end of the string heap");
+                return false;
+            }
+            prev = end;
+        }
+    }
+    if (t->last_string >= 0 && nrows && prev != heap_len) {
+        snprintf(why, cap, "the strings end at offset %u but the string heap holds %u bytes", prev, heap_len);
+        return false;
+    }
+    if ((t->last_string < 0 || !nrows) && heap_len) {
+        snprintf(why, cap, "%u bytes of string heap without strings", heap_len);
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- writing a file */
+
+typedef struct spk__fs_out {
+    const uint32_t *crc_table;
+    int fd;
+    int err;            /* the first errno; 0 = none */
+    unsigned char *buf; /* SPK__FS_BUF bytes */
+    size_t used;
+    uint32_t crc;       /* of the current section */
+} spk__fs_out;
+
+#define SPK__FS_BUF 65536
+
+static void spk__fs_flush(spk__fs_out *o) {
+    if (!o->err && o->used) o->err = spk__fs_write_all(o->fd, o->buf, o->used);
+    o->used = 0;
+}
+
+static void spk__fs_put(spk__fs_out *o, const void *data, size_t n) {
+    o->crc = spk__crc32(o->crc_table, o->crc, data, n);
+    if (n > SPK__FS_BUF - o->used) spk__fs_flush(o);
+    if (n >= SPK__FS_BUF) {
+        if (!o->err) o->err = spk__fs_write_all(o->fd, (const unsigned char *)data, n);
+        return;
+    }
+    if (n) memcpy(o->buf + o->used, data, n);
+    o->used += n;
+}
+
+static void spk__fs_put_u32(spk__fs_out *o, uint32_t v) {
+    unsigned char b[4];
+    spk__le32_put(b, v);
+    spk__fs_put(o, b, 4);
+}
+
+/* The heap bytes a chunk's rows use: where its last string ends. */
+static uint32_t spk__fs_heap_used(const spk_table *t, const spk__chunk *c) {
+    if (t->last_string < 0 || !c->nrows) return 0;
+    return spk__load_u32(c->rows + (size_t)(c->nrows - 1) * t->width + t->offset[t->last_string]);
+}
+
+/* The schema as DDL text that reads back as the same schema (*ddl allocated, *size bytes). */
+static spk_status spk__fs_schema_text(const spk_allocator *a, const spk_schema *schema, const char *key, char **ddl,
+                                      size_t *size) {
+    size_t n = spk_schema_ddl(schema, NULL, 0);
+    if (n > UINT32_MAX - 64) return spk__fail(SPK_ERR_LIMIT, "table %s: its schema is too long to store", key);
+    char *text = (char *)spk__alloc(a, n + 1);
+    if (!text) return spk__nomem("a schema text", n + 1);
+    spk_schema_ddl(schema, text, n + 1);
+    spk_status st = SPK_OK;
+    if (spk_schema_ncols(schema) > 0) {
+        spk_schema *back = NULL;
+        st = spk_schema_parse(a, text, &back);
+        if (st == SPK_ERR_NOMEM) {
+            /* as it is */
+        } else if (st != SPK_OK || !spk_schema_equal(schema, back, true)) {
+            st = spk__fail(SPK_ERR_UNSUPPORTED, "table %s: its schema (%s) cannot be stored: it does not read back the same",
+                           key, text);
+        }
+        spk_schema_release(back);
+    }
+    if (st != SPK_OK) {
+        spk__free(a, text, n + 1);
+        return st;
+    }
+    *ddl = text;
+    *size = n + 1;
+    return SPK_OK;
+}
+
+/* Writes rows to a new file at `path` (which must not exist) and fsyncs it.
+ * On failure the file is removed. */
+static spk_status spk__fs_write_file(const spk__fs *fs, const char *path, const char *key, const spk_table *t) {
+    const spk_allocator *a = fs->alloc;
+    char *ddl = NULL;
+    size_t ddl_size = 0;
+    spk_status st = spk__fs_schema_text(a, t->schema, key, &ddl, &ddl_size);
+    if (st != SPK_OK) return st;
+    /* Check every chunk first: never write a file that would not read back. */
+    uint32_t nchunks = 0;
+    for (size_t i = 0; st == SPK_OK && i < t->nchunks; i++) {
+        const spk__chunk *c = t->chunks[i];
+        if (!c->nrows) continue;
+        char why[256];
+        uint32_t heap = spk__fs_heap_used(t, c);
+        bool ok = heap <= c->heap_len && (!heap || c->heap);
+        if (!ok) snprintf(why, sizeof why, "its strings end past its heap");
+        else ok = spk__fs_chunk_ok(t, c->rows, c->nrows, heap, why, sizeof why);
+        if (!ok) st = spk__fail(SPK_ERR_INTERNAL, "table %s: chunk %zu is inconsistent (%s); nothing was written", key, i + 1, why);
+        if (nchunks == UINT32_MAX) st = spk__fail(SPK_ERR_LIMIT, "table %s has too many chunks to store", key);
+        nchunks++;
+    }
+    bool swap = !spk__fs_host_le();
+    size_t scratch_size = swap ? (size_t)SPK_CHUNK_ROWS * t->width : 0;
+    unsigned char *scratch = NULL;
+    spk__fs_out o = {fs->crc, -1, 0, NULL, 0, 0};
+    if (st == SPK_OK && !(o.buf = (unsigned char *)spk__alloc(a, SPK__FS_BUF))) st = spk__nomem("a write buffer", SPK__FS_BUF);
+    if (st == SPK_OK && swap && !(scratch = (unsigned char *)spk__alloc(a, scratch_size)))
+        st = spk__nomem("a write buffer", scratch_size);
+    if (st == SPK_OK) {
+        o.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | SPK__FS_CLOEXEC, 0666);
+        if (o.fd < 0) st = spk__fs_io("create", path, errno);
+    }
+    if (st == SPK_OK) {
+        unsigned char head[36];
+        uint32_t ddl_len = (uint32_t)(ddl_size - 1);
+        memcpy(head, "SPKT", 4);
+        spk__le32_put(head + 4, SPK__FS_FORMAT);
+        spk__le32_put(head + 8, 0);
+        spk__le32_put(head + 12, ddl_len);
+        spk__fs_put(&o, head, 16);
+        spk__fs_put(&o, ddl, ddl_len);
+        spk__le32_put(head, t->width);
+        spk__le32_put(head + 4, (uint32_t)t->ncols);
+        spk__le64_put(head + 8, (uint64_t)t->nrows);
+        spk__le32_put(head + 16, nchunks);
+        spk__fs_put(&o, head, 20);
+        uint32_t header_crc = o.crc;
+        for (size_t i = 0; i < t->nchunks && !o.err; i++) {
+            const spk__chunk *c = t->chunks[i];
+            if (!c->nrows) continue;
+            uint32_t heap = spk__fs_heap_used(t, c);
+            size_t slots = (size_t)c->nrows * t->width;
+            o.crc = 0;
+            spk__fs_put_u32(&o, c->nrows);
+            spk__fs_put_u32(&o, heap);
+            if (swap && slots) {
+                memcpy(scratch, c->rows, slots);
+                spk__fs_swap_slots(t, scratch, c->nrows);
+                spk__fs_put(&o, scratch, slots);
+            } else if (slots) {
+                spk__fs_put(&o, c->rows, slots);
+            }
+            if (heap) spk__fs_put(&o, c->heap, heap);
+            spk__fs_put_u32(&o, o.crc);
+        }
+        spk__fs_put_u32(&o, header_crc);
+        spk__fs_put(&o, "TKPS", 4);
+        spk__fs_flush(&o);
+        if (!o.err) o.err = spk__fs_fsync(o.fd);
+        if (close(o.fd) != 0 && !o.err && errno != EINTR) o.err = errno;
+        o.fd = -1;
+        if (o.err) {
+            st = spk__fs_io("write", path, o.err);
+            unlink(path);
+        }
+    }
+    spk__free(a, o.buf, SPK__FS_BUF);
+    spk__free(a, scratch, scratch_size);
+    spk__free(a, ddl, ddl_size);
+    return st;
+}
+
+/* ---------------------------------------------------------------- reading a file */
+
+typedef struct spk__fs_in {
+    const uint32_t *crc_table;
+    int fd;
+    const char *path;
+    uint64_t size, pos;
+} spk__fs_in;
+
+static spk_status spk__fs_corrupt(const char *path, const char *fmt, ...) SPK__PRINTF(2, 3);
+static spk_status spk__fs_corrupt(const char *path, const char *fmt, ...) {
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return spk__fail(SPK_ERR_CORRUPT, "%s: %s (the file is corrupt)", path, why);
+}
+
+/* Reads n bytes at the current position; they must lie before the trailer
+ * when `body` (else anywhere in the file). */
+static spk_status spk__fs_take(spk__fs_in *in, void *buf, size_t n, bool body, const char *what) {
+    uint64_t end = body ? in->size - 8 : in->size;
+    if (in->pos > end || n > end - in->pos)
+        return spk__fs_corrupt(in->path, "%s extends past the end of the file (truncated?)", what);
+    int err = spk__fs_read_all(in->fd, (unsigned char *)buf, n);
+    if (err == -1) return spk__fs_corrupt(in->path, "the file ended while reading %s (truncated?)", what);
+    if (err) return spk__fs_io("read", in->path, err);
+    in->pos += n;
+    return SPK_OK;
+}
+
+/* One chunk into `c` (fresh, already in t's chunk list). `number` is 1-based. */
+static spk_status spk__fs_read_chunk(spk__fs_in *in, spk_table *t, spk__chunk *c, uint32_t number, bool swap) {
+    unsigned char head[8], sum[4];
+    spk_status st = spk__fs_take(in, head, 8, true, "a chunk header");
+    if (st != SPK_OK) return st;
+    uint32_t nrows = spk__le32_get(head), heap = spk__le32_get(head + 4);
+    if (nrows == 0 || nrows > SPK_CHUNK_ROWS)
+        return spk__fs_corrupt(in->path, "chunk %u holds %u rows (1 to %u allowed)", number, nrows, (unsigned)SPK_CHUNK_ROWS);
+    uint64_t slots = (uint64_t)nrows * t->width, left = in->size - 8 - in->pos;
+    if (slots > left || heap > left - slots || 4 > left - slots - heap)
+        return spk__fs_corrupt(in->path, "chunk %u (%u rows, %u bytes of strings) extends past the end of the file (truncated?)",
+                               number, nrows, heap);
+    c->rows = (unsigned char *)spk__table_alloc(t, (size_t)slots);
+    if (!c->rows) return spk__nomem("table rows", (size_t)slots);
+    c->cap_rows = nrows;
+    if (heap) {
+        c->heap = (char *)spk__table_alloc(t, heap);
+        if (!c->heap) return spk__nomem("table strings", heap);
+        c->heap_cap = heap;
+    }
+    st = spk__fs_take(in, c->rows, (size_t)slots, true, "a chunk's rows");
+    if (st == SPK_OK && heap) st = spk__fs_take(in, c->heap, heap, true, "a chunk's strings");
+    if (st == SPK_OK) st = spk__fs_take(in, sum, 4, true, "a chunk checksum");
+    if (st != SPK_OK) return st;
+    const uint32_t *table = in->crc_table;
+    uint32_t crc = spk__crc32(table, spk__crc32(table, 0, head, 8), c->rows, (size_t)slots);
+    if (heap) crc = spk__crc32(table, crc, c->heap, heap);
+    if (crc != spk__le32_get(sum)) return spk__fs_corrupt(in->path, "checksum mismatch in chunk %u", number);
+    if (swap) spk__fs_swap_slots(t, c->rows, nrows);
+    char why[256];
+    if (!spk__fs_chunk_ok(t, c->rows, nrows, heap, why, sizeof why))
+        return spk__fs_corrupt(in->path, "chunk %u: %s", number, why);
+    c->nrows = nrows;
+    c->heap_len = heap;
+    return SPK_OK;
+}
+
+/* Reads a table file. SPK_ERR_CORRUPT when the content is wrong,
+ * SPK_ERR_IO when it cannot be read, SPK_ERR_NOMEM; messages name the file. */
+static spk_status spk__fs_read_file(const spk__fs *fs, const char *path, spk_table **out) {
+    const spk_allocator *a = fs->alloc;
+    spk__fs_in in = {fs->crc, -1, path, 0, 0};
+    in.fd = open(path, O_RDONLY | SPK__FS_CLOEXEC);
+    if (in.fd < 0) return spk__fs_io("open", path, errno);
+    struct stat sb;
+    spk_status st = SPK_OK;
+    if (fstat(in.fd, &sb) != 0) st = spk__fs_io("read", path, errno);
+    else if (!S_ISREG(sb.st_mode)) st = spk__fs_corrupt(path, "not a regular file");
+    in.size = st == SPK_OK ? (uint64_t)sb.st_size : 0;
+    unsigned char head[16] = {0}, tail[8] = {0}, rest[20] = {0};
+    char *ddl = NULL;
+    uint32_t ddl_len = 0;
+    spk_table *t = NULL;
+    if (st == SPK_OK && in.size < 4) st = spk__fs_corrupt(path, "%llu bytes is too short for a table file (truncated?)",
+                                                          (unsigned long long)in.size);
+    if (st == SPK_OK) st = spk__fs_take(&in, head, 4, false, "the magic");
+    if (st == SPK_OK && memcmp(head, "SPKT", 4) != 0)
+        st = spk__fs_corrupt(path, "bad magic: not a sparkless table file");
+    if (st == SPK_OK && in.size < 12) st = spk__fs_corrupt(path, "%llu bytes is too short for a table file (truncated?)",
+                                                           (unsigned long long)in.size);
+    if (st == SPK_OK) st = spk__fs_take(&in, head + 4, 12, false, "the header");
+    if (st == SPK_OK && spk__le32_get(head + 4) != SPK__FS_FORMAT)
+        st = spk__fail(SPK_ERR_CORRUPT, "%s: format version %u is not supported (this build reads version %d)", path,
+                       spk__le32_get(head + 4), SPK__FS_FORMAT);
+    if (st == SPK_OK && spk__le32_get(head + 8) != 0)
+        st = spk__fail(SPK_ERR_CORRUPT, "%s: unsupported flags 0x%x in the header (this build knows none)", path,
+                       spk__le32_get(head + 8));
+    if (st == SPK_OK && in.size < SPK__FS_MIN_FILE)
+        st = spk__fs_corrupt(path, "%llu bytes is too short for a table file (truncated?)", (unsigned long long)in.size);
+    /* The trailer first: the header's checksum is there. */
+    if (st == SPK_OK) {
+        if (lseek(in.fd, (off_t)(in.size - 8), SEEK_SET) < 0) st = spk__fs_io("read", path, errno);
+        else {
+            in.pos = in.size - 8;
+            st = spk__fs_take(&in, tail, 8, false, "the trailer");
+        }
+        if (st == SPK_OK && memcmp(tail + 4, "TKPS", 4) != 0)
+            st = spk__fs_corrupt(path, "no end marker: the file is truncated or was not completely written");
+        if (st == SPK_OK && lseek(in.fd, 16, SEEK_SET) < 0) st = spk__fs_io("read", path, errno);
+        in.pos = 16;
+    }
+    if (st == SPK_OK) {
+        ddl_len = spk__le32_get(head + 12);
+        if ((uint64_t)ddl_len > in.size - SPK__FS_MIN_FILE)
+            st = spk__fs_corrupt(path, "the schema length %u exceeds the file", ddl_len);
+        else if (!(ddl = (char *)spk__alloc(a, (size_t)ddl_len + 1)))
+            st = spk__nomem("a schema text", (size_t)ddl_len + 1);
+    }
+    if (st == SPK_OK) st = spk__fs_take(&in, ddl, ddl_len, true, "the schema");
+    if (st == SPK_OK) st = spk__fs_take(&in, rest, 20, true, "the header");
+    if (st == SPK_OK) {
+        uint32_t crc = spk__crc32(fs->crc, spk__crc32(fs->crc, spk__crc32(fs->crc, 0, head, 16), ddl, ddl_len), rest, 20);
+        if (crc != spk__le32_get(tail)) st = spk__fs_corrupt(path, "checksum mismatch in the header");
+    }
+    /* The schema and the layout it gives. */
+    spk_schema *schema = NULL;
+    if (st == SPK_OK) {
+        ddl[ddl_len] = 0;
+        if (memchr(ddl, 0, ddl_len)) st = spk__fs_corrupt(path, "the schema text holds a NUL byte");
+        else if (ddl_len == 0) st = spk_schema_new(a, NULL, 0, &schema);
+        else if ((st = spk_schema_parse(a, ddl, &schema)) != SPK_OK && st != SPK_ERR_NOMEM) {
+            char why[SPK_ERROR_MAX];
+            snprintf(why, sizeof why, "%s", spk_last_error());
+            st = spk__fail(SPK_ERR_CORRUPT, "%s: the schema does not parse (the file is corrupt): %s", path, why);
+        }
+    }
+    if (st == SPK_OK) {
+        st = spk_table_new(a, schema, &t);
+        spk_schema_release(schema);
+    }
+    uint32_t width = spk__le32_get(rest), ncols = spk__le32_get(rest + 4), nchunks = spk__le32_get(rest + 16);
+    uint64_t nrows = spk__le64_get(rest + 8);
+    if (st == SPK_OK && (width != t->width || ncols != (uint32_t)t->ncols))
+        st = spk__fs_corrupt(path, "the header gives %u columns in %u bytes a row, the schema %d columns in %u bytes", ncols,
+                             width, t->ncols, t->width);
+    if (st == SPK_OK && (uint64_t)nchunks * 12 > in.size - 8 - in.pos)
+        st = spk__fs_corrupt(path, "%u chunks cannot fit in the file (truncated?)", nchunks);
+    if (st == SPK_OK && nrows > (uint64_t)nchunks * SPK_CHUNK_ROWS)
+        st = spk__fs_corrupt(path, "%llu rows cannot fit in %u chunks", (unsigned long long)nrows, nchunks);
+    if (st == SPK_OK && nchunks) {
+        t->chunks = (spk__chunk **)spk__table_alloc(t, (size_t)nchunks * sizeof *t->chunks);
+        if (!t->chunks) st = spk__nomem("the chunk list", (size_t)nchunks * sizeof *t->chunks);
+        else t->cap_chunks = nchunks;
+    }
+    bool swap = !spk__fs_host_le();
+    for (uint32_t i = 0; st == SPK_OK && i < nchunks; i++) {
+        spk__chunk *c = (spk__chunk *)spk__table_alloc(t, sizeof *c);
+        if (!c) {
+            st = spk__nomem("a chunk", sizeof *c);
+            break;
+        }
+        memset(c, 0, sizeof *c);
+        atomic_init(&c->refs, 1);
+        c->first_row = t->nrows;
+        t->chunks[t->nchunks++] = c; /* freed with t from here on */
+        st = spk__fs_read_chunk(&in, t, c, i + 1, swap);
+        if (st == SPK_OK && c->nrows > nrows - t->nrows)
+            st = spk__fs_corrupt(path, "the chunks hold more than the header's %llu rows", (unsigned long long)nrows);
+        if (st == SPK_OK) t->nrows += c->nrows;
+    }
+    if (st == SPK_OK && t->nrows != nrows)
+        st = spk__fs_corrupt(path, "the chunks hold %zu rows, the header says %llu", t->nrows, (unsigned long long)nrows);
+    if (st == SPK_OK && in.pos != in.size - 8)
+        st = spk__fs_corrupt(path, "%llu unexpected bytes after the last chunk", (unsigned long long)(in.size - 8 - in.pos));
+    close(in.fd);
+    if (ddl) spk__free(a, ddl, (size_t)ddl_len + 1);
+    if (st != SPK_OK) {
+        spk_table_free(t);
+        return st;
+    }
+    *out = t;
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- directory listings */
+
+/* A table's version files in a database directory. */
+typedef struct spk__fs_entry {
+    char table[SPK__FS_NAME_MAX + 1];
+    uint64_t version;
+} spk__fs_entry;
+
+typedef struct spk__fs_list {
+    const spk_allocator *alloc;
+    spk__fs_entry *e;
+    size_t n, cap;
+} spk__fs_list;
+
+static void spk__fs_list_free(spk__fs_list *l) {
+    if (l->e) spk__free(l->alloc, l->e, l->cap * sizeof *l->e);
+    l->e = NULL;
+    l->n = l->cap = 0;
+}
+
+static int spk__fs_entry_cmp(const void *x, const void *y) {
+    const spk__fs_entry *a = (const spk__fs_entry *)x, *b = (const spk__fs_entry *)y;
+    int c = strcmp(a->table, b->table);
+    if (c) return c;
+    return a->version < b->version ? -1 : a->version > b->version;
+}
+
+/* Lists dir's version files (of `table` only, unless NULL), sorted by table
+ * then version; with remove_tmp, removes temporary files as it goes.
+ * A missing directory is an empty list. */
+static spk_status spk__fs_scan(spk__fs_list *l, const char *dir, const char *table, bool remove_tmp) {
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? SPK_OK : spk__fs_io("read directory", dir, errno);
+    spk_status st = SPK_OK;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) {
+            if (errno) st = spk__fs_io("read directory", dir, errno);
+            break;
+        }
+        spk__fs_entry entry;
+        if (remove_tmp && spk__fs_is_tmp_name(e->d_name)) {
+            size_t size = 0;
+            char *path = spk__fs_path(l->alloc, &size, "%s/%s", dir, e->d_name);
+            if (!path) {
+                st = SPK_ERR_NOMEM;
+                break;
+            }
+            unlink(path); /* best effort */
+            spk__free(l->alloc, path, size);
+            continue;
+        }
+        if (!spk__fs_parse_version_name(e->d_name, entry.table, &entry.version)) continue;
+        if (table && strcmp(entry.table, table) != 0) continue;
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 16;
+            void *p = spk__realloc(l->alloc, l->e, l->cap * sizeof *l->e, cap * sizeof *l->e);
+            if (!p) {
+                st = spk__nomem("a directory listing", cap * sizeof *l->e);
+                break;
+            }
+            l->e = (spk__fs_entry *)p;
+            l->cap = cap;
+        }
+        l->e[l->n++] = entry;
+    }
+    closedir(d);
+    if (st == SPK_OK && l->n > 1) qsort(l->e, l->n, sizeof *l->e, spk__fs_entry_cmp);
+    return st;
+}
+
+/* ---------------------------------------------------------------- persistence hooks */
+
+typedef struct spk__fs_token {
+    char *dir, *tmp, *final;
+    size_t dir_size, tmp_size, final_size;
+} spk__fs_token;
+
+static atomic_ulong spk__fs_tmp_counter;
+
+static void spk__fs_token_free(const spk_allocator *a, spk__fs_token *k) {
+    if (!k) return;
+    spk__free(a, k->dir, k->dir_size);
+    spk__free(a, k->tmp, k->tmp_size);
+    spk__free(a, k->final, k->final_size);
+    spk__free(a, k, sizeof *k);
+}
+
+static const char *spk__fs_sep(const spk__fs *fs) { return strcmp(fs->base, "/") == 0 ? "" : "/"; }
+
+static char *spk__fs_dir(const spk__fs *fs, const char *db, size_t *size) {
+    return spk__fs_path(fs->alloc, size, "%s%s%s", fs->base, spk__fs_sep(fs), db);
+}
+
+static char *spk__fs_version_path(const spk__fs *fs, const char *dir, const char *table, uint64_t version, size_t *size) {
+    return spk__fs_path(fs->alloc, size, "%s/%s.%llu.spkt", dir, table, (unsigned long long)version);
+}
+
+static spk_status spk__fs_check_names(const char *db, const char *table) {
+    if (!db || !spk__fs_name_ok(db, strlen(db)))
+        return spk__fail(SPK_ERR_ARG, "the file backend cannot store database name '%s' (1 to %d of a-z, 0-9, _)",
+                         db ? db : "(null)", SPK__FS_NAME_MAX);
+    if (table && !spk__fs_name_ok(table, strlen(table)))
+        return spk__fail(SPK_ERR_ARG, "the file backend cannot store table name '%s' (1 to %d of a-z, 0-9, _)", table,
+                         SPK__FS_NAME_MAX);
+    return SPK_OK;
+}
+
+static spk_status spk__fs_prepare(void *ctx, const char *db, const char *table, uint64_t version, const spk_table *rows,
+                                  void **token) {
+    spk__fs *fs = (spk__fs *)ctx;
+    spk_status st = spk__fs_check_names(db, table);
+    if (st != SPK_OK) return st;
+    spk__fs_token *k = (spk__fs_token *)spk__calloc(fs->alloc, sizeof *k);
+    if (!k) return spk__nomem("a file write", sizeof *k);
+    unsigned long unique = atomic_fetch_add(&spk__fs_tmp_counter, 1);
+    k->dir = spk__fs_dir(fs, db, &k->dir_size);
+    if (k->dir) k->final = spk__fs_version_path(fs, k->dir, table, version, &k->final_size);
+    if (k->final)
+        k->tmp = spk__fs_path(fs->alloc, &k->tmp_size, "%s/.%s.%llu.%ld_%lu.tmp", k->dir, table, (unsigned long long)version,
+                              (long)getpid(), unique);
+    if (!k->tmp) {
+        spk__fs_token_free(fs->alloc, k);
+        return SPK_ERR_NOMEM;
+    }
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    st = spk__fs_write_file(fs, k->tmp, key, rows);
+    if (st == SPK_ERR_IO && !spk__fs_is_dir(k->dir) && errno == ENOENT)
+        st = spk__fail(SPK_ERR_NOT_FOUND, "database `%s` not found", db);
+    if (st != SPK_OK) {
+        spk__fs_token_free(fs->alloc, k);
+        return st;
+    }
+    *token = k;
+    return SPK_OK;
+}
+
+static spk_status spk__fs_commit(void *ctx, void *token) {
+    (void)ctx;
+    spk__fs_token *k = (spk__fs_token *)token;
+    if (rename(k->tmp, k->final) != 0) {
+        int err = errno;
+        return spk__fail(SPK_ERR_IO, "cannot rename %s to %s: %s", k->tmp, k->final, strerror(err));
+    }
+    int err = spk__fs_sync_dir(k->dir);
+    if (err) {
+        unlink(k->final); /* not durable: the write fails, so take it back */
+        return spk__fs_io("sync directory", k->dir, err);
+    }
+    return SPK_OK;
+}
+
+static void spk__fs_release(void *ctx, void *token, bool committed) {
+    spk__fs *fs = (spk__fs *)ctx;
+    spk__fs_token *k = (spk__fs_token *)token;
+    if (!k) return;
+    if (!committed) unlink(k->tmp);
+    spk__fs_token_free(fs->alloc, k);
+}
+
+static void spk__fs_retire(void *ctx, const char *db, const char *table, uint64_t version) {
+    spk__fs *fs = (spk__fs *)ctx;
+    size_t dir_size = 0;
+    char *dir = spk__fs_dir(fs, db, &dir_size);
+    if (!dir) return;
+    spk__fs_list l = {fs->alloc, NULL, 0, 0};
+    if (spk__fs_scan(&l, dir, table, false) == SPK_OK)
+        for (size_t i = 0; i < l.n && l.e[i].version < version; i++) {
+            size_t size = 0;
+            char *path = spk__fs_version_path(fs, dir, table, l.e[i].version, &size);
+            if (!path) break;
+            unlink(path);
+            spk__free(fs->alloc, path, size);
+        }
+    spk__fs_list_free(&l);
+    spk__free(fs->alloc, dir, dir_size);
+}
+
+static spk_status spk__fs_create_schema(void *ctx, const char *db) {
+    spk__fs *fs = (spk__fs *)ctx;
+    spk_status st = spk__fs_check_names(db, NULL);
+    if (st != SPK_OK) return st;
+    size_t size = 0;
+    char *dir = spk__fs_dir(fs, db, &size);
+    if (!dir) return SPK_ERR_NOMEM;
+    if (mkdir(dir, 0777) != 0) {
+        int err = errno;
+        if (err != EEXIST) st = spk__fs_io("create directory", dir, err);
+        else if (!spk__fs_is_dir(dir)) st = spk__fail(SPK_ERR_IO, "cannot create directory %s: a file of that name exists", dir);
+    }
+    int err = st == SPK_OK ? spk__fs_sync_dir(fs->base) : 0;
+    if (err) st = spk__fs_io("sync directory", fs->base, err);
+    spk__free(fs->alloc, dir, size);
+    return st;
+}
+
+static spk_status spk__fs_drop_table(void *ctx, const char *db, const char *table) {
+    spk__fs *fs = (spk__fs *)ctx;
+    spk_status st = spk__fs_check_names(db, table);
+    if (st != SPK_OK) return st;
+    size_t dir_size = 0;
+    char *dir = spk__fs_dir(fs, db, &dir_size);
+    if (!dir) return SPK_ERR_NOMEM;
+    spk__fs_list l = {fs->alloc, NULL, 0, 0};
+    st = spk__fs_scan(&l, dir, table, false);
+    /* Oldest first: if one cannot go, the newest is still there. */
+    for (size_t i = 0; st == SPK_OK && i < l.n; i++) {
+        size_t size = 0;
+        char *path = spk__fs_version_path(fs, dir, table, l.e[i].version, &size);
+        if (!path) st = SPK_ERR_NOMEM;
+        else if (unlink(path) != 0 && errno != ENOENT) st = spk__fs_io("remove", path, errno);
+        spk__free(fs->alloc, path, size);
+    }
+    if (st == SPK_OK && l.n) (void)spk__fs_sync_dir(dir);
+    spk__fs_list_free(&l);
+    spk__free(fs->alloc, dir, dir_size);
+    return st;
+}
+
+static spk_status spk__fs_drop_schema(void *ctx, const char *db) {
+    spk__fs *fs = (spk__fs *)ctx;
+    spk_status st = spk__fs_check_names(db, NULL);
+    if (st != SPK_OK) return st;
+    size_t dir_size = 0;
+    char *dir = spk__fs_dir(fs, db, &dir_size);
+    if (!dir) return SPK_ERR_NOMEM;
+    /* What is left (temporary files of writes that will fail, foreign files),
+     * then the directory; again if a write put a file there meanwhile. */
+    for (int attempt = 0; st == SPK_OK; attempt++) {
+        DIR *d = opendir(dir);
+        if (!d) {
+            if (errno != ENOENT) st = spk__fs_io("read directory", dir, errno);
+            break;
+        }
+        for (;;) {
+            errno = 0;
+            struct dirent *e = readdir(d);
+            if (!e) {
+                if (errno) st = spk__fs_io("read directory", dir, errno);
+                break;
+            }
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            size_t size = 0;
+            char *path = spk__fs_path(fs->alloc, &size, "%s/%s", dir, e->d_name);
+            if (!path) st = SPK_ERR_NOMEM;
+            else if (unlink(path) != 0 && errno != ENOENT) st = spk__fs_io("remove", path, errno);
+            spk__free(fs->alloc, path, size);
+            if (st != SPK_OK) break;
+        }
+        closedir(d);
+        if (st != SPK_OK) break;
+        if (rmdir(dir) == 0 || errno == ENOENT) break;
+        if ((errno != ENOTEMPTY && errno != EEXIST) || attempt == 8) st = spk__fs_io("remove directory", dir, errno);
+    }
+    if (st == SPK_OK) (void)spk__fs_sync_dir(fs->base);
+    spk__free(fs->alloc, dir, dir_size);
+    return st;
+}
+
+static void spk__fs_close(void *ctx) {
+    spk__fs *fs = (spk__fs *)ctx;
+    if (!fs) return;
+    spk__free(fs->alloc, fs->base, fs->base_size);
+    spk__free(fs->alloc, fs, sizeof *fs);
+}
+
+static const spk__persist spk__fs_persist = {spk__fs_prepare,       spk__fs_commit,      spk__fs_release,
+                                             spk__fs_retire,        spk__fs_create_schema, spk__fs_drop_schema,
+                                             spk__fs_drop_table,    spk__fs_close};
+
+/* ---------------------------------------------------------------- opening */
+
+/* Loads one database directory's tables into the store. */
+static spk_status spk__fs_load_db(spk__fs *fs, spk__store *s, const char *db) {
+    size_t dir_size = 0;
+    char *dir = spk__fs_dir(fs, db, &dir_size);
+    if (!dir) return SPK_ERR_NOMEM;
+    spk__fs_list l = {fs->alloc, NULL, 0, 0};
+    spk_status st = spk__fs_scan(&l, dir, NULL, true);
+    for (size_t i = 0; st == SPK_OK && i < l.n; i++) {
+        if (i + 1 < l.n && strcmp(l.e[i + 1].table, l.e[i].table) == 0) continue; /* not the highest */
+        size_t first = i; /* the table's lowest version */
+        while (first > 0 && strcmp(l.e[first - 1].table, l.e[i].table) == 0) first--;
+        size_t size = 0;
+        char *path = spk__fs_version_path(fs, dir, l.e[i].table, l.e[i].version, &size);
+        if (!path) {
+            st = SPK_ERR_NOMEM;
+            break;
+        }
+        spk_table *rows = NULL;
+        st = spk__fs_read_file(fs, path, &rows);
+        spk__free(fs->alloc, path, size);
+        if (st == SPK_OK) {
+            st = spk__store_load(s, db, l.e[i].table, l.e[i].version, rows, NULL);
+            for (size_t j = first; st == SPK_OK && j < i; j++) { /* superseded (a crash before retire) */
+                char *old = spk__fs_version_path(fs, dir, l.e[j].table, l.e[j].version, &size);
+                if (!old) st = SPK_ERR_NOMEM;
+                else unlink(old);
+                spk__free(fs->alloc, old, size);
+            }
+        } else if (st != SPK_ERR_NOMEM) {
+            char why[SPK_ERROR_MAX];
+            snprintf(why, sizeof why, "%s", spk_last_error());
+            st = spk__store_load(s, db, l.e[i].table, l.e[i].version, NULL, why);
+        }
+    }
+    spk__fs_list_free(&l);
+    spk__free(fs->alloc, dir, dir_size);
+    return st;
+}
+
+/* Loads every database under the base path. */
+static spk_status spk__fs_load(spk__fs *fs, spk__store *s) {
+    spk_names dbs;
+    memset(&dbs, 0, sizeof dbs);
+    dbs.alloc = fs->alloc;
+    DIR *d = opendir(fs->base);
+    if (!d) return spk__fs_io("read directory", fs->base, errno);
+    spk_status st = SPK_OK;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) {
+            if (errno) st = spk__fs_io("read directory", fs->base, errno);
+            break;
+        }
+        if (!spk__fs_name_ok(e->d_name, strlen(e->d_name))) continue;
+        size_t size = 0;
+        char *path = spk__fs_dir(fs, e->d_name, &size);
+        if (!path) {
+            st = SPK_ERR_NOMEM;
+            break;
+        }
+        bool is_dir = spk__fs_is_dir(path);
+        spk__free(fs->alloc, path, size);
+        if (is_dir && (st = spk_names_add(&dbs, e->d_name)) != SPK_OK) break;
+    }
+    closedir(d);
+    for (int i = 0; st == SPK_OK && i < dbs.n; i++) {
+        st = spk__store_load(s, dbs.names[i], NULL, 0, NULL, NULL);
+        if (st == SPK_OK) st = spk__fs_load_db(fs, s, dbs.names[i]);
+    }
+    spk_names_free(&dbs);
+    return st;
+}
+
+SPKDEF spk_status spk_backend_file(const spk_backend_config *config, spk_backend **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_backend_file: NULL output");
+    *out = NULL;
+    if (!config || !config->base_path || !config->base_path[0])
+        return spk__fail(SPK_ERR_ARG, "the file backend needs spark.sparkless.backend.basePath (the directory to keep "
+                                      "its databases in)");
+    const spk_allocator *a = spk__allocator_or_default(config->alloc);
+    size_t len = strlen(config->base_path);
+    while (len > 1 && config->base_path[len - 1] == '/') len--;
+    spk__fs *fs = (spk__fs *)spk__calloc(a, sizeof *fs);
+    if (!fs) return spk__nomem("a file backend", sizeof *fs);
+    fs->alloc = a;
+    spk__crc_init(fs->crc);
+    fs->base = spk__strndup(a, config->base_path, len);
+    fs->base_size = len + 1;
+    if (!fs->base) {
+        spk__free(a, fs, sizeof *fs);
+        return spk__nomem("a path", len + 1);
+    }
+    spk_status st = SPK_OK;
+    if (mkdir(fs->base, 0777) != 0 && errno != EEXIST) st = spk__fs_io("create directory", fs->base, errno);
+    else if (!spk__fs_is_dir(fs->base))
+        st = spk__fail(SPK_ERR_IO, "spark.sparkless.backend.basePath %s is not a directory", fs->base);
+    spk__store *s = NULL;
+    if (st == SPK_OK) st = spk__store_new(a, config->max_memory, &spk__fs_persist, fs, &s);
+    if (st != SPK_OK) {
+        spk__fs_close(fs);
+        return st;
+    }
+    st = spk__fs_load(fs, s);
+    if (st != SPK_OK) {
+        spk__store_close(s); /* closes fs too */
+        return st;
+    }
+    return spk__store_backend(s, "file", out);
+}
+
+#else /* not POSIX */
+
+SPKDEF spk_status spk_backend_file(const spk_backend_config *config, spk_backend **out) {
+    (void)config;
+    (void)spk__store_load; /* only the POSIX implementation loads */
+    if (out) *out = NULL;
+    return spk__fail(SPK_ERR_UNSUPPORTED, "the file backend needs POSIX");
+}
+
+#endif
+
+/* ---- src/catalog.c ---- */
+/* catalog: sessions from configuration, child sessions, the process's
+ * default session, the backend registry, databases, tables and views.
+ *
+ * Sharing: a root session and its children share one spk__catalog (the
+ * backend and the global temp views); each session has its own spk__sessx
+ * (temp views, configuration, current database). Views and configuration
+ * live in copy-on-write maps (backend.c), so lookups never wait; the
+ * current database is a short string under a per-session mutex. */
+
+/* ---------------------------------------------------------------- names */
+
+#define SPK__NAME_MAX 128
+
+/* A database, table or view name: letters, digits and '_', kept in lower case. */
+static spk_status spk__name_norm(const char *name, size_t len, const char *what, char out[SPK__NAME_MAX + 1]) {
+    if (len == 0 || len > SPK__NAME_MAX)
+        return spk__fail(SPK_ERR_ARG, "%s name '%.*s' must be 1 to %d characters", what, (int)(len > 200 ? 200 : len), name,
+                         SPK__NAME_MAX);
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return spk__fail(SPK_ERR_ARG, "%s name '%.*s' has '%c' at position %zu; names are letters, digits and '_'", what,
+                             (int)len, name, c, i + 1);
+        out[i] = (char)spk__lower(c);
+    }
+    out[len] = 0;
+    return SPK_OK;
+}
+
+/* "table" or "db.table": db is "" when not given. */
+static spk_status spk__table_name(const char *name, char db[SPK__NAME_MAX + 1], char table[SPK__NAME_MAX + 1]) {
+    if (!name) return spk__fail(SPK_ERR_ARG, "NULL table name");
+    const char *dot = strchr(name, '.');
+    db[0] = 0;
+    if (dot && strchr(dot + 1, '.'))
+        return spk__fail(SPK_ERR_ARG, "table name '%s' has more than one '.'; write \"table\" or \"database.table\"", name);
+    spk_status st = dot ? spk__name_norm(name, (size_t)(dot - name), "database", db) : SPK_OK;
+    if (st == SPK_OK) st = spk__name_norm(dot ? dot + 1 : name, strlen(dot ? dot + 1 : name), "table", table);
+    return st;
+}
+
+/* ---------------------------------------------------------------- the backend registry */
+
+typedef struct spk__registration {
+    char name[32];
+    spk_backend_factory factory;
+    void *user;
+} spk__registration;
+
+static spk__once_flag spk__process_once = SPK__ONCE_INIT;
+static spk__mutex spk__process_lock; /* the registry and the default session; never held while calling out */
+static spk__registration spk__registry[16];
+static int spk__registry_n;
+static spk_session *spk__default_session;
+
+static void spk__process_init(void) { (void)spk__mutex_init(&spk__process_lock); }
+static void spk__process_lock_take(void) {
+    spk__call_once(&spk__process_once, spk__process_init);
+    spk__mutex_lock(&spk__process_lock);
+}
+
+static spk_status spk__file_factory(const spk_backend_config *config, spk_backend **out) { return spk_backend_file(config, out); }
+static const spk__registration spk__builtin_backends[] = {{"memory", spk_backend_memory, NULL}, {"file", spk__file_factory, NULL}};
+#define SPK__BUILTINS ((int)(sizeof spk__builtin_backends / sizeof spk__builtin_backends[0]))
+
+/* Under the process lock. */
+static const spk__registration *spk__registry_find(const char *name) {
+    for (int i = 0; i < SPK__BUILTINS; i++)
+        if (strcmp(spk__builtin_backends[i].name, name) == 0) return &spk__builtin_backends[i];
+    for (int i = 0; i < spk__registry_n; i++)
+        if (strcmp(spk__registry[i].name, name) == 0) return &spk__registry[i];
+    return NULL;
+}
+
+static void spk__registry_names(char *buf, size_t cap) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < SPK__BUILTINS + spk__registry_n && used < cap; i++) {
+        const char *n = i < SPK__BUILTINS ? spk__builtin_backends[i].name : spk__registry[i - SPK__BUILTINS].name;
+        int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", n);
+        if (w > 0) used += (size_t)w;
+    }
+}
+
+SPKDEF spk_status spk_backend_register(const char *name, spk_backend_factory factory, void *user) {
+    if (!name || !factory) return spk__fail(SPK_ERR_ARG, "spk_backend_register: NULL argument");
+    size_t len = strlen(name);
+    bool ok = len > 0 && len < sizeof spk__registry[0].name;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= '0' && name[i] <= '9') ||
+             name[i] == '_' || name[i] == '-';
+    if (!ok) return spk__fail(SPK_ERR_ARG, "backend name '%s' must be 1 to 31 letters, digits, '_' or '-'", name);
+    spk_status st = SPK_OK;
+    spk__process_lock_take();
+    if (spk__registry_find(name)) st = spk__fail(SPK_ERR_EXISTS, "a backend named '%s' is already registered", name);
+    else if (spk__registry_n == (int)(sizeof spk__registry / sizeof spk__registry[0]))
+        st = spk__fail(SPK_ERR_LIMIT, "cannot register backend '%s': %d backends are registered already", name, spk__registry_n);
+    else {
+        spk__registration *r = &spk__registry[spk__registry_n++];
+        memcpy(r->name, name, len + 1);
+        r->factory = factory;
+        r->user = user;
+    }
+    spk__mutex_unlock(&spk__process_lock);
+    return st;
+}
+
+SPKDEF spk_status spk_backend_create(const char *name, const spk_backend_config *config, spk_backend **out) {
+    if (!name || !out) return spk__fail(SPK_ERR_ARG, "spk_backend_create: NULL argument");
+    spk__process_lock_take();
+    const spk__registration *r = spk__registry_find(name);
+    spk__registration found = r ? *r : (spk__registration){"", NULL, NULL};
+    char known[600];
+    spk__registry_names(known, sizeof known);
+    spk__mutex_unlock(&spk__process_lock);
+    if (!found.factory) return spk__fail(SPK_ERR_NOT_FOUND, "no backend named '%s'; available: %s", name, known);
+    spk_backend_config c = config ? *config : (spk_backend_config){NULL, NULL, 0, NULL};
+    c.user = found.user;
+    *out = NULL;
+    spk_status st = found.factory(&c, out);
+    if (st == SPK_OK && !*out) st = spk__fail(SPK_ERR_INTERNAL, "backend factory '%s' returned no backend", name);
+    return st;
+}
+
+SPKDEF spk_status spk_backend_list(spk_names *out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_backend_list: NULL output");
+    memset(out, 0, sizeof *out);
+    spk__process_lock_take();
+    spk_status st = SPK_OK;
+    for (int i = 0; i < SPK__BUILTINS + spk__registry_n && st == SPK_OK; i++)
+        st = spk_names_add(out, i < SPK__BUILTINS ? spk__builtin_backends[i].name : spk__registry[i - SPK__BUILTINS].name);
+    spk__mutex_unlock(&spk__process_lock);
+    if (st != SPK_OK) spk_names_free(out);
+    return st;
+}
+
+/* ---------------------------------------------------------------- configuration values */
+
+static bool spk__conf_bool(const char *v, bool *out) {
+    if (spk__name_eq(v, "true", false)) *out = true;
+    else if (spk__name_eq(v, "false", false)) *out = false;
+    else return false;
+    return true;
+}
+
+/* Spark's byte strings: a number with an optional unit b, k, kb, m, mb, g,
+ * gb, t, tb (any case; powers of 1024); a bare number is bytes. */
+static bool spk__parse_bytes(const char *v, uint64_t *out) {
+    uint64_t n = 0;
+    const char *p = v;
+    if (*p < '0' || *p > '9') return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (UINT64_MAX - 9) / 10) return false;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    int shift = 0;
+    switch (spk__lower(*p)) {
+    case 0: break;
+    case 'b': shift = 0; p--; break;
+    case 'k': shift = 10; break;
+    case 'm': shift = 20; break;
+    case 'g': shift = 30; break;
+    case 't': shift = 40; break;
+    default: return false;
+    }
+    if (*p) {
+        p++;
+        if (spk__lower(*p) == 'b') p++;
+        if (*p) return false;
+    }
+    if (shift && n > (UINT64_MAX >> shift)) return false;
+    *out = n << shift;
+    return true;
+}
+
+static bool spk__parse_threads(const char *v, int *out) {
+    long n = 0;
+    if (!*v) return false;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9' || n > SPK_POOL_MAX_THREADS) return false;
+        n = n * 10 + (*p - '0');
+    }
+    if (n > SPK_POOL_MAX_THREADS) return false;
+    *out = (int)n;
+    return true;
+}
+
+#define SPK__KEY_BACKEND "spark.sparkless.backend"
+#define SPK__KEY_BASE_PATH "spark.sparkless.backend.basePath"
+#define SPK__KEY_MAX_MEMORY "spark.sparkless.backend.maxMemory"
+#define SPK__KEY_SPILL "spark.sparkless.backend.allowDiskSpillover"
+#define SPK__KEY_THREADS "spark.sparkless.threads"
+#define SPK__KEY_CASE "spark.sql.caseSensitive"
+
+static bool spk__key_is_static(const char *key) {
+    size_t n = strlen(SPK__KEY_BACKEND);
+    return strncmp(key, SPK__KEY_BACKEND, n) == 0 && (key[n] == 0 || key[n] == '.');
+}
+
+/* Checks a value for a known key (others are free-form). */
+static spk_status spk__conf_check(const char *key, const char *value) {
+    if (!key || !value) return spk__fail(SPK_ERR_ARG, "configuration: NULL key or value");
+    if (!*key) return spk__fail(SPK_ERR_ARG, "configuration: empty key");
+    bool b;
+    uint64_t bytes;
+    int threads;
+    if (strcmp(key, SPK__KEY_BACKEND) == 0) {
+        spk__process_lock_take();
+        bool known = spk__registry_find(value) != NULL;
+        char names[600];
+        spk__registry_names(names, sizeof names);
+        spk__mutex_unlock(&spk__process_lock);
+        if (!known) return spk__fail(SPK_ERR_ARG, "%s: no backend named '%s'; available: %s", key, value, names);
+    } else if (strcmp(key, SPK__KEY_BASE_PATH) == 0) {
+        if (!*value) return spk__fail(SPK_ERR_ARG, "%s: the path is empty", key);
+    } else if (strcmp(key, SPK__KEY_MAX_MEMORY) == 0) {
+        if (!spk__parse_bytes(value, &bytes))
+            return spk__fail(SPK_ERR_ARG, "%s: '%s' is not a byte size (a number with an optional unit: 512m, 2g, 1024k, 100b)",
+                             key, value);
+    } else if (strcmp(key, SPK__KEY_SPILL) == 0 || strcmp(key, SPK__KEY_CASE) == 0) {
+        if (!spk__conf_bool(value, &b)) return spk__fail(SPK_ERR_ARG, "%s: '%s' is not true or false", key, value);
+    } else if (strcmp(key, SPK__KEY_THREADS) == 0) {
+        if (!spk__parse_threads(value, &threads))
+            return spk__fail(SPK_ERR_ARG, "%s: '%s' is not a thread count (0 = one per core, up to %d)", key, value,
+                             SPK_POOL_MAX_THREADS);
+    }
+    return SPK_OK;
+}
+
+static void spk__string_free(void *ctx, void *value) {
+    const spk_allocator *a = (const spk_allocator *)ctx;
+    spk__free(a, value, strlen((const char *)value) + 1);
+}
+
+static void spk__view_free(void *ctx, void *value) {
+    (void)ctx;
+    spk_df_release((spk_df *)value);
+}
+
+/* Sets key in a configuration map. */
+static spk_status spk__conf_put(spk__cow *conf, const char *key, const char *value) {
+    char *copy = spk__strndup(conf->alloc, value, strlen(value));
+    if (!copy) return spk__nomem("a configuration value", strlen(value) + 1);
+    spk__cow_lock(conf);
+    spk__cow_state *next = spk__cow_with(conf, key, copy);
+    if (next) spk__cow_publish(conf, next);
+    spk__cow_unlock(conf);
+    if (!next) spk__free(conf->alloc, copy, strlen(copy) + 1);
+    return next ? SPK_OK : SPK_ERR_NOMEM;
+}
+
+/* Copies the value of key into buf (NULL buf: only whether it is set). */
+static spk_status spk__conf_read(spk__cow *conf, const char *key, char *buf, size_t cap) {
+    spk_status st = SPK_OK;
+    const spk__cow_state *cur = spk__cow_enter(conf);
+    const char *v = (const char *)spk__cow_find(cur, key);
+    if (!v) st = spk__fail(SPK_ERR_NOT_FOUND, "configuration key '%s' is not set", key);
+    else if (buf && strlen(v) >= cap)
+        st = spk__fail(SPK_ERR_LIMIT, "the value of '%s' needs %zu bytes; the buffer has %zu", key, strlen(v) + 1, cap);
+    else if (buf) memcpy(buf, v, strlen(v) + 1);
+    spk__cow_leave(conf);
+    return st;
+}
+
+/* ---------------------------------------------------------------- builders */
+
+typedef struct spk__kv {
+    char *key, *value;
+} spk__kv;
+
+struct spk_builder {
+    const spk_allocator *alloc;
+    spk__kv *conf;
+    int n;
+    spk_backend *backend; /* injected */
+};
+
+SPKDEF spk_status spk_builder_new(spk_builder **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_builder_new: NULL output");
+    spk_builder *b = (spk_builder *)spk__calloc(&spk__default_allocator, sizeof *b);
+    if (!b) return spk__nomem("a builder", sizeof *b);
+    b->alloc = &spk__default_allocator;
+    *out = b;
+    return SPK_OK;
+}
+
+SPKDEF void spk_builder_free(spk_builder *b) {
+    if (!b) return;
+    for (int i = 0; i < b->n; i++) {
+        spk__free(&spk__default_allocator, b->conf[i].key, strlen(b->conf[i].key) + 1);
+        spk__free(&spk__default_allocator, b->conf[i].value, strlen(b->conf[i].value) + 1);
+    }
+    if (b->conf) spk__free(&spk__default_allocator, b->conf, (size_t)b->n * sizeof *b->conf);
+    spk_backend_close(b->backend);
+    spk__free(&spk__default_allocator, b, sizeof *b);
+}
+
+static const char *spk__builder_get(const spk_builder *b, const char *key) {
+    for (int i = 0; i < b->n; i++)
+        if (strcmp(b->conf[i].key, key) == 0) return b->conf[i].value;
+    return NULL;
+}
+
+SPKDEF spk_status spk_builder_config(spk_builder *b, const char *key, const char *value) {
+    if (!b) return spk__fail(SPK_ERR_ARG, "spk_builder_config: NULL builder");
+    spk_status st = spk__conf_check(key, value);
+    if (st != SPK_OK) return st;
+    const spk_allocator *a = &spk__default_allocator;
+    char *v = spk__strndup(a, value, strlen(value));
+    if (!v) return spk__nomem("a configuration value", strlen(value) + 1);
+    for (int i = 0; i < b->n; i++)
+        if (strcmp(b->conf[i].key, key) == 0) {
+            spk__free(a, b->conf[i].value, strlen(b->conf[i].value) + 1);
+            b->conf[i].value = v;
+            return SPK_OK;
+        }
+    char *k = spk__strndup(a, key, strlen(key));
+    spk__kv *grown = k ? (spk__kv *)spk__realloc(a, b->conf, (size_t)b->n * sizeof *grown, (size_t)(b->n + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        if (k) spk__free(a, k, strlen(k) + 1);
+        spk__free(a, v, strlen(v) + 1);
+        return spk__nomem("a configuration entry", sizeof *grown);
+    }
+    grown[b->n++] = (spk__kv){k, v};
+    b->conf = grown;
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_builder_allocator(spk_builder *b, const spk_allocator *alloc) {
+    if (!b) return spk__fail(SPK_ERR_ARG, "spk_builder_allocator: NULL builder");
+    b->alloc = spk__allocator_or_default(alloc);
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_builder_backend(spk_builder *b, spk_backend *backend) {
+    if (!b || !backend) return spk__fail(SPK_ERR_ARG, "spk_builder_backend: NULL argument");
+    spk_backend_close(b->backend);
+    b->backend = backend;
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- catalogs and session state */
+
+typedef struct spk__catalog {
+    atomic_int refs; /* sessions using it */
+    const spk_allocator *alloc;
+    spk_backend *backend;
+    spk__cow global_views; /* name -> spk_df */
+} spk__catalog;
+
+struct spk__sessx {
+    spk__catalog *catalog;
+    atomic_int handles;       /* spk_builder_get_or_create hands out more than one */
+    spk__cow views;           /* name -> spk_df */
+    spk__cow conf;            /* key -> string */
+    spk__mutex current_lock;
+    char current[SPK__NAME_MAX + 1];
+};
+
+static void spk__catalog_release(spk__catalog *c) {
+    if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) > 1) return;
+    spk__cow_destroy(&c->global_views);
+    spk_backend_close(c->backend);
+    spk__free(c->alloc, c, sizeof *c);
+}
+
+static spk_status spk__catalog_new(const spk_allocator *alloc, spk_backend *backend, spk__catalog **out) {
+    spk__catalog *c = (spk__catalog *)spk__calloc(alloc, sizeof *c);
+    if (!c) return spk__nomem("a catalog", sizeof *c);
+    spk_status st = spk__cow_init(&c->global_views, alloc, spk__view_free, NULL);
+    if (st != SPK_OK) {
+        spk__free(alloc, c, sizeof *c);
+        return st;
+    }
+    atomic_init(&c->refs, 1);
+    c->alloc = alloc;
+    c->backend = backend;
+    *out = c;
+    return SPK_OK;
+}
+
+static void spk__sessx_free(const spk_allocator *a, struct spk__sessx *x) {
+    if (!x) return;
+    spk__cow_destroy(&x->views);
+    spk__cow_destroy(&x->conf);
+    spk__mutex_destroy(&x->current_lock);
+    spk__catalog_release(x->catalog);
+    spk__free(a, x, sizeof *x);
+}
+
+/* A session on catalog c (a reference is taken), with configuration from
+ * keys/values (n pairs) and the given current database. */
+static spk_status spk__session_on(spk__catalog *c, const spk_allocator *alloc, const char *const *keys,
+                                  const char *const *values, int n, const char *current, spk_session **out) {
+    bool case_sensitive = false;
+    int threads = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(keys[i], SPK__KEY_CASE) == 0) (void)spk__conf_bool(values[i], &case_sensitive);
+        if (strcmp(keys[i], SPK__KEY_THREADS) == 0) (void)spk__parse_threads(values[i], &threads);
+    }
+    spk_session *s = NULL;
+    spk_status st = spk__session_make(alloc, case_sensitive, threads, &s);
+    if (st != SPK_OK) return st;
+    struct spk__sessx *x = (struct spk__sessx *)spk__calloc(alloc, sizeof *x);
+    if (!x) {
+        spk__session_release(s);
+        return spk__nomem("a session", sizeof *x);
+    }
+    bool views = false, conf = false, lock = false;
+    st = spk__cow_init(&x->views, alloc, spk__view_free, NULL);
+    views = st == SPK_OK;
+    if (st == SPK_OK) st = spk__cow_init(&x->conf, alloc, spk__string_free, (void *)alloc);
+    conf = views && st == SPK_OK;
+    if (st == SPK_OK) st = (lock = spk__mutex_init(&x->current_lock)) ? SPK_OK : spk__fail(SPK_ERR_INTERNAL, "mtx_init failed");
+    for (int i = 0; st == SPK_OK && i < n; i++) st = spk__conf_put(&x->conf, keys[i], values[i]);
+    if (st != SPK_OK) {
+        if (views) spk__cow_destroy(&x->views);
+        if (conf) spk__cow_destroy(&x->conf);
+        if (lock) spk__mutex_destroy(&x->current_lock);
+        spk__free(alloc, x, sizeof *x);
+        spk__session_release(s);
+        return st;
+    }
+    atomic_init(&x->handles, 1);
+    snprintf(x->current, sizeof x->current, "%s", current);
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    x->catalog = c;
+    s->ext = x;
+    *out = s;
+    return SPK_OK;
+}
+
+static spk_status spk__builder_session(spk_builder *b, spk_session **out) {
+    spk_backend *backend = b->backend;
+    spk_status st = SPK_OK;
+    if (!backend) {
+        const char *name = spk__builder_get(b, SPK__KEY_BACKEND), *mem = spk__builder_get(b, SPK__KEY_MAX_MEMORY);
+        spk_backend_config cfg = {b->alloc, spk__builder_get(b, SPK__KEY_BASE_PATH), 0, NULL};
+        if (mem) (void)spk__parse_bytes(mem, &cfg.max_memory);
+        st = spk_backend_create(name ? name : "memory", &cfg, &backend);
+        if (st != SPK_OK) return st;
+    }
+    spk__catalog *c = NULL;
+    if ((st = spk__catalog_new(b->alloc, backend, &c)) != SPK_OK) {
+        if (!b->backend) spk_backend_close(backend);
+        return st;
+    }
+    b->backend = NULL; /* the catalog has it now */
+    const char *keys[64], *values[64];
+    int n = 0;
+    for (int i = 0; i < b->n && n < 64; i++, n++) {
+        keys[n] = b->conf[i].key;
+        values[n] = b->conf[i].value;
+    }
+    st = spk__session_on(c, b->alloc, keys, values, n, "default", out);
+    spk__catalog_release(c); /* the session holds it */
+    return st;
+}
+
+SPKDEF spk_status spk_builder_create(spk_builder *b, spk_session **out) {
+    if (!b || !out) return spk__fail(SPK_ERR_ARG, "spk_builder_create: NULL argument");
+    return spk__builder_session(b, out);
+}
+
+SPKDEF spk_status spk_builder_get_or_create(spk_builder *b, spk_session **out) {
+    if (!b || !out) return spk__fail(SPK_ERR_ARG, "spk_builder_get_or_create: NULL argument");
+    /* Made outside the lock (a backend may do I/O, and the registry takes
+     * the lock); if another thread published one meanwhile, ours goes. */
+    spk__process_lock_take();
+    spk_session *s = spk__default_session;
+    if (s) atomic_fetch_add(&s->ext->handles, 1);
+    spk__mutex_unlock(&spk__process_lock);
+    spk_status st = SPK_OK;
+    if (!s) {
+        spk_session *made = NULL;
+        if ((st = spk__builder_session(b, &made)) != SPK_OK) return st;
+        spk__process_lock_take();
+        s = spk__default_session;
+        if (s) atomic_fetch_add(&s->ext->handles, 1);
+        else s = spk__default_session = made;
+        spk__mutex_unlock(&spk__process_lock);
+        if (s != made) spk_session_stop(made);
+    }
+    for (int i = 0; st == SPK_OK && s && i < b->n; i++)
+        if (!spk__key_is_static(b->conf[i].key)) st = spk_conf_set(s, b->conf[i].key, b->conf[i].value);
+    if (st != SPK_OK && s) {
+        spk_session_stop(s);
+        s = NULL;
+    }
+    *out = s;
+    return st;
+}
+
+SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_session_new: NULL output");
+    if (opts && (opts->threads < 0 || opts->threads > SPK_POOL_MAX_THREADS))
+        return spk__fail(SPK_ERR_ARG, "spk_session_new: threads is %d; it must be 0 (one per core) to %d", opts->threads,
+                         SPK_POOL_MAX_THREADS);
+    const spk_allocator *alloc = spk__allocator_or_default(opts ? opts->alloc : NULL);
+    spk_backend *backend = NULL;
+    spk_backend_config cfg = {alloc, NULL, 0, NULL};
+    spk_status st = spk_backend_memory(&cfg, &backend);
+    spk__catalog *c = NULL;
+    if (st == SPK_OK && (st = spk__catalog_new(alloc, backend, &c)) != SPK_OK) spk_backend_close(backend);
+    if (st != SPK_OK) return st;
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", opts ? opts->threads : 0);
+    const char *keys[] = {SPK__KEY_BACKEND, SPK__KEY_CASE, SPK__KEY_THREADS};
+    const char *values[] = {"memory", opts && opts->case_sensitive ? "true" : "false", threads};
+    st = spk__session_on(c, alloc, keys, values, 3, "default", out);
+    spk__catalog_release(c);
+    return st;
+}
+
+SPKDEF spk_status spk_session_new_session(spk_session *s, spk_session **out) {
+    if (!s || !s->ext || !out) return spk__fail(SPK_ERR_ARG, "spk_session_new_session: NULL or stopped session");
+    struct spk__sessx *x = s->ext;
+    /* the parent's configuration, as it is now */
+    const char *keys[256], *values[256];
+    int n = 0;
+    spk_status st = SPK_OK;
+    char current[SPK__NAME_MAX + 1];
+    spk__mutex_lock(&x->current_lock);
+    memcpy(current, x->current, sizeof current);
+    spk__mutex_unlock(&x->current_lock);
+    const spk__cow_state *cur = spk__cow_enter(&x->conf);
+    if (cur->n > 256) st = spk__fail(SPK_ERR_LIMIT, "newSession: the session has %zu configuration keys; at most 256 are copied", cur->n);
+    for (size_t i = 0; st == SPK_OK && i < cur->n; i++, n++) {
+        keys[n] = cur->e[i].key;
+        values[n] = (const char *)cur->e[i].value;
+    }
+    /* the strings stay valid while we are a reader */
+    if (st == SPK_OK) st = spk__session_on(x->catalog, s->alloc, keys, values, n, "default", out);
+    spk__cow_leave(&x->conf);
+    (void)current; /* Spark: a new session starts in "default" */
+    return st;
+}
+
+SPKDEF void spk_session_stop(spk_session *s) {
+    if (!s) return;
+    struct spk__sessx *x = s->ext;
+    if (!x) return;
+    spk__process_lock_take();
+    int left = atomic_fetch_sub(&x->handles, 1) - 1;
+    if (left == 0 && spk__default_session == s) spk__default_session = NULL;
+    spk__mutex_unlock(&spk__process_lock);
+    if (left > 0) return;
+    s->ext = NULL;
+    spk__sessx_free(s->alloc, x);
+    spk__session_release(s);
+}
+
+SPKDEF void spk_session_free(spk_session *s) { spk_session_stop(s); }
+
+static struct spk__sessx *spk__sessx_of(spk_session *s, const char *fn) {
+    if (!s || !s->ext) {
+        spk__fail(SPK_ERR_ARG, "%s: %s session", fn, s ? "stopped" : "NULL");
+        return NULL;
+    }
+    return s->ext;
+}
+
+SPKDEF spk_backend *spk_session_backend(spk_session *s) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_session_backend");
+    return x ? x->catalog->backend : NULL;
+}
+
+SPKDEF spk_status spk_conf_set(spk_session *s, const char *key, const char *value) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_conf_set");
+    if (!x) return SPK_ERR_ARG;
+    if (key && spk__key_is_static(key))
+        return spk__fail(SPK_ERR_STATE, "cannot modify the value of the static config '%s' on a running session; set it on the "
+                                        "builder", key);
+    spk_status st = spk__conf_check(key, value);
+    if (st != SPK_OK) return st;
+    if ((st = spk__conf_put(&x->conf, key, value)) != SPK_OK) return st;
+    bool b;
+    int threads;
+    if (strcmp(key, SPK__KEY_CASE) == 0 && spk__conf_bool(value, &b)) atomic_store(&s->case_sensitive, b);
+    if (strcmp(key, SPK__KEY_THREADS) == 0 && spk__parse_threads(value, &threads)) spk__session_set_threads(s, threads);
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_conf_get(spk_session *s, const char *key, char *buf, size_t cap) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_conf_get");
+    if (!x) return SPK_ERR_ARG;
+    if (!key || !buf) return spk__fail(SPK_ERR_ARG, "spk_conf_get: NULL argument");
+    return spk__conf_read(&x->conf, key, buf, cap);
+}
+
+SPKDEF spk_status spk_conf_unset(spk_session *s, const char *key) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_conf_unset");
+    if (!x) return SPK_ERR_ARG;
+    if (!key) return spk__fail(SPK_ERR_ARG, "spk_conf_unset: NULL key");
+    if (spk__key_is_static(key)) return spk__fail(SPK_ERR_STATE, "cannot unset the static config '%s' on a running session", key);
+    spk__cow_lock(&x->conf);
+    spk__cow_state *next = spk__cow_find(spk__cow_locked(&x->conf), key) ? spk__cow_without(&x->conf, spk__key_equals, key) : NULL;
+    if (next) spk__cow_publish(&x->conf, next);
+    spk__cow_unlock(&x->conf);
+    if (strcmp(key, SPK__KEY_CASE) == 0) atomic_store(&s->case_sensitive, false);
+    if (strcmp(key, SPK__KEY_THREADS) == 0) spk__session_set_threads(s, 0);
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- calling backends
+ * A user backend may fail without a message (it cannot call spk__fail):
+ * then the catalog records one, so spk_last_error() always says what failed. */
+
+static spk_status spk__backend_done(const spk_backend *b, unsigned long before, spk_status st, const char *op, const char *db,
+                                    const char *table) {
+    if (st != SPK_OK && spk__error_count == before)
+        spk__fail(st, "backend '%s': %s %s%s%s failed: %s", b->type, op, db ? db : "", table ? "." : "", table ? table : "",
+                  spk_status_message(st));
+    return st;
+}
+
+static _Thread_local unsigned long spk__backend_mark; /* spk__error_count before the call */
+#define SPK__BACKEND_CALL(b, op, db, table, call) \
+    (spk__backend_mark = spk__error_count, spk__backend_done((b), spk__backend_mark, (b)->ops->call, op, db, table))
+
+/* ---------------------------------------------------------------- databases */
+
+static spk_status spk__db_arg(const char *name, char out[SPK__NAME_MAX + 1]) {
+    if (!name) return spk__fail(SPK_ERR_ARG, "NULL database name");
+    spk_status st = spk__name_norm(name, strlen(name), "database", out);
+    if (st == SPK_OK && strcmp(out, "global_temp") == 0)
+        st = spk__fail(SPK_ERR_ARG, "global_temp is the database of global temp views, not of tables");
+    return st;
+}
+
+static void spk__current_db(struct spk__sessx *x, char out[SPK__NAME_MAX + 1]) {
+    spk__mutex_lock(&x->current_lock);
+    memcpy(out, x->current, SPK__NAME_MAX + 1);
+    spk__mutex_unlock(&x->current_lock);
+}
+
+SPKDEF spk_status spk_catalog_create_database(spk_session *s, const char *name, bool if_not_exists) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_create_database");
+    char db[SPK__NAME_MAX + 1];
+    if (!x) return SPK_ERR_ARG;
+    spk_status st = spk__db_arg(name, db);
+    const spk_backend *b = x->catalog->backend;
+    return st == SPK_OK ? SPK__BACKEND_CALL(b, "create database", db, NULL, create_schema(b->self, db, if_not_exists)) : st;
+}
+
+SPKDEF spk_status spk_catalog_drop_database(spk_session *s, const char *name, bool if_exists, bool cascade) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_drop_database");
+    char db[SPK__NAME_MAX + 1];
+    if (!x) return SPK_ERR_ARG;
+    spk_status st = spk__db_arg(name, db);
+    if (st != SPK_OK) return st;
+    if (strcmp(db, "default") == 0) return spk__fail(SPK_ERR_ARG, "cannot drop the default database");
+    const spk_backend *b = x->catalog->backend;
+    st = SPK__BACKEND_CALL(b, "drop database", db, NULL, drop_schema(b->self, db, cascade));
+    if (st == SPK_ERR_NOT_FOUND && if_exists) {
+        spk_clear_error();
+        st = SPK_OK;
+    }
+    return st;
+}
+
+SPKDEF spk_status spk_catalog_list_databases(spk_session *s, spk_names *out) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_list_databases");
+    if (!x) return SPK_ERR_ARG;
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_catalog_list_databases: NULL output");
+    const spk_backend *b = x->catalog->backend;
+    memset(out, 0, sizeof *out);
+    return SPK__BACKEND_CALL(b, "list databases", NULL, NULL, list_schemas(b->self, out));
+}
+
+SPKDEF bool spk_catalog_database_exists(spk_session *s, const char *name) {
+    spk_names all = {0, NULL, NULL};
+    char db[SPK__NAME_MAX + 1];
+    if (name && spk__name_eq(name, "global_temp", false)) return spk__sessx_of(s, "spk_catalog_database_exists") != NULL;
+    if (!name || spk__db_arg(name, db) != SPK_OK || spk_catalog_list_databases(s, &all) != SPK_OK) return false;
+    bool found = false;
+    for (int i = 0; i < all.n && !found; i++) found = strcmp(all.names[i], db) == 0;
+    spk_names_free(&all);
+    return found;
+}
+
+SPKDEF spk_status spk_catalog_current_database(spk_session *s, char *buf, size_t cap) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_current_database");
+    if (!x) return SPK_ERR_ARG;
+    char db[SPK__NAME_MAX + 1];
+    spk__current_db(x, db);
+    if (!buf || strlen(db) >= cap) return spk__fail(SPK_ERR_LIMIT, "spk_catalog_current_database: the buffer needs %zu bytes", strlen(db) + 1);
+    memcpy(buf, db, strlen(db) + 1);
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_catalog_set_current_database(spk_session *s, const char *name) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_set_current_database");
+    char db[SPK__NAME_MAX + 1];
+    if (!x) return SPK_ERR_ARG;
+    spk_status st = spk__db_arg(name, db);
+    if (st != SPK_OK) return st;
+    if (!spk_catalog_database_exists(s, db)) return spk__fail(SPK_ERR_NOT_FOUND, "database `%s` not found", db);
+    spk__mutex_lock(&x->current_lock);
+    memcpy(x->current, db, sizeof x->current);
+    spk__mutex_unlock(&x->current_lock);
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- tables */
+
+/* Resolves a table name against the session: db is filled in. */
+static spk_status spk__resolve(struct spk__sessx *x, const char *name, char db[SPK__NAME_MAX + 1], char table[SPK__NAME_MAX + 1]) {
+    spk_status st = spk__table_name(name, db, table);
+    if (st == SPK_OK && !db[0]) spk__current_db(x, db);
+    return st;
+}
+
+/* The latest schema of db.table (a reference), through a scan. */
+static spk_status spk__table_schema(const spk_backend *b, const char *db, const char *table, spk_schema **out) {
+    spk_table *t = NULL;
+    spk_status st = SPK__BACKEND_CALL(b, "scan", db, table, scan(b->self, db, table, 0, &t, NULL));
+    if (st != SPK_OK) return st;
+    *out = spk_schema_retain(spk_table_schema(t));
+    spk_table_free(t);
+    return SPK_OK;
+}
+
+/* t's rows under `schema` (same column count): a relabelling when the types
+ * are the same, else a copy that widens each value as appends do. Takes t. */
+static spk_status spk__rows_as(spk_table *t, spk_schema *schema, const char *target, spk_table **out) {
+    int n = spk_schema_ncols(schema);
+    bool same = spk_schema_ncols(t->schema) == n && !spk__table_shared(t);
+    for (int i = 0; same && i < n; i++) {
+        const spk_field *f = spk_schema_field(schema, i), *g = spk_schema_field(t->schema, i);
+        same = spk_type_equal(f->type, g->type) && (f->nullable || !g->nullable);
+    }
+    if (same) {
+        spk_schema_release(t->schema);
+        t->schema = spk_schema_retain(schema);
+        *out = t;
+        return SPK_OK;
+    }
+    for (int i = 0; i < n; i++) {
+        const spk_field *f = spk_schema_field(schema, i), *g = spk_schema_field(t->schema, i);
+        if (!spk__storable(g->type, f->type)) {
+            spk_status st = spk__fail(SPK_ERR_SCHEMA, "cannot write incompatible data to table %s: column %d `%s` is %s in the "
+                                                      "table, and %s (`%s`) in the data cannot be stored in it without loss",
+                                      target, i + 1, f->name, spk__type_sql(f->type).s, spk__type_sql(g->type).s, g->name);
+            spk_table_free(t);
+            return st;
+        }
+    }
+    spk_table *copy = NULL;
+    spk_status st = spk_table_new(t->alloc, schema, &copy);
+    spk_value row[256];
+    if (st == SPK_OK && n > 256) st = spk__fail(SPK_ERR_LIMIT, "writing %s: more than 256 columns need the same types as the table", target);
+    spk_cursor c;
+    spk_cursor_open(&c, t);
+    while (st == SPK_OK && spk_cursor_next(&c)) {
+        for (int i = 0; i < n && st == SPK_OK; i++) st = spk_cursor_get(&c, i, &row[i]);
+        if (st == SPK_OK) st = spk_table_append_row(copy, row, n);
+        if (st != SPK_OK) spk__fail_prefix("writing %s, row %zu: ", target, c.row + 1);
+    }
+    spk_table_free(t);
+    if (st != SPK_OK) {
+        spk_table_free(copy);
+        return st;
+    }
+    *out = copy;
+    return SPK_OK;
+}
+
+/* A copy of schema with every column nullable (as Spark saves tables). */
+static spk_status spk__nullable_schema(const spk_allocator *a, const spk_schema *schema, const char *target, spk_schema **out) {
+    int n = spk_schema_ncols(schema);
+    spk_field fields[256];
+    if (n > 256) return spk__fail(SPK_ERR_LIMIT, "table %s: at most 256 columns", target);
+    for (int i = 0; i < n; i++) {
+        fields[i] = *spk_schema_field(schema, i);
+        fields[i].nullable = true;
+    }
+    spk_status st = spk_schema_new(a, fields, n, out);
+    if (st != SPK_OK) spk__fail_prefix("cannot save table %s: ", target);
+    return st;
+}
+
+/* `name` quoted for spk_col. */
+static spk_expr *spk__col_quoted(const char *name) {
+    char q[2 * SPK__NAME_MAX + 8];
+    size_t k = 0;
+    q[k++] = '`';
+    for (const char *p = name; *p && k < sizeof q - 3; p++) {
+        if (*p == '`') q[k++] = '`';
+        q[k++] = *p;
+    }
+    q[k++] = '`';
+    q[k] = 0;
+    return spk_col(q);
+}
+
+/* df's columns matched to the table's by name (saveAsTable in append mode). */
+static spk_df *spk__by_name(spk_df *df, const spk_schema *schema, const char *target) {
+    int n = spk_schema_ncols(schema), m = spk_schema_ncols(df->schema);
+    char missing[512] = "", extra[512] = "";
+    size_t nm = 0, ne = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = spk_schema_field(schema, i)->name;
+        if (spk_schema_index(df->schema, name, df->case_sensitive) < 0 && nm < sizeof missing)
+            nm += (size_t)snprintf(missing + nm, sizeof missing - nm, "%s`%s`", nm ? ", " : "", name);
+    }
+    for (int i = 0; i < m; i++) {
+        const char *name = spk_schema_field(df->schema, i)->name;
+        if (spk_schema_index(schema, name, df->case_sensitive) < 0 && ne < sizeof extra)
+            ne += (size_t)snprintf(extra + ne, sizeof extra - ne, "%s`%s`", ne ? ", " : "", name);
+    }
+    if (nm || ne) {
+        spk__fail(SPK_ERR_SCHEMA, "cannot append to table %s: %s%s%s%s%s", target, nm ? "the data lacks " : "", missing,
+                  nm && ne ? "; " : "", ne ? "the table has no column " : "", extra);
+        return NULL;
+    }
+    spk_expr *cols[256];
+    if (n > 256) {
+        spk__fail(SPK_ERR_LIMIT, "table %s: at most 256 columns", target);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) cols[i] = spk__col_quoted(spk_schema_field(schema, i)->name);
+    return spk_df_select_array(df, cols, n);
+}
+
+/* Collects df and writes it to db.table with the mode. */
+static spk_status spk__write(struct spk__sessx *x, spk_df *df, const char *db, const char *table, spk_write_mode mode) {
+    const spk_backend *b = x->catalog->backend;
+    char target[2 * SPK__NAME_MAX + 2];
+    snprintf(target, sizeof target, "%s.%s", db, table);
+    spk_schema *existing = NULL;
+    spk_status st = spk__table_schema(b, db, table, &existing);
+    if (st == SPK_ERR_NOT_FOUND || st == SPK_ERR_CORRUPT) {
+        existing = NULL;
+        if (st == SPK_ERR_NOT_FOUND && (mode == SPK_WRITE_INSERT || mode == SPK_WRITE_INSERT_OVERWRITE))
+            return spk__fail(SPK_ERR_NOT_FOUND, "insertInto: table %s not found", target);
+        spk_clear_error();
+        st = SPK_OK;
+    }
+    if (st != SPK_OK) return st;
+    if (existing && mode == SPK_WRITE_ERROR) {
+        spk_schema_release(existing);
+        return spk__fail(SPK_ERR_EXISTS, "table %s already exists (save mode \"error\"; use \"append\", \"overwrite\" or \"ignore\")",
+                         target);
+    }
+    if (existing && mode == SPK_WRITE_IGNORE) {
+        spk_schema_release(existing);
+        return SPK_OK;
+    }
+    bool insert = mode == SPK_WRITE_INSERT || mode == SPK_WRITE_INSERT_OVERWRITE;
+    spk_df *source = spk_df_retain(df);
+    if (existing && mode == SPK_WRITE_APPEND) {
+        spk_df_release(source);
+        source = spk__by_name(df, existing, target);
+        if (!source) st = spk_last_status();
+    }
+    if (st == SPK_OK && existing && insert && spk_schema_ncols(df->schema) != spk_schema_ncols(existing))
+        st = spk__fail(SPK_ERR_SCHEMA, "insertInto %s: the table has %d columns and the data %d", target,
+                       spk_schema_ncols(existing), spk_schema_ncols(df->schema));
+    spk_schema *schema = NULL;
+    if (st == SPK_OK) {
+        bool keep = existing && (mode == SPK_WRITE_APPEND || insert);
+        st = keep ? (schema = spk_schema_retain(existing), SPK_OK) : spk__nullable_schema(x->catalog->alloc, df->schema, target, &schema);
+    }
+    spk_table *rows = NULL;
+    if (st == SPK_OK) st = spk_df_collect(source, &rows);
+    if (st == SPK_OK) st = spk__rows_as(rows, schema, target, &rows);
+    spk_df_release(source);
+    spk_schema_release(schema);
+    spk_schema_release(existing);
+    if (st != SPK_OK) return st;
+    return SPK__BACKEND_CALL(b, "write", db, table, write(b->self, db, table, rows, mode, NULL));
+}
+
+SPKDEF spk_status spk_catalog_save_as_table(spk_session *s, spk_df *df, const char *name, const char *mode) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_save_as_table");
+    if (!x) return SPK_ERR_ARG;
+    if (!df) return spk__fail(SPK_ERR_ARG, "spk_catalog_save_as_table: NULL DataFrame");
+    spk_write_mode m;
+    char db[SPK__NAME_MAX + 1], table[SPK__NAME_MAX + 1];
+    spk_status st = spk_write_mode_parse(mode, &m);
+    if (st == SPK_OK) st = spk__resolve(x, name, db, table);
+    if (st == SPK_OK && strcmp(db, "global_temp") == 0)
+        st = spk__fail(SPK_ERR_ARG, "cannot save a table in global_temp (it holds global temp views)");
+    return st == SPK_OK ? spk__write(x, df, db, table, m) : st;
+}
+
+SPKDEF spk_status spk_catalog_insert_into(spk_session *s, spk_df *df, const char *name, bool overwrite) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_insert_into");
+    if (!x) return SPK_ERR_ARG;
+    if (!df) return spk__fail(SPK_ERR_ARG, "spk_catalog_insert_into: NULL DataFrame");
+    char db[SPK__NAME_MAX + 1], table[SPK__NAME_MAX + 1];
+    spk_status st = spk__resolve(x, name, db, table);
+    return st == SPK_OK ? spk__write(x, df, db, table, overwrite ? SPK_WRITE_INSERT_OVERWRITE : SPK_WRITE_INSERT) : st;
+}
+
+/* A view's plan (a new reference) if the map has one of that name. */
+static spk_df *spk__view_get(spk__cow *views, const char *name) {
+    const spk__cow_state *cur = spk__cow_enter(views);
+    spk_df *df = spk_df_retain((spk_df *)spk__cow_find(cur, name));
+    spk__cow_leave(views);
+    return df;
+}
+
+SPKDEF spk_df *spk_session_table(spk_session *s, const char *name) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_session_table");
+    char db[SPK__NAME_MAX + 1], table[SPK__NAME_MAX + 1];
+    if (!x || spk__table_name(name, db, table) != SPK_OK) return NULL;
+    if (strcmp(db, "global_temp") == 0) {
+        spk_df *v = spk__view_get(&x->catalog->global_views, table);
+        if (!v) spk__fail(SPK_ERR_NOT_FOUND, "global temp view `global_temp`.`%s` not found", table);
+        spk_df *aliased = spk_df_alias(v, table);
+        spk_df_release(v);
+        return aliased;
+    }
+    if (!db[0]) {
+        spk_df *v = spk__view_get(&x->views, table);
+        if (v) {
+            spk_df *aliased = spk_df_alias(v, table); /* "v.col" resolves, as in Spark */
+            spk_df_release(v);
+            return aliased;
+        }
+        spk__current_db(x, db);
+    }
+    const spk_backend *b = x->catalog->backend;
+    spk_table *t = NULL;
+    spk_status st = SPK__BACKEND_CALL(b, "scan", db, table, scan(b->self, db, table, 0, &t, NULL));
+    if (st == SPK_ERR_NOT_FOUND && !spk_catalog_database_exists(s, db)) {
+        spk__fail(SPK_ERR_NOT_FOUND, "table or view %s.%s not found: database `%s` does not exist", db, table, db);
+        return NULL;
+    }
+    if (st != SPK_OK) return NULL;
+    spk_df *df = spk_df_from_table(s, t);
+    if (!df) {
+        spk_table_free(t);
+        return NULL;
+    }
+    spk_df *aliased = spk_df_alias(df, table); /* "t.col" resolves, as in Spark */
+    spk_df_release(df);
+    return aliased;
+}
+
+SPKDEF spk_status spk_catalog_table_version(spk_session *s, const char *name, uint64_t *out) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_table_version");
+    char db[SPK__NAME_MAX + 1], table[SPK__NAME_MAX + 1];
+    if (!x) return SPK_ERR_ARG;
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_catalog_table_version: NULL output");
+    spk_status st = spk__resolve(x, name, db, table);
+    spk_table *t = NULL;
+    const spk_backend *b = x->catalog->backend;
+    if (st == SPK_OK) st = SPK__BACKEND_CALL(b, "scan", db, table, scan(b->self, db, table, 0, &t, out));
+    spk_table_free(t);
+    return st;
+}
+
+static spk_status spk__view_names(spk__cow *views, spk_names *out) {
+    spk_status st = SPK_OK;
+    const spk__cow_state *cur = spk__cow_enter(views);
+    for (size_t i = 0; i < cur->n && st == SPK_OK; i++) st = spk_names_add(out, cur->e[i].key);
+    spk__cow_leave(views);
+    return st;
+}
+
+SPKDEF spk_status spk_catalog_list_tables(spk_session *s, const char *dbname, spk_names *out) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_list_tables");
+    if (!x) return SPK_ERR_ARG;
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_catalog_list_tables: NULL output");
+    memset(out, 0, sizeof *out);
+    char db[SPK__NAME_MAX + 1], current[SPK__NAME_MAX + 1];
+    spk__current_db(x, current);
+    spk_status st = dbname ? spk__name_norm(dbname, strlen(dbname), "database", db) : SPK_OK;
+    if (!dbname) memcpy(db, current, sizeof db);
+    if (st != SPK_OK) return st;
+    if (strcmp(db, "global_temp") == 0) return spk__view_names(&x->catalog->global_views, out);
+    const spk_backend *b = x->catalog->backend;
+    st = SPK__BACKEND_CALL(b, "list tables of", db, NULL, list_tables(b->self, db, out));
+    if (st == SPK_OK && strcmp(db, current) == 0) st = spk__view_names(&x->views, out);
+    if (st != SPK_OK) spk_names_free(out);
+    return st;
+}
+
+SPKDEF bool spk_catalog_table_exists(spk_session *s, const char *name) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_table_exists");
+    char db[SPK__NAME_MAX + 1], table[SPK__NAME_MAX + 1];
+    if (!x || spk__table_name(name, db, table) != SPK_OK) return false;
+    if (strcmp(db, "global_temp") == 0) {
+        spk_df *v = spk__view_get(&x->catalog->global_views, table);
+        spk_df_release(v);
+        return v != NULL;
+    }
+    if (!db[0]) {
+        spk_df *v = spk__view_get(&x->views, table);
+        spk_df_release(v);
+        if (v) return true;
+        spk__current_db(x, db);
+    }
+    const spk_backend *b = x->catalog->backend;
+    spk_table *t = NULL;
+    spk_status st = SPK__BACKEND_CALL(b, "scan", db, table, scan(b->self, db, table, 0, &t, NULL));
+    spk_table_free(t);
+    return st == SPK_OK || st == SPK_ERR_CORRUPT;
+}
+
+SPKDEF spk_status spk_catalog_drop_table(spk_session *s, const char *name, bool if_exists) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_drop_table");
+    char db[SPK__NAME_MAX + 1], table[SPK__NAME_MAX + 1];
+    if (!x) return SPK_ERR_ARG;
+    spk_status st = spk__resolve(x, name, db, table);
+    const spk_backend *b = x->catalog->backend;
+    if (st == SPK_OK) st = SPK__BACKEND_CALL(b, "drop table", db, table, drop_table(b->self, db, table));
+    if (st == SPK_ERR_NOT_FOUND && if_exists) {
+        spk_clear_error();
+        st = SPK_OK;
+    }
+    return st;
+}
+
+/* ---------------------------------------------------------------- views */
+
+static spk_status spk__view_put(spk__cow *views, const char *name, spk_df *df, bool replace, bool global) {
+    char view[SPK__NAME_MAX + 1];
+    if (!df) return spk__fail(SPK_ERR_ARG, "create view: NULL DataFrame");
+    spk_status st = name ? spk__name_norm(name, strlen(name), "view", view) : spk__fail(SPK_ERR_ARG, "NULL view name");
+    if (st != SPK_OK) return st;
+    spk__cow_lock(views);
+    if (!replace && spk__cow_find(spk__cow_locked(views), view)) {
+        st = spk__fail(SPK_ERR_EXISTS, "temporary view %s%s already exists (TempTableAlreadyExistsException); use "
+                                       "createOrReplace%sTempView, or a child session (spk_session_new_session) per thread",
+                       global ? "global_temp." : "", view, global ? "Global" : "");
+    } else {
+        spk__cow_state *next = spk__cow_with(views, view, df);
+        if (!next) st = SPK_ERR_NOMEM;
+        else {
+            spk_df_retain(df);
+            spk__cow_publish(views, next);
+        }
+    }
+    spk__cow_unlock(views);
+    return st;
+}
+
+static bool spk__view_drop(spk__cow *views, const char *name) {
+    char view[SPK__NAME_MAX + 1];
+    if (!name || spk__name_norm(name, strlen(name), "view", view) != SPK_OK) return false;
+    spk__cow_lock(views);
+    bool found = spk__cow_find(spk__cow_locked(views), view) != NULL;
+    spk__cow_state *next = found ? spk__cow_without(views, spk__key_equals, view) : NULL;
+    if (next) spk__cow_publish(views, next);
+    spk__cow_unlock(views);
+    return next != NULL;
+}
+
+SPKDEF spk_status spk_catalog_create_temp_view(spk_session *s, const char *name, spk_df *df) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_create_temp_view");
+    return x ? spk__view_put(&x->views, name, df, false, false) : SPK_ERR_ARG;
+}
+
+SPKDEF spk_status spk_catalog_create_or_replace_temp_view(spk_session *s, const char *name, spk_df *df) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_create_or_replace_temp_view");
+    return x ? spk__view_put(&x->views, name, df, true, false) : SPK_ERR_ARG;
+}
+
+SPKDEF spk_status spk_catalog_create_global_temp_view(spk_session *s, const char *name, spk_df *df) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_create_global_temp_view");
+    return x ? spk__view_put(&x->catalog->global_views, name, df, false, true) : SPK_ERR_ARG;
+}
+
+SPKDEF spk_status spk_catalog_create_or_replace_global_temp_view(spk_session *s, const char *name, spk_df *df) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_create_or_replace_global_temp_view");
+    return x ? spk__view_put(&x->catalog->global_views, name, df, true, true) : SPK_ERR_ARG;
+}
+
+SPKDEF bool spk_catalog_drop_temp_view(spk_session *s, const char *name) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_drop_temp_view");
+    return x && spk__view_drop(&x->views, name);
+}
+
+SPKDEF bool spk_catalog_drop_global_temp_view(spk_session *s, const char *name) {
+    struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_drop_global_temp_view");
+    return x && spk__view_drop(&x->catalog->global_views, name);
+}
 
 #endif /* SPARKLESS_IMPLEMENTATION */
 

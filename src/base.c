@@ -63,6 +63,7 @@ SPKDEF const char *spk_version(void) { return SPARKLESS_VERSION; }
 
 static _Thread_local char spk__error_text[SPK_ERROR_MAX];
 static _Thread_local spk_status spk__error_status;
+static _Thread_local unsigned long spk__error_count; /* failures recorded on this thread */
 
 SPKDEF const char *spk_last_error(void) { return spk__error_text; }
 SPKDEF spk_status spk_last_status(void) { return spk__error_status; }
@@ -91,6 +92,7 @@ static spk_status spk__fail(spk_status status, const char *fmt, ...) {
     va_end(ap);
     spk__mark_truncated(spk__error_text, sizeof spk__error_text, n);
     spk__error_status = status;
+    spk__error_count++;
     return status;
 }
 

@@ -50,6 +50,14 @@
               actions: spk_df_collect, spk_df_count, spk_df_show,
               spk_df_head/take/first, spk_df_foreach, spk_df_describe,
               spk_df_print_schema, spk_df_columns, spk_df_dtypes
+     backend  spk_backend: the storage vtable (spk_backend_ops), save modes,
+              spk_names, the memory backend (spk_backend_memory)
+     filestore the file backend (spk_backend_file): crash-safe versioned
+              table files under a base path, checksummed
+     catalog  sessions from configuration (spk_builder: config, create,
+              getOrCreate), child sessions (spk_session_new_session),
+              spk_conf_set/get, databases, saveAsTable/insertInto/table,
+              listTables, temp and global temp views, the backend registry
 
    CONFIGURATION MACROS (define them before including the implementation)
 
@@ -71,6 +79,28 @@
      object and everything it owns use it until freed, and sizes are passed
      back on free, so arena and pool allocators need no headers.
 
+   CONFIGURATION (spk_builder_config before a session exists; spk_conf_set after)
+
+     spark.sparkless.backend       "memory" (default), "file", or a name given to
+                                   spk_backend_register. Fixed when the session
+                                   is made, like the other backend keys.
+     spark.sparkless.backend.basePath
+                                   the file backend's directory (made if missing).
+     spark.sparkless.backend.maxMemory
+                                   a byte size ("512m", "2g", "64k", "100b"; a bare
+                                   number is bytes): the most the backend may hold
+                                   in the latest versions of its tables. A write
+                                   that would pass it fails with SPK_ERR_LIMIT and
+                                   changes nothing.
+     spark.sparkless.backend.allowDiskSpillover
+                                   "true"/"false": accepted and stored; nothing
+                                   spills to disk yet.
+     spark.sparkless.threads       threads per query: 0 = one per core.
+     spark.sql.caseSensitive       "true"/"false" (default false): column name
+                                   resolution of DataFrames built afterwards.
+     Any other key is stored and read back as given, as in Spark. A bad value
+     of a key above is SPK_ERR_ARG naming the key.
+
    ERROR MODEL
 
      Every function that can fail returns spk_status: SPK_OK (0) or an SPK_ERR_*
@@ -90,7 +120,8 @@
      borrowed, except spk_expr arguments, which the call consumes (so
      spk_df_filter(df, spk_gt(spk_col("v"), spk_lit_i64(10))) needs no
      temporaries), and the table given to spk_df_from_table, which the
-     DataFrame takes over; and anything pointing into an object (field names,
+     DataFrame takes over, and the backend given to spk_builder_backend,
+     which the session takes over; and anything pointing into an object (field names,
      the bytes of a string value) lives exactly as long as that object.
 
    THREAD SAFETY
@@ -101,8 +132,9 @@
        counts: share it between threads; retain and release from any thread.
      - spk_table has one writer at a time. Reading calls (spk_table_get,
        spk_table_nrows, cursors) may run in many threads at once, but not
-       while another thread appends. (Versioned tables that readers can scan
-       while writers commit come with the catalog.)
+       while another thread appends. A table with more than one reference
+       (spk_table_retain; every saved table version) is read-only, so any
+       number of threads may read it.
      - spk_expr and spk_bound are immutable once built (expressions are
        reference-counted atomically): share them; bind, explain and
        evaluate from any number of threads at once. Each evaluation has its
@@ -110,8 +142,39 @@
      - spk_df is immutable and reference-counted atomically: any number of
        threads may build new DataFrames from one, and collect, count, show
        or explain it, at the same time (tests/test_mt_df.c runs 8 under
-       TSan). DataFrames may be created from one session in many threads;
-       free it after its DataFrames, from one thread, with no query running.
+       TSan).
+     - Sessions, the catalog and views (catalog.h). Every catalog call may
+       run in any number of threads at once, on one session or many, with no
+       locks of yours: save, insert, read, list, drop, create views, set
+       configuration. A saved table is visible to every thread and every
+       session on the catalog as soon as the save returns. Readers never
+       wait: names (tables, databases, views, configuration) live in
+       immutable sorted arrays published through an atomic pointer; a writer
+       takes a mutex, builds the next array and publishes it, and the old one
+       is freed once no reader is inside (a reader counter, seq_cst). Each
+       saved table version is an immutable table, so a DataFrame from
+       spk_session_table reads the version it was built on while writers
+       publish newer ones (appends share the old version's chunks). Two
+       writes to one table are serialized: each builds on the version it
+       saw and starts again if another got in first; the save mode is
+       decided at that moment ("error": exactly one of two racing saves
+       wins). The only other lock is a per-session one held to copy the
+       current database name.
+     - Temp views belong to a session, as in Spark: threads sharing one
+       session share its views, so two threads registering "temp_view" on it
+       collide — spk_catalog_create_temp_view reports SPK_ERR_EXISTS to the
+       second, and createOrReplace lets the last writer win. To give each
+       thread its own views, give it a child session
+       (spk_session_new_session): same catalog and tables, its own views and
+       configuration. A view is a DataFrame's plan, so a DataFrame read from
+       a view keeps the definition it saw even if the view is replaced.
+       Global temp views ("global_temp.name") are shared by every session on
+       the catalog.
+     - spk_builder_get_or_create may race from many threads: one default
+       session is made and every caller gets a handle to it (each handle is
+       stopped once). spk_session_stop must not run while another call on the
+       same handle runs; DataFrames made from a stopped session still
+       collect.
      - Queries run in parallel. A session's queries use spk_session_options
        .threads threads (0: spk_cpu_count()): the calling thread plus a pool
        of workers that the session starts at its first parallel query and
@@ -191,6 +254,16 @@
      - Detailed error messages are cut at SPK_ERROR_MAX - 1 bytes.
      - Expressions nest at most 200 levels deep when parsed; identifiers
        are at most 255 bytes.
+     - Database, table and view names: letters, digits and '_', at most 128
+       bytes, case-insensitive (kept in lower case). Saved tables have at
+       most 256 columns. At most 16 registered backends.
+     - The memory and file backends keep only the latest version of each
+       table (a scan of an older one is SPK_ERR_NOT_FOUND), though a
+       DataFrame built on an older version keeps reading it. The file
+       backend keeps every table in memory too, writes a whole new file for
+       each version (an append rewrites the table), and needs POSIX
+       (elsewhere spk_backend_file is SPK_ERR_UNSUPPORTED). One process at a
+       time may write a base path.
 
    DIFFERENCES FROM SPARK (the reference is Spark 3.5, default non-ANSI mode)
 
@@ -250,6 +323,17 @@
        when called. Columns named in fillna, dropna, describe and
        dropDuplicates are resolved by name, so two columns with the same name
        and alias are ambiguous there.
+     - Catalog: saved tables make every column nullable, as Spark does.
+       Catalog calls name their session (spk_catalog_create_temp_view(s,
+       name, df) for df.createTempView(name)): Spark registers a view in the
+       DataFrame's own session, which is how the seed 001 pipeline sent
+       rows to the wrong table. A child session starts with a copy of its
+       parent's configuration (Spark's newSession starts from the shared
+       startup configuration). Stopping a root session does not stop its
+       children: they keep the catalog open. insertInto widens values as
+       appends do (INT to BIGINT, integers to DOUBLE or DECIMAL) and refuses
+       narrowing, where Spark would cast. Dropping a table does not drop a
+       temp view of the same name.
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.

@@ -227,7 +227,7 @@ static spk_expr *spk__opt_clone(const spk_expr *e, spk_expr **args) {
 /* Which column of `scope` the column reference `col` means, as the binder
  * resolves it; -1 (with the error set) if none or several. */
 static int spk__opt_resolve(const spk_df *scope, const spk_expr *col) {
-    spk__scope sc = {scope->schema, (const char *const *)scope->qualifiers, scope->session->case_sensitive, 0};
+    spk__scope sc = {scope->schema, (const char *const *)scope->qualifiers, scope->case_sensitive, 0};
     int index = -1;
     return spk__lookup_qualified(&sc, col, &index) == SPK_OK ? index : -1;
 }
@@ -455,7 +455,7 @@ static bool spk__opt_conjs_init(spk__opt_conjs *cs, const spk_expr *cond, const 
     for (; cs->n < n; cs->n++) {
         cs->c[cs->n].e = list[cs->n];
         if (spk__bind_scoped(list[cs->n], input->schema, (const char *const *)input->qualifiers,
-                             input->session->case_sensitive, &cs->c[cs->n].b) != SPK_OK)
+                             input->case_sensitive, &cs->c[cs->n].b) != SPK_OK)
             return false;
     }
     return true;

@@ -5,11 +5,13 @@
 #include "plan.h"
 
 struct spk_session {
+    atomic_int refs;             /* one for the session's handles, one per DataFrame node made from it */
     const spk_allocator *alloc;
-    bool case_sensitive;
-    int threads;                 /* resolved: >= 1 */
-    bool threads_set;            /* the options named a thread count */
+    atomic_bool case_sensitive;  /* spark.sql.caseSensitive, copied into each DataFrame node */
+    atomic_int threads;          /* resolved: >= 1 */
+    atomic_bool threads_set;     /* a thread count was configured (spk_exec_override does not apply) */
     _Atomic(spk_pool *) pool;    /* threads - 1 workers (the caller is the last), made at first use */
+    struct spk__sessx *ext;      /* the catalog's part (catalog.c): views, configuration; NULL once stopped */
 };
 
 /* spk_exec_override: 0 when unset. */
@@ -24,7 +26,9 @@ SPKDEF void spk_exec_override(int threads, uint32_t morsel_rows) {
 SPKDEF int spk_session_threads(const spk_session *s) {
     int forced = atomic_load_explicit(&spk__override_threads, memory_order_relaxed);
     if (!s) return 1;
-    return forced > 0 && !s->threads_set ? forced : s->threads;
+    return forced > 0 && !atomic_load_explicit(&s->threads_set, memory_order_relaxed)
+               ? forced
+               : atomic_load_explicit(&s->threads, memory_order_relaxed);
 }
 
 static uint32_t spk__morsel_rows(void) {
@@ -100,30 +104,40 @@ struct spk_df {
     bool all;               /* INTERSECT, EXCEPT: ALL (multisets) */
     double fraction;        /* SAMPLE */
     uint64_t seed;          /* SAMPLE */
+    bool case_sensitive;    /* the session's spark.sql.caseSensitive when the node was made */
 };
 
 static const spk_allocator *spk__df_alloc(const spk_df *df) { return df->session->alloc; }
 
-SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session **out) {
-    if (!out) return spk__fail(SPK_ERR_ARG, "spk_session_new: NULL output");
-    if (opts && (opts->threads < 0 || opts->threads > SPK_POOL_MAX_THREADS))
-        return spk__fail(SPK_ERR_ARG, "spk_session_new: threads is %d; it must be 0 (one per core) to %d", opts->threads,
-                         SPK_POOL_MAX_THREADS);
-    const spk_allocator *alloc = spk__allocator_or_default(opts ? opts->alloc : NULL);
+/* A session with one reference (its handles'); catalog.c adds the rest. */
+static spk_status spk__session_make(const spk_allocator *alloc, bool case_sensitive, int threads, spk_session **out) {
+    if (threads < 0 || threads > SPK_POOL_MAX_THREADS)
+        return spk__fail(SPK_ERR_ARG, "threads is %d; it must be 0 (one per core) to %d", threads, SPK_POOL_MAX_THREADS);
+    alloc = spk__allocator_or_default(alloc);
     spk_session *s = (spk_session *)spk__calloc(alloc, sizeof *s);
     if (!s) return spk__nomem("a session", sizeof *s);
     s->alloc = alloc;
-    s->case_sensitive = opts && opts->case_sensitive;
-    s->threads_set = opts && opts->threads;
-    s->threads = s->threads_set ? opts->threads : spk_cpu_count();
-    if (s->threads > SPK_POOL_MAX_THREADS) s->threads = SPK_POOL_MAX_THREADS;
+    atomic_init(&s->refs, 1);
+    atomic_init(&s->case_sensitive, case_sensitive);
+    atomic_init(&s->threads_set, threads != 0);
+    int resolved = threads ? threads : spk_cpu_count();
+    atomic_init(&s->threads, resolved > SPK_POOL_MAX_THREADS ? SPK_POOL_MAX_THREADS : resolved);
     atomic_init(&s->pool, NULL);
     *out = s;
     return SPK_OK;
 }
 
-SPKDEF void spk_session_free(spk_session *s) {
-    if (!s) return;
+/* spark.sparkless.threads set on a live session: later queries use it (the
+ * pool keeps its size; runners beyond it queue and still finish). */
+static void spk__session_set_threads(spk_session *s, int threads) {
+    int resolved = threads ? threads : spk_cpu_count();
+    atomic_store(&s->threads, resolved > SPK_POOL_MAX_THREADS ? SPK_POOL_MAX_THREADS : resolved);
+    atomic_store(&s->threads_set, threads != 0);
+}
+
+static void spk__session_release(spk_session *s) {
+    /* acq_rel: every use happens before the last release frees */
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) > 1) return;
     spk_pool_free(atomic_load_explicit(&s->pool, memory_order_acquire));
     spk__free(s->alloc, s, sizeof *s);
 }
@@ -155,7 +169,9 @@ SPKDEF void spk_df_release(spk_df *df) {
         if (df->alias) spk__free(a, df->alias, strlen(df->alias) + 1);
         spk_df_release(df->right);
         spk_df *child = df->child; /* iterate down the chain: plans can be long */
+        spk_session *s = df->session;
         spk__free(a, df, sizeof *df);
+        spk__session_release(s);
         df = child;
     }
 }
@@ -170,7 +186,9 @@ static spk_df *spk__df_new(spk_session *s, spk__pkind kind, spk_df *child) {
     }
     atomic_init(&df->refs, 1);
     df->kind = (uint8_t)kind;
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed); /* the caller holds one */
     df->session = s;
+    df->case_sensitive = child ? child->case_sensitive : atomic_load_explicit(&s->case_sensitive, memory_order_relaxed);
     df->child = spk_df_retain(child);
     df->limit = -1;
     return df;
@@ -222,7 +240,7 @@ static spk_status spk__df_bind(spk_df *df, spk_df *input) {
         const spk_expr *e = df->exprs[i];
         if (e && e->op == SPK__OP_SORT) e = e->args[0];
         spk_status st = spk__bind_scoped(e, input->schema, (const char *const *)input->qualifiers,
-                                         df->session->case_sensitive, &df->bound[i]);
+                                         df->case_sensitive, &df->bound[i]);
         if (st != SPK_OK) return st;
     }
     return SPK_OK;
@@ -557,7 +575,7 @@ SPKDEF spk_df *spk_df_with_columns(spk_df *df, const char *const *names, spk_exp
         int existing = -1;
         for (int i = 0; i < total && existing < 0; i++) /* the input's column, or one added just now */
             if (spk__name_eq(i < ncols ? spk_schema_field(df->schema, i)->name : list[i]->name, names[k],
-                             df->session->case_sensitive))
+                             df->case_sensitive))
                 existing = i;
         if (existing >= 0) {
             spk_expr_release(list[existing]);
@@ -600,7 +618,7 @@ SPKDEF spk_df *spk_df_with_column_renamed(spk_df *df, const char *existing, cons
     }
     bool ok = true;
     for (int i = 0; i < n; i++) /* renaming a missing column is a no-op in Spark */
-        if (spk__name_eq(spk_schema_field(df->schema, i)->name, existing, df->session->case_sensitive))
+        if (spk__name_eq(spk_schema_field(df->schema, i)->name, existing, df->case_sensitive))
             ok = ok && (list[i] = spk_alias(list[i], new_name)) != NULL;
     spk_df *r = NULL;
     if (ok) r = spk__project(df, list, n);
@@ -625,7 +643,7 @@ SPKDEF spk_df *spk_df_drop(spk_df *df, int n, ...) {
     for (int k = 0; k < n; k++) {
         const char *name = va_arg(ap, const char *);
         for (int i = 0; name && i < ncols; i++)
-            if (spk__name_eq(spk_schema_field(df->schema, i)->name, name, df->session->case_sensitive)) gone[i] = true;
+            if (spk__name_eq(spk_schema_field(df->schema, i)->name, name, df->case_sensitive)) gone[i] = true;
     }
     va_end(ap);
     int total = 0;
@@ -807,8 +825,8 @@ SPKDEF spk_df *spk_df_order_by(spk_df *df, int n, ...) {
  * INTERSECT, the first's for EXCEPT. */
 static spk_df *spk__set_op(spk_df *a, spk_df *b, int kind, bool all, const char *op) {
     if (!a || !b) return NULL;
-    if (a->session != b->session) {
-        spk__fail(SPK_ERR_ARG, "%s: the DataFrames come from different sessions", op);
+    if (a->session->alloc != b->session->alloc) { /* a session and its children share one */
+        spk__fail(SPK_ERR_ARG, "%s: the DataFrames come from sessions with different allocators", op);
         return NULL;
     }
     int na = spk_schema_ncols(a->schema), nb = spk_schema_ncols(b->schema);
@@ -891,7 +909,7 @@ static void spk__expr_list_free(spk_expr **l, int n, int made) {
 
 SPKDEF spk_df *spk_df_union_by_name(spk_df *a, spk_df *b, bool allow_missing_columns) {
     if (!a || !b) return NULL;
-    bool cs = a->session->case_sensitive;
+    bool cs = a->case_sensitive;
     int na = spk_schema_ncols(a->schema), nb = spk_schema_ncols(b->schema), extra = 0;
     bool *used = (bool *)spk__calloc(&spk__default_allocator, (size_t)(nb ? nb : 1));
     spk_expr **lb = used ? spk__expr_list(na + nb) : NULL, **la = lb ? spk__expr_list(na + nb) : NULL;
@@ -981,9 +999,9 @@ static bool spk__join_type(const char *how, spk__jtype *out) {
 
 /* A JOIN node; `on` (consumed) may be NULL: every pair of rows qualifies. */
 static spk_df *spk__join(spk_df *left, spk_df *right, spk_expr *on, spk__jtype type) {
-    if (left->session != right->session) {
+    if (left->session->alloc != right->session->alloc) {
         spk_expr_release(on);
-        spk__fail(SPK_ERR_ARG, "join: the DataFrames come from different sessions");
+        spk__fail(SPK_ERR_ARG, "join: the DataFrames come from sessions with different allocators");
         return NULL;
     }
     int nl = spk_schema_ncols(left->schema), nr = spk_schema_ncols(right->schema), n = nl + nr;
@@ -1012,7 +1030,7 @@ static spk_df *spk__join(spk_df *left, spk_df *right, spk_expr *on, spk__jtype t
         on = NULL;
     }
     if (ok && j->nexprs) {
-        ok = spk__bind_scoped(j->exprs[0], input, (const char *const *)quals, j->session->case_sensitive, &j->bound[0]) == SPK_OK;
+        ok = spk__bind_scoped(j->exprs[0], input, (const char *const *)quals, j->case_sensitive, &j->bound[0]) == SPK_OK;
         spk_type t = ok ? spk_bound_type(j->bound[0]) : spk_type_of(SPK_TYPE_BOOLEAN);
         if (t.id != SPK_TYPE_BOOLEAN && t.id != SPK_TYPE_NULL) {
             char ty[32];
@@ -1063,7 +1081,7 @@ SPKDEF spk_df *spk_df_cross_join(spk_df *left, spk_df *right) { return spk_df_jo
 static int spk__using_column(const spk_df *side, const char *name, const char *which) {
     int ncols = spk_schema_ncols(side->schema), found = -1, matches = 0;
     for (int i = 0; i < ncols; i++) {
-        if (!spk__name_eq(spk_schema_field(side->schema, i)->name, name, side->session->case_sensitive)) continue;
+        if (!spk__name_eq(spk_schema_field(side->schema, i)->name, name, side->case_sensitive)) continue;
         if (found < 0) found = i;
         matches++;
     }
@@ -1202,7 +1220,7 @@ static int spk__resolve_column(const spk_df *df, const char *name) {
     spk_expr *e = spk_col(name);
     spk_bound *b = NULL;
     int col = -1;
-    if (e && spk__bind_scoped(e, df->schema, (const char *const *)df->qualifiers, df->session->case_sensitive, &b) == SPK_OK) {
+    if (e && spk__bind_scoped(e, df->schema, (const char *const *)df->qualifiers, df->case_sensitive, &b) == SPK_OK) {
         if (b->root->kind == SPK__B_COL) col = b->root->col;
         else spk__fail(SPK_ERR_ARG, "`%s` is not a column", name);
     }
@@ -1234,7 +1252,7 @@ SPKDEF spk_df *spk_df_drop_duplicates(spk_df *df, const char *const *subset, int
     for (int k = 0; ok && subset && k < n; k++) {
         bool found = false;
         for (int i = 0; subset[k] && i < ncols; i++)
-            if (spk__name_eq(spk_schema_field(df->schema, i)->name, subset[k], df->session->case_sensitive)) mask[i] = found = true;
+            if (spk__name_eq(spk_schema_field(df->schema, i)->name, subset[k], df->case_sensitive)) mask[i] = found = true;
         if (!found) {
             spk__fail(SPK_ERR_NOT_FOUND, "[UNRESOLVED_COLUMN_AMONG_FIELD_NAMES] Cannot resolve column name `%s` among (",
                       subset[k] ? subset[k] : "NULL");
@@ -1478,7 +1496,7 @@ static spk_df *spk__group_shortcut(spk_df *df, spk_expr *const *keys, int nkeys,
             const spk_field *f = spk_schema_field(df->schema, i);
             bool is_key = false;
             for (int k = 0; k < nkeys && !is_key; k++)
-                is_key = keys[k] && keys[k]->op == SPK__OP_COL && spk__name_eq(keys[k]->name, f->name, df->session->case_sensitive);
+                is_key = keys[k] && keys[k]->op == SPK__OP_COL && spk__name_eq(keys[k]->name, f->name, df->case_sensitive);
             if (!is_key && spk__is_numeric((spk_type_id)f->type.id)) {
                 spk_expr *c = spk__with_name(spk__expr_new(SPK__OP_COL, 0), f->name, strlen(f->name));
                 aggs[naggs++] = spk_call(function, 1, c);

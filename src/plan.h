@@ -1,8 +1,11 @@
 /* plan: sessions and DataFrames — lazy, immutable logical plans, analysed
  * when built, with Spark's transformations and an optimizer. */
 
-/* A session creates DataFrames and owns what they share (the allocator for
- * results, settings). Free it after every DataFrame made from it. */
+/* A session creates DataFrames and holds what they share: the allocator,
+ * settings, and (catalog.h) its catalog, temp views and configuration.
+ * Stop it with spk_session_stop (spk_session_free is the same call) once
+ * no call on it is running; DataFrames made from it stay valid and still
+ * collect (they keep the part they need alive). */
 typedef struct spk_session spk_session;
 
 /* Queries split their input into morsels of this many rows (a chunk), which
@@ -17,7 +20,9 @@ typedef struct spk_session_options {
                                  * the first query that uses them and stop with the session. */
 } spk_session_options;
 
-SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session **out); /* opts NULL: defaults */
+/* A root session on a new memory backend (catalog.h's builder sets any
+ * configuration); opts NULL: defaults. */
+SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session **out);
 SPKDEF void spk_session_free(spk_session *s);
 /* The threads the session's queries run on (the option, or what 0 resolved to). */
 SPKDEF int spk_session_threads(const spk_session *s);

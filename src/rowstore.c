@@ -12,7 +12,8 @@
 #include "rowstore.h"
 
 typedef struct spk__chunk {
-    size_t first_row; /* table row number of this chunk's row 0 */
+    atomic_int refs;  /* tables holding it; a chunk held by more than one is never written */
+    size_t first_row; /* table row number of this chunk's row 0 (the same in every table holding it) */
     uint32_t nrows, cap_rows;
     uint32_t heap_len, heap_cap;
     unsigned char *rows; /* cap_rows * width bytes */
@@ -20,6 +21,7 @@ typedef struct spk__chunk {
 } spk__chunk;
 
 struct spk_table {
+    atomic_int refs;     /* spk_table_retain; a table with more than one reference is read-only */
     const spk_allocator *alloc;
     spk_schema *schema;
     int ncols;
@@ -64,7 +66,24 @@ static void spk__table_free_block(spk_table *t, void *p, size_t size) {
     t->bytes -= size ? size : 1;
 }
 
+/* Bytes a chunk holds from its table's allocator (as the spk__table_*
+ * wrappers count them). */
+static size_t spk__chunk_bytes(const spk_table *t, const spk__chunk *c) {
+    size_t rows = (size_t)c->cap_rows * t->width, bytes = sizeof *c;
+    if (c->rows) bytes += rows ? rows : 1;
+    if (c->heap) bytes += c->heap_cap ? c->heap_cap : 1;
+    return bytes;
+}
+
+
+static bool spk__chunk_shared(spk__chunk *c) { return atomic_load_explicit(&c->refs, memory_order_acquire) > 1; }
+
+/* Drops t's hold on c; the last holder frees it. */
 static void spk__chunk_free(spk_table *t, spk__chunk *c) {
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) > 1) { /* acq_rel: as spk_table_free */
+        t->bytes -= spk__chunk_bytes(t, c);
+        return;
+    }
     spk__table_free_block(t, c->rows, (size_t)c->cap_rows * t->width);
     spk__table_free_block(t, c->heap, c->heap_cap);
     spk__table_free_block(t, c, sizeof *c);
@@ -77,6 +96,7 @@ SPKDEF spk_status spk_table_new(const spk_allocator *alloc, spk_schema *schema, 
     alloc = spk__allocator_or_default(alloc);
     spk_table *t = (spk_table *)spk__calloc(alloc, sizeof *t);
     if (!t) return spk__nomem("a table", sizeof *t);
+    atomic_init(&t->refs, 1);
     t->alloc = alloc;
     t->bytes = sizeof *t;
     t->ncols = spk_schema_ncols(schema);
@@ -103,8 +123,18 @@ SPKDEF spk_status spk_table_new(const spk_allocator *alloc, spk_schema *schema, 
     return SPK_OK;
 }
 
+SPKDEF spk_table *spk_table_retain(spk_table *t) {
+    if (t) atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed); /* the caller already holds one */
+    return t;
+}
+
+static bool spk__table_shared(const spk_table *t) {
+    return atomic_load_explicit(&((spk_table *)t)->refs, memory_order_acquire) > 1;
+}
+
 SPKDEF void spk_table_free(spk_table *t) {
-    if (!t) return;
+    /* acq_rel: every holder's reads happen before the last one frees */
+    if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) > 1) return;
     for (size_t i = 0; i < t->nchunks; i++) spk__chunk_free(t, t->chunks[i]);
     spk__table_free_block(t, t->chunks, t->cap_chunks * sizeof *t->chunks);
     spk__table_free_block(t, t->offset, (size_t)t->ncols * sizeof *t->offset);
@@ -265,6 +295,7 @@ static spk_status spk__coerce_cell(const spk_field *f, const spk_value *v, spk_v
 
 /* Seals a full chunk: its buffers shrink to fit (a failed shrink keeps them). */
 static void spk__chunk_seal(spk_table *t, spk__chunk *c) {
+    if (spk__chunk_shared(c)) return;
     if (c->nrows && c->nrows < c->cap_rows) {
         void *p = spk__table_realloc(t, c->rows, (size_t)c->cap_rows * t->width, (size_t)c->nrows * t->width);
         if (p) {
@@ -313,7 +344,7 @@ static spk_status spk__reserve_row(spk_table *t, size_t string_bytes, spk__chunk
     spk__chunk *c = t->nchunks ? t->chunks[t->nchunks - 1] : NULL;
     if (string_bytes > UINT32_MAX - 1)
         return spk__fail(SPK_ERR_LIMIT, "a row holds %zu bytes of strings; the limit is 4 GiB", string_bytes);
-    if (!c || c->nrows == SPK_CHUNK_ROWS || string_bytes > (size_t)(UINT32_MAX - c->heap_len)) {
+    if (!c || c->nrows == SPK_CHUNK_ROWS || string_bytes > (size_t)(UINT32_MAX - c->heap_len) || spk__chunk_shared(c)) {
         if (t->nchunks == t->cap_chunks) {
             size_t cap = t->cap_chunks ? t->cap_chunks * 2 : 4;
             void *p = spk__table_realloc(t, t->chunks, t->cap_chunks * sizeof *t->chunks, cap * sizeof *t->chunks);
@@ -324,6 +355,7 @@ static spk_status spk__reserve_row(spk_table *t, size_t string_bytes, spk__chunk
         spk__chunk *fresh = (spk__chunk *)spk__table_alloc(t, sizeof *fresh);
         if (!fresh) return spk__nomem("a chunk", sizeof *fresh);
         memset(fresh, 0, sizeof *fresh);
+        atomic_init(&fresh->refs, 1);
         fresh->first_row = t->nrows;
         if (c) spk__chunk_seal(t, c);
         t->chunks[t->nchunks++] = fresh;
@@ -408,9 +440,13 @@ static spk__table_mark spk__table_mark_get(const spk_table *t) {
     return m;
 }
 
+static spk_status spk__fail_shared(const char *fn) {
+    return spk__fail(SPK_ERR_STATE, "%s: the table has more than one reference (it was retained or saved), so it is read-only", fn);
+}
+
 static void spk__table_rollback(spk_table *t, spk__table_mark m) {
     while (t->nchunks > m.nchunks) spk__chunk_free(t, t->chunks[--t->nchunks]);
-    if (m.nchunks) {
+    if (m.nchunks && t->chunks[m.nchunks - 1]->nrows != m.tail_rows) { /* never a shared chunk: those are not written */
         t->chunks[m.nchunks - 1]->nrows = m.tail_rows;
         t->chunks[m.nchunks - 1]->heap_len = m.tail_heap;
     }
@@ -419,6 +455,7 @@ static void spk__table_rollback(spk_table *t, spk__table_mark m) {
 
 SPKDEF spk_status spk_table_append_row(spk_table *t, const spk_value *values, int n) {
     if (!t || (!values && n)) return spk__fail(SPK_ERR_ARG, "spk_table_append_row: NULL argument");
+    if (spk__table_shared(t)) return spk__fail_shared("spk_table_append_row");
     if (n != t->ncols)
         return spk__fail(SPK_ERR_ARG, "spk_table_append_row: got %d values for %d columns", n, t->ncols);
     return spk__append_one(t, values);
@@ -426,6 +463,7 @@ SPKDEF spk_status spk_table_append_row(spk_table *t, const spk_value *values, in
 
 SPKDEF spk_status spk_table_append_rows(spk_table *t, const spk_value *values, size_t nrows) {
     if (!t || (!values && nrows && t->ncols)) return spk__fail(SPK_ERR_ARG, "spk_table_append_rows: NULL argument");
+    if (spk__table_shared(t)) return spk__fail_shared("spk_table_append_rows");
     spk__table_mark mark = spk__table_mark_get(t);
     for (size_t r = 0; r < nrows; r++) {
         spk_status st = spk__append_one(t, values + r * (size_t)t->ncols);
@@ -581,6 +619,7 @@ static spk_status spk__append_text_lines(spk_table *t, const char *text, size_t 
 
 SPKDEF spk_status spk_table_append_text(spk_table *t, const char *text, size_t len) {
     if (!t || !text) return spk__fail(SPK_ERR_ARG, "spk_table_append_text: NULL argument");
+    if (spk__table_shared(t)) return spk__fail_shared("spk_table_append_text");
     if (len == (size_t)-1) len = strlen(text);
     return spk__append_text_lines(t, text, len, 1);
 }

@@ -10,6 +10,11 @@ typedef struct spk_table spk_table;
 
 /* Creates an empty table; takes its own reference to `schema`. */
 SPKDEF spk_status spk_table_new(const spk_allocator *alloc, spk_schema *schema, spk_table **out);
+/* Tables are reference-counted: spk_table_free releases one reference and
+ * the last frees the table. spk_table_retain adds one (the catalog and
+ * DataFrames over saved tables hold them); while a table has more than one
+ * reference it is read-only, and the append calls fail with SPK_ERR_STATE. */
+SPKDEF spk_table *spk_table_retain(spk_table *t);
 SPKDEF void spk_table_free(spk_table *t); /* NULL is fine */
 
 SPKDEF spk_schema *spk_table_schema(const spk_table *t);

@@ -46,6 +46,10 @@ static bool spk__mutex_init(spk__mutex *m) { return pthread_mutex_init(m, NULL) 
 static void spk__mutex_destroy(spk__mutex *m) { pthread_mutex_destroy(m); }
 static void spk__mutex_lock(spk__mutex *m) { pthread_mutex_lock(m); }
 static void spk__mutex_unlock(spk__mutex *m) { pthread_mutex_unlock(m); }
+static bool spk__mutex_trylock(spk__mutex *m) { return pthread_mutex_trylock(m) == 0; }
+typedef pthread_once_t spk__once_flag;
+#define SPK__ONCE_INIT PTHREAD_ONCE_INIT
+static void spk__call_once(spk__once_flag *flag, void (*fn)(void)) { pthread_once(flag, fn); }
 static bool spk__cond_init(spk__cond *c) { return pthread_cond_init(c, NULL) == 0; }
 static void spk__cond_destroy(spk__cond *c) { pthread_cond_destroy(c); }
 static void spk__cond_wait(spk__cond *c, spk__mutex *m) { pthread_cond_wait(c, m); }
@@ -67,6 +71,10 @@ static bool spk__mutex_init(spk__mutex *m) { return mtx_init(m, mtx_plain) == th
 static void spk__mutex_destroy(spk__mutex *m) { mtx_destroy(m); }
 static void spk__mutex_lock(spk__mutex *m) { mtx_lock(m); }
 static void spk__mutex_unlock(spk__mutex *m) { mtx_unlock(m); }
+static bool spk__mutex_trylock(spk__mutex *m) { return mtx_trylock(m) == thrd_success; }
+typedef once_flag spk__once_flag;
+#define SPK__ONCE_INIT ONCE_FLAG_INIT
+static void spk__call_once(spk__once_flag *flag, void (*fn)(void)) { call_once(flag, fn); }
 static bool spk__cond_init(spk__cond *c) { return cnd_init(c) == thrd_success; }
 static void spk__cond_destroy(spk__cond *c) { cnd_destroy(c); }
 static void spk__cond_wait(spk__cond *c, spk__mutex *m) { cnd_wait(c, m); }

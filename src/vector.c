@@ -770,15 +770,6 @@ static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, con
     return SPK_OK;
 }
 
-/* Bytes a chunk holds from its table's allocator (as the spk__table_*
- * wrappers count them). */
-static size_t spk__chunk_bytes(const spk_table *t, const spk__chunk *c) {
-    size_t rows = (size_t)c->cap_rows * t->width, bytes = sizeof *c;
-    if (c->rows) bytes += rows ? rows : 1;
-    if (c->heap) bytes += c->heap_cap ? c->heap_cap : 1;
-    return bytes;
-}
-
 /* Appends every row of `src` (same schema, same allocator) to t, moving
  * big chunks over as they are and copying small ones, so that a result
  * put together from many small per-morsel pieces is not many small chunks.
@@ -815,4 +806,37 @@ static spk_status spk__table_adopt(spk_table *t, spk_table *src) {
     }
     src->nchunks = kept;
     return st;
+}
+
+/* A new table with the rows of src, sharing its chunks (which neither
+ * writes again: appends to either start a chunk of their own). A small
+ * tail chunk is copied instead, so that a table grown by many small
+ * appends does not become many small chunks. Same allocator as src. */
+static spk_status spk__table_share(const spk_table *src, spk_table **out) {
+    spk_table *t = NULL;
+    spk_status st = spk_table_new(src->alloc, src->schema, &t);
+    size_t shared = src->nchunks;
+    if (shared && src->chunks[shared - 1]->nrows < SPK_CHUNK_ROWS / 4) shared--;
+    if (st == SPK_OK && shared) {
+        t->chunks = (spk__chunk **)spk__table_alloc(t, shared * sizeof *t->chunks);
+        if (!t->chunks) st = spk__nomem("the chunk list", shared * sizeof *t->chunks);
+        else t->cap_chunks = shared;
+    }
+    for (size_t i = 0; st == SPK_OK && i < shared; i++) {
+        spk__chunk *c = src->chunks[i];
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed); /* src holds one */
+        t->chunks[t->nchunks++] = c;
+        t->nrows += c->nrows;
+        t->bytes += spk__chunk_bytes(t, c);
+    }
+    if (st == SPK_OK && shared < src->nchunks) {
+        const spk__chunk *c = src->chunks[shared];
+        st = spk__table_append_slots(t, src, c, 0, NULL, c->nrows);
+    }
+    if (st != SPK_OK) {
+        spk_table_free(t);
+        return st;
+    }
+    *out = t;
+    return SPK_OK;
 }

@@ -1,0 +1,740 @@
+/* backend: the storage vtable, a copy-on-write name map that readers use
+ * without locks, and the versioned table store behind the memory backend
+ * (and, with persistence hooks, the file backend).
+ *
+ * The name map (spk__cow) is an immutable sorted array published through
+ * an atomic pointer. Writers serialize on a mutex, build a new array and
+ * publish it; readers announce themselves in a counter, load the pointer
+ * and read. A replaced array (and the entries it alone held) is retired
+ * and freed once the counter is seen at zero after the swap: a reader that
+ * could still hold it had incremented the counter before loading the
+ * pointer, so it is counted (every access is seq_cst). Readers never wait. */
+#include "exec.c"
+#include "backend.h"
+
+/* ---------------------------------------------------------------- names */
+
+SPKDEF spk_status spk_names_add(spk_names *list, const char *name) {
+    if (!list || !name) return spk__fail(SPK_ERR_ARG, "spk_names_add: NULL argument");
+    const spk_allocator *a = list->alloc = spk__allocator_or_default(list->alloc);
+    char *copy = spk__strndup(a, name, strlen(name));
+    if (!copy) return spk__nomem("a name", strlen(name) + 1);
+    char **grown = (char **)spk__realloc(a, list->names, (size_t)list->n * sizeof *grown, (size_t)(list->n + 1) * sizeof *grown);
+    if (!grown) {
+        spk__free(a, copy, strlen(copy) + 1);
+        return spk__nomem("a name list", (size_t)(list->n + 1) * sizeof *grown);
+    }
+    int at = list->n;
+    while (at > 0 && strcmp(grown[at - 1], copy) > 0) {
+        grown[at] = grown[at - 1];
+        at--;
+    }
+    grown[at] = copy;
+    list->names = grown;
+    list->n++;
+    return SPK_OK;
+}
+
+SPKDEF void spk_names_free(spk_names *list) {
+    if (!list) return;
+    for (int i = 0; i < list->n; i++) spk__free(list->alloc, list->names[i], strlen(list->names[i]) + 1);
+    if (list->names) spk__free(list->alloc, list->names, (size_t)list->n * sizeof *list->names);
+    list->names = NULL;
+    list->n = 0;
+}
+
+SPKDEF spk_status spk_write_mode_parse(const char *text, spk_write_mode *out) {
+    static const struct { const char *name; spk_write_mode mode; } modes[] = {
+        {"error", SPK_WRITE_ERROR}, {"errorifexists", SPK_WRITE_ERROR}, {"default", SPK_WRITE_ERROR},
+        {"append", SPK_WRITE_APPEND}, {"overwrite", SPK_WRITE_OVERWRITE}, {"ignore", SPK_WRITE_IGNORE}};
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_write_mode_parse: NULL output");
+    if (!text) {
+        *out = SPK_WRITE_ERROR;
+        return SPK_OK;
+    }
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (spk__name_eq(text, modes[i].name, false)) {
+            *out = modes[i].mode;
+            return SPK_OK;
+        }
+    return spk__fail(SPK_ERR_ARG, "unknown save mode '%s'; accepted save modes are 'overwrite', 'append', 'ignore', "
+                                  "'error', 'errorifexists', 'default'", text);
+}
+
+SPKDEF spk_status spk_schema_append_check(const spk_schema *existing, const spk_schema *incoming, const char *table) {
+    if (!existing || !incoming) return spk__fail(SPK_ERR_ARG, "spk_schema_append_check: NULL schema");
+    int n = spk_schema_ncols(existing), m = spk_schema_ncols(incoming);
+    char bad[512] = "";
+    size_t used = 0;
+    for (int i = 0; i < (n > m ? n : m) && used < sizeof bad - 1; i++) {
+        const spk_field *e = i < n ? spk_schema_field(existing, i) : NULL, *g = i < m ? spk_schema_field(incoming, i) : NULL;
+        int w = 0;
+        if (!g) w = snprintf(bad + used, sizeof bad - used, "%s`%s` %s missing", used ? "; " : "", e->name, spk__type_sql(e->type).s);
+        else if (!e) w = snprintf(bad + used, sizeof bad - used, "%sextra column `%s`", used ? "; " : "", g->name);
+        else if (!spk__name_eq(e->name, g->name, false) || !spk_type_equal(e->type, g->type))
+            w = snprintf(bad + used, sizeof bad - used, "%scolumn %d is `%s` %s in the table but `%s` %s in the data", used ? "; " : "",
+                         i + 1, e->name, spk__type_sql(e->type).s, g->name, spk__type_sql(g->type).s);
+        if (w > 0) used += (size_t)w < sizeof bad - used ? (size_t)w : sizeof bad - used - 1;
+    }
+    if (!used) return SPK_OK;
+    return spk__fail(SPK_ERR_SCHEMA, "cannot append to table %s: %s", table ? table : "?", bad);
+}
+
+/* ---------------------------------------------------------------- the backend wrapper */
+
+struct spk_backend {
+    const spk_allocator *alloc;
+    char type[32];
+    const spk_backend_ops *ops;
+    void *self;
+};
+
+SPKDEF spk_status spk_backend_new(const spk_allocator *alloc, const char *type, const spk_backend_ops *ops, void *self,
+                                  spk_backend **out) {
+    if (!out || !ops || !type) return spk__fail(SPK_ERR_ARG, "spk_backend_new: NULL argument");
+    if (!ops->create_schema || !ops->drop_schema || !ops->list_schemas || !ops->write || !ops->scan || !ops->drop_table ||
+        !ops->list_tables || !ops->close)
+        return spk__fail(SPK_ERR_ARG, "spk_backend_new: backend '%s' leaves an operation NULL (all eight are required)", type);
+    alloc = spk__allocator_or_default(alloc);
+    spk_backend *b = (spk_backend *)spk__calloc(alloc, sizeof *b);
+    if (!b) return spk__nomem("a backend", sizeof *b);
+    b->alloc = alloc;
+    snprintf(b->type, sizeof b->type, "%s", type);
+    b->ops = ops;
+    b->self = self;
+    spk_status st = ops->create_schema(self, "default", true);
+    if (st != SPK_OK) {
+        spk__free(alloc, b, sizeof *b);
+        return st;
+    }
+    *out = b;
+    return SPK_OK;
+}
+
+SPKDEF void spk_backend_close(spk_backend *b) {
+    if (!b) return;
+    b->ops->close(b->self);
+    spk__free(b->alloc, b, sizeof *b);
+}
+
+SPKDEF const char *spk_backend_type(const spk_backend *b) { return b ? b->type : ""; }
+
+/* ---------------------------------------------------------------- copy-on-write name maps */
+
+typedef struct spk__cow_entry {
+    char *key;
+    void *value;
+} spk__cow_entry;
+
+typedef struct spk__cow_state spk__cow_state;
+struct spk__cow_state {
+    size_t n;
+    spk__cow_entry *e;          /* sorted by key (strcmp) */
+    spk__cow_entry *dropped;    /* entries this state held that its successor does not */
+    size_t ndropped;
+    spk__cow_state *next;       /* retired list */
+};
+
+typedef struct spk__cow {
+    const spk_allocator *alloc;
+    void (*free_value)(void *ctx, void *value);
+    void *ctx;
+    spk__mutex lock;                   /* writers, and the retired list */
+    _Atomic(spk__cow_state *) current;
+    atomic_long readers;
+    atomic_bool pending;               /* the retired list is not empty */
+    spk__cow_state *retired;
+} spk__cow;
+
+static void spk__cow_state_free(spk__cow *m, spk__cow_state *s, bool with_entries) {
+    if (!s) return;
+    for (size_t i = 0; i < s->ndropped; i++) {
+        spk__free(m->alloc, s->dropped[i].key, strlen(s->dropped[i].key) + 1);
+        if (m->free_value) m->free_value(m->ctx, s->dropped[i].value);
+    }
+    if (with_entries)
+        for (size_t i = 0; i < s->n; i++) {
+            spk__free(m->alloc, s->e[i].key, strlen(s->e[i].key) + 1);
+            if (m->free_value) m->free_value(m->ctx, s->e[i].value);
+        }
+    if (s->dropped) spk__free(m->alloc, s->dropped, s->ndropped * sizeof *s->dropped);
+    if (s->e) spk__free(m->alloc, s->e, s->n * sizeof *s->e);
+    spk__free(m->alloc, s, sizeof *s);
+}
+
+static spk_status spk__cow_init(spk__cow *m, const spk_allocator *alloc, void (*free_value)(void *, void *), void *ctx) {
+    memset(m, 0, sizeof *m);
+    m->alloc = spk__allocator_or_default(alloc);
+    m->free_value = free_value;
+    m->ctx = ctx;
+    spk__cow_state *s = (spk__cow_state *)spk__calloc(m->alloc, sizeof *s);
+    if (!s) return spk__nomem("a name map", sizeof *s);
+    if (!spk__mutex_init(&m->lock)) {
+        spk__free(m->alloc, s, sizeof *s);
+        return spk__fail(SPK_ERR_INTERNAL, "mtx_init failed");
+    }
+    atomic_init(&m->current, s);
+    atomic_init(&m->readers, 0);
+    atomic_init(&m->pending, false);
+    return SPK_OK;
+}
+
+/* Frees every retired state. Call with the lock held. */
+static void spk__cow_reclaim(spk__cow *m) {
+    if (atomic_load(&m->readers) != 0) return;
+    while (m->retired) {
+        spk__cow_state *s = m->retired;
+        m->retired = s->next;
+        spk__cow_state_free(m, s, false);
+    }
+    atomic_store(&m->pending, false);
+}
+
+/* No reader or writer may be running. */
+static void spk__cow_destroy(spk__cow *m) {
+    if (!m->alloc) return;
+    spk__cow_reclaim(m);
+    spk__cow_state_free(m, atomic_load(&m->current), true);
+    spk__mutex_destroy(&m->lock);
+    m->alloc = NULL;
+}
+
+/* A reader's view: valid until spk__cow_leave. */
+static const spk__cow_state *spk__cow_enter(spk__cow *m) {
+    atomic_fetch_add(&m->readers, 1);
+    return atomic_load(&m->current);
+}
+
+static void spk__cow_leave(spk__cow *m) {
+    if (atomic_fetch_sub(&m->readers, 1) == 1 && atomic_load(&m->pending) && spk__mutex_trylock(&m->lock)) {
+        spk__cow_reclaim(m);
+        spk__mutex_unlock(&m->lock);
+    }
+}
+
+/* The first index whose key is >= key. */
+static size_t spk__cow_lower(const spk__cow_state *s, const char *key) {
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(s->e[mid].key, key) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static void *spk__cow_find(const spk__cow_state *s, const char *key) {
+    size_t i = spk__cow_lower(s, key);
+    return i < s->n && strcmp(s->e[i].key, key) == 0 ? s->e[i].value : NULL;
+}
+
+/* Writers: lock, read spk__cow_locked, build a successor with
+ * spk__cow_with / spk__cow_without, then publish or discard it. */
+static void spk__cow_lock(spk__cow *m) { spk__mutex_lock(&m->lock); }
+static void spk__cow_unlock(spk__cow *m) { spk__mutex_unlock(&m->lock); }
+static const spk__cow_state *spk__cow_locked(spk__cow *m) { return atomic_load(&m->current); }
+
+static spk__cow_state *spk__cow_state_new(spk__cow *m, size_t n, size_t ndropped) {
+    spk__cow_state *s = (spk__cow_state *)spk__calloc(m->alloc, sizeof *s);
+    if (s && n) s->e = (spk__cow_entry *)spk__alloc(m->alloc, n * sizeof *s->e);
+    if (s && ndropped) s->dropped = (spk__cow_entry *)spk__alloc(m->alloc, ndropped * sizeof *s->dropped);
+    if (!s || (n && !s->e) || (ndropped && !s->dropped)) {
+        if (s && s->e) spk__free(m->alloc, s->e, n * sizeof *s->e);
+        if (s && s->dropped) spk__free(m->alloc, s->dropped, ndropped * sizeof *s->dropped);
+        if (s) spk__free(m->alloc, s, sizeof *s);
+        spk__nomem("a name map", n * sizeof(spk__cow_entry));
+        return NULL;
+    }
+    s->n = n;
+    s->ndropped = ndropped;
+    return s;
+}
+
+/* The current state with key set to value (added or replaced). NULL on
+ * out of memory; the value is not taken until the successor is published. */
+static spk__cow_state *spk__cow_with(spk__cow *m, const char *key, void *value) {
+    const spk__cow_state *cur = spk__cow_locked(m);
+    size_t at = spk__cow_lower(cur, key);
+    bool replace = at < cur->n && strcmp(cur->e[at].key, key) == 0;
+    char *k = spk__strndup(m->alloc, key, strlen(key));
+    if (!k) {
+        spk__nomem("a name", strlen(key) + 1);
+        return NULL;
+    }
+    spk__cow_state *s = spk__cow_state_new(m, cur->n + !replace, replace);
+    if (!s) {
+        spk__free(m->alloc, k, strlen(k) + 1);
+        return NULL;
+    }
+    if (at) memcpy(s->e, cur->e, at * sizeof *s->e);
+    s->e[at].key = k;
+    s->e[at].value = value;
+    size_t rest = cur->n - at - replace;
+    if (rest) memcpy(s->e + at + 1, cur->e + at + replace, rest * sizeof *s->e);
+    if (replace) s->dropped[0] = cur->e[at];
+    return s;
+}
+
+/* The current state without the keys for which drop(key, ctx) is true. */
+static spk__cow_state *spk__cow_without(spk__cow *m, bool (*drop)(const char *key, const void *ctx), const void *ctx) {
+    const spk__cow_state *cur = spk__cow_locked(m);
+    size_t gone = 0;
+    for (size_t i = 0; i < cur->n; i++) gone += drop(cur->e[i].key, ctx);
+    spk__cow_state *s = spk__cow_state_new(m, cur->n - gone, gone);
+    if (!s) return NULL;
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < cur->n; i++) {
+        if (drop(cur->e[i].key, ctx)) s->dropped[dropped++] = cur->e[i];
+        else s->e[kept++] = cur->e[i];
+    }
+    return s;
+}
+
+/* Makes next current. The entries it dropped are freed with the old state,
+ * once no reader can hold them. */
+static void spk__cow_publish(spk__cow *m, spk__cow_state *next) {
+    spk__cow_state *old = atomic_load(&m->current);
+    old->dropped = next->dropped; /* they belong to the last state that held them */
+    old->ndropped = next->ndropped;
+    next->dropped = NULL;
+    next->ndropped = 0;
+    atomic_store(&m->current, next);
+    old->next = m->retired;
+    m->retired = old;
+    atomic_store(&m->pending, true);
+    spk__cow_reclaim(m);
+}
+
+/* A successor not published: its new key is freed, and nothing else (the
+ * rest still belongs to the current state). */
+static void spk__cow_discard(spk__cow *m, spk__cow_state *next, const char *new_key) {
+    if (!next) return;
+    for (size_t i = 0; new_key && i < next->n; i++)
+        if (strcmp(next->e[i].key, new_key) == 0) {
+            spk__free(m->alloc, next->e[i].key, strlen(new_key) + 1);
+            break;
+        }
+    if (next->dropped) spk__free(m->alloc, next->dropped, next->ndropped * sizeof *next->dropped);
+    next->dropped = NULL;
+    next->ndropped = 0;
+    spk__cow_state_free(m, next, false);
+}
+
+static bool spk__key_has_prefix(const char *key, const void *prefix) {
+    return strncmp(key, (const char *)prefix, strlen((const char *)prefix)) == 0;
+}
+
+static bool spk__key_equals(const char *key, const void *other) { return strcmp(key, (const char *)other) == 0; }
+
+/* A database's entry ("db") and its tables' ("db.table"). */
+static bool spk__key_in_db(const char *key, const void *db) {
+    size_t n = strlen((const char *)db);
+    return strncmp(key, (const char *)db, n) == 0 && (key[n] == 0 || key[n] == '.');
+}
+
+/* ---------------------------------------------------------------- the versioned store
+ * One map holds databases (key "db", value the marker) and tables (key
+ * "db.table", value a spk__tver). A table version is immutable; a write
+ * builds the next one outside the lock, then under it checks that the
+ * version it started from is still current (else starts over), and
+ * publishes. Persistence hooks (the file backend) write the version to a
+ * temporary file before the lock and rename it into place under it, so the
+ * file commit and the in-memory publish happen in the same order. */
+
+typedef struct spk__tver {
+    spk_table *rows;  /* NULL when the version could not be loaded */
+    char *error;      /* then: why, naming the file */
+    uint64_t version; /* 1, 2, ... per table */
+    uint64_t stamp;   /* unique in the store: what writers compare */
+    size_t bytes;     /* spk_table_memory(rows) */
+} spk__tver;
+
+typedef struct spk__persist {
+    /* Writes `rows` as version `version` of db.table to a temporary file,
+     * durably (fsync), and returns a token for commit/abort. */
+    spk_status (*prepare)(void *ctx, const char *db, const char *table, uint64_t version, const spk_table *rows, void **token);
+    /* The commit point: the prepared file becomes the table's version
+     * (rename). On failure the token is still to be aborted. */
+    spk_status (*commit)(void *ctx, void *token);
+    /* Removes a prepared file that was not committed, frees the token
+     * (also after a commit: then only the token). */
+    void (*release)(void *ctx, void *token, bool committed);
+    /* After `version` is published: removes the table's older files (best effort). */
+    void (*retire)(void *ctx, const char *db, const char *table, uint64_t version);
+    spk_status (*create_schema)(void *ctx, const char *db);
+    spk_status (*drop_schema)(void *ctx, const char *db);
+    spk_status (*drop_table)(void *ctx, const char *db, const char *table);
+    void (*close)(void *ctx);
+} spk__persist;
+
+typedef struct spk__store {
+    const spk_allocator *alloc;
+    spk__cow map;
+    uint64_t max_memory; /* 0: no limit */
+    size_t held;         /* bytes of the latest versions (under map.lock) */
+    uint64_t stamps;     /* under map.lock */
+    const spk__persist *persist;
+    void *pctx;
+} spk__store;
+
+static char spk__db_marker; /* the value of a database's entry */
+
+static void spk__tver_free(void *ctx, void *value) {
+    spk__store *s = (spk__store *)ctx;
+    if (value == &spk__db_marker || !value) return;
+    spk__tver *v = (spk__tver *)value;
+    spk_table_free(v->rows);
+    if (v->error) spk__free(s->alloc, v->error, strlen(v->error) + 1);
+    spk__free(s->alloc, v, sizeof *v);
+}
+
+static spk__tver *spk__tver_new(spk__store *s, spk_table *rows, uint64_t version, const char *error) {
+    spk__tver *v = (spk__tver *)spk__calloc(s->alloc, sizeof *v);
+    if (v && error && !(v->error = spk__strndup(s->alloc, error, strlen(error)))) {
+        spk__free(s->alloc, v, sizeof *v);
+        v = NULL;
+    }
+    if (!v) {
+        spk__nomem("a table version", sizeof *v);
+        return NULL;
+    }
+    v->rows = rows;
+    v->version = version;
+    v->bytes = rows ? spk_table_memory(rows) : 0;
+    return v;
+}
+
+static void spk__store_key(char *key, size_t cap, const char *db, const char *table) {
+    snprintf(key, cap, "%s%s%s", db, table ? "." : "", table ? table : "");
+}
+
+#define SPK__KEY_MAX 260 /* "db.table": two names of at most 128 bytes */
+
+static spk_status spk__store_new(const spk_allocator *alloc, uint64_t max_memory, const spk__persist *persist, void *pctx,
+                                 spk__store **out) {
+    alloc = spk__allocator_or_default(alloc);
+    spk__store *s = (spk__store *)spk__calloc(alloc, sizeof *s);
+    if (!s) return spk__nomem("a table store", sizeof *s);
+    s->alloc = alloc;
+    s->max_memory = max_memory;
+    s->persist = persist;
+    s->pctx = pctx;
+    spk_status st = spk__cow_init(&s->map, alloc, spk__tver_free, s);
+    if (st != SPK_OK) {
+        spk__free(alloc, s, sizeof *s);
+        return st;
+    }
+    *out = s;
+    return SPK_OK;
+}
+
+static void spk__store_close(void *self) {
+    spk__store *s = (spk__store *)self;
+    if (!s) return;
+    spk__cow_destroy(&s->map);
+    if (s->persist && s->persist->close) s->persist->close(s->pctx);
+    spk__free(s->alloc, s, sizeof *s);
+}
+
+/* Loading (the file backend's open, single-threaded): a database, and a
+ * table version (rows taken over) or, if it could not be read, the error
+ * that scans of it will report. */
+static spk_status spk__store_load(spk__store *s, const char *db, const char *table, uint64_t version, spk_table *rows,
+                                  const char *error) {
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    void *value = &spk__db_marker;
+    if (table && !(value = spk__tver_new(s, rows, version, error))) {
+        spk_table_free(rows);
+        return SPK_ERR_NOMEM;
+    }
+    spk__cow_lock(&s->map);
+    spk__cow_state *next = spk__cow_with(&s->map, key, value);
+    if (next) {
+        if (table) {
+            ((spk__tver *)value)->stamp = ++s->stamps;
+            s->held += ((spk__tver *)value)->bytes;
+        }
+        spk__cow_publish(&s->map, next);
+    }
+    spk__cow_unlock(&s->map);
+    if (!next) spk__tver_free(s, value);
+    return next ? SPK_OK : SPK_ERR_NOMEM;
+}
+
+static spk_status spk__store_create_schema(void *self, const char *db, bool if_not_exists) {
+    spk__store *s = (spk__store *)self;
+    spk_status st = SPK_OK;
+    spk__cow_lock(&s->map);
+    if (spk__cow_find(spk__cow_locked(&s->map), db)) {
+        if (!if_not_exists) st = spk__fail(SPK_ERR_EXISTS, "database `%s` already exists", db);
+    } else {
+        spk__cow_state *next = spk__cow_with(&s->map, db, &spk__db_marker);
+        if (!next) st = SPK_ERR_NOMEM;
+        else if (s->persist && (st = s->persist->create_schema(s->pctx, db)) != SPK_OK) spk__cow_discard(&s->map, next, db);
+        else spk__cow_publish(&s->map, next);
+    }
+    spk__cow_unlock(&s->map);
+    return st;
+}
+
+static spk_status spk__store_drop_schema(void *self, const char *db, bool cascade) {
+    spk__store *s = (spk__store *)self;
+    char prefix[SPK__KEY_MAX];
+    spk__store_key(prefix, sizeof prefix, db, "");
+    spk_status st = SPK_OK;
+    spk__cow_lock(&s->map);
+    const spk__cow_state *cur = spk__cow_locked(&s->map);
+    size_t first = spk__cow_lower(cur, prefix), ntables = 0;
+    while (first + ntables < cur->n && spk__key_has_prefix(cur->e[first + ntables].key, prefix)) ntables++;
+    if (!spk__cow_find(cur, db)) st = spk__fail(SPK_ERR_NOT_FOUND, "database `%s` not found", db);
+    else if (ntables && !cascade)
+        st = spk__fail(SPK_ERR_STATE, "database `%s` is not empty (%zu table%s); drop it with cascade", db, ntables,
+                       ntables == 1 ? "" : "s");
+    for (size_t i = 0; st == SPK_OK && s->persist && i < ntables; i++)
+        st = s->persist->drop_table(s->pctx, db, cur->e[first + i].key + strlen(prefix));
+    if (st == SPK_OK && s->persist) st = s->persist->drop_schema(s->pctx, db);
+    if (st == SPK_OK) {
+        spk__cow_state *next = spk__cow_without(&s->map, spk__key_in_db, db);
+        if (!next) st = SPK_ERR_NOMEM;
+        for (size_t i = 0; next && i < ntables; i++) s->held -= ((spk__tver *)cur->e[first + i].value)->bytes;
+        if (next) spk__cow_publish(&s->map, next);
+    }
+    spk__cow_unlock(&s->map);
+    return st;
+}
+
+static spk_status spk__store_list(spk__store *s, const char *db, spk_names *out) {
+    memset(out, 0, sizeof *out);
+    out->alloc = s->alloc;
+    char prefix[SPK__KEY_MAX];
+    if (db) spk__store_key(prefix, sizeof prefix, db, "");
+    spk_status st = SPK_OK;
+    const spk__cow_state *cur = spk__cow_enter(&s->map);
+    if (db && !spk__cow_find(cur, db)) st = spk__fail(SPK_ERR_NOT_FOUND, "database `%s` not found", db);
+    for (size_t i = db ? spk__cow_lower(cur, prefix) : 0; st == SPK_OK && i < cur->n; i++) {
+        const char *key = cur->e[i].key;
+        if (db && !spk__key_has_prefix(key, prefix)) break;
+        if (!db && cur->e[i].value != &spk__db_marker) continue;
+        st = spk_names_add(out, db ? key + strlen(prefix) : key);
+    }
+    spk__cow_leave(&s->map);
+    if (st != SPK_OK) spk_names_free(out);
+    return st;
+}
+
+static spk_status spk__store_list_schemas(void *self, spk_names *out) { return spk__store_list((spk__store *)self, NULL, out); }
+static spk_status spk__store_list_tables(void *self, const char *db, spk_names *out) {
+    return spk__store_list((spk__store *)self, db, out);
+}
+
+static spk_status spk__store_scan(void *self, const char *db, const char *table, uint64_t version, spk_table **out,
+                                  uint64_t *version_out) {
+    spk__store *s = (spk__store *)self;
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    spk_status st = SPK_OK;
+    const spk__cow_state *cur = spk__cow_enter(&s->map);
+    const spk__tver *v = (const spk__tver *)spk__cow_find(cur, key);
+    if (!v) st = spk__fail(SPK_ERR_NOT_FOUND, "table %s not found", key);
+    else if (!v->rows) st = spk__fail(SPK_ERR_CORRUPT, "%s", v->error);
+    else if (version && version != v->version)
+        st = spk__fail(SPK_ERR_NOT_FOUND, "version %llu of table %s is not kept (it is at version %llu)",
+                       (unsigned long long)version, key, (unsigned long long)v->version);
+    else {
+        *out = spk_table_retain(v->rows);
+        if (version_out) *version_out = v->version;
+    }
+    spk__cow_leave(&s->map);
+    return st;
+}
+
+/* The rows of base followed by those of add, as a new table sharing
+ * base's chunks. Takes add over. */
+static spk_status spk__store_appended(spk_table *base, spk_table *add, spk_table **out) {
+    spk_table *t = NULL;
+    spk_status st = spk__table_share(base, &t);
+    if (st == SPK_OK) {
+        if (add->alloc == t->alloc && !spk__table_shared(add)) st = spk__table_adopt(t, add);
+        else
+            for (size_t i = 0; st == SPK_OK && i < add->nchunks; i++)
+                st = spk__table_append_slots(t, add, add->chunks[i], 0, NULL, add->chunks[i]->nrows);
+    }
+    spk_table_free(add);
+    if (st != SPK_OK) {
+        spk_table_free(t);
+        return st;
+    }
+    *out = t;
+    return SPK_OK;
+}
+
+/* rows in the store's allocator (a write may come from a session with another). */
+static spk_status spk__store_own(spk__store *s, spk_table *rows, spk_table **out) {
+    if (rows->alloc == s->alloc) {
+        *out = rows;
+        return SPK_OK;
+    }
+    spk_table *t = NULL;
+    spk_status st = spk_table_new(s->alloc, rows->schema, &t);
+    for (size_t i = 0; st == SPK_OK && i < rows->nchunks; i++)
+        st = spk__table_append_slots(t, rows, rows->chunks[i], 0, NULL, rows->chunks[i]->nrows);
+    spk_table_free(rows);
+    if (st != SPK_OK) {
+        spk_table_free(t);
+        return st;
+    }
+    *out = t;
+    return SPK_OK;
+}
+
+static void spk__size_text(uint64_t bytes, char *out, size_t cap) {
+    if (bytes >= (1ull << 30)) snprintf(out, cap, "%.1f GiB", (double)bytes / (double)(1ull << 30));
+    else if (bytes >= (1ull << 20)) snprintf(out, cap, "%.1f MiB", (double)bytes / (double)(1ull << 20));
+    else if (bytes >= 1024) snprintf(out, cap, "%.1f KiB", (double)bytes / 1024.0);
+    else snprintf(out, cap, "%llu bytes", (unsigned long long)bytes);
+}
+
+static spk_status spk__store_write(void *self, const char *db, const char *table, spk_table *rows, spk_write_mode mode,
+                                   uint64_t *version) {
+    spk__store *s = (spk__store *)self;
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    spk_status st = spk__store_own(s, rows, &rows);
+    if (st != SPK_OK) return st;
+    for (;;) {
+        /* What the table is now, to build on. */
+        uint64_t base_stamp = 0, base_version = 0;
+        spk_table *base = NULL;
+        bool exists = false;
+        const spk__cow_state *cur = spk__cow_enter(&s->map);
+        const spk__tver *v = (const spk__tver *)spk__cow_find(cur, key);
+        if (v) {
+            exists = true;
+            base_stamp = v->stamp;
+            base_version = v->version;
+            base = spk_table_retain(v->rows);
+            if (!v->rows && mode != SPK_WRITE_OVERWRITE && mode != SPK_WRITE_INSERT_OVERWRITE)
+                st = spk__fail(SPK_ERR_CORRUPT, "%s", v->error);
+        }
+        spk__cow_leave(&s->map);
+        if (st == SPK_OK && !exists && (mode == SPK_WRITE_INSERT || mode == SPK_WRITE_INSERT_OVERWRITE))
+            st = spk__fail(SPK_ERR_NOT_FOUND, "table %s not found", key);
+        if (st == SPK_OK && exists && mode == SPK_WRITE_ERROR)
+            st = spk__fail(SPK_ERR_EXISTS, "table %s already exists (save mode \"error\"; use \"append\", \"overwrite\" or "
+                                           "\"ignore\")", key);
+        if (st == SPK_OK && exists && mode == SPK_WRITE_IGNORE) {
+            spk_table_free(base);
+            spk_table_free(rows);
+            if (version) *version = base_version;
+            return SPK_OK;
+        }
+        bool appending = exists && (mode == SPK_WRITE_APPEND || mode == SPK_WRITE_INSERT);
+        if (st == SPK_OK && base && (appending || mode == SPK_WRITE_INSERT_OVERWRITE))
+            st = spk_schema_append_check(base->schema, rows->schema, key);
+        /* The next version. */
+        spk_table *next_rows = NULL;
+        if (st == SPK_OK && appending) {
+            spk_table *copy = spk_table_retain(rows); /* appended builds may be retried */
+            st = spk__store_appended(base, copy, &next_rows);
+        } else if (st == SPK_OK) {
+            next_rows = spk_table_retain(rows);
+        }
+        spk_table_free(base);
+        spk__tver *next = st == SPK_OK ? spk__tver_new(s, next_rows, base_version + 1, NULL) : NULL;
+        if (st == SPK_OK && !next) st = SPK_ERR_NOMEM;
+        if (!next) spk_table_free(next_rows);
+        void *token = NULL;
+        if (st == SPK_OK && s->persist) st = s->persist->prepare(s->pctx, db, table, next->version, next->rows, &token);
+        if (st != SPK_OK) {
+            spk__tver_free(s, next);
+            spk_table_free(rows);
+            return st;
+        }
+        /* Publish, if nobody wrote the table meanwhile. */
+        bool committed = false, retry = false;
+        spk__cow_lock(&s->map);
+        cur = spk__cow_locked(&s->map);
+        v = (const spk__tver *)spk__cow_find(cur, key);
+        spk__cow_state *succ = NULL;
+        if ((v ? v->stamp : 0) != base_stamp) {
+            retry = true;
+        } else if (!spk__cow_find(cur, db)) {
+            st = spk__fail(SPK_ERR_NOT_FOUND, "database `%s` not found", db);
+        } else {
+            size_t held = s->held - (v ? v->bytes : 0) + next->bytes;
+            if (s->max_memory && held > s->max_memory) {
+                char limit[32], need[32], now[32];
+                spk__size_text(s->max_memory, limit, sizeof limit);
+                spk__size_text(next->bytes, need, sizeof need);
+                spk__size_text(s->held, now, sizeof now);
+                st = spk__fail(SPK_ERR_LIMIT, "writing table %s needs %s, and the backend holds %s of %s allowed "
+                                              "(spark.sparkless.backend.maxMemory); nothing was written", key, need, now, limit);
+            }
+        }
+        if (st == SPK_OK && !retry) {
+            succ = spk__cow_with(&s->map, key, next);
+            if (!succ) st = SPK_ERR_NOMEM;
+        }
+        if (st == SPK_OK && !retry && s->persist && (st = s->persist->commit(s->pctx, token)) != SPK_OK) {
+            spk__cow_discard(&s->map, succ, key);
+            succ = NULL;
+        }
+        if (st == SPK_OK && !retry) {
+            committed = true;
+            next->stamp = ++s->stamps;
+            s->held = s->held - (v ? v->bytes : 0) + next->bytes;
+            spk__cow_publish(&s->map, succ);
+            if (s->persist) s->persist->retire(s->pctx, db, table, next->version);
+        }
+        spk__cow_unlock(&s->map);
+        if (s->persist) s->persist->release(s->pctx, token, committed);
+        if (committed) {
+            if (version) *version = next->version;
+            spk_table_free(rows);
+            return SPK_OK;
+        }
+        spk__tver_free(s, next);
+        if (!retry) {
+            spk_table_free(rows);
+            return st;
+        }
+    }
+}
+
+static spk_status spk__store_drop_table(void *self, const char *db, const char *table) {
+    spk__store *s = (spk__store *)self;
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    spk_status st = SPK_OK;
+    spk__cow_lock(&s->map);
+    const spk__tver *v = (const spk__tver *)spk__cow_find(spk__cow_locked(&s->map), key);
+    if (!v) st = spk__fail(SPK_ERR_NOT_FOUND, "table %s not found", key);
+    spk__cow_state *next = st == SPK_OK ? spk__cow_without(&s->map, spk__key_equals, key) : NULL;
+    if (st == SPK_OK && !next) st = SPK_ERR_NOMEM;
+    if (st == SPK_OK && s->persist && (st = s->persist->drop_table(s->pctx, db, table)) != SPK_OK) spk__cow_discard(&s->map, next, NULL);
+    if (st == SPK_OK) {
+        s->held -= v->bytes;
+        spk__cow_publish(&s->map, next);
+    }
+    spk__cow_unlock(&s->map);
+    return st;
+}
+
+static const spk_backend_ops spk__store_ops = {spk__store_create_schema, spk__store_drop_schema, spk__store_list_schemas,
+                                               spk__store_write,         spk__store_scan,        spk__store_drop_table,
+                                               spk__store_list_tables,   spk__store_close};
+
+/* Wraps a store as a backend of the given type; on failure the store is closed. */
+static spk_status spk__store_backend(spk__store *s, const char *type, spk_backend **out) {
+    spk_status st = spk_backend_new(s->alloc, type, &spk__store_ops, s, out);
+    if (st != SPK_OK) spk__store_close(s);
+    return st;
+}
+
+SPKDEF spk_status spk_backend_memory(const spk_backend_config *config, spk_backend **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_backend_memory: NULL output");
+    spk__store *s = NULL;
+    spk_status st = spk__store_new(config ? config->alloc : NULL, config ? config->max_memory : 0, NULL, NULL, &s);
+    return st == SPK_OK ? spk__store_backend(s, "memory", out) : st;
+}
