@@ -19241,13 +19241,15 @@ static spk_status spk__builder_session(spk_builder *b, spk_session **out) {
         return st;
     }
     b->backend = NULL; /* the catalog has it now */
-    const char *keys[64], *values[64];
-    int n = 0;
-    for (int i = 0; i < b->n && n < 64; i++, n++) {
-        keys[n] = b->conf[i].key;
-        values[n] = b->conf[i].value;
+    size_t bytes = (size_t)(b->n ? b->n : 1) * 2 * sizeof(const char *);
+    const char **kv = (const char **)spk__alloc(&spk__default_allocator, bytes);
+    if (!kv) st = spk__nomem("configuration", bytes);
+    for (int i = 0; kv && i < b->n; i++) {
+        kv[i] = b->conf[i].key;
+        kv[b->n + i] = b->conf[i].value;
     }
-    st = spk__session_on(c, b->alloc, keys, values, n, "default", out);
+    if (st == SPK_OK) st = spk__session_on(c, b->alloc, kv, kv + b->n, b->n, "default", out);
+    if (kv) spk__free(&spk__default_allocator, kv, bytes);
     spk__catalog_release(c); /* the session holds it */
     return st;
 }
@@ -19310,24 +19312,19 @@ SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session *
 SPKDEF spk_status spk_session_new_session(spk_session *s, spk_session **out) {
     if (!s || !s->ext || !out) return spk__fail(SPK_ERR_ARG, "spk_session_new_session: NULL or stopped session");
     struct spk__sessx *x = s->ext;
-    /* the parent's configuration, as it is now */
-    const char *keys[256], *values[256];
-    int n = 0;
-    spk_status st = SPK_OK;
-    char current[SPK__NAME_MAX + 1];
-    spk__mutex_lock(&x->current_lock);
-    memcpy(current, x->current, sizeof current);
-    spk__mutex_unlock(&x->current_lock);
+    /* the parent's configuration, as it is now (its strings stay valid while we read) */
     const spk__cow_state *cur = spk__cow_enter(&x->conf);
-    if (cur->n > 256) st = spk__fail(SPK_ERR_LIMIT, "newSession: the session has %zu configuration keys; at most 256 are copied", cur->n);
-    for (size_t i = 0; st == SPK_OK && i < cur->n; i++, n++) {
-        keys[n] = cur->e[i].key;
-        values[n] = (const char *)cur->e[i].value;
+    size_t bytes = (cur->n ? cur->n : 1) * 2 * sizeof(const char *);
+    const char **kv = (const char **)spk__alloc(s->alloc, bytes);
+    spk_status st = kv ? SPK_OK : spk__nomem("configuration", bytes);
+    for (size_t i = 0; kv && i < cur->n; i++) {
+        kv[i] = cur->e[i].key;
+        kv[cur->n + i] = (const char *)cur->e[i].value;
     }
-    /* the strings stay valid while we are a reader */
-    if (st == SPK_OK) st = spk__session_on(x->catalog, s->alloc, keys, values, n, "default", out);
+    /* Spark: a new session starts in the "default" database */
+    if (st == SPK_OK) st = spk__session_on(x->catalog, s->alloc, kv, kv + cur->n, (int)cur->n, "default", out);
     spk__cow_leave(&x->conf);
-    (void)current; /* Spark: a new session starts in "default" */
+    if (kv) spk__free(s->alloc, kv, bytes);
     return st;
 }
 

@@ -1908,6 +1908,92 @@ static void test_legacy_session(void) {
     CHECK_EQ_INT(fa.live_bytes, 0);
 }
 
+/* Many configuration keys (more than any fixed table would hold) all reach
+ * the session and its children. */
+static void test_many_config_keys(void) {
+    spk_builder *b = NULL;
+    CHECK(spk_builder_new(&b) == SPK_OK);
+    char key[64], value[64];
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "app.key%03d", i);
+        snprintf(value, sizeof value, "v%d", i * 7);
+        CHECK(spk_builder_config(b, key, value) == SPK_OK);
+    }
+    spk_session *s = NULL, *child = NULL;
+    CHECK(spk_builder_create(b, &s) == SPK_OK);
+    spk_builder_free(b);
+    if (!s) return;
+    CHECK(spk_session_new_session(s, &child) == SPK_OK);
+    for (int i = 0; i < 300; i += 37) {
+        snprintf(key, sizeof key, "app.key%03d", i);
+        snprintf(value, sizeof value, "v%d", i * 7);
+        CHECK_STR(conf(s, key), value);
+        CHECK_STR(conf(child, key), value);
+    }
+    CHECK_STR(conf(child, "app.key299"), "v2093");
+    spk_session_stop(child);
+    spk_session_stop(s);
+}
+
+/* Every allocation of a catalog workload fails in turn: each call either
+ * succeeds or returns SPK_ERR_NOMEM, a failed save leaves no table behind,
+ * and nothing leaks (live blocks return to zero). */
+static int catalog_workload(const spk_allocator *a, bool *saved) {
+    spk_builder *b = NULL;
+    spk_session *s = NULL;
+    int nomem = 0;
+    *saved = false;
+    if (spk_builder_new(&b) != SPK_OK) return -1;
+    spk_builder_allocator(b, a);
+    spk_builder_config(b, "spark.sparkless.threads", "1");
+    spk_status st = spk_builder_create(b, &s);
+    spk_builder_free(b);
+    if (st != SPK_OK) return st == SPK_ERR_NOMEM ? 1 : -1;
+    spk_df *df = spk_df_from_fixture(s, "id INT, name STRING\n1,a\n2,b\n3,c");
+    if (!df) nomem += spk_last_status() == SPK_ERR_NOMEM;
+    if (df) {
+        st = spk_catalog_save_as_table(s, df, "t", NULL);
+        if (st == SPK_OK) *saved = true;
+        else if (st == SPK_ERR_NOMEM) nomem++;
+        else return -1;
+        if (!*saved && spk_catalog_table_exists(s, "default.t")) return -2; /* a failed save left a table */
+        st = spk_catalog_save_as_table(s, df, "t", "append");
+        if (st != SPK_OK && st != SPK_ERR_NOMEM) return -1;
+        st = spk_catalog_create_temp_view(s, "v", df);
+        if (st != SPK_OK && st != SPK_ERR_NOMEM) return -1;
+        spk_df *t = spk_session_table(s, *saved ? "t" : "v");
+        spk_table *rows = NULL;
+        if (t && spk_df_collect(t, &rows) == SPK_OK && spk_table_nrows(rows) % 3 != 0) return -3;
+        spk_table_free(rows);
+        spk_df_release(t);
+        spk_df_release(df);
+    }
+    spk_session_stop(s);
+    return nomem;
+}
+
+static void test_catalog_allocation_failures(void) {
+    spk_failalloc count;
+    spk_failalloc_init(&count, NULL, 0);
+    bool saved = false;
+    CHECK_EQ_INT(catalog_workload(&count.iface, &saved), 0);
+    CHECK(saved);
+    CHECK_EQ_INT(count.live_blocks, 0);
+    long total = count.calls;
+    CHECK(total > 20);
+    fprintf(stderr, "sweep over %ld allocations\n", total);
+    for (long k = 1; k <= total; k++) {
+        spk_failalloc f;
+        spk_failalloc_init(&f, NULL, k);
+        int r = catalog_workload(&f.iface, &saved);
+        if (r < 0 || f.live_blocks != 0) {
+            fprintf(stderr, "allocation %ld of %ld: result %d, %ld blocks left: %s\n", k, total, r, f.live_blocks, spk_last_error());
+            CHECK(r >= 0 && f.live_blocks == 0);
+            break;
+        }
+    }
+}
+
 int main(void) {
     signal(SIGALRM, on_alarm);
     RUN_TIMED(test_builder_config);
@@ -1921,5 +2007,7 @@ int main(void) {
     RUN_TIMED(test_registry);
     RUN_TIMED(test_backend_errors_reported);
     RUN_TIMED(test_legacy_session);
+    RUN_TIMED(test_many_config_keys);
+    RUN_TIMED(test_catalog_allocation_failures);
     return TEST_REPORT();
 }
