@@ -333,7 +333,10 @@
        children: they keep the catalog open. insertInto widens values as
        appends do (INT to BIGINT, integers to DOUBLE or DECIMAL) and refuses
        narrowing, where Spark would cast. Dropping a table does not drop a
-       temp view of the same name.
+       temp view of the same name. spk_session_table binds the table's
+       latest version when it is called: that DataFrame, and a view built
+       on it, keep reading that version (Spark re-reads a table at each
+       action). Read the table again to see later writes.
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.
