@@ -178,7 +178,8 @@
      - Queries run in parallel. A session's queries use spk_session_options
        .threads threads (0: spk_cpu_count()): the calling thread plus a pool
        of workers that the session starts at its first parallel query and
-       stops when freed; queries from several threads share it. Inputs are
+       stops when the session is stopped and its last DataFrame released;
+       queries from several threads share it. Inputs are
        cut into morsels of SPK_MORSEL_ROWS rows that the threads take one
        at a time; each operator keeps every morsel's (or partition's)
        results apart and puts them together in order, so a query gives the
@@ -1023,7 +1024,8 @@ typedef struct spk_session_options {
     bool case_sensitive;        /* spark.sql.caseSensitive; default false */
     int threads;                /* threads a query runs on: 0 = spk_cpu_count(), 1 = the calling
                                  * thread only; at most SPK_POOL_MAX_THREADS. The workers start at
-                                 * the first query that uses them and stop with the session. */
+                                 * the first query that uses them and stop once the session is
+                                 * stopped and its last DataFrame released. */
 } spk_session_options;
 
 /* A root session on a new memory backend (catalog.h's builder sets any
@@ -6789,6 +6791,16 @@ static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, con
         done += fit;
     }
     return SPK_OK;
+}
+
+/* Appends copies of every row of src (same layout) to t. All or nothing. */
+static spk_status spk__table_append_table(spk_table *t, const spk_table *src) {
+    spk__table_mark mark = spk__table_mark_get(t);
+    spk_status st = SPK_OK;
+    for (size_t i = 0; st == SPK_OK && i < src->nchunks; i++)
+        st = spk__table_append_slots(t, src, src->chunks[i], 0, NULL, src->chunks[i]->nrows);
+    if (st != SPK_OK) spk__table_rollback(t, mark);
+    return st;
 }
 
 /* Appends every row of `src` (same schema, same allocator) to t, moving
@@ -16635,9 +16647,7 @@ static spk_status spk__collect_plan(spk_df *df, spk_table **out) {
     if (!owned) { /* a scan: the result must be the caller's own copy */
         spk_table *copy = NULL;
         if ((st = spk_table_new(df->session->alloc, df->schema, &copy)) != SPK_OK) return st;
-        for (size_t ci = 0; ci < t->nchunks && st == SPK_OK; ci++)
-            st = spk__table_append_slots(copy, t, t->chunks[ci], 0, NULL, t->chunks[ci]->nrows);
-        if (st != SPK_OK) {
+        if ((st = spk__table_append_table(copy, t)) != SPK_OK) {
             spk_table_free(copy);
             return st;
         }
@@ -17558,9 +17568,7 @@ static spk_status spk__store_appended(spk_table *base, spk_table *add, spk_table
     spk_status st = spk__table_share(base, &t);
     if (st == SPK_OK) {
         if (add->alloc == t->alloc && !spk__table_shared(add)) st = spk__table_adopt(t, add);
-        else
-            for (size_t i = 0; st == SPK_OK && i < add->nchunks; i++)
-                st = spk__table_append_slots(t, add, add->chunks[i], 0, NULL, add->chunks[i]->nrows);
+        else st = spk__table_append_table(t, add);
     }
     spk_table_free(add);
     if (st != SPK_OK) {
@@ -17579,8 +17587,7 @@ static spk_status spk__store_own(spk__store *s, spk_table *rows, spk_table **out
     }
     spk_table *t = NULL;
     spk_status st = spk_table_new(s->alloc, rows->schema, &t);
-    for (size_t i = 0; st == SPK_OK && i < rows->nchunks; i++)
-        st = spk__table_append_slots(t, rows, rows->chunks[i], 0, NULL, rows->chunks[i]->nrows);
+    if (st == SPK_OK) st = spk__table_append_table(t, rows);
     spk_table_free(rows);
     if (st != SPK_OK) {
         spk_table_free(t);

@@ -556,9 +556,7 @@ static spk_status spk__store_appended(spk_table *base, spk_table *add, spk_table
     spk_status st = spk__table_share(base, &t);
     if (st == SPK_OK) {
         if (add->alloc == t->alloc && !spk__table_shared(add)) st = spk__table_adopt(t, add);
-        else
-            for (size_t i = 0; st == SPK_OK && i < add->nchunks; i++)
-                st = spk__table_append_slots(t, add, add->chunks[i], 0, NULL, add->chunks[i]->nrows);
+        else st = spk__table_append_table(t, add);
     }
     spk_table_free(add);
     if (st != SPK_OK) {
@@ -577,8 +575,7 @@ static spk_status spk__store_own(spk__store *s, spk_table *rows, spk_table **out
     }
     spk_table *t = NULL;
     spk_status st = spk_table_new(s->alloc, rows->schema, &t);
-    for (size_t i = 0; st == SPK_OK && i < rows->nchunks; i++)
-        st = spk__table_append_slots(t, rows, rows->chunks[i], 0, NULL, rows->chunks[i]->nrows);
+    if (st == SPK_OK) st = spk__table_append_table(t, rows);
     spk_table_free(rows);
     if (st != SPK_OK) {
         spk_table_free(t);

@@ -178,7 +178,8 @@
      - Queries run in parallel. A session's queries use spk_session_options
        .threads threads (0: spk_cpu_count()): the calling thread plus a pool
        of workers that the session starts at its first parallel query and
-       stops when freed; queries from several threads share it. Inputs are
+       stops when the session is stopped and its last DataFrame released;
+       queries from several threads share it. Inputs are
        cut into morsels of SPK_MORSEL_ROWS rows that the threads take one
        at a time; each operator keeps every morsel's (or partition's)
        results apart and puts them together in order, so a query gives the

@@ -2188,9 +2188,7 @@ static spk_status spk__collect_plan(spk_df *df, spk_table **out) {
     if (!owned) { /* a scan: the result must be the caller's own copy */
         spk_table *copy = NULL;
         if ((st = spk_table_new(df->session->alloc, df->schema, &copy)) != SPK_OK) return st;
-        for (size_t ci = 0; ci < t->nchunks && st == SPK_OK; ci++)
-            st = spk__table_append_slots(copy, t, t->chunks[ci], 0, NULL, t->chunks[ci]->nrows);
-        if (st != SPK_OK) {
+        if ((st = spk__table_append_table(copy, t)) != SPK_OK) {
             spk_table_free(copy);
             return st;
         }

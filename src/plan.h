@@ -17,7 +17,8 @@ typedef struct spk_session_options {
     bool case_sensitive;        /* spark.sql.caseSensitive; default false */
     int threads;                /* threads a query runs on: 0 = spk_cpu_count(), 1 = the calling
                                  * thread only; at most SPK_POOL_MAX_THREADS. The workers start at
-                                 * the first query that uses them and stop with the session. */
+                                 * the first query that uses them and stop once the session is
+                                 * stopped and its last DataFrame released. */
 } spk_session_options;
 
 /* A root session on a new memory backend (catalog.h's builder sets any

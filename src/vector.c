@@ -770,6 +770,16 @@ static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, con
     return SPK_OK;
 }
 
+/* Appends copies of every row of src (same layout) to t. All or nothing. */
+static spk_status spk__table_append_table(spk_table *t, const spk_table *src) {
+    spk__table_mark mark = spk__table_mark_get(t);
+    spk_status st = SPK_OK;
+    for (size_t i = 0; st == SPK_OK && i < src->nchunks; i++)
+        st = spk__table_append_slots(t, src, src->chunks[i], 0, NULL, src->chunks[i]->nrows);
+    if (st != SPK_OK) spk__table_rollback(t, mark);
+    return st;
+}
+
 /* Appends every row of `src` (same schema, same allocator) to t, moving
  * big chunks over as they are and copying small ones, so that a result
  * put together from many small per-morsel pieces is not many small chunks.

@@ -12,58 +12,8 @@
 
 static spk_session *S;
 
-static void failf(const char *file, int line, const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "%s:%d: %s: ", file, line, spk_test_current);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    spk_test_current_failed = 1;
-}
 
-/* A growing string. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (b->len + n + 1 > cap) cap *= 2;
-        char *p = (char *)realloc(b->p, cap);
-        if (!p) abort();
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
-/* Rows of t as "v,v|v,v" (NULL as NULL), each value as Spark's show prints it. */
-static char *table_text(const spk_table *t) {
-    sbuf b = {NULL, 0, 0};
-    sb_str(&b, "");
-    int ncols = spk_schema_ncols(spk_table_schema(t));
-    for (size_t r = 0; r < spk_table_nrows(t); r++) {
-        if (r) sb_str(&b, "|");
-        for (int c = 0; c < ncols; c++) {
-            spk_value v;
-            char buf[SPK_VALUE_TEXT_MAX];
-            if (c) sb_str(&b, ",");
-            if (spk_table_get(t, r, c, &v) != SPK_OK) sb_str(&b, "<get failed>");
-            else if (v.is_null) sb_str(&b, "NULL");
-            else if (v.type.id == SPK_TYPE_STRING) sb_put(&b, v.as.str.ptr, v.as.str.len);
-            else {
-                spk_value_format(&v, buf, sizeof buf);
-                sb_str(&b, buf);
-            }
-        }
-    }
-    return b.p;
-}
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 

@@ -10,15 +10,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static void failf(const char *file, int line, const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "%s:%d: %s: ", file, line, spk_test_current);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    spk_test_current_failed = 1;
-}
 
 static spk_table *fixture_at(const char *file, int line, const char *text) {
     spk_table *t = NULL;

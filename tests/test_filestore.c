@@ -22,15 +22,6 @@ int main(void) {
 
 /* ------------------------------------------------------------ helpers */
 
-static void failf(const char *file, int line, const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "%s:%d: %s: ", file, line, spk_test_current);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    spk_test_current_failed = 1;
-}
 #define FAILF(...) failf(__FILE__, __LINE__, __VA_ARGS__)
 
 static void remove_tree(const char *path) {

@@ -29,8 +29,9 @@ static spk_df *fixture(void) {
 
 /* ------------------------------------------------------------ helpers */
 
-/* A table as text: its schema (with nullability), then one line per row. */
-static char *table_text(const spk_table *t) {
+/* A table as text: its schema (with nullability), then one line per row
+ * (test.h's table_text has the rows only). */
+static char *plan_table_text(const spk_table *t) {
     size_t cap = 1 << 16, len = 0;
     char *out = (char *)malloc(cap);
     if (!out) return NULL;
@@ -67,7 +68,7 @@ static char *rows_unoptimized(spk_df *df) {
         fprintf(stderr, "collect failed: %s\n", spk_last_error());
         return NULL;
     }
-    char *text = table_text(t);
+    char *text = plan_table_text(t);
     spk_table_free(t);
     return text;
 }
@@ -86,7 +87,7 @@ static char *rows_optimized(spk_df *df) {
         fprintf(stderr, "collect failed: %s\n", spk_last_error());
         return NULL;
     }
-    char *text = table_text(t);
+    char *text = plan_table_text(t);
     spk_table_free(t);
     return text;
 }
