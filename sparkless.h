@@ -58,6 +58,16 @@
               getOrCreate), child sessions (spk_session_new_session),
               spk_conf_set/get, databases, saveAsTable/insertInto/table,
               listTables, temp and global temp views, the backend registry
+     shard    spk_shards: physical shards (chunk runs) and computed shards
+              (key ranges of about equal row counts)
+     json     internal: the JSON reader and writer
+     dml      MERGE INTO (spk_merge_into and its when-clauses), DELETE and
+              UPDATE as Delta Lake runs them; spk_dml_metrics
+     txn      snapshots (spk_snapshot_new, spk_session_table_asof), scans
+              (spk_scan: asof, where, select, shards, compute_shards),
+              transactions (spk_txn: write, delete, update, merge, take,
+              include, commit, rollback, spk_txn_run retries) and their
+              operations as JSON
 
    CONFIGURATION MACROS (define them before including the implementation)
 
@@ -100,6 +110,28 @@
                                    resolution of DataFrames built afterwards.
      Any other key is stored and read back as given, as in Spark. A bad value
      of a key above is SPK_ERR_ARG naming the key.
+
+   TRANSACTION OPERATIONS (spk_txn_ops_to_json / spk_txn_ops_from_json)
+
+     One JSON object (RFC 8259, UTF-8):
+       {"format": "sparkless-txn-ops", "version": 1, "operations": [OP, ...]}
+     OP is one of (tables always "database.table"):
+       {"op": "write",  "table": T, "rows": ROWS}
+       {"op": "delete", "table": T, "where": SQL or null}
+       {"op": "update", "table": T, "set": [[COLUMN, SQL], ...], "where": SQL or null}
+       {"op": "merge",  "table": T, "target_alias": NAME or null,
+        "source_alias": NAME or null, "on": SQL, "source": ROWS,
+        "clauses": [{"when": "matched" | "not_matched",
+                     "action": "update" | "update_all" | "delete" | "insert" | "insert_all",
+                     "condition": SQL or null, "set": [[COLUMN, SQL], ...]}, ...]}
+       ROWS = {"schema": DDL, "rows": [[VALUE, ...], ...]}
+     DDL as spk_schema_ddl writes it. SQL is an expression in the syntax of
+     spk_expr_parse, written so that it parses back to the same tree
+     (columns quoted, literals typed: 5 INT, 5L BIGINT, CAST('1.5' AS
+     DOUBLE), DATE '...'). A VALUE is null, or by column type: true/false;
+     an integer; a number or "NaN", "Infinity", "-Infinity"; a string (for
+     STRING, and DECIMAL/DATE/TIMESTAMP as Spark prints them). Members not
+     named here are ignored; another "version" is SPK_ERR_VERSION.
 
    ERROR MODEL
 
@@ -170,6 +202,16 @@
        a view keeps the definition it saw even if the view is replaced.
        Global temp views ("global_temp.name") are shared by every session on
        the catalog.
+     - Snapshots, scans and transactions (txn.h). Snapshots and scans may be
+       made, read and freed from any threads; a scan or snapshot is read by
+       any number of threads at once (a shard set too), and freed once. A
+       version is pinned in a short list under its own mutex, taken only by
+       snapshot, scan and commit bookkeeping, never while reading rows. A
+       transaction (spk_txn) belongs to one thread at a time, like a table
+       being appended to; give each worker its own and combine them with
+       take/include. Commits from any threads are atomic and serialized per
+       catalog: every table of one commit becomes visible at the same asof,
+       and a reader sees all of a commit or none of it.
      - spk_builder_get_or_create may race from many threads: one default
        session is made and every caller gets a handle to it (each handle is
        stopped once). spk_session_stop must not run while another call on the
@@ -258,13 +300,17 @@
      - Database, table and view names: letters, digits and '_', at most 128
        bytes, case-insensitive (kept in lower case). Saved tables have at
        most 256 columns. At most 16 registered backends.
-     - The memory and file backends keep only the latest version of each
-       table (a scan of an older one is SPK_ERR_NOT_FOUND), though a
-       DataFrame built on an older version keeps reading it. The file
-       backend keeps every table in memory too, writes a whole new file for
-       each version (an append rewrites the table), and needs POSIX
+     - The memory and file backends keep the latest version of each table,
+       and older ones only while a snapshot or scan holds them (reading an
+       asof no longer held is SPK_ERR_NOT_FOUND); a DataFrame built on an
+       older version keeps reading it. Asof numbers count commits since the
+       backend was opened: the file backend starts them again at each open.
+       The file backend keeps every table in memory too, writes a whole new
+       file for each version (an append rewrites the table), and needs POSIX
        (elsewhere spk_backend_file is SPK_ERR_UNSUPPORTED). One process at a
        time may write a base path.
+     - A transaction commits at most 4096 tables; an update or merge clause
+       assigns at most 256 columns.
 
    DIFFERENCES FROM SPARK (the reference is Spark 3.5, default non-ANSI mode)
 
@@ -338,6 +384,13 @@
        latest version when it is called: that DataFrame, and a view built
        on it, keep reading that version (Spark re-reads a table at each
        action). Read the table again to see later writes.
+     - Snapshots, transactions and MERGE follow Spiral (asof, shards,
+       take/include) and Delta Lake (MERGE's clauses and its
+       multiple-match error; delete/update/merge conflict with any commit to
+       their table after the transaction began, where Delta checks which
+       files were read). Appends never conflict. A merge whose matched
+       clauses are all unconditional deletes allows several source rows per
+       target row, as Delta does.
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.
@@ -1296,7 +1349,26 @@ SPKDEF spk_status spk_write_mode_parse(const char *text, spk_write_mode *out);
  *     version's number; a version no longer kept is SPK_ERR_NOT_FOUND.
  *   drop_schema with cascade drops its tables; without, a schema holding
  *     tables is SPK_ERR_STATE.
- *   close: frees everything (no call is running). */
+ *   close: frees everything (no call is running).
+ * Optional, for snapshots and transactions (txn.h; NULL: those calls are
+ * SPK_ERR_UNSUPPORTED). Every commit (write, commit, drop) gets an asof
+ * from one counter that only grows; a version is current from its asof
+ * until the asof of the commit that replaced or dropped it.
+ *   last_asof: the asof of the latest commit (0 before any).
+ *   scan_asof: the version current at `asof` (0: the latest) and its own
+ *     asof. With pin, the version stays readable at that asof until unpin
+ *     (pins count); unpinned replaced versions may be freed at once. An
+ *     asof after the latest commit is SPK_ERR_ARG; a version no longer
+ *     kept, SPK_ERR_NOT_FOUND.
+ *   commit: the next versions of n distinct tables, published atomically
+ *     with one new asof. Each must be built on the version whose asof is
+ *     base_asof (0: the table must not exist); if any table moved on,
+ *     SPK_ERR_CONFLICT naming it and nothing is written. */
+typedef struct spk_backend_commit {
+    const char *schema, *table;
+    spk_table *rows;    /* the whole next version; taken over, also on failure */
+    uint64_t base_asof;
+} spk_backend_commit;
 typedef struct spk_backend_ops {
     spk_status (*create_schema)(void *self, const char *schema, bool if_not_exists);
     spk_status (*drop_schema)(void *self, const char *schema, bool cascade);
@@ -1308,11 +1380,16 @@ typedef struct spk_backend_ops {
     spk_status (*drop_table)(void *self, const char *schema, const char *table);
     spk_status (*list_tables)(void *self, const char *schema, spk_names *out);
     void (*close)(void *self);
+    spk_status (*last_asof)(void *self, uint64_t *asof);
+    spk_status (*scan_asof)(void *self, const char *schema, const char *table, uint64_t asof, bool pin, spk_table **out,
+                            uint64_t *asof_out);
+    void (*unpin)(void *self, const char *schema, const char *table, uint64_t asof);
+    spk_status (*commit)(void *self, spk_backend_commit *writes, int n, uint64_t *asof);
 } spk_backend_ops;
 
 typedef struct spk_backend spk_backend;
 /* Wraps an engine: ops must outlive the backend; type is its registered name
- * (copied). The "default" schema is created here if the engine lacks it. */
+ * (copied); the optional operations are all set or all NULL. The "default" schema is created here if the engine lacks it. */
 SPKDEF spk_status spk_backend_new(const spk_allocator *alloc, const char *type, const spk_backend_ops *ops, void *self,
                                   spk_backend **out);
 SPKDEF void spk_backend_close(spk_backend *b); /* calls ops->close; NULL is fine */
@@ -1334,7 +1411,8 @@ typedef struct spk_backend_config {
 typedef spk_status (*spk_backend_factory)(const spk_backend_config *config, spk_backend **out);
 
 /* The memory backend ("memory", the default): every table version is an
- * immutable in-memory table; appends share the previous version's chunks.
+ * immutable in-memory table; appends share the previous version's chunks;
+ * snapshots and transactions are supported.
  * max_memory bounds the bytes held by the latest versions of all tables: a
  * write that would pass it fails with SPK_ERR_LIMIT and changes nothing. */
 SPKDEF spk_status spk_backend_memory(const spk_backend_config *config, spk_backend **out);
@@ -1488,6 +1566,221 @@ SPKDEF spk_status spk_catalog_create_or_replace_global_temp_view(spk_session *s,
 /* dropTempView / dropGlobalTempView: true if there was such a view. */
 SPKDEF bool spk_catalog_drop_temp_view(spk_session *s, const char *name);
 SPKDEF bool spk_catalog_drop_global_temp_view(spk_session *s, const char *name);
+
+/* ---- src/shard.h ---- */
+/* shard: splitting a table version's rows into shards — cheap ones from the
+ * physical layout (chunk ranges), or computed ones: key ranges holding
+ * about equal numbers of rows. Scans take a shard (txn.h: spk_scan_df). */
+
+/* One shard. Physical shards are the row range [row_begin, row_end) of the
+ * table version they were made from (they apply at that asof only); key
+ * shards are the rows whose key columns, compared as a tuple in ascending
+ * order with NULLs first, lie in [lower, upper) — an absent bound is
+ * unbounded — and apply at any asof. Shards of one set never overlap, and
+ * together hold every row exactly once. */
+typedef struct spk_shard spk_shard;
+/* An ordered set of shards you own. */
+typedef struct spk_shards spk_shards;
+SPKDEF int spk_shards_count(const spk_shards *set);
+SPKDEF const spk_shard *spk_shards_get(const spk_shards *set, int i); /* NULL if out of range; lives with set */
+SPKDEF void spk_shards_free(spk_shards *set);                      /* NULL is fine */
+
+/* true for a physical shard (a row range), false for a key range. */
+SPKDEF bool spk_shard_is_physical(const spk_shard *sh);
+/* A physical shard's rows, and the asof of the version they belong to. */
+SPKDEF void spk_shard_rows(const spk_shard *sh, uint64_t *asof, int64_t *row_begin, int64_t *row_end);
+/* A key shard's key column count (0 for a physical shard); its key column
+ * names; and its bounds: *present is false for an unbounded side, else the
+ * values (borrowed: they live with the shard set) are written to lower /
+ * upper (each nkeys long). */
+SPKDEF int spk_shard_nkeys(const spk_shard *sh);
+SPKDEF const char *spk_shard_key_name(const spk_shard *sh, int k);
+SPKDEF void spk_shard_bounds(const spk_shard *sh, bool *has_lower, spk_value *lower, bool *has_upper, spk_value *upper);
+/* "rows [0, 65536) of asof 7", "keys [10, 20)" (one key column), "keys
+ * [(10, 'b'), (20, 'a'))", "keys (-inf, +inf)" (snprintf contract). */
+SPKDEF size_t spk_shard_describe(const spk_shard *sh, char *buf, size_t cap);
+
+/* ---- src/json.h ---- */
+/* json: the library's JSON reader and writer (internal; see json.c). The
+ * documents it serves are described where they are made: transaction
+ * operations in txn.h. */
+
+/* ---- src/dml.h ---- */
+/* dml: DELETE, UPDATE and MERGE INTO a saved table, with Delta Lake's
+ * semantics. The statements run inside a transaction (txn.h): spk_txn_delete,
+ * spk_txn_update and spk_txn_merge, or spk_merge_execute on its own. */
+
+/* A MERGE INTO statement, built as Delta Lake's
+ *   DeltaTable.forName(spark, target).alias(t).merge(source.alias(s), on)
+ *     .whenMatchedUpdate(condition, set).whenMatchedDelete(condition)
+ *     .whenNotMatchedInsert(condition, values) ...
+ * target: "table" or "db.table"; target_alias: how expressions name the
+ * target's columns (NULL: the table's name); source_alias likewise for the
+ * source (NULL: unqualified names only); on: the join condition (consumed).
+ * The source DataFrame is collected when the merge joins a transaction.
+ *
+ * Semantics (Delta Lake's MERGE):
+ * - A target row matched by the ON condition takes the first whenMatched
+ *   clause, in the order added, whose condition holds (or that has none):
+ *   update (the assigned columns; the others keep their values) or delete.
+ *   If no clause applies the row is unchanged.
+ * - A source row that matches no target row takes the first whenNotMatched
+ *   clause whose condition holds: insert (unassigned columns are NULL).
+ * - A target row matched by two or more source rows is an error
+ *   (SPK_ERR_STATE, "multiple source rows matched ... the same target row")
+ *   when the merge has whenMatched clauses, unless they are all
+ *   unconditional deletes; nothing is written.
+ * - Assigned values are stored as insertInto stores them: a type that
+ *   cannot be stored in the column without loss is SPK_ERR_TYPE naming it.
+ * Clause conditions and update values may use target and source columns;
+ * insert conditions and values only source columns.
+ * NULL with the error in spk_last_error() on a bad argument. */
+typedef struct spk_merge spk_merge;
+SPKDEF spk_merge *spk_merge_into(const char *target, const char *target_alias, spk_df *source, const char *source_alias,
+                                 spk_expr *on);
+SPKDEF void spk_merge_free(spk_merge *m); /* NULL is fine */
+
+/* The clauses. condition may be NULL (always); expressions are consumed,
+ * also on error. columns[i] (a target column) gets values[i]. */
+SPKDEF spk_status spk_merge_when_matched_update(spk_merge *m, spk_expr *condition, int n, const char *const *columns,
+                                                spk_expr *const *values);
+/* updateAll: every target column from the source column of the same name. */
+SPKDEF spk_status spk_merge_when_matched_update_all(spk_merge *m, spk_expr *condition);
+SPKDEF spk_status spk_merge_when_matched_delete(spk_merge *m, spk_expr *condition);
+SPKDEF spk_status spk_merge_when_not_matched_insert(spk_merge *m, spk_expr *condition, int n, const char *const *columns,
+                                                    spk_expr *const *values);
+/* insertAll: every target column from the source column of the same name. */
+SPKDEF spk_status spk_merge_when_not_matched_insert_all(spk_merge *m, spk_expr *condition);
+
+/* What a DML statement did (Delta Lake's num_*_rows metrics). */
+typedef struct spk_dml_metrics {
+    int64_t updated;
+    int64_t deleted;
+    int64_t inserted;
+} spk_dml_metrics;
+
+/* ---- src/txn.h ---- */
+/* txn: snapshots (a table state fixed by its asof), scans split into
+ * shards, and transactions whose operations travel as JSON and commit
+ * atomically across tables. Snapshots, scans and shard sets may be used
+ * from any number of threads at once; a transaction by one thread at a
+ * time (give each worker its own, and combine them with take/include). */
+
+/* ---------------------------------------------------------------- snapshots
+ * Every committed write to a saved table — saveAsTable, insertInto, a
+ * transaction — makes a new version stamped with the backend's commit
+ * counter, its asof: larger for every later commit, and shared by the
+ * tables one transaction commits together. A table read at asof A gives
+ * the version that was current just after commit A, while later commits go
+ * on. Versions stay readable while a snapshot or a scan holds them; the
+ * rest are freed as they are replaced. (Backends without snapshots, i.e.
+ * user backends that leave the optional operations NULL: SPK_ERR_UNSUPPORTED.) */
+
+typedef struct spk_snapshot spk_snapshot;
+/* table.snapshot(): holds the table's current version until freed. */
+SPKDEF spk_status spk_snapshot_new(spk_session *s, const char *table, spk_snapshot **out);
+SPKDEF uint64_t spk_snapshot_asof(const spk_snapshot *snap);
+SPKDEF void spk_snapshot_free(spk_snapshot *snap); /* NULL is fine */
+/* spark.read.option("asOf", ...).table(table): a DataFrame over the table
+ * as of `asof` (0: the latest). An asof whose version is no longer held is
+ * SPK_ERR_NOT_FOUND; one after the latest commit is SPK_ERR_ARG. NULL with
+ * the error in spk_last_error(). */
+SPKDEF spk_df *spk_session_table_asof(spk_session *s, const char *table, uint64_t asof);
+
+/* ---------------------------------------------------------------- scans and shards
+ * A scan is a table at an asof, an optional predicate and projection; with
+ * a shard it is a self-contained task: any thread (or, shipped, any
+ * worker) that has the table name, the asof, the predicate, the columns
+ * and the shard reads exactly the same rows. A scan holds its version. */
+
+typedef struct spk_scan spk_scan;
+/* asof 0: the latest version (spk_scan_asof says which). */
+SPKDEF spk_status spk_scan_new(spk_session *s, const char *table, uint64_t asof, spk_scan **out);
+SPKDEF void spk_scan_free(spk_scan *sc); /* NULL is fine */
+SPKDEF uint64_t spk_scan_asof(const spk_scan *sc);
+/* where=: only rows for which predicate is true (consumed). */
+SPKDEF spk_status spk_scan_where(spk_scan *sc, spk_expr *predicate);
+/* The columns to return (names; n = 0: all). */
+SPKDEF spk_status spk_scan_select(spk_scan *sc, const char *const *columns, int n);
+/* shards(): the version's physical layout — runs of whole chunks, at most
+ * max_shards of them (0: one per chunk); an empty table gives one shard. */
+SPKDEF spk_status spk_scan_shards(spk_scan *sc, int max_shards, spk_shards **out);
+/* compute_shards(): reads the key columns of the scan's rows (predicate
+ * applied) and returns n key ranges (fewer when there are fewer distinct
+ * keys; at least one) holding about equal row counts. A key value is never
+ * split, so one value holding many rows makes its shard larger. */
+SPKDEF spk_status spk_scan_compute_shards(spk_scan *sc, int n, const char *const *keys, int nkeys, spk_shards **out);
+/* The scan's rows in shard sh (NULL: all) as a DataFrame of session s
+ * (any session on the same catalog; NULL: the scan's). */
+SPKDEF spk_df *spk_scan_df(spk_scan *sc, spk_session *s, const spk_shard *sh);
+
+/* ---------------------------------------------------------------- transactions
+ * txn = table.txn(): operations collect in the transaction and nothing is
+ * written until spk_txn_commit, which applies all of them — across every
+ * table they touch — as one atomic commit with one asof.
+ *
+ * Concurrency is optimistic. Writes (appends) never conflict: they land on
+ * whatever version is current at commit. A delete, update or merge reads
+ * the table as it is at commit; if another commit changed that table after
+ * this transaction began, the commit fails with SPK_ERR_CONFLICT naming the
+ * table, and nothing is written. spk_txn_run retries such a transaction.
+ *
+ * Worker transactions hand their operations to a driver: take() them,
+ * encode them with spk_txn_ops_to_json, decode them on the driver and
+ * include() them; the driver's transaction, begun before the workers',
+ * commits everything once. */
+
+typedef struct spk_txn spk_txn;
+typedef struct spk_txn_ops spk_txn_ops; /* a list of operations you own */
+
+SPKDEF spk_status spk_txn_begin(spk_session *s, spk_txn **out);
+/* Frees the transaction; one not committed is rolled back. NULL is fine. */
+SPKDEF void spk_txn_free(spk_txn *t);
+/* txn.write(df): appends df's rows (collected now) to table, matching
+ * columns by name as saveAsTable's append does; creates the table (every
+ * column nullable) if it does not exist at commit. */
+SPKDEF spk_status spk_txn_write(spk_txn *t, const char *table, spk_df *df);
+/* The same with rows you keep (copied now). */
+SPKDEF spk_status spk_txn_write_rows(spk_txn *t, const char *table, const spk_table *rows);
+/* DELETE FROM table WHERE where (NULL: every row). */
+SPKDEF spk_status spk_txn_delete(spk_txn *t, const char *table, spk_expr *where);
+/* UPDATE table SET columns[i] = values[i] WHERE where (NULL: every row). */
+SPKDEF spk_status spk_txn_update(spk_txn *t, const char *table, int n, const char *const *columns, spk_expr *const *values,
+                                 spk_expr *where);
+/* MERGE INTO (dml.h); the merge's source is collected now, and m stays yours. */
+SPKDEF spk_status spk_txn_merge(spk_txn *t, const spk_merge *m);
+/* take(): the operations so far, in order; the transaction is left empty
+ * (and may collect more, or be committed or freed). */
+SPKDEF spk_status spk_txn_take(spk_txn *t, spk_txn_ops **out);
+/* include(): appends copies of ops' operations (taken elsewhere). */
+SPKDEF spk_status spk_txn_include(spk_txn *t, const spk_txn_ops *ops);
+/* Applies every operation at once. On success *asof (may be NULL) is the
+ * commit's asof (or the current one, when there was nothing to do); on
+ * failure nothing is written. Either way the transaction is over: later
+ * calls on it are SPK_ERR_STATE. metrics (may be NULL) receives the rows
+ * written (as inserted), updated, deleted and merged, summed. */
+SPKDEF spk_status spk_txn_commit(spk_txn *t, uint64_t *asof, spk_dml_metrics *metrics);
+/* Drops the operations and ends the transaction. */
+SPKDEF void spk_txn_rollback(spk_txn *t);
+
+/* Retries: begins a transaction, calls fn(txn, user) to fill it, commits;
+ * on SPK_ERR_CONFLICT starts over, at most max_attempts times (<= 0: 10).
+ * fn's own error ends it with that error. */
+typedef spk_status (*spk_txn_fn)(spk_txn *t, void *user);
+SPKDEF spk_status spk_txn_run(spk_session *s, int max_attempts, spk_txn_fn fn, void *user, uint64_t *asof);
+
+/* A merge on its own: one transaction. */
+SPKDEF spk_status spk_merge_execute(spk_session *s, const spk_merge *m, spk_dml_metrics *metrics);
+
+SPKDEF int spk_txn_ops_count(const spk_txn_ops *ops);
+SPKDEF void spk_txn_ops_free(spk_txn_ops *ops); /* NULL is fine */
+/* Operations as a JSON document (format: TRANSACTION OPERATIONS in the
+ * header's doc), NUL-terminated; free with spk_string_free. */
+SPKDEF spk_status spk_txn_ops_to_json(const spk_txn_ops *ops, char **out);
+/* Decodes a document from spk_txn_ops_to_json. Malformed JSON, an unknown
+ * format version or operation, a bad schema or row: SPK_ERR_PARSE (or
+ * SPK_ERR_VERSION) naming what and where. Tables are checked at commit. */
+SPKDEF spk_status spk_txn_ops_from_json(const char *json, size_t len, spk_txn_ops **out);
 
 #ifdef __cplusplus
 } /* extern "C" */
@@ -17106,7 +17399,11 @@ SPKDEF spk_status spk_backend_new(const spk_allocator *alloc, const char *type, 
     if (!out || !ops || !type) return spk__fail(SPK_ERR_ARG, "spk_backend_new: NULL argument");
     if (!ops->create_schema || !ops->drop_schema || !ops->list_schemas || !ops->write || !ops->scan || !ops->drop_table ||
         !ops->list_tables || !ops->close)
-        return spk__fail(SPK_ERR_ARG, "spk_backend_new: backend '%s' leaves an operation NULL (all eight are required)", type);
+        return spk__fail(SPK_ERR_ARG, "spk_backend_new: backend '%s' leaves an operation NULL (the first eight are required)", type);
+    bool any = ops->last_asof || ops->scan_asof || ops->unpin || ops->commit;
+    if (any && !(ops->last_asof && ops->scan_asof && ops->unpin && ops->commit))
+        return spk__fail(SPK_ERR_ARG, "spk_backend_new: backend '%s' sets some of last_asof, scan_asof, unpin and commit "
+                                      "(set all four for snapshots and transactions, or none)", type);
     alloc = spk__allocator_or_default(alloc);
     spk_backend *b = (spk_backend *)spk__calloc(alloc, sizeof *b);
     if (!b) return spk__nomem("a backend", sizeof *b);
@@ -17353,6 +17650,8 @@ static bool spk__key_in_db(const char *key, const void *db) {
  * temporary file before the lock and rename it into place under it, so the
  * file commit and the in-memory publish happen in the same order. */
 
+#define SPK__KEY_MAX 260 /* "db.table": two names of at most 128 bytes */
+
 typedef struct spk__tver {
     spk_table *rows;  /* NULL when the version could not be loaded */
     char *error;      /* then: why, naming the file */
@@ -17377,16 +17676,34 @@ typedef struct spk__persist {
     spk_status (*drop_schema)(void *ctx, const char *db);
     spk_status (*drop_table)(void *ctx, const char *db, const char *table);
     void (*close)(void *ctx);
+    /* The commit point of a transaction: n prepared files (of distinct
+     * tables) become their tables' versions together — after a crash at any
+     * moment the next open finds all of them or none. On failure none is
+     * committed, and the tokens are still to be released. */
+    spk_status (*commit_all)(void *ctx, void *const *tokens, int n);
 } spk__persist;
+
+/* A replaced version kept for readers at its asof: snapshots and scans pin
+ * it. `until` is the asof of the commit that replaced or dropped it (0: it
+ * is still the latest). */
+typedef struct spk__pin {
+    char key[SPK__KEY_MAX];
+    uint64_t stamp, until;
+    spk_table *rows;
+    long pins;
+    struct spk__pin *next;
+} spk__pin;
 
 typedef struct spk__store {
     const spk_allocator *alloc;
     spk__cow map;
     uint64_t max_memory; /* 0: no limit */
     size_t held;         /* bytes of the latest versions (under map.lock) */
-    uint64_t stamps;     /* under map.lock */
+    _Atomic uint64_t stamps; /* the asof of the latest commit; written under map.lock */
     const spk__persist *persist;
     void *pctx;
+    spk__mutex pin_lock; /* pins; taken after map.lock when both are held */
+    spk__pin *pins;
 } spk__store;
 
 static char spk__db_marker; /* the value of a database's entry */
@@ -17420,7 +17737,22 @@ static void spk__store_key(char *key, size_t cap, const char *db, const char *ta
     snprintf(key, cap, "%s%s%s", db, table ? "." : "", table ? table : "");
 }
 
-#define SPK__KEY_MAX 260 /* "db.table": two names of at most 128 bytes */
+/* The asof of a new commit (map.lock held). */
+static uint64_t spk__store_next_stamp(spk__store *s) {
+    uint64_t next = atomic_load(&s->stamps) + 1;
+    atomic_store(&s->stamps, next);
+    return next;
+}
+
+/* A commit at `stamp` replaced or dropped the tables `match` selects: their
+ * pinned latest versions end there (map.lock held). */
+static void spk__store_superseded(spk__store *s, bool (*match)(const char *key, const void *ctx), const void *ctx,
+                                  uint64_t stamp) {
+    spk__mutex_lock(&s->pin_lock);
+    for (spk__pin *p = s->pins; p; p = p->next)
+        if (!p->until && p->stamp < stamp && match(p->key, ctx)) p->until = stamp; /* not a pin of the new version */
+    spk__mutex_unlock(&s->pin_lock);
+}
 
 static spk_status spk__store_new(const spk_allocator *alloc, uint64_t max_memory, const spk__persist *persist, void *pctx,
                                  spk__store **out) {
@@ -17436,6 +17768,12 @@ static spk_status spk__store_new(const spk_allocator *alloc, uint64_t max_memory
         spk__free(alloc, s, sizeof *s);
         return st;
     }
+    if (!spk__mutex_init(&s->pin_lock)) {
+        spk__cow_destroy(&s->map);
+        spk__free(alloc, s, sizeof *s);
+        return spk__fail(SPK_ERR_INTERNAL, "mtx_init failed");
+    }
+    atomic_init(&s->stamps, 0);
     *out = s;
     return SPK_OK;
 }
@@ -17444,6 +17782,13 @@ static void spk__store_close(void *self) {
     spk__store *s = (spk__store *)self;
     if (!s) return;
     spk__cow_destroy(&s->map);
+    while (s->pins) {
+        spk__pin *p = s->pins;
+        s->pins = p->next;
+        spk_table_free(p->rows);
+        spk__free(s->alloc, p, sizeof *p);
+    }
+    spk__mutex_destroy(&s->pin_lock);
     if (s->persist && s->persist->close) s->persist->close(s->pctx);
     spk__free(s->alloc, s, sizeof *s);
 }
@@ -17464,7 +17809,7 @@ static spk_status spk__store_load(spk__store *s, const char *db, const char *tab
     spk__cow_state *next = spk__cow_with(&s->map, key, value);
     if (next) {
         if (table) {
-            ((spk__tver *)value)->stamp = ++s->stamps;
+            ((spk__tver *)value)->stamp = spk__store_next_stamp(s);
             s->held += ((spk__tver *)value)->bytes;
         }
         spk__cow_publish(&s->map, next);
@@ -17511,6 +17856,7 @@ static spk_status spk__store_drop_schema(void *self, const char *db, bool cascad
         if (!next) st = SPK_ERR_NOMEM;
         for (size_t i = 0; next && i < ntables; i++) s->held -= ((spk__tver *)cur->e[first + i].value)->bytes;
         if (next) spk__cow_publish(&s->map, next);
+        if (next && ntables) spk__store_superseded(s, spk__key_in_db, db, spk__store_next_stamp(s));
     }
     spk__cow_unlock(&s->map);
     return st;
@@ -17691,9 +18037,10 @@ static spk_status spk__store_write(void *self, const char *db, const char *table
         }
         if (st == SPK_OK && !retry) {
             committed = true;
-            next->stamp = ++s->stamps;
+            next->stamp = spk__store_next_stamp(s);
             s->held = s->held - (v ? v->bytes : 0) + next->bytes;
             spk__cow_publish(&s->map, succ);
+            spk__store_superseded(s, spk__key_equals, key, next->stamp);
             if (s->persist) s->persist->retire(s->pctx, db, table, next->version);
         }
         spk__cow_unlock(&s->map);
@@ -17725,14 +18072,263 @@ static spk_status spk__store_drop_table(void *self, const char *db, const char *
     if (st == SPK_OK) {
         s->held -= v->bytes;
         spk__cow_publish(&s->map, next);
+        spk__store_superseded(s, spk__key_equals, key, spk__store_next_stamp(s));
     }
     spk__cow_unlock(&s->map);
     return st;
 }
 
+/* ---------------------------------------------------------------- asof reads and transactions */
+
+static spk_status spk__store_last_asof(void *self, uint64_t *asof) {
+    *asof = atomic_load(&((spk__store *)self)->stamps);
+    return SPK_OK;
+}
+
+static spk__pin *spk__pin_find(spk__store *s, const char *key, uint64_t stamp) {
+    for (spk__pin *p = s->pins; p; p = p->next)
+        if (p->stamp == stamp && strcmp(p->key, key) == 0) return p;
+    return NULL;
+}
+
+static spk_status spk__store_scan_asof(void *self, const char *db, const char *table, uint64_t asof, bool pin,
+                                       spk_table **out, uint64_t *asof_out) {
+    spk__store *s = (spk__store *)self;
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    spk_status st = SPK_OK;
+    spk_table *rows = NULL;
+    uint64_t found = 0;
+    /* Under pin_lock a replaced version's `until` is already set, or its
+     * replacement is not yet visible (writers publish, then mark). */
+    spk__mutex_lock(&s->pin_lock);
+    uint64_t last = atomic_load(&s->stamps);
+    const spk__cow_state *cur = spk__cow_enter(&s->map);
+    const spk__tver *v = (const spk__tver *)spk__cow_find(cur, key);
+    if (asof > last) {
+        st = spk__fail(SPK_ERR_ARG, "asof %llu of table %s is after the latest commit (asof %llu)", (unsigned long long)asof,
+                       key, (unsigned long long)last);
+    } else if (v && (asof == 0 || v->stamp <= asof)) {
+        if (!v->rows) st = spk__fail(SPK_ERR_CORRUPT, "%s", v->error);
+        rows = v->rows;
+        found = v->stamp;
+    } else {
+        for (spk__pin *p = s->pins; p && !rows; p = p->next)
+            if (p->stamp <= asof && (!p->until || asof < p->until) && strcmp(p->key, key) == 0) {
+                rows = p->rows;
+                found = p->stamp;
+            }
+        if (!rows && !v && asof == 0) st = spk__fail(SPK_ERR_NOT_FOUND, "table %s not found", key);
+        else if (!rows)
+            st = spk__fail(SPK_ERR_NOT_FOUND, "table %s has no version kept as of asof %llu (a version stays readable at its "
+                                              "asof while a snapshot or scan holds it)", key, (unsigned long long)asof);
+    }
+    if (st == SPK_OK && pin) {
+        spk__pin *p = spk__pin_find(s, key, found);
+        if (!p && (p = (spk__pin *)spk__calloc(s->alloc, sizeof *p)) != NULL) {
+            memcpy(p->key, key, sizeof key);
+            p->stamp = found;
+            p->rows = spk_table_retain(rows);
+            p->next = s->pins;
+            s->pins = p;
+        }
+        if (!p) st = spk__nomem("a snapshot", sizeof *p);
+        else p->pins++;
+    }
+    if (st == SPK_OK) {
+        *out = spk_table_retain(rows);
+        if (asof_out) *asof_out = found;
+    }
+    spk__cow_leave(&s->map);
+    spk__mutex_unlock(&s->pin_lock);
+    return st;
+}
+
+static void spk__store_unpin(void *self, const char *db, const char *table, uint64_t asof) {
+    spk__store *s = (spk__store *)self;
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    spk__pin *gone = NULL;
+    spk__mutex_lock(&s->pin_lock);
+    for (spk__pin **at = &s->pins; *at; at = &(*at)->next)
+        if ((*at)->stamp == asof && strcmp((*at)->key, key) == 0) {
+            if (--(*at)->pins == 0) {
+                gone = *at;
+                *at = gone->next;
+            }
+            break;
+        }
+    spk__mutex_unlock(&s->pin_lock);
+    if (gone) {
+        spk_table_free(gone->rows);
+        spk__free(s->alloc, gone, sizeof *gone);
+    }
+}
+
+/* The current state with each keys[i] set to values[i] (distinct keys). */
+static spk__cow_state *spk__cow_with_all(spk__cow *m, int n, char *const *keys, void *const *values) {
+    const spk__cow_state *cur = spk__cow_locked(m);
+    size_t fresh = 0;
+    for (int i = 0; i < n; i++) fresh += spk__cow_find(cur, keys[i]) == NULL;
+    spk__cow_state *s = spk__cow_state_new(m, cur->n + fresh, (size_t)n - fresh);
+    if (!s) return NULL;
+    if (cur->n) memcpy(s->e, cur->e, cur->n * sizeof *s->e);
+    size_t len = cur->n, dropped = 0;
+    int i = 0;
+    for (; i < n; i++) {
+        size_t lo = 0, hi = len;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(s->e[mid].key, keys[i]) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < len && strcmp(s->e[lo].key, keys[i]) == 0) {
+            s->dropped[dropped++] = s->e[lo];
+        } else {
+            memmove(s->e + lo + 1, s->e + lo, (len - lo) * sizeof *s->e);
+            len++;
+        }
+        s->e[lo].key = spk__strndup(m->alloc, keys[i], strlen(keys[i]));
+        s->e[lo].value = values[i];
+        if (!s->e[lo].key) break;
+    }
+    if (i == n) return s;
+    /* Out of memory: free the keys copied so far, keep everything else. */
+    spk__nomem("a name", strlen(keys[i]) + 1);
+    for (size_t k = 0; k < len; k++) {
+        bool copied = true;
+        for (size_t j = 0; j < cur->n && copied; j++) copied = s->e[k].key != cur->e[j].key;
+        if (copied && s->e[k].key) spk__free(m->alloc, s->e[k].key, strlen(s->e[k].key) + 1);
+    }
+    if (s->dropped) spk__free(m->alloc, s->dropped, s->ndropped * sizeof *s->dropped);
+    s->dropped = NULL;
+    s->ndropped = 0;
+    spk__cow_state_free(m, s, false);
+    return NULL;
+}
+
+/* A successor from spk__cow_with_all not published. */
+static void spk__cow_discard_all(spk__cow *m, spk__cow_state *next, int n, char *const *keys) {
+    for (int i = 0; i < n; i++) {
+        size_t at = spk__cow_lower(next, keys[i]);
+        if (at < next->n && next->e[at].key != keys[i] && strcmp(next->e[at].key, keys[i]) == 0) {
+            char *copy = next->e[at].key;
+            next->e[at].key = keys[i]; /* equal text, so later searches still work */
+            spk__free(m->alloc, copy, strlen(copy) + 1);
+        }
+    }
+    if (next->dropped) spk__free(m->alloc, next->dropped, next->ndropped * sizeof *next->dropped);
+    next->dropped = NULL;
+    next->ndropped = 0;
+    spk__cow_state_free(m, next, false);
+}
+
+static spk_status spk__store_commit(void *self, spk_backend_commit *w, int n, uint64_t *asof) {
+    spk__store *s = (spk__store *)self;
+    spk_status st = SPK_OK;
+    if (n < 0 || n > 4096) st = spk__fail(SPK_ERR_ARG, "a commit of %d tables (1 to 4096)", n);
+    char (*keys)[SPK__KEY_MAX] = NULL;
+    char **key_list = NULL; /* keys[i], as spk__cow_with_all takes them */
+    spk__tver **next = NULL;
+    void **tokens = NULL;
+    if (st == SPK_OK && n > 0) {
+        keys = (char (*)[SPK__KEY_MAX])spk__calloc(s->alloc, (size_t)n * sizeof *keys);
+        key_list = (char **)spk__calloc(s->alloc, (size_t)n * sizeof *key_list);
+        next = (spk__tver **)spk__calloc(s->alloc, (size_t)n * sizeof *next);
+        tokens = (void **)spk__calloc(s->alloc, (size_t)n * sizeof *tokens);
+        if (!keys || !key_list || !next || !tokens) st = spk__nomem("a commit", (size_t)n * (sizeof *keys + 3 * sizeof(void *)));
+        for (int i = 0; st == SPK_OK && i < n; i++) key_list[i] = keys[i];
+    }
+    for (int i = 0; i < n; i++) {
+        if (st == SPK_OK) {
+            spk__store_key(keys[i], sizeof keys[i], w[i].schema, w[i].table);
+            for (int j = 0; j < i && st == SPK_OK; j++)
+                if (strcmp(keys[i], keys[j]) == 0) st = spk__fail(SPK_ERR_ARG, "a commit names table %s twice", keys[i]);
+        }
+        spk_table *rows = w[i].rows;
+        w[i].rows = NULL;
+        if (st == SPK_OK && !rows) st = spk__fail(SPK_ERR_ARG, "a commit of table %s without rows", keys[i]);
+        if (st == SPK_OK) st = spk__store_own(s, rows, &rows);
+        else spk_table_free(rows);
+        if (st != SPK_OK) continue;
+        /* The version number follows the base's (checked again under the lock). */
+        uint64_t base_version = 0;
+        const spk__cow_state *cur = spk__cow_enter(&s->map);
+        const spk__tver *v = (const spk__tver *)spk__cow_find(cur, keys[i]);
+        if ((v ? v->stamp : 0) != w[i].base_asof)
+            st = spk__fail(SPK_ERR_CONFLICT, "table %s was changed by another commit (asof %llu) after this one read it "
+                                             "(asof %llu); nothing was written", keys[i],
+                           (unsigned long long)(v ? v->stamp : 0), (unsigned long long)w[i].base_asof);
+        else if (v) base_version = v->version;
+        spk__cow_leave(&s->map);
+        if (st == SPK_OK && !(next[i] = spk__tver_new(s, rows, base_version + 1, NULL))) st = SPK_ERR_NOMEM;
+        if (!next[i]) spk_table_free(rows);
+        if (st == SPK_OK && s->persist)
+            st = s->persist->prepare(s->pctx, w[i].schema, w[i].table, next[i]->version, next[i]->rows, &tokens[i]);
+    }
+    bool committed = false;
+    if (st == SPK_OK && n == 0) {
+        if (asof) *asof = atomic_load(&s->stamps);
+    } else if (st == SPK_OK) {
+        spk__cow_lock(&s->map);
+        const spk__cow_state *cur = spk__cow_locked(&s->map);
+        size_t held = s->held;
+        for (int i = 0; i < n && st == SPK_OK; i++) {
+            const spk__tver *v = (const spk__tver *)spk__cow_find(cur, keys[i]);
+            if ((v ? v->stamp : 0) != w[i].base_asof)
+                st = spk__fail(SPK_ERR_CONFLICT, "table %s was changed by another commit (asof %llu) after this one read it "
+                                                 "(asof %llu); nothing was written", keys[i],
+                               (unsigned long long)(v ? v->stamp : 0), (unsigned long long)w[i].base_asof);
+            else if (!spk__cow_find(cur, w[i].schema))
+                st = spk__fail(SPK_ERR_NOT_FOUND, "database `%s` not found", w[i].schema);
+            else held = held - (v ? v->bytes : 0) + next[i]->bytes;
+        }
+        if (st == SPK_OK && s->max_memory && held > s->max_memory) {
+            char limit[32], need[32], now[32];
+            spk__size_text(s->max_memory, limit, sizeof limit);
+            spk__size_text(held, need, sizeof need);
+            spk__size_text(s->held, now, sizeof now);
+            st = spk__fail(SPK_ERR_LIMIT, "a commit of %d table%s would make the backend hold %s (it holds %s) of %s allowed "
+                                          "(spark.sparkless.backend.maxMemory); nothing was written", n, n == 1 ? "" : "s",
+                           need, now, limit);
+        }
+        spk__cow_state *succ = NULL;
+        if (st == SPK_OK && !(succ = spk__cow_with_all(&s->map, n, key_list, (void *const *)next))) st = SPK_ERR_NOMEM;
+        if (st == SPK_OK && s->persist) {
+            if (n == 1) st = s->persist->commit(s->pctx, tokens[0]);
+            else if (!s->persist->commit_all) st = spk__fail(SPK_ERR_UNSUPPORTED, "this backend cannot commit several tables at once");
+            else st = s->persist->commit_all(s->pctx, tokens, n);
+            if (st != SPK_OK) spk__cow_discard_all(&s->map, succ, n, key_list);
+        }
+        if (st == SPK_OK) {
+            uint64_t stamp = spk__store_next_stamp(s);
+            for (int i = 0; i < n; i++) next[i]->stamp = stamp;
+            s->held = held;
+            spk__cow_publish(&s->map, succ);
+            for (int i = 0; i < n; i++) {
+                spk__store_superseded(s, spk__key_equals, keys[i], stamp);
+                if (s->persist) s->persist->retire(s->pctx, w[i].schema, w[i].table, next[i]->version);
+            }
+            committed = true;
+            if (asof) *asof = stamp;
+        }
+        spk__cow_unlock(&s->map);
+    }
+    for (int i = 0; i < n; i++) {
+        if (tokens && tokens[i]) s->persist->release(s->pctx, tokens[i], committed);
+        if (!committed && next && next[i]) spk__tver_free(s, next[i]);
+    }
+    if (keys) spk__free(s->alloc, keys, (size_t)n * sizeof *keys);
+    if (key_list) spk__free(s->alloc, key_list, (size_t)n * sizeof *key_list);
+    if (next) spk__free(s->alloc, next, (size_t)n * sizeof *next);
+    if (tokens) spk__free(s->alloc, tokens, (size_t)n * sizeof *tokens);
+    return st;
+}
+
 static const spk_backend_ops spk__store_ops = {spk__store_create_schema, spk__store_drop_schema, spk__store_list_schemas,
                                                spk__store_write,         spk__store_scan,        spk__store_drop_table,
-                                               spk__store_list_tables,   spk__store_close};
+                                               spk__store_list_tables,   spk__store_close,       spk__store_last_asof,
+                                               spk__store_scan_asof,     spk__store_unpin,       spk__store_commit};
 
 /* Wraps a store as a backend of the given type; on failure the store is closed. */
 static spk_status spk__store_backend(spk__store *s, const char *type, spk_backend **out) {
@@ -17758,6 +18354,13 @@ SPKDEF spk_status spk_backend_memory(const spk_backend_config *config, spk_backe
  *   <db>/<table>.<version>.spkt              a committed table version
  *                                            (version in decimal, no leading 0)
  *   <db>/.<table>.<version>.<pid>_<n>.tmp    a version being written
+ *   commit.<pid>_<n>.spkc                    a transaction's commit record
+ *   .commit.<pid>_<n>.tmp                    a commit record being written
+ * (<pid>_<n>: the writing process and a counter, so no two names collide.)
+ * One process at a time may open a base path: each process numbers the
+ * versions it writes from what it loaded, and an open removes temporary
+ * files, another process's in-flight writes included. Nothing enforces this.
+ *
  * A write: the version is written to its temporary file and fsync'ed
  * (prepare), renamed to its .spkt name and the directory fsync'ed (commit,
  * in the store's lock, so files and memory change in the same order), then
@@ -17768,6 +18371,47 @@ SPKDEF spk_status spk_backend_memory(const spk_backend_config *config, spk_backe
  * with SPK_ERR_CORRUPT and its message) and the lower ones are left alone.
  * Dropping a table removes its files oldest first, so a failure or a crash
  * midway leaves the table as it was.
+ *
+ * A TRANSACTION (commit_all) of several tables is made atomic by a redo
+ * record. Each table's version is prepared as above; then, in the store's
+ * lock: the directories of the temporary files are fsync'ed (their entries
+ * must outlive a crash once a record names them), the record listing every
+ * (final, temporary) pair is written to .commit.<pid>_<n>.tmp, fsync'ed,
+ * renamed to commit.<pid>_<n>.spkc and the base directory fsync'ed: that
+ * rename is the commit point. Then each temporary file is renamed to its
+ * final name, each directory fsync'ed, and the record removed. A crash
+ * before the rename leaves a .tmp record, which an open removes like any
+ * temporary file (and the tables' temporaries with it): none of the tables
+ * changed. After it, an open redoes the record before loading anything:
+ * every temporary file it names that still exists is renamed to its final
+ * name (one that is gone was renamed already), the directories are
+ * fsync'ed, and the record is removed; so all of the tables changed. A
+ * transaction of one table commits as a single write does.
+ * A failure before the commit point fails the commit with nothing changed.
+ * After it, renames that fail are tried again; if one still fails (or a
+ * directory cannot be fsync'ed), the commit returns SPK_ERR_IO saying so,
+ * the record and the temporary files stay for the next open to complete
+ * the transaction, and this backend refuses every later write
+ * (SPK_ERR_IO): its memory would no longer match its files, and a later
+ * version of one of the tables would take a name the record will reuse.
+ * Reopening the base path finishes the transaction.
+ *
+ * COMMIT RECORD FORMAT, version 1: ASCII text, lines ending in "\n".
+ *   SPKC 1 <n>                      magic, format version, n = 1 to 65536
+ *                                   entries (decimal, no leading 0)
+ *   <db>/<final> <db>/<temporary>   n lines: a table's final name and its
+ *                                   temporary file, relative to the base
+ *                                   path, in the same database directory
+ *   <crc>                           8 lowercase hex digits: the CRC-32 of
+ *                                   every byte before this line
+ * and the file ends there (at most 64 MiB). <final> is a version name as
+ * above, <temporary> is "." + <final> without ".spkt" + "." + 1 to 41 of
+ * [0-9_] + ".tmp". A committed record (.spkc) that does not read exactly
+ * like this — bad checksum, truncated, an absolute path, "..", a name that
+ * is not a table file of the backend's — fails the open with SPK_ERR_CORRUPT
+ * naming the record, and no table file is touched: it can only come from
+ * damage or a foreign file, and redoing part of it could break the tables.
+ * Only names commit.<[0-9_]+>.spkc are records; other names are let be.
  *
  * FILE FORMAT of a .spkt file, format version 1. Integers are unsigned and
  * little-endian unless said otherwise; offsets are in bytes.
@@ -17867,12 +18511,14 @@ static uint32_t spk__crc32(const uint32_t table[256], uint32_t crc, const void *
     return ~crc;
 }
 
-/* The backend's context: read-only once opened, so shared by every thread. */
+/* The backend's context: read-only once opened (but for `broken`), so
+ * shared by every thread. */
 typedef struct spk__fs {
     const spk_allocator *alloc;
     char *base; /* without a trailing '/' (unless it is "/") */
     size_t base_size;
     uint32_t crc[256];
+    atomic_bool broken; /* a transaction's commit is left to the next open: no more writes */
 } spk__fs;
 
 /* ---------------------------------------------------------------- small helpers */
@@ -18483,6 +19129,7 @@ static spk_status spk__fs_scan(spk__fs_list *l, const char *dir, const char *tab
 typedef struct spk__fs_token {
     char *dir, *tmp, *final;
     size_t dir_size, tmp_size, final_size;
+    bool kept; /* named by a commit record: its temporary file is the next open's to rename */
 } spk__fs_token;
 
 static atomic_ulong spk__fs_tmp_counter;
@@ -18515,10 +19162,20 @@ static spk_status spk__fs_check_names(const char *db, const char *table) {
     return SPK_OK;
 }
 
+/* After a transaction's commit was left to the next open (see the header
+ * comment), this backend's memory and files disagree: no more changes. */
+static spk_status spk__fs_check_writable(spk__fs *fs) {
+    if (!atomic_load(&fs->broken)) return SPK_OK;
+    return spk__fail(SPK_ERR_IO, "the file backend at %s refuses changes: a transaction's commit could not be finished "
+                                 "there (the next open of the base path finishes it); reopen the backend", fs->base);
+}
+
 static spk_status spk__fs_prepare(void *ctx, const char *db, const char *table, uint64_t version, const spk_table *rows,
                                   void **token) {
     spk__fs *fs = (spk__fs *)ctx;
-    spk_status st = spk__fs_check_names(db, table);
+    spk_status st = spk__fs_check_writable(fs);
+    if (st != SPK_OK) return st;
+    st = spk__fs_check_names(db, table);
     if (st != SPK_OK) return st;
     spk__fs_token *k = (spk__fs_token *)spk__calloc(fs->alloc, sizeof *k);
     if (!k) return spk__nomem("a file write", sizeof *k);
@@ -18546,7 +19203,8 @@ static spk_status spk__fs_prepare(void *ctx, const char *db, const char *table, 
 }
 
 static spk_status spk__fs_commit(void *ctx, void *token) {
-    (void)ctx;
+    spk_status st = spk__fs_check_writable((spk__fs *)ctx);
+    if (st != SPK_OK) return st;
     spk__fs_token *k = (spk__fs_token *)token;
     if (rename(k->tmp, k->final) != 0) {
         int err = errno;
@@ -18564,7 +19222,7 @@ static void spk__fs_release(void *ctx, void *token, bool committed) {
     spk__fs *fs = (spk__fs *)ctx;
     spk__fs_token *k = (spk__fs_token *)token;
     if (!k) return;
-    if (!committed) unlink(k->tmp);
+    if (!committed && !k->kept) unlink(k->tmp);
     spk__fs_token_free(fs->alloc, k);
 }
 
@@ -18588,7 +19246,8 @@ static void spk__fs_retire(void *ctx, const char *db, const char *table, uint64_
 
 static spk_status spk__fs_create_schema(void *ctx, const char *db) {
     spk__fs *fs = (spk__fs *)ctx;
-    spk_status st = spk__fs_check_names(db, NULL);
+    spk_status st = spk__fs_check_writable(fs);
+    if (st == SPK_OK) st = spk__fs_check_names(db, NULL);
     if (st != SPK_OK) return st;
     size_t size = 0;
     char *dir = spk__fs_dir(fs, db, &size);
@@ -18606,7 +19265,8 @@ static spk_status spk__fs_create_schema(void *ctx, const char *db) {
 
 static spk_status spk__fs_drop_table(void *ctx, const char *db, const char *table) {
     spk__fs *fs = (spk__fs *)ctx;
-    spk_status st = spk__fs_check_names(db, table);
+    spk_status st = spk__fs_check_writable(fs);
+    if (st == SPK_OK) st = spk__fs_check_names(db, table);
     if (st != SPK_OK) return st;
     size_t dir_size = 0;
     char *dir = spk__fs_dir(fs, db, &dir_size);
@@ -18629,7 +19289,8 @@ static spk_status spk__fs_drop_table(void *ctx, const char *db, const char *tabl
 
 static spk_status spk__fs_drop_schema(void *ctx, const char *db) {
     spk__fs *fs = (spk__fs *)ctx;
-    spk_status st = spk__fs_check_names(db, NULL);
+    spk_status st = spk__fs_check_writable(fs);
+    if (st == SPK_OK) st = spk__fs_check_names(db, NULL);
     if (st != SPK_OK) return st;
     size_t dir_size = 0;
     char *dir = spk__fs_dir(fs, db, &dir_size);
@@ -18674,9 +19335,136 @@ static void spk__fs_close(void *ctx) {
     spk__free(fs->alloc, fs, sizeof *fs);
 }
 
+/* ---------------------------------------------------------------- transactions */
+
+#define SPK__FS_RECORD_TABLES 65536             /* entries of one commit record */
+#define SPK__FS_RECORD_BYTES ((size_t)64 << 20) /* the largest record a reader takes */
+#define SPK__FS_UNIQUE_MAX 41                   /* "<pid>_<n>" of a temporary file's name */
+
+/* A path below the base path as a record names it: "db/file". */
+static const char *spk__fs_relative(const spk__fs *fs, const char *path) {
+    return path + strlen(fs->base) + strlen(spk__fs_sep(fs));
+}
+
+/* By directory, so that each directory is fsync'ed once. */
+static int spk__fs_token_cmp(const void *x, const void *y) {
+    const spk__fs_token *a = *(spk__fs_token *const *)x, *b = *(spk__fs_token *const *)y;
+    int c = strcmp(a->dir, b->dir);
+    return c ? c : strcmp(a->final, b->final);
+}
+
+/* A rename after the commit point cannot be taken back, so a failure gets
+ * more tries (a missing source will not come back). 0 or an errno. */
+static int spk__fs_rename_retried(const char *from, const char *to) {
+    int err = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (rename(from, to) == 0) return 0;
+        err = errno;
+        if (err == ENOENT) break;
+    }
+    return err;
+}
+
+/* A new file holding `len` bytes of text, fsync'ed; 0 or an errno (then the file is removed). */
+static int spk__fs_write_new(const char *path, const char *text, size_t len) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | SPK__FS_CLOEXEC, 0666);
+    if (fd < 0) return errno;
+    int err = spk__fs_write_all(fd, (const unsigned char *)text, len);
+    if (!err) err = spk__fs_fsync(fd);
+    if (close(fd) != 0 && !err && errno != EINTR) err = errno;
+    if (err) unlink(path);
+    return err;
+}
+
+/* After the commit point: every temporary file to its final name, then the
+ * directories fsync'ed. What fails is left to the next open (the record
+ * stays), and the backend refuses changes until then. */
+static spk_status spk__fs_finish(spk__fs *fs, spk__fs_token *const *order, int n, const char *record) {
+    const char *what = "sync directory", *path = fs->base, *to = NULL;
+    int err = spk__fs_sync_dir(fs->base);
+    for (int i = 0; !err && i < n; i++)
+        if ((err = spk__fs_rename_retried(order[i]->tmp, order[i]->final)) != 0) {
+            what = "rename";
+            path = order[i]->tmp;
+            to = order[i]->final;
+        }
+    for (int i = 0; !err && i < n; i++)
+        if ((i == 0 || strcmp(order[i]->dir, order[i - 1]->dir) != 0) && (err = spk__fs_sync_dir(order[i]->dir)) != 0)
+            path = order[i]->dir;
+    if (!err) return SPK_OK;
+    atomic_store(&fs->broken, true);
+    return spk__fail(SPK_ERR_IO, "cannot %s %s%s%s: %s, after the transaction was committed to the record %s: the next "
+                                 "open of the base path finishes the transaction from that record; until then this "
+                                 "backend refuses changes", what, path, to ? " to " : "", to ? to : "", strerror(err),
+                     record);
+}
+
+static spk_status spk__fs_commit_all(void *ctx, void *const *tokens, int n) {
+    spk__fs *fs = (spk__fs *)ctx;
+    if (n == 1) return spk__fs_commit(ctx, tokens[0]); /* one rename is atomic */
+    spk_status st = spk__fs_check_writable(fs);
+    if (st != SPK_OK || n <= 0) return st;
+    if (n > SPK__FS_RECORD_TABLES)
+        return spk__fail(SPK_ERR_LIMIT, "a transaction of the file backend writes at most %d tables; this one writes %d, "
+                                        "and nothing was written", SPK__FS_RECORD_TABLES, n);
+    const spk_allocator *a = fs->alloc;
+    size_t order_size = (size_t)n * sizeof(spk__fs_token *);
+    spk__fs_token **order = (spk__fs_token **)spk__alloc(a, order_size);
+    if (!order) return spk__nomem("a commit record", order_size);
+    for (int i = 0; i < n; i++) order[i] = (spk__fs_token *)tokens[i];
+    qsort(order, (size_t)n, sizeof *order, spk__fs_token_cmp);
+    /* The record's text (see COMMIT RECORD FORMAT) and names. */
+    char head[32];
+    size_t len = (size_t)snprintf(head, sizeof head, "SPKC 1 %d\n", n);
+    for (int i = 0; i < n; i++)
+        len += strlen(spk__fs_relative(fs, order[i]->final)) + strlen(spk__fs_relative(fs, order[i]->tmp)) + 2;
+    len += 9; /* the checksum line */
+    unsigned long unique = atomic_fetch_add(&spk__fs_tmp_counter, 1);
+    size_t text_size = len + 1, tmp_size = 0, record_size = 0;
+    char *text = (char *)spk__alloc(a, text_size), *tmp = NULL, *record = NULL;
+    if (!text) st = spk__nomem("a commit record", text_size);
+    if (text) tmp = spk__fs_path(a, &tmp_size, "%s%s.commit.%ld_%lu.tmp", fs->base, spk__fs_sep(fs), (long)getpid(), unique);
+    if (tmp) record = spk__fs_path(a, &record_size, "%s%scommit.%ld_%lu.spkc", fs->base, spk__fs_sep(fs), (long)getpid(), unique);
+    if (text && !record) st = SPK_ERR_NOMEM;
+    if (st == SPK_OK) {
+        size_t used = (size_t)snprintf(text, text_size, "%s", head);
+        for (int i = 0; i < n; i++)
+            used += (size_t)snprintf(text + used, text_size - used, "%s %s\n", spk__fs_relative(fs, order[i]->final),
+                                     spk__fs_relative(fs, order[i]->tmp));
+        snprintf(text + used, text_size - used, "%08lx\n", (unsigned long)spk__crc32(fs->crc, 0, text, used));
+        /* The temporary files' directory entries must outlive a crash once a record names them. */
+        for (int i = 0; st == SPK_OK && i < n; i++) {
+            int err = i == 0 || strcmp(order[i]->dir, order[i - 1]->dir) != 0 ? spk__fs_sync_dir(order[i]->dir) : 0;
+            if (err) st = spk__fs_io("sync directory", order[i]->dir, err);
+        }
+    }
+    if (st == SPK_OK) {
+        int err = spk__fs_write_new(tmp, text, len);
+        if (err) st = spk__fs_io("write the commit record", tmp, err);
+        else if (rename(tmp, record) != 0) {
+            err = errno;
+            unlink(tmp);
+            st = spk__fail(SPK_ERR_IO, "cannot rename %s to %s: %s", tmp, record, strerror(err));
+        }
+    }
+    if (st == SPK_OK) {
+        /* Committed: the record now speaks for the transaction. */
+        for (int i = 0; i < n; i++) order[i]->kept = true;
+        st = spk__fs_finish(fs, order, n, record);
+        /* Its temporary files are gone for good, so a record that comes
+         * back after a crash changes nothing: no directory fsync. */
+        if (st == SPK_OK) unlink(record);
+    }
+    spk__free(a, record, record_size);
+    spk__free(a, tmp, tmp_size);
+    spk__free(a, text, text_size);
+    spk__free(a, order, order_size);
+    return st;
+}
+
 static const spk__persist spk__fs_persist = {spk__fs_prepare,       spk__fs_commit,      spk__fs_release,
                                              spk__fs_retire,        spk__fs_create_schema, spk__fs_drop_schema,
-                                             spk__fs_drop_table,    spk__fs_close};
+                                             spk__fs_drop_table,    spk__fs_close,       spk__fs_commit_all};
 
 /* ---------------------------------------------------------------- opening */
 
@@ -18719,14 +19507,274 @@ static spk_status spk__fs_load_db(spk__fs *fs, spk__store *s, const char *db) {
     return st;
 }
 
+/* ---------------------------------------------------------------- commit records at open */
+
+/* One entry of a commit record, pointing into its text. */
+typedef struct spk__fs_redo {
+    const char *db, *final, *tmp; /* final and tmp: file names in the database directory */
+    int db_len, final_len, tmp_len;
+} spk__fs_redo;
+
+typedef struct spk__fs_record {
+    char *path, *text;
+    size_t path_size, text_size, len;
+    spk__fs_redo *redo;
+    int n;
+} spk__fs_record;
+
+static bool spk__fs_unique_ok(const char *s, size_t len) {
+    if (len == 0 || len > SPK__FS_UNIQUE_MAX) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '_')) return false;
+    return true;
+}
+
+/* commit.<[0-9_]+>.spkc, or with `tmp` .commit.<[0-9_]+>.tmp */
+static bool spk__fs_is_record_name(const char *name, bool tmp) {
+    const char *prefix = tmp ? ".commit." : "commit.", *suffix = tmp ? ".tmp" : ".spkc";
+    size_t len = strlen(name), pl = strlen(prefix), sl = strlen(suffix);
+    return len > pl + sl && memcmp(name, prefix, pl) == 0 && memcmp(name + len - sl, suffix, sl) == 0 &&
+           spk__fs_unique_ok(name + pl, len - pl - sl);
+}
+
+static spk_status spk__fs_record_corrupt(const char *path, const char *fmt, ...) SPK__PRINTF(2, 3);
+static spk_status spk__fs_record_corrupt(const char *path, const char *fmt, ...) {
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return spk__fail(SPK_ERR_CORRUPT, "%s: %s (the transaction commit record is corrupt; no table file was changed)", path,
+                     why);
+}
+
+/* Hostile text for a message: at most ~80 bytes, unprintable ones as '?'. */
+static void spk__fs_printable(const char *s, size_t len, char *out, size_t cap) {
+    size_t n = 0;
+    for (; n < len && n + 4 < cap && n < 80; n++) out[n] = s[n] >= 0x20 && s[n] < 0x7f ? s[n] : '?';
+    if (n < len) {
+        memcpy(out + n, "...", 3);
+        n += 3;
+    }
+    out[n] = 0;
+}
+
+/* "<db>/<file>": db a database name; *file what follows the slash. */
+static bool spk__fs_record_split(const char *s, size_t len, size_t *db_len, const char **file, size_t *file_len) {
+    const char *slash = (const char *)memchr(s, '/', len);
+    if (!slash || !spk__fs_name_ok(s, (size_t)(slash - s))) return false;
+    *db_len = (size_t)(slash - s);
+    *file = slash + 1;
+    *file_len = len - *db_len - 1;
+    return true;
+}
+
+/* One entry line (without its newline): "<db>/<final> <db>/<temporary>". */
+static bool spk__fs_record_entry(const char *line, size_t len, spk__fs_redo *e) {
+    const char *space = (const char *)memchr(line, ' ', len);
+    if (!space) return false;
+    size_t db_len = 0, db2_len = 0, final_len = 0, tmp_len = 0;
+    const char *final = NULL, *tmp = NULL, *second = space + 1;
+    if (!spk__fs_record_split(line, (size_t)(space - line), &db_len, &final, &final_len) ||
+        !spk__fs_record_split(second, len - (size_t)(second - line), &db2_len, &tmp, &tmp_len) || db_len != db2_len ||
+        memcmp(line, second, db_len) != 0)
+        return false;
+    char name[SPK__FS_NAME_MAX + 32], table[SPK__FS_NAME_MAX + 1];
+    uint64_t version = 0;
+    if (final_len >= sizeof name) return false;
+    memcpy(name, final, final_len);
+    name[final_len] = 0;
+    if (!spk__fs_parse_version_name(name, table, &version)) return false;
+    /* "." + the final name without ".spkt" + "." + <pid>_<n> + ".tmp" */
+    size_t stem = final_len - 5;
+    if (tmp_len < stem + 7 || tmp[0] != '.' || memcmp(tmp + 1, final, stem) != 0 || tmp[1 + stem] != '.' ||
+        memcmp(tmp + tmp_len - 4, ".tmp", 4) != 0 || !spk__fs_unique_ok(tmp + stem + 2, tmp_len - stem - 6))
+        return false;
+    e->db = line;
+    e->db_len = (int)db_len;
+    e->final = final;
+    e->final_len = (int)final_len;
+    e->tmp = tmp;
+    e->tmp_len = (int)tmp_len;
+    return true;
+}
+
+/* A decimal number of 1 to 9 digits without a leading 0, followed by `end`. */
+static bool spk__fs_record_number(const char **p, const char *limit, char end, long *out) {
+    const char *s = *p;
+    long v = 0;
+    int digits = 0;
+    for (; s < limit && *s >= '0' && *s <= '9' && digits < 9; s++, digits++) v = v * 10 + (*s - '0');
+    if (digits == 0 || (digits > 1 && **p == '0') || s == limit || *s != end) return false;
+    *p = s + 1;
+    *out = v;
+    return true;
+}
+
+/* Checks a record read whole (see COMMIT RECORD FORMAT) and lists its entries. */
+static spk_status spk__fs_record_parse(const spk__fs *fs, spk__fs_record *r) {
+    const char *t = r->text, *path = r->path;
+    size_t len = r->len;
+    if (len < 4 || memcmp(t, "SPKC", 4) != 0) return spk__fs_record_corrupt(path, "bad magic: not a commit record");
+    if (memchr(t, 0, len)) return spk__fs_record_corrupt(path, "it holds a NUL byte");
+    /* The checksum line first: it covers all the rest. */
+    bool ok = len >= 14 && t[len - 1] == '\n' && t[len - 10] == '\n';
+    const char *sum = ok ? t + len - 9 : t; /* the checksum line */
+    uint32_t want = 0;
+    for (int i = 0; ok && i < 8; i++) {
+        char c = sum[i];
+        ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        want = want << 4 | (uint32_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    if (!ok) return spk__fs_record_corrupt(path, "it does not end with its checksum line (truncated?)");
+    if (spk__crc32(fs->crc, 0, t, len - 9) != want) return spk__fs_record_corrupt(path, "checksum mismatch");
+    const char *p = t + 4;
+    long version = 0, n = 0;
+    if (p == sum || *p++ != ' ' || !spk__fs_record_number(&p, sum, ' ', &version))
+        return spk__fs_record_corrupt(path, "the first line is not \"SPKC <version> <entries>\"");
+    if (version != 1)
+        return spk__fs_record_corrupt(path, "format version %ld is not supported (this build reads version 1)", version);
+    if (!spk__fs_record_number(&p, sum, '\n', &n) || n < 1 || n > SPK__FS_RECORD_TABLES)
+        return spk__fs_record_corrupt(path, "the entry count is not a number from 1 to %d", SPK__FS_RECORD_TABLES);
+    size_t redo_size = (size_t)n * sizeof *r->redo;
+    r->redo = (spk__fs_redo *)spk__alloc(fs->alloc, redo_size);
+    if (!r->redo) return spk__nomem("a commit record's entries", redo_size);
+    r->n = (int)n;
+    for (int i = 0; i < r->n; i++) {
+        if (p == sum) return spk__fs_record_corrupt(path, "it ends after %d of its %d entries", i, r->n);
+        const char *nl = (const char *)memchr(p, '\n', (size_t)(sum - p)); /* sum[-1] is one */
+        if (!spk__fs_record_entry(p, (size_t)(nl - p), &r->redo[i])) {
+            char shown[96];
+            spk__fs_printable(p, (size_t)(nl - p), shown, sizeof shown);
+            return spk__fs_record_corrupt(path, "entry %d (\"%s\") is not a table file and its temporary file in one "
+                                                "database directory under the base path", i + 1, shown);
+        }
+        p = nl + 1;
+    }
+    if (p != sum) return spk__fs_record_corrupt(path, "unexpected text after its %d entries", r->n);
+    return SPK_OK;
+}
+
+static spk_status spk__fs_record_read(const spk__fs *fs, spk__fs_record *r) {
+    int fd = open(r->path, O_RDONLY | SPK__FS_CLOEXEC);
+    if (fd < 0) return spk__fs_io("open", r->path, errno);
+    struct stat sb;
+    spk_status st = SPK_OK;
+    if (fstat(fd, &sb) != 0) st = spk__fs_io("read", r->path, errno);
+    else if (!S_ISREG(sb.st_mode)) st = spk__fs_record_corrupt(r->path, "not a regular file");
+    else if ((uint64_t)sb.st_size > SPK__FS_RECORD_BYTES)
+        st = spk__fs_record_corrupt(r->path, "%llu bytes is more than a commit record holds",
+                                    (unsigned long long)sb.st_size);
+    if (st == SPK_OK) {
+        r->len = (size_t)sb.st_size;
+        r->text_size = r->len + 1;
+        r->text = (char *)spk__alloc(fs->alloc, r->text_size);
+        if (!r->text) st = spk__nomem("a commit record", r->text_size);
+    }
+    int err = st == SPK_OK ? spk__fs_read_all(fd, (unsigned char *)r->text, r->len) : 0;
+    if (err == -1) st = spk__fs_record_corrupt(r->path, "the file ended early (truncated?)");
+    else if (err) st = spk__fs_io("read", r->path, err);
+    close(fd);
+    return st;
+}
+
+/* Renames each temporary file a record names that still exists, then
+ * fsyncs the directories it renamed in. */
+static spk_status spk__fs_record_redo(const spk__fs *fs, const spk__fs_record *r) {
+    const spk_allocator *a = fs->alloc;
+    spk_status st = SPK_OK;
+    bool renamed = false; /* in the current directory */
+    for (int i = 0; st == SPK_OK && i < r->n; i++) {
+        const spk__fs_redo *e = &r->redo[i];
+        size_t dir_size = 0, final_size = 0, tmp_size = 0;
+        char *dir = spk__fs_path(a, &dir_size, "%s%s%.*s", fs->base, spk__fs_sep(fs), e->db_len, e->db);
+        char *final = dir ? spk__fs_path(a, &final_size, "%s/%.*s", dir, e->final_len, e->final) : NULL;
+        char *tmp = final ? spk__fs_path(a, &tmp_size, "%s/%.*s", dir, e->tmp_len, e->tmp) : NULL;
+        int err = !tmp ? 0 : rename(tmp, final) == 0 ? 0 : errno;
+        if (!tmp) st = SPK_ERR_NOMEM;
+        else if (!err) renamed = true;
+        else if (err != ENOENT) /* ENOENT: renamed before the crash */
+            st = spk__fail(SPK_ERR_IO, "cannot finish the transaction of commit record %s: cannot rename %s to %s: %s",
+                           r->path, tmp, final, strerror(err));
+        const spk__fs_redo *next = i + 1 < r->n ? &r->redo[i + 1] : NULL;
+        if (!next || next->db_len != e->db_len || memcmp(next->db, e->db, (size_t)e->db_len) != 0) {
+            err = st == SPK_OK && renamed ? spk__fs_sync_dir(dir) : 0;
+            if (err) st = spk__fs_io("sync directory", dir, err);
+            renamed = false;
+        }
+        spk__free(a, tmp, tmp_size);
+        spk__free(a, final, final_size);
+        spk__free(a, dir, dir_size);
+    }
+    return st;
+}
+
+/* Before anything is loaded: removes commit records cut short (.tmp) and
+ * redoes the committed ones, all checked before any is redone. */
+static spk_status spk__fs_recover(spk__fs *fs) {
+    const spk_allocator *a = fs->alloc;
+    spk_names names;
+    memset(&names, 0, sizeof names);
+    names.alloc = a;
+    DIR *d = opendir(fs->base);
+    if (!d) return spk__fs_io("read directory", fs->base, errno);
+    spk_status st = SPK_OK;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) {
+            if (errno) st = spk__fs_io("read directory", fs->base, errno);
+            break;
+        }
+        if (spk__fs_is_record_name(e->d_name, true)) {
+            size_t size = 0;
+            char *path = spk__fs_path(a, &size, "%s%s%s", fs->base, spk__fs_sep(fs), e->d_name);
+            if (!path) {
+                st = SPK_ERR_NOMEM;
+                break;
+            }
+            unlink(path); /* best effort, like other temporary files */
+            spk__free(a, path, size);
+        } else if (spk__fs_is_record_name(e->d_name, false) && (st = spk_names_add(&names, e->d_name)) != SPK_OK) {
+            break;
+        }
+    }
+    closedir(d);
+    size_t records_size = (size_t)names.n * sizeof(spk__fs_record);
+    spk__fs_record *records = NULL;
+    if (st == SPK_OK && names.n && !(records = (spk__fs_record *)spk__calloc(a, records_size)))
+        st = spk__nomem("commit records", records_size);
+    for (int i = 0; st == SPK_OK && i < names.n; i++) {
+        spk__fs_record *r = &records[i];
+        r->path = spk__fs_path(a, &r->path_size, "%s%s%s", fs->base, spk__fs_sep(fs), names.names[i]);
+        st = r->path ? spk__fs_record_read(fs, r) : SPK_ERR_NOMEM;
+        if (st == SPK_OK) st = spk__fs_record_parse(fs, r);
+    }
+    for (int i = 0; st == SPK_OK && i < names.n; i++) st = spk__fs_record_redo(fs, &records[i]);
+    for (int i = 0; st == SPK_OK && i < names.n; i++)
+        if (unlink(records[i].path) != 0 && errno != ENOENT) st = spk__fs_io("remove", records[i].path, errno);
+    /* Gone for good before anything new is written (a later process could reuse a temporary file's name). */
+    int err = st == SPK_OK && names.n ? spk__fs_sync_dir(fs->base) : 0;
+    if (err) st = spk__fs_io("sync directory", fs->base, err);
+    for (int i = 0; records && i < names.n; i++) {
+        spk__free(a, records[i].path, records[i].path_size);
+        spk__free(a, records[i].text, records[i].text_size);
+        if (records[i].redo) spk__free(a, records[i].redo, (size_t)records[i].n * sizeof *records[i].redo);
+    }
+    spk__free(a, records, records_size);
+    spk_names_free(&names);
+    return st;
+}
+
 /* Loads every database under the base path. */
 static spk_status spk__fs_load(spk__fs *fs, spk__store *s) {
+    spk_status st = spk__fs_recover(fs);
+    if (st != SPK_OK) return st;
     spk_names dbs;
     memset(&dbs, 0, sizeof dbs);
     dbs.alloc = fs->alloc;
     DIR *d = opendir(fs->base);
     if (!d) return spk__fs_io("read directory", fs->base, errno);
-    spk_status st = SPK_OK;
     for (;;) {
         errno = 0;
         struct dirent *e = readdir(d);
@@ -18766,6 +19814,7 @@ SPKDEF spk_status spk_backend_file(const spk_backend_config *config, spk_backend
     spk__fs *fs = (spk__fs *)spk__calloc(a, sizeof *fs);
     if (!fs) return spk__nomem("a file backend", sizeof *fs);
     fs->alloc = a;
+    atomic_init(&fs->broken, false);
     spk__crc_init(fs->crc);
     fs->base = spk__strndup(a, config->base_path, len);
     fs->base_size = len + 1;
@@ -19880,6 +20929,4187 @@ SPKDEF bool spk_catalog_drop_temp_view(spk_session *s, const char *name) {
 SPKDEF bool spk_catalog_drop_global_temp_view(spk_session *s, const char *name) {
     struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_drop_global_temp_view");
     return x && spk__view_drop(&x->catalog->global_views, name);
+}
+
+/* ---- src/shard.c ---- */
+/* shard: physical shards (chunk runs) and computed key-range shards. */
+
+/* A shard set is one block: the set, its shards, the bound values (shard i's
+ * upper bound is shard i+1's lower bound, so they are stored once), the key
+ * names and the bytes of the names and string bounds. The tables a set was
+ * made from may be freed before it, so nothing in it points into them. */
+struct spk_shard {
+    bool physical;
+    int nkeys;
+    uint64_t asof;                  /* physical only */
+    int64_t row_begin, row_end;     /* physical only */
+    const char *const *key_names;   /* key shards: nkeys names, as the schema spells them */
+    const spk_value *lower, *upper; /* key shards: nkeys values each, NULL when unbounded */
+};
+
+struct spk_shards {
+    size_t bytes; /* the whole block, from spk__default_allocator */
+    int count;
+    spk_shard *shards;
+};
+
+#define SPK__SHARD_MAX_KEYS 16
+#define SPK__SHARD_MAX_COUNT 65536
+#define SPK__SHARD_SIGN_BIT 0x8000000000000000ULL
+
+static size_t spk__shard_align(size_t n) {
+    size_t a = _Alignof(max_align_t);
+    return (n + a - 1) / a * a;
+}
+
+/* An empty set of `count` shards with room for `nbounds` values, `nkeys`
+ * names and `text_bytes` of characters (returned in *text). */
+static spk_status spk__shards_alloc(int count, size_t nbounds, int nkeys, size_t text_bytes, spk_shards **out,
+                                    spk_value **bounds, const char ***names, char **text) {
+    size_t at_shards = spk__shard_align(sizeof(spk_shards));
+    size_t at_bounds = spk__shard_align(at_shards + (size_t)count * sizeof(spk_shard));
+    size_t at_names = spk__shard_align(at_bounds + nbounds * sizeof(spk_value));
+    size_t at_text = at_names + (size_t)nkeys * sizeof(char *);
+    size_t bytes = at_text + text_bytes;
+    unsigned char *block = (unsigned char *)spk__calloc(&spk__default_allocator, bytes);
+    if (!block) return spk__nomem("a shard set", bytes);
+    spk_shards *set = (spk_shards *)(void *)block;
+    set->bytes = bytes;
+    set->count = count;
+    set->shards = (spk_shard *)(void *)(block + at_shards);
+    *bounds = (spk_value *)(void *)(block + at_bounds);
+    *names = (const char **)(void *)(block + at_names);
+    *text = (char *)(block + at_text);
+    *out = set;
+    return SPK_OK;
+}
+
+SPKDEF int spk_shards_count(const spk_shards *set) { return set ? set->count : 0; }
+
+SPKDEF const spk_shard *spk_shards_get(const spk_shards *set, int i) {
+    return set && i >= 0 && i < set->count ? &set->shards[i] : NULL;
+}
+
+SPKDEF void spk_shards_free(spk_shards *set) {
+    if (set) spk__free(&spk__default_allocator, set, set->bytes);
+}
+
+SPKDEF bool spk_shard_is_physical(const spk_shard *sh) { return sh && sh->physical; }
+
+SPKDEF void spk_shard_rows(const spk_shard *sh, uint64_t *asof, int64_t *row_begin, int64_t *row_end) {
+    bool phys = sh && sh->physical;
+    if (asof) *asof = phys ? sh->asof : 0;
+    if (row_begin) *row_begin = phys ? sh->row_begin : 0;
+    if (row_end) *row_end = phys ? sh->row_end : 0;
+}
+
+SPKDEF int spk_shard_nkeys(const spk_shard *sh) { return sh && !sh->physical ? sh->nkeys : 0; }
+
+SPKDEF const char *spk_shard_key_name(const spk_shard *sh, int k) {
+    return sh && !sh->physical && k >= 0 && k < sh->nkeys ? sh->key_names[k] : NULL;
+}
+
+SPKDEF void spk_shard_bounds(const spk_shard *sh, bool *has_lower, spk_value *lower, bool *has_upper, spk_value *upper) {
+    bool keyed = sh && !sh->physical;
+    if (has_lower) *has_lower = keyed && sh->lower;
+    if (has_upper) *has_upper = keyed && sh->upper;
+    if (keyed && sh->lower && lower) memcpy(lower, sh->lower, (size_t)sh->nkeys * sizeof *lower);
+    if (keyed && sh->upper && upper) memcpy(upper, sh->upper, (size_t)sh->nkeys * sizeof *upper);
+}
+
+/* ---------------------------------------------------------------- describe */
+
+/* Appends n raw bytes to a spk__textout (schema.c), which may hold NULs or
+ * exceed what a "%.*s" precision can say. */
+static void spk__shard_put(spk__textout *o, const char *s, size_t n) {
+    if (o->len < o->cap) {
+        size_t room = o->cap - 1 - o->len, k = n < room ? n : room;
+        if (k) memcpy(o->buf + o->len, s, k);
+        o->buf[o->len + k] = '\0';
+    }
+    o->len += n;
+}
+
+static void spk__shard_puts(spk__textout *o, const char *s) { spk__shard_put(o, s, strlen(s)); }
+
+/* A value as a SQL literal: 'it''s', DATE '2024-01-31', NULL, 42. */
+static void spk__shard_literal(spk__textout *o, const spk_value *v) {
+    if (v->is_null || v->type.id == SPK_TYPE_NULL) {
+        spk__shard_puts(o, "NULL");
+        return;
+    }
+    if (v->type.id == SPK_TYPE_STRING) {
+        const char *p = v->as.str.ptr, *end = p + v->as.str.len;
+        spk__shard_put(o, "'", 1);
+        while (p < end) {
+            const char *q = memchr(p, '\'', (size_t)(end - p));
+            if (!q) q = end;
+            spk__shard_put(o, p, (size_t)(q - p));
+            if (q < end) spk__shard_put(o, "''", 2);
+            p = q < end ? q + 1 : end;
+        }
+        spk__shard_put(o, "'", 1);
+        return;
+    }
+    char text[SPK_VALUE_TEXT_MAX];
+    spk_value_format(v, text, sizeof text);
+    bool quoted = v->type.id == SPK_TYPE_DATE || v->type.id == SPK_TYPE_TIMESTAMP;
+    if (quoted) spk__shard_puts(o, v->type.id == SPK_TYPE_DATE ? "DATE '" : "TIMESTAMP '");
+    spk__shard_puts(o, text);
+    if (quoted) spk__shard_put(o, "'", 1);
+}
+
+/* One key: the value; several: (v1, v2). */
+static void spk__shard_tuple(spk__textout *o, const spk_value *values, int n) {
+    if (n > 1) spk__shard_put(o, "(", 1);
+    for (int k = 0; k < n; k++) {
+        if (k) spk__shard_put(o, ", ", 2);
+        spk__shard_literal(o, &values[k]);
+    }
+    if (n > 1) spk__shard_put(o, ")", 1);
+}
+
+SPKDEF size_t spk_shard_describe(const spk_shard *sh, char *buf, size_t cap) {
+    spk__textout o = spk__textout_make(buf, cap);
+    if (!sh) {
+        spk__shard_puts(&o, "(no shard)");
+    } else if (sh->physical) {
+        spk__out(&o, "rows [%lld, %lld) of asof %llu", (long long)sh->row_begin, (long long)sh->row_end,
+                 (unsigned long long)sh->asof);
+    } else {
+        spk__shard_puts(&o, "keys ");
+        if (sh->lower) {
+            spk__shard_put(&o, "[", 1);
+            spk__shard_tuple(&o, sh->lower, sh->nkeys);
+        } else {
+            spk__shard_puts(&o, "(-inf");
+        }
+        spk__shard_put(&o, ", ", 2);
+        if (sh->upper) {
+            spk__shard_tuple(&o, sh->upper, sh->nkeys);
+            spk__shard_put(&o, ")", 1);
+        } else {
+            spk__shard_puts(&o, "+inf)");
+        }
+    }
+    return o.len;
+}
+
+/* ---------------------------------------------------------------- cut points */
+
+/* Splits positions [0, n) whose groups end at ends[0..ngroups) (increasing,
+ * the last == n) into k runs of whole groups (1 <= k <= ngroups): cut i lies
+ * at the group end nearest to i*n/k, kept after the previous cut and early
+ * enough to leave a group for each later run, so no run is empty. */
+static void spk__shard_cuts(const size_t *ends, size_t ngroups, size_t n, int k, size_t *cuts) {
+    size_t prev = 0; /* groups before the previous cut */
+    for (int i = 1; i < k; i++) {
+        size_t target = (size_t)(((uint64_t)i * n + (uint64_t)k / 2) / (uint64_t)k);
+        size_t lo = 0, hi = ngroups; /* the first group ending at or after target */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (ends[mid] < target) lo = mid + 1;
+            else hi = mid;
+        }
+        size_t groups = lo + 1;
+        if (lo > 0 && target - ends[lo - 1] <= ends[lo] - target) groups = lo;
+        if (groups < prev + 1) groups = prev + 1;
+        if (groups > ngroups - (size_t)(k - i)) groups = ngroups - (size_t)(k - i);
+        cuts[i - 1] = ends[groups - 1];
+        prev = groups;
+    }
+}
+
+/* ---------------------------------------------------------------- physical shards */
+
+static spk_status spk__shards_physical(const spk_table *rows, uint64_t asof, int max, spk_shards **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "shards: NULL output");
+    *out = NULL;
+    if (!rows) return spk__fail(SPK_ERR_ARG, "shards: NULL table");
+    if (max < 0) return spk__fail(SPK_ERR_ARG, "shards: the shard count must be >= 0 (0: one per chunk), got %d", max);
+    const spk_allocator *a = rows->alloc;
+    size_t nonempty = 0;
+    for (size_t i = 0; i < rows->nchunks; i++) nonempty += rows->chunks[i]->nrows > 0;
+    size_t k = max == 0 || (size_t)max > nonempty ? nonempty : (size_t)max;
+    if (k == 0) k = 1;
+    size_t *ends = NULL, *cuts = NULL, ends_bytes = (nonempty ? nonempty : 1) * sizeof *ends;
+    size_t cuts_bytes = k * sizeof *cuts;
+    ends = (size_t *)spk__alloc(a, ends_bytes);
+    cuts = ends ? (size_t *)spk__alloc(a, cuts_bytes) : NULL;
+    spk_status st = ends && cuts ? SPK_OK : spk__nomem("shard cut points", ends_bytes + cuts_bytes);
+    spk_shards *set = NULL;
+    spk_value *bounds = NULL;
+    const char **names = NULL;
+    char *text = NULL;
+    if (st == SPK_OK) st = spk__shards_alloc((int)k, 0, 0, 0, &set, &bounds, &names, &text);
+    if (st == SPK_OK) {
+        size_t g = 0;
+        for (size_t i = 0; i < rows->nchunks; i++)
+            if (rows->chunks[i]->nrows) ends[g++] = rows->chunks[i]->first_row + rows->chunks[i]->nrows;
+        if (nonempty) spk__shard_cuts(ends, nonempty, rows->nrows, (int)k, cuts);
+        cuts[k - 1] = rows->nrows;
+        for (size_t i = 0; i < k; i++) {
+            spk_shard *sh = &set->shards[i];
+            sh->physical = true;
+            sh->asof = asof;
+            sh->row_begin = i ? (int64_t)cuts[i - 1] : 0;
+            sh->row_end = (int64_t)cuts[i];
+        }
+        *out = set;
+    }
+    spk__free(a, ends, ends_bytes);
+    spk__free(a, cuts, cuts_bytes);
+    return st;
+}
+
+/* ---------------------------------------------------------------- key codes
+ * A non-string key becomes an unsigned 64-bit code that sorts as
+ * spk_value_compare sorts values of its type: integers with the sign bit
+ * flipped, doubles by their bits (-0.0 as 0.0, every NaN as one NaN above
+ * +Infinity). Codes of one column compare exactly, and decode back. */
+
+static uint64_t spk__shard_f64_code(double d) {
+    uint64_t bits;
+    if (d == 0) d = 0.0;
+    if (isnan(d)) bits = 0x7ff8000000000000ULL;
+    else memcpy(&bits, &d, sizeof bits);
+    return bits & SPK__SHARD_SIGN_BIT ? ~bits : bits | SPK__SHARD_SIGN_BIT;
+}
+
+static uint64_t spk__shard_slot_code(const unsigned char *p, spk_type_id id) {
+    switch (id) {
+    case SPK_TYPE_BOOLEAN: return *p != 0;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: {
+        int32_t x;
+        memcpy(&x, p, 4);
+        return (uint64_t)(int64_t)x ^ SPK__SHARD_SIGN_BIT;
+    }
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_DECIMAL:
+    case SPK_TYPE_TIMESTAMP: {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        return x ^ SPK__SHARD_SIGN_BIT;
+    }
+    case SPK_TYPE_DOUBLE: {
+        double d;
+        memcpy(&d, p, 8);
+        return spk__shard_f64_code(d);
+    }
+    default: return 0;
+    }
+}
+
+/* The code of a non-NULL value of its own column's type. */
+static uint64_t spk__shard_value_code(const spk_value *v) {
+    switch ((spk_type_id)v->type.id) {
+    case SPK_TYPE_BOOLEAN: return v->as.b;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: return (uint64_t)(int64_t)v->as.i32 ^ SPK__SHARD_SIGN_BIT;
+    case SPK_TYPE_DOUBLE: return spk__shard_f64_code(v->as.f64);
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_DECIMAL:
+    case SPK_TYPE_TIMESTAMP: return (uint64_t)v->as.i64 ^ SPK__SHARD_SIGN_BIT;
+    default: return 0;
+    }
+}
+
+static spk_value spk__shard_code_value(uint64_t code, spk_type type) {
+    spk_value v = spk_value_null_of(type);
+    v.is_null = false;
+    switch ((spk_type_id)type.id) {
+    case SPK_TYPE_BOOLEAN: v.as.b = code != 0; break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: v.as.i32 = (int32_t)(int64_t)(code ^ SPK__SHARD_SIGN_BIT); break;
+    case SPK_TYPE_DOUBLE: {
+        uint64_t bits = code & SPK__SHARD_SIGN_BIT ? code & ~SPK__SHARD_SIGN_BIT : ~code;
+        memcpy(&v.as.f64, &bits, sizeof bits);
+        break;
+    }
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_DECIMAL:
+    case SPK_TYPE_TIMESTAMP: v.as.i64 = (int64_t)(code ^ SPK__SHARD_SIGN_BIT); break;
+    default: v.is_null = true; break;
+    }
+    return v;
+}
+
+/* A string field of row `index` of chunk c: a view into the chunk's heap. */
+static void spk__shard_slot_string(const spk_table *t, const spk__chunk *c, size_t index, int col, const char **ptr,
+                             size_t *len) {
+    uint32_t start = spk__string_start(t, c, index, col);
+    uint32_t end = spk__load_u32(c->rows + index * t->width + t->offset[col]);
+    *ptr = c->heap ? c->heap + start : "";
+    *len = end - start;
+}
+
+/* ---------------------------------------------------------------- key shards */
+
+/* Key column k's index; a miss names the key and lists the table's columns
+ * (the lookup's suggestions hold at most five). */
+static spk_status spk__shard_key_lookup(const spk_schema *schema, const char *name, bool case_sensitive, const char *what,
+                                        int k, int *col) {
+    spk_status st = spk_schema_lookup(schema, name, case_sensitive, col);
+    if (st == SPK_OK) return SPK_OK;
+    spk__fail_prefix("%s: key column %d: ", what, k + 1);
+    int ncols = spk_schema_ncols(schema);
+    if (st == SPK_ERR_NOT_FOUND && ncols > 5) {
+        spk__fail_append(" The table's columns: ");
+        for (int i = 0; i < ncols; i++) spk__fail_append("%s`%s`", i ? ", " : "", spk_schema_field(schema, i)->name);
+        spk__fail_append(".");
+    }
+    return st;
+}
+
+typedef struct spk__shard_strview {
+    const char *ptr;
+    size_t len;
+} spk__shard_strview;
+
+/* The first 8 bytes of a string, big-endian, zero-padded: prefixes that
+ * differ order as the strings do; equal ones need the whole strings. */
+static uint64_t spk__shard_str_prefix(const char *p, size_t len) {
+    const unsigned char *u = (const unsigned char *)p;
+    if (len >= 8)
+        return (uint64_t)u[0] << 56 | (uint64_t)u[1] << 48 | (uint64_t)u[2] << 40 | (uint64_t)u[3] << 32 |
+               (uint64_t)u[4] << 24 | (uint64_t)u[5] << 16 | (uint64_t)u[6] << 8 | (uint64_t)u[7];
+    uint64_t x = 0;
+    for (size_t i = 0; i < 8; i++) x = x << 8 | (i < len ? u[i] : 0u);
+    return x;
+}
+
+/* One key column read from every row, in table order. */
+typedef struct spk__shard_keycol {
+    int col;
+    spk_type type;
+    bool is_string;
+    unsigned char *nulls;     /* 1 = NULL */
+    uint64_t *codes;          /* the key's code; a string's prefix; 0 for NULL */
+    spk__shard_strview *strs; /* string keys: views into the table */
+} spk__shard_keycol;
+
+typedef struct spk__shard_keyset {
+    const spk_allocator *alloc;
+    size_t nrows;
+    int nkeys;
+    spk__shard_keycol keys[SPK__SHARD_MAX_KEYS];
+} spk__shard_keyset;
+
+static void spk__shard_keyset_free(spk__shard_keyset *ks) {
+    size_t n = ks->nrows ? ks->nrows : 1;
+    for (int k = 0; k < ks->nkeys; k++) {
+        spk__shard_keycol *kc = &ks->keys[k];
+        spk__free(ks->alloc, kc->nulls, n);
+        spk__free(ks->alloc, kc->codes, n * sizeof *kc->codes);
+        spk__free(ks->alloc, kc->strs, n * sizeof *kc->strs);
+    }
+}
+
+/* Reads key column kc of every row of t. */
+static spk_status spk__shard_keycol_load(spk__shard_keyset *ks, const spk_table *t, spk__shard_keycol *kc) {
+    size_t n = ks->nrows ? ks->nrows : 1;
+    kc->nulls = (unsigned char *)spk__alloc(ks->alloc, n);
+    kc->codes = kc->nulls ? (uint64_t *)spk__alloc(ks->alloc, n * sizeof *kc->codes) : NULL;
+    if (kc->codes && kc->is_string) kc->strs = (spk__shard_strview *)spk__alloc(ks->alloc, n * sizeof *kc->strs);
+    if (!kc->codes || (kc->is_string && !kc->strs))
+        return spk__nomem("shard key values", n * (1 + sizeof *kc->codes + sizeof *kc->strs));
+    spk_type_id id = (spk_type_id)kc->type.id;
+    int col = kc->col;
+    uint32_t offset = t->offset[col];
+    size_t r = 0;
+    for (size_t ci = 0; ci < t->nchunks; ci++) {
+        const spk__chunk *c = t->chunks[ci];
+        for (size_t i = 0; i < c->nrows; i++, r++) {
+            const unsigned char *slot = c->rows + i * t->width;
+            bool null = id == SPK_TYPE_NULL || spk__slot_is_null(slot, col);
+            kc->nulls[r] = null;
+            kc->codes[r] = 0;
+            if (kc->is_string) {
+                kc->strs[r].ptr = "";
+                kc->strs[r].len = 0;
+                if (!null) {
+                    spk__shard_slot_string(t, c, i, col, &kc->strs[r].ptr, &kc->strs[r].len);
+                    kc->codes[r] = spk__shard_str_prefix(kc->strs[r].ptr, kc->strs[r].len);
+                }
+            } else if (!null) {
+                kc->codes[r] = spk__shard_slot_code(slot + offset, id);
+            }
+        }
+    }
+    return SPK_OK;
+}
+
+/* Tuple order of rows a and b: NULLs first, keys left to right. */
+static int spk__shard_keyset_cmp(const spk__shard_keyset *ks, uint32_t a, uint32_t b) {
+    for (int k = 0; k < ks->nkeys; k++) {
+        const spk__shard_keycol *kc = &ks->keys[k];
+        int na = kc->nulls[a], nb = kc->nulls[b];
+        if (na || nb) {
+            if (na != nb) return na ? -1 : 1;
+            continue;
+        }
+        if (kc->codes[a] != kc->codes[b]) return kc->codes[a] < kc->codes[b] ? -1 : 1;
+        if (kc->is_string) {
+            int c = spk__cmp_bytes(kc->strs[a].ptr, kc->strs[a].len, kc->strs[b].ptr, kc->strs[b].len);
+            if (c) return c;
+        }
+    }
+    return 0;
+}
+
+/* A row and its first key's code, sorted by code first (a NULL's code is 0,
+ * never above a value's); rows with equal codes are then ordered by the
+ * whole tuple. */
+typedef struct spk__shard_rowkey {
+    uint64_t code;
+    uint32_t row;
+} spk__shard_rowkey;
+
+static bool spk__shard_rowkey_less(const spk__shard_keyset *ks, const spk__shard_rowkey *a, const spk__shard_rowkey *b) {
+    return spk__shard_keyset_cmp(ks, a->row, b->row) < 0;
+}
+
+/* Stable bottom-up merge sort (runs of 16 by insertion first). */
+static void spk__shard_sort_rows(const spk__shard_keyset *ks, spk__shard_rowkey *v, spk__shard_rowkey *tmp, size_t n) {
+    const size_t run = 16;
+    for (size_t lo = 0; lo < n; lo += run) {
+        size_t hi = lo + run < n ? lo + run : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            spk__shard_rowkey x = v[i];
+            size_t j = i;
+            while (j > lo && spk__shard_rowkey_less(ks, &x, &v[j - 1])) {
+                v[j] = v[j - 1];
+                j--;
+            }
+            v[j] = x;
+        }
+    }
+    spk__shard_rowkey *from = v, *to = tmp;
+    for (size_t width = run; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) to[o++] = spk__shard_rowkey_less(ks, &from[j], &from[i]) ? from[j++] : from[i++];
+            while (i < mid) to[o++] = from[i++];
+            while (j < hi) to[o++] = from[j++];
+        }
+        spk__shard_rowkey *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != v) memcpy(v, from, n * sizeof *v);
+}
+
+#define SPK__SHARD_RADIX_BITS 11
+#define SPK__SHARD_RADIX_PASSES 6 /* ceil(64 / 11) */
+#define SPK__SHARD_RADIX_COUNTS (SPK__SHARD_RADIX_PASSES << SPK__SHARD_RADIX_BITS)
+
+/* LSD radix sort by 64-bit code, 11 bits a pass, with every pass's
+ * histogram taken in one read; passes where every code has the same digit
+ * are skipped. counts: SPK__SHARD_RADIX_COUNTS entries. */
+static void spk__shard_radix_histogram(size_t *counts, uint64_t code) {
+    const uint64_t mask = (1u << SPK__SHARD_RADIX_BITS) - 1;
+    for (int p = 0; p < SPK__SHARD_RADIX_PASSES; p++)
+        counts[((size_t)p << SPK__SHARD_RADIX_BITS) + ((code >> (p * SPK__SHARD_RADIX_BITS)) & mask)]++;
+}
+
+/* Turns pass p's digit counts into starting offsets; false when one digit
+ * holds all n codes (the pass would move nothing). */
+static bool spk__shard_radix_offsets(size_t *count, uint64_t first_digit, size_t n) {
+    if (count[first_digit] == n) return false;
+    size_t at = 0;
+    for (size_t d = 0; d < ((size_t)1 << SPK__SHARD_RADIX_BITS); d++) {
+        size_t c = count[d];
+        count[d] = at;
+        at += c;
+    }
+    return true;
+}
+
+static void spk__shard_radix_sort(uint64_t *codes, uint64_t *tmp, size_t *counts, size_t n) {
+    const uint64_t mask = (1u << SPK__SHARD_RADIX_BITS) - 1;
+    memset(counts, 0, SPK__SHARD_RADIX_COUNTS * sizeof *counts);
+    for (size_t i = 0; i < n; i++) spk__shard_radix_histogram(counts, codes[i]);
+    uint64_t *from = codes, *to = tmp;
+    for (int p = 0; p < SPK__SHARD_RADIX_PASSES; p++) {
+        int shift = p * SPK__SHARD_RADIX_BITS;
+        size_t *count = counts + ((size_t)p << SPK__SHARD_RADIX_BITS);
+        if (!spk__shard_radix_offsets(count, (from[0] >> shift) & mask, n)) continue;
+        for (size_t i = 0; i < n; i++) to[count[(from[i] >> shift) & mask]++] = from[i];
+        uint64_t *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != codes) memcpy(codes, from, n * sizeof *codes);
+}
+
+static void spk__shard_radix_sort_pairs(spk__shard_rowkey *v, spk__shard_rowkey *tmp, size_t *counts, size_t n) {
+    const uint64_t mask = (1u << SPK__SHARD_RADIX_BITS) - 1;
+    memset(counts, 0, SPK__SHARD_RADIX_COUNTS * sizeof *counts);
+    for (size_t i = 0; i < n; i++) spk__shard_radix_histogram(counts, v[i].code);
+    spk__shard_rowkey *from = v, *to = tmp;
+    for (int p = 0; p < SPK__SHARD_RADIX_PASSES; p++) {
+        int shift = p * SPK__SHARD_RADIX_BITS;
+        size_t *count = counts + ((size_t)p << SPK__SHARD_RADIX_BITS);
+        if (!spk__shard_radix_offsets(count, (from[0].code >> shift) & mask, n)) continue;
+        for (size_t i = 0; i < n; i++) to[count[(from[i].code >> shift) & mask]++] = from[i];
+        spk__shard_rowkey *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != v) memcpy(v, from, n * sizeof *v);
+}
+
+/* The rows in key order, one of two ways: a single non-string key is sorted
+ * as bare codes (NULLs counted, they come first); anything else sorts row
+ * numbers. Position p is the p-th row in that order. */
+typedef struct spk__shard_sorted {
+    const spk__shard_keyset *ks;
+    size_t nnull;     /* codes path: positions [0, nnull) are NULL */
+    uint64_t *codes;  /* codes path: non-NULL codes, sorted (owned by ks->keys[0]) */
+    uint32_t *order;  /* rows path */
+} spk__shard_sorted;
+
+static bool spk__shard_sorted_same(const spk__shard_sorted *s, size_t p) { /* positions p-1 and p hold equal keys */
+    if (!s->order) return p < s->nnull || (p > s->nnull && s->codes[p - 1 - s->nnull] == s->codes[p - s->nnull]);
+    return spk__shard_keyset_cmp(s->ks, s->order[p - 1], s->order[p]) == 0;
+}
+
+/* Key k at position p, strings as views into the table. */
+static spk_value spk__shard_sorted_key(const spk__shard_sorted *s, size_t p, int k) {
+    const spk__shard_keycol *kc = &s->ks->keys[k];
+    if (!s->order)
+        return p < s->nnull ? spk_value_null_of(kc->type) : spk__shard_code_value(s->codes[p - s->nnull], kc->type);
+    uint32_t r = s->order[p];
+    if (kc->nulls[r]) return spk_value_null_of(kc->type);
+    if (!kc->is_string) return spk__shard_code_value(kc->codes[r], kc->type);
+    return spk_value_strn(kc->strs[r].ptr, kc->strs[r].len);
+}
+
+static spk_status spk__shards_compute(const spk_table *rows, const char *const *keys, int nkeys, bool case_sensitive,
+                                      int n, spk_shards **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "compute shards: NULL output");
+    *out = NULL;
+    if (!rows || !keys) return spk__fail(SPK_ERR_ARG, "compute shards: NULL argument");
+    if (nkeys < 1 || nkeys > SPK__SHARD_MAX_KEYS)
+        return spk__fail(SPK_ERR_ARG, "compute shards: %d key columns; between 1 and %d are allowed", nkeys,
+                         SPK__SHARD_MAX_KEYS);
+    if (n < 1 || n > SPK__SHARD_MAX_COUNT)
+        return spk__fail(SPK_ERR_ARG, "compute shards: %d shards asked for; between 1 and %d are allowed", n,
+                         SPK__SHARD_MAX_COUNT);
+    if (rows->nrows > UINT32_MAX)
+        return spk__fail(SPK_ERR_LIMIT, "compute shards: the table has %zu rows; the limit is %lu", rows->nrows,
+                         (unsigned long)UINT32_MAX);
+    spk__shard_keyset ks;
+    memset(&ks, 0, sizeof ks);
+    ks.alloc = rows->alloc;
+    ks.nrows = rows->nrows;
+    size_t names_bytes = 0;
+    for (int k = 0; k < nkeys; k++) {
+        if (!keys[k]) return spk__fail(SPK_ERR_ARG, "compute shards: key column %d is NULL", k + 1);
+        int col;
+        spk_status st = spk__shard_key_lookup(rows->schema, keys[k], case_sensitive, "compute shards", k, &col);
+        if (st != SPK_OK) return st;
+        const spk_field *f = spk_schema_field(rows->schema, col);
+        ks.keys[k].col = col;
+        ks.keys[k].type = f->type;
+        ks.keys[k].is_string = f->type.id == SPK_TYPE_STRING;
+        names_bytes += strlen(f->name) + 1;
+    }
+
+    size_t nrows = rows->nrows, n1 = nrows ? nrows : 1;
+    size_t order_bytes = n1 * sizeof(uint32_t), tmp_bytes = 0, ends_bytes = n1 * sizeof(size_t);
+    spk__shard_sorted sorted = {&ks, 0, NULL, NULL};
+    void *tmp = NULL;
+    size_t *ends = NULL, *cuts = NULL, cuts_bytes = (size_t)n * sizeof *cuts;
+    spk_shards *set = NULL;
+    spk_status st = SPK_OK;
+    for (int k = 0; k < nkeys && st == SPK_OK; k++) {
+        ks.nkeys = k + 1; /* what keyset_free releases */
+        st = spk__shard_keycol_load(&ks, rows, &ks.keys[k]);
+    }
+
+    /* Sort. */
+    bool by_codes = nkeys == 1 && !ks.keys[0].is_string;
+    if (st == SPK_OK && by_codes) {
+        spk__shard_keycol *kc = &ks.keys[0];
+        size_t m = 0;
+        for (size_t r = 0; r < nrows; r++) {
+            kc->codes[m] = kc->codes[r];
+            m += !kc->nulls[r];
+        }
+        sorted.nnull = nrows - m;
+        sorted.codes = kc->codes;
+        tmp_bytes = n1 * sizeof(uint64_t) + SPK__SHARD_RADIX_COUNTS * sizeof(size_t);
+        tmp = spk__alloc(ks.alloc, tmp_bytes);
+        if (!tmp) st = spk__nomem("a sort buffer", tmp_bytes);
+        else if (m) spk__shard_radix_sort(kc->codes, (uint64_t *)tmp, (size_t *)((uint64_t *)tmp + n1), m);
+    } else if (st == SPK_OK) {
+        /* Row numbers by key: (first key's code, row) pairs by code, then
+         * each run of equal codes by the whole tuple. */
+        tmp_bytes = 2 * n1 * sizeof(spk__shard_rowkey) + SPK__SHARD_RADIX_COUNTS * sizeof(size_t);
+        sorted.order = (uint32_t *)spk__alloc(ks.alloc, order_bytes);
+        tmp = sorted.order ? spk__alloc(ks.alloc, tmp_bytes) : NULL;
+        if (!tmp) {
+            st = spk__nomem("a sort buffer", order_bytes + tmp_bytes);
+        } else {
+            spk__shard_rowkey *pairs = (spk__shard_rowkey *)tmp;
+            for (size_t r = 0; r < nrows; r++) {
+                pairs[r].code = ks.keys[0].codes[r];
+                pairs[r].row = (uint32_t)r;
+            }
+            spk__shard_radix_sort_pairs(pairs, pairs + n1, (size_t *)(pairs + 2 * n1), nrows);
+            for (size_t lo = 0, hi; lo < nrows; lo = hi) {
+                for (hi = lo + 1; hi < nrows && pairs[hi].code == pairs[lo].code;) hi++;
+                if (hi - lo > 1) spk__shard_sort_rows(&ks, pairs + lo, pairs + n1 + lo, hi - lo);
+            }
+            for (size_t r = 0; r < nrows; r++) sorted.order[r] = pairs[r].row;
+        }
+    }
+    /* The sort buffer is no longer needed: free it before the next ones. */
+    spk__free(ks.alloc, tmp, tmp_bytes);
+    tmp = NULL;
+
+    /* Groups of equal keys, then cuts between groups. */
+    size_t ngroups = 0;
+    if (st == SPK_OK) {
+        ends = (size_t *)spk__alloc(ks.alloc, ends_bytes);
+        cuts = ends ? (size_t *)spk__alloc(ks.alloc, cuts_bytes) : NULL;
+        if (!cuts) st = spk__nomem("shard cut points", ends_bytes + cuts_bytes);
+    }
+    if (st == SPK_OK) {
+        for (size_t p = 1; p < nrows; p++)
+            if (!spk__shard_sorted_same(&sorted, p)) ends[ngroups++] = p;
+        if (nrows) ends[ngroups++] = nrows;
+        int count = ngroups == 0 ? 1 : ngroups < (size_t)n ? (int)ngroups : n;
+        if (ngroups) spk__shard_cuts(ends, ngroups, nrows, count, cuts);
+
+        /* The set: bound i is the key at cut i. */
+        size_t nbounds = (size_t)(count - 1) * (size_t)nkeys, text_bytes = names_bytes;
+        for (int i = 0; i + 1 < count; i++)
+            for (int k = 0; k < nkeys; k++) {
+                spk_value v = spk__shard_sorted_key(&sorted, cuts[i], k);
+                if (v.type.id == SPK_TYPE_STRING && !v.is_null) text_bytes += v.as.str.len;
+            }
+        spk_value *bounds = NULL;
+        const char **names = NULL;
+        char *text = NULL;
+        st = spk__shards_alloc(count, nbounds, nkeys, text_bytes, &set, &bounds, &names, &text);
+        if (st == SPK_OK) {
+            for (int k = 0; k < nkeys; k++) {
+                const char *name = spk_schema_field(rows->schema, ks.keys[k].col)->name;
+                size_t len = strlen(name);
+                memcpy(text, name, len + 1);
+                names[k] = text;
+                text += len + 1;
+            }
+            for (int i = 0; i + 1 < count; i++)
+                for (int k = 0; k < nkeys; k++) {
+                    spk_value v = spk__shard_sorted_key(&sorted, cuts[i], k);
+                    if (v.type.id == SPK_TYPE_STRING && !v.is_null) {
+                        if (v.as.str.len) memcpy(text, v.as.str.ptr, v.as.str.len);
+                        v.as.str.ptr = text;
+                        text += v.as.str.len;
+                    }
+                    bounds[(size_t)i * (size_t)nkeys + (size_t)k] = v;
+                }
+            for (int i = 0; i < count; i++) {
+                spk_shard *sh = &set->shards[i];
+                sh->nkeys = nkeys;
+                sh->key_names = names;
+                sh->lower = i > 0 ? bounds + (size_t)(i - 1) * (size_t)nkeys : NULL;
+                sh->upper = i + 1 < count ? bounds + (size_t)i * (size_t)nkeys : NULL;
+            }
+            *out = set;
+        }
+    }
+    spk__free(ks.alloc, ends, ends_bytes);
+    spk__free(ks.alloc, cuts, cuts_bytes);
+    spk__free(ks.alloc, sorted.order, order_bytes);
+    spk__shard_keyset_free(&ks);
+    return st;
+}
+
+/* ---------------------------------------------------------------- filtering */
+
+/* Physical: the row range, sharing whole chunks where they can keep their row
+ * numbers (a chunk's first_row is the same in every table holding it, so
+ * only a run from row 0 can be shared; the rest is copied). */
+static spk_status spk__shard_filter_rows(const spk_table *rows, const spk_shard *sh, spk_table *t) {
+    size_t begin = (size_t)sh->row_begin, end = (size_t)sh->row_end;
+    spk_status st = SPK_OK;
+    for (size_t ci = 0; ci < rows->nchunks && st == SPK_OK; ci++) {
+        spk__chunk *c = rows->chunks[ci];
+        size_t first = c->first_row, last = first + c->nrows;
+        size_t from = begin > first ? begin : first, to = end < last ? end : last;
+        if (from >= to) continue;
+        if (from == first && to == last && first == t->nrows) {
+            if (t->nchunks == t->cap_chunks) {
+                size_t cap = t->cap_chunks ? t->cap_chunks * 2 : 4;
+                void *p = spk__table_realloc(t, t->chunks, t->cap_chunks * sizeof *t->chunks, cap * sizeof *t->chunks);
+                if (!p) {
+                    st = spk__nomem("the chunk list", cap * sizeof *t->chunks);
+                    break;
+                }
+                t->chunks = (spk__chunk **)p;
+                t->cap_chunks = cap;
+            }
+            atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed); /* rows holds one */
+            t->chunks[t->nchunks++] = c;
+            t->nrows += c->nrows;
+            t->bytes += spk__chunk_bytes(t, c);
+        } else {
+            st = spk__table_append_slots(t, rows, c, (uint32_t)(from - first), NULL, (uint32_t)(to - from));
+        }
+    }
+    return st;
+}
+
+/* One key of a key shard, resolved against the table being filtered. */
+typedef struct spk__shard_keyfilter {
+    int col;
+    spk_type_id id;
+    uint32_t offset;
+    bool exact;            /* bounds have the column's type: compare codes or bytes */
+    bool lower_null, upper_null;
+    uint64_t lower_code, upper_code;
+} spk__shard_keyfilter;
+
+/* Whether spk_value_compare orders a value of type b against column type a
+ * by value (rather than by type id). */
+static bool spk__shard_comparable(spk_type a, spk_type b) {
+    spk_type_id x = (spk_type_id)a.id, y = (spk_type_id)b.id;
+    if (x == y) return true;
+    if (spk__is_numeric(x) && spk__is_numeric(y)) return true;
+    return (x == SPK_TYPE_DATE || x == SPK_TYPE_TIMESTAMP) && (y == SPK_TYPE_DATE || y == SPK_TYPE_TIMESTAMP);
+}
+
+/* Whether codes of type b's values order against codes of column type a's:
+ * INT32 and INT64 codes share one space (the value sign-extended). */
+static bool spk__shard_same_storage(spk_type a, spk_type b) {
+    if (spk__is_integral((spk_type_id)a.id) && spk__is_integral((spk_type_id)b.id)) return true;
+    return a.id == b.id && (a.id != SPK_TYPE_DECIMAL || a.scale == b.scale);
+}
+
+/* Key k of a row against key k of a bound (not NULL): <0, 0, >0. */
+static int spk__shard_key_vs(const spk__shard_keyfilter *f, const spk_value *b, uint64_t bound_code, uint64_t code,
+                             const char *str, size_t len, const spk_value *v) {
+    if (!f->exact) return spk_value_compare(v, b, true);
+    if (code != bound_code) return code < bound_code ? -1 : 1;
+    return f->id == SPK_TYPE_STRING ? spk__cmp_bytes(str, len, b->as.str.ptr, b->as.str.len) : 0;
+}
+
+/* Whether row i of chunk c lies in [lower, upper) (a NULL bound pointer:
+ * unbounded). Both bounds are compared in one walk over the keys, each
+ * key read once, stopping as soon as both comparisons are decided. */
+static bool spk__shard_row_in(const spk_table *t, const spk__chunk *c, uint32_t i, const spk__shard_keyfilter *kf,
+                              int nkeys, const spk_value *lower, const spk_value *upper) {
+    const unsigned char *slot = c->rows + (size_t)i * t->width;
+    int vs_lower = lower ? 0 : 1, vs_upper = upper ? 0 : -1; /* 0: equal so far */
+    for (int k = 0; k < nkeys && (vs_lower == 0 || vs_upper == 0); k++) {
+        const spk__shard_keyfilter *f = &kf[k];
+        bool row_null = f->id == SPK_TYPE_NULL || spk__slot_is_null(slot, f->col);
+        uint64_t code = 0;
+        const char *str = NULL;
+        size_t len = 0;
+        spk_value v;
+        if (!row_null) {
+            if (!f->exact) {
+                spk__read_cell(t, c, i, f->col, &v);
+            } else if (f->id == SPK_TYPE_STRING) {
+                spk__shard_slot_string(t, c, i, f->col, &str, &len);
+                code = spk__shard_str_prefix(str, len);
+            } else {
+                code = spk__shard_slot_code(slot + f->offset, f->id);
+            }
+        }
+        for (int side = 0; side < 2; side++) {
+            int *state = side ? &vs_upper : &vs_lower;
+            if (*state) continue;
+            const spk_value *b = side ? &upper[k] : &lower[k];
+            bool bound_null = side ? f->upper_null : f->lower_null;
+            if (row_null || bound_null) *state = row_null == bound_null ? 0 : row_null ? -1 : 1;
+            else *state = spk__shard_key_vs(f, b, side ? f->upper_code : f->lower_code, code, str, len, &v);
+        }
+        if (vs_lower < 0 || vs_upper > 0) return false;
+    }
+    return vs_lower >= 0 && vs_upper < 0;
+}
+
+/* Which codes a single-key shard takes: lo <= code <= lo + last, as one
+ * unsigned comparison (code - lo <= last; codes below lo wrap above last). */
+typedef struct spk__shard_code_range {
+    uint64_t lo, last;
+    bool values_in; /* false: no non-NULL value is in (an empty range, or a NULL upper bound) */
+    bool nulls_in;
+} spk__shard_code_range;
+
+/* The rows of chunk c whose key (one exactly-typed fixed-width column) is in
+ * range, into sel; returns how many. One tight loop per storage width. */
+static uint32_t spk__shard_select_codes(const spk_table *t, const spk__chunk *c, const spk__shard_keyfilter *kf,
+                                        const spk__shard_code_range *r, uint32_t *sel) {
+    const unsigned char *slot = c->rows;
+    const size_t width = t->width, null_byte = (size_t)(kf->col >> 3);
+    const unsigned char null_bit = (unsigned char)(1u << (kf->col & 7));
+    const uint64_t lo = r->lo, last = r->last;
+    const bool nulls_in = r->nulls_in;
+    uint32_t m = 0, n = c->nrows;
+    if (!r->values_in) {
+        for (uint32_t i = 0; i < n; i++, slot += width) {
+            sel[m] = i;
+            m += nulls_in && (slot[null_byte] & null_bit);
+        }
+        return m;
+    }
+    switch (kf->id) {
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_DECIMAL:
+    case SPK_TYPE_TIMESTAMP:
+        for (uint32_t i = 0; i < n; i++, slot += width) {
+            uint64_t x;
+            memcpy(&x, slot + kf->offset, 8);
+            sel[m] = i;
+            m += slot[null_byte] & null_bit ? nulls_in : ((x ^ SPK__SHARD_SIGN_BIT) - lo) <= last;
+        }
+        break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE:
+        for (uint32_t i = 0; i < n; i++, slot += width) {
+            int32_t x;
+            memcpy(&x, slot + kf->offset, 4);
+            sel[m] = i;
+            m += slot[null_byte] & null_bit ? nulls_in : (((uint64_t)(int64_t)x ^ SPK__SHARD_SIGN_BIT) - lo) <= last;
+        }
+        break;
+    default:
+        for (uint32_t i = 0; i < n; i++, slot += width) {
+            sel[m] = i;
+            m += slot[null_byte] & null_bit ? nulls_in : (spk__shard_slot_code(slot + kf->offset, kf->id) - lo) <= last;
+        }
+        break;
+    }
+    return m;
+}
+
+/* Key shard: rows with lower <= key < upper, chunk by chunk through a
+ * selection of row indexes. */
+static spk_status spk__shard_filter_keys(const spk_table *rows, const spk_shard *sh, bool case_sensitive, spk_table *t) {
+    spk__shard_keyfilter kf[SPK__SHARD_MAX_KEYS];
+    int nkeys = sh->nkeys;
+    if (nkeys < 1 || nkeys > SPK__SHARD_MAX_KEYS || !sh->key_names)
+        return spk__fail(SPK_ERR_ARG, "shard filter: a key shard with %d keys", nkeys);
+    for (int k = 0; k < nkeys; k++) {
+        spk_status st =
+            spk__shard_key_lookup(rows->schema, sh->key_names[k], case_sensitive, "shard filter", k, &kf[k].col);
+        if (st != SPK_OK) return st;
+        const spk_field *f = spk_schema_field(rows->schema, kf[k].col);
+        kf[k].id = (spk_type_id)f->type.id;
+        kf[k].offset = rows->offset[kf[k].col];
+        kf[k].exact = true;
+        kf[k].lower_code = kf[k].upper_code = 0;
+        kf[k].lower_null = sh->lower && spk__value_is_null(&sh->lower[k]);
+        kf[k].upper_null = sh->upper && spk__value_is_null(&sh->upper[k]);
+        for (int side = 0; side < 2; side++) {
+            const spk_value *bounds = side ? sh->upper : sh->lower;
+            if (!bounds || spk__value_is_null(&bounds[k])) continue;
+            const spk_value *b = &bounds[k];
+            if (!spk_type_valid(b->type) || !spk__shard_comparable(f->type, b->type))
+                return spk__fail(SPK_ERR_TYPE,
+                                 "shard filter: key `%s` is %s in the table but the shard's bound is %s; "
+                                 "they do not compare",
+                                 f->name, spk__type_sql(f->type).s, spk__type_sql(b->type).s);
+            uint64_t code = b->type.id == SPK_TYPE_STRING ? spk__shard_str_prefix(b->as.str.ptr, b->as.str.len)
+                                                          : spk__shard_value_code(b);
+            if (!spk__shard_same_storage(f->type, b->type)) kf[k].exact = false;
+            else if (side) kf[k].upper_code = code;
+            else kf[k].lower_code = code;
+        }
+    }
+    size_t most = 0;
+    for (size_t ci = 0; ci < rows->nchunks; ci++)
+        if (rows->chunks[ci]->nrows > most) most = rows->chunks[ci]->nrows;
+    size_t sel_bytes = (most ? most : 1) * sizeof(uint32_t);
+    uint32_t *sel = (uint32_t *)spk__alloc(rows->alloc, sel_bytes);
+    if (!sel) return spk__nomem("a shard selection", sel_bytes);
+    /* One exactly-typed fixed-width key (the common case) compares codes inline. */
+    bool one_code = nkeys == 1 && kf[0].exact && kf[0].id != SPK_TYPE_STRING && kf[0].id != SPK_TYPE_NULL;
+    spk__shard_code_range range = {0, UINT64_MAX, true, true};
+    if (one_code) {
+        /* NULL sorts below every value: equal to a NULL bound, below any other. */
+        bool lower_null = sh->lower && spk__value_is_null(&sh->lower[0]);
+        bool upper_null = sh->upper && spk__value_is_null(&sh->upper[0]);
+        bool has_lo = sh->lower && !lower_null, has_hi = sh->upper && !upper_null;
+        range.nulls_in = !has_lo && !upper_null;
+        range.lo = has_lo ? kf[0].lower_code : 0;
+        range.values_in = !upper_null && (!has_hi || kf[0].upper_code > range.lo);
+        range.last = has_hi ? kf[0].upper_code - 1 - range.lo : UINT64_MAX - range.lo;
+    }
+    spk_status st = SPK_OK;
+    for (size_t ci = 0; ci < rows->nchunks && st == SPK_OK; ci++) {
+        const spk__chunk *c = rows->chunks[ci];
+        uint32_t m = 0;
+        if (one_code) {
+            m = spk__shard_select_codes(rows, c, &kf[0], &range, sel);
+        } else {
+            for (uint32_t i = 0; i < c->nrows; i++) {
+                sel[m] = i;
+                m += spk__shard_row_in(rows, c, i, kf, nkeys, sh->lower, sh->upper);
+            }
+        }
+        if (m) st = spk__table_append_slots(t, rows, c, 0, sel, m);
+    }
+    spk__free(rows->alloc, sel, sel_bytes);
+    return st;
+}
+
+static spk_status spk__shard_filter(const spk_table *rows, uint64_t asof, const spk_shard *sh, bool case_sensitive,
+                                    spk_table **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "shard filter: NULL output");
+    *out = NULL;
+    if (!rows || !sh) return spk__fail(SPK_ERR_ARG, "shard filter: NULL argument");
+    if (sh->physical) {
+        if (sh->asof != asof)
+            return spk__fail(SPK_ERR_ARG, "shard filter: a shard of asof %llu used on a scan at asof %llu (physical shards "
+                             "apply only to the version they were made from)",
+                             (unsigned long long)sh->asof, (unsigned long long)asof);
+        if (sh->row_begin < 0 || sh->row_end < sh->row_begin || (uint64_t)sh->row_end > (uint64_t)rows->nrows)
+            return spk__fail(SPK_ERR_ARG, "shard filter: rows [%lld, %lld) are not within the table's %zu rows",
+                             (long long)sh->row_begin, (long long)sh->row_end, rows->nrows);
+    } else if (!sh->lower && !sh->upper && sh->nkeys >= 1 && sh->nkeys <= SPK__SHARD_MAX_KEYS && sh->key_names) {
+        /* Unbounded: every row, sharing the chunks once the keys are known to exist. */
+        for (int k = 0; k < sh->nkeys; k++) {
+            int col;
+            spk_status st = spk__shard_key_lookup(rows->schema, sh->key_names[k], case_sensitive, "shard filter", k, &col);
+            if (st != SPK_OK) return st;
+        }
+        return spk__table_share(rows, out);
+    }
+    spk_table *t = NULL;
+    spk_status st = spk_table_new(rows->alloc, rows->schema, &t);
+    if (st == SPK_OK)
+        st = sh->physical ? spk__shard_filter_rows(rows, sh, t) : spk__shard_filter_keys(rows, sh, case_sensitive, t);
+    if (st != SPK_OK) {
+        spk_table_free(t);
+        return st;
+    }
+    *out = t;
+    return SPK_OK;
+}
+
+/* ---- src/json.c ---- */
+/* json: a strict JSON reader (a DOM over one arena) and a writer. */
+
+/* ---------------------------------------------------------------- the DOM */
+
+typedef enum spk__json_kind {
+    SPK__JSON_NULL,
+    SPK__JSON_FALSE,
+    SPK__JSON_TRUE,
+    SPK__JSON_NUMBER,
+    SPK__JSON_STRING,
+    SPK__JSON_ARRAY,
+    SPK__JSON_OBJECT
+} spk__json_kind;
+
+typedef struct spk__json spk__json;
+struct spk__json {
+    spk__json_kind kind;
+    size_t offset;     /* byte offset of the value in the document (for error messages) */
+    const char *str;   /* STRING: the decoded UTF-8, NUL-terminated (it may also contain NUL bytes: use len);
+                          NUMBER: the number's text exactly as written, NUL-terminated */
+    size_t len;        /* STRING/NUMBER: bytes in str */
+    size_t n;          /* ARRAY: items; OBJECT: members */
+    spk__json *items;  /* ARRAY: n values; OBJECT: n member values */
+    const char **keys; /* OBJECT: n member names, decoded, NUL-terminated */
+    size_t *key_lens;
+};
+
+#define SPK__JSON_MAX_DEPTH 64
+#define SPK__JSON_MAX_BYTES ((size_t)1 << 30)
+
+/* Everything a document owns lives in a chain of blocks, so freeing it is a
+ * walk down the chain whatever state a failed parse left it in. */
+typedef struct spk__json_block {
+    struct spk__json_block *next;
+    size_t size; /* the whole block, header included */
+} spk__json_block;
+
+#define SPK__JSON_ALIGN _Alignof(max_align_t)
+#define SPK__JSON_BLOCK_HEAD \
+    ((sizeof(spk__json_block) + SPK__JSON_ALIGN - 1) / SPK__JSON_ALIGN * SPK__JSON_ALIGN)
+#define SPK__JSON_BLOCK_MAX ((size_t)8 << 20)
+
+typedef struct spk__json_doc {
+    const spk_allocator *alloc;
+    spk__json root;
+    spk__json_block *blocks;
+    char *free_ptr; /* unused tail of the block allocations come from */
+    size_t free_bytes;
+    size_t next_block; /* size of the next block (doubles up to SPK__JSON_BLOCK_MAX) */
+} spk__json_doc;
+
+/* size bytes aligned to `align` (a power of two no larger than max_align_t); NULL when out of memory. */
+static void *spk__json_arena_alloc(spk__json_doc *d, size_t size, size_t align) {
+    size_t pad = (align - (size_t)((uintptr_t)d->free_ptr & (align - 1))) & (align - 1);
+    if (d->free_ptr && pad <= d->free_bytes && size <= d->free_bytes - pad) {
+        char *p = d->free_ptr + pad;
+        d->free_ptr = p + size;
+        d->free_bytes -= pad + size;
+        return p;
+    }
+    if (size > SIZE_MAX - SPK__JSON_BLOCK_HEAD) return NULL;
+    size_t bytes = SPK__JSON_BLOCK_HEAD + size;
+    if (bytes < d->next_block) bytes = d->next_block;
+    spk__json_block *b = (spk__json_block *)spk__alloc(d->alloc, bytes);
+    if (!b) return NULL;
+    b->next = d->blocks;
+    b->size = bytes;
+    d->blocks = b;
+    if (d->next_block < SPK__JSON_BLOCK_MAX) d->next_block *= 2;
+    char *p = (char *)b + SPK__JSON_BLOCK_HEAD;
+    /* An oversized request leaves little behind: keep allocating from
+     * whichever block has more room. */
+    size_t left = bytes - SPK__JSON_BLOCK_HEAD - size;
+    if (left >= d->free_bytes) {
+        d->free_ptr = p + size;
+        d->free_bytes = left;
+    }
+    return p;
+}
+
+static void spk__json_free(spk__json_doc *d) {
+    if (!d) return;
+    const spk_allocator *a = d->alloc;
+    for (spk__json_block *b = d->blocks, *next; b; b = next) {
+        next = b->next;
+        spk__free(a, b, b->size);
+    }
+    spk__free(a, d, sizeof *d);
+}
+
+static const spk__json *spk__json_root(const spk__json_doc *d) { return d ? &d->root : NULL; }
+
+/* Linear: the documents this serves have small objects, and a lookup table
+ * would cost every object an allocation. */
+static const spk__json *spk__json_get(const spk__json *obj, const char *key) {
+    if (!obj || obj->kind != SPK__JSON_OBJECT || !key) return NULL;
+    size_t len = strlen(key);
+    for (size_t i = 0; i < obj->n; i++)
+        if (obj->key_lens[i] == len && memcmp(obj->keys[i], key, len) == 0) return &obj->items[i];
+    return NULL;
+}
+
+/* A NUMBER written without fraction or exponent ("-0" included) whose value fits int64. */
+static bool spk__json_is_int(const spk__json *v, int64_t *out) {
+    if (!v || v->kind != SPK__JSON_NUMBER) return false;
+    size_t i = 0;
+    bool neg = v->len > 0 && v->str[0] == '-';
+    if (neg) i++;
+    if (i == v->len) return false;
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, mag = 0;
+    for (; i < v->len; i++) {
+        unsigned digit = (unsigned)(v->str[i] - '0');
+        if (digit > 9) return false;
+        if (mag > (limit - digit) / 10) return false;
+        mag = mag * 10 + digit;
+    }
+    if (out) *out = !neg ? (int64_t)mag : mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
+    return true;
+}
+
+/* Any NUMBER, correctly rounded and locale-independent (types' double
+ * parser accepts every JSON number); false for a magnitude beyond double's
+ * range, which no caller could use. */
+static bool spk__json_is_number(const spk__json *v, double *out) {
+    if (!v || v->kind != SPK__JSON_NUMBER) return false;
+    double d;
+    if (spk__parse_double(v->str, v->len, &d) != SPK__PARSED || !isfinite(d)) return false;
+    if (out) *out = d;
+    return true;
+}
+
+/* ---------------------------------------------------------------- the parser */
+
+typedef struct spk__json_key {
+    const char *name;
+    size_t len;
+    size_t offset; /* of its opening quote */
+} spk__json_key;
+
+typedef struct spk__json_parser {
+    const char *text;
+    size_t len, pos;
+    const char *what;
+    spk__json_doc *doc;
+    /* Items and member names of the open containers, innermost last; a
+     * container moves its own into the arena when it closes, so every array
+     * ends up contiguous without knowing its size in advance. */
+    spk__json *items;
+    size_t items_len, items_cap;
+    spk__json_key *keys;
+    size_t keys_len, keys_cap;
+} spk__json_parser;
+
+/* " at byte N (line L, column C)" (1-based line and column, counted in bytes). */
+static int spk__json_where(const spk__json_parser *p, size_t at, char *buf, size_t cap) {
+    size_t line = 1, line_start = 0;
+    for (size_t i = 0; i < at && i < p->len; i++)
+        if (p->text[i] == '\n') {
+            line++;
+            line_start = i + 1;
+        }
+    return snprintf(buf, cap, "at byte %zu (line %zu, column %zu)", at, line, at - line_start + 1);
+}
+
+static spk_status spk__json_error(const spk__json_parser *p, size_t at, const char *fmt, ...) SPK__PRINTF(3, 4);
+static spk_status spk__json_error(const spk__json_parser *p, size_t at, const char *fmt, ...) {
+    char where[96], detail[256];
+    spk__json_where(p, at, where, sizeof where);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return spk__fail(SPK_ERR_PARSE, "%s: invalid JSON %s: %s", p->what, where, detail);
+}
+
+/* "expected <what>, found <the byte at `at`>". */
+static spk_status spk__json_expected(const spk__json_parser *p, size_t at, const char *expected) {
+    char found[24];
+    if (at >= p->len) snprintf(found, sizeof found, "end of input");
+    else {
+        unsigned char c = (unsigned char)p->text[at];
+        if (c >= 0x20 && c < 0x7f) snprintf(found, sizeof found, "'%c'", c);
+        else snprintf(found, sizeof found, "byte 0x%02X", c);
+    }
+    return spk__json_error(p, at, "expected %s, found %s", expected, found);
+}
+
+static void spk__json_skip_space(spk__json_parser *p) {
+    while (p->pos < p->len) {
+        char c = p->text[p->pos];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+        p->pos++;
+    }
+}
+
+static spk_status spk__json_nomem(size_t bytes) { return spk__nomem("a parsed JSON document", bytes); }
+
+static bool spk__json_grow(const spk_allocator *a, void **array, size_t *cap, size_t elem) {
+    size_t new_cap = *cap ? *cap * 2 : 16, old_bytes = *cap * elem, new_bytes;
+    if (spk__mul_overflows(new_cap, elem, &new_bytes)) return false;
+    void *grown = spk__realloc(a, *array, old_bytes, new_bytes);
+    if (!grown) return false;
+    *array = grown;
+    *cap = new_cap;
+    return true;
+}
+
+static spk_status spk__json_push_item(spk__json_parser *p, const spk__json *v) {
+    if (p->items_len == p->items_cap &&
+        !spk__json_grow(p->doc->alloc, (void **)&p->items, &p->items_cap, sizeof *p->items))
+        return spk__json_nomem((p->items_cap ? p->items_cap * 2 : 16) * sizeof *p->items);
+    p->items[p->items_len++] = *v;
+    return SPK_OK;
+}
+
+static spk_status spk__json_push_key(spk__json_parser *p, const char *name, size_t len, size_t offset) {
+    if (p->keys_len == p->keys_cap &&
+        !spk__json_grow(p->doc->alloc, (void **)&p->keys, &p->keys_cap, sizeof *p->keys))
+        return spk__json_nomem((p->keys_cap ? p->keys_cap * 2 : 16) * sizeof *p->keys);
+    p->keys[p->keys_len++] = (spk__json_key){name, len, offset};
+    return SPK_OK;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (0x80 and above), or 0 with *why set. */
+static size_t spk__json_utf8_length(const unsigned char *s, size_t avail, const char **why) {
+    unsigned char c = s[0];
+    size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (n == 0) {
+        *why = c < 0xC0   ? "a UTF-8 continuation byte without a lead byte"
+               : c < 0xC2 ? "an overlong UTF-8 encoding"
+                          : "a byte that never occurs in UTF-8";
+        return 0;
+    }
+    uint32_t cp = c & (0x7Fu >> n);
+    for (size_t k = 1; k < n; k++) {
+        if (k >= avail || (s[k] & 0xC0) != 0x80) {
+            *why = "a truncated UTF-8 sequence";
+            return 0;
+        }
+        cp = cp << 6 | (s[k] & 0x3Fu);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)) *why = "an overlong UTF-8 encoding";
+    else if (cp >= 0xD800 && cp <= 0xDFFF) *why = "a UTF-8 encoded surrogate (U+D800..U+DFFF)";
+    else if (cp > 0x10FFFF) *why = "a UTF-8 sequence beyond U+10FFFF";
+    else return n;
+    return 0;
+}
+
+static size_t spk__json_put_utf8(char *o, uint32_t cp) {
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | cp >> 12);
+        o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | cp >> 18);
+    o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* The four hex digits at text[at..at+4) if they lie before `end`; -1 otherwise. */
+static long spk__json_hex4(const char *text, size_t at, size_t end) {
+    if (end - at < 4) return -1;
+    long v = 0;
+    for (size_t i = at; i < at + 4; i++) {
+        char c = text[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* The string whose opening quote is at p->pos, decoded into the arena. */
+static spk_status spk__json_string(spk__json_parser *p, const char **out, size_t *out_len) {
+    const char *t = p->text;
+    size_t open = p->pos, end = open + 1;
+    /* Escapes only shrink, so the raw length bounds the decoded one. */
+    while (end < p->len && t[end] != '"') end += t[end] == '\\' ? 2 : 1;
+    if (end >= p->len) return spk__json_error(p, open, "unterminated string");
+    char *buf = (char *)spk__json_arena_alloc(p->doc, end - open, 1);
+    if (!buf) return spk__json_nomem(end - open);
+    char *o = buf;
+    size_t i = open + 1;
+    while (i < end) {
+        unsigned char c = (unsigned char)t[i];
+        if (c == '\\') {
+            char e = t[i + 1]; /* before end: the scan above stepped over it */
+            static const char escaped[] = "\"\\/bfnrt", decoded[] = "\"\\/\b\f\n\r\t";
+            const char *simple = e ? strchr(escaped, e) : NULL;
+            if (simple) {
+                *o++ = decoded[simple - escaped];
+                i += 2;
+                continue;
+            }
+            if (e != 'u') {
+                if ((unsigned char)e >= 0x20 && (unsigned char)e < 0x7f)
+                    return spk__json_error(p, i, "invalid escape '\\%c' in a string", e);
+                return spk__json_error(p, i, "invalid escape (backslash followed by byte 0x%02X) in a string",
+                                       (unsigned char)e);
+            }
+            long cp = spk__json_hex4(t, i + 2, end);
+            if (cp < 0) return spk__json_error(p, i, "\\u must be followed by four hex digits");
+            size_t used = 6;
+            if (cp >= 0xDC00 && cp <= 0xDFFF)
+                return spk__json_error(p, i, "lone low surrogate \\u%04lX (not after a high surrogate)", cp);
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                long low = end - i >= 12 && t[i + 6] == '\\' && t[i + 7] == 'u' ? spk__json_hex4(t, i + 8, end) : -1;
+                if (low < 0xDC00 || low > 0xDFFF)
+                    return spk__json_error(p, i, "lone high surrogate \\u%04lX (a \\uDC00..\\uDFFF escape must follow)",
+                                           cp);
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                used = 12;
+            }
+            o += spk__json_put_utf8(o, (uint32_t)cp);
+            i += used;
+        } else if (c < 0x20) {
+            return spk__json_error(p, i, "control character 0x%02X in a string (it must be escaped)", c);
+        } else if (c < 0x80) {
+            *o++ = (char)c;
+            i++;
+        } else {
+            const char *why = "";
+            size_t n = spk__json_utf8_length((const unsigned char *)t + i, end - i, &why);
+            if (!n) return spk__json_error(p, i, "invalid UTF-8: %s (byte 0x%02X)", why, c);
+            memcpy(o, t + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    *o = '\0';
+    *out = buf;
+    *out_len = (size_t)(o - buf);
+    p->pos = end + 1;
+    return SPK_OK;
+}
+
+static bool spk__json_digit_at(const spk__json_parser *p, size_t at) {
+    return at < p->len && spk__is_digit((unsigned char)p->text[at]);
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, kept as written. */
+static spk_status spk__json_number(spk__json_parser *p, spk__json *v) {
+    size_t start = p->pos, i = start;
+    if (p->text[i] == '-') i++;
+    if (!spk__json_digit_at(p, i)) return spk__json_expected(p, i, "a digit after '-'");
+    if (p->text[i] == '0') {
+        i++;
+        if (spk__json_digit_at(p, i)) return spk__json_error(p, start, "number with a leading zero");
+    } else {
+        while (spk__json_digit_at(p, i)) i++;
+    }
+    if (i < p->len && p->text[i] == '.') {
+        i++;
+        if (!spk__json_digit_at(p, i)) return spk__json_expected(p, i, "a digit after the decimal point");
+        while (spk__json_digit_at(p, i)) i++;
+    }
+    if (i < p->len && (p->text[i] == 'e' || p->text[i] == 'E')) {
+        i++;
+        if (i < p->len && (p->text[i] == '+' || p->text[i] == '-')) i++;
+        if (!spk__json_digit_at(p, i)) return spk__json_expected(p, i, "a digit in the exponent");
+        while (spk__json_digit_at(p, i)) i++;
+    }
+    char *text = (char *)spk__json_arena_alloc(p->doc, i - start + 1, 1);
+    if (!text) return spk__json_nomem(i - start + 1);
+    memcpy(text, p->text + start, i - start);
+    text[i - start] = '\0';
+    v->kind = SPK__JSON_NUMBER;
+    v->str = text;
+    v->len = i - start;
+    p->pos = i;
+    return SPK_OK;
+}
+
+static spk_status spk__json_literal(spk__json_parser *p, spk__json *v, const char *word, spk__json_kind kind) {
+    for (size_t k = 0; word[k]; k++)
+        if (p->pos + k >= p->len || p->text[p->pos + k] != word[k]) {
+            char expected[16];
+            snprintf(expected, sizeof expected, "'%s'", word);
+            return spk__json_expected(p, p->pos + k, expected);
+        }
+    p->pos += strlen(word);
+    v->kind = kind;
+    return SPK_OK;
+}
+
+/* Moves the top `n` items (and names, for an object) of the stacks into the arena. */
+static spk_status spk__json_close(spk__json_parser *p, spk__json *v, size_t n, bool object) {
+    v->n = n;
+    if (n == 0) return SPK_OK;
+    size_t bytes;
+    if (spk__mul_overflows(n, sizeof(spk__json), &bytes)) return spk__json_nomem(SIZE_MAX);
+    v->items = (spk__json *)spk__json_arena_alloc(p->doc, bytes, _Alignof(spk__json));
+    if (!v->items) return spk__json_nomem(bytes);
+    memcpy(v->items, p->items + p->items_len - n, bytes);
+    p->items_len -= n;
+    if (!object) return SPK_OK;
+    /* n pointers and n sizes: no overflow, since n items of spk__json fit */
+    v->keys = (const char **)spk__json_arena_alloc(p->doc, n * sizeof *v->keys, _Alignof(const char *));
+    v->key_lens = v->keys ? (size_t *)spk__json_arena_alloc(p->doc, n * sizeof *v->key_lens, _Alignof(size_t)) : NULL;
+    if (!v->key_lens) return spk__json_nomem(n * sizeof *v->key_lens);
+    const spk__json_key *k = p->keys + p->keys_len - n;
+    for (size_t i = 0; i < n; i++) {
+        v->keys[i] = k[i].name;
+        v->key_lens[i] = k[i].len;
+    }
+    p->keys_len -= n;
+    return SPK_OK;
+}
+
+static int spk__json_key_order(const void *a, const void *b) {
+    const spk__json_key *x = (const spk__json_key *)a, *y = (const spk__json_key *)b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    int c = memcmp(x->name, y->name, x->len);
+    if (c) return c;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* The key to report as a duplicate among the top n names: the first to
+ * repeat an earlier one in document order; NULL if all differ. Small objects
+ * compare pairwise; large ones sort a copy, so a hostile document with
+ * thousands of members costs n log n, not n squared. */
+static spk_status spk__json_find_duplicate(spk__json_parser *p, size_t n, const spk__json_key **dup) {
+    const spk__json_key *k = p->keys + p->keys_len - n;
+    *dup = NULL;
+    if (n <= 16) {
+        for (size_t j = 1; j < n && !*dup; j++)
+            for (size_t i = 0; i < j; i++)
+                if (k[i].len == k[j].len && memcmp(k[i].name, k[j].name, k[i].len) == 0) {
+                    *dup = &k[j];
+                    break;
+                }
+        return SPK_OK;
+    }
+    size_t bytes = n * sizeof *k; /* no overflow: the stack already holds n of them */
+    spk__json_key *sorted = (spk__json_key *)spk__alloc(p->doc->alloc, bytes);
+    if (!sorted) return spk__json_nomem(bytes);
+    memcpy(sorted, k, bytes);
+    qsort(sorted, n, sizeof *sorted, spk__json_key_order);
+    size_t first_repeat = SIZE_MAX;
+    for (size_t i = 1; i < n; i++)
+        if (sorted[i].len == sorted[i - 1].len && memcmp(sorted[i].name, sorted[i - 1].name, sorted[i].len) == 0 &&
+            sorted[i].offset < first_repeat)
+            first_repeat = sorted[i].offset;
+    spk__free(p->doc->alloc, sorted, bytes);
+    for (size_t i = 0; i < n && first_repeat != SIZE_MAX; i++)
+        if (k[i].offset == first_repeat) *dup = &k[i];
+    return SPK_OK;
+}
+
+/* A key for a message: at most 40 bytes (cut at a character boundary), control characters as '?'. */
+static void spk__json_key_excerpt(const char *s, size_t len, char *buf, size_t cap) {
+    size_t keep = len <= 40 ? len : 40;
+    while (keep < len && keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80) keep--;
+    size_t o = 0;
+    for (size_t i = 0; i < keep && o + 4 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    if (keep < len && o + 4 < cap) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+}
+
+static spk_status spk__json_value(spk__json_parser *p, int depth, spk__json *v);
+
+static spk_status spk__json_container(spk__json_parser *p, int depth, spk__json *v, bool object) {
+    if (depth > SPK__JSON_MAX_DEPTH) {
+        char where[96];
+        spk__json_where(p, p->pos, where, sizeof where);
+        return spk__fail(SPK_ERR_LIMIT, "%s: JSON nested deeper than %d levels %s", p->what, SPK__JSON_MAX_DEPTH,
+                         where);
+    }
+    v->kind = object ? SPK__JSON_OBJECT : SPK__JSON_ARRAY;
+    char close = object ? '}' : ']';
+    size_t n = 0;
+    spk_status st;
+    p->pos++;
+    spk__json_skip_space(p);
+    if (p->pos < p->len && p->text[p->pos] == close) {
+        p->pos++;
+        return SPK_OK;
+    }
+    for (;;) {
+        if (object) {
+            spk__json_skip_space(p);
+            if (p->pos >= p->len || p->text[p->pos] != '"')
+                return spk__json_expected(p, p->pos, n ? "a string key after ','" : "a string key or '}'");
+            size_t key_at = p->pos, key_len;
+            const char *key;
+            if ((st = spk__json_string(p, &key, &key_len)) != SPK_OK) return st;
+            if ((st = spk__json_push_key(p, key, key_len, key_at)) != SPK_OK) return st;
+            spk__json_skip_space(p);
+            if (p->pos >= p->len || p->text[p->pos] != ':') return spk__json_expected(p, p->pos, "':' after the key");
+            p->pos++;
+        }
+        spk__json item;
+        if ((st = spk__json_value(p, depth, &item)) != SPK_OK) return st;
+        if ((st = spk__json_push_item(p, &item)) != SPK_OK) return st;
+        n++;
+        spk__json_skip_space(p);
+        if (p->pos < p->len && p->text[p->pos] == ',') {
+            p->pos++;
+            continue;
+        }
+        if (p->pos < p->len && p->text[p->pos] == close) break;
+        return spk__json_expected(p, p->pos,
+                                  object ? "',' or '}' after an object member" : "',' or ']' after an array item");
+    }
+    p->pos++;
+    if (object) {
+        const spk__json_key *dup;
+        if ((st = spk__json_find_duplicate(p, n, &dup)) != SPK_OK) return st;
+        if (dup) {
+            char name[48];
+            spk__json_key_excerpt(dup->name, dup->len, name, sizeof name);
+            return spk__json_error(p, dup->offset, "duplicate key \"%s\" in an object", name);
+        }
+    }
+    return spk__json_close(p, v, n, object);
+}
+
+/* One value at p->pos (after optional whitespace); depth counts the containers around it. */
+static spk_status spk__json_value(spk__json_parser *p, int depth, spk__json *v) {
+    memset(v, 0, sizeof *v);
+    spk__json_skip_space(p);
+    v->offset = p->pos;
+    if (p->pos >= p->len) return spk__json_expected(p, p->pos, "a value");
+    char c = p->text[p->pos];
+    switch (c) {
+    case '{': return spk__json_container(p, depth + 1, v, true);
+    case '[': return spk__json_container(p, depth + 1, v, false);
+    case '"': v->kind = SPK__JSON_STRING; return spk__json_string(p, &v->str, &v->len);
+    case 't': return spk__json_literal(p, v, "true", SPK__JSON_TRUE);
+    case 'f': return spk__json_literal(p, v, "false", SPK__JSON_FALSE);
+    case 'n': return spk__json_literal(p, v, "null", SPK__JSON_NULL);
+    default:
+        if (c == '-' || spk__is_digit((unsigned char)c)) return spk__json_number(p, v);
+        return spk__json_expected(p, p->pos, "a value");
+    }
+}
+
+static spk_status spk__json_parse(const spk_allocator *a, const char *text, size_t len, const char *what,
+                                  spk__json_doc **out) {
+    *out = NULL;
+    a = spk__allocator_or_default(a);
+    if (!what) what = "JSON document";
+    if (len > SPK__JSON_MAX_BYTES)
+        return spk__fail(SPK_ERR_LIMIT, "%s: JSON document of %zu bytes is over the limit of %zu bytes (1 GiB)", what,
+                         len, SPK__JSON_MAX_BYTES);
+    if (!text && len) return spk__fail(SPK_ERR_ARG, "%s: no JSON text (NULL) for %zu bytes", what, len);
+    spk__json_doc *d = (spk__json_doc *)spk__calloc(a, sizeof *d);
+    if (!d) return spk__nomem("a JSON document", sizeof *d);
+    d->alloc = a;
+    /* Small documents fit their first block. */
+    d->next_block = len < 1024 ? 2048 : len < SPK__JSON_BLOCK_MAX / 2 ? 2 * len : SPK__JSON_BLOCK_MAX;
+    spk__json_parser p = {text, len, 0, what, d, NULL, 0, 0, NULL, 0, 0};
+    spk_status st = spk__json_value(&p, 0, &d->root);
+    if (st == SPK_OK) {
+        spk__json_skip_space(&p);
+        if (p.pos < len) st = spk__json_expected(&p, p.pos, "end of input after the value");
+    }
+    spk__free(a, p.items, p.items_cap * sizeof *p.items);
+    spk__free(a, p.keys, p.keys_cap * sizeof *p.keys);
+    if (st != SPK_OK) {
+        spk__json_free(d);
+        return st;
+    }
+    *out = d;
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- the writer */
+
+typedef struct spk__jbuf {
+    const spk_allocator *alloc;
+    char *p;
+    size_t len, cap;
+    bool failed;
+} spk__jbuf;
+
+static void spk__jbuf_init(spk__jbuf *b, const spk_allocator *a) {
+    b->alloc = spk__allocator_or_default(a);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->failed = false;
+}
+
+static void spk__jbuf_free(spk__jbuf *b) {
+    spk__free(b->alloc, b->p, b->cap);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->failed = false;
+}
+
+/* Room for n more bytes plus the NUL; false (and the buffer given up) if there is none to be had. */
+static bool spk__jbuf_reserve(spk__jbuf *b, size_t n) {
+    if (b->failed) return false;
+    if (n < b->cap - b->len) return true; /* cap > len whenever p is set */
+    if (n > SIZE_MAX - 1 - b->len) goto fail;
+    size_t need = b->len + n + 1, cap = b->cap ? b->cap : 256;
+    while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *grown = (char *)spk__realloc(b->alloc, b->p, b->cap, cap);
+    if (!grown) goto fail;
+    b->p = grown;
+    b->cap = cap;
+    return true;
+fail:
+    spk__jbuf_free(b);
+    b->failed = true;
+    return false;
+}
+
+static void spk__jbuf_raw(spk__jbuf *b, const char *s, size_t n) {
+    if (n == 0 || !spk__jbuf_reserve(b, n)) return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void spk__jbuf_fmt(spk__jbuf *b, const char *fmt, ...) SPK__PRINTF(2, 3);
+static void spk__jbuf_fmt(spk__jbuf *b, const char *fmt, ...) {
+    if (b->failed) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) { /* an encoding error: the text cannot be written, so the result must not pass for whole */
+        spk__jbuf_free(b);
+        b->failed = true;
+        return;
+    }
+    if (n == 0 || !spk__jbuf_reserve(b, (size_t)n)) return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static void spk__jbuf_str(spk__jbuf *b, const char *s, size_t n) {
+    spk__jbuf_raw(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        switch (c) {
+        case '"': memcpy(esc, "\\\"", 3); break;
+        case '\\': memcpy(esc, "\\\\", 3); break;
+        case '\n': memcpy(esc, "\\n", 3); break;
+        case '\t': memcpy(esc, "\\t", 3); break;
+        case '\r': memcpy(esc, "\\r", 3); break;
+        case '\b': memcpy(esc, "\\b", 3); break;
+        case '\f': memcpy(esc, "\\f", 3); break;
+        default:
+            if (c >= 0x20) continue;
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+        }
+        spk__jbuf_raw(b, s + run, i - run);
+        spk__jbuf_raw(b, esc, strlen(esc));
+        run = i + 1;
+    }
+    spk__jbuf_raw(b, s + run, n - run);
+    spk__jbuf_raw(b, "\"", 1);
+}
+
+static spk_status spk__jbuf_finish(spk__jbuf *b, char **out, size_t *len) {
+    *out = NULL;
+    if (len) *len = 0;
+    if (b->failed) {
+        spk__jbuf_free(b);
+        return spk__fail(SPK_ERR_NOMEM, "out of memory writing a JSON text");
+    }
+    char *text = b->p;
+    size_t n = b->len;
+    if (!text) text = (char *)spk__alloc(b->alloc, 1);
+    else if (b->cap != n + 1) text = (char *)spk__realloc(b->alloc, b->p, b->cap, n + 1);
+    if (!text) {
+        spk__jbuf_free(b);
+        return spk__nomem("a JSON text", n + 1);
+    }
+    text[n] = '\0';
+    *out = text;
+    if (len) *len = n;
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return SPK_OK;
+}
+
+/* ---- src/dml.c ---- */
+/* dml: DELETE, UPDATE and MERGE as functions from a table version to the next. */
+
+/* Each statement takes a table version (read-only, possibly shared with
+ * readers) and builds a new table with the same schema, allocated with the
+ * version's allocator; nothing here touches the catalog. Clauses run as
+ * "arms" over a batch of input rows: every row takes the first arm whose
+ * condition is true, conditions evaluated only for rows still undecided (as
+ * Delta's CASE WHEN), and the rows of arms that write are assembled column
+ * by column from evaluated vectors and appended in input order. */
+
+/* ---------------------------------------------------------------- the MERGE statement */
+
+typedef enum spk__merge_action { SPK__MERGE_UPDATE, SPK__MERGE_UPDATE_ALL, SPK__MERGE_DELETE, SPK__MERGE_INSERT,
+                                 SPK__MERGE_INSERT_ALL } spk__merge_action;
+
+typedef struct spk__merge_clause {
+    bool matched;              /* whenMatched; false: whenNotMatched */
+    spk__merge_action action;
+    spk_expr *condition;       /* NULL: always */
+    int n;                     /* UPDATE / INSERT: assignments */
+    char **columns;            /* n target column names (copies) */
+    spk_expr **values;         /* n expressions (owned references) */
+} spk__merge_clause;
+
+struct spk_merge {
+    const spk_allocator *alloc;        /* &spk__default_allocator */
+    char *target;                      /* as given: "t" or "db.t" */
+    char *target_alias, *source_alias; /* NULL when not given */
+    spk_df *source;                    /* the source DataFrame (a reference), or NULL when built by spk__merge_alloc */
+    spk_expr *on;
+    int nclauses;
+    spk__merge_clause *clauses;
+};
+
+/* Delta's builder method for a clause: "whenMatchedUpdate", "whenNotMatchedInsertAll". */
+static const char *spk__merge_clause_name(bool matched, spk__merge_action action) {
+    static const char *const names[2][5] = {
+        {"whenNotMatchedUpdate", "whenNotMatchedUpdateAll", "whenNotMatchedDelete", "whenNotMatchedInsert",
+         "whenNotMatchedInsertAll"},
+        {"whenMatchedUpdate", "whenMatchedUpdateAll", "whenMatchedDelete", "whenMatchedInsert", "whenMatchedInsertAll"}};
+    return (unsigned)action <= SPK__MERGE_INSERT_ALL ? names[matched][action] : "an unknown clause";
+}
+
+static char *spk__merge_strdup(const spk_allocator *a, const char *s) {
+    char *p = s ? spk__strndup(a, s, strlen(s)) : NULL;
+    if (s && !p) spk__nomem("a name", strlen(s) + 1);
+    return p;
+}
+
+static void spk__merge_strfree(const spk_allocator *a, char *s) {
+    if (s) spk__free(a, s, strlen(s) + 1);
+}
+
+static void spk__merge_clause_clear(const spk_allocator *a, spk__merge_clause *c) {
+    spk_expr_release(c->condition);
+    for (int i = 0; i < c->n; i++) {
+        if (c->columns) spk__merge_strfree(a, c->columns[i]);
+        if (c->values) spk_expr_release(c->values[i]);
+    }
+    if (c->columns) spk__free(a, c->columns, (size_t)c->n * sizeof *c->columns);
+    if (c->values) spk__free(a, c->values, (size_t)c->n * sizeof *c->values);
+    memset(c, 0, sizeof *c);
+}
+
+SPKDEF void spk_merge_free(spk_merge *m) {
+    if (!m) return;
+    const spk_allocator *a = m->alloc;
+    for (int i = 0; i < m->nclauses; i++) spk__merge_clause_clear(a, &m->clauses[i]);
+    if (m->clauses) spk__free(a, m->clauses, (size_t)m->nclauses * sizeof *m->clauses);
+    spk__merge_strfree(a, m->target);
+    spk__merge_strfree(a, m->target_alias);
+    spk__merge_strfree(a, m->source_alias);
+    spk_df_release(m->source);
+    spk_expr_release(m->on);
+    spk__free(a, m, sizeof *m);
+}
+
+/* The shared constructor: copies the names, retains source, consumes on. */
+static spk_merge *spk__merge_new(const char *fn, const char *target, const char *target_alias, spk_df *source,
+                                 const char *source_alias, spk_expr *on) {
+    const char *bad = !target || !target[0]          ? "the target table name is NULL or empty"
+                      : !on                          ? "the ON condition is NULL (an earlier call may have failed)"
+                      : target_alias && !target_alias[0] ? "the target alias is empty (pass NULL for none)"
+                      : source_alias && !source_alias[0] ? "the source alias is empty (pass NULL for none)"
+                                                         : NULL;
+    if (bad) {
+        spk_expr_release(on);
+        spk__fail(SPK_ERR_ARG, "%s: %s", fn, bad);
+        return NULL;
+    }
+    const spk_allocator *a = &spk__default_allocator;
+    spk_merge *m = (spk_merge *)spk__calloc(a, sizeof *m);
+    if (!m) {
+        spk_expr_release(on);
+        spk__nomem("a merge", sizeof *m);
+        return NULL;
+    }
+    m->alloc = a;
+    m->on = on;
+    m->source = spk_df_retain(source);
+    if (!(m->target = spk__merge_strdup(a, target)) || (target_alias && !(m->target_alias = spk__merge_strdup(a, target_alias))) ||
+        (source_alias && !(m->source_alias = spk__merge_strdup(a, source_alias)))) {
+        spk_merge_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+SPKDEF spk_merge *spk_merge_into(const char *target, const char *target_alias, spk_df *source, const char *source_alias,
+                                 spk_expr *on) {
+    if (!source) {
+        spk_expr_release(on);
+        spk__fail(SPK_ERR_ARG, "spk_merge_into: NULL source DataFrame (an earlier call may have failed)");
+        return NULL;
+    }
+    return spk__merge_new("spk_merge_into", target, target_alias, source, source_alias, on);
+}
+
+/* A merge with no source (the transaction decoder builds these; it passes the source rows separately). */
+static spk_merge *spk__merge_alloc(const char *target, const char *target_alias, const char *source_alias, spk_expr *on) {
+    return spk__merge_new("merge", target, target_alias, NULL, source_alias, on);
+}
+
+/* Everything spk__merge_add_clause checks before it takes anything over. */
+static spk_status spk__merge_check_clause(const spk_merge *m, bool matched, spk__merge_action action, int n,
+                                          const char *const *columns, spk_expr *const *values) {
+    if (!m) return spk__fail(SPK_ERR_ARG, "merge clause: NULL merge");
+    const char *name = spk__merge_clause_name(matched, action);
+    int number = m->nclauses + 1;
+    if ((unsigned)action > SPK__MERGE_INSERT_ALL) return spk__fail(SPK_ERR_ARG, "merge clause %d: unknown action %d", number, (int)action);
+    if (matched ? action > SPK__MERGE_DELETE : action < SPK__MERGE_INSERT)
+        return spk__fail(SPK_ERR_ARG, "merge clause %d (%s): %s", number, name,
+                         matched ? "a whenMatched clause updates or deletes" : "a whenNotMatched clause inserts");
+    bool assigns = action == SPK__MERGE_UPDATE || action == SPK__MERGE_INSERT;
+    if (!assigns && n != 0)
+        return spk__fail(SPK_ERR_ARG, "merge clause %d (%s): takes no assignments (got %d)", number, name, n);
+    if (assigns) {
+        if (n < 1 || !columns || !values)
+            return spk__fail(SPK_ERR_ARG, "merge clause %d (%s): needs at least one column and value to assign", number, name);
+        for (int i = 0; i < n; i++) {
+            if (!columns[i] || !columns[i][0])
+                return spk__fail(SPK_ERR_ARG, "merge clause %d (%s): assignment %d has no column name", number, name, i + 1);
+            if (!values[i])
+                return spk__fail(SPK_ERR_ARG, "merge clause %d (%s): the value assigned to `%s` is NULL (an earlier call "
+                                              "may have failed)", number, name, columns[i]);
+            for (int j = 0; j < i; j++)
+                if (spk__name_eq(columns[i], columns[j], false))
+                    return spk__fail(SPK_ERR_ARG, "merge clause %d (%s): column `%s` is assigned twice", number, name, columns[i]);
+        }
+    }
+    /* Delta: only the last clause of a kind may lack a condition (a later one could never apply). */
+    for (int k = 0; k < m->nclauses; k++) {
+        const spk__merge_clause *c = &m->clauses[k];
+        if (c->matched == matched && !c->condition)
+            return spk__fail(SPK_ERR_ARG, "merge clause %d (%s): only the last %s clause may omit its condition, and clause %d "
+                                          "(%s) has none", number, name, matched ? "whenMatched" : "whenNotMatched", k + 1,
+                             spk__merge_clause_name(c->matched, c->action));
+    }
+    return SPK_OK;
+}
+
+/* Adds a clause (consumes condition and values, also on error). Checks: matched clauses may be UPDATE/UPDATE_ALL/DELETE,
+ * not-matched ones INSERT/INSERT_ALL; n >= 1 for UPDATE/INSERT, columns non-NULL, no column assigned twice (case-insensitive)
+ * -> SPK_ERR_ARG naming the clause. (Delta also requires that only the last clause of a kind may lack a condition:
+ * enforce it, SPK_ERR_ARG.) The public spk_merge_when_* functions are thin wrappers over this. */
+static spk_status spk__merge_add_clause(spk_merge *m, bool matched, spk__merge_action action, spk_expr *condition, int n,
+                                        const char *const *columns, spk_expr *const *values) {
+    int owned = n > 0 && values ? n : 0; /* the values this call consumes */
+    spk_status st = spk__merge_check_clause(m, matched, action, n, columns, values);
+    if (st != SPK_OK) {
+        spk_expr_release(condition);
+        for (int i = 0; i < owned; i++) spk_expr_release(values[i]);
+        return st;
+    }
+    const spk_allocator *a = m->alloc;
+    spk__merge_clause c;
+    memset(&c, 0, sizeof c);
+    c.matched = matched;
+    c.action = action;
+    c.condition = condition;
+    if (action == SPK__MERGE_UPDATE || action == SPK__MERGE_INSERT) {
+        c.columns = (char **)spk__calloc(a, (size_t)n * sizeof *c.columns);
+        c.values = c.columns ? (spk_expr **)spk__calloc(a, (size_t)n * sizeof *c.values) : NULL;
+        if (!c.values) {
+            if (c.columns) spk__free(a, c.columns, (size_t)n * sizeof *c.columns);
+            c.columns = NULL;
+            st = spk__nomem("a merge clause's assignments", (size_t)n * (sizeof(char *) + sizeof(spk_expr *)));
+            for (int i = 0; i < n; i++) spk_expr_release(values[i]);
+        } else {
+            c.n = n;
+            for (int i = 0; i < n; i++) { /* the clause owns every value from here on */
+                c.values[i] = values[i];
+                if (st == SPK_OK && !(c.columns[i] = spk__merge_strdup(a, columns[i]))) st = SPK_ERR_NOMEM;
+            }
+        }
+    }
+    /* The list grows last, so that its size always matches nclauses. */
+    size_t grown = (size_t)(m->nclauses + 1) * sizeof *m->clauses;
+    spk__merge_clause *list = st == SPK_OK ? (spk__merge_clause *)spk__realloc(a, m->clauses, (size_t)m->nclauses * sizeof *m->clauses, grown) : NULL;
+    if (st == SPK_OK && !list) st = spk__nomem("a merge clause", grown);
+    if (st != SPK_OK) {
+        spk__merge_clause_clear(a, &c); /* releases the condition and the values it holds */
+        return st;
+    }
+    m->clauses = list;
+    m->clauses[m->nclauses++] = c;
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_merge_when_matched_update(spk_merge *m, spk_expr *condition, int n, const char *const *columns,
+                                                spk_expr *const *values) {
+    return spk__merge_add_clause(m, true, SPK__MERGE_UPDATE, condition, n, columns, values);
+}
+SPKDEF spk_status spk_merge_when_matched_update_all(spk_merge *m, spk_expr *condition) {
+    return spk__merge_add_clause(m, true, SPK__MERGE_UPDATE_ALL, condition, 0, NULL, NULL);
+}
+SPKDEF spk_status spk_merge_when_matched_delete(spk_merge *m, spk_expr *condition) {
+    return spk__merge_add_clause(m, true, SPK__MERGE_DELETE, condition, 0, NULL, NULL);
+}
+SPKDEF spk_status spk_merge_when_not_matched_insert(spk_merge *m, spk_expr *condition, int n, const char *const *columns,
+                                                    spk_expr *const *values) {
+    return spk__merge_add_clause(m, false, SPK__MERGE_INSERT, condition, n, columns, values);
+}
+SPKDEF spk_status spk_merge_when_not_matched_insert_all(spk_merge *m, spk_expr *condition) {
+    return spk__merge_add_clause(m, false, SPK__MERGE_INSERT_ALL, condition, 0, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------- arms over rows */
+
+/* The rows arms run over: a table, the schema expressions are bound
+ * against (the table's, or one with the same columns), each column's
+ * qualifier, and the rows that take no arm at all. */
+typedef struct spk__dml_input {
+    const spk_table *table;
+    spk_schema *schema;
+    const char *const *qualifiers; /* per column (an entry may be NULL: unqualified names only) */
+    const uint8_t *skip;           /* per table row: nonzero rows take no arm; NULL: none skipped */
+    bool case_sensitive;
+} spk__dml_input;
+
+/* A bound expression with the working memory of its evaluation. */
+typedef struct spk__dml_eval {
+    spk_bound *bound; /* NULL: none */
+    spk__runner run;
+    bool running;        /* run is initialised */
+    unsigned long batch; /* the batch whose columns run holds */
+} spk__dml_eval;
+
+enum { SPK__ARM_KEEP, SPK__ARM_UPDATE, SPK__ARM_DELETE, SPK__ARM_INSERT };
+
+typedef struct spk__dml_arm {
+    int kind;
+    char label[64];       /* for messages: "clause 2 (whenMatchedUpdate)", or "" */
+    const char *cond_name; /* "WHERE", "condition" */
+    spk__dml_eval cond;   /* bound NULL: every row that reaches the arm */
+    spk__dml_eval *value; /* per output column: the assigned expression, or bound NULL */
+    int *from;            /* per output column without a value: the input column stored, or -1 for NULL */
+    int64_t rows;         /* rows that took the arm */
+} spk__dml_arm;
+
+typedef struct spk__dml_plan {
+    const spk_allocator *alloc; /* the output's: scratch comes from it too */
+    const char *table;          /* display name, for messages */
+    spk_schema *out;            /* the written rows' schema */
+    spk__dml_input in;
+    int narms;
+    spk__dml_arm *arms;
+} spk__dml_plan;
+
+static void spk__dml_eval_clear(spk__dml_eval *e) {
+    if (e->running) spk__runner_free(&e->run);
+    spk_bound_free(e->bound);
+    memset(e, 0, sizeof *e);
+}
+
+static void spk__dml_plan_clear(spk__dml_plan *p) {
+    int nout = spk_schema_ncols(p->out);
+    for (int k = 0; k < p->narms; k++) {
+        spk__dml_arm *arm = &p->arms[k];
+        spk__dml_eval_clear(&arm->cond);
+        for (int c = 0; arm->value && c < nout; c++) spk__dml_eval_clear(&arm->value[c]);
+        if (arm->value) spk__free(p->alloc, arm->value, (size_t)(nout ? nout : 1) * sizeof *arm->value);
+        if (arm->from) spk__free(p->alloc, arm->from, (size_t)(nout ? nout : 1) * sizeof *arm->from);
+    }
+    if (p->arms) spk__free(p->alloc, p->arms, (size_t)(p->narms ? p->narms : 1) * sizeof *p->arms);
+    p->arms = NULL;
+    p->narms = 0;
+}
+
+/* Room for `narms` arms whose rows, by default, store nothing (NULL) in each column. */
+static spk_status spk__dml_plan_arms(spk__dml_plan *p, int narms) {
+    int nout = spk_schema_ncols(p->out);
+    size_t nc = (size_t)(nout ? nout : 1);
+    p->arms = (spk__dml_arm *)spk__calloc(p->alloc, (size_t)(narms ? narms : 1) * sizeof *p->arms);
+    if (!p->arms) return spk__nomem("a statement's clauses", (size_t)narms * sizeof *p->arms);
+    p->narms = narms;
+    for (int k = 0; k < narms; k++) {
+        spk__dml_arm *arm = &p->arms[k];
+        arm->value = (spk__dml_eval *)spk__calloc(p->alloc, nc * sizeof *arm->value);
+        arm->from = arm->value ? (int *)spk__alloc(p->alloc, nc * sizeof *arm->from) : NULL;
+        if (!arm->from) return spk__nomem("a clause's columns", nc * (sizeof *arm->value + sizeof *arm->from));
+        for (int c = 0; c < nout; c++) arm->from[c] = -1;
+    }
+    return SPK_OK;
+}
+
+/* arm writes its input rows unchanged (the input being a table of the output's schema). */
+static void spk__dml_keep(spk__dml_plan *p, spk__dml_arm *arm) {
+    arm->kind = SPK__ARM_KEEP;
+    for (int c = 0; c < spk_schema_ncols(p->out); c++) arm->from[c] = c;
+}
+
+/* Binds e against the input's columns; a condition must be BOOLEAN. */
+static spk_status spk__dml_bind(const spk__dml_input *in, const spk_expr *e, bool condition, spk_bound **out) {
+    *out = NULL;
+    spk_bound *b = NULL;
+    spk_status st = spk__bind_scoped(e, in->schema, in->qualifiers, in->case_sensitive, &b);
+    if (st != SPK_OK) return st;
+    spk_type t = spk_bound_type(b);
+    char ty[32];
+    if (spk_bound_is_aggregate(b))
+        st = spk__fail(SPK_ERR_ANALYSIS, "aggregate functions are not allowed here: \"%s\"", spk_bound_name(b));
+    else if (condition && t.id != SPK_TYPE_BOOLEAN && t.id != SPK_TYPE_NULL)
+        st = spk__fail(SPK_ERR_TYPE, "the condition \"%s\" is of type %s, not BOOLEAN", spk_bound_name(b),
+                       spk__type_sql_name(t, ty, sizeof ty));
+    if (st != SPK_OK) {
+        spk_bound_free(b);
+        return st;
+    }
+    *out = b;
+    return SPK_OK;
+}
+
+static spk_status spk__dml_storable(const spk__dml_plan *p, int col, spk_type from) {
+    const spk_field *f = spk_schema_field(p->out, col);
+    if (spk__storable(from, f->type)) return SPK_OK;
+    return spk__fail(SPK_ERR_TYPE, "cannot assign %s to column `%s` %s of table %s", spk__type_sql(from).s, f->name,
+                     spk__type_sql(f->type).s, p->table);
+}
+
+/* The output column an assignment names. */
+static spk_status spk__dml_target_column(const spk__dml_plan *p, const char *name, int *col) {
+    *col = spk_schema_index(p->out, name, p->in.case_sensitive);
+    if (*col >= 0) return SPK_OK;
+    spk__fail(SPK_ERR_NOT_FOUND, "cannot assign to column `%s`: table %s has no such column.", name, p->table);
+    const char *names[64];
+    int n = spk_schema_ncols(p->out) < 64 ? spk_schema_ncols(p->out) : 64;
+    for (int i = 0; i < n; i++) names[i] = spk_schema_field(p->out, i)->name;
+    spk__fail_suggest(name, names, n);
+    return SPK_ERR_NOT_FOUND;
+}
+
+/* arm sets column `name` to `value`; errors say which clause and column. */
+static spk_status spk__dml_assign(spk__dml_plan *p, spk__dml_arm *arm, const char *name, const spk_expr *value) {
+    int col;
+    spk_status st = spk__dml_target_column(p, name, &col);
+    if (st == SPK_OK && arm->value[col].bound)
+        st = spk__fail(SPK_ERR_ARG, "column `%s` is assigned twice", spk_schema_field(p->out, col)->name);
+    spk_bound *b = NULL;
+    if (st == SPK_OK) st = spk__dml_bind(&p->in, value, false, &b);
+    if (st == SPK_OK) st = spk__dml_storable(p, col, spk_bound_type(b));
+    if (st != SPK_OK) {
+        spk_bound_free(b);
+        spk__fail_prefix("%s%sSET `%s`: ", arm->label, arm->label[0] ? ", " : "", name);
+        return st;
+    }
+    arm->value[col].bound = b;
+    return SPK_OK;
+}
+
+static spk_status spk__dml_condition(spk__dml_plan *p, spk__dml_arm *arm, const spk_expr *condition, const char *name) {
+    arm->cond_name = name;
+    if (!condition) return SPK_OK;
+    spk_status st = spk__dml_bind(&p->in, condition, true, &arm->cond.bound);
+    if (st != SPK_OK) spk__fail_prefix("%s%s%s: ", arm->label, arm->label[0] ? " " : "", name);
+    return st;
+}
+
+/* One batch of input rows. */
+typedef struct spk__dml_batch {
+    const spk__chunk *chunk;
+    uint32_t start, n;
+    unsigned long id;
+} spk__dml_batch;
+
+/* Evaluates e for the rows sel of the batch; *out is the result vector. */
+static spk_status spk__dml_eval_rows(const spk__dml_plan *p, spk__dml_eval *e, const spk__dml_batch *b, const uint32_t *sel,
+                                     uint32_t m, const spk__vec **out) {
+    if (!e->running) {
+        spk_status st = spk__runner_init(&e->run, e->bound->root, e->bound->nslots);
+        if (st != SPK_OK) return st;
+        e->running = true;
+    }
+    if (e->batch != b->id) { /* load the batch's columns once */
+        e->batch = b->id;
+        spk__arena_reset(&e->run.ev.arena);
+        int ncols = spk_schema_ncols(e->bound->schema);
+        for (int j = 0; j < ncols; j++)
+            if (e->bound->col_slot[j] >= 0)
+                spk__load_column(p->in.table, b->chunk, b->start, b->n, j, &e->run.ev.vecs[e->bound->col_slot[j]]);
+    }
+    spk__eval_node(&e->run, e->bound->root, sel, m);
+    if (e->run.ev.status != SPK_OK) return e->run.ev.status;
+    *out = &e->run.ev.vecs[e->bound->root->slot];
+    return SPK_OK;
+}
+
+/* Stores rows sel of src (NULL: NULLs) into dst, output column `col`, as
+ * insertInto stores values: widened to the column's type, checked per value. */
+static spk_status spk__dml_store(const spk__dml_plan *p, int col, spk__vec *dst, const spk__vec *src, const uint32_t *sel,
+                                 uint32_t m) {
+    const spk_field *f = spk_schema_field(p->out, col);
+    if (!src || spk_type_equal(src->type, dst->type)) {
+        size_t w = spk__phys_size((spk_type_id)dst->type.id);
+        for (uint32_t k = 0; k < m; k++) {
+            uint32_t i = sel[k];
+            if (src) memcpy((char *)dst->v.any + i * w, (const char *)src->v.any + i * w, w);
+            dst->nulls[i] = src ? src->nulls[i] : 1;
+            if (dst->nulls[i] && !f->nullable)
+                return spk__fail(SPK_ERR_NULL, "NULL value in non-nullable column `%s` of table %s", f->name, p->table);
+        }
+        return SPK_OK;
+    }
+    for (uint32_t k = 0; k < m; k++) {
+        uint32_t i = sel[k];
+        spk_value x = spk__vec_get(src, i), y;
+        spk_status st = spk__coerce_cell(f, &x, &y);
+        if (st == SPK_ERR_NULL)
+            return spk__fail(SPK_ERR_NULL, "NULL value in non-nullable column `%s` of table %s", f->name, p->table);
+        if (st != SPK_OK) {
+            spk__fail_prefix("column `%s` of table %s: ", f->name, p->table);
+            return st;
+        }
+        spk__vec_set(dst, i, &y);
+    }
+    return SPK_OK;
+}
+
+/* Vectors of SPK__BATCH values for the given types, in one block. */
+typedef struct spk__dml_vecs {
+    const spk_allocator *alloc;
+    void *block;
+    size_t size;
+    spk__vec *vecs;
+} spk__dml_vecs;
+
+static spk_status spk__dml_vecs_new(spk__dml_vecs *v, const spk_allocator *a, const spk_schema *s) {
+    int n = spk_schema_ncols(s);
+    size_t size = (size_t)(n ? n : 1) * sizeof(spk__vec) + 16;
+    for (int i = 0; i < n; i++) size += SPK__BATCH * (1 + spk__phys_size((spk_type_id)spk_schema_field(s, i)->type.id)) + 16;
+    memset(v, 0, sizeof *v);
+    v->alloc = a;
+    v->block = spk__calloc(a, size);
+    if (!v->block) return spk__nomem("column vectors", size);
+    v->size = size;
+    v->vecs = (spk__vec *)v->block;
+    char *at = (char *)(v->vecs + (n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        spk__vec *x = &v->vecs[i];
+        x->type = spk_schema_field(s, i)->type;
+        at = (char *)(((uintptr_t)at + 15) & ~(uintptr_t)15);
+        x->v.any = at;
+        at += SPK__BATCH * spk__phys_size((spk_type_id)x->type.id);
+        x->nulls = (uint8_t *)at;
+        at += SPK__BATCH;
+    }
+    return SPK_OK;
+}
+
+static void spk__dml_vecs_free(spk__dml_vecs *v) {
+    if (v->block) spk__free(v->alloc, v->block, v->size);
+    v->block = NULL;
+}
+
+/* Runs the arms over every input row, appending the rows of the arms that
+ * write to `out` in input order. chosen (optional): per input row, the arm
+ * it took, or -1. On error `out` may hold some rows (the caller drops it). */
+static spk_status spk__dml_execute(spk__dml_plan *p, spk_table *out, int32_t *chosen) {
+    const spk_table *t = p->in.table;
+    int nout = spk_schema_ncols(p->out), nin = spk_schema_ncols(p->in.schema);
+    spk__dml_vecs outv, inv;
+    memset(&inv, 0, sizeof inv);
+    spk_status st = spk__dml_vecs_new(&outv, p->alloc, p->out);
+    if (st == SPK_OK) st = spk__dml_vecs_new(&inv, p->alloc, p->in.schema);
+    /* per arm its rows, then the undecided rows, the written rows, each row's arm, each input vector's batch */
+    size_t sels = ((size_t)p->narms + 2) * SPK__BATCH * sizeof(uint32_t), arm_of = SPK__BATCH * sizeof(int32_t),
+           loaded = (size_t)(nin ? nin : 1) * sizeof(unsigned long), size = sels + arm_of + loaded;
+    char *scratch = st == SPK_OK ? (char *)spk__calloc(p->alloc, size) : NULL;
+    if (st == SPK_OK && !scratch) st = spk__nomem("a statement's selections", size);
+    uint32_t *ntake = NULL;
+    if (st == SPK_OK && !(ntake = (uint32_t *)spk__calloc(p->alloc, (size_t)(p->narms ? p->narms : 1) * sizeof *ntake)))
+        st = spk__nomem("a statement's selections", (size_t)p->narms * sizeof *ntake);
+    uint32_t *take = NULL, *und = NULL, *written = NULL;
+    int32_t *arm_at = NULL;
+    unsigned long *in_batch = NULL, id = 0;
+    if (st == SPK_OK) {
+        take = (uint32_t *)(void *)scratch;
+        und = take + (size_t)p->narms * SPK__BATCH;
+        written = und + SPK__BATCH;
+        arm_at = (int32_t *)(void *)(scratch + sels);
+        in_batch = (unsigned long *)(void *)(scratch + sels + arm_of);
+    }
+    for (size_t ci = 0; st == SPK_OK && ci < t->nchunks; ci++) {
+        const spk__chunk *c = t->chunks[ci];
+        for (uint32_t start = 0; st == SPK_OK && start < c->nrows; start += SPK__BATCH) {
+            spk__dml_batch b = {c, start, c->nrows - start < SPK__BATCH ? c->nrows - start : SPK__BATCH, ++id};
+            size_t row0 = c->first_row + start;
+            uint32_t nund = 0;
+            for (uint32_t i = 0; i < b.n; i++) {
+                arm_at[i] = -1;
+                if (!p->in.skip || !p->in.skip[row0 + i]) und[nund++] = i;
+            }
+            /* Each row takes the first arm whose condition holds; later
+             * conditions see only the rows still undecided. */
+            for (int k = 0; k < p->narms; k++) {
+                spk__dml_arm *arm = &p->arms[k];
+                uint32_t *mine = take + (size_t)k * SPK__BATCH, n = 0;
+                if (nund && arm->cond.bound) {
+                    const spk__vec *v = NULL;
+                    if ((st = spk__dml_eval_rows(p, &arm->cond, &b, und, nund, &v)) != SPK_OK) {
+                        spk__fail_prefix("%s%s%s: ", arm->label, arm->label[0] ? " " : "", arm->cond_name ? arm->cond_name : "condition");
+                        break;
+                    }
+                    uint32_t kept = 0;
+                    for (uint32_t j = 0; j < nund; j++) {
+                        uint32_t i = und[j];
+                        if (!v->nulls[i] && v->v.b[i]) mine[n++] = i;
+                        else und[kept++] = i;
+                    }
+                    nund = kept;
+                } else if (nund) {
+                    memcpy(mine, und, nund * sizeof *und);
+                    n = nund;
+                    nund = 0;
+                }
+                ntake[k] = n;
+                arm->rows += n;
+                for (uint32_t j = 0; j < n; j++) arm_at[mine[j]] = k;
+            }
+            if (st != SPK_OK) break;
+            if (chosen) memcpy(chosen + row0, arm_at, b.n * sizeof *arm_at);
+            uint32_t nw = 0;
+            bool as_is = true; /* every written row is its input row unchanged */
+            for (uint32_t i = 0; i < b.n; i++) {
+                int k = arm_at[i];
+                if (k < 0 || p->arms[k].kind == SPK__ARM_DELETE) continue;
+                written[nw++] = i;
+                as_is &= p->arms[k].kind == SPK__ARM_KEEP;
+            }
+            if (nw == 0) continue;
+            if (as_is) { /* keep arms exist only where the input is a table of the output's schema */
+                st = spk__table_append_slots(out, t, c, start, written, nw);
+                continue;
+            }
+            for (int k = 0; st == SPK_OK && k < p->narms; k++) {
+                spk__dml_arm *arm = &p->arms[k];
+                const uint32_t *mine = take + (size_t)k * SPK__BATCH;
+                if (!ntake[k] || arm->kind == SPK__ARM_DELETE) continue;
+                for (int col = 0; st == SPK_OK && col < nout; col++) {
+                    const spk__vec *src = NULL;
+                    if (arm->value[col].bound) {
+                        st = spk__dml_eval_rows(p, &arm->value[col], &b, mine, ntake[k], &src);
+                    } else if (arm->from[col] >= 0) {
+                        int from = arm->from[col];
+                        if (in_batch[from] != b.id) {
+                            in_batch[from] = b.id;
+                            spk__load_column(t, c, start, b.n, from, &inv.vecs[from]);
+                        }
+                        src = &inv.vecs[from];
+                    }
+                    if (st == SPK_OK) st = spk__dml_store(p, col, &outv.vecs[col], src, mine, ntake[k]);
+                    if (st != SPK_OK && arm->label[0])
+                        spk__fail_prefix("%s, SET `%s`: ", arm->label, spk_schema_field(p->out, col)->name);
+                }
+            }
+            if (st != SPK_OK) break;
+            spk__vec *cols[256], **colv = cols;
+            if (nout > 256 && !(colv = (spk__vec **)spk__alloc(p->alloc, (size_t)nout * sizeof *colv))) {
+                st = spk__nomem("column vectors", (size_t)nout * sizeof *colv);
+                break;
+            }
+            for (int col = 0; col < nout; col++) colv[col] = &outv.vecs[col];
+            st = spk__table_append_vecs(out, colv, written, nw);
+            if (colv != cols) spk__free(p->alloc, colv, (size_t)nout * sizeof *colv);
+        }
+    }
+    if (ntake) spk__free(p->alloc, ntake, (size_t)(p->narms ? p->narms : 1) * sizeof *ntake);
+    if (scratch) spk__free(p->alloc, scratch, size);
+    spk__dml_vecs_free(&inv);
+    spk__dml_vecs_free(&outv);
+    return st;
+}
+
+/* ---------------------------------------------------------------- DELETE and UPDATE */
+
+/* A table's name without its database: what its columns may be qualified by. */
+static const char *spk__dml_short_name(const char *table) {
+    const char *dot = strrchr(table, '.');
+    return dot && dot[1] ? dot + 1 : table;
+}
+
+/* The plan of a statement over one table's rows, columns qualified by its name. */
+static spk_status spk__dml_plan_rows(spk__dml_plan *p, const char *table, const spk_table *rows, bool case_sensitive,
+                                     const char ***qualifiers) {
+    memset(p, 0, sizeof *p);
+    p->alloc = rows->alloc;
+    p->table = table;
+    p->out = rows->schema;
+    p->in.table = rows;
+    p->in.schema = rows->schema;
+    p->in.case_sensitive = case_sensitive;
+    int n = spk_schema_ncols(rows->schema);
+    size_t size = (size_t)(n ? n : 1) * sizeof(const char *);
+    const char **q = (const char **)spk__alloc(p->alloc, size);
+    if (!q) return spk__nomem("column qualifiers", size);
+    for (int i = 0; i < n; i++) q[i] = spk__dml_short_name(table);
+    p->in.qualifiers = q;
+    *qualifiers = q;
+    return SPK_OK;
+}
+
+static void spk__dml_plan_rows_free(spk__dml_plan *p, const char **qualifiers) {
+    int n = spk_schema_ncols(p->out);
+    spk__dml_plan_clear(p);
+    if (qualifiers) spk__free(p->alloc, (void *)qualifiers, (size_t)(n ? n : 1) * sizeof *qualifiers);
+}
+
+/* Runs a planned statement into a new table of the rows' schema. */
+static spk_status spk__dml_run_rows(spk__dml_plan *p, spk_table **out) {
+    spk_table *result = NULL;
+    spk_status st = spk_table_new(p->alloc, p->out, &result);
+    if (st == SPK_OK) st = spk__dml_execute(p, result, NULL);
+    if (st != SPK_OK) {
+        spk_table_free(result);
+        return st;
+    }
+    *out = result;
+    return SPK_OK;
+}
+
+static spk_status spk__dml_check_args(const char *fn, const spk_table *rows, spk_table **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "%s: NULL output", fn);
+    *out = NULL;
+    if (!rows) return spk__fail(SPK_ERR_ARG, "%s: NULL table", fn);
+    return SPK_OK;
+}
+
+/* table: the target's display name "db.table" (for messages; its part after the '.' is the default target alias).
+ * rows / target / source: borrowed, read-only (never append to them). *out: a NEW table with exactly rows'/target's
+ * schema (same column names, types, nullability), allocated with target's allocator (t->alloc). metrics (may be NULL):
+ * ADDED to (+=), not overwritten. On any error nothing is returned and nothing leaks.
+ * where NULL: every row; rows where `where` is NULL are kept (SQL: only TRUE deletes). */
+static spk_status spk__dml_delete(const char *table, const spk_table *rows, const spk_expr *where, bool case_sensitive,
+                                  spk_table **out, spk_dml_metrics *metrics) {
+    spk_status st = spk__dml_check_args("delete", rows, out);
+    if (st != SPK_OK) return st;
+    if (!table) table = "?";
+    spk__dml_plan p;
+    const char **q = NULL;
+    st = spk__dml_plan_rows(&p, table, rows, case_sensitive, &q);
+    if (st == SPK_OK) st = spk__dml_plan_arms(&p, where ? 2 : 1);
+    if (st == SPK_OK) {
+        p.arms[0].kind = SPK__ARM_DELETE;
+        if (where) {
+            spk__dml_keep(&p, &p.arms[1]);
+            st = spk__dml_condition(&p, &p.arms[0], where, "WHERE");
+        }
+    }
+    if (st == SPK_OK) st = spk__dml_run_rows(&p, out);
+    if (st == SPK_OK && metrics) metrics->deleted += p.arms[0].rows;
+    spk__dml_plan_rows_free(&p, q);
+    return st;
+}
+
+/* where NULL: every row; rows keep their order. */
+static spk_status spk__dml_update(const char *table, const spk_table *rows, int n, char *const *columns,
+                                  spk_expr *const *values, const spk_expr *where, bool case_sensitive,
+                                  spk_table **out, spk_dml_metrics *metrics) {
+    spk_status st = spk__dml_check_args("update", rows, out);
+    if (st != SPK_OK) return st;
+    if (!table) table = "?";
+    if (n < 1 || !columns || !values) return spk__fail(SPK_ERR_ARG, "update of %s: needs at least one column and value to assign", table);
+    for (int i = 0; i < n; i++)
+        if (!columns[i] || !values[i])
+            return spk__fail(SPK_ERR_ARG, "update of %s: assignment %d has a NULL %s", table, i + 1, columns[i] ? "value" : "column");
+    spk__dml_plan p;
+    const char **q = NULL;
+    st = spk__dml_plan_rows(&p, table, rows, case_sensitive, &q);
+    if (st == SPK_OK) st = spk__dml_plan_arms(&p, where ? 2 : 1);
+    if (st == SPK_OK) {
+        spk__dml_arm *arm = &p.arms[0];
+        arm->kind = SPK__ARM_UPDATE;
+        for (int c = 0; c < spk_schema_ncols(p.out); c++) arm->from[c] = c;
+        for (int i = 0; st == SPK_OK && i < n; i++) st = spk__dml_assign(&p, arm, columns[i], values[i]);
+        if (st == SPK_OK && where) {
+            spk__dml_keep(&p, &p.arms[1]);
+            st = spk__dml_condition(&p, arm, where, "WHERE");
+        }
+    }
+    if (st == SPK_OK) st = spk__dml_run_rows(&p, out);
+    if (st == SPK_OK && metrics) metrics->updated += p.arms[0].rows;
+    spk__dml_plan_rows_free(&p, q);
+    return st;
+}
+
+/* ---------------------------------------------------------------- MERGE */
+
+/* A copy of the columns of t marked in `use`, then a BIGINT column `name`
+ * holding each row's number: what the join matches on. */
+static spk_status spk__merge_with_row_ids(const spk_allocator *a, const spk_table *t, const bool *use, const char *name,
+                                          spk_table **out) {
+    int n = t->ncols, m = 0;
+    size_t fsize = (size_t)(n + 1) * (sizeof(spk_field) + sizeof(int));
+    spk_field *fields = (spk_field *)spk__alloc(a, fsize);
+    if (!fields) return spk__nomem("a schema", fsize);
+    int *from = (int *)(void *)(fields + n + 1);
+    for (int i = 0; i < n; i++) {
+        if (!use[i]) continue;
+        fields[m] = *spk_schema_field(t->schema, i);
+        from[m++] = i;
+    }
+    fields[m].name = name;
+    fields[m].type = spk_type_of(SPK_TYPE_INT64);
+    fields[m].nullable = false;
+    spk_schema *s = NULL;
+    spk_table *copy = NULL;
+    spk__dml_vecs v;
+    memset(&v, 0, sizeof v);
+    spk_status st = spk_schema_new(a, fields, m + 1, &s);
+    if (st == SPK_OK) st = spk_table_new(a, s, &copy);
+    if (st == SPK_OK) st = spk__dml_vecs_new(&v, a, s);
+    spk_schema_release(s);
+    size_t csize = (size_t)(m + 1) * sizeof(spk__vec *);
+    spk__vec **cols = st == SPK_OK ? (spk__vec **)spk__alloc(a, csize) : NULL;
+    if (st == SPK_OK && !cols) st = spk__nomem("column vectors", csize);
+    for (int i = 0; st == SPK_OK && i <= m; i++) cols[i] = &v.vecs[i];
+    for (size_t ci = 0; st == SPK_OK && ci < t->nchunks; ci++) {
+        const spk__chunk *c = t->chunks[ci];
+        for (uint32_t start = 0; st == SPK_OK && start < c->nrows; start += SPK__BATCH) {
+            uint32_t rows = c->nrows - start < SPK__BATCH ? c->nrows - start : SPK__BATCH;
+            for (int k = 0; k < m; k++) spk__load_column(t, c, start, rows, from[k], &v.vecs[k]);
+            for (uint32_t i = 0; i < rows; i++) {
+                v.vecs[m].v.i64[i] = (int64_t)(c->first_row + start + i);
+                v.vecs[m].nulls[i] = 0;
+            }
+            st = spk__table_append_vecs(copy, cols, NULL, rows);
+        }
+    }
+    if (cols) spk__free(a, cols, csize);
+    spk__dml_vecs_free(&v);
+    spk__free(a, fields, fsize);
+    if (st != SPK_OK) {
+        spk_table_free(copy);
+        return st;
+    }
+    *out = copy;
+    return SPK_OK;
+}
+
+/* `base`, or base_N, whichever first names no column of a or b (case-insensitive). */
+static void spk__merge_row_id_name(char *buf, size_t cap, const char *base, const spk_schema *a, const spk_schema *b) {
+    snprintf(buf, cap, "%s", base);
+    for (int k = 1; spk_schema_index(a, buf, false) >= 0 || spk_schema_index(b, buf, false) >= 0; k++)
+        snprintf(buf, cap, "%s_%d", base, k);
+}
+
+/* A DataFrame over t, taken over (freed here if that fails), whose columns
+ * answer to `alias` when it is given. The scan node is still ours alone, so
+ * it takes the qualifiers itself: what spk_df_alias's projection gives, and
+ * what the optimizer makes of one over a scan. */
+static spk_df *spk__merge_frame(spk_session *s, spk_table *t, const char *alias) {
+    spk_df *df = spk_df_from_table(s, t);
+    if (!df) {
+        spk_table_free(t);
+        return NULL;
+    }
+    for (int i = 0; alias && i < spk_schema_ncols(df->schema); i++)
+        if (!(df->qualifiers[i] = spk__dup(spk__df_alloc(df), alias))) return spk__df_fail(df);
+    return df;
+}
+
+/* Row r of t: its chunk, and its index there. */
+static const spk__chunk *spk__merge_locate(const spk_table *t, size_t r, uint32_t *index) {
+    size_t lo = 0, hi = t->nchunks;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->chunks[mid]->first_row <= r) lo = mid;
+        else hi = mid;
+    }
+    *index = (uint32_t)(r - t->chunks[lo]->first_row);
+    return t->chunks[lo];
+}
+
+/* Appends the target's rows in order: fate[r] -1 keeps row r, -2 drops it,
+ * u >= 0 writes row u of `updates` (the target's schema) in its place. */
+static spk_status spk__merge_assemble(const spk_allocator *a, const spk_table *target, const int64_t *fate,
+                                      const spk_table *updates, spk_table *out) {
+    if (!fate) return spk__table_append_table(out, target);
+    int n = target->ncols;
+    spk__dml_vecs v;
+    spk_status st = spk__dml_vecs_new(&v, a, target->schema);
+    size_t size = (size_t)(n ? n : 1) * sizeof(spk__vec *) + SPK__BATCH * sizeof(uint32_t);
+    char *scratch = st == SPK_OK ? (char *)spk__alloc(a, size) : NULL;
+    if (st == SPK_OK && !scratch) st = spk__nomem("column vectors", size);
+    spk__vec **cols = (spk__vec **)(void *)scratch;
+    uint32_t *kept = scratch ? (uint32_t *)(void *)(scratch + (size_t)(n ? n : 1) * sizeof(spk__vec *)) : NULL;
+    for (int i = 0; st == SPK_OK && i < n; i++) cols[i] = &v.vecs[i];
+    for (size_t ci = 0; st == SPK_OK && ci < target->nchunks; ci++) {
+        const spk__chunk *c = target->chunks[ci];
+        for (uint32_t start = 0; st == SPK_OK && start < c->nrows; start += SPK__BATCH) {
+            uint32_t m = c->nrows - start < SPK__BATCH ? c->nrows - start : SPK__BATCH, nk = 0;
+            const int64_t *f = fate + c->first_row + start;
+            bool changed = false;
+            for (uint32_t i = 0; i < m; i++) changed |= f[i] != -1;
+            if (!changed) { /* whole slots, as they are */
+                st = spk__table_append_slots(out, target, c, start, NULL, m);
+                continue;
+            }
+            for (int col = 0; col < n; col++) spk__load_column(target, c, start, m, col, &v.vecs[col]);
+            for (uint32_t i = 0; i < m; i++) {
+                if (f[i] == -2) continue;
+                kept[nk++] = i;
+                if (f[i] < 0) continue;
+                uint32_t index;
+                const spk__chunk *uc = spk__merge_locate(updates, (size_t)f[i], &index);
+                for (int col = 0; col < n; col++) {
+                    spk_value x;
+                    spk__read_cell(updates, uc, index, col, &x);
+                    spk__vec_set(&v.vecs[col], i, &x);
+                }
+            }
+            st = spk__table_append_vecs(out, cols, kept, nk);
+        }
+    }
+    if (scratch) spk__free(a, scratch, size);
+    spk__dml_vecs_free(&v);
+    return st;
+}
+
+/* Everything one merge allocates, freed in one place. */
+typedef struct spk__merge_run {
+    const spk_allocator *alloc; /* the target's */
+    spk_session *session;
+    const char *table;
+    const spk_table *target, *source;
+    const char *target_alias, *source_alias;
+    int nt, ns, nview;
+    spk_schema *view;          /* target columns, then source columns: what the ON condition and matched clauses see */
+    const char **view_quals;   /* nview: the target alias, then the source alias */
+    const char **source_quals; /* ns + 1: the source alias */
+    bool *on_uses;             /* nview: the columns the ON condition reads */
+    spk__dml_plan matched, inserts;
+    spk_table *pairs;          /* the matched (target, source) pairs as rows of the view */
+    spk_table *updates, *out;
+    int64_t *trow, *srow;      /* per pair: its target row, its source row */
+    int32_t *chosen;           /* per pair: the matched arm it took, or -1 */
+    int64_t *fate;             /* per target row: see spk__merge_assemble */
+    uint8_t *matched_source;   /* per source row: it matched a target row */
+    size_t npairs;
+} spk__merge_run;
+
+static void spk__merge_run_free(spk__merge_run *r) {
+    const spk_allocator *a = r->alloc;
+    spk__dml_plan_clear(&r->matched);
+    spk__dml_plan_clear(&r->inserts);
+    size_t nv = (size_t)(r->nview ? r->nview : 1), nt_rows = r->target->nrows, ns_rows = r->source->nrows;
+    if (r->view_quals) spk__free(a, (void *)r->view_quals, nv * sizeof *r->view_quals);
+    if (r->on_uses) spk__free(a, r->on_uses, nv * sizeof *r->on_uses);
+    if (r->source_quals) spk__free(a, (void *)r->source_quals, (size_t)(r->ns + 1) * sizeof *r->source_quals);
+    spk_schema_release(r->view);
+    spk_table_free(r->pairs);
+    spk_table_free(r->updates);
+    spk_table_free(r->out);
+    if (r->trow) spk__free(a, r->trow, (r->npairs ? r->npairs : 1) * sizeof *r->trow);
+    if (r->srow) spk__free(a, r->srow, (r->npairs ? r->npairs : 1) * sizeof *r->srow);
+    if (r->chosen) spk__free(a, r->chosen, (r->npairs ? r->npairs : 1) * sizeof *r->chosen);
+    if (r->fate) spk__free(a, r->fate, (nt_rows ? nt_rows : 1) * sizeof *r->fate);
+    if (r->matched_source) spk__free(a, r->matched_source, ns_rows ? ns_rows : 1);
+}
+
+/* n elements of elem bytes (at least one), or NULL with the error set. */
+static void *spk__merge_array(const spk_allocator *a, size_t n, size_t elem, const char *what) {
+    size_t bytes;
+    if (spk__mul_overflows(n ? n : 1, elem, &bytes)) {
+        spk__nomem(what, SIZE_MAX);
+        return NULL;
+    }
+    void *p = spk__alloc(a, bytes);
+    if (!p) spk__nomem(what, bytes);
+    return p;
+}
+
+/* The view's schema and qualifiers; the ON condition bound against it,
+ * which also tells which columns the join needs. */
+static spk_status spk__merge_view(spk__merge_run *r, const spk_merge *m) {
+    const spk_allocator *a = r->alloc;
+    size_t nv = (size_t)(r->nview ? r->nview : 1);
+    spk_field *fields = (spk_field *)spk__merge_array(a, nv, sizeof *fields, "a merge's columns");
+    r->view_quals = (const char **)spk__merge_array(a, nv, sizeof *r->view_quals, "a merge's columns");
+    r->on_uses = (bool *)spk__merge_array(a, nv, sizeof *r->on_uses, "a merge's columns");
+    r->source_quals = (const char **)spk__merge_array(a, (size_t)r->ns + 1, sizeof *r->source_quals, "a merge's columns");
+    spk_status st = fields && r->view_quals && r->on_uses && r->source_quals ? SPK_OK : SPK_ERR_NOMEM;
+    for (int j = 0; st == SPK_OK && j < r->nview; j++) {
+        bool left = j < r->nt;
+        fields[j] = *spk_schema_field(left ? r->target->schema : r->source->schema, left ? j : j - r->nt);
+        r->view_quals[j] = left ? r->target_alias : r->source_alias;
+        if (!left) r->source_quals[j - r->nt] = r->source_alias;
+    }
+    if (st == SPK_OK) st = spk__schema_make(a, fields, r->nview, true, &r->view);
+    if (fields) spk__free(a, fields, nv * sizeof *fields);
+    if (st != SPK_OK) return st;
+    r->matched.in.schema = r->view;
+    r->matched.in.qualifiers = r->view_quals;
+    r->inserts.in.schema = r->source->schema;
+    r->inserts.in.qualifiers = r->source_quals;
+    spk_bound *on = NULL;
+    if ((st = spk__dml_bind(&r->matched.in, m->on, true, &on)) != SPK_OK) {
+        spk__fail_prefix("ON condition: ");
+        return st;
+    }
+    for (int j = 0; j < r->nview; j++) r->on_uses[j] = on->col_slot[j] >= 0;
+    spk_bound_free(on);
+    return SPK_OK;
+}
+
+/* The matched clauses as arms over the pairs, the not-matched ones over
+ * the source rows; every expression is bound here, before any row is
+ * computed. */
+static spk_status spk__merge_bind(spk__merge_run *r, const spk_merge *m) {
+    int nm = 0, ni = 0;
+    for (int i = 0; i < m->nclauses; i++) {
+        if (m->clauses[i].matched) nm++;
+        else ni++;
+    }
+    spk_status st = spk__dml_plan_arms(&r->matched, nm);
+    if (st == SPK_OK) st = spk__dml_plan_arms(&r->inserts, ni);
+    int km = 0, ki = 0;
+    for (int i = 0; st == SPK_OK && i < m->nclauses; i++) {
+        const spk__merge_clause *k = &m->clauses[i];
+        spk__dml_plan *p = k->matched ? &r->matched : &r->inserts;
+        spk__dml_arm *arm = &p->arms[k->matched ? km++ : ki++];
+        snprintf(arm->label, sizeof arm->label, "clause %d (%s)", i + 1, spk__merge_clause_name(k->matched, k->action));
+        arm->kind = k->action == SPK__MERGE_DELETE ? SPK__ARM_DELETE : k->matched ? SPK__ARM_UPDATE : SPK__ARM_INSERT;
+        st = spk__dml_condition(p, arm, k->condition, "condition");
+        if (k->action == SPK__MERGE_UPDATE)
+            for (int c = 0; c < r->nt; c++) arm->from[c] = c; /* unassigned columns keep the target's value */
+        if (k->action == SPK__MERGE_UPDATE_ALL || k->action == SPK__MERGE_INSERT_ALL) {
+            /* Delta's rule: every target column from the source column of its name. */
+            for (int c = 0; st == SPK_OK && c < r->nt; c++) {
+                const spk_field *f = spk_schema_field(p->out, c);
+                int from = spk_schema_index(r->source->schema, f->name, p->in.case_sensitive);
+                if (from < 0) {
+                    st = spk__fail(SPK_ERR_SCHEMA, "%s: the source has no column `%s` for target column `%s` of table %s",
+                                   arm->label, f->name, f->name, p->table);
+                    break;
+                }
+                const spk_field *g = spk_schema_field(r->source->schema, from);
+                if ((st = spk__dml_storable(p, c, g->type)) != SPK_OK) spk__fail_prefix("%s, source column `%s`: ", arm->label, g->name);
+                arm->from[c] = k->matched ? r->nt + from : from;
+            }
+        }
+        for (int j = 0; st == SPK_OK && j < k->n; j++) st = spk__dml_assign(p, arm, k->columns[j], k->values[j]);
+    }
+    return st;
+}
+
+/* Who matches whom: the engine's join (a hash join when ON has
+ * equalities) over copies of the columns ON reads plus each side's row
+ * numbers; then each pair's row numbers, and matched_source. */
+static spk_status spk__merge_match(spk__merge_run *r, const spk_merge *m) {
+    char tname[64], sname[64];
+    spk__merge_row_id_name(tname, sizeof tname, "__spk_merge_target_row", r->target->schema, r->source->schema);
+    spk__merge_row_id_name(sname, sizeof sname, "__spk_merge_source_row", r->target->schema, r->source->schema);
+    spk_session *s = r->session;
+    spk_table *tcopy = NULL, *scopy = NULL, *joined = NULL;
+    spk_status st = spk__merge_with_row_ids(s->alloc, r->target, r->on_uses, tname, &tcopy);
+    if (st == SPK_OK) st = spk__merge_with_row_ids(s->alloc, r->source, r->on_uses + r->nt, sname, &scopy);
+    if (st != SPK_OK) {
+        spk_table_free(tcopy);
+        return st;
+    }
+    int tcols = spk_schema_ncols(tcopy->schema), scols = spk_schema_ncols(scopy->schema);
+    spk_df *left = spk__merge_frame(s, tcopy, r->target_alias);
+    spk_df *right = spk__merge_frame(s, scopy, r->source_alias);
+    spk_df *j = spk_df_join(left, right, spk_expr_retain(m->on), "inner");
+    st = j ? spk_df_collect(j, &joined) : spk_last_status();
+    spk_df_release(j);
+    spk_df_release(right);
+    spk_df_release(left);
+    if (st != SPK_OK) return st;
+    const spk_schema *js = joined->schema;
+    if (spk_schema_ncols(js) != tcols + scols || spk_schema_field(js, tcols - 1)->type.id != SPK_TYPE_INT64 ||
+        spk_schema_field(js, tcols + scols - 1)->type.id != SPK_TYPE_INT64) {
+        spk_table_free(joined);
+        return spk__fail(SPK_ERR_INTERNAL, "merge into %s: the join returned unexpected columns", r->table);
+    }
+    r->npairs = joined->nrows;
+    r->trow = (int64_t *)spk__merge_array(r->alloc, r->npairs, sizeof *r->trow, "a merge's pairs");
+    r->srow = r->trow ? (int64_t *)spk__merge_array(r->alloc, r->npairs, sizeof *r->srow, "a merge's pairs") : NULL;
+    if (!r->srow) {
+        spk_table_free(joined);
+        return SPK_ERR_NOMEM;
+    }
+    for (size_t ci = 0; ci < joined->nchunks; ci++) {
+        const spk__chunk *c = joined->chunks[ci];
+        for (uint32_t i = 0; i < c->nrows; i++) {
+            spk_value t, u;
+            spk__read_cell(joined, c, i, tcols - 1, &t);
+            spk__read_cell(joined, c, i, tcols + scols - 1, &u);
+            r->trow[c->first_row + i] = t.as.i64;
+            r->srow[c->first_row + i] = u.as.i64;
+        }
+    }
+    spk_table_free(joined);
+    for (size_t p = 0; p < r->npairs; p++) r->matched_source[r->srow[p]] = 1;
+    return SPK_OK;
+}
+
+/* Delta's rule: a target row matched by two source rows is ambiguous
+ * unless the only matched clause deletes unconditionally (a merge without
+ * matched clauses only inserts, and is never ambiguous). */
+static spk_status spk__merge_check_matches(spk__merge_run *r, const spk_merge *m) {
+    int matched = 0;
+    bool plain_delete = false;
+    for (int i = 0; i < m->nclauses; i++) {
+        const spk__merge_clause *k = &m->clauses[i];
+        if (!k->matched) continue;
+        matched++;
+        plain_delete = k->action == SPK__MERGE_DELETE && !k->condition;
+    }
+    if (matched == 0 || (matched == 1 && plain_delete)) return SPK_OK;
+    for (size_t p = 0; p < r->npairs; p++) { /* fate counts here: -1 unmatched, >= 0 matched once, -3 more */
+        int64_t *f = &r->fate[r->trow[p]];
+        *f = *f == -1 ? (int64_t)p : -3;
+    }
+    spk_status st = SPK_OK;
+    for (size_t t = 0; t < r->target->nrows; t++) {
+        if (r->fate[t] == -3 && st == SPK_OK)
+            st = spk__fail(SPK_ERR_STATE, "[DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE] Cannot perform Merge as "
+                                          "multiple source rows matched and attempted to modify the same target row in "
+                                          "table %s in possibly conflicting ways (target row %zu is matched by more than "
+                                          "one source row). Which source row applies would be ambiguous; preprocess the "
+                                          "source so that each target row matches at most one.",
+                           r->table, t + 1);
+        r->fate[t] = -1;
+    }
+    return st;
+}
+
+/* The pairs as rows of the view: each pair's target row, then its source row. */
+static spk_status spk__merge_pair_rows(spk__merge_run *r) {
+    const spk_allocator *a = r->alloc;
+    const spk_table *t = r->target, *s = r->source;
+    spk__dml_vecs v;
+    memset(&v, 0, sizeof v);
+    spk_status st = spk_table_new(a, r->view, &r->pairs);
+    if (st == SPK_OK) st = spk__dml_vecs_new(&v, a, r->view);
+    size_t csize = (size_t)(r->nview ? r->nview : 1) * sizeof(spk__vec *);
+    spk__vec **cols = st == SPK_OK ? (spk__vec **)spk__alloc(a, csize) : NULL;
+    if (st == SPK_OK && !cols) st = spk__nomem("column vectors", csize);
+    for (int j = 0; st == SPK_OK && j < r->nview; j++) cols[j] = &v.vecs[j];
+    for (size_t done = 0; st == SPK_OK && done < r->npairs; done += SPK__BATCH) {
+        uint32_t n = r->npairs - done < SPK__BATCH ? (uint32_t)(r->npairs - done) : SPK__BATCH;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t ti, si;
+            const spk__chunk *tc = spk__merge_locate(t, (size_t)r->trow[done + k], &ti);
+            const spk__chunk *sc = spk__merge_locate(s, (size_t)r->srow[done + k], &si);
+            for (int j = 0; j < r->nview; j++) {
+                spk_value x;
+                if (j < r->nt) spk__read_cell(t, tc, ti, j, &x);
+                else spk__read_cell(s, sc, si, j - r->nt, &x);
+                spk__vec_set(&v.vecs[j], k, &x);
+            }
+        }
+        st = spk__table_append_vecs(r->pairs, cols, NULL, n);
+    }
+    if (cols) spk__free(a, cols, csize);
+    spk__dml_vecs_free(&v);
+    return st;
+}
+
+static spk_status spk__dml_merge(spk_session *s, const char *table, const spk_table *target, const spk_merge *m,
+                                 const spk_table *source, spk_table **out, spk_dml_metrics *metrics) {
+    spk_status st = spk__dml_check_args("merge", target, out);
+    if (st != SPK_OK) return st;
+    if (!s || !m || !source) return spk__fail(SPK_ERR_ARG, "merge: NULL %s", !s ? "session" : !m ? "merge" : "source rows");
+    if (!table) table = m->target;
+    if (m->nclauses == 0)
+        return spk__fail(SPK_ERR_ARG, "merge into %s: there must be at least one WHEN clause in a MERGE statement", table);
+    const char *talias = m->target_alias ? m->target_alias : spk__dml_short_name(table);
+    if (m->source_alias && spk__name_eq(talias, m->source_alias, false))
+        return spk__fail(SPK_ERR_ARG, "merge into %s: the target and the source are both called `%s`; give them different "
+                                      "aliases", table, m->source_alias);
+    spk__merge_run r;
+    memset(&r, 0, sizeof r);
+    const spk_allocator *a = r.alloc = target->alloc;
+    r.session = s;
+    r.table = table;
+    r.target = target;
+    r.source = source;
+    r.target_alias = talias;
+    r.source_alias = m->source_alias;
+    r.nt = target->ncols;
+    r.ns = source->ncols;
+    r.nview = r.nt + r.ns;
+    spk__dml_plan *plans[2] = {&r.matched, &r.inserts};
+    for (int i = 0; i < 2; i++) {
+        plans[i]->alloc = a;
+        plans[i]->table = table;
+        plans[i]->out = target->schema;
+        plans[i]->in.case_sensitive = atomic_load(&s->case_sensitive);
+    }
+    r.inserts.in.table = source;
+    st = spk__merge_view(&r, m);
+    if (st == SPK_OK) st = spk__merge_bind(&r, m);
+    if (st == SPK_OK) {
+        r.matched_source = (uint8_t *)spk__merge_array(a, source->nrows, 1, "a merge's source rows");
+        r.fate = r.matched_source ? (int64_t *)spk__merge_array(a, target->nrows, sizeof *r.fate, "a merge's target rows") : NULL;
+        if (!r.fate) st = SPK_ERR_NOMEM;
+        for (size_t i = 0; st == SPK_OK && i < source->nrows; i++) r.matched_source[i] = 0;
+        for (size_t i = 0; st == SPK_OK && i < target->nrows; i++) r.fate[i] = -1;
+    }
+    if (st == SPK_OK && target->nrows && source->nrows) st = spk__merge_match(&r, m);
+    if (st == SPK_OK) st = spk__merge_check_matches(&r, m);
+    /* Matched clauses over the pairs; updated rows land in `updates`, in pair order. */
+    if (st == SPK_OK && r.npairs && r.matched.narms) {
+        st = spk__merge_pair_rows(&r);
+        r.matched.in.table = r.pairs;
+        if (st == SPK_OK && !(r.chosen = (int32_t *)spk__merge_array(a, r.npairs, sizeof *r.chosen, "a merge's pairs")))
+            st = SPK_ERR_NOMEM;
+        if (st == SPK_OK) st = spk_table_new(a, target->schema, &r.updates);
+        if (st == SPK_OK) st = spk__dml_execute(&r.matched, r.updates, r.chosen);
+        int64_t next = 0;
+        for (size_t p = 0; st == SPK_OK && p < r.npairs; p++) {
+            int k = r.chosen[p];
+            if (k >= 0) r.fate[r.trow[p]] = r.matched.arms[k].kind == SPK__ARM_DELETE ? -2 : next++;
+        }
+    }
+    /* The target's rows in order, then the inserted ones in source order. */
+    if (st == SPK_OK) st = spk_table_new(a, target->schema, &r.out);
+    if (st == SPK_OK) st = spk__merge_assemble(a, target, r.updates ? r.fate : NULL, r.updates, r.out);
+    if (st == SPK_OK && r.inserts.narms) {
+        r.inserts.in.skip = r.matched_source;
+        st = spk__dml_execute(&r.inserts, r.out, NULL);
+    }
+    if (st == SPK_OK) {
+        spk_dml_metrics done = {0, 0, 0};
+        for (size_t t = 0; r.updates && t < target->nrows; t++) {
+            done.updated += r.fate[t] >= 0;
+            done.deleted += r.fate[t] == -2;
+        }
+        for (int k = 0; k < r.inserts.narms; k++) done.inserted += r.inserts.arms[k].rows;
+        if (metrics) {
+            metrics->updated += done.updated;
+            metrics->deleted += done.deleted;
+            metrics->inserted += done.inserted;
+        }
+        *out = r.out;
+        r.out = NULL;
+    }
+    spk__merge_run_free(&r);
+    return st;
+}
+
+/* ---- src/txn.c ---- */
+/* txn: snapshots, scans and shards, transactions and their JSON.
+ *
+ * Everything here sits on the backend's optional operations (backend.h):
+ * scan_asof pins a version for snapshots and scans; commit publishes the
+ * next versions of several tables at once. A transaction is a list of
+ * operations that name their tables in full ("db.table"); at commit each
+ * touched table is read once, its operations applied in order (dml.c for
+ * delete, update and merge) and all the results committed together. */
+
+/* The session's catalog part, with snapshots and transactions supported. */
+static struct spk__sessx *spk__txn_sessx(spk_session *s, const char *fn) {
+    struct spk__sessx *x = spk__sessx_of(s, fn);
+    if (x && !x->catalog->backend->ops->commit) {
+        spk__fail(SPK_ERR_UNSUPPORTED, "%s: backend '%s' has no snapshots or transactions (its last_asof, scan_asof, unpin "
+                                       "and commit operations are NULL)", fn, spk_backend_type(x->catalog->backend));
+        return NULL;
+    }
+    return x;
+}
+
+/* A saved table's name (not a view): db filled in from the session. */
+static spk_status spk__txn_table(struct spk__sessx *x, const char *name, char db[SPK__NAME_MAX + 1],
+                                 char table[SPK__NAME_MAX + 1]) {
+    spk_status st = spk__table_name(name, db, table);
+    if (st == SPK_OK && !db[0]) {
+        spk_df *view = spk__view_get(&x->views, table);
+        if (view) {
+            spk_df_release(view);
+            return spk__fail(SPK_ERR_ARG, "`%s` is a temp view; snapshots, scans and transactions work on saved tables", table);
+        }
+        spk__current_db(x, db);
+    }
+    if (st == SPK_OK && strcmp(db, "global_temp") == 0)
+        st = spk__fail(SPK_ERR_ARG, "`global_temp`.`%s` is a global temp view; snapshots, scans and transactions work on "
+                                    "saved tables", table);
+    return st;
+}
+
+static void spk__catalog_retain(spk__catalog *c) { atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed); }
+
+/* ---------------------------------------------------------------- snapshots */
+
+struct spk_snapshot {
+    spk__catalog *catalog;
+    char db[SPK__NAME_MAX + 1], table[SPK__NAME_MAX + 1];
+    uint64_t asof;
+};
+
+SPKDEF spk_status spk_snapshot_new(spk_session *s, const char *name, spk_snapshot **out) {
+    struct spk__sessx *x = spk__txn_sessx(s, "spk_snapshot_new");
+    if (!x) return spk_last_status();
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_snapshot_new: NULL output");
+    spk_snapshot *snap = (spk_snapshot *)spk__calloc(&spk__default_allocator, sizeof *snap);
+    if (!snap) return spk__nomem("a snapshot", sizeof *snap);
+    spk_status st = spk__txn_table(x, name, snap->db, snap->table);
+    const spk_backend *b = x->catalog->backend;
+    spk_table *rows = NULL;
+    if (st == SPK_OK)
+        st = SPK__BACKEND_CALL(b, "snapshot", snap->db, snap->table,
+                               scan_asof(b->self, snap->db, snap->table, 0, true, &rows, &snap->asof));
+    spk_table_free(rows);
+    if (st != SPK_OK) {
+        spk__free(&spk__default_allocator, snap, sizeof *snap);
+        return st;
+    }
+    spk__catalog_retain(x->catalog);
+    snap->catalog = x->catalog;
+    *out = snap;
+    return SPK_OK;
+}
+
+SPKDEF uint64_t spk_snapshot_asof(const spk_snapshot *snap) { return snap ? snap->asof : 0; }
+
+SPKDEF void spk_snapshot_free(spk_snapshot *snap) {
+    if (!snap) return;
+    const spk_backend *b = snap->catalog->backend;
+    b->ops->unpin(b->self, snap->db, snap->table, snap->asof);
+    spk__catalog_release(snap->catalog);
+    spk__free(&spk__default_allocator, snap, sizeof *snap);
+}
+
+/* The table's rows at asof (a reference), and that version's asof. */
+static spk_status spk__read_asof(struct spk__sessx *x, const char *db, const char *table, uint64_t asof, bool pin,
+                                 spk_table **rows, uint64_t *found) {
+    const spk_backend *b = x->catalog->backend;
+    return SPK__BACKEND_CALL(b, "scan", db, table, scan_asof(b->self, db, table, asof, pin, rows, found));
+}
+
+/* A DataFrame over rows (taken over), aliased by the table's name. */
+static spk_df *spk__df_of_rows(spk_session *s, spk_table *rows, const char *table) {
+    spk_df *df = spk_df_from_table(s, rows);
+    if (!df) {
+        spk_table_free(rows);
+        return NULL;
+    }
+    spk_df *aliased = spk_df_alias(df, table);
+    spk_df_release(df);
+    return aliased;
+}
+
+SPKDEF spk_df *spk_session_table_asof(spk_session *s, const char *name, uint64_t asof) {
+    if (asof == 0) return spk_session_table(s, name);
+    struct spk__sessx *x = spk__txn_sessx(s, "spk_session_table_asof");
+    char db[SPK__NAME_MAX + 1], table[SPK__NAME_MAX + 1];
+    spk_table *rows = NULL;
+    if (!x || spk__txn_table(x, name, db, table) != SPK_OK || spk__read_asof(x, db, table, asof, false, &rows, NULL) != SPK_OK)
+        return NULL;
+    return spk__df_of_rows(s, rows, table);
+}
+
+/* ---------------------------------------------------------------- scans */
+
+struct spk_scan {
+    spk__catalog *catalog;
+    spk_session *session; /* a reference (spk__session_release) */
+    char db[SPK__NAME_MAX + 1], table[SPK__NAME_MAX + 1];
+    uint64_t asof;
+    spk_table *rows;
+    bool case_sensitive;
+    spk_expr *where;
+    int ncolumns;
+    char **columns;
+};
+
+SPKDEF spk_status spk_scan_new(spk_session *s, const char *name, uint64_t asof, spk_scan **out) {
+    struct spk__sessx *x = spk__txn_sessx(s, "spk_scan_new");
+    if (!x) return spk_last_status();
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_scan_new: NULL output");
+    spk_scan *sc = (spk_scan *)spk__calloc(&spk__default_allocator, sizeof *sc);
+    if (!sc) return spk__nomem("a scan", sizeof *sc);
+    spk_status st = spk__txn_table(x, name, sc->db, sc->table);
+    if (st == SPK_OK) st = spk__read_asof(x, sc->db, sc->table, asof, true, &sc->rows, &sc->asof);
+    if (st != SPK_OK) {
+        spk__free(&spk__default_allocator, sc, sizeof *sc);
+        return st;
+    }
+    spk__catalog_retain(x->catalog);
+    sc->catalog = x->catalog;
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    sc->session = s;
+    sc->case_sensitive = atomic_load(&s->case_sensitive);
+    *out = sc;
+    return SPK_OK;
+}
+
+static void spk__scan_columns_free(spk_scan *sc) {
+    for (int i = 0; i < sc->ncolumns; i++) spk__free(&spk__default_allocator, sc->columns[i], strlen(sc->columns[i]) + 1);
+    if (sc->columns) spk__free(&spk__default_allocator, sc->columns, (size_t)sc->ncolumns * sizeof *sc->columns);
+    sc->columns = NULL;
+    sc->ncolumns = 0;
+}
+
+SPKDEF void spk_scan_free(spk_scan *sc) {
+    if (!sc) return;
+    const spk_backend *b = sc->catalog->backend;
+    b->ops->unpin(b->self, sc->db, sc->table, sc->asof);
+    spk_table_free(sc->rows);
+    spk_expr_release(sc->where);
+    spk__scan_columns_free(sc);
+    spk__session_release(sc->session);
+    spk__catalog_release(sc->catalog);
+    spk__free(&spk__default_allocator, sc, sizeof *sc);
+}
+
+SPKDEF uint64_t spk_scan_asof(const spk_scan *sc) { return sc ? sc->asof : 0; }
+
+SPKDEF spk_status spk_scan_where(spk_scan *sc, spk_expr *predicate) {
+    if (!sc || !predicate) {
+        spk_expr_release(predicate);
+        return spk__fail(SPK_ERR_ARG, "spk_scan_where: NULL %s", sc ? "predicate" : "scan");
+    }
+    /* Checked now, so a bad predicate fails here and not in every worker. */
+    spk_bound *b = NULL;
+    char **quals = NULL;
+    int n = spk_schema_ncols(sc->rows->schema);
+    spk_status st = SPK_OK;
+    if (!(quals = (char **)spk__calloc(&spk__default_allocator, (size_t)(n ? n : 1) * sizeof *quals))) st = spk__nomem("qualifiers", sizeof *quals);
+    for (int i = 0; st == SPK_OK && i < n; i++) quals[i] = sc->table;
+    if (st == SPK_OK) st = spk__bind_scoped(predicate, sc->rows->schema, (const char *const *)quals, sc->case_sensitive, &b);
+    if (st == SPK_OK && spk_bound_type(b).id != SPK_TYPE_BOOLEAN && spk_bound_type(b).id != SPK_TYPE_NULL)
+        st = spk__fail(SPK_ERR_TYPE, "a scan's predicate must be BOOLEAN, not %s", spk__type_sql(spk_bound_type(b)).s);
+    spk_bound_free(b);
+    if (quals) spk__free(&spk__default_allocator, quals, (size_t)(n ? n : 1) * sizeof *quals);
+    if (st != SPK_OK) {
+        spk_expr_release(predicate);
+        return st;
+    }
+    spk_expr_release(sc->where);
+    sc->where = predicate;
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_scan_select(spk_scan *sc, const char *const *columns, int n) {
+    if (!sc || n < 0 || (n > 0 && !columns)) return spk__fail(SPK_ERR_ARG, "spk_scan_select: bad arguments");
+    for (int i = 0; i < n; i++) {
+        if (!columns[i]) return spk__fail(SPK_ERR_ARG, "spk_scan_select: column %d is NULL", i + 1);
+        if (spk_schema_index(sc->rows->schema, columns[i], sc->case_sensitive) < 0)
+            return spk__fail(SPK_ERR_NOT_FOUND, "scan of %s.%s: no column `%s`", sc->db, sc->table, columns[i]);
+    }
+    char **copy = n ? (char **)spk__calloc(&spk__default_allocator, (size_t)n * sizeof *copy) : NULL;
+    if (n && !copy) return spk__nomem("scan columns", (size_t)n * sizeof *copy);
+    for (int i = 0; i < n; i++)
+        if (!(copy[i] = spk__strndup(&spk__default_allocator, columns[i], strlen(columns[i])))) {
+            for (int k = 0; k < i; k++) spk__free(&spk__default_allocator, copy[k], strlen(copy[k]) + 1);
+            spk__free(&spk__default_allocator, copy, (size_t)n * sizeof *copy);
+            return spk__nomem("a column name", strlen(columns[i]) + 1);
+        }
+    spk__scan_columns_free(sc);
+    sc->columns = copy;
+    sc->ncolumns = n;
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_scan_shards(spk_scan *sc, int max_shards, spk_shards **out) {
+    if (!sc || !out || max_shards < 0) return spk__fail(SPK_ERR_ARG, "spk_scan_shards: bad arguments");
+    return spk__shards_physical(sc->rows, sc->asof, max_shards, out);
+}
+
+/* The scan's rows (restricted to sh when given) with its predicate applied. */
+static spk_status spk__scan_rows(spk_scan *sc, const spk_shard *sh, spk_table **out) {
+    spk_table *rows = NULL;
+    spk_status st = SPK_OK;
+    if (sh) st = spk__shard_filter(sc->rows, sc->asof, sh, sc->case_sensitive, &rows);
+    else rows = spk_table_retain(sc->rows);
+    if (st != SPK_OK || !sc->where) {
+        *out = rows;
+        return st;
+    }
+    int n = spk_schema_ncols(rows->schema);
+    const char **quals = (const char **)spk__calloc(&spk__default_allocator, (size_t)(n ? n : 1) * sizeof *quals);
+    spk_bound *b = NULL;
+    spk_table *kept = NULL;
+    if (!quals) st = spk__nomem("qualifiers", sizeof *quals);
+    for (int i = 0; st == SPK_OK && i < n; i++) quals[i] = sc->table;
+    if (st == SPK_OK) st = spk__bind_scoped(sc->where, rows->schema, quals, sc->case_sensitive, &b);
+    if (st == SPK_OK) st = spk_bound_filter(b, rows, &kept);
+    spk_bound_free(b);
+    if (quals) spk__free(&spk__default_allocator, (void *)quals, (size_t)(n ? n : 1) * sizeof *quals);
+    spk_table_free(rows);
+    *out = kept;
+    return st;
+}
+
+SPKDEF spk_status spk_scan_compute_shards(spk_scan *sc, int n, const char *const *keys, int nkeys, spk_shards **out) {
+    if (!sc || !out || !keys) return spk__fail(SPK_ERR_ARG, "spk_scan_compute_shards: NULL argument");
+    spk_table *rows = NULL;
+    spk_status st = spk__scan_rows(sc, NULL, &rows);
+    if (st == SPK_OK) st = spk__shards_compute(rows, keys, nkeys, sc->case_sensitive, n, out);
+    spk_table_free(rows);
+    return st;
+}
+
+SPKDEF spk_df *spk_scan_df(spk_scan *sc, spk_session *s, const spk_shard *sh) {
+    if (!sc) {
+        spk__fail(SPK_ERR_ARG, "spk_scan_df: NULL scan");
+        return NULL;
+    }
+    spk_table *rows = NULL;
+    if (spk__scan_rows(sc, sh, &rows) != SPK_OK) return NULL;
+    spk_df *df = spk__df_of_rows(s ? s : sc->session, rows, sc->table);
+    if (df && sc->ncolumns) {
+        spk_expr *cols[256];
+        if (sc->ncolumns > 256) {
+            spk_df_release(df);
+            spk__fail(SPK_ERR_LIMIT, "a scan selects at most 256 columns");
+            return NULL;
+        }
+        for (int i = 0; i < sc->ncolumns; i++) cols[i] = spk__col_quoted(sc->columns[i]);
+        spk_df *selected = spk_df_select_array(df, cols, sc->ncolumns);
+        spk_df_release(df);
+        df = selected;
+    }
+    return df;
+}
+
+/* ---------------------------------------------------------------- operations */
+
+typedef enum spk__op_kind { SPK__TXN_WRITE, SPK__TXN_DELETE, SPK__TXN_UPDATE, SPK__TXN_MERGE } spk__op_kind;
+static const char *const spk__op_names[] = {"write", "delete", "update", "merge"};
+
+typedef struct spk__txn_op {
+    spk__op_kind kind;
+    char db[SPK__NAME_MAX + 1], table[SPK__NAME_MAX + 1];
+    spk_table *rows;   /* WRITE: the rows; MERGE: the source */
+    spk_expr *where;   /* DELETE, UPDATE: NULL for every row */
+    int n;             /* UPDATE: assignments */
+    char **columns;
+    spk_expr **values;
+    spk_merge *merge;  /* MERGE: the statement (without a source DataFrame) */
+} spk__txn_op;
+
+struct spk_txn_ops {
+    int n, cap;
+    spk__txn_op *ops;
+};
+
+static spk__txn_op spk__op_of(spk__op_kind kind) {
+    spk__txn_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = kind;
+    return op;
+}
+
+static void spk__op_clear(spk__txn_op *op) {
+    spk_table_free(op->rows);
+    spk_expr_release(op->where);
+    for (int i = 0; i < op->n; i++) {
+        if (op->columns && op->columns[i]) spk__free(&spk__default_allocator, op->columns[i], strlen(op->columns[i]) + 1);
+        if (op->values) spk_expr_release(op->values[i]);
+    }
+    if (op->columns) spk__free(&spk__default_allocator, op->columns, (size_t)op->n * sizeof *op->columns);
+    if (op->values) spk__free(&spk__default_allocator, op->values, (size_t)op->n * sizeof *op->values);
+    spk_merge_free(op->merge);
+    memset(op, 0, sizeof *op);
+}
+
+static void spk__ops_clear(spk_txn_ops *ops) {
+    for (int i = 0; i < ops->n; i++) spk__op_clear(&ops->ops[i]);
+    if (ops->ops) spk__free(&spk__default_allocator, ops->ops, (size_t)ops->cap * sizeof *ops->ops);
+    memset(ops, 0, sizeof *ops);
+}
+
+SPKDEF int spk_txn_ops_count(const spk_txn_ops *ops) { return ops ? ops->n : 0; }
+
+SPKDEF void spk_txn_ops_free(spk_txn_ops *ops) {
+    if (!ops) return;
+    spk__ops_clear(ops);
+    spk__free(&spk__default_allocator, ops, sizeof *ops);
+}
+
+/* Appends op (taken over: cleared on failure too). */
+static spk_status spk__ops_push(spk_txn_ops *ops, spk__txn_op *op) {
+    if (ops->n == ops->cap) {
+        int cap = ops->cap ? 2 * ops->cap : 8;
+        spk__txn_op *grown = (spk__txn_op *)spk__realloc(&spk__default_allocator, ops->ops, (size_t)ops->cap * sizeof *grown,
+                                                         (size_t)cap * sizeof *grown);
+        if (!grown) {
+            spk__op_clear(op);
+            return spk__nomem("a transaction operation", (size_t)cap * sizeof *grown);
+        }
+        ops->ops = grown;
+        ops->cap = cap;
+    }
+    ops->ops[ops->n++] = *op;
+    memset(op, 0, sizeof *op);
+    return SPK_OK;
+}
+
+/* Assignments: copies of the names, the expressions consumed. */
+static spk_status spk__op_assign(spk__txn_op *op, int n, const char *const *columns, spk_expr *const *values) {
+    spk_status st = SPK_OK;
+    if (n < 1 || n > 256 || !columns || !values) st = spk__fail(SPK_ERR_ARG, "an update needs 1 to 256 assignments");
+    if (st == SPK_OK) {
+        op->columns = (char **)spk__calloc(&spk__default_allocator, (size_t)n * sizeof *op->columns);
+        op->values = (spk_expr **)spk__calloc(&spk__default_allocator, (size_t)n * sizeof *op->values);
+        if (!op->columns || !op->values) st = spk__nomem("assignments", (size_t)n * 2 * sizeof(void *));
+        else op->n = n;
+    }
+    for (int i = 0; i < n && values; i++) {
+        if (st == SPK_OK && (!columns[i] || !values[i]))
+            st = spk__fail(SPK_ERR_ARG, "assignment %d has a NULL %s", i + 1, !columns[i] ? "column" : "value");
+        if (st == SPK_OK && !(op->columns[i] = spk__strndup(&spk__default_allocator, columns[i], strlen(columns[i]))))
+            st = spk__nomem("a column name", strlen(columns[i]) + 1);
+        if (op->values && i < op->n) op->values[i] = values[i];
+        else spk_expr_release(values[i]);
+    }
+    return st;
+}
+
+/* A copy of a merge statement's clauses (expressions shared: they are immutable). */
+static spk_merge *spk__merge_copy(const spk_merge *m) {
+    spk_merge *c = spk__merge_alloc(m->target, m->target_alias, m->source_alias, spk_expr_retain(m->on));
+    for (int i = 0; c && i < m->nclauses; i++) {
+        const spk__merge_clause *k = &m->clauses[i];
+        spk_expr *values[256];
+        if (k->n > 256) {
+            spk__fail(SPK_ERR_LIMIT, "a merge clause assigns at most 256 columns");
+            spk_merge_free(c);
+            return NULL;
+        }
+        for (int j = 0; j < k->n; j++) values[j] = spk_expr_retain(k->values[j]);
+        if (spk__merge_add_clause(c, k->matched, k->action, spk_expr_retain(k->condition), k->n,
+                                  (const char *const *)k->columns, values) != SPK_OK) {
+            spk_merge_free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+static spk_status spk__op_copy(const spk__txn_op *from, spk__txn_op *to) {
+    memset(to, 0, sizeof *to);
+    to->kind = from->kind;
+    memcpy(to->db, from->db, sizeof to->db);
+    memcpy(to->table, from->table, sizeof to->table);
+    to->rows = spk_table_retain(from->rows);
+    to->where = spk_expr_retain(from->where);
+    spk_status st = SPK_OK;
+    if (from->n) {
+        spk_expr *values[256];
+        for (int i = 0; i < from->n; i++) values[i] = spk_expr_retain(from->values[i]);
+        st = spk__op_assign(to, from->n, (const char *const *)from->columns, values);
+    }
+    if (st == SPK_OK && from->merge && !(to->merge = spk__merge_copy(from->merge))) st = spk_last_status();
+    if (st != SPK_OK) spk__op_clear(to);
+    return st;
+}
+
+/* ---------------------------------------------------------------- transactions */
+
+struct spk_txn {
+    spk_session *session; /* a reference */
+    uint64_t begin_asof;
+    bool over;
+    spk_txn_ops ops;
+};
+
+SPKDEF spk_status spk_txn_begin(spk_session *s, spk_txn **out) {
+    struct spk__sessx *x = spk__txn_sessx(s, "spk_txn_begin");
+    if (!x) return spk_last_status();
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_txn_begin: NULL output");
+    spk_txn *t = (spk_txn *)spk__calloc(&spk__default_allocator, sizeof *t);
+    if (!t) return spk__nomem("a transaction", sizeof *t);
+    const spk_backend *b = x->catalog->backend;
+    spk_status st = SPK__BACKEND_CALL(b, "begin", NULL, NULL, last_asof(b->self, &t->begin_asof));
+    if (st != SPK_OK) {
+        spk__free(&spk__default_allocator, t, sizeof *t);
+        return st;
+    }
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    t->session = s;
+    *out = t;
+    return SPK_OK;
+}
+
+SPKDEF void spk_txn_free(spk_txn *t) {
+    if (!t) return;
+    spk__ops_clear(&t->ops);
+    spk__session_release(t->session);
+    spk__free(&spk__default_allocator, t, sizeof *t);
+}
+
+SPKDEF void spk_txn_rollback(spk_txn *t) {
+    if (!t) return;
+    spk__ops_clear(&t->ops);
+    t->over = true;
+}
+
+/* The transaction, still open, on a live session; and the op's table. */
+static struct spk__sessx *spk__txn_open(spk_txn *t, const char *fn) {
+    if (!t) {
+        spk__fail(SPK_ERR_ARG, "%s: NULL transaction", fn);
+        return NULL;
+    }
+    if (t->over) {
+        spk__fail(SPK_ERR_STATE, "%s: the transaction was committed or rolled back", fn);
+        return NULL;
+    }
+    return spk__sessx_of(t->session, fn);
+}
+
+static spk_status spk__txn_add(spk_txn *t, const char *fn, spk__txn_op *op, const char *table) {
+    struct spk__sessx *x = spk__txn_open(t, fn);
+    spk_status st = x ? spk__txn_table(x, table, op->db, op->table) : spk_last_status();
+    if (st != SPK_OK) {
+        spk__op_clear(op);
+        return st;
+    }
+    return spk__ops_push(&t->ops, op);
+}
+
+SPKDEF spk_status spk_txn_write_rows(spk_txn *t, const char *table, const spk_table *rows) {
+    spk__txn_op op = spk__op_of(SPK__TXN_WRITE);
+    if (!rows) return spk__fail(SPK_ERR_ARG, "spk_txn_write_rows: NULL rows");
+    spk_status st = spk_table_new(&spk__default_allocator, rows->schema, &op.rows);
+    if (st == SPK_OK) st = spk__table_append_table(op.rows, rows);
+    if (st != SPK_OK) {
+        spk__op_clear(&op);
+        return st;
+    }
+    return spk__txn_add(t, "spk_txn_write_rows", &op, table);
+}
+
+SPKDEF spk_status spk_txn_write(spk_txn *t, const char *table, spk_df *df) {
+    spk__txn_op op = spk__op_of(SPK__TXN_WRITE);
+    if (!df) return spk__fail(SPK_ERR_ARG, "spk_txn_write: NULL DataFrame");
+    if (!spk__txn_open(t, "spk_txn_write")) return spk_last_status();
+    spk_status st = spk_df_collect(df, &op.rows);
+    if (st != SPK_OK) return st;
+    return spk__txn_add(t, "spk_txn_write", &op, table);
+}
+
+SPKDEF spk_status spk_txn_delete(spk_txn *t, const char *table, spk_expr *where) {
+    spk__txn_op op = spk__op_of(SPK__TXN_DELETE);
+    op.where = where;
+    return spk__txn_add(t, "spk_txn_delete", &op, table);
+}
+
+SPKDEF spk_status spk_txn_update(spk_txn *t, const char *table, int n, const char *const *columns, spk_expr *const *values,
+                                 spk_expr *where) {
+    spk__txn_op op = spk__op_of(SPK__TXN_UPDATE);
+    op.where = where;
+    spk_status st = spk__op_assign(&op, n, columns, values);
+    if (st != SPK_OK) {
+        spk__op_clear(&op);
+        return st;
+    }
+    return spk__txn_add(t, "spk_txn_update", &op, table);
+}
+
+SPKDEF spk_status spk_txn_merge(spk_txn *t, const spk_merge *m) {
+    spk__txn_op op = spk__op_of(SPK__TXN_MERGE);
+    if (!m) return spk__fail(SPK_ERR_ARG, "spk_txn_merge: NULL merge");
+    if (!m->source) return spk__fail(SPK_ERR_ARG, "spk_txn_merge: the merge has no source DataFrame");
+    if (!spk__txn_open(t, "spk_txn_merge")) return spk_last_status();
+    spk_status st = spk_df_collect(m->source, &op.rows);
+    if (st == SPK_OK && !(op.merge = spk__merge_copy(m))) st = spk_last_status();
+    if (st != SPK_OK) {
+        spk__op_clear(&op);
+        return st;
+    }
+    return spk__txn_add(t, "spk_txn_merge", &op, m->target);
+}
+
+SPKDEF spk_status spk_txn_take(spk_txn *t, spk_txn_ops **out) {
+    if (!spk__txn_open(t, "spk_txn_take")) return spk_last_status();
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_txn_take: NULL output");
+    spk_txn_ops *ops = (spk_txn_ops *)spk__calloc(&spk__default_allocator, sizeof *ops);
+    if (!ops) return spk__nomem("transaction operations", sizeof *ops);
+    *ops = t->ops;
+    memset(&t->ops, 0, sizeof t->ops);
+    *out = ops;
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_txn_include(spk_txn *t, const spk_txn_ops *ops) {
+    if (!spk__txn_open(t, "spk_txn_include")) return spk_last_status();
+    if (!ops) return spk__fail(SPK_ERR_ARG, "spk_txn_include: NULL operations");
+    int before = t->ops.n;
+    spk_status st = SPK_OK;
+    for (int i = 0; i < ops->n && st == SPK_OK; i++) {
+        spk__txn_op copy;
+        st = spk__op_copy(&ops->ops[i], &copy);
+        if (st == SPK_OK) st = spk__ops_push(&t->ops, &copy);
+    }
+    if (st != SPK_OK) /* all or nothing */
+        while (t->ops.n > before) spk__op_clear(&t->ops.ops[--t->ops.n]);
+    return st;
+}
+
+/* ---------------------------------------------------------------- commit */
+
+/* rows (borrowed) arranged as `schema`, columns matched by name (saveAsTable's append). */
+static spk_status spk__rows_by_name(spk_session *s, const spk_table *rows, spk_schema *schema, const char *target,
+                                    spk_table **out) {
+    spk_df *df = spk_df_from_table(s, spk_table_retain((spk_table *)rows));
+    if (!df) {
+        spk_table_free((spk_table *)rows);
+        return spk_last_status();
+    }
+    spk_df *aligned = spk__by_name(df, schema, target);
+    spk_df_release(df);
+    if (!aligned) return spk_last_status();
+    spk_table *collected = NULL;
+    spk_status st = spk_df_collect(aligned, &collected);
+    spk_df_release(aligned);
+    if (st == SPK_OK) st = spk__rows_as(collected, schema, target, out);
+    return st;
+}
+
+/* The next version after op, from cur (a reference, taken over; NULL when
+ * the table does not exist yet). */
+static spk_status spk__op_apply(spk_session *s, const spk__txn_op *op, spk_table *cur, spk_table **next,
+                                spk_dml_metrics *metrics) {
+    char target[2 * SPK__NAME_MAX + 2];
+    snprintf(target, sizeof target, "%s.%s", op->db, op->table);
+    bool cs = atomic_load(&s->case_sensitive);
+    spk_status st = SPK_OK;
+    spk_table *out = NULL;
+    if (!cur && op->kind != SPK__TXN_WRITE) return spk__fail(SPK_ERR_NOT_FOUND, "%s: table %s not found", spk__op_names[op->kind], target);
+    switch (op->kind) {
+    case SPK__TXN_WRITE: {
+        spk_schema *schema = NULL;
+        spk_table *add = NULL;
+        if (cur) schema = spk_schema_retain(cur->schema);
+        else st = spk__nullable_schema(&spk__default_allocator, op->rows->schema, target, &schema);
+        if (st == SPK_OK) st = spk__rows_by_name(s, op->rows, schema, target, &add);
+        if (st == SPK_OK && cur) st = spk__store_appended(cur, add, &out);
+        else if (st == SPK_OK) out = add;
+        spk_schema_release(schema);
+        if (st == SPK_OK && metrics) metrics->inserted += (int64_t)spk_table_nrows(op->rows);
+        break;
+    }
+    case SPK__TXN_DELETE: st = spk__dml_delete(target, cur, op->where, cs, &out, metrics); break;
+    case SPK__TXN_UPDATE:
+        st = spk__dml_update(target, cur, op->n, op->columns, op->values, op->where, cs, &out, metrics);
+        break;
+    case SPK__TXN_MERGE: st = spk__dml_merge(s, target, cur, op->merge, op->rows, &out, metrics); break;
+    }
+    spk_table_free(cur);
+    if (st != SPK_OK) {
+        spk__fail_prefix("%s of %s: ", spk__op_names[op->kind], target);
+        return st;
+    }
+    *next = out;
+    return SPK_OK;
+}
+
+/* One attempt: read every touched table, apply its operations, commit. */
+static spk_status spk__txn_attempt(spk_txn *t, struct spk__sessx *x, uint64_t *asof, spk_dml_metrics *metrics,
+                                   bool *changed_since_begin) {
+    const spk_backend *b = x->catalog->backend;
+    int n = t->ops.n, ntables = 0;
+    int *first = (int *)spk__calloc(&spk__default_allocator, (size_t)n * sizeof *first);      /* per op: its table's first op */
+    spk_backend_commit *w = (spk_backend_commit *)spk__calloc(&spk__default_allocator, (size_t)n * sizeof *w);
+    if (!first || !w) {
+        if (first) spk__free(&spk__default_allocator, first, (size_t)n * sizeof *first);
+        if (w) spk__free(&spk__default_allocator, w, (size_t)n * sizeof *w);
+        return spk__nomem("a commit", (size_t)n * (sizeof *first + sizeof *w));
+    }
+    spk_status st = SPK_OK;
+    for (int i = 0; i < n && st == SPK_OK; i++) {
+        const spk__txn_op *op = &t->ops.ops[i];
+        first[i] = i;
+        for (int j = 0; j < i; j++)
+            if (strcmp(t->ops.ops[j].db, op->db) == 0 && strcmp(t->ops.ops[j].table, op->table) == 0) {
+                first[i] = first[j];
+                break;
+            }
+        if (first[i] != i) continue;
+        /* A table this transaction has not seen yet: read its latest version. */
+        bool dml = false;
+        for (int j = i; j < n; j++)
+            dml |= t->ops.ops[j].kind != SPK__TXN_WRITE && strcmp(t->ops.ops[j].db, op->db) == 0 &&
+                   strcmp(t->ops.ops[j].table, op->table) == 0;
+        spk_table *cur = NULL;
+        uint64_t cur_asof = 0;
+        st = spk__read_asof(x, op->db, op->table, 0, false, &cur, &cur_asof);
+        if (st == SPK_ERR_NOT_FOUND) {
+            spk_clear_error();
+            st = SPK_OK;
+        }
+        *changed_since_begin = st == SPK_OK && dml && cur_asof > t->begin_asof;
+        if (*changed_since_begin)
+            st = spk__fail(SPK_ERR_CONFLICT, "table %s.%s was changed by another commit (asof %llu) after this transaction "
+                                             "began (asof %llu); nothing was written", op->db, op->table,
+                           (unsigned long long)cur_asof, (unsigned long long)t->begin_asof);
+        if (st != SPK_OK) {
+            spk_table_free(cur);
+            break;
+        }
+        w[ntables].schema = op->db;
+        w[ntables].table = op->table;
+        w[ntables].rows = cur;
+        w[ntables].base_asof = cur_asof;
+        ntables++;
+    }
+    /* Apply every operation, in order, to its table's next version. */
+    for (int i = 0; i < n && st == SPK_OK; i++) {
+        const spk__txn_op *op = &t->ops.ops[i];
+        int k = 0;
+        while (strcmp(w[k].schema, t->ops.ops[first[i]].db) != 0 || strcmp(w[k].table, t->ops.ops[first[i]].table) != 0) k++;
+        spk_table *next = NULL;
+        st = spk__op_apply(t->session, op, w[k].rows, &next, metrics);
+        w[k].rows = next; /* the old one was taken over */
+    }
+    if (st == SPK_OK) {
+        /* A table whose operations changed nothing still commits: its base is checked. */
+        for (int k = 0; k < ntables && st == SPK_OK; k++)
+            if (!w[k].rows) st = spk__fail(SPK_ERR_INTERNAL, "no rows for %s.%s", w[k].schema, w[k].table);
+    }
+    if (st == SPK_OK) {
+        st = SPK__BACKEND_CALL(b, "commit", NULL, NULL, commit(b->self, w, ntables, asof));
+    } else {
+        for (int k = 0; k < ntables; k++) spk_table_free(w[k].rows);
+    }
+    spk__free(&spk__default_allocator, first, (size_t)n * sizeof *first);
+    spk__free(&spk__default_allocator, w, (size_t)n * sizeof *w);
+    return st;
+}
+
+SPKDEF spk_status spk_txn_commit(spk_txn *t, uint64_t *asof, spk_dml_metrics *metrics) {
+    struct spk__sessx *x = spk__txn_open(t, "spk_txn_commit");
+    if (!x) return spk_last_status();
+    spk_status st = SPK_OK;
+    uint64_t done = 0;
+    if (t->ops.n == 0) {
+        const spk_backend *b = x->catalog->backend;
+        st = SPK__BACKEND_CALL(b, "commit", NULL, NULL, last_asof(b->self, &done));
+    }
+    /* Appends land on whatever is current, so a conflict with another
+     * commit between the reads and the publish is retried; a delete, update
+     * or merge on a changed table is refused by the next attempt's check. */
+    for (int attempt = 0; t->ops.n && attempt < 64; attempt++) {
+        spk_dml_metrics m = {0, 0, 0};
+        bool final = false;
+        st = spk__txn_attempt(t, x, &done, &m, &final);
+        if (st == SPK_OK && metrics) {
+            metrics->updated += m.updated;
+            metrics->deleted += m.deleted;
+            metrics->inserted += m.inserted;
+        }
+        if (st != SPK_ERR_CONFLICT || final) break;
+    }
+    if (st == SPK_OK && asof) *asof = done;
+    spk__ops_clear(&t->ops);
+    t->over = true;
+    return st;
+}
+
+SPKDEF spk_status spk_txn_run(spk_session *s, int max_attempts, spk_txn_fn fn, void *user, uint64_t *asof) {
+    if (!fn) return spk__fail(SPK_ERR_ARG, "spk_txn_run: NULL callback");
+    if (max_attempts <= 0) max_attempts = 10;
+    spk_status st = SPK_OK;
+    for (int attempt = 1; attempt <= max_attempts; attempt++) {
+        spk_txn *t = NULL;
+        st = spk_txn_begin(s, &t);
+        if (st == SPK_OK) st = fn(t, user);
+        if (st == SPK_OK) st = spk_txn_commit(t, asof, NULL);
+        spk_txn_free(t);
+        if (st != SPK_ERR_CONFLICT) return st;
+        if (attempt == max_attempts)
+            spk__fail_append(" (gave up after %d attempt%s)", max_attempts, max_attempts == 1 ? "" : "s");
+    }
+    return st;
+}
+
+SPKDEF spk_status spk_merge_execute(spk_session *s, const spk_merge *m, spk_dml_metrics *metrics) {
+    spk_txn *t = NULL;
+    spk_status st = spk_txn_begin(s, &t);
+    if (st == SPK_OK) st = spk_txn_merge(t, m);
+    if (st == SPK_OK) st = spk_txn_commit(t, NULL, metrics);
+    spk_txn_free(t);
+    return st;
+}
+
+/* ---------------------------------------------------------------- operations as JSON
+ * The format (TRANSACTION OPERATIONS in the header's doc) carries
+ * expressions as SQL text that spk_expr_parse reads back to the same tree:
+ * every column quoted, every literal typed. */
+
+#define SPK__OPS_FORMAT "sparkless-txn-ops"
+#define SPK__OPS_VERSION 1
+
+/* `name` as a quoted identifier. */
+static void spk__sql_ident(spk__jbuf *o, const char *name) {
+    spk__jbuf_raw(o, "`", 1);
+    for (const char *p = name; *p; p++) spk__jbuf_raw(o, *p == '`' ? "``" : p, 1 + (*p == '`'));
+    spk__jbuf_raw(o, "`", 1);
+}
+
+/* A string literal with Spark's backslash escapes. */
+static void spk__sql_string(spk__jbuf *o, const char *s, size_t n) {
+    spk__jbuf_raw(o, "'", 1);
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\'' || c == '\\') spk__jbuf_fmt(o, "\\%c", c);
+        else if (c == 0) spk__jbuf_raw(o, "\\0", 2);
+        else if (c == '\n') spk__jbuf_raw(o, "\\n", 2);
+        else if (c == '\r') spk__jbuf_raw(o, "\\r", 2);
+        else if (c == '\t') spk__jbuf_raw(o, "\\t", 2);
+        else spk__jbuf_raw(o, &c, 1);
+    }
+    spk__jbuf_raw(o, "'", 1);
+}
+
+/* An expression as SQL that parses back to the same tree. */
+static spk_status spk__sql_expr(spk__jbuf *o, const spk_expr *e, int depth) {
+    if (depth > 200) return spk__fail(SPK_ERR_LIMIT, "an expression nested over 200 deep cannot be encoded");
+    char type[32];
+    spk_status st = SPK_OK;
+    switch ((spk__op)e->op) {
+    case SPK__OP_COL:
+        if (e->qualifier) {
+            spk__sql_ident(o, e->qualifier);
+            spk__jbuf_raw(o, ".", 1);
+        }
+        spk__sql_ident(o, e->name);
+        return SPK_OK;
+    case SPK__OP_STAR:
+        if (e->qualifier) {
+            spk__sql_ident(o, e->qualifier);
+            spk__jbuf_raw(o, ".", 1);
+        }
+        spk__jbuf_raw(o, "*", 1);
+        return SPK_OK;
+    case SPK__OP_LIT: {
+        const spk_value *v = &e->lit;
+        spk_type_format(v->type, SPK_TYPE_SQL, type, sizeof type);
+        char text[SPK_VALUE_TEXT_MAX];
+        if (v->is_null && v->type.id == SPK_TYPE_NULL) spk__jbuf_raw(o, "NULL", 4);
+        else if (v->is_null) spk__jbuf_fmt(o, "CAST(NULL AS %s)", type);
+        else switch (v->type.id) {
+            case SPK_TYPE_BOOLEAN: spk__jbuf_fmt(o, "%s", v->as.b ? "true" : "false"); break;
+            case SPK_TYPE_INT32: spk__jbuf_fmt(o, "%ld", (long)v->as.i32); break;
+            case SPK_TYPE_INT64: spk__jbuf_fmt(o, "%lldL", (long long)v->as.i64); break;
+            case SPK_TYPE_DOUBLE:
+                if (v->as.f64 != v->as.f64) spk__jbuf_raw(o, "CAST('NaN' AS DOUBLE)", 21);
+                else if (v->as.f64 > 1.7976931348623157e308) spk__jbuf_raw(o, "CAST('Infinity' AS DOUBLE)", 26);
+                else if (v->as.f64 < -1.7976931348623157e308) spk__jbuf_raw(o, "CAST('-Infinity' AS DOUBLE)", 27);
+                else spk__jbuf_fmt(o, "CAST('%.17g' AS DOUBLE)", v->as.f64);
+                break;
+            case SPK_TYPE_STRING: spk__sql_string(o, v->as.str.ptr, v->as.str.len); break;
+            case SPK_TYPE_DECIMAL:
+                spk_value_format(v, text, sizeof text);
+                spk__jbuf_fmt(o, "CAST('%s' AS %s)", text, type);
+                break;
+            case SPK_TYPE_DATE:
+            case SPK_TYPE_TIMESTAMP:
+                spk_value_format(v, text, sizeof text);
+                spk__jbuf_fmt(o, "%s '%s'", v->type.id == SPK_TYPE_DATE ? "DATE" : "TIMESTAMP", text);
+                break;
+            default: return spk__fail(SPK_ERR_UNSUPPORTED, "a literal of type %s cannot be encoded", type);
+            }
+        return SPK_OK;
+    }
+    case SPK__OP_INTERVAL: {
+        int units = (e->months != 0) + (e->days != 0) + (e->micros != 0);
+        if (units > 1 || e->micros % 1000000 != 0)
+            return spk__fail(SPK_ERR_UNSUPPORTED, "an interval of mixed units (or fractions of a second) cannot be encoded");
+        if (e->months) spk__jbuf_fmt(o, "INTERVAL %ld MONTH", (long)e->months);
+        else if (e->days) spk__jbuf_fmt(o, "INTERVAL %ld DAY", (long)e->days);
+        else spk__jbuf_fmt(o, "INTERVAL %lld SECOND", (long long)(e->micros / 1000000));
+        return SPK_OK;
+    }
+    case SPK__OP_NEG: case SPK__OP_NOT: case SPK__OP_IS_NULL: case SPK__OP_IS_NOT_NULL:
+        spk__jbuf_raw(o, e->op == SPK__OP_NEG ? "(- " : e->op == SPK__OP_NOT ? "(NOT " : "(", e->op == SPK__OP_NOT ? 5 : e->op == SPK__OP_NEG ? 3 : 1);
+        st = spk__sql_expr(o, e->args[0], depth + 1);
+        if (e->op == SPK__OP_IS_NULL) spk__jbuf_raw(o, " IS NULL", 8);
+        if (e->op == SPK__OP_IS_NOT_NULL) spk__jbuf_raw(o, " IS NOT NULL", 12);
+        spk__jbuf_raw(o, ")", 1);
+        return st;
+    case SPK__OP_ADD: case SPK__OP_SUB: case SPK__OP_MUL: case SPK__OP_DIV: case SPK__OP_MOD:
+    case SPK__OP_INTDIV: case SPK__OP_EQ: case SPK__OP_NE: case SPK__OP_LT: case SPK__OP_LE:
+    case SPK__OP_GT: case SPK__OP_GE: case SPK__OP_EQ_NS: case SPK__OP_AND: case SPK__OP_OR:
+        spk__jbuf_raw(o, "(", 1);
+        st = spk__sql_expr(o, e->args[0], depth + 1);
+        spk__jbuf_fmt(o, " %s ", spk__op_symbol((spk__op)e->op));
+        if (st == SPK_OK) st = spk__sql_expr(o, e->args[1], depth + 1);
+        spk__jbuf_raw(o, ")", 1);
+        return st;
+    case SPK__OP_IN:
+        spk__jbuf_raw(o, "(", 1);
+        st = spk__sql_expr(o, e->args[0], depth + 1);
+        spk__jbuf_raw(o, " IN (", 5);
+        for (int i = 1; i < e->nargs && st == SPK_OK; i++) {
+            if (i > 1) spk__jbuf_raw(o, ", ", 2);
+            st = spk__sql_expr(o, e->args[i], depth + 1);
+        }
+        spk__jbuf_raw(o, "))", 2);
+        return st;
+    case SPK__OP_LIKE:
+    case SPK__OP_RLIKE:
+        spk__jbuf_raw(o, "(", 1);
+        st = spk__sql_expr(o, e->args[0], depth + 1);
+        spk__jbuf_raw(o, e->op == SPK__OP_LIKE ? " LIKE " : " RLIKE ", e->op == SPK__OP_LIKE ? 6 : 7);
+        spk__sql_string(o, e->name, strlen(e->name));
+        spk__jbuf_raw(o, ")", 1);
+        return st;
+    case SPK__OP_CASE: {
+        int pairs = (e->nargs - (e->has_else ? 1 : 0)) / 2;
+        spk__jbuf_raw(o, "CASE", 4);
+        for (int i = 0; i < pairs && st == SPK_OK; i++) {
+            spk__jbuf_raw(o, " WHEN ", 6);
+            st = spk__sql_expr(o, e->args[2 * i], depth + 1);
+            spk__jbuf_raw(o, " THEN ", 6);
+            if (st == SPK_OK) st = spk__sql_expr(o, e->args[2 * i + 1], depth + 1);
+        }
+        if (st == SPK_OK && e->has_else) {
+            spk__jbuf_raw(o, " ELSE ", 6);
+            st = spk__sql_expr(o, e->args[e->nargs - 1], depth + 1);
+        }
+        spk__jbuf_raw(o, " END", 4);
+        return st;
+    }
+    case SPK__OP_CAST:
+        spk_type_format(e->type, SPK_TYPE_SQL, type, sizeof type);
+        spk__jbuf_raw(o, "CAST(", 5);
+        st = spk__sql_expr(o, e->args[0], depth + 1);
+        spk__jbuf_fmt(o, " AS %s)", type);
+        return st;
+    case SPK__OP_ALIAS: /* a name changes nothing in a condition or an assigned value */
+        return spk__sql_expr(o, e->args[0], depth + 1);
+    case SPK__OP_CALL:
+        spk__jbuf_fmt(o, "%s(%s", e->name, e->distinct ? "DISTINCT " : "");
+        for (int i = 0; i < e->nargs && st == SPK_OK; i++) {
+            if (i) spk__jbuf_raw(o, ", ", 2);
+            st = spk__sql_expr(o, e->args[i], depth + 1);
+        }
+        spk__jbuf_raw(o, ")", 1);
+        return st;
+    default: return spk__fail(SPK_ERR_UNSUPPORTED, "a sort key cannot be encoded as a condition or value");
+    }
+}
+
+static spk_status spk__json_expr(spk__jbuf *o, const spk_expr *e) {
+    if (!e) {
+        spk__jbuf_raw(o, "null", 4);
+        return SPK_OK;
+    }
+    spk__jbuf sql;
+    spk__jbuf_init(&sql, &spk__default_allocator);
+    spk_status st = spk__sql_expr(&sql, e, 0);
+    if (st == SPK_OK && sql.failed) st = spk__nomem("an expression's text", sql.cap);
+    if (st == SPK_OK) spk__jbuf_str(o, sql.p ? sql.p : "", sql.len);
+    spk__jbuf_free(&sql);
+    return st;
+}
+
+static bool spk__utf8_valid(const char *s, size_t n) {
+    const char *why = NULL;
+    for (size_t i = 0; i < n;) {
+        size_t k = (unsigned char)s[i] < 0x80 ? 1 : spk__json_utf8_length((const unsigned char *)s + i, n - i, &why);
+        if (!k) return false;
+        i += k;
+    }
+    return true;
+}
+
+static void spk__json_name(spk__jbuf *o, const char *name) {
+    if (name) spk__jbuf_str(o, name, strlen(name));
+    else spk__jbuf_raw(o, "null", 4);
+}
+
+static spk_status spk__json_rows(spk__jbuf *o, const spk_table *t, const char *where) {
+    char ddl[8192];
+    if (spk_schema_ddl(t->schema, ddl, sizeof ddl) >= sizeof ddl)
+        return spk__fail(SPK_ERR_LIMIT, "%s: the schema's DDL is over %zu bytes", where, sizeof ddl);
+    spk__jbuf_raw(o, "{\"schema\": ", 11);
+    spk__jbuf_str(o, ddl, strlen(ddl));
+    spk__jbuf_raw(o, ", \"rows\": [", 11);
+    int ncols = spk_schema_ncols(t->schema);
+    spk_cursor c;
+    spk_cursor_open(&c, t);
+    spk_status st = SPK_OK;
+    bool first = true;
+    while (st == SPK_OK && spk_cursor_next(&c)) {
+        spk__jbuf_raw(o, first ? "[" : ", [", first ? 1 : 3);
+        first = false;
+        for (int i = 0; i < ncols && st == SPK_OK; i++) {
+            spk_value v;
+            char text[SPK_VALUE_TEXT_MAX];
+            if ((st = spk_cursor_get(&c, i, &v)) != SPK_OK) break;
+            if (i) spk__jbuf_raw(o, ", ", 2);
+            if (v.is_null) {
+                spk__jbuf_raw(o, "null", 4);
+                continue;
+            }
+            switch (v.type.id) {
+            case SPK_TYPE_BOOLEAN: spk__jbuf_fmt(o, "%s", v.as.b ? "true" : "false"); break;
+            case SPK_TYPE_INT32: spk__jbuf_fmt(o, "%ld", (long)v.as.i32); break;
+            case SPK_TYPE_INT64: spk__jbuf_fmt(o, "%lld", (long long)v.as.i64); break;
+            case SPK_TYPE_DOUBLE:
+                if (v.as.f64 != v.as.f64) spk__jbuf_raw(o, "\"NaN\"", 5);
+                else if (v.as.f64 > 1.7976931348623157e308) spk__jbuf_raw(o, "\"Infinity\"", 10);
+                else if (v.as.f64 < -1.7976931348623157e308) spk__jbuf_raw(o, "\"-Infinity\"", 11);
+                else spk__jbuf_fmt(o, "%.17g", v.as.f64);
+                break;
+            case SPK_TYPE_STRING:
+                if (!spk__utf8_valid(v.as.str.ptr, v.as.str.len))
+                    st = spk__fail(SPK_ERR_ARG, "%s: row %zu, column `%s` is not valid UTF-8 (JSON carries text only)", where,
+                                   c.row + 1, spk_schema_field(t->schema, i)->name);
+                else spk__jbuf_str(o, v.as.str.ptr, v.as.str.len);
+                break;
+            default:
+                spk_value_format(&v, text, sizeof text);
+                spk__jbuf_str(o, text, strlen(text));
+            }
+        }
+        spk__jbuf_raw(o, "]", 1);
+    }
+    spk__jbuf_raw(o, "]}", 2);
+    return st;
+}
+
+static spk_status spk__json_assignments(spk__jbuf *o, int n, char *const *columns, spk_expr *const *values) {
+    spk_status st = SPK_OK;
+    spk__jbuf_raw(o, "[", 1);
+    for (int i = 0; i < n && st == SPK_OK; i++) {
+        spk__jbuf_raw(o, i ? ", [" : "[", i ? 3 : 1);
+        spk__json_name(o, columns[i]);
+        spk__jbuf_raw(o, ", ", 2);
+        st = spk__json_expr(o, values[i]);
+        spk__jbuf_raw(o, "]", 1);
+    }
+    spk__jbuf_raw(o, "]", 1);
+    return st;
+}
+
+static const char *const spk__action_names[] = {"update", "update_all", "delete", "insert", "insert_all"};
+
+static spk_status spk__json_op(spk__jbuf *o, const spk__txn_op *op, int index) {
+    char where[2 * SPK__NAME_MAX + 64];
+    snprintf(where, sizeof where, "operation %d (%s of %s.%s)", index + 1, spk__op_names[op->kind], op->db, op->table);
+    spk__jbuf_fmt(o, "{\"op\": \"%s\", \"table\": ", spk__op_names[op->kind]);
+    char name[2 * SPK__NAME_MAX + 2];
+    snprintf(name, sizeof name, "%s.%s", op->db, op->table);
+    spk__json_name(o, name);
+    spk_status st = SPK_OK;
+    switch (op->kind) {
+    case SPK__TXN_WRITE:
+        spk__jbuf_raw(o, ", \"rows\": ", 10);
+        st = spk__json_rows(o, op->rows, where);
+        break;
+    case SPK__TXN_DELETE:
+        spk__jbuf_raw(o, ", \"where\": ", 11);
+        st = spk__json_expr(o, op->where);
+        break;
+    case SPK__TXN_UPDATE:
+        spk__jbuf_raw(o, ", \"set\": ", 9);
+        st = spk__json_assignments(o, op->n, op->columns, op->values);
+        spk__jbuf_raw(o, ", \"where\": ", 11);
+        if (st == SPK_OK) st = spk__json_expr(o, op->where);
+        break;
+    case SPK__TXN_MERGE: {
+        const spk_merge *m = op->merge;
+        spk__jbuf_raw(o, ", \"target_alias\": ", 18);
+        spk__json_name(o, m->target_alias);
+        spk__jbuf_raw(o, ", \"source_alias\": ", 18);
+        spk__json_name(o, m->source_alias);
+        spk__jbuf_raw(o, ", \"on\": ", 8);
+        st = spk__json_expr(o, m->on);
+        spk__jbuf_raw(o, ", \"source\": ", 12);
+        if (st == SPK_OK) st = spk__json_rows(o, op->rows, where);
+        spk__jbuf_raw(o, ", \"clauses\": [", 14);
+        for (int i = 0; i < m->nclauses && st == SPK_OK; i++) {
+            const spk__merge_clause *k = &m->clauses[i];
+            spk__jbuf_fmt(o, "%s{\"when\": \"%s\", \"action\": \"%s\", \"condition\": ", i ? ", " : "",
+                          k->matched ? "matched" : "not_matched", spk__action_names[k->action]);
+            st = spk__json_expr(o, k->condition);
+            if (st == SPK_OK && (k->action == SPK__MERGE_UPDATE || k->action == SPK__MERGE_INSERT)) {
+                spk__jbuf_raw(o, ", \"set\": ", 9);
+                st = spk__json_assignments(o, k->n, k->columns, k->values);
+            }
+            spk__jbuf_raw(o, "}", 1);
+        }
+        spk__jbuf_raw(o, "]", 1);
+        break;
+    }
+    }
+    spk__jbuf_raw(o, "}", 1);
+    return st;
+}
+
+SPKDEF spk_status spk_txn_ops_to_json(const spk_txn_ops *ops, char **out) {
+    if (!ops || !out) return spk__fail(SPK_ERR_ARG, "spk_txn_ops_to_json: NULL argument");
+    spk__jbuf o;
+    spk__jbuf_init(&o, &spk__default_allocator);
+    spk__jbuf_fmt(&o, "{\"format\": \"%s\", \"version\": %d, \"operations\": [", SPK__OPS_FORMAT, SPK__OPS_VERSION);
+    spk_status st = SPK_OK;
+    for (int i = 0; i < ops->n && st == SPK_OK; i++) {
+        if (i) spk__jbuf_raw(&o, ", ", 2);
+        st = spk__json_op(&o, &ops->ops[i], i);
+    }
+    spk__jbuf_raw(&o, "]}", 2);
+    if (st != SPK_OK) {
+        spk__jbuf_free(&o);
+        return st;
+    }
+    size_t len = 0;
+    return spk__jbuf_finish(&o, out, &len);
+}
+
+/* ---------------------------------------------------------------- decoding */
+
+/* SPK_ERR_PARSE about the value at v, in operation `op` (0: the document). */
+static spk_status spk__ops_bad(const spk__json *v, int op, const char *fmt, ...) SPK__PRINTF(3, 4);
+static spk_status spk__ops_bad(const spk__json *v, int op, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (op) return spk__fail(SPK_ERR_PARSE, "transaction operations, operation %d: %s (at byte %zu)", op, msg, v ? v->offset : 0);
+    return spk__fail(SPK_ERR_PARSE, "transaction operations: %s (at byte %zu)", msg, v ? v->offset : 0);
+}
+
+static const char *spk__json_kind_name(const spk__json *v) {
+    static const char *const names[] = {"null", "false", "true", "a number", "a string", "an array", "an object"};
+    return v ? names[v->kind] : "nothing";
+}
+
+/* A member that must be a string (or, when nullable, null: *out = NULL). */
+static spk_status spk__ops_string(const spk__json *obj, const char *key, bool nullable, int op, const char **out) {
+    const spk__json *v = spk__json_get(obj, key);
+    *out = NULL;
+    if (v && v->kind == SPK__JSON_STRING) {
+        if (strlen(v->str) != v->len) return spk__ops_bad(v, op, "\"%s\" holds a NUL character", key);
+        *out = v->str;
+        return SPK_OK;
+    }
+    if (nullable && (!v || v->kind == SPK__JSON_NULL)) return SPK_OK;
+    return spk__ops_bad(v ? v : obj, op, "\"%s\" must be a string%s, not %s", key, nullable ? " or null" : "", spk__json_kind_name(v));
+}
+
+static spk_status spk__ops_expr(const spk__json *obj, const char *key, bool nullable, int op, spk_expr **out) {
+    const char *text = NULL;
+    *out = NULL;
+    spk_status st = spk__ops_string(obj, key, nullable, op, &text);
+    if (st == SPK_OK && text && (st = spk_expr_parse(text, out)) != SPK_OK)
+        spk__fail_prefix("transaction operations, operation %d, \"%s\" (at byte %zu): ", op, key, spk__json_get(obj, key)->offset);
+    return st;
+}
+
+/* [[column, expression], ...] */
+static spk_status spk__ops_assignments(const spk__json *obj, int op, int *n, char ***columns, spk_expr ***values) {
+    const spk__json *set = spk__json_get(obj, "set");
+    if (!set || set->kind != SPK__JSON_ARRAY || set->n < 1 || set->n > 256)
+        return spk__ops_bad(set ? set : obj, op, "\"set\" must be an array of 1 to 256 [column, expression] pairs");
+    spk__txn_op tmp = spk__op_of(SPK__TXN_UPDATE);
+    const char *names[256];
+    spk_expr *exprs[256];
+    spk_status st = SPK_OK;
+    size_t i = 0;
+    for (; i < set->n && st == SPK_OK; i++) {
+        const spk__json *pair = &set->items[i];
+        exprs[i] = NULL;
+        if (pair->kind != SPK__JSON_ARRAY || pair->n != 2 || pair->items[0].kind != SPK__JSON_STRING ||
+            pair->items[1].kind != SPK__JSON_STRING || strlen(pair->items[0].str) != pair->items[0].len ||
+            strlen(pair->items[1].str) != pair->items[1].len) {
+            st = spk__ops_bad(pair, op, "\"set\" item %zu must be [column, expression] (two strings)", i + 1);
+            break;
+        }
+        names[i] = pair->items[0].str;
+        if ((st = spk_expr_parse(pair->items[1].str, &exprs[i])) != SPK_OK)
+            spk__fail_prefix("transaction operations, operation %d, \"set\" item %zu (at byte %zu): ", op, i + 1, pair->offset);
+    }
+    if (st != SPK_OK) {
+        for (size_t k = 0; k < i; k++) spk_expr_release(exprs[k]);
+        return st;
+    }
+    st = spk__op_assign(&tmp, (int)set->n, names, exprs);
+    if (st != SPK_OK) {
+        spk__op_clear(&tmp);
+        return st;
+    }
+    *n = tmp.n;
+    *columns = tmp.columns;
+    *values = tmp.values;
+    return SPK_OK;
+}
+
+/* One JSON value as a value of type t (strings point into the document). */
+static spk_status spk__ops_value(const spk__json *v, spk_type t, spk_value *out) {
+    if (v->kind == SPK__JSON_NULL) {
+        *out = spk_value_null_of(t);
+        return SPK_OK;
+    }
+    switch (t.id) {
+    case SPK_TYPE_BOOLEAN:
+        if (v->kind != SPK__JSON_TRUE && v->kind != SPK__JSON_FALSE) return SPK_ERR_PARSE;
+        *out = spk_value_bool(v->kind == SPK__JSON_TRUE);
+        return SPK_OK;
+    case SPK_TYPE_STRING:
+        if (v->kind != SPK__JSON_STRING) return SPK_ERR_PARSE;
+        *out = spk_value_strn(v->str, v->len);
+        return SPK_OK;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_INT64:
+        if (v->kind != SPK__JSON_NUMBER) return SPK_ERR_PARSE;
+        break;
+    case SPK_TYPE_DOUBLE:
+        if (v->kind == SPK__JSON_NUMBER) { /* a finite double, correctly rounded */
+            double x = 0;
+            if (!spk__json_is_number(v, &x)) return SPK_ERR_PARSE;
+            *out = spk_value_f64(x);
+            return SPK_OK;
+        }
+        if (v->kind != SPK__JSON_STRING || (strcmp(v->str, "NaN") && strcmp(v->str, "Infinity") && strcmp(v->str, "-Infinity")))
+            return SPK_ERR_PARSE;
+        break;
+    default:
+        if (v->kind != SPK__JSON_STRING) return SPK_ERR_PARSE;
+    }
+    return spk_value_parse(t, v->str, v->len, out);
+}
+
+/* {"schema": DDL, "rows": [[...], ...]} as a new table. */
+static spk_status spk__ops_rows(const spk__json *obj, const char *key, int op, spk_table **out) {
+    const spk__json *r = spk__json_get(obj, key);
+    if (!r || r->kind != SPK__JSON_OBJECT) return spk__ops_bad(r ? r : obj, op, "\"%s\" must be an object {\"schema\", \"rows\"}", key);
+    const char *ddl = NULL;
+    spk_status st = spk__ops_string(r, "schema", false, op, &ddl);
+    if (st != SPK_OK) return st;
+    const spk__json *rows = spk__json_get(r, "rows");
+    if (!rows || rows->kind != SPK__JSON_ARRAY) return spk__ops_bad(rows ? rows : r, op, "\"rows\" must be an array");
+    spk_schema *schema = NULL;
+    if ((st = spk_schema_parse(&spk__default_allocator, ddl, &schema)) != SPK_OK) {
+        spk__fail_prefix("transaction operations, operation %d, \"schema\" (at byte %zu): ", op, spk__json_get(r, "schema")->offset);
+        return st;
+    }
+    int ncols = spk_schema_ncols(schema);
+    spk_table *t = NULL;
+    spk_value *row = NULL;
+    st = spk_table_new(&spk__default_allocator, schema, &t);
+    if (st == SPK_OK && !(row = (spk_value *)spk__alloc(&spk__default_allocator, (size_t)(ncols ? ncols : 1) * sizeof *row)))
+        st = spk__nomem("a row", (size_t)ncols * sizeof *row);
+    for (size_t i = 0; st == SPK_OK && i < rows->n; i++) {
+        const spk__json *item = &rows->items[i];
+        if (item->kind != SPK__JSON_ARRAY || item->n != (size_t)ncols) {
+            st = spk__ops_bad(item, op, "row %zu must be an array of %d values", i + 1, ncols);
+            break;
+        }
+        for (int c = 0; c < ncols && st == SPK_OK; c++) {
+            const spk_field *f = spk_schema_field(schema, c);
+            if (spk__ops_value(&item->items[c], f->type, &row[c]) != SPK_OK) {
+                spk_clear_error();
+                st = spk__ops_bad(&item->items[c], op, "row %zu, column `%s`: %s is not a %s value", i + 1, f->name,
+                                  spk__json_kind_name(&item->items[c]), spk__type_sql(f->type).s);
+            }
+        }
+        if (st == SPK_OK && (st = spk_table_append_row(t, row, ncols)) != SPK_OK)
+            spk__fail_prefix("transaction operations, operation %d, row %zu (at byte %zu): ", op, i + 1, item->offset);
+    }
+    if (row) spk__free(&spk__default_allocator, row, (size_t)(ncols ? ncols : 1) * sizeof *row);
+    spk_schema_release(schema);
+    if (st != SPK_OK) {
+        spk_table_free(t);
+        return st;
+    }
+    *out = t;
+    return SPK_OK;
+}
+
+static spk_status spk__ops_merge(const spk__json *obj, int op, const char *target, spk_merge **out) {
+    const char *talias = NULL, *salias = NULL;
+    spk_expr *on = NULL;
+    spk_status st = spk__ops_string(obj, "target_alias", true, op, &talias);
+    if (st == SPK_OK) st = spk__ops_string(obj, "source_alias", true, op, &salias);
+    if (st == SPK_OK) st = spk__ops_expr(obj, "on", false, op, &on);
+    if (st != SPK_OK) return st;
+    spk_merge *m = spk__merge_alloc(target, talias, salias, on);
+    if (!m) return spk_last_status();
+    const spk__json *clauses = spk__json_get(obj, "clauses");
+    if (!clauses || clauses->kind != SPK__JSON_ARRAY) st = spk__ops_bad(clauses ? clauses : obj, op, "\"clauses\" must be an array");
+    for (size_t i = 0; st == SPK_OK && i < clauses->n; i++) {
+        const spk__json *k = &clauses->items[i];
+        const char *when = NULL, *action = NULL;
+        if (k->kind != SPK__JSON_OBJECT) st = spk__ops_bad(k, op, "clause %zu must be an object", i + 1);
+        if (st == SPK_OK) st = spk__ops_string(k, "when", false, op, &when);
+        if (st == SPK_OK) st = spk__ops_string(k, "action", false, op, &action);
+        if (st != SPK_OK) break;
+        int a = 0;
+        while (a < 5 && strcmp(spk__action_names[a], action) != 0) a++;
+        bool matched = strcmp(when, "matched") == 0;
+        if (!matched && strcmp(when, "not_matched") != 0) st = spk__ops_bad(k, op, "clause %zu: \"when\" must be \"matched\" or \"not_matched\"", i + 1);
+        else if (a == 5) st = spk__ops_bad(k, op, "clause %zu: unknown action \"%s\"", i + 1, action);
+        spk_expr *condition = NULL;
+        if (st == SPK_OK) st = spk__ops_expr(k, "condition", true, op, &condition);
+        if (st != SPK_OK) break;
+        int n = 0;
+        char **columns = NULL;
+        spk_expr **values = NULL;
+        if (a == SPK__MERGE_UPDATE || a == SPK__MERGE_INSERT) st = spk__ops_assignments(k, op, &n, &columns, &values);
+        if (st != SPK_OK) {
+            spk_expr_release(condition);
+            break;
+        }
+        spk__txn_op holder = spk__op_of(SPK__TXN_UPDATE);
+        holder.n = n;
+        holder.columns = columns;
+        holder.values = values;
+        for (int j = 0; j < n; j++) spk_expr_retain(values[j]); /* the clause consumes its own references */
+        st = spk__merge_add_clause(m, matched, (spk__merge_action)a, condition, n, (const char *const *)columns, values);
+        spk__op_clear(&holder);
+        if (st != SPK_OK) spk__fail_prefix("transaction operations, operation %d, clause %zu: ", op, i + 1);
+    }
+    if (st != SPK_OK) {
+        spk_merge_free(m);
+        return st;
+    }
+    *out = m;
+    return SPK_OK;
+}
+
+static spk_status spk__ops_op(const spk__json *v, int op, spk__txn_op *out) {
+    memset(out, 0, sizeof *out);
+    if (v->kind != SPK__JSON_OBJECT) return spk__ops_bad(v, op, "an operation must be an object, not %s", spk__json_kind_name(v));
+    const char *kind = NULL, *table = NULL;
+    spk_status st = spk__ops_string(v, "op", false, op, &kind);
+    if (st == SPK_OK) st = spk__ops_string(v, "table", false, op, &table);
+    if (st != SPK_OK) return st;
+    int k = 0;
+    while (k < 4 && strcmp(spk__op_names[k], kind) != 0) k++;
+    if (k == 4) return spk__ops_bad(spk__json_get(v, "op"), op, "unknown operation \"%s\" (write, delete, update, merge)", kind);
+    out->kind = (spk__op_kind)k;
+    if ((st = spk__table_name(table, out->db, out->table)) != SPK_OK || !out->db[0]) {
+        if (st == SPK_OK) st = spk__ops_bad(spk__json_get(v, "table"), op, "\"table\" must be \"database.table\", not \"%s\"", table);
+        else spk__fail_prefix("transaction operations, operation %d: ", op);
+        return st;
+    }
+    char target[2 * SPK__NAME_MAX + 2];
+    snprintf(target, sizeof target, "%s.%s", out->db, out->table);
+    switch (out->kind) {
+    case SPK__TXN_WRITE: st = spk__ops_rows(v, "rows", op, &out->rows); break;
+    case SPK__TXN_DELETE: st = spk__ops_expr(v, "where", true, op, &out->where); break;
+    case SPK__TXN_UPDATE:
+        st = spk__ops_assignments(v, op, &out->n, &out->columns, &out->values);
+        if (st == SPK_OK) st = spk__ops_expr(v, "where", true, op, &out->where);
+        break;
+    case SPK__TXN_MERGE:
+        st = spk__ops_rows(v, "source", op, &out->rows);
+        if (st == SPK_OK) st = spk__ops_merge(v, op, target, &out->merge);
+        break;
+    }
+    if (st != SPK_OK) spk__op_clear(out);
+    return st;
+}
+
+SPKDEF spk_status spk_txn_ops_from_json(const char *json, size_t len, spk_txn_ops **out) {
+    if (!json || !out) return spk__fail(SPK_ERR_ARG, "spk_txn_ops_from_json: NULL argument");
+    spk__json_doc *doc = NULL;
+    spk_status st = spk__json_parse(&spk__default_allocator, json, len, "transaction operations", &doc);
+    if (st != SPK_OK) return st;
+    const spk__json *root = spk__json_root(doc);
+    const char *format = NULL;
+    int64_t version = 0;
+    const spk__json *list = NULL;
+    if (root->kind != SPK__JSON_OBJECT) st = spk__ops_bad(root, 0, "the document must be an object, not %s", spk__json_kind_name(root));
+    if (st == SPK_OK) st = spk__ops_string(root, "format", false, 0, &format);
+    if (st == SPK_OK && strcmp(format, SPK__OPS_FORMAT) != 0)
+        st = spk__ops_bad(spk__json_get(root, "format"), 0, "\"format\" is \"%s\", not \"" SPK__OPS_FORMAT "\"", format);
+    if (st == SPK_OK && !spk__json_is_int(spk__json_get(root, "version"), &version))
+        st = spk__ops_bad(root, 0, "\"version\" must be an integer");
+    if (st == SPK_OK && version != SPK__OPS_VERSION)
+        st = spk__fail(SPK_ERR_VERSION, "transaction operations: format version %lld is not supported (this library reads "
+                                        "version %d)", (long long)version, SPK__OPS_VERSION);
+    if (st == SPK_OK && (!(list = spk__json_get(root, "operations")) || list->kind != SPK__JSON_ARRAY))
+        st = spk__ops_bad(list ? list : root, 0, "\"operations\" must be an array");
+    spk_txn_ops *ops = NULL;
+    if (st == SPK_OK && !(ops = (spk_txn_ops *)spk__calloc(&spk__default_allocator, sizeof *ops)))
+        st = spk__nomem("transaction operations", sizeof *ops);
+    for (size_t i = 0; st == SPK_OK && i < list->n; i++) {
+        spk__txn_op op;
+        if ((st = spk__ops_op(&list->items[i], (int)i + 1, &op)) == SPK_OK) st = spk__ops_push(ops, &op);
+    }
+    spk__json_free(doc);
+    if (st != SPK_OK) {
+        spk_txn_ops_free(ops);
+        return st;
+    }
+    *out = ops;
+    return SPK_OK;
 }
 
 #endif /* SPARKLESS_IMPLEMENTATION */

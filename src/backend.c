@@ -94,7 +94,11 @@ SPKDEF spk_status spk_backend_new(const spk_allocator *alloc, const char *type, 
     if (!out || !ops || !type) return spk__fail(SPK_ERR_ARG, "spk_backend_new: NULL argument");
     if (!ops->create_schema || !ops->drop_schema || !ops->list_schemas || !ops->write || !ops->scan || !ops->drop_table ||
         !ops->list_tables || !ops->close)
-        return spk__fail(SPK_ERR_ARG, "spk_backend_new: backend '%s' leaves an operation NULL (all eight are required)", type);
+        return spk__fail(SPK_ERR_ARG, "spk_backend_new: backend '%s' leaves an operation NULL (the first eight are required)", type);
+    bool any = ops->last_asof || ops->scan_asof || ops->unpin || ops->commit;
+    if (any && !(ops->last_asof && ops->scan_asof && ops->unpin && ops->commit))
+        return spk__fail(SPK_ERR_ARG, "spk_backend_new: backend '%s' sets some of last_asof, scan_asof, unpin and commit "
+                                      "(set all four for snapshots and transactions, or none)", type);
     alloc = spk__allocator_or_default(alloc);
     spk_backend *b = (spk_backend *)spk__calloc(alloc, sizeof *b);
     if (!b) return spk__nomem("a backend", sizeof *b);
@@ -341,6 +345,8 @@ static bool spk__key_in_db(const char *key, const void *db) {
  * temporary file before the lock and rename it into place under it, so the
  * file commit and the in-memory publish happen in the same order. */
 
+#define SPK__KEY_MAX 260 /* "db.table": two names of at most 128 bytes */
+
 typedef struct spk__tver {
     spk_table *rows;  /* NULL when the version could not be loaded */
     char *error;      /* then: why, naming the file */
@@ -365,16 +371,34 @@ typedef struct spk__persist {
     spk_status (*drop_schema)(void *ctx, const char *db);
     spk_status (*drop_table)(void *ctx, const char *db, const char *table);
     void (*close)(void *ctx);
+    /* The commit point of a transaction: n prepared files (of distinct
+     * tables) become their tables' versions together — after a crash at any
+     * moment the next open finds all of them or none. On failure none is
+     * committed, and the tokens are still to be released. */
+    spk_status (*commit_all)(void *ctx, void *const *tokens, int n);
 } spk__persist;
+
+/* A replaced version kept for readers at its asof: snapshots and scans pin
+ * it. `until` is the asof of the commit that replaced or dropped it (0: it
+ * is still the latest). */
+typedef struct spk__pin {
+    char key[SPK__KEY_MAX];
+    uint64_t stamp, until;
+    spk_table *rows;
+    long pins;
+    struct spk__pin *next;
+} spk__pin;
 
 typedef struct spk__store {
     const spk_allocator *alloc;
     spk__cow map;
     uint64_t max_memory; /* 0: no limit */
     size_t held;         /* bytes of the latest versions (under map.lock) */
-    uint64_t stamps;     /* under map.lock */
+    _Atomic uint64_t stamps; /* the asof of the latest commit; written under map.lock */
     const spk__persist *persist;
     void *pctx;
+    spk__mutex pin_lock; /* pins; taken after map.lock when both are held */
+    spk__pin *pins;
 } spk__store;
 
 static char spk__db_marker; /* the value of a database's entry */
@@ -408,7 +432,22 @@ static void spk__store_key(char *key, size_t cap, const char *db, const char *ta
     snprintf(key, cap, "%s%s%s", db, table ? "." : "", table ? table : "");
 }
 
-#define SPK__KEY_MAX 260 /* "db.table": two names of at most 128 bytes */
+/* The asof of a new commit (map.lock held). */
+static uint64_t spk__store_next_stamp(spk__store *s) {
+    uint64_t next = atomic_load(&s->stamps) + 1;
+    atomic_store(&s->stamps, next);
+    return next;
+}
+
+/* A commit at `stamp` replaced or dropped the tables `match` selects: their
+ * pinned latest versions end there (map.lock held). */
+static void spk__store_superseded(spk__store *s, bool (*match)(const char *key, const void *ctx), const void *ctx,
+                                  uint64_t stamp) {
+    spk__mutex_lock(&s->pin_lock);
+    for (spk__pin *p = s->pins; p; p = p->next)
+        if (!p->until && p->stamp < stamp && match(p->key, ctx)) p->until = stamp; /* not a pin of the new version */
+    spk__mutex_unlock(&s->pin_lock);
+}
 
 static spk_status spk__store_new(const spk_allocator *alloc, uint64_t max_memory, const spk__persist *persist, void *pctx,
                                  spk__store **out) {
@@ -424,6 +463,12 @@ static spk_status spk__store_new(const spk_allocator *alloc, uint64_t max_memory
         spk__free(alloc, s, sizeof *s);
         return st;
     }
+    if (!spk__mutex_init(&s->pin_lock)) {
+        spk__cow_destroy(&s->map);
+        spk__free(alloc, s, sizeof *s);
+        return spk__fail(SPK_ERR_INTERNAL, "mtx_init failed");
+    }
+    atomic_init(&s->stamps, 0);
     *out = s;
     return SPK_OK;
 }
@@ -432,6 +477,13 @@ static void spk__store_close(void *self) {
     spk__store *s = (spk__store *)self;
     if (!s) return;
     spk__cow_destroy(&s->map);
+    while (s->pins) {
+        spk__pin *p = s->pins;
+        s->pins = p->next;
+        spk_table_free(p->rows);
+        spk__free(s->alloc, p, sizeof *p);
+    }
+    spk__mutex_destroy(&s->pin_lock);
     if (s->persist && s->persist->close) s->persist->close(s->pctx);
     spk__free(s->alloc, s, sizeof *s);
 }
@@ -452,7 +504,7 @@ static spk_status spk__store_load(spk__store *s, const char *db, const char *tab
     spk__cow_state *next = spk__cow_with(&s->map, key, value);
     if (next) {
         if (table) {
-            ((spk__tver *)value)->stamp = ++s->stamps;
+            ((spk__tver *)value)->stamp = spk__store_next_stamp(s);
             s->held += ((spk__tver *)value)->bytes;
         }
         spk__cow_publish(&s->map, next);
@@ -499,6 +551,7 @@ static spk_status spk__store_drop_schema(void *self, const char *db, bool cascad
         if (!next) st = SPK_ERR_NOMEM;
         for (size_t i = 0; next && i < ntables; i++) s->held -= ((spk__tver *)cur->e[first + i].value)->bytes;
         if (next) spk__cow_publish(&s->map, next);
+        if (next && ntables) spk__store_superseded(s, spk__key_in_db, db, spk__store_next_stamp(s));
     }
     spk__cow_unlock(&s->map);
     return st;
@@ -679,9 +732,10 @@ static spk_status spk__store_write(void *self, const char *db, const char *table
         }
         if (st == SPK_OK && !retry) {
             committed = true;
-            next->stamp = ++s->stamps;
+            next->stamp = spk__store_next_stamp(s);
             s->held = s->held - (v ? v->bytes : 0) + next->bytes;
             spk__cow_publish(&s->map, succ);
+            spk__store_superseded(s, spk__key_equals, key, next->stamp);
             if (s->persist) s->persist->retire(s->pctx, db, table, next->version);
         }
         spk__cow_unlock(&s->map);
@@ -713,14 +767,263 @@ static spk_status spk__store_drop_table(void *self, const char *db, const char *
     if (st == SPK_OK) {
         s->held -= v->bytes;
         spk__cow_publish(&s->map, next);
+        spk__store_superseded(s, spk__key_equals, key, spk__store_next_stamp(s));
     }
     spk__cow_unlock(&s->map);
     return st;
 }
 
+/* ---------------------------------------------------------------- asof reads and transactions */
+
+static spk_status spk__store_last_asof(void *self, uint64_t *asof) {
+    *asof = atomic_load(&((spk__store *)self)->stamps);
+    return SPK_OK;
+}
+
+static spk__pin *spk__pin_find(spk__store *s, const char *key, uint64_t stamp) {
+    for (spk__pin *p = s->pins; p; p = p->next)
+        if (p->stamp == stamp && strcmp(p->key, key) == 0) return p;
+    return NULL;
+}
+
+static spk_status spk__store_scan_asof(void *self, const char *db, const char *table, uint64_t asof, bool pin,
+                                       spk_table **out, uint64_t *asof_out) {
+    spk__store *s = (spk__store *)self;
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    spk_status st = SPK_OK;
+    spk_table *rows = NULL;
+    uint64_t found = 0;
+    /* Under pin_lock a replaced version's `until` is already set, or its
+     * replacement is not yet visible (writers publish, then mark). */
+    spk__mutex_lock(&s->pin_lock);
+    uint64_t last = atomic_load(&s->stamps);
+    const spk__cow_state *cur = spk__cow_enter(&s->map);
+    const spk__tver *v = (const spk__tver *)spk__cow_find(cur, key);
+    if (asof > last) {
+        st = spk__fail(SPK_ERR_ARG, "asof %llu of table %s is after the latest commit (asof %llu)", (unsigned long long)asof,
+                       key, (unsigned long long)last);
+    } else if (v && (asof == 0 || v->stamp <= asof)) {
+        if (!v->rows) st = spk__fail(SPK_ERR_CORRUPT, "%s", v->error);
+        rows = v->rows;
+        found = v->stamp;
+    } else {
+        for (spk__pin *p = s->pins; p && !rows; p = p->next)
+            if (p->stamp <= asof && (!p->until || asof < p->until) && strcmp(p->key, key) == 0) {
+                rows = p->rows;
+                found = p->stamp;
+            }
+        if (!rows && !v && asof == 0) st = spk__fail(SPK_ERR_NOT_FOUND, "table %s not found", key);
+        else if (!rows)
+            st = spk__fail(SPK_ERR_NOT_FOUND, "table %s has no version kept as of asof %llu (a version stays readable at its "
+                                              "asof while a snapshot or scan holds it)", key, (unsigned long long)asof);
+    }
+    if (st == SPK_OK && pin) {
+        spk__pin *p = spk__pin_find(s, key, found);
+        if (!p && (p = (spk__pin *)spk__calloc(s->alloc, sizeof *p)) != NULL) {
+            memcpy(p->key, key, sizeof key);
+            p->stamp = found;
+            p->rows = spk_table_retain(rows);
+            p->next = s->pins;
+            s->pins = p;
+        }
+        if (!p) st = spk__nomem("a snapshot", sizeof *p);
+        else p->pins++;
+    }
+    if (st == SPK_OK) {
+        *out = spk_table_retain(rows);
+        if (asof_out) *asof_out = found;
+    }
+    spk__cow_leave(&s->map);
+    spk__mutex_unlock(&s->pin_lock);
+    return st;
+}
+
+static void spk__store_unpin(void *self, const char *db, const char *table, uint64_t asof) {
+    spk__store *s = (spk__store *)self;
+    char key[SPK__KEY_MAX];
+    spk__store_key(key, sizeof key, db, table);
+    spk__pin *gone = NULL;
+    spk__mutex_lock(&s->pin_lock);
+    for (spk__pin **at = &s->pins; *at; at = &(*at)->next)
+        if ((*at)->stamp == asof && strcmp((*at)->key, key) == 0) {
+            if (--(*at)->pins == 0) {
+                gone = *at;
+                *at = gone->next;
+            }
+            break;
+        }
+    spk__mutex_unlock(&s->pin_lock);
+    if (gone) {
+        spk_table_free(gone->rows);
+        spk__free(s->alloc, gone, sizeof *gone);
+    }
+}
+
+/* The current state with each keys[i] set to values[i] (distinct keys). */
+static spk__cow_state *spk__cow_with_all(spk__cow *m, int n, char *const *keys, void *const *values) {
+    const spk__cow_state *cur = spk__cow_locked(m);
+    size_t fresh = 0;
+    for (int i = 0; i < n; i++) fresh += spk__cow_find(cur, keys[i]) == NULL;
+    spk__cow_state *s = spk__cow_state_new(m, cur->n + fresh, (size_t)n - fresh);
+    if (!s) return NULL;
+    if (cur->n) memcpy(s->e, cur->e, cur->n * sizeof *s->e);
+    size_t len = cur->n, dropped = 0;
+    int i = 0;
+    for (; i < n; i++) {
+        size_t lo = 0, hi = len;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(s->e[mid].key, keys[i]) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < len && strcmp(s->e[lo].key, keys[i]) == 0) {
+            s->dropped[dropped++] = s->e[lo];
+        } else {
+            memmove(s->e + lo + 1, s->e + lo, (len - lo) * sizeof *s->e);
+            len++;
+        }
+        s->e[lo].key = spk__strndup(m->alloc, keys[i], strlen(keys[i]));
+        s->e[lo].value = values[i];
+        if (!s->e[lo].key) break;
+    }
+    if (i == n) return s;
+    /* Out of memory: free the keys copied so far, keep everything else. */
+    spk__nomem("a name", strlen(keys[i]) + 1);
+    for (size_t k = 0; k < len; k++) {
+        bool copied = true;
+        for (size_t j = 0; j < cur->n && copied; j++) copied = s->e[k].key != cur->e[j].key;
+        if (copied && s->e[k].key) spk__free(m->alloc, s->e[k].key, strlen(s->e[k].key) + 1);
+    }
+    if (s->dropped) spk__free(m->alloc, s->dropped, s->ndropped * sizeof *s->dropped);
+    s->dropped = NULL;
+    s->ndropped = 0;
+    spk__cow_state_free(m, s, false);
+    return NULL;
+}
+
+/* A successor from spk__cow_with_all not published. */
+static void spk__cow_discard_all(spk__cow *m, spk__cow_state *next, int n, char *const *keys) {
+    for (int i = 0; i < n; i++) {
+        size_t at = spk__cow_lower(next, keys[i]);
+        if (at < next->n && next->e[at].key != keys[i] && strcmp(next->e[at].key, keys[i]) == 0) {
+            char *copy = next->e[at].key;
+            next->e[at].key = keys[i]; /* equal text, so later searches still work */
+            spk__free(m->alloc, copy, strlen(copy) + 1);
+        }
+    }
+    if (next->dropped) spk__free(m->alloc, next->dropped, next->ndropped * sizeof *next->dropped);
+    next->dropped = NULL;
+    next->ndropped = 0;
+    spk__cow_state_free(m, next, false);
+}
+
+static spk_status spk__store_commit(void *self, spk_backend_commit *w, int n, uint64_t *asof) {
+    spk__store *s = (spk__store *)self;
+    spk_status st = SPK_OK;
+    if (n < 0 || n > 4096) st = spk__fail(SPK_ERR_ARG, "a commit of %d tables (1 to 4096)", n);
+    char (*keys)[SPK__KEY_MAX] = NULL;
+    char **key_list = NULL; /* keys[i], as spk__cow_with_all takes them */
+    spk__tver **next = NULL;
+    void **tokens = NULL;
+    if (st == SPK_OK && n > 0) {
+        keys = (char (*)[SPK__KEY_MAX])spk__calloc(s->alloc, (size_t)n * sizeof *keys);
+        key_list = (char **)spk__calloc(s->alloc, (size_t)n * sizeof *key_list);
+        next = (spk__tver **)spk__calloc(s->alloc, (size_t)n * sizeof *next);
+        tokens = (void **)spk__calloc(s->alloc, (size_t)n * sizeof *tokens);
+        if (!keys || !key_list || !next || !tokens) st = spk__nomem("a commit", (size_t)n * (sizeof *keys + 3 * sizeof(void *)));
+        for (int i = 0; st == SPK_OK && i < n; i++) key_list[i] = keys[i];
+    }
+    for (int i = 0; i < n; i++) {
+        if (st == SPK_OK) {
+            spk__store_key(keys[i], sizeof keys[i], w[i].schema, w[i].table);
+            for (int j = 0; j < i && st == SPK_OK; j++)
+                if (strcmp(keys[i], keys[j]) == 0) st = spk__fail(SPK_ERR_ARG, "a commit names table %s twice", keys[i]);
+        }
+        spk_table *rows = w[i].rows;
+        w[i].rows = NULL;
+        if (st == SPK_OK && !rows) st = spk__fail(SPK_ERR_ARG, "a commit of table %s without rows", keys[i]);
+        if (st == SPK_OK) st = spk__store_own(s, rows, &rows);
+        else spk_table_free(rows);
+        if (st != SPK_OK) continue;
+        /* The version number follows the base's (checked again under the lock). */
+        uint64_t base_version = 0;
+        const spk__cow_state *cur = spk__cow_enter(&s->map);
+        const spk__tver *v = (const spk__tver *)spk__cow_find(cur, keys[i]);
+        if ((v ? v->stamp : 0) != w[i].base_asof)
+            st = spk__fail(SPK_ERR_CONFLICT, "table %s was changed by another commit (asof %llu) after this one read it "
+                                             "(asof %llu); nothing was written", keys[i],
+                           (unsigned long long)(v ? v->stamp : 0), (unsigned long long)w[i].base_asof);
+        else if (v) base_version = v->version;
+        spk__cow_leave(&s->map);
+        if (st == SPK_OK && !(next[i] = spk__tver_new(s, rows, base_version + 1, NULL))) st = SPK_ERR_NOMEM;
+        if (!next[i]) spk_table_free(rows);
+        if (st == SPK_OK && s->persist)
+            st = s->persist->prepare(s->pctx, w[i].schema, w[i].table, next[i]->version, next[i]->rows, &tokens[i]);
+    }
+    bool committed = false;
+    if (st == SPK_OK && n == 0) {
+        if (asof) *asof = atomic_load(&s->stamps);
+    } else if (st == SPK_OK) {
+        spk__cow_lock(&s->map);
+        const spk__cow_state *cur = spk__cow_locked(&s->map);
+        size_t held = s->held;
+        for (int i = 0; i < n && st == SPK_OK; i++) {
+            const spk__tver *v = (const spk__tver *)spk__cow_find(cur, keys[i]);
+            if ((v ? v->stamp : 0) != w[i].base_asof)
+                st = spk__fail(SPK_ERR_CONFLICT, "table %s was changed by another commit (asof %llu) after this one read it "
+                                                 "(asof %llu); nothing was written", keys[i],
+                               (unsigned long long)(v ? v->stamp : 0), (unsigned long long)w[i].base_asof);
+            else if (!spk__cow_find(cur, w[i].schema))
+                st = spk__fail(SPK_ERR_NOT_FOUND, "database `%s` not found", w[i].schema);
+            else held = held - (v ? v->bytes : 0) + next[i]->bytes;
+        }
+        if (st == SPK_OK && s->max_memory && held > s->max_memory) {
+            char limit[32], need[32], now[32];
+            spk__size_text(s->max_memory, limit, sizeof limit);
+            spk__size_text(held, need, sizeof need);
+            spk__size_text(s->held, now, sizeof now);
+            st = spk__fail(SPK_ERR_LIMIT, "a commit of %d table%s would make the backend hold %s (it holds %s) of %s allowed "
+                                          "(spark.sparkless.backend.maxMemory); nothing was written", n, n == 1 ? "" : "s",
+                           need, now, limit);
+        }
+        spk__cow_state *succ = NULL;
+        if (st == SPK_OK && !(succ = spk__cow_with_all(&s->map, n, key_list, (void *const *)next))) st = SPK_ERR_NOMEM;
+        if (st == SPK_OK && s->persist) {
+            if (n == 1) st = s->persist->commit(s->pctx, tokens[0]);
+            else if (!s->persist->commit_all) st = spk__fail(SPK_ERR_UNSUPPORTED, "this backend cannot commit several tables at once");
+            else st = s->persist->commit_all(s->pctx, tokens, n);
+            if (st != SPK_OK) spk__cow_discard_all(&s->map, succ, n, key_list);
+        }
+        if (st == SPK_OK) {
+            uint64_t stamp = spk__store_next_stamp(s);
+            for (int i = 0; i < n; i++) next[i]->stamp = stamp;
+            s->held = held;
+            spk__cow_publish(&s->map, succ);
+            for (int i = 0; i < n; i++) {
+                spk__store_superseded(s, spk__key_equals, keys[i], stamp);
+                if (s->persist) s->persist->retire(s->pctx, w[i].schema, w[i].table, next[i]->version);
+            }
+            committed = true;
+            if (asof) *asof = stamp;
+        }
+        spk__cow_unlock(&s->map);
+    }
+    for (int i = 0; i < n; i++) {
+        if (tokens && tokens[i]) s->persist->release(s->pctx, tokens[i], committed);
+        if (!committed && next && next[i]) spk__tver_free(s, next[i]);
+    }
+    if (keys) spk__free(s->alloc, keys, (size_t)n * sizeof *keys);
+    if (key_list) spk__free(s->alloc, key_list, (size_t)n * sizeof *key_list);
+    if (next) spk__free(s->alloc, next, (size_t)n * sizeof *next);
+    if (tokens) spk__free(s->alloc, tokens, (size_t)n * sizeof *tokens);
+    return st;
+}
+
 static const spk_backend_ops spk__store_ops = {spk__store_create_schema, spk__store_drop_schema, spk__store_list_schemas,
                                                spk__store_write,         spk__store_scan,        spk__store_drop_table,
-                                               spk__store_list_tables,   spk__store_close};
+                                               spk__store_list_tables,   spk__store_close,       spk__store_last_asof,
+                                               spk__store_scan_asof,     spk__store_unpin,       spk__store_commit};
 
 /* Wraps a store as a backend of the given type; on failure the store is closed. */
 static spk_status spk__store_backend(spk__store *s, const char *type, spk_backend **out) {

@@ -38,7 +38,26 @@ SPKDEF spk_status spk_write_mode_parse(const char *text, spk_write_mode *out);
  *     version's number; a version no longer kept is SPK_ERR_NOT_FOUND.
  *   drop_schema with cascade drops its tables; without, a schema holding
  *     tables is SPK_ERR_STATE.
- *   close: frees everything (no call is running). */
+ *   close: frees everything (no call is running).
+ * Optional, for snapshots and transactions (txn.h; NULL: those calls are
+ * SPK_ERR_UNSUPPORTED). Every commit (write, commit, drop) gets an asof
+ * from one counter that only grows; a version is current from its asof
+ * until the asof of the commit that replaced or dropped it.
+ *   last_asof: the asof of the latest commit (0 before any).
+ *   scan_asof: the version current at `asof` (0: the latest) and its own
+ *     asof. With pin, the version stays readable at that asof until unpin
+ *     (pins count); unpinned replaced versions may be freed at once. An
+ *     asof after the latest commit is SPK_ERR_ARG; a version no longer
+ *     kept, SPK_ERR_NOT_FOUND.
+ *   commit: the next versions of n distinct tables, published atomically
+ *     with one new asof. Each must be built on the version whose asof is
+ *     base_asof (0: the table must not exist); if any table moved on,
+ *     SPK_ERR_CONFLICT naming it and nothing is written. */
+typedef struct spk_backend_commit {
+    const char *schema, *table;
+    spk_table *rows;    /* the whole next version; taken over, also on failure */
+    uint64_t base_asof;
+} spk_backend_commit;
 typedef struct spk_backend_ops {
     spk_status (*create_schema)(void *self, const char *schema, bool if_not_exists);
     spk_status (*drop_schema)(void *self, const char *schema, bool cascade);
@@ -50,11 +69,16 @@ typedef struct spk_backend_ops {
     spk_status (*drop_table)(void *self, const char *schema, const char *table);
     spk_status (*list_tables)(void *self, const char *schema, spk_names *out);
     void (*close)(void *self);
+    spk_status (*last_asof)(void *self, uint64_t *asof);
+    spk_status (*scan_asof)(void *self, const char *schema, const char *table, uint64_t asof, bool pin, spk_table **out,
+                            uint64_t *asof_out);
+    void (*unpin)(void *self, const char *schema, const char *table, uint64_t asof);
+    spk_status (*commit)(void *self, spk_backend_commit *writes, int n, uint64_t *asof);
 } spk_backend_ops;
 
 typedef struct spk_backend spk_backend;
 /* Wraps an engine: ops must outlive the backend; type is its registered name
- * (copied). The "default" schema is created here if the engine lacks it. */
+ * (copied); the optional operations are all set or all NULL. The "default" schema is created here if the engine lacks it. */
 SPKDEF spk_status spk_backend_new(const spk_allocator *alloc, const char *type, const spk_backend_ops *ops, void *self,
                                   spk_backend **out);
 SPKDEF void spk_backend_close(spk_backend *b); /* calls ops->close; NULL is fine */
@@ -76,7 +100,8 @@ typedef struct spk_backend_config {
 typedef spk_status (*spk_backend_factory)(const spk_backend_config *config, spk_backend **out);
 
 /* The memory backend ("memory", the default): every table version is an
- * immutable in-memory table; appends share the previous version's chunks.
+ * immutable in-memory table; appends share the previous version's chunks;
+ * snapshots and transactions are supported.
  * max_memory bounds the bytes held by the latest versions of all tables: a
  * write that would pass it fails with SPK_ERR_LIMIT and changes nothing. */
 SPKDEF spk_status spk_backend_memory(const spk_backend_config *config, spk_backend **out);

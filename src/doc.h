@@ -58,6 +58,16 @@
               getOrCreate), child sessions (spk_session_new_session),
               spk_conf_set/get, databases, saveAsTable/insertInto/table,
               listTables, temp and global temp views, the backend registry
+     shard    spk_shards: physical shards (chunk runs) and computed shards
+              (key ranges of about equal row counts)
+     json     internal: the JSON reader and writer
+     dml      MERGE INTO (spk_merge_into and its when-clauses), DELETE and
+              UPDATE as Delta Lake runs them; spk_dml_metrics
+     txn      snapshots (spk_snapshot_new, spk_session_table_asof), scans
+              (spk_scan: asof, where, select, shards, compute_shards),
+              transactions (spk_txn: write, delete, update, merge, take,
+              include, commit, rollback, spk_txn_run retries) and their
+              operations as JSON
 
    CONFIGURATION MACROS (define them before including the implementation)
 
@@ -100,6 +110,28 @@
                                    resolution of DataFrames built afterwards.
      Any other key is stored and read back as given, as in Spark. A bad value
      of a key above is SPK_ERR_ARG naming the key.
+
+   TRANSACTION OPERATIONS (spk_txn_ops_to_json / spk_txn_ops_from_json)
+
+     One JSON object (RFC 8259, UTF-8):
+       {"format": "sparkless-txn-ops", "version": 1, "operations": [OP, ...]}
+     OP is one of (tables always "database.table"):
+       {"op": "write",  "table": T, "rows": ROWS}
+       {"op": "delete", "table": T, "where": SQL or null}
+       {"op": "update", "table": T, "set": [[COLUMN, SQL], ...], "where": SQL or null}
+       {"op": "merge",  "table": T, "target_alias": NAME or null,
+        "source_alias": NAME or null, "on": SQL, "source": ROWS,
+        "clauses": [{"when": "matched" | "not_matched",
+                     "action": "update" | "update_all" | "delete" | "insert" | "insert_all",
+                     "condition": SQL or null, "set": [[COLUMN, SQL], ...]}, ...]}
+       ROWS = {"schema": DDL, "rows": [[VALUE, ...], ...]}
+     DDL as spk_schema_ddl writes it. SQL is an expression in the syntax of
+     spk_expr_parse, written so that it parses back to the same tree
+     (columns quoted, literals typed: 5 INT, 5L BIGINT, CAST('1.5' AS
+     DOUBLE), DATE '...'). A VALUE is null, or by column type: true/false;
+     an integer; a number or "NaN", "Infinity", "-Infinity"; a string (for
+     STRING, and DECIMAL/DATE/TIMESTAMP as Spark prints them). Members not
+     named here are ignored; another "version" is SPK_ERR_VERSION.
 
    ERROR MODEL
 
@@ -170,6 +202,16 @@
        a view keeps the definition it saw even if the view is replaced.
        Global temp views ("global_temp.name") are shared by every session on
        the catalog.
+     - Snapshots, scans and transactions (txn.h). Snapshots and scans may be
+       made, read and freed from any threads; a scan or snapshot is read by
+       any number of threads at once (a shard set too), and freed once. A
+       version is pinned in a short list under its own mutex, taken only by
+       snapshot, scan and commit bookkeeping, never while reading rows. A
+       transaction (spk_txn) belongs to one thread at a time, like a table
+       being appended to; give each worker its own and combine them with
+       take/include. Commits from any threads are atomic and serialized per
+       catalog: every table of one commit becomes visible at the same asof,
+       and a reader sees all of a commit or none of it.
      - spk_builder_get_or_create may race from many threads: one default
        session is made and every caller gets a handle to it (each handle is
        stopped once). spk_session_stop must not run while another call on the
@@ -258,13 +300,17 @@
      - Database, table and view names: letters, digits and '_', at most 128
        bytes, case-insensitive (kept in lower case). Saved tables have at
        most 256 columns. At most 16 registered backends.
-     - The memory and file backends keep only the latest version of each
-       table (a scan of an older one is SPK_ERR_NOT_FOUND), though a
-       DataFrame built on an older version keeps reading it. The file
-       backend keeps every table in memory too, writes a whole new file for
-       each version (an append rewrites the table), and needs POSIX
+     - The memory and file backends keep the latest version of each table,
+       and older ones only while a snapshot or scan holds them (reading an
+       asof no longer held is SPK_ERR_NOT_FOUND); a DataFrame built on an
+       older version keeps reading it. Asof numbers count commits since the
+       backend was opened: the file backend starts them again at each open.
+       The file backend keeps every table in memory too, writes a whole new
+       file for each version (an append rewrites the table), and needs POSIX
        (elsewhere spk_backend_file is SPK_ERR_UNSUPPORTED). One process at a
        time may write a base path.
+     - A transaction commits at most 4096 tables; an update or merge clause
+       assigns at most 256 columns.
 
    DIFFERENCES FROM SPARK (the reference is Spark 3.5, default non-ANSI mode)
 
@@ -338,6 +384,13 @@
        latest version when it is called: that DataFrame, and a view built
        on it, keep reading that version (Spark re-reads a table at each
        action). Read the table again to see later writes.
+     - Snapshots, transactions and MERGE follow Spiral (asof, shards,
+       take/include) and Delta Lake (MERGE's clauses and its
+       multiple-match error; delete/update/merge conflict with any commit to
+       their table after the transaction began, where Delta checks which
+       files were read). Appends never conflict. A merge whose matched
+       clauses are all unconditional deletes allows several source rows per
+       target row, as Delta does.
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.

@@ -7,6 +7,13 @@
  *   <db>/<table>.<version>.spkt              a committed table version
  *                                            (version in decimal, no leading 0)
  *   <db>/.<table>.<version>.<pid>_<n>.tmp    a version being written
+ *   commit.<pid>_<n>.spkc                    a transaction's commit record
+ *   .commit.<pid>_<n>.tmp                    a commit record being written
+ * (<pid>_<n>: the writing process and a counter, so no two names collide.)
+ * One process at a time may open a base path: each process numbers the
+ * versions it writes from what it loaded, and an open removes temporary
+ * files, another process's in-flight writes included. Nothing enforces this.
+ *
  * A write: the version is written to its temporary file and fsync'ed
  * (prepare), renamed to its .spkt name and the directory fsync'ed (commit,
  * in the store's lock, so files and memory change in the same order), then
@@ -17,6 +24,47 @@
  * with SPK_ERR_CORRUPT and its message) and the lower ones are left alone.
  * Dropping a table removes its files oldest first, so a failure or a crash
  * midway leaves the table as it was.
+ *
+ * A TRANSACTION (commit_all) of several tables is made atomic by a redo
+ * record. Each table's version is prepared as above; then, in the store's
+ * lock: the directories of the temporary files are fsync'ed (their entries
+ * must outlive a crash once a record names them), the record listing every
+ * (final, temporary) pair is written to .commit.<pid>_<n>.tmp, fsync'ed,
+ * renamed to commit.<pid>_<n>.spkc and the base directory fsync'ed: that
+ * rename is the commit point. Then each temporary file is renamed to its
+ * final name, each directory fsync'ed, and the record removed. A crash
+ * before the rename leaves a .tmp record, which an open removes like any
+ * temporary file (and the tables' temporaries with it): none of the tables
+ * changed. After it, an open redoes the record before loading anything:
+ * every temporary file it names that still exists is renamed to its final
+ * name (one that is gone was renamed already), the directories are
+ * fsync'ed, and the record is removed; so all of the tables changed. A
+ * transaction of one table commits as a single write does.
+ * A failure before the commit point fails the commit with nothing changed.
+ * After it, renames that fail are tried again; if one still fails (or a
+ * directory cannot be fsync'ed), the commit returns SPK_ERR_IO saying so,
+ * the record and the temporary files stay for the next open to complete
+ * the transaction, and this backend refuses every later write
+ * (SPK_ERR_IO): its memory would no longer match its files, and a later
+ * version of one of the tables would take a name the record will reuse.
+ * Reopening the base path finishes the transaction.
+ *
+ * COMMIT RECORD FORMAT, version 1: ASCII text, lines ending in "\n".
+ *   SPKC 1 <n>                      magic, format version, n = 1 to 65536
+ *                                   entries (decimal, no leading 0)
+ *   <db>/<final> <db>/<temporary>   n lines: a table's final name and its
+ *                                   temporary file, relative to the base
+ *                                   path, in the same database directory
+ *   <crc>                           8 lowercase hex digits: the CRC-32 of
+ *                                   every byte before this line
+ * and the file ends there (at most 64 MiB). <final> is a version name as
+ * above, <temporary> is "." + <final> without ".spkt" + "." + 1 to 41 of
+ * [0-9_] + ".tmp". A committed record (.spkc) that does not read exactly
+ * like this — bad checksum, truncated, an absolute path, "..", a name that
+ * is not a table file of the backend's — fails the open with SPK_ERR_CORRUPT
+ * naming the record, and no table file is touched: it can only come from
+ * damage or a foreign file, and redoing part of it could break the tables.
+ * Only names commit.<[0-9_]+>.spkc are records; other names are let be.
  *
  * FILE FORMAT of a .spkt file, format version 1. Integers are unsigned and
  * little-endian unless said otherwise; offsets are in bytes.
@@ -118,12 +166,14 @@ static uint32_t spk__crc32(const uint32_t table[256], uint32_t crc, const void *
     return ~crc;
 }
 
-/* The backend's context: read-only once opened, so shared by every thread. */
+/* The backend's context: read-only once opened (but for `broken`), so
+ * shared by every thread. */
 typedef struct spk__fs {
     const spk_allocator *alloc;
     char *base; /* without a trailing '/' (unless it is "/") */
     size_t base_size;
     uint32_t crc[256];
+    atomic_bool broken; /* a transaction's commit is left to the next open: no more writes */
 } spk__fs;
 
 /* ---------------------------------------------------------------- small helpers */
@@ -734,6 +784,7 @@ static spk_status spk__fs_scan(spk__fs_list *l, const char *dir, const char *tab
 typedef struct spk__fs_token {
     char *dir, *tmp, *final;
     size_t dir_size, tmp_size, final_size;
+    bool kept; /* named by a commit record: its temporary file is the next open's to rename */
 } spk__fs_token;
 
 static atomic_ulong spk__fs_tmp_counter;
@@ -766,10 +817,20 @@ static spk_status spk__fs_check_names(const char *db, const char *table) {
     return SPK_OK;
 }
 
+/* After a transaction's commit was left to the next open (see the header
+ * comment), this backend's memory and files disagree: no more changes. */
+static spk_status spk__fs_check_writable(spk__fs *fs) {
+    if (!atomic_load(&fs->broken)) return SPK_OK;
+    return spk__fail(SPK_ERR_IO, "the file backend at %s refuses changes: a transaction's commit could not be finished "
+                                 "there (the next open of the base path finishes it); reopen the backend", fs->base);
+}
+
 static spk_status spk__fs_prepare(void *ctx, const char *db, const char *table, uint64_t version, const spk_table *rows,
                                   void **token) {
     spk__fs *fs = (spk__fs *)ctx;
-    spk_status st = spk__fs_check_names(db, table);
+    spk_status st = spk__fs_check_writable(fs);
+    if (st != SPK_OK) return st;
+    st = spk__fs_check_names(db, table);
     if (st != SPK_OK) return st;
     spk__fs_token *k = (spk__fs_token *)spk__calloc(fs->alloc, sizeof *k);
     if (!k) return spk__nomem("a file write", sizeof *k);
@@ -797,7 +858,8 @@ static spk_status spk__fs_prepare(void *ctx, const char *db, const char *table, 
 }
 
 static spk_status spk__fs_commit(void *ctx, void *token) {
-    (void)ctx;
+    spk_status st = spk__fs_check_writable((spk__fs *)ctx);
+    if (st != SPK_OK) return st;
     spk__fs_token *k = (spk__fs_token *)token;
     if (rename(k->tmp, k->final) != 0) {
         int err = errno;
@@ -815,7 +877,7 @@ static void spk__fs_release(void *ctx, void *token, bool committed) {
     spk__fs *fs = (spk__fs *)ctx;
     spk__fs_token *k = (spk__fs_token *)token;
     if (!k) return;
-    if (!committed) unlink(k->tmp);
+    if (!committed && !k->kept) unlink(k->tmp);
     spk__fs_token_free(fs->alloc, k);
 }
 
@@ -839,7 +901,8 @@ static void spk__fs_retire(void *ctx, const char *db, const char *table, uint64_
 
 static spk_status spk__fs_create_schema(void *ctx, const char *db) {
     spk__fs *fs = (spk__fs *)ctx;
-    spk_status st = spk__fs_check_names(db, NULL);
+    spk_status st = spk__fs_check_writable(fs);
+    if (st == SPK_OK) st = spk__fs_check_names(db, NULL);
     if (st != SPK_OK) return st;
     size_t size = 0;
     char *dir = spk__fs_dir(fs, db, &size);
@@ -857,7 +920,8 @@ static spk_status spk__fs_create_schema(void *ctx, const char *db) {
 
 static spk_status spk__fs_drop_table(void *ctx, const char *db, const char *table) {
     spk__fs *fs = (spk__fs *)ctx;
-    spk_status st = spk__fs_check_names(db, table);
+    spk_status st = spk__fs_check_writable(fs);
+    if (st == SPK_OK) st = spk__fs_check_names(db, table);
     if (st != SPK_OK) return st;
     size_t dir_size = 0;
     char *dir = spk__fs_dir(fs, db, &dir_size);
@@ -880,7 +944,8 @@ static spk_status spk__fs_drop_table(void *ctx, const char *db, const char *tabl
 
 static spk_status spk__fs_drop_schema(void *ctx, const char *db) {
     spk__fs *fs = (spk__fs *)ctx;
-    spk_status st = spk__fs_check_names(db, NULL);
+    spk_status st = spk__fs_check_writable(fs);
+    if (st == SPK_OK) st = spk__fs_check_names(db, NULL);
     if (st != SPK_OK) return st;
     size_t dir_size = 0;
     char *dir = spk__fs_dir(fs, db, &dir_size);
@@ -925,9 +990,136 @@ static void spk__fs_close(void *ctx) {
     spk__free(fs->alloc, fs, sizeof *fs);
 }
 
+/* ---------------------------------------------------------------- transactions */
+
+#define SPK__FS_RECORD_TABLES 65536             /* entries of one commit record */
+#define SPK__FS_RECORD_BYTES ((size_t)64 << 20) /* the largest record a reader takes */
+#define SPK__FS_UNIQUE_MAX 41                   /* "<pid>_<n>" of a temporary file's name */
+
+/* A path below the base path as a record names it: "db/file". */
+static const char *spk__fs_relative(const spk__fs *fs, const char *path) {
+    return path + strlen(fs->base) + strlen(spk__fs_sep(fs));
+}
+
+/* By directory, so that each directory is fsync'ed once. */
+static int spk__fs_token_cmp(const void *x, const void *y) {
+    const spk__fs_token *a = *(spk__fs_token *const *)x, *b = *(spk__fs_token *const *)y;
+    int c = strcmp(a->dir, b->dir);
+    return c ? c : strcmp(a->final, b->final);
+}
+
+/* A rename after the commit point cannot be taken back, so a failure gets
+ * more tries (a missing source will not come back). 0 or an errno. */
+static int spk__fs_rename_retried(const char *from, const char *to) {
+    int err = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (rename(from, to) == 0) return 0;
+        err = errno;
+        if (err == ENOENT) break;
+    }
+    return err;
+}
+
+/* A new file holding `len` bytes of text, fsync'ed; 0 or an errno (then the file is removed). */
+static int spk__fs_write_new(const char *path, const char *text, size_t len) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | SPK__FS_CLOEXEC, 0666);
+    if (fd < 0) return errno;
+    int err = spk__fs_write_all(fd, (const unsigned char *)text, len);
+    if (!err) err = spk__fs_fsync(fd);
+    if (close(fd) != 0 && !err && errno != EINTR) err = errno;
+    if (err) unlink(path);
+    return err;
+}
+
+/* After the commit point: every temporary file to its final name, then the
+ * directories fsync'ed. What fails is left to the next open (the record
+ * stays), and the backend refuses changes until then. */
+static spk_status spk__fs_finish(spk__fs *fs, spk__fs_token *const *order, int n, const char *record) {
+    const char *what = "sync directory", *path = fs->base, *to = NULL;
+    int err = spk__fs_sync_dir(fs->base);
+    for (int i = 0; !err && i < n; i++)
+        if ((err = spk__fs_rename_retried(order[i]->tmp, order[i]->final)) != 0) {
+            what = "rename";
+            path = order[i]->tmp;
+            to = order[i]->final;
+        }
+    for (int i = 0; !err && i < n; i++)
+        if ((i == 0 || strcmp(order[i]->dir, order[i - 1]->dir) != 0) && (err = spk__fs_sync_dir(order[i]->dir)) != 0)
+            path = order[i]->dir;
+    if (!err) return SPK_OK;
+    atomic_store(&fs->broken, true);
+    return spk__fail(SPK_ERR_IO, "cannot %s %s%s%s: %s, after the transaction was committed to the record %s: the next "
+                                 "open of the base path finishes the transaction from that record; until then this "
+                                 "backend refuses changes", what, path, to ? " to " : "", to ? to : "", strerror(err),
+                     record);
+}
+
+static spk_status spk__fs_commit_all(void *ctx, void *const *tokens, int n) {
+    spk__fs *fs = (spk__fs *)ctx;
+    if (n == 1) return spk__fs_commit(ctx, tokens[0]); /* one rename is atomic */
+    spk_status st = spk__fs_check_writable(fs);
+    if (st != SPK_OK || n <= 0) return st;
+    if (n > SPK__FS_RECORD_TABLES)
+        return spk__fail(SPK_ERR_LIMIT, "a transaction of the file backend writes at most %d tables; this one writes %d, "
+                                        "and nothing was written", SPK__FS_RECORD_TABLES, n);
+    const spk_allocator *a = fs->alloc;
+    size_t order_size = (size_t)n * sizeof(spk__fs_token *);
+    spk__fs_token **order = (spk__fs_token **)spk__alloc(a, order_size);
+    if (!order) return spk__nomem("a commit record", order_size);
+    for (int i = 0; i < n; i++) order[i] = (spk__fs_token *)tokens[i];
+    qsort(order, (size_t)n, sizeof *order, spk__fs_token_cmp);
+    /* The record's text (see COMMIT RECORD FORMAT) and names. */
+    char head[32];
+    size_t len = (size_t)snprintf(head, sizeof head, "SPKC 1 %d\n", n);
+    for (int i = 0; i < n; i++)
+        len += strlen(spk__fs_relative(fs, order[i]->final)) + strlen(spk__fs_relative(fs, order[i]->tmp)) + 2;
+    len += 9; /* the checksum line */
+    unsigned long unique = atomic_fetch_add(&spk__fs_tmp_counter, 1);
+    size_t text_size = len + 1, tmp_size = 0, record_size = 0;
+    char *text = (char *)spk__alloc(a, text_size), *tmp = NULL, *record = NULL;
+    if (!text) st = spk__nomem("a commit record", text_size);
+    if (text) tmp = spk__fs_path(a, &tmp_size, "%s%s.commit.%ld_%lu.tmp", fs->base, spk__fs_sep(fs), (long)getpid(), unique);
+    if (tmp) record = spk__fs_path(a, &record_size, "%s%scommit.%ld_%lu.spkc", fs->base, spk__fs_sep(fs), (long)getpid(), unique);
+    if (text && !record) st = SPK_ERR_NOMEM;
+    if (st == SPK_OK) {
+        size_t used = (size_t)snprintf(text, text_size, "%s", head);
+        for (int i = 0; i < n; i++)
+            used += (size_t)snprintf(text + used, text_size - used, "%s %s\n", spk__fs_relative(fs, order[i]->final),
+                                     spk__fs_relative(fs, order[i]->tmp));
+        snprintf(text + used, text_size - used, "%08lx\n", (unsigned long)spk__crc32(fs->crc, 0, text, used));
+        /* The temporary files' directory entries must outlive a crash once a record names them. */
+        for (int i = 0; st == SPK_OK && i < n; i++) {
+            int err = i == 0 || strcmp(order[i]->dir, order[i - 1]->dir) != 0 ? spk__fs_sync_dir(order[i]->dir) : 0;
+            if (err) st = spk__fs_io("sync directory", order[i]->dir, err);
+        }
+    }
+    if (st == SPK_OK) {
+        int err = spk__fs_write_new(tmp, text, len);
+        if (err) st = spk__fs_io("write the commit record", tmp, err);
+        else if (rename(tmp, record) != 0) {
+            err = errno;
+            unlink(tmp);
+            st = spk__fail(SPK_ERR_IO, "cannot rename %s to %s: %s", tmp, record, strerror(err));
+        }
+    }
+    if (st == SPK_OK) {
+        /* Committed: the record now speaks for the transaction. */
+        for (int i = 0; i < n; i++) order[i]->kept = true;
+        st = spk__fs_finish(fs, order, n, record);
+        /* Its temporary files are gone for good, so a record that comes
+         * back after a crash changes nothing: no directory fsync. */
+        if (st == SPK_OK) unlink(record);
+    }
+    spk__free(a, record, record_size);
+    spk__free(a, tmp, tmp_size);
+    spk__free(a, text, text_size);
+    spk__free(a, order, order_size);
+    return st;
+}
+
 static const spk__persist spk__fs_persist = {spk__fs_prepare,       spk__fs_commit,      spk__fs_release,
                                              spk__fs_retire,        spk__fs_create_schema, spk__fs_drop_schema,
-                                             spk__fs_drop_table,    spk__fs_close};
+                                             spk__fs_drop_table,    spk__fs_close,       spk__fs_commit_all};
 
 /* ---------------------------------------------------------------- opening */
 
@@ -970,14 +1162,274 @@ static spk_status spk__fs_load_db(spk__fs *fs, spk__store *s, const char *db) {
     return st;
 }
 
+/* ---------------------------------------------------------------- commit records at open */
+
+/* One entry of a commit record, pointing into its text. */
+typedef struct spk__fs_redo {
+    const char *db, *final, *tmp; /* final and tmp: file names in the database directory */
+    int db_len, final_len, tmp_len;
+} spk__fs_redo;
+
+typedef struct spk__fs_record {
+    char *path, *text;
+    size_t path_size, text_size, len;
+    spk__fs_redo *redo;
+    int n;
+} spk__fs_record;
+
+static bool spk__fs_unique_ok(const char *s, size_t len) {
+    if (len == 0 || len > SPK__FS_UNIQUE_MAX) return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '_')) return false;
+    return true;
+}
+
+/* commit.<[0-9_]+>.spkc, or with `tmp` .commit.<[0-9_]+>.tmp */
+static bool spk__fs_is_record_name(const char *name, bool tmp) {
+    const char *prefix = tmp ? ".commit." : "commit.", *suffix = tmp ? ".tmp" : ".spkc";
+    size_t len = strlen(name), pl = strlen(prefix), sl = strlen(suffix);
+    return len > pl + sl && memcmp(name, prefix, pl) == 0 && memcmp(name + len - sl, suffix, sl) == 0 &&
+           spk__fs_unique_ok(name + pl, len - pl - sl);
+}
+
+static spk_status spk__fs_record_corrupt(const char *path, const char *fmt, ...) SPK__PRINTF(2, 3);
+static spk_status spk__fs_record_corrupt(const char *path, const char *fmt, ...) {
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return spk__fail(SPK_ERR_CORRUPT, "%s: %s (the transaction commit record is corrupt; no table file was changed)", path,
+                     why);
+}
+
+/* Hostile text for a message: at most ~80 bytes, unprintable ones as '?'. */
+static void spk__fs_printable(const char *s, size_t len, char *out, size_t cap) {
+    size_t n = 0;
+    for (; n < len && n + 4 < cap && n < 80; n++) out[n] = s[n] >= 0x20 && s[n] < 0x7f ? s[n] : '?';
+    if (n < len) {
+        memcpy(out + n, "...", 3);
+        n += 3;
+    }
+    out[n] = 0;
+}
+
+/* "<db>/<file>": db a database name; *file what follows the slash. */
+static bool spk__fs_record_split(const char *s, size_t len, size_t *db_len, const char **file, size_t *file_len) {
+    const char *slash = (const char *)memchr(s, '/', len);
+    if (!slash || !spk__fs_name_ok(s, (size_t)(slash - s))) return false;
+    *db_len = (size_t)(slash - s);
+    *file = slash + 1;
+    *file_len = len - *db_len - 1;
+    return true;
+}
+
+/* One entry line (without its newline): "<db>/<final> <db>/<temporary>". */
+static bool spk__fs_record_entry(const char *line, size_t len, spk__fs_redo *e) {
+    const char *space = (const char *)memchr(line, ' ', len);
+    if (!space) return false;
+    size_t db_len = 0, db2_len = 0, final_len = 0, tmp_len = 0;
+    const char *final = NULL, *tmp = NULL, *second = space + 1;
+    if (!spk__fs_record_split(line, (size_t)(space - line), &db_len, &final, &final_len) ||
+        !spk__fs_record_split(second, len - (size_t)(second - line), &db2_len, &tmp, &tmp_len) || db_len != db2_len ||
+        memcmp(line, second, db_len) != 0)
+        return false;
+    char name[SPK__FS_NAME_MAX + 32], table[SPK__FS_NAME_MAX + 1];
+    uint64_t version = 0;
+    if (final_len >= sizeof name) return false;
+    memcpy(name, final, final_len);
+    name[final_len] = 0;
+    if (!spk__fs_parse_version_name(name, table, &version)) return false;
+    /* "." + the final name without ".spkt" + "." + <pid>_<n> + ".tmp" */
+    size_t stem = final_len - 5;
+    if (tmp_len < stem + 7 || tmp[0] != '.' || memcmp(tmp + 1, final, stem) != 0 || tmp[1 + stem] != '.' ||
+        memcmp(tmp + tmp_len - 4, ".tmp", 4) != 0 || !spk__fs_unique_ok(tmp + stem + 2, tmp_len - stem - 6))
+        return false;
+    e->db = line;
+    e->db_len = (int)db_len;
+    e->final = final;
+    e->final_len = (int)final_len;
+    e->tmp = tmp;
+    e->tmp_len = (int)tmp_len;
+    return true;
+}
+
+/* A decimal number of 1 to 9 digits without a leading 0, followed by `end`. */
+static bool spk__fs_record_number(const char **p, const char *limit, char end, long *out) {
+    const char *s = *p;
+    long v = 0;
+    int digits = 0;
+    for (; s < limit && *s >= '0' && *s <= '9' && digits < 9; s++, digits++) v = v * 10 + (*s - '0');
+    if (digits == 0 || (digits > 1 && **p == '0') || s == limit || *s != end) return false;
+    *p = s + 1;
+    *out = v;
+    return true;
+}
+
+/* Checks a record read whole (see COMMIT RECORD FORMAT) and lists its entries. */
+static spk_status spk__fs_record_parse(const spk__fs *fs, spk__fs_record *r) {
+    const char *t = r->text, *path = r->path;
+    size_t len = r->len;
+    if (len < 4 || memcmp(t, "SPKC", 4) != 0) return spk__fs_record_corrupt(path, "bad magic: not a commit record");
+    if (memchr(t, 0, len)) return spk__fs_record_corrupt(path, "it holds a NUL byte");
+    /* The checksum line first: it covers all the rest. */
+    bool ok = len >= 14 && t[len - 1] == '\n' && t[len - 10] == '\n';
+    const char *sum = ok ? t + len - 9 : t; /* the checksum line */
+    uint32_t want = 0;
+    for (int i = 0; ok && i < 8; i++) {
+        char c = sum[i];
+        ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        want = want << 4 | (uint32_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    if (!ok) return spk__fs_record_corrupt(path, "it does not end with its checksum line (truncated?)");
+    if (spk__crc32(fs->crc, 0, t, len - 9) != want) return spk__fs_record_corrupt(path, "checksum mismatch");
+    const char *p = t + 4;
+    long version = 0, n = 0;
+    if (p == sum || *p++ != ' ' || !spk__fs_record_number(&p, sum, ' ', &version))
+        return spk__fs_record_corrupt(path, "the first line is not \"SPKC <version> <entries>\"");
+    if (version != 1)
+        return spk__fs_record_corrupt(path, "format version %ld is not supported (this build reads version 1)", version);
+    if (!spk__fs_record_number(&p, sum, '\n', &n) || n < 1 || n > SPK__FS_RECORD_TABLES)
+        return spk__fs_record_corrupt(path, "the entry count is not a number from 1 to %d", SPK__FS_RECORD_TABLES);
+    size_t redo_size = (size_t)n * sizeof *r->redo;
+    r->redo = (spk__fs_redo *)spk__alloc(fs->alloc, redo_size);
+    if (!r->redo) return spk__nomem("a commit record's entries", redo_size);
+    r->n = (int)n;
+    for (int i = 0; i < r->n; i++) {
+        if (p == sum) return spk__fs_record_corrupt(path, "it ends after %d of its %d entries", i, r->n);
+        const char *nl = (const char *)memchr(p, '\n', (size_t)(sum - p)); /* sum[-1] is one */
+        if (!spk__fs_record_entry(p, (size_t)(nl - p), &r->redo[i])) {
+            char shown[96];
+            spk__fs_printable(p, (size_t)(nl - p), shown, sizeof shown);
+            return spk__fs_record_corrupt(path, "entry %d (\"%s\") is not a table file and its temporary file in one "
+                                                "database directory under the base path", i + 1, shown);
+        }
+        p = nl + 1;
+    }
+    if (p != sum) return spk__fs_record_corrupt(path, "unexpected text after its %d entries", r->n);
+    return SPK_OK;
+}
+
+static spk_status spk__fs_record_read(const spk__fs *fs, spk__fs_record *r) {
+    int fd = open(r->path, O_RDONLY | SPK__FS_CLOEXEC);
+    if (fd < 0) return spk__fs_io("open", r->path, errno);
+    struct stat sb;
+    spk_status st = SPK_OK;
+    if (fstat(fd, &sb) != 0) st = spk__fs_io("read", r->path, errno);
+    else if (!S_ISREG(sb.st_mode)) st = spk__fs_record_corrupt(r->path, "not a regular file");
+    else if ((uint64_t)sb.st_size > SPK__FS_RECORD_BYTES)
+        st = spk__fs_record_corrupt(r->path, "%llu bytes is more than a commit record holds",
+                                    (unsigned long long)sb.st_size);
+    if (st == SPK_OK) {
+        r->len = (size_t)sb.st_size;
+        r->text_size = r->len + 1;
+        r->text = (char *)spk__alloc(fs->alloc, r->text_size);
+        if (!r->text) st = spk__nomem("a commit record", r->text_size);
+    }
+    int err = st == SPK_OK ? spk__fs_read_all(fd, (unsigned char *)r->text, r->len) : 0;
+    if (err == -1) st = spk__fs_record_corrupt(r->path, "the file ended early (truncated?)");
+    else if (err) st = spk__fs_io("read", r->path, err);
+    close(fd);
+    return st;
+}
+
+/* Renames each temporary file a record names that still exists, then
+ * fsyncs the directories it renamed in. */
+static spk_status spk__fs_record_redo(const spk__fs *fs, const spk__fs_record *r) {
+    const spk_allocator *a = fs->alloc;
+    spk_status st = SPK_OK;
+    bool renamed = false; /* in the current directory */
+    for (int i = 0; st == SPK_OK && i < r->n; i++) {
+        const spk__fs_redo *e = &r->redo[i];
+        size_t dir_size = 0, final_size = 0, tmp_size = 0;
+        char *dir = spk__fs_path(a, &dir_size, "%s%s%.*s", fs->base, spk__fs_sep(fs), e->db_len, e->db);
+        char *final = dir ? spk__fs_path(a, &final_size, "%s/%.*s", dir, e->final_len, e->final) : NULL;
+        char *tmp = final ? spk__fs_path(a, &tmp_size, "%s/%.*s", dir, e->tmp_len, e->tmp) : NULL;
+        int err = !tmp ? 0 : rename(tmp, final) == 0 ? 0 : errno;
+        if (!tmp) st = SPK_ERR_NOMEM;
+        else if (!err) renamed = true;
+        else if (err != ENOENT) /* ENOENT: renamed before the crash */
+            st = spk__fail(SPK_ERR_IO, "cannot finish the transaction of commit record %s: cannot rename %s to %s: %s",
+                           r->path, tmp, final, strerror(err));
+        const spk__fs_redo *next = i + 1 < r->n ? &r->redo[i + 1] : NULL;
+        if (!next || next->db_len != e->db_len || memcmp(next->db, e->db, (size_t)e->db_len) != 0) {
+            err = st == SPK_OK && renamed ? spk__fs_sync_dir(dir) : 0;
+            if (err) st = spk__fs_io("sync directory", dir, err);
+            renamed = false;
+        }
+        spk__free(a, tmp, tmp_size);
+        spk__free(a, final, final_size);
+        spk__free(a, dir, dir_size);
+    }
+    return st;
+}
+
+/* Before anything is loaded: removes commit records cut short (.tmp) and
+ * redoes the committed ones, all checked before any is redone. */
+static spk_status spk__fs_recover(spk__fs *fs) {
+    const spk_allocator *a = fs->alloc;
+    spk_names names;
+    memset(&names, 0, sizeof names);
+    names.alloc = a;
+    DIR *d = opendir(fs->base);
+    if (!d) return spk__fs_io("read directory", fs->base, errno);
+    spk_status st = SPK_OK;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) {
+            if (errno) st = spk__fs_io("read directory", fs->base, errno);
+            break;
+        }
+        if (spk__fs_is_record_name(e->d_name, true)) {
+            size_t size = 0;
+            char *path = spk__fs_path(a, &size, "%s%s%s", fs->base, spk__fs_sep(fs), e->d_name);
+            if (!path) {
+                st = SPK_ERR_NOMEM;
+                break;
+            }
+            unlink(path); /* best effort, like other temporary files */
+            spk__free(a, path, size);
+        } else if (spk__fs_is_record_name(e->d_name, false) && (st = spk_names_add(&names, e->d_name)) != SPK_OK) {
+            break;
+        }
+    }
+    closedir(d);
+    size_t records_size = (size_t)names.n * sizeof(spk__fs_record);
+    spk__fs_record *records = NULL;
+    if (st == SPK_OK && names.n && !(records = (spk__fs_record *)spk__calloc(a, records_size)))
+        st = spk__nomem("commit records", records_size);
+    for (int i = 0; st == SPK_OK && i < names.n; i++) {
+        spk__fs_record *r = &records[i];
+        r->path = spk__fs_path(a, &r->path_size, "%s%s%s", fs->base, spk__fs_sep(fs), names.names[i]);
+        st = r->path ? spk__fs_record_read(fs, r) : SPK_ERR_NOMEM;
+        if (st == SPK_OK) st = spk__fs_record_parse(fs, r);
+    }
+    for (int i = 0; st == SPK_OK && i < names.n; i++) st = spk__fs_record_redo(fs, &records[i]);
+    for (int i = 0; st == SPK_OK && i < names.n; i++)
+        if (unlink(records[i].path) != 0 && errno != ENOENT) st = spk__fs_io("remove", records[i].path, errno);
+    /* Gone for good before anything new is written (a later process could reuse a temporary file's name). */
+    int err = st == SPK_OK && names.n ? spk__fs_sync_dir(fs->base) : 0;
+    if (err) st = spk__fs_io("sync directory", fs->base, err);
+    for (int i = 0; records && i < names.n; i++) {
+        spk__free(a, records[i].path, records[i].path_size);
+        spk__free(a, records[i].text, records[i].text_size);
+        if (records[i].redo) spk__free(a, records[i].redo, (size_t)records[i].n * sizeof *records[i].redo);
+    }
+    spk__free(a, records, records_size);
+    spk_names_free(&names);
+    return st;
+}
+
 /* Loads every database under the base path. */
 static spk_status spk__fs_load(spk__fs *fs, spk__store *s) {
+    spk_status st = spk__fs_recover(fs);
+    if (st != SPK_OK) return st;
     spk_names dbs;
     memset(&dbs, 0, sizeof dbs);
     dbs.alloc = fs->alloc;
     DIR *d = opendir(fs->base);
     if (!d) return spk__fs_io("read directory", fs->base, errno);
-    spk_status st = SPK_OK;
     for (;;) {
         errno = 0;
         struct dirent *e = readdir(d);
@@ -1017,6 +1469,7 @@ SPKDEF spk_status spk_backend_file(const spk_backend_config *config, spk_backend
     spk__fs *fs = (spk__fs *)spk__calloc(a, sizeof *fs);
     if (!fs) return spk__nomem("a file backend", sizeof *fs);
     fs->alloc = a;
+    atomic_init(&fs->broken, false);
     spk__crc_init(fs->crc);
     fs->base = spk__strndup(a, config->base_path, len);
     fs->base_size = len + 1;

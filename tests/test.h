@@ -9,6 +9,9 @@
 #include <string.h>
 #include <stdlib.h>
 #include <stdarg.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "../sparkless.h"
 
 static int spk_test_passed, spk_test_failed, spk_test_current_failed;
@@ -162,6 +165,27 @@ static inline char *table_text(const spk_table *t) {
         }
     }
     return b.p;
+}
+
+/* rm -r of a file or directory a test made. */
+static inline void rm_tree(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return;
+    if (!S_ISDIR(st.st_mode)) {
+        unlink(path);
+        return;
+    }
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        char child[1024];
+        while ((e = readdir(d)) != NULL)
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+                snprintf(child, sizeof child, "%s/%s", path, e->d_name) < (int)sizeof child)
+                rm_tree(child);
+        closedir(d);
+    }
+    rmdir(path);
 }
 
 #endif

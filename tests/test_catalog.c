@@ -1484,7 +1484,8 @@ static void rec_close(void *self) {
 }
 
 static const spk_backend_ops rec_ops = {rec_create_schema, rec_drop_schema, rec_list_schemas, rec_write,
-                                        rec_scan,          rec_drop_table,  rec_list_tables,  rec_close};
+                                        rec_scan,          rec_drop_table,  rec_list_tables,  rec_close,
+                                        NULL,              NULL,            NULL,             NULL};
 
 static rec_store *rec_store_new(rec_log *log) {
     rec_store *r = (rec_store *)calloc(1, sizeof *r);

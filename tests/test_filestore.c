@@ -3,8 +3,11 @@
  * left-over files, superseded versions, every kind of damage to a file
  * (each reported as SPK_ERR_CORRUPT naming the file while the other tables
  * stay readable), files written by hand from the format's specification,
- * configuration errors and allocation failures. Every test works in a
- * fresh directory under the system's temporary directory. */
+ * transactions' commit records (redone after a crash, ignored when torn,
+ * refused when damaged or hostile, each made by hand from the format),
+ * transactions committed through txn.h (one left unfinished for the next
+ * open to finish), configuration errors and allocation failures. Every
+ * test works in a fresh directory under the system's temporary directory. */
 #include "test.h"
 
 #if !defined(__unix__) && !defined(__APPLE__)
@@ -24,34 +27,13 @@ int main(void) {
 
 #define FAILF(...) failf(__FILE__, __LINE__, __VA_ARGS__)
 
-static void remove_tree(const char *path) {
-    struct stat st;
-    if (stat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-                char child[1024];
-                snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-                remove_tree(child);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 /* A new, absent directory name for one test. */
 static int dir_counter;
 static void fresh_base(char *out, size_t cap) {
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp) tmp = "/tmp";
     snprintf(out, cap, "%s/spk_filestore_%ld_%d", tmp, (long)getpid(), ++dir_counter);
-    remove_tree(out);
+    rm_tree(out);
 }
 
 static bool file_exists(const char *path) {
@@ -367,7 +349,7 @@ static void test_round_trip_all_types(void) {
     spk_session_stop(s);
 done:
     spk_table_free(want);
-    remove_tree(base);
+    rm_tree(base);
 }
 
 static void test_round_trip_multi_chunk(void) {
@@ -405,7 +387,7 @@ static void test_round_trip_multi_chunk(void) {
     CHECK(path_exists_f("%s/default/big.2.spkt", base));
 done:
     spk_table_free(want);
-    remove_tree(base);
+    rm_tree(base);
 }
 
 static void test_empty_table(void) {
@@ -424,7 +406,7 @@ static void test_empty_table(void) {
     CHECK_TABLE(s, "nothing", "a INT, b STRING\n1,x");
     spk_session_stop(s);
 done:
-    remove_tree(base);
+    rm_tree(base);
 }
 
 /* ------------------------------------------------------------ the catalog across reopening */
@@ -474,7 +456,7 @@ static void test_reopen_catalog(void) {
     CHECK_TABLE(s, "sales.orders", "id INT, amount DECIMAL(10,2)\n5,1.00");
     spk_session_stop(s);
 done:
-    remove_tree(base);
+    rm_tree(base);
 }
 
 static void test_append_then_reopen(void) {
@@ -507,7 +489,7 @@ static void test_append_then_reopen(void) {
     spk_session_stop(s);
     CHECK_EQ_INT(count_suffix(dir, ".spkt"), 1);
 done:
-    remove_tree(base);
+    rm_tree(base);
 }
 
 static void test_overwrite_then_reopen(void) {
@@ -538,7 +520,7 @@ static void test_overwrite_then_reopen(void) {
     CHECK_TABLE(s, "t", "x STRING, y DOUBLE\nhello,2.5");
     spk_session_stop(s);
 done:
-    remove_tree(base);
+    rm_tree(base);
 }
 
 static void test_drop_then_reopen(void) {
@@ -582,7 +564,7 @@ static void test_drop_then_reopen(void) {
     CHECK_TABLE(s, "u", "a INT\n3");
     spk_session_stop(s);
 done:
-    remove_tree(base);
+    rm_tree(base);
 }
 
 /* ------------------------------------------------------------ left-over and foreign files */
@@ -633,7 +615,7 @@ static void test_stray_files(void) {
     CHECK(path_exists_f("%s/Upper", base));
     CHECK(path_exists_f("%s/readme", base));
 done:
-    remove_tree(base);
+    rm_tree(base);
 }
 
 static void test_highest_version_wins(void) {
@@ -676,7 +658,7 @@ static void test_highest_version_wins(void) {
     CHECK(path_exists_f("%s/default/t.6.spkt", base));
 done:
     free(first);
-    remove_tree(base);
+    rm_tree(base);
 }
 
 /* ------------------------------------------------------------ damaged files */
@@ -831,7 +813,7 @@ static void test_corrupt_every_byte(void) {
     }
 done:
     free(bytes);
-    remove_tree(base);
+    rm_tree(base);
 }
 
 static void test_corrupt_sections(void) {
@@ -882,7 +864,7 @@ static void test_corrupt_sections(void) {
     }
 done:
     free(bytes);
-    remove_tree(base);
+    rm_tree(base);
 }
 
 static void test_corrupt_truncated(void) {
@@ -898,7 +880,7 @@ static void test_corrupt_truncated(void) {
     CHECK_CORRUPT(base, bytes, 3, "too short", "three bytes");
 done:
     free(bytes);
-    remove_tree(base);
+    rm_tree(base);
 }
 
 /* Files made by hand from the specification: one that is right reads back;
@@ -997,7 +979,7 @@ static void test_hand_made_files(void) {
         CHECK_CORRUPT(base, b.p, b.n, cases[i].needle, cases[i].what);
     }
 done:
-    remove_tree(base);
+    rm_tree(base);
 }
 
 /* A corrupt table can be overwritten (the way to repair it) or dropped. */
@@ -1038,10 +1020,536 @@ static void test_corrupt_table_recovery(void) {
     spk_session_stop(s);
 done:
     free(bytes);
-    remove_tree(base);
+    rm_tree(base);
 }
 
 /* ------------------------------------------------------------ configuration */
+
+/* ------------------------------------------------------------ commit records
+ * The state a crash leaves inside a three-table transaction's commit, made
+ * by hand from the format's specification: version 1 of default.a,
+ * default.b and other.c committed, version 2 of each prepared in its
+ * temporary file, and (per test) the commit record. */
+
+#define PENDING 3
+static const char *const pending_db[PENDING] = {"default", "default", "other"};
+static const char *const pending_name[PENDING] = {"a", "b", "other.c"}; /* as the catalog names them */
+static const char *const pending_file[PENDING] = {"a", "b", "c"};
+static const char *const pending_v1[PENDING] = {"x INT\n1", "y STRING\nb1", "z DOUBLE\n1.5"};
+static const char *const pending_v2[PENDING] = {"x INT\n2\n3", "y STRING\nb2\nNULL", "z DOUBLE\n2.5"};
+/* The record's entries for that state. */
+static const char pending_entries[] = "default/a.2.spkt default/.a.2.777_1.tmp\n"
+                                      "default/b.2.spkt default/.b.2.777_2.tmp\n"
+                                      "other/c.2.spkt other/.c.2.777_3.tmp\n";
+
+typedef struct pending {
+    unsigned char *v1[PENDING], *v2[PENDING];
+    size_t n1[PENDING], n2[PENDING];
+} pending;
+
+static void pending_free(pending *p) {
+    for (int i = 0; i < PENDING; i++) {
+        free(p->v1[i]);
+        free(p->v2[i]);
+    }
+    memset(p, 0, sizeof *p);
+}
+
+static void pending_path(char *out, size_t cap, const char *base, int i, int version, bool tmp) {
+    if (tmp) snprintf(out, cap, "%s/%s/.%s.%d.777_%d.tmp", base, pending_db[i], pending_file[i], version, i + 1);
+    else snprintf(out, cap, "%s/%s/%s.%d.spkt", base, pending_db[i], pending_file[i], version);
+}
+
+/* (Re)makes the state: version 1 files, version 2 in temporary files, no record. */
+static bool pending_restore(const char *base, const pending *p) {
+    char path[1024];
+    bool ok = true;
+    for (int i = 0; i < PENDING; i++) {
+        pending_path(path, sizeof path, base, i, 1, false);
+        ok = write_bytes(path, p->v1[i], p->n1[i]) && ok;
+        pending_path(path, sizeof path, base, i, 2, false);
+        unlink(path);
+        pending_path(path, sizeof path, base, i, 2, true);
+        ok = write_bytes(path, p->v2[i], p->n2[i]) && ok;
+    }
+    snprintf(path, sizeof path, "%s/commit.777_9.spkc", base);
+    unlink(path);
+    if (!ok) FAILF("cannot make the pending state under %s", base);
+    return ok;
+}
+
+/* A fresh base with the tables' version files written by the backend itself. */
+static bool pending_setup(char *base, size_t cap, pending *p) {
+    memset(p, 0, sizeof *p);
+    fresh_base(base, cap);
+    spk_session *s = OPEN(base);
+    if (!s) return false;
+    CHECK_OK(spk_catalog_create_database(s, "other", false));
+    for (int i = 0; i < PENDING; i++) CHECK_OK(save_fixture(s, pending_name[i], pending_v1[i], NULL));
+    spk_session_stop(s);
+    char path[1024];
+    for (int i = 0; i < PENDING; i++) {
+        pending_path(path, sizeof path, base, i, 1, false);
+        p->v1[i] = read_bytes(path, &p->n1[i]);
+    }
+    if (!(s = OPEN(base))) return false;
+    for (int i = 0; i < PENDING; i++) CHECK_OK(save_fixture(s, pending_name[i], pending_v2[i], "overwrite"));
+    spk_session_stop(s);
+    bool ok = true;
+    for (int i = 0; i < PENDING; i++) {
+        pending_path(path, sizeof path, base, i, 2, false);
+        p->v2[i] = read_bytes(path, &p->n2[i]);
+        ok = ok && p->v1[i] && p->v2[i];
+    }
+    if (!ok) FAILF("cannot read the version files under %s", base);
+    return ok && pending_restore(base, p);
+}
+
+/* A record as the format gives it: the header line, the entries, the checksum line. */
+static size_t record_text(char *out, size_t cap, const char *head, const char *entries) {
+    int n = snprintf(out, cap, "%s%s", head, entries);
+    if (n < 0 || (size_t)n + 10 > cap) return 0;
+    snprintf(out + n, cap - (size_t)n, "%08x\n", (unsigned)crc32_bitwise(0, (const unsigned char *)out, (size_t)n));
+    return (size_t)n + 9;
+}
+
+static bool put_record(const char *base, const char *name, const char *text, size_t len) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", base, name);
+    bool ok = write_bytes(path, (const unsigned char *)text, len);
+    if (!ok) FAILF("cannot write %s", path);
+    return ok;
+}
+
+/* Every table is at version `v` with its rows, and nothing else is left
+ * over: no record (but `foreign` files named *.spkc), no temporary file,
+ * no other version. */
+static void check_pending_tables(const char *file, int line, const char *base, int v, int foreign) {
+    spk_session *s = open_opts(base, NULL, "1");
+    if (!s) {
+        failf(file, line, "cannot open %s: %s", base, spk_last_error());
+        return;
+    }
+    for (int i = 0; i < PENDING; i++) {
+        uint64_t got = version_of(s, pending_name[i]);
+        if (got != (uint64_t)v) failf(file, line, "table %s is at version %llu, expected %d", pending_name[i], (unsigned long long)got, v);
+        check_table_fixture(file, line, s, pending_name[i], v == 1 ? pending_v1[i] : pending_v2[i]);
+    }
+    spk_session_stop(s);
+    char dir[600];
+    int spkt = 0, tmp = count_suffix(base, ".tmp"), records = count_suffix(base, ".spkc");
+    for (int d = 0; d < 2; d++) {
+        snprintf(dir, sizeof dir, "%s/%s", base, d ? "other" : "default");
+        tmp += count_suffix(dir, ".tmp");
+        spkt += count_suffix(dir, ".spkt");
+    }
+    if (tmp || records != foreign || spkt != PENDING)
+        failf(file, line, "after opening: %d temporary files, %d *.spkc files, %d version files (expected 0, %d, %d)", tmp,
+              records, spkt, foreign, PENDING);
+}
+#define CHECK_PENDING_TABLES(base, v) check_pending_tables(__FILE__, __LINE__, (base), (v), 0)
+
+/* A crash after the record's rename: the open finishes the transaction,
+ * whichever of its renames were done before the crash. */
+static void test_commit_record_redo(void) {
+    char base[512], record[4096], from[1024], to[1024];
+    pending p;
+    if (!pending_setup(base, sizeof base, &p)) goto done;
+    size_t len = record_text(record, sizeof record, "SPKC 1 3\n", pending_entries);
+    CHECK(len > 0);
+    for (int done_before = 0; done_before <= PENDING; done_before++) {
+        if (!pending_restore(base, &p)) break;
+        for (int i = 0; i < done_before; i++) { /* renamed before the crash, in the record's order */
+            pending_path(from, sizeof from, base, i, 2, true);
+            pending_path(to, sizeof to, base, i, 2, false);
+            CHECK(rename(from, to) == 0);
+        }
+        if (!put_record(base, "commit.777_9.spkc", record, len)) break;
+        CHECK_PENDING_TABLES(base, 2);
+        CHECK(!path_exists_f("%s/commit.777_9.spkc", base));
+    }
+    /* a crash after the renames, before the record's removal: nothing to do but remove it */
+    if (put_record(base, "commit.777_9.spkc", record, len)) CHECK_PENDING_TABLES(base, 2);
+    /* a record of one table, and one of a table in a database that is gone, are fine too */
+    if (pending_restore(base, &p)) {
+        size_t n = record_text(record, sizeof record, "SPKC 1 2\n",
+                               "default/b.2.spkt default/.b.2.777_2.tmp\ngone/t.5.spkt gone/.t.5.1_1.tmp\n");
+        if (put_record(base, "commit.1_1.spkc", record, n)) {
+            spk_session *s = OPEN(base);
+            if (s) {
+                CHECK_EQ_INT(version_of(s, "a"), 1);
+                CHECK_EQ_INT(version_of(s, "b"), 2);
+                CHECK_TABLE(s, "b", pending_v2[1]);
+                CHECK_EQ_INT(version_of(s, "other.c"), 1);
+                spk_session_stop(s);
+            }
+            CHECK_EQ_INT(count_suffix(base, ".spkc"), 0);
+        }
+    }
+done:
+    pending_free(&p);
+    rm_tree(base);
+}
+
+/* A crash before the record's rename leaves its temporary file, whole or
+ * torn: the transaction did not commit, and the open removes the lot. */
+static void test_commit_record_torn(void) {
+    char base[512], record[4096];
+    pending p;
+    if (!pending_setup(base, sizeof base, &p)) goto done;
+    size_t len = record_text(record, sizeof record, "SPKC 1 3\n", pending_entries);
+    size_t cuts[] = {len, len - 1, len - 9, 20, 0};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        if (!pending_restore(base, &p) || !put_record(base, ".commit.777_9.tmp", record, cuts[i])) break;
+        CHECK_PENDING_TABLES(base, 1);
+        CHECK(!path_exists_f("%s/.commit.777_9.tmp", base));
+    }
+    /* names that are not a record's are not read, and are let be */
+    if (pending_restore(base, &p) && put_record(base, "commit.notes.spkc", "not a record", 12) &&
+        put_record(base, "commit.1_2.spkc.bak", record, len)) {
+        check_pending_tables(__FILE__, __LINE__, base, 1, 1);
+        CHECK(path_exists_f("%s/commit.notes.spkc", base));
+        CHECK(path_exists_f("%s/commit.1_2.spkc.bak", base));
+    }
+done:
+    pending_free(&p);
+    rm_tree(base);
+}
+
+/* Every file under dir (recursively) with its size and checksum, sorted. */
+static void tree_lines(const char *dir, const char *rel, sbuf *out) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char *names[256];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < 256)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            size_t len = strlen(e->d_name) + 1;
+            if ((names[n] = (char *)malloc(len)) != NULL) memcpy(names[n++], e->d_name, len);
+        }
+    closedir(d);
+    for (int i = 1; i < n; i++) /* insertion sort: a handful of names */
+        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            char *x = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = x;
+        }
+    for (int i = 0; i < n; i++) {
+        char path[1024], sub[1024], line[1200];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", names[i]);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            tree_lines(path, sub, out);
+        } else {
+            size_t len = 0;
+            unsigned char *bytes = read_bytes(path, &len);
+            snprintf(line, sizeof line, "%s %zu %08x\n", sub, len, (unsigned)crc32_bitwise(0, bytes, bytes ? len : 0));
+            free(bytes);
+            sb_str(out, line);
+        }
+        free(names[i]);
+    }
+}
+
+static char *tree_text(const char *base) {
+    sbuf b = {NULL, 0, 0};
+    sb_str(&b, "");
+    tree_lines(base, "", &b);
+    return b.p;
+}
+
+/* A committed record that is damaged or names files it must not: the open
+ * fails with SPK_ERR_CORRUPT naming the record, and no file changes. */
+static void test_commit_record_corrupt(void) {
+    char base[512], record[4096], path[1024];
+    pending p;
+    if (!pending_setup(base, sizeof base, &p)) goto done;
+    snprintf(path, sizeof path, "%s/commit.777_9.spkc", base);
+    struct {
+        const char *what, *head, *entries, *needle;
+        int flip;   /* a byte to change after the checksum is made, or -1 */
+        int cut;    /* bytes to leave out at the end */
+    } cases[] = {
+        {"a changed entry", "SPKC 1 3\n", pending_entries, "checksum mismatch", 20, 0},
+        {"a changed checksum", "SPKC 1 3\n", pending_entries, "checksum mismatch", -2, 0},
+        {"no checksum line", "SPKC 1 3\n", pending_entries, "checksum line", -1, 9},
+        {"cut in the checksum line", "SPKC 1 3\n", pending_entries, "checksum line", -1, 4},
+        {"cut in an entry", "SPKC 1 3\n", pending_entries, "checksum line", -1, 30},
+        {"empty", "", "", "not a commit record", -1, 9},
+        {"bad magic", "SPKX 1 3\n", pending_entries, "not a commit record", -1, 0},
+        {"format version 2", "SPKC 2 3\n", pending_entries, "format version 2", -1, 0},
+        {"no entry count", "SPKC 1\n", pending_entries, "first line", -1, 0},
+        {"zero entries", "SPKC 1 0\n", "", "entry count", -1, 0},
+        {"a leading zero", "SPKC 1 03\n", pending_entries, "entry count", -1, 0},
+        {"fewer entries than counted", "SPKC 1 4\n", pending_entries, "ends after 3 of its 4 entries", -1, 0},
+        {"more entries than counted", "SPKC 1 2\n", pending_entries, "unexpected text after its 2 entries", -1, 0},
+        {"an absolute path", "SPKC 1 1\n", "/etc/a.2.spkt /etc/.a.2.777_1.tmp\n", "entry 1", -1, 0},
+        {"an absolute temporary file", "SPKC 1 1\n", "default/a.2.spkt /default/.a.2.777_1.tmp\n", "entry 1", -1, 0},
+        {"a parent directory", "SPKC 1 1\n", "../default/a.2.spkt ../default/.a.2.777_1.tmp\n", "entry 1", -1, 0},
+        {"a parent directory inside", "SPKC 1 1\n", "default/../a.2.spkt default/../.a.2.777_1.tmp\n", "entry 1", -1, 0},
+        {"a subdirectory", "SPKC 1 1\n", "default/x/a.2.spkt default/x/.a.2.777_1.tmp\n", "entry 1", -1, 0},
+        {"another table's temporary file", "SPKC 1 1\n", "default/a.2.spkt default/.b.2.777_2.tmp\n", "entry 1", -1, 0},
+        {"another version's temporary file", "SPKC 1 1\n", "default/a.2.spkt default/.a.3.777_1.tmp\n", "entry 1", -1, 0},
+        {"a temporary file in another database", "SPKC 1 1\n", "default/c.2.spkt other/.c.2.777_3.tmp\n", "entry 1", -1, 0},
+        {"not a table file", "SPKC 1 1\n", "default/notes.txt default/.notes.txt.777_1.tmp\n", "entry 1", -1, 0},
+        {"version 0", "SPKC 1 1\n", "default/a.0.spkt default/.a.0.777_1.tmp\n", "entry 1", -1, 0},
+        {"an upper-case database", "SPKC 1 1\n", "Default/a.2.spkt Default/.a.2.777_1.tmp\n", "entry 1", -1, 0},
+        {"a temporary name without its number", "SPKC 1 1\n", "default/a.2.spkt default/.a.2..tmp\n", "entry 1", -1, 0},
+        {"a temporary name with letters", "SPKC 1 1\n", "default/a.2.spkt default/.a.2.7x7.tmp\n", "entry 1", -1, 0},
+        {"two spaces", "SPKC 1 1\n", "default/a.2.spkt  default/.a.2.777_1.tmp\n", "entry 1", -1, 0},
+        {"a bad third entry", "SPKC 1 3\n",
+         "default/a.2.spkt default/.a.2.777_1.tmp\ndefault/b.2.spkt default/.b.2.777_2.tmp\nother/c.2.spkt /tmp/.c.2.777_3.tmp\n",
+         "entry 3", -1, 0},
+        {"a NUL byte", "SPKC 1 1\n", "default/a.2.spkt default/.a.2.777_1.tmp\n", "NUL", 20, 0},
+    };
+    char *before = NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (!pending_restore(base, &p)) break;
+        free(before);
+        before = tree_text(base);
+        size_t len = record_text(record, sizeof record, cases[i].head, cases[i].entries);
+        if (cases[i].flip >= 0) record[cases[i].flip] = strcmp(cases[i].what, "a NUL byte") == 0 ? 0 : (char)(record[cases[i].flip] ^ 1);
+        if (cases[i].flip == -2) record[len - 2] = record[len - 2] == '0' ? '1' : '0';
+        if (strcmp(cases[i].what, "a NUL byte") == 0) /* the checksum covers the NUL */
+            snprintf(record + len - 9, 10, "%08x\n", (unsigned)crc32_bitwise(0, (const unsigned char *)record, len - 9));
+        len -= (size_t)cases[i].cut;
+        if (!put_record(base, "commit.777_9.spkc", record, len)) break;
+        spk_backend *b = NULL;
+        spk_backend_config cfg = {NULL, base, 0, NULL};
+        spk_status st = spk_backend_file(&cfg, &b);
+        if (st != SPK_ERR_CORRUPT || !strstr(spk_last_error(), path) || !strstr(spk_last_error(), cases[i].needle))
+            FAILF("%s: the open gave %s \"%s\" (expected SPK_ERR_CORRUPT naming %s and \"%s\")", cases[i].what,
+                  spk_status_name(st), spk_last_error(), path, cases[i].needle);
+        spk_backend_close(b);
+        char *after = tree_text(base);
+        size_t rlen = 0;
+        unsigned char *rbytes = read_bytes(path, &rlen);
+        char line[128];
+        snprintf(line, sizeof line, "commit.777_9.spkc %zu %08x\n", len, (unsigned)crc32_bitwise(0, rbytes, rbytes ? rlen : 0));
+        free(rbytes);
+        /* the files are as before, with the record added (it sorts first) */
+        sbuf want = {NULL, 0, 0};
+        sb_str(&want, line);
+        sb_str(&want, before);
+        if (strcmp(after, want.p) != 0) FAILF("%s: the files changed:\n%s\nexpected:\n%s", cases[i].what, after, want.p);
+        free(want.p);
+        free(after);
+    }
+    free(before);
+    /* a good record beside a bad one: neither is redone */
+    if (pending_restore(base, &p)) {
+        size_t len = record_text(record, sizeof record, "SPKC 1 3\n", pending_entries);
+        put_record(base, "commit.1_1.spkc", record, len);
+        record[20] ^= 1;
+        put_record(base, "commit.777_9.spkc", record, len);
+        spk_backend *b = NULL;
+        spk_backend_config cfg = {NULL, base, 0, NULL};
+        CHECK_STATUS(spk_backend_file(&cfg, &b), SPK_ERR_CORRUPT);
+        CHECK_CONTAINS(spk_last_error(), path);
+        spk_backend_close(b); /* NULL, unless the check failed */
+        CHECK(path_exists_f("%s/default/.a.2.777_1.tmp", base));
+        CHECK(!path_exists_f("%s/default/a.2.spkt", base));
+        /* with the bad one gone, the good one is redone */
+        unlink(path);
+        CHECK_PENDING_TABLES(base, 2);
+    }
+done:
+    pending_free(&p);
+    rm_tree(base);
+}
+
+/* Opening with a record to redo, each allocation failing in turn: nothing
+ * leaks, and the open either fails with SPK_ERR_NOMEM or finishes it. */
+static void test_commit_record_allocation_failures(void) {
+    char base[512], record[4096];
+    pending p;
+    if (!pending_setup(base, sizeof base, &p)) goto done;
+    size_t len = record_text(record, sizeof record, "SPKC 1 3\n", pending_entries);
+    spk_failalloc fa;
+    long k;
+    for (k = 1; k < 10000; k++) {
+        if (!pending_restore(base, &p) || !put_record(base, "commit.777_9.spkc", record, len)) break;
+        spk_failalloc_init(&fa, NULL, k);
+        spk_backend *b = NULL;
+        spk_backend_config cfg = {&fa.iface, base, 0, NULL};
+        spk_status st = spk_backend_file(&cfg, &b);
+        spk_backend_close(b);
+        if (fa.live_blocks != 0) {
+            FAILF("open failing at allocation %ld: %ld blocks leaked", k, fa.live_blocks);
+            break;
+        }
+        if (st == SPK_OK) break;
+        if (st != SPK_ERR_NOMEM) {
+            FAILF("open failing at allocation %ld returned %s: %s", k, spk_status_name(st), spk_last_error());
+            break;
+        }
+    }
+    CHECK(k > 5);
+    CHECK_PENDING_TABLES(base, 2);
+done:
+    pending_free(&p);
+    rm_tree(base);
+}
+
+/* ------------------------------------------------------------ transactions */
+
+static spk_status txn_append(spk_session *s, int n, const char *const *names, const char *const *fixtures) {
+    spk_txn *t = NULL;
+    spk_status st = spk_txn_begin(s, &t);
+    for (int i = 0; i < n && st == SPK_OK; i++) {
+        spk_df *df = spk_df_from_fixture(s, fixtures[i]);
+        st = df ? spk_txn_write(t, names[i], df) : spk_last_status();
+        spk_df_release(df);
+    }
+    if (st == SPK_OK) st = spk_txn_commit(t, NULL, NULL);
+    spk_txn_free(t);
+    return st;
+}
+
+/* A transaction's tables change together, on disk as in memory, and leave
+ * no commit record or temporary file behind. */
+static void test_txn_commit_files(void) {
+    char base[512], dir[600], other[600];
+    fresh_base(base, sizeof base);
+    snprintf(dir, sizeof dir, "%s/default", base);
+    snprintf(other, sizeof other, "%s/other", base);
+    static const char *const names[3] = {"a", "b", "other.c"};
+    static const char *const adds[3] = {"x INT\n2", "y STRING\nb2", "z DOUBLE\n2.5"};
+    spk_session *s = OPEN(base);
+    if (!s) goto done;
+    CHECK_OK(spk_catalog_create_database(s, "other", false));
+    CHECK_OK(save_fixture(s, "a", "x INT\n1", NULL));
+    CHECK_OK(save_fixture(s, "b", "y STRING\nb1", NULL));
+    CHECK_OK(txn_append(s, 3, names, adds)); /* other.c is created */
+    CHECK_EQ_INT(version_of(s, "a"), 2);
+    CHECK_EQ_INT(version_of(s, "b"), 2);
+    CHECK_EQ_INT(version_of(s, "other.c"), 1);
+    CHECK_OK(txn_append(s, 1, names + 1, adds + 1)); /* one table: a plain commit */
+    CHECK_EQ_INT(version_of(s, "b"), 3);
+    spk_session_stop(s);
+    CHECK_EQ_INT(count_suffix(base, ".spkc") + count_suffix(base, ".tmp") + count_suffix(dir, ".tmp") + count_suffix(other, ".tmp"), 0);
+    CHECK(path_exists_f("%s/a.2.spkt", dir) && !path_exists_f("%s/a.1.spkt", dir));
+    CHECK(path_exists_f("%s/b.3.spkt", dir) && path_exists_f("%s/c.1.spkt", other));
+    s = OPEN(base);
+    if (!s) goto done;
+    CHECK_TABLE(s, "a", "x INT\n1\n2");
+    CHECK_TABLE(s, "b", "y STRING\nb1\nb2\nb2");
+    CHECK_TABLE(s, "other.c", "z DOUBLE\n2.5");
+    spk_session_stop(s);
+done:
+    rm_tree(base);
+}
+
+/* A transaction whose commit cannot be finished after its record is
+ * written (a directory sits where one of its files must go): the commit
+ * fails saying the next open finishes it, the backend refuses changes, an
+ * open fails while the rename still cannot be done, and once it can, the
+ * open finishes the transaction. */
+static void test_txn_commit_unfinished(void) {
+    char base[512], blocker[1024], inside[1100];
+    fresh_base(base, sizeof base);
+    snprintf(blocker, sizeof blocker, "%s/default/b.2.spkt", base);
+    snprintf(inside, sizeof inside, "%s/keep", blocker);
+    static const char *const names[3] = {"a", "b", "other.c"};
+    static const char *const adds[3] = {"x INT\n2", "y STRING\nb2", "z DOUBLE\n2.5"};
+    spk_session *s = OPEN(base);
+    if (!s) goto done;
+    CHECK_OK(spk_catalog_create_database(s, "other", false));
+    CHECK_OK(save_fixture(s, "a", "x INT\n1", NULL));
+    CHECK_OK(save_fixture(s, "b", "y STRING\nb1", NULL));
+    CHECK_OK(save_fixture(s, "other.c", "z DOUBLE\n1.5", NULL));
+    CHECK(mkdir(blocker, 0777) == 0);
+    put_file(inside, "in the way");
+    CHECK_STATUS(txn_append(s, 3, names, adds), SPK_ERR_IO);
+    CHECK_CONTAINS(spk_last_error(), blocker);
+    CHECK_CONTAINS(spk_last_error(), "the next open of the base path finishes the transaction");
+    CHECK_EQ_INT(version_of(s, "a"), 1); /* not in this session's memory */
+    CHECK_STATUS(save_fixture(s, "a", "x INT\n3", "append"), SPK_ERR_IO);
+    CHECK_CONTAINS(spk_last_error(), "refuses changes");
+    CHECK_STATUS(spk_catalog_drop_table(s, "b", false), SPK_ERR_IO);
+    spk_session_stop(s);
+    CHECK_EQ_INT(count_suffix(base, ".spkc"), 1);
+    spk_backend *b = NULL;
+    spk_backend_config cfg = {NULL, base, 0, NULL};
+    CHECK_STATUS(spk_backend_file(&cfg, &b), SPK_ERR_IO);
+    CHECK_CONTAINS(spk_last_error(), "commit record");
+    spk_backend_close(b); /* NULL, unless the check failed */
+    CHECK_EQ_INT(count_suffix(base, ".spkc"), 1);
+    unlink(inside);
+    rmdir(blocker);
+    s = OPEN(base);
+    if (!s) goto done;
+    CHECK_EQ_INT(version_of(s, "a"), 2);
+    CHECK_TABLE(s, "a", "x INT\n1\n2");
+    CHECK_TABLE(s, "b", "y STRING\nb1\nb2");
+    CHECK_TABLE(s, "other.c", "z DOUBLE\n1.5\n2.5");
+    spk_session_stop(s);
+    CHECK_EQ_INT(count_suffix(base, ".spkc"), 0);
+done:
+    rm_tree(base);
+}
+
+/* A three-table transaction with each allocation failing in turn: nothing
+ * leaks, no file is left over, and the tables move on all together or not
+ * at all. */
+static void test_txn_allocation_failures(void) {
+    char base[512], dir[600], other[600];
+    fresh_base(base, sizeof base);
+    snprintf(dir, sizeof dir, "%s/default", base);
+    snprintf(other, sizeof other, "%s/other", base);
+    static const char *const names[3] = {"a", "b", "other.c"};
+    static const char *const adds[3] = {"x INT\n2", "y STRING\nb2", "z DOUBLE\n2.5"};
+    spk_session *s = OPEN(base);
+    if (!s) goto done;
+    CHECK_OK(spk_catalog_create_database(s, "other", false));
+    for (int i = 0; i < 3; i++) CHECK_OK(save_fixture(s, names[i], adds[i], NULL));
+    spk_session_stop(s);
+    spk_failalloc fa;
+    long k;
+    for (k = 1; k < 10000; k++) {
+        spk_failalloc_init(&fa, NULL, 0);
+        s = open_opts(base, &fa.iface, "1");
+        if (!s) {
+            FAILF("open: %s", spk_last_error());
+            break;
+        }
+        uint64_t before[3], after[3];
+        for (int i = 0; i < 3; i++) before[i] = version_of(s, names[i]);
+        fa.fail_at = fa.calls + k;
+        spk_status st = txn_append(s, 3, names, adds);
+        fa.fail_at = 0;
+        for (int i = 0; i < 3; i++) after[i] = version_of(s, names[i]);
+        spk_session_stop(s);
+        if (fa.live_blocks != 0) {
+            FAILF("a transaction failing at allocation %ld: %ld blocks leaked", k, fa.live_blocks);
+            break;
+        }
+        if (count_suffix(dir, ".tmp") + count_suffix(other, ".tmp") + count_suffix(base, ".tmp") + count_suffix(base, ".spkc"))
+            FAILF("a transaction failing at allocation %ld left a file behind", k);
+        for (int i = 0; i < 3; i++)
+            if (after[i] != before[i] + (st == SPK_OK)) {
+                FAILF("a transaction failing at allocation %ld returned %s, and table %s went from version %llu to %llu", k,
+                      spk_status_name(st), names[i], (unsigned long long)before[i], (unsigned long long)after[i]);
+                break;
+            }
+        if (st == SPK_OK) break;
+        if (st != SPK_ERR_NOMEM) {
+            FAILF("a transaction failing at allocation %ld returned %s: %s", k, spk_status_name(st), spk_last_error());
+            break;
+        }
+    }
+    CHECK(k > 3);
+    s = OPEN(base);
+    if (s) {
+        CHECK_TABLE(s, "a", "x INT\n2\n2");
+        CHECK_TABLE(s, "other.c", "z DOUBLE\n2.5\n2.5");
+        spk_session_stop(s);
+    }
+done:
+    rm_tree(base);
+}
 
 static void test_config_errors(void) {
     char base[512], path[1024];
@@ -1078,7 +1586,7 @@ static void test_config_errors(void) {
     CHECK_STR(spk_backend_type(b), "file");
     spk_backend_close(b);
     CHECK(path_exists_f("%s/default", base));
-    remove_tree(base);
+    rm_tree(base);
 }
 
 /* max_memory bounds writes as for the memory backend. */
@@ -1105,7 +1613,7 @@ static void test_max_memory(void) {
     CHECK_EQ_INT(count_suffix(dir, ".tmp"), 0);
     CHECK_EQ_INT(count_suffix(dir, ".spkt"), 1);
 done:
-    remove_tree(base);
+    rm_tree(base);
 }
 
 /* ------------------------------------------------------------ allocation failures */
@@ -1183,7 +1691,7 @@ static void test_allocation_failures(void) {
         spk_session_stop(s);
     }
 done:
-    remove_tree(base);
+    rm_tree(base);
 }
 
 int main(void) {
@@ -1201,6 +1709,13 @@ int main(void) {
     RUN(test_corrupt_truncated);
     RUN(test_hand_made_files);
     RUN(test_corrupt_table_recovery);
+    RUN(test_commit_record_redo);
+    RUN(test_commit_record_torn);
+    RUN(test_commit_record_corrupt);
+    RUN(test_commit_record_allocation_failures);
+    RUN(test_txn_commit_files);
+    RUN(test_txn_commit_unfinished);
+    RUN(test_txn_allocation_failures);
     RUN(test_config_errors);
     RUN(test_max_memory);
     RUN(test_allocation_failures);

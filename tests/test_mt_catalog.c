@@ -30,24 +30,6 @@ static const char *fresh_base(char *buf, size_t cap) {
     return buf;
 }
 
-/* rm -r of a base path the test made (two levels: databases, files). */
-#include <dirent.h>
-#include <unistd.h>
-static void remove_tree(const char *path, int depth) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        char child[512];
-        while ((e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            if (depth > 0) remove_tree(child, depth - 1);
-            remove(child);
-        }
-        closedir(d);
-    }
-    rmdir(path);
-}
 
 static spk_session *session_for(const char *backend, char *base, size_t cap) {
     spk_builder *b = NULL;
@@ -67,7 +49,7 @@ static bool file_backend_works(void) {
     char base[256];
     spk_session *s = session_for("file", base, sizeof base);
     spk_session_stop(s);
-    remove_tree(base, 1);
+    rm_tree(base);
     return s != NULL;
 }
 
@@ -177,7 +159,7 @@ static void run_s1(const char *backend) {
             CHECK_EQ_INT(c.bad, 0);
             spk_session_stop(s);
         }
-        remove_tree(base, 1);
+        rm_tree(base);
     }
 }
 
@@ -268,7 +250,7 @@ static void run_s2(const char *backend) {
     CHECK(!spk_catalog_table_exists(root, "temp_view"));
     spk_df_release(source);
     spk_session_stop(root);
-    if (base[0]) remove_tree(base, 1);
+    if (base[0]) rm_tree(base);
 }
 
 static void test_s2_memory(void) {
