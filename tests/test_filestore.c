@@ -1408,6 +1408,10 @@ static spk_status txn_append(spk_session *s, int n, const char *const *names, co
     return st;
 }
 
+/* The transaction tests' tables (one in another database) and the rows each gets. */
+static const char *const names[3] = {"a", "b", "other.c"};
+static const char *const adds[3] = {"x INT\n2", "y STRING\nb2", "z DOUBLE\n2.5"};
+
 /* A transaction's tables change together, on disk as in memory, and leave
  * no commit record or temporary file behind. */
 static void test_txn_commit_files(void) {
@@ -1415,8 +1419,6 @@ static void test_txn_commit_files(void) {
     fresh_base(base, sizeof base);
     snprintf(dir, sizeof dir, "%s/default", base);
     snprintf(other, sizeof other, "%s/other", base);
-    static const char *const names[3] = {"a", "b", "other.c"};
-    static const char *const adds[3] = {"x INT\n2", "y STRING\nb2", "z DOUBLE\n2.5"};
     spk_session *s = OPEN(base);
     if (!s) goto done;
     CHECK_OK(spk_catalog_create_database(s, "other", false));
@@ -1452,8 +1454,6 @@ static void test_txn_commit_unfinished(void) {
     fresh_base(base, sizeof base);
     snprintf(blocker, sizeof blocker, "%s/default/b.2.spkt", base);
     snprintf(inside, sizeof inside, "%s/keep", blocker);
-    static const char *const names[3] = {"a", "b", "other.c"};
-    static const char *const adds[3] = {"x INT\n2", "y STRING\nb2", "z DOUBLE\n2.5"};
     spk_session *s = OPEN(base);
     if (!s) goto done;
     CHECK_OK(spk_catalog_create_database(s, "other", false));
@@ -1499,8 +1499,6 @@ static void test_txn_allocation_failures(void) {
     fresh_base(base, sizeof base);
     snprintf(dir, sizeof dir, "%s/default", base);
     snprintf(other, sizeof other, "%s/other", base);
-    static const char *const names[3] = {"a", "b", "other.c"};
-    static const char *const adds[3] = {"x INT\n2", "y STRING\nb2", "z DOUBLE\n2.5"};
     spk_session *s = OPEN(base);
     if (!s) goto done;
     CHECK_OK(spk_catalog_create_database(s, "other", false));
