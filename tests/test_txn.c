@@ -695,7 +695,9 @@ static void test_memory_flat(void) {
 /* ------------------------------------------------------------ backends */
 
 static void test_file_backend(void) {
-    char dir[] = "/tmp/spk_txn_XXXXXX";
+    char dir[512];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/spk_txn_XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) {
         CHECK(!"mkdtemp failed");
         return;
