@@ -119,7 +119,7 @@ struct spk_scan {
     uint64_t asof;
     spk_table *rows;
     bool case_sensitive;
-    spk_expr *where;
+    spk_bound *where; /* bound once, to the version's schema (qualifier: the table's name) */
     int ncolumns;
     char **columns;
 };
@@ -157,7 +157,7 @@ SPKDEF void spk_scan_free(spk_scan *sc) {
     const spk_backend *b = sc->catalog->backend;
     b->ops->unpin(b->self, sc->db, sc->table, sc->asof);
     spk_table_free(sc->rows);
-    spk_expr_release(sc->where);
+    spk_bound_free(sc->where);
     spk__scan_columns_free(sc);
     spk__session_release(sc->session);
     spk__catalog_release(sc->catalog);
@@ -171,24 +171,24 @@ SPKDEF spk_status spk_scan_where(spk_scan *sc, spk_expr *predicate) {
         spk_expr_release(predicate);
         return spk__fail(SPK_ERR_ARG, "spk_scan_where: NULL %s", sc ? "predicate" : "scan");
     }
-    /* Checked now, so a bad predicate fails here and not in every worker. */
+    /* Bound now: a bad predicate fails here, not in every worker, and every
+     * shard's read reuses the bound form (it is immutable). */
     spk_bound *b = NULL;
-    char **quals = NULL;
     int n = spk_schema_ncols(sc->rows->schema);
-    spk_status st = SPK_OK;
-    if (!(quals = (char **)spk__calloc(&spk__default_allocator, (size_t)(n ? n : 1) * sizeof *quals))) st = spk__nomem("qualifiers", sizeof *quals);
+    const char **quals = (const char **)spk__calloc(&spk__default_allocator, (size_t)(n ? n : 1) * sizeof *quals);
+    spk_status st = quals ? SPK_OK : spk__nomem("qualifiers", sizeof *quals);
     for (int i = 0; st == SPK_OK && i < n; i++) quals[i] = sc->table;
-    if (st == SPK_OK) st = spk__bind_scoped(predicate, sc->rows->schema, (const char *const *)quals, sc->case_sensitive, &b);
+    if (st == SPK_OK) st = spk__bind_scoped(predicate, sc->rows->schema, quals, sc->case_sensitive, &b);
     if (st == SPK_OK && spk_bound_type(b).id != SPK_TYPE_BOOLEAN && spk_bound_type(b).id != SPK_TYPE_NULL)
         st = spk__fail(SPK_ERR_TYPE, "a scan's predicate must be BOOLEAN, not %s", spk__type_sql(spk_bound_type(b)).s);
-    spk_bound_free(b);
-    if (quals) spk__free(&spk__default_allocator, quals, (size_t)(n ? n : 1) * sizeof *quals);
+    if (quals) spk__free(&spk__default_allocator, (void *)quals, (size_t)(n ? n : 1) * sizeof *quals);
+    spk_expr_release(predicate);
     if (st != SPK_OK) {
-        spk_expr_release(predicate);
+        spk_bound_free(b);
         return st;
     }
-    spk_expr_release(sc->where);
-    sc->where = predicate;
+    spk_bound_free(sc->where);
+    sc->where = b;
     return SPK_OK;
 }
 
@@ -228,16 +228,8 @@ static spk_status spk__scan_rows(spk_scan *sc, const spk_shard *sh, spk_table **
         *out = rows;
         return st;
     }
-    int n = spk_schema_ncols(rows->schema);
-    const char **quals = (const char **)spk__calloc(&spk__default_allocator, (size_t)(n ? n : 1) * sizeof *quals);
-    spk_bound *b = NULL;
     spk_table *kept = NULL;
-    if (!quals) st = spk__nomem("qualifiers", sizeof *quals);
-    for (int i = 0; st == SPK_OK && i < n; i++) quals[i] = sc->table;
-    if (st == SPK_OK) st = spk__bind_scoped(sc->where, rows->schema, quals, sc->case_sensitive, &b);
-    if (st == SPK_OK) st = spk_bound_filter(b, rows, &kept);
-    spk_bound_free(b);
-    if (quals) spk__free(&spk__default_allocator, (void *)quals, (size_t)(n ? n : 1) * sizeof *quals);
+    st = spk_bound_filter(sc->where, rows, &kept);
     spk_table_free(rows);
     *out = kept;
     return st;
