@@ -2,6 +2,9 @@
 #   make demo    build and run examples/quickstart.c
 #   make test    every test, every configuration; ends with "N passed, N failed"
 #   make bench   the benchmarks in bench/ (optimised build)
+#   make fuzz FUZZER=expr SECONDS=600   one libFuzzer harness (tests/fuzz/) for
+#                a long run, growing build/fuzz/corpus-<name>; make fuzz-corpus
+#                regenerates the checked-in seeds with tests/fuzz/gen_corpus.c
 # sparkless.h is generated from src/ by tools/amalgamate; any target that uses
 # it regenerates it first.
 
@@ -23,7 +26,7 @@ TESTS   := $(basename $(notdir $(wildcard tests/test_*.c)))
 EXAMPLES:= $(basename $(notdir $(wildcard examples/*.c)))
 BENCHES := $(basename $(notdir $(wildcard bench/*.c)))
 
-.PHONY: all demo test bench clean header
+.PHONY: all demo test bench clean header fuzz fuzz-corpus
 .DELETE_ON_ERROR:
 all: sparkless.h
 
@@ -67,6 +70,35 @@ $(B)/checks/amalgamate.ok: sparkless.h $(SOURCES) tools/amalgamate $(B)/checks/.
 	tools/amalgamate --check && touch $@
 $(B)/checks/bench-build.ok: $(addprefix bench/,$(addsuffix .c,$(BENCHES))) sparkless.h $(B)/checks/.dir
 	for b in $(BENCHES); do $(CC) $(WARN) -O2 -I. bench/$$b.c -o $(B)/checks/bench-$$b $(LIBS) || exit 1; done; touch $@
+
+# ---- fuzzers: tests/fuzz/fuzz_<name>.c, clang's libFuzzer under ASan+UBSan ----
+# Each is one translation unit (it defines SPARKLESS_IMPLEMENTATION itself).
+# make test (tools/runtests) runs each on its checked-in corpus and fuzzes it
+# for FUZZ_SECONDS; make fuzz is for long runs.
+FUZZ_CC    := clang
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_RUN   := -rss_limit_mb=2048 -timeout=10
+FUZZER     ?= expr
+SECONDS    ?= 600
+$(B)/fuzz/.dir:
+	@mkdir -p $(B)/fuzz && touch $@
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h sparkless.h $(B)/fuzz/.dir
+	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) $< -o $@ $(LIBS)
+$(B)/fuzz/gen_corpus: tests/fuzz/gen_corpus.c tests/fuzz/fuzz_common.h sparkless.h $(B)/fuzz/.dir
+	$(CC) $(WARN) -O1 -g $< -o $@ $(LIBS)
+
+# A long run that keeps what it finds in build/fuzz/corpus-<name> (the
+# checked-in seeds are read, never written) and crashes in build/fuzz/crashes-<name>/.
+fuzz: $(B)/fuzz/fuzz_$(FUZZER)
+	@mkdir -p $(B)/fuzz/corpus-$(FUZZER) $(B)/fuzz/crashes-$(FUZZER)
+	$< $(FUZZ_RUN) -max_total_time=$(SECONDS) -print_final_stats=1 \
+	  $(if $(wildcard tests/fuzz/$(FUZZER).dict),-dict=tests/fuzz/$(FUZZER).dict) \
+	  -artifact_prefix=$(B)/fuzz/crashes-$(FUZZER)/ $(B)/fuzz/corpus-$(FUZZER) tests/fuzz/corpus/$(FUZZER)
+
+# Rewrites the checked-in seed corpus (commit the result).
+fuzz-corpus: $(B)/fuzz/gen_corpus
+	rm -rf tests/fuzz/corpus
+	$(B)/fuzz/gen_corpus tests/fuzz/corpus
 
 test: sparkless.h
 	@tools/runtests

@@ -30,6 +30,11 @@
      expr     spk_expr: builders (spk_col, spk_lit_*, spk_add, spk_gt,
               spk_and, spk_in, spk_like, spk_when, spk_cast, spk_call, ...),
               spk_expr_parse (Spark SQL expression text), spk_expr_to_sql
+     udf      user-defined functions: scalar and aggregate C functions
+              (spk_udf_scalar, spk_udf_aggregate), SQL macros
+              (spk_udf_macro), spk_udf_call; registries per session
+              (spk_session_udfs), per thread (spk_set_worker_ctx) and
+              global (spk_udf_global), strict mode
      vector, funcs
               internal: column vectors, kernels, the function library
               (Spark's math, string, regexp, conditional, date/time and
@@ -68,6 +73,9 @@
               transactions (spk_txn: write, delete, update, merge, take,
               include, commit, rollback, spk_txn_run retries) and their
               operations as JSON
+     wire     the versioned binary wire format (docs/wire-format.md):
+              spk_expr_encode/decode, spk_expr_equal, scan tasks
+              (spk_scan_task_encode/decode/run) for workers
 
    CONFIGURATION MACROS (define them before including the implementation)
 
@@ -128,7 +136,8 @@
      DDL as spk_schema_ddl writes it. SQL is an expression in the syntax of
      spk_expr_parse, written so that it parses back to the same tree
      (columns quoted, literals typed: 5 INT, 5L BIGINT, CAST('1.5' AS
-     DOUBLE), DATE '...'). A VALUE is null, or by column type: true/false;
+     DOUBLE), DATE '...'), nested at most 60 levels deep (deeper ones are
+     SPK_ERR_LIMIT, writing and reading). A VALUE is null, or by column type: true/false;
      an integer; a number or "NaN", "Infinity", "-Infinity"; a string (for
      STRING, and DECIMAL/DATE/TIMESTAMP as Spark prints them). Members not
      named here are ignored; another "version" is SPK_ERR_VERSION.
@@ -212,6 +221,16 @@
        take/include. Commits from any threads are atomic and serialized per
        catalog: every table of one commit becomes visible at the same asof,
        and a reader sees all of a commit or none of it.
+     - UDFs (udf.h) are immutable and reference-counted: register one in
+       any number of registries and call it from any number of threads at
+       once — so a UDF's C functions must be thread-safe. Registries take
+       registrations and lookups from any threads (a mutex held only for the
+       map, never while a UDF runs). The worker context is per thread
+       (_Thread_local): spk_set_worker_ctx on a worker thread affects binds
+       and decodes on that thread only.
+     - Encoding and decoding (wire.h) share nothing: any number of threads
+       may encode and decode at once. A decoded scan task is immutable; run
+       it from any thread.
      - spk_builder_get_or_create may race from many threads: one default
        session is made and every caller gets a handle to it (each handle is
        stopped once). spk_session_stop must not run while another call on the
@@ -1011,6 +1030,123 @@ SPKDEF spk_status spk_expr_parse(const char *sql, spk_expr **out);
  * "upper(name)", "CAST(x AS INT)". snprintf contract. */
 SPKDEF size_t spk_expr_to_sql(const spk_expr *e, char *buf, size_t cap);
 
+/* ---- src/udf.h ---- */
+/* udf: user-defined functions — scalar and aggregate functions written in C,
+ * and macros written as SQL expressions — and the registries that resolve
+ * them by name: one per session, one per worker thread (the worker
+ * context), and one for the process. */
+
+/* A UDF is immutable once made and reference-counted, so one definition may
+ * sit in several registries and in expressions on many threads at once. */
+typedef struct spk_udf spk_udf;
+
+typedef enum spk_udf_kind {
+    SPK_UDF_SCALAR = 1,    /* a C function of one row's arguments */
+    SPK_UDF_AGGREGATE = 2, /* C functions over a group's values */
+    SPK_UDF_MACRO = 3      /* an expression over named parameters: double_it(x) = x * 2 */
+} spk_udf_kind;
+
+/* A scalar UDF: called once per row with the row's arguments, already cast
+ * to the declared argument types (a NULL argument arrives as a value with
+ * is_null set: the function decides what NULL gives). It sets *result to a
+ * value of the declared return type or to NULL (is_null). A STRING result
+ * may point at the function's own memory: it is copied before the next
+ * call. Returning anything but SPK_OK fails the query with that status,
+ * and the message names the UDF. Called from any number of threads at once. */
+typedef spk_status (*spk_udf_fn)(void *user, const spk_value *args, int nargs, spk_value *result);
+
+/* An aggregate UDF works on per-group states of state_size bytes (aligned
+ * for any type): init makes an empty state, update adds one value (NULLs
+ * are skipped before update, as Spark's built-in aggregates do), merge adds
+ * the state `from` into `into` (partial aggregates from several threads),
+ * finish gives the group's result, destroy (optional) frees what a state
+ * owns. A STRING result may point into the state: it is copied. States are
+ * moved as bytes while the groups grow, so they must not point into
+ * themselves (point to memory they own instead). */
+typedef struct spk_udaf_fns {
+    size_t state_size; /* 1 to 4096 bytes */
+    void (*init)(void *user, void *state);
+    spk_status (*update)(void *user, void *state, const spk_value *arg);
+    spk_status (*merge)(void *user, void *into, const void *from);
+    spk_status (*finish)(void *user, const void *state, spk_value *result);
+    void (*destroy)(void *user, void *state); /* NULL: nothing to free */
+} spk_udaf_fns;
+
+/* spark.udf.register(name, f, returnType): a scalar UDF of nargs (0 to 64)
+ * arguments. Names are 1 to 128 characters of [A-Za-z0-9_] not starting
+ * with a digit, and match case-insensitively. `user` is passed to fn. */
+SPKDEF spk_status spk_udf_scalar(const char *name, const spk_type *arg_types, int nargs, spk_type return_type,
+                                 spk_udf_fn fn, void *user, spk_udf **out);
+/* An aggregate UDF of one argument. */
+SPKDEF spk_status spk_udf_aggregate(const char *name, spk_type arg_type, spk_type return_type,
+                                    const spk_udaf_fns *fns, void *user, spk_udf **out);
+/* A SQL macro: `params` as DDL ("x INT, y DOUBLE"; "" for none) and the
+ * body as a SQL expression over them ("x * 2"): spk_udf_macro("double_it",
+ * "x INT", "x * 2", &u). A call is the body with each parameter replaced by
+ * its argument cast to the parameter's type; its type is the body's. The
+ * body may use only its parameters (no columns), built-in functions and
+ * other UDFs by name; SPK_ERR_ARG otherwise. Macros travel inside encoded
+ * expressions (wire.h), since they run no C code. */
+SPKDEF spk_status spk_udf_macro(const char *name, const char *params, const char *body, spk_udf **out);
+/* The same from parts: n parameter names and types, and a body (consumed). */
+SPKDEF spk_status spk_udf_macro_expr(const char *name, const char *const *params, const spk_type *types, int n,
+                                     spk_expr *body, spk_udf **out);
+
+SPKDEF spk_udf *spk_udf_retain(spk_udf *u);
+SPKDEF void spk_udf_release(spk_udf *u); /* NULL is fine */
+SPKDEF const char *spk_udf_name(const spk_udf *u);
+SPKDEF spk_udf_kind spk_udf_kind_of(const spk_udf *u);
+SPKDEF int spk_udf_nargs(const spk_udf *u);
+SPKDEF spk_type spk_udf_arg_type(const spk_udf *u, int i);
+/* The declared return type; a macro's is NULL-typed (it is the body's, found at bind). */
+SPKDEF spk_type spk_udf_return_type(const spk_udf *u);
+/* "double_it(x INT) -> INT", as errors print it. snprintf contract. */
+SPKDEF size_t spk_udf_signature(const spk_udf *u, char *buf, size_t cap);
+
+/* An expression calling `udf` (retained by the expression) with n
+ * arguments (consumed): spk_udf_call(u, 1, spk_col("x")). Its SQL text is
+ * the call by name, "double_it(x)". The argument count is checked here,
+ * the types when the expression is bound. */
+SPKDEF spk_expr *spk_udf_call(spk_udf *udf, int n, ...);
+SPKDEF spk_expr *spk_udf_call_array(spk_udf *udf, spk_expr *const *args, int n);
+
+/* ---------------------------------------------------------------- registries
+ * A registry maps names to UDFs; it is thread-safe (lookups run while
+ * others register) and reference-counted. Binding a call by name
+ * (spk_call("double_it", ...), or the name in SQL text) that is not a
+ * built-in function looks in the session's registry, then in the calling
+ * thread's worker context, then in the global registry. Decoding an
+ * expression (wire.h) resolves its UDF references in an explicit registry,
+ * then the worker context, then the global registry. */
+typedef struct spk_udf_registry spk_udf_registry;
+
+SPKDEF spk_status spk_udf_registry_new(spk_udf_registry **out);
+SPKDEF spk_udf_registry *spk_udf_registry_retain(spk_udf_registry *r);
+SPKDEF void spk_udf_registry_release(spk_udf_registry *r); /* NULL is fine */
+/* Adds udf (retained), replacing any UDF of the same name (as Spark's register). */
+SPKDEF spk_status spk_udf_register(spk_udf_registry *r, spk_udf *udf);
+/* SPK_ERR_NOT_FOUND if the name is not registered. */
+SPKDEF spk_status spk_udf_unregister(spk_udf_registry *r, const char *name);
+/* The UDF of that name, retained (release it), or NULL. */
+SPKDEF spk_udf *spk_udf_lookup(spk_udf_registry *r, const char *name);
+/* Strict mode (seed 003's inlining toggle): decoding refuses expressions
+ * that carry a macro's definition inline, so only functions registered
+ * here can run. A decode is strict when its explicit registry or the
+ * worker context is strict. */
+SPKDEF void spk_udf_registry_set_strict(spk_udf_registry *r, bool strict);
+SPKDEF bool spk_udf_registry_strict(const spk_udf_registry *r);
+
+/* The process-wide registry (made on first use, never freed; do not
+ * release). NULL only if it cannot be made (out of memory). */
+SPKDEF spk_udf_registry *spk_udf_global(void);
+/* A session's own registry is spk_session_udfs (plan.h). */
+
+/* The calling thread's worker context: a registry (retained until cleared
+ * or replaced) consulted by binds and decodes on this thread. */
+SPKDEF void spk_set_worker_ctx(spk_udf_registry *r);
+SPKDEF void spk_clear_worker_ctx(void);
+SPKDEF spk_udf_registry *spk_worker_ctx(void); /* borrowed; NULL if none */
+
 /* ---- src/vector.h ---- */
 /* vector: internal only (column vectors, bound expression nodes, kernels); no public declarations. */
 
@@ -1087,6 +1223,9 @@ SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session *
 SPKDEF void spk_session_free(spk_session *s);
 /* The threads the session's queries run on (the option, or what 0 resolved to). */
 SPKDEF int spk_session_threads(const spk_session *s);
+/* The session's own UDF registry (spark.udf, udf.h): borrowed, lives with
+ * the session. A session from spk_session_new_session starts with an empty one. */
+SPKDEF spk_udf_registry *spk_session_udfs(spk_session *s);
 
 /* TEST HOOK: while `threads` > 0, the queries of every session whose
  * options left `threads` at 0 run on that many threads, and `morsel_rows` > 0 replaces the
@@ -1781,6 +1920,80 @@ SPKDEF spk_status spk_txn_ops_to_json(const spk_txn_ops *ops, char **out);
  * format version or operation, a bad schema or row: SPK_ERR_PARSE (or
  * SPK_ERR_VERSION) naming what and where. Tables are checked at commit. */
 SPKDEF spk_status spk_txn_ops_from_json(const char *json, size_t len, spk_txn_ops **out);
+
+/* ---- src/wire.h ---- */
+/* wire: the versioned binary format that ships expressions and scan tasks
+ * to workers (threads, processes, machines). docs/wire-format.md describes
+ * it field by field.
+ *
+ * Decoding treats its input as hostile: it reads only inside the given
+ * bytes, bounds nesting (SPK_EXPR_MAX_DEPTH levels) and size (SPK_WIRE_MAX_BYTES),
+ * checks a CRC-32 of the body, and never takes code from the bytes —
+ * built-in functions travel by name and are checked when the expression is
+ * bound; C UDFs travel as a name and signature resolved in registries the
+ * receiver set up (udf.h); only macros, which run no C code, may travel
+ * inline, and a strict registry refuses even those. */
+
+/* The wire format's version. A reader accepts bytes of its own major
+ * version and any minor version; bytes of a newer minor version that use a
+ * node kind or field this reader does not know are refused (SPK_ERR_VERSION),
+ * never misread. */
+#define SPK_WIRE_MAJOR 1
+#define SPK_WIRE_MINOR 0
+
+#ifndef SPK_WIRE_MAX_BYTES
+#define SPK_WIRE_MAX_BYTES (64u << 20) /* the largest message a decoder accepts */
+#endif
+
+/* Bytes owned by the caller: free with spk_bytes_free. */
+typedef struct spk_bytes {
+    unsigned char *data;
+    size_t len;
+} spk_bytes;
+SPKDEF void spk_bytes_free(spk_bytes *b); /* frees data, zeroes *b; NULL is fine */
+
+/* Encodes e (borrowed): every node kind, literal type and aggregate; a call
+ * of a C UDF as its name and signature; a call of a macro with the macro's
+ * definition inline. Parser positions (carets for errors) do not travel. */
+SPKDEF spk_status spk_expr_encode(const spk_expr *e, spk_bytes *out);
+/* Decodes an expression. UDF references resolve in `udfs` (NULL: none),
+ * then the worker context, then the global registry; a missing UDF is
+ * SPK_ERR_NOT_FOUND and a signature mismatch SPK_ERR_TYPE, both naming it.
+ * Other version mismatch, SPK_ERR_VERSION naming both versions; damage,
+ * SPK_ERR_CORRUPT with the byte offset; limits, SPK_ERR_LIMIT. */
+SPKDEF spk_status spk_expr_decode(const void *data, size_t len, spk_udf_registry *udfs, spk_expr **out);
+
+/* Structural equality: same node kinds, names, literal types and values
+ * (doubles bit for bit), same UDFs (the same definition, or macros with
+ * equal definitions). Parser positions are ignored. */
+SPKDEF bool spk_expr_equal(const spk_expr *a, const spk_expr *b);
+
+/* ---------------------------------------------------------------- scan tasks
+ * A scan task is a scan (txn.h: a table at an asof, a predicate, a
+ * projection) and one of its shards, as bytes: the unit of work a driver
+ * ships. A worker decodes it and runs it on a session of the same catalog
+ * and gets exactly the rows that shard of that version holds. In the
+ * process that made it (or a fork() of it) the task reads its asof. In
+ * another process on the file backend's base path it reads the table's
+ * version by number, which works while that version is still the table's
+ * latest, and otherwise is SPK_ERR_NOT_FOUND saying so; a task made on a
+ * memory backend cannot run in an unrelated process (SPK_ERR_NOT_FOUND). */
+typedef struct spk_scan_task spk_scan_task;
+
+/* Encodes scan sc with shard sh (NULL: the whole scan). The shard must be
+ * one of sc's (same asof) when it is physical. */
+SPKDEF spk_status spk_scan_task_encode(const spk_scan *sc, const spk_shard *sh, spk_bytes *out);
+SPKDEF spk_status spk_scan_task_decode(const void *data, size_t len, spk_udf_registry *udfs, spk_scan_task **out);
+SPKDEF void spk_scan_task_free(spk_scan_task *t); /* NULL is fine */
+/* The task's rows as a DataFrame of session s. */
+SPKDEF spk_df *spk_scan_task_run(const spk_scan_task *t, spk_session *s);
+
+SPKDEF const char *spk_scan_task_table(const spk_scan_task *t);     /* "db.table" */
+SPKDEF uint64_t spk_scan_task_asof(const spk_scan_task *t);
+SPKDEF const spk_shard *spk_scan_task_shard(const spk_scan_task *t); /* NULL: the whole scan */
+SPKDEF const spk_expr *spk_scan_task_predicate(const spk_scan_task *t); /* NULL: none */
+SPKDEF int spk_scan_task_ncolumns(const spk_scan_task *t);           /* 0: all */
+SPKDEF const char *spk_scan_task_column(const spk_scan_task *t, int i);
 
 #ifdef __cplusplus
 } /* extern "C" */
@@ -4952,6 +5165,7 @@ struct spk_expr {
     bool has_else;     /* CASE: the last argument is the ELSE value */
     bool descending;   /* SORT */
     bool nulls_first;  /* SORT */
+    bool inline_text;  /* name, qualifier and text lie in this node's block (decoded by wire.c): not freed apart */
     int nargs;
     spk_expr **args;   /* CASE: cond, value, cond, value, ..., [else] */
     char *name;        /* COL: column; ALIAS: alias; CALL: function; LIKE/RLIKE: pattern */
@@ -4964,8 +5178,44 @@ struct spk_expr {
     int height;           /* 1 + the tallest child: bounded, so recursion is */
     spk__source *source;  /* COL, CALL from the parser: the text, and ... */
     size_t pos;           /* ... the node's byte offset in it */
+    spk_udf *udf;         /* CALL of a UDF made by spk_udf_call or decoded: a reference */
     size_t size;       /* of this node's block (struct + args) */
 };
+
+/* A UDF definition (udf.h; made and registered in udf.c). It lives here
+ * because expression nodes hold references to it. One block holds the
+ * struct, arg_types and params; name and each parameter name are strings
+ * of the default allocator. */
+struct spk_udf {
+    atomic_int refs;
+    uint8_t kind;          /* spk_udf_kind */
+    int nargs;
+    char *name;
+    spk_type *arg_types;   /* nargs */
+    spk_type return_type;  /* MACRO: NULL-typed (the body's type, found at bind) */
+    spk_udf_fn fn;         /* SCALAR */
+    spk_udaf_fns agg;      /* AGGREGATE */
+    void *user;
+    char **params;         /* MACRO: nargs parameter names */
+    spk_expr *body;        /* MACRO: the body, over COL nodes named by params */
+    int depth;             /* 1 + the deepest UDF its body holds by reference: bounded, so releases are */
+    size_t size;           /* of the block */
+};
+
+SPKDEF spk_udf *spk_udf_retain(spk_udf *u) {
+    if (u) atomic_fetch_add_explicit(&u->refs, 1, memory_order_relaxed);
+    return u;
+}
+
+static void spk__free_string(char *s);
+
+SPKDEF void spk_udf_release(spk_udf *u) {
+    if (!u || atomic_fetch_sub_explicit(&u->refs, 1, memory_order_acq_rel) != 1) return;
+    spk__free_string(u->name);
+    for (int i = 0; u->params && i < u->nargs; i++) spk__free_string(u->params[i]);
+    spk_expr_release(u->body); /* may release macros it calls: nesting is bounded where bodies are made */
+    spk__free(&spk__default_allocator, u, u->size);
+}
 
 static spk__source *spk__source_new(const char *text, size_t len) {
     spk__source *s = (spk__source *)spk__alloc(&spk__default_allocator, sizeof *s + len + 1);
@@ -5028,10 +5278,13 @@ SPKDEF void spk_expr_release(spk_expr *e) {
             if (i == e->nargs - 1) tail = e->args[i];
             else spk_expr_release(e->args[i]);
         }
-        spk__free_string(e->name);
-        spk__free_string(e->qualifier);
+        if (!e->inline_text) {
+            spk__free_string(e->name);
+            spk__free_string(e->qualifier);
+            if (e->text) spk__free(spk__expr_alloc(), e->text, e->lit.as.str.len + 1);
+        }
         spk__source_release(e->source);
-        if (e->text) spk__free(spk__expr_alloc(), e->text, e->lit.as.str.len + 1);
+        spk_udf_release(e->udf);
         spk__free(spk__expr_alloc(), e, e->size);
         e = tail;
     }
@@ -5571,6 +5824,14 @@ static spk_status spk__built(spk_expr *e, spk_expr **out) {
     return SPK_OK;
 }
 
+/* e is the node just parsed: step past its last token, and keep e only if that works. */
+static spk_status spk__built_next(spk__parser *p, spk_expr *e, spk_expr **out) {
+    spk_status st = spk__next(p);
+    if (st != SPK_OK) return spk__drop(e, st);
+    *out = e;
+    return SPK_OK;
+}
+
 static spk_status spk__parse_number(spk__parser *p, spk_expr **out) {
     const char *s = p->src + p->tok.pos;
     size_t n = p->tok.len, body = 0;
@@ -5587,6 +5848,7 @@ static spk_status spk__parse_number(spk__parser *p, spk_expr **out) {
     size_t slen = n - body;
     spk_value v;
     spk_expr *e = NULL;
+    unsigned long errors = spk__error_count; /* a literal builder that fails (out of memory) records one */
     if (slen == 0 && !dot && !exp) {
         int64_t x;
         spk__parse_result r = spk__parse_int64(s, body, false, &x);
@@ -5622,9 +5884,9 @@ static spk_status spk__parse_number(spk__parser *p, spk_expr **out) {
     } else {
         return spk__parse_error(p, p->tok.pos + body, "unknown number suffix '%.*s'", (int)slen, suffix);
     }
+    if (!e && spk__error_count != errors) return spk__builder_failed();
     if (!e) return spk__parse_error(p, p->tok.pos, "bad number '%.*s'", (int)n, s);
-    *out = e;
-    return spk__next(p);
+    return spk__built_next(p, e, out);
 }
 
 /* INTERVAL n unit: DAY(S), WEEK(S), MONTH(S), YEAR(S), HOUR(S), MINUTE(S), SECOND(S). */
@@ -5667,8 +5929,7 @@ static spk_status spk__parse_interval(spk__parser *p, spk_expr **out) {
         spk_expr_release(e);
         return spk__parse_error(p, p->tok.pos, "unknown interval unit '%.*s'", (int)p->tok.len, u);
     }
-    *out = e;
-    return spk__next(p);
+    return spk__built_next(p, e, out);
 }
 
 static spk_status spk__parse_case(spk__parser *p, spk_expr **out) {
@@ -6315,6 +6576,486 @@ SPKDEF size_t spk_expr_to_sql(const spk_expr *e, char *buf, size_t cap) {
     return o.len;
 }
 
+/* ---- src/udf.c ---- */
+/* udf: UDF constructors, registries (session, worker context, global). */
+
+#define SPK__UDF_MAX_ARGS 64
+#define SPK__UDF_MAX_NAME 128
+/* Macros nest (a body holding a UDF, a call expanding to another call) at
+ * most this deep: releases and expansions recurse once per level. */
+#define SPK__UDF_MAX_NESTING 64
+
+/* ---------------------------------------------------------------- definitions */
+
+static spk_status spk__udf_check_name(const char *name, const char *what) {
+    if (!name) return spk__fail(SPK_ERR_ARG, "%s: NULL name", what);
+    size_t len = strlen(name);
+    bool ok = len >= 1 && len <= SPK__UDF_MAX_NAME && !spk__is_digit((unsigned char)name[0]);
+    for (size_t i = 0; ok && i < len; i++) {
+        int c = (unsigned char)name[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || spk__is_digit(c) || c == '_';
+    }
+    if (ok) return SPK_OK;
+    return spk__fail(SPK_ERR_ARG,
+                     "%s: the name \"%.*s%s\" is not 1 to %d characters of [A-Za-z0-9_] not starting with a digit",
+                     what, 200, name, len > 200 ? "..." : "", SPK__UDF_MAX_NAME);
+}
+
+/* One block: the struct, then params[nparams] (char *), then arg_types[nargs]. */
+static spk_udf *spk__udf_new(const char *name, spk_udf_kind kind, int nargs, int nparams) {
+    size_t size = sizeof(spk_udf) + (size_t)nparams * sizeof(char *) + (size_t)nargs * sizeof(spk_type);
+    spk_udf *u = (spk_udf *)spk__calloc(&spk__default_allocator, size);
+    if (!u) {
+        spk__nomem("a UDF", size);
+        return NULL;
+    }
+    atomic_init(&u->refs, 1);
+    u->size = size;
+    u->kind = (uint8_t)kind;
+    u->nargs = nargs;
+    u->depth = 1;
+    u->params = nparams ? (char **)(void *)(u + 1) : NULL;
+    u->arg_types = (spk_type *)(void *)((char *)(u + 1) + (size_t)nparams * sizeof(char *));
+    u->return_type = spk_type_of(SPK_TYPE_NULL);
+    u->name = spk__strndup(&spk__default_allocator, name, strlen(name));
+    if (!u->name) {
+        spk__nomem("a UDF's name", strlen(name) + 1);
+        spk__free(&spk__default_allocator, u, size);
+        return NULL;
+    }
+    return u;
+}
+
+static spk_status spk__udf_check_type(const char *name, spk_type t, const char *what) {
+    if (spk_type_valid(t)) return SPK_OK;
+    return spk__fail(SPK_ERR_ARG, "UDF `%s`: invalid %s type", name, what);
+}
+
+SPKDEF spk_status spk_udf_scalar(const char *name, const spk_type *arg_types, int nargs, spk_type return_type,
+                                 spk_udf_fn fn, void *user, spk_udf **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_udf_scalar: NULL output");
+    *out = NULL;
+    spk_status st = spk__udf_check_name(name, "spk_udf_scalar");
+    if (st != SPK_OK) return st;
+    if (nargs < 0 || nargs > SPK__UDF_MAX_ARGS || (nargs && !arg_types))
+        return spk__fail(SPK_ERR_ARG, "UDF `%s`: %d arguments (0 to %d, with their types)", name, nargs, SPK__UDF_MAX_ARGS);
+    if (!fn) return spk__fail(SPK_ERR_ARG, "UDF `%s`: NULL function", name);
+    for (int i = 0; i < nargs; i++)
+        if ((st = spk__udf_check_type(name, arg_types[i], "argument")) != SPK_OK) return st;
+    if ((st = spk__udf_check_type(name, return_type, "return")) != SPK_OK) return st;
+    spk_udf *u = spk__udf_new(name, SPK_UDF_SCALAR, nargs, 0);
+    if (!u) return SPK_ERR_NOMEM;
+    for (int i = 0; i < nargs; i++) u->arg_types[i] = arg_types[i];
+    u->return_type = return_type;
+    u->fn = fn;
+    u->user = user;
+    *out = u;
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_udf_aggregate(const char *name, spk_type arg_type, spk_type return_type,
+                                    const spk_udaf_fns *fns, void *user, spk_udf **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_udf_aggregate: NULL output");
+    *out = NULL;
+    spk_status st = spk__udf_check_name(name, "spk_udf_aggregate");
+    if (st != SPK_OK) return st;
+    if (!fns || !fns->init || !fns->update || !fns->merge || !fns->finish)
+        return spk__fail(SPK_ERR_ARG, "UDF `%s`: an aggregate needs init, update, merge and finish functions", name);
+    if (fns->state_size < 1 || fns->state_size > 4096)
+        return spk__fail(SPK_ERR_ARG, "UDF `%s`: state_size is %zu bytes; it must be 1 to 4096", name, fns->state_size);
+    if ((st = spk__udf_check_type(name, arg_type, "argument")) != SPK_OK ||
+        (st = spk__udf_check_type(name, return_type, "return")) != SPK_OK)
+        return st;
+    spk_udf *u = spk__udf_new(name, SPK_UDF_AGGREGATE, 1, 0);
+    if (!u) return SPK_ERR_NOMEM;
+    u->arg_types[0] = arg_type;
+    u->return_type = return_type;
+    u->agg = *fns;
+    u->user = user;
+    *out = u;
+    return SPK_OK;
+}
+
+/* A macro body may read only its parameters; *depth gets 1 + the deepest
+ * UDF it holds by reference. */
+static spk_status spk__macro_check(const spk_udf *m, const spk_expr *e, int *depth) {
+    if (!e) return spk__fail(SPK_ERR_ARG, "macro `%s`: NULL expression in the body", m->name);
+    if (e->op == SPK__OP_STAR)
+        return spk__fail(SPK_ERR_ARG, "macro `%s`: the body may not use `*`; it may use only its parameters", m->name);
+    if (e->op == SPK__OP_COL) {
+        bool found = false;
+        for (int i = 0; !found && i < m->nargs; i++) found = spk__name_eq(e->name, m->params[i], false);
+        if (!found || e->qualifier)
+            return spk__fail(SPK_ERR_ARG,
+                             "macro `%s`: the body references the column `%s%s%s`, which is not one of its parameters",
+                             m->name, e->qualifier ? e->qualifier : "", e->qualifier ? "." : "", e->name);
+    }
+    if (e->udf && e->udf->depth + 1 > *depth) *depth = e->udf->depth + 1;
+    for (int i = 0; i < e->nargs; i++) {
+        spk_status st = spk__macro_check(m, e->args[i], depth);
+        if (st != SPK_OK) return st;
+    }
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_udf_macro_expr(const char *name, const char *const *params, const spk_type *types, int n,
+                                     spk_expr *body, spk_udf **out) {
+    if (!out) {
+        spk_expr_release(body);
+        return spk__fail(SPK_ERR_ARG, "spk_udf_macro_expr: NULL output");
+    }
+    *out = NULL;
+    spk_status st = spk__udf_check_name(name, "spk_udf_macro");
+    if (st == SPK_OK && (n < 0 || n > SPK__UDF_MAX_ARGS || (n && (!params || !types))))
+        st = spk__fail(SPK_ERR_ARG, "macro `%s`: %d parameters (0 to %d, with names and types)", name, n, SPK__UDF_MAX_ARGS);
+    if (st == SPK_OK && !body)
+        st = spk__fail(SPK_ERR_ARG, "macro `%s`: NULL body (an expression builder failed earlier?)", name);
+    for (int i = 0; st == SPK_OK && i < n; i++) {
+        if (!params[i] || !params[i][0]) st = spk__fail(SPK_ERR_ARG, "macro `%s`: parameter %d has no name", name, i + 1);
+        else if (!spk_type_valid(types[i]))
+            st = spk__fail(SPK_ERR_ARG, "macro `%s`: parameter `%s` has an invalid type", name, params[i]);
+        for (int k = 0; st == SPK_OK && k < i; k++)
+            if (spk__name_eq(params[k], params[i], false))
+                st = spk__fail(SPK_ERR_ARG, "macro `%s`: the parameter `%s` is named twice", name, params[i]);
+    }
+    spk_udf *u = NULL;
+    if (st == SPK_OK && !(u = spk__udf_new(name, SPK_UDF_MACRO, n, n))) st = SPK_ERR_NOMEM;
+    if (st != SPK_OK) {
+        spk_expr_release(body);
+        return st;
+    }
+    u->body = body;
+    for (int i = 0; i < n && st == SPK_OK; i++) {
+        u->arg_types[i] = types[i];
+        if (!(u->params[i] = spk__strndup(&spk__default_allocator, params[i], strlen(params[i]))))
+            st = spk__nomem("a macro parameter", strlen(params[i]) + 1);
+    }
+    int depth = 1;
+    if (st == SPK_OK) st = spk__macro_check(u, body, &depth);
+    if (st == SPK_OK && depth > SPK__UDF_MAX_NESTING)
+        st = spk__fail(SPK_ERR_LIMIT, "macro `%s`: its body nests UDFs more than %d levels deep", name, SPK__UDF_MAX_NESTING);
+    if (st != SPK_OK) {
+        spk_udf_release(u);
+        return st;
+    }
+    u->depth = depth;
+    *out = u;
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_udf_macro(const char *name, const char *params, const char *body, spk_udf **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_udf_macro: NULL output");
+    *out = NULL;
+    spk_status st = spk__udf_check_name(name, "spk_udf_macro");
+    if (st != SPK_OK) return st;
+    if (!params || !body) return spk__fail(SPK_ERR_ARG, "macro `%s`: NULL parameters or body", name);
+    bool none = true;
+    for (const char *p = params; *p && none; p++) none = spk__is_space((unsigned char)*p);
+    spk_schema *s = NULL;
+    if (!none && (st = spk_schema_parse(NULL, params, &s)) != SPK_OK) {
+        spk__fail_prefix("macro `%s`: parameters: ", name);
+        return st;
+    }
+    int n = s ? spk_schema_ncols(s) : 0;
+    const char *names[SPK__UDF_MAX_ARGS];
+    spk_type types[SPK__UDF_MAX_ARGS];
+    if (n > SPK__UDF_MAX_ARGS) {
+        spk_schema_release(s);
+        return spk__fail(SPK_ERR_ARG, "macro `%s`: %d parameters (0 to %d)", name, n, SPK__UDF_MAX_ARGS);
+    }
+    for (int i = 0; i < n; i++) {
+        names[i] = spk_schema_field(s, i)->name;
+        types[i] = spk_schema_field(s, i)->type;
+    }
+    spk_expr *e = NULL;
+    if ((st = spk_expr_parse(body, &e)) != SPK_OK) {
+        spk__fail_prefix("macro `%s`: body: ", name);
+    } else {
+        st = spk_udf_macro_expr(name, names, types, n, e, out);
+    }
+    spk_schema_release(s);
+    return st;
+}
+
+/* ---------------------------------------------------------------- accessors */
+
+SPKDEF const char *spk_udf_name(const spk_udf *u) { return u ? u->name : ""; }
+SPKDEF spk_udf_kind spk_udf_kind_of(const spk_udf *u) { return u ? (spk_udf_kind)u->kind : (spk_udf_kind)0; }
+SPKDEF int spk_udf_nargs(const spk_udf *u) { return u ? u->nargs : 0; }
+SPKDEF spk_type spk_udf_arg_type(const spk_udf *u, int i) {
+    return u && i >= 0 && i < u->nargs ? u->arg_types[i] : spk_type_of(SPK_TYPE_NULL);
+}
+SPKDEF spk_type spk_udf_return_type(const spk_udf *u) { return u ? u->return_type : spk_type_of(SPK_TYPE_NULL); }
+
+SPKDEF size_t spk_udf_signature(const spk_udf *u, char *buf, size_t cap) {
+    spk__textout o = spk__textout_make(buf, cap);
+    if (!u) {
+        spk__out(&o, "NULL-udf");
+        return o.len;
+    }
+    char t[32];
+    spk__out(&o, "%s(", u->name);
+    for (int i = 0; i < u->nargs; i++) {
+        spk_type_format(u->arg_types[i], SPK_TYPE_SQL, t, sizeof t);
+        if (u->kind == SPK_UDF_MACRO) spk__out(&o, "%s%s %s", i ? ", " : "", u->params[i], t);
+        else spk__out(&o, "%s%s", i ? ", " : "", t);
+    }
+    if (u->kind == SPK_UDF_MACRO) {
+        spk__out(&o, ") -> ?");
+    } else {
+        spk_type_format(u->return_type, SPK_TYPE_SQL, t, sizeof t);
+        spk__out(&o, ") -> %s", t);
+    }
+    return o.len;
+}
+
+/* ---------------------------------------------------------------- calls */
+
+SPKDEF spk_expr *spk_udf_call_array(spk_udf *udf, spk_expr *const *args, int n) {
+    if (!udf || n < 0 || (n && !args) || n != udf->nargs) {
+        if (args && n > 0) spk__release_all(args, n);
+        if (!udf) spk__fail(SPK_ERR_ARG, "spk_udf_call: NULL UDF");
+        else
+            spk__fail(SPK_ERR_ARG, "[WRONG_NUM_ARGS] The `%s` requires %d parameters but the actual number is %d.",
+                      udf->name, udf->nargs, n);
+        return NULL;
+    }
+    spk_expr *e = spk__with_name(spk__node(SPK__OP_CALL, args, n), udf->name, strlen(udf->name));
+    if (e) e->udf = spk_udf_retain(udf);
+    return e;
+}
+
+SPKDEF spk_expr *spk_udf_call(spk_udf *udf, int n, ...) {
+    spk_expr *args[SPK__UDF_MAX_ARGS];
+    bool fits = n >= 0 && n <= SPK__UDF_MAX_ARGS;
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        spk_expr *a = va_arg(ap, spk_expr *);
+        if (fits) args[i] = a;
+        else spk_expr_release(a);
+    }
+    va_end(ap);
+    if (!fits) {
+        spk__fail(SPK_ERR_ARG, "spk_udf_call: %d arguments (0 to %d)", n, SPK__UDF_MAX_ARGS);
+        return NULL;
+    }
+    return spk_udf_call_array(udf, args, n);
+}
+
+/* A copy of node e with the given children (consumed); NULL and an error
+ * if the copy would be too tall. */
+static spk_expr *spk__expr_copy_with(const spk_expr *e, spk_expr **args) {
+    spk_expr *c = spk__node((spk__op)e->op, args, e->nargs);
+    if (!c) return NULL;
+    c->distinct = e->distinct;
+    c->has_else = e->has_else;
+    c->descending = e->descending;
+    c->nulls_first = e->nulls_first;
+    c->lit = e->lit;
+    c->type = e->type;
+    c->months = e->months;
+    c->days = e->days;
+    c->micros = e->micros;
+    c->pos = e->pos;
+    c->source = spk__source_retain(e->source);
+    c->udf = spk_udf_retain(e->udf);
+    bool ok = true;
+    if (e->name) ok = (c->name = spk__strndup(spk__expr_alloc(), e->name, strlen(e->name))) != NULL;
+    if (ok && e->qualifier) ok = (c->qualifier = spk__strndup(spk__expr_alloc(), e->qualifier, strlen(e->qualifier))) != NULL;
+    if (ok && e->text) {
+        ok = (c->text = spk__strndup(spk__expr_alloc(), e->text, e->lit.as.str.len)) != NULL;
+        if (ok) c->lit.as.str.ptr = c->text;
+    }
+    if (!ok) {
+        spk__nomem("an expression", sizeof *c);
+        spk_expr_release(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The body of macro m with every parameter replaced by its argument cast to
+ * the parameter's type (each use holds its own reference to the argument).
+ * Subtrees without parameters are shared, not copied. */
+static spk_expr *spk__macro_subst(const spk_udf *m, const spk_expr *e, spk_expr *const *args) {
+    if (e->op == SPK__OP_COL) {
+        for (int i = 0; i < m->nargs; i++)
+            if (spk__name_eq(e->name, m->params[i], false)) return spk_cast(spk_expr_retain(args[i]), m->arg_types[i]);
+        spk__fail(SPK_ERR_INTERNAL, "macro `%s`: `%s` is not a parameter", m->name, e->name);
+        return NULL;
+    }
+    if (e->nargs == 0) return spk_expr_retain((spk_expr *)(uintptr_t)e);
+    spk_expr *stack[8], **kids = stack;
+    size_t size = (size_t)e->nargs * sizeof *kids;
+    if (e->nargs > 8 && !(kids = (spk_expr **)spk__alloc(spk__expr_alloc(), size))) {
+        spk__nomem("a macro expansion", size);
+        return NULL;
+    }
+    bool changed = false, failed = false;
+    int made = 0;
+    for (; made < e->nargs; made++) {
+        if (!(kids[made] = spk__macro_subst(m, e->args[made], args))) {
+            failed = true;
+            break;
+        }
+        changed |= kids[made] != e->args[made];
+    }
+    spk_expr *out = NULL;
+    if (failed || !changed) {
+        spk__release_all(kids, made);
+        if (!failed) out = spk_expr_retain((spk_expr *)(uintptr_t)e);
+    } else {
+        out = spk__expr_copy_with(e, kids);
+    }
+    if (kids != stack) spk__free(spk__expr_alloc(), kids, size);
+    return out;
+}
+
+/* ---------------------------------------------------------------- registries */
+
+struct spk_udf_registry {
+    atomic_int refs;
+    atomic_bool strict;
+    spk__mutex lock; /* guards items and n; held only to read or swap pointers */
+    spk_udf **items;
+    int n, cap;
+};
+
+SPKDEF spk_status spk_udf_registry_new(spk_udf_registry **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_udf_registry_new: NULL output");
+    *out = NULL;
+    spk_udf_registry *r = (spk_udf_registry *)spk__calloc(&spk__default_allocator, sizeof *r);
+    if (!r) return spk__nomem("a UDF registry", sizeof *r);
+    if (!spk__mutex_init(&r->lock)) {
+        spk__free(&spk__default_allocator, r, sizeof *r);
+        return spk__fail(SPK_ERR_INTERNAL, "a UDF registry: mtx_init failed");
+    }
+    atomic_init(&r->refs, 1);
+    atomic_init(&r->strict, false);
+    *out = r;
+    return SPK_OK;
+}
+
+SPKDEF spk_udf_registry *spk_udf_registry_retain(spk_udf_registry *r) {
+    if (r) atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+    return r;
+}
+
+SPKDEF void spk_udf_registry_release(spk_udf_registry *r) {
+    if (!r || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1) return;
+    for (int i = 0; i < r->n; i++) spk_udf_release(r->items[i]);
+    if (r->items) spk__free(&spk__default_allocator, r->items, (size_t)r->cap * sizeof *r->items);
+    spk__mutex_destroy(&r->lock);
+    spk__free(&spk__default_allocator, r, sizeof *r);
+}
+
+static int spk__udf_registry_find(const spk_udf_registry *r, const char *name) {
+    for (int i = 0; i < r->n; i++)
+        if (spk__name_eq(r->items[i]->name, name, false)) return i;
+    return -1;
+}
+
+SPKDEF spk_status spk_udf_register(spk_udf_registry *r, spk_udf *udf) {
+    if (!r || !udf) return spk__fail(SPK_ERR_ARG, "spk_udf_register: NULL %s", r ? "UDF" : "registry");
+    spk_udf *old = NULL;
+    spk_status st = SPK_OK;
+    spk__mutex_lock(&r->lock);
+    int at = spk__udf_registry_find(r, udf->name);
+    if (at >= 0) {
+        old = r->items[at];
+        r->items[at] = spk_udf_retain(udf);
+    } else {
+        if (r->n == r->cap) {
+            int cap = r->cap ? r->cap * 2 : 8;
+            spk_udf **p = (spk_udf **)spk__realloc(&spk__default_allocator, r->items, (size_t)r->cap * sizeof *p,
+                                                   (size_t)cap * sizeof *p);
+            if (!p) st = spk__nomem("a UDF registry", (size_t)cap * sizeof *p);
+            else {
+                r->items = p;
+                r->cap = cap;
+            }
+        }
+        if (st == SPK_OK) r->items[r->n++] = spk_udf_retain(udf);
+    }
+    spk__mutex_unlock(&r->lock);
+    spk_udf_release(old); /* outside the lock: it may release a macro's whole body */
+    return st;
+}
+
+SPKDEF spk_status spk_udf_unregister(spk_udf_registry *r, const char *name) {
+    if (!r || !name) return spk__fail(SPK_ERR_ARG, "spk_udf_unregister: NULL argument");
+    spk_udf *old = NULL;
+    spk__mutex_lock(&r->lock);
+    int at = spk__udf_registry_find(r, name);
+    if (at >= 0) {
+        old = r->items[at];
+        memmove(r->items + at, r->items + at + 1, (size_t)(r->n - at - 1) * sizeof *r->items);
+        r->n--;
+    }
+    spk__mutex_unlock(&r->lock);
+    if (!old) return spk__fail(SPK_ERR_NOT_FOUND, "no UDF named `%s` is registered", name);
+    spk_udf_release(old);
+    return SPK_OK;
+}
+
+SPKDEF spk_udf *spk_udf_lookup(spk_udf_registry *r, const char *name) {
+    if (!r || !name) return NULL;
+    spk__mutex_lock(&r->lock);
+    int at = spk__udf_registry_find(r, name);
+    spk_udf *u = at >= 0 ? spk_udf_retain(r->items[at]) : NULL;
+    spk__mutex_unlock(&r->lock);
+    return u;
+}
+
+SPKDEF void spk_udf_registry_set_strict(spk_udf_registry *r, bool strict) {
+    if (r) atomic_store_explicit(&r->strict, strict, memory_order_relaxed);
+}
+SPKDEF bool spk_udf_registry_strict(const spk_udf_registry *r) {
+    return r && atomic_load_explicit(&((spk_udf_registry *)(uintptr_t)r)->strict, memory_order_relaxed);
+}
+
+/* The process-wide registry: racing first uses each make one, one is
+ * published by a CAS and the others are released again. */
+static _Atomic(spk_udf_registry *) spk__global_udfs;
+
+/* The global registry if it was ever made (binding need not make it). */
+static spk_udf_registry *spk__udf_global_peek(void) {
+    return atomic_load_explicit(&spk__global_udfs, memory_order_acquire); /* pairs with the CAS */
+}
+
+SPKDEF spk_udf_registry *spk_udf_global(void) {
+    spk_udf_registry *r = spk__udf_global_peek();
+    if (r) return r;
+    if (spk_udf_registry_new(&r) != SPK_OK) return NULL;
+    spk_udf_registry *expected = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&spk__global_udfs, &expected, r, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        spk_udf_registry_release(r);
+        r = expected;
+    }
+    return r;
+}
+
+static _Thread_local spk_udf_registry *spk__worker_udfs;
+
+SPKDEF void spk_set_worker_ctx(spk_udf_registry *r) {
+    spk_udf_registry *old = spk__worker_udfs;
+    spk__worker_udfs = spk_udf_registry_retain(r);
+    spk_udf_registry_release(old);
+}
+SPKDEF void spk_clear_worker_ctx(void) { spk_set_worker_ctx(NULL); }
+SPKDEF spk_udf_registry *spk_worker_ctx(void) { return spk__worker_udfs; }
+
+/* A UDF by name as binding resolves it: `session` (may be NULL), then the
+ * worker context, then the global registry. Retained, or NULL. */
+static spk_udf *spk__udf_resolve(spk_udf_registry *session, const char *name) {
+    spk_udf *u = spk_udf_lookup(session, name);
+    if (!u) u = spk_udf_lookup(spk__worker_udfs, name);
+    if (!u) u = spk_udf_lookup(spk__udf_global_peek(), name);
+    return u;
+}
+
 /* ---- src/vector.c ---- */
 /* vector: the internal vocabulary of evaluation — column vectors over a
  * batch of rows, bound (typed) expression nodes, kernel signatures, and the
@@ -6427,11 +7168,11 @@ typedef void (*spk__kernel)(struct spk__eval *ev, const struct spk__bnode *node,
  * adds the selected rows, each to the state of its group. */
 typedef struct spk__agg_ops {
     size_t state_size;
-    void (*init)(void *state);
+    void (*init)(const struct spk__bnode *node, void *state);
     spk_status (*update)(const struct spk__bnode *node, char *states, const uint32_t *group_of_row,
                          const spk__vec *arg, const uint32_t *sel, uint32_t n);
     spk_status (*merge)(const struct spk__bnode *node, void *into, const void *from); /* adds `from` into `into` */
-    void (*final)(const struct spk__bnode *node, const void *state, spk__vec *out, uint32_t row);
+    spk_status (*final)(const struct spk__bnode *node, const void *state, spk__vec *out, uint32_t row);
     void (*destroy)(const struct spk__bnode *node, void *state); /* optional */
 } spk__agg_ops;
 
@@ -8005,13 +8746,13 @@ typedef struct spk__regex_cache {
 
 static const regex_t *spk__regex_for_row(spk__eval *ev, const spk__bnode *node, spk__regex_cache *c, spk__str pat) {
     if (node->aux) return &((const spk__fn_regex *)node->aux)->re;
-    if (c->have && c->len == pat.len && memcmp(c->text, pat.ptr, pat.len) == 0) return &c->re;
+    if (c->have && c->len == pat.len && (pat.len == 0 || memcmp(c->text, pat.ptr, pat.len) == 0)) return &c->re;
     if (c->have) regfree(&c->re);
     c->have = false;
     char *scratch = spk__eval_strbuf(ev, 12 * pat.len + 1), *text = spk__eval_strbuf(ev, pat.len);
     char why[128];
     if (!scratch || !text || !spk__regex_compile(pat.ptr, pat.len, &c->re, scratch, why, sizeof why)) return NULL;
-    memcpy(text, pat.ptr, pat.len);
+    if (pat.len) memcpy(text, pat.ptr, pat.len); /* a NULL row's empty string may have no bytes at all */
     c->text = text;
     c->len = pat.len;
     c->have = true;
@@ -9763,7 +10504,10 @@ static void spk__held_free(spk__held_value *h) {
 #define SPK__STATE(states, stride, groups, i) ((states) + (size_t)((groups) ? (groups)[i] : 0) * (stride))
 
 /* -- count */
-static void spk__count_init(void *s) { *(int64_t *)s = 0; }
+static void spk__count_init(const spk__bnode *node, void *s) {
+    (void)node;
+    *(int64_t *)s = 0;
+}
 static spk_status spk__count_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
                                     const uint32_t *sel, uint32_t n) {
     size_t stride = node->agg->state_size;
@@ -9776,10 +10520,11 @@ static spk_status spk__count_merge(const spk__bnode *node, void *into, const voi
     *(int64_t *)into += *(const int64_t *)from;
     return SPK_OK;
 }
-static void spk__count_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
+static spk_status spk__count_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
     (void)node;
     out->nulls[row] = 0;
     out->v.i64[row] = *(const int64_t *)s;
+    return SPK_OK;
 }
 static const spk__agg_ops spk__agg_count = {sizeof(int64_t), spk__count_init, spk__count_update,
                                             spk__count_merge, spk__count_final, NULL};
@@ -9791,7 +10536,10 @@ typedef struct spk__distinct_set {
     size_t cap, count;
 } spk__distinct_set;
 
-static void spk__distinct_init(void *s) { memset(s, 0, sizeof(spk__distinct_set *)); }
+static void spk__distinct_init(const spk__bnode *node, void *s) {
+    (void)node;
+    memset(s, 0, sizeof(spk__distinct_set *));
+}
 
 static void spk__distinct_destroy(const spk__bnode *node, void *s) {
     (void)node;
@@ -9876,11 +10624,12 @@ static spk_status spk__distinct_merge(const spk__bnode *node, void *into, const 
     return st;
 }
 
-static void spk__distinct_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
+static spk_status spk__distinct_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
     (void)node;
     const spk__distinct_set *set = *(spk__distinct_set *const *)s;
     out->nulls[row] = 0;
     out->v.i64[row] = set ? (int64_t)set->count : 0;
+    return SPK_OK;
 }
 
 static const spk__agg_ops spk__agg_count_distinct = {sizeof(spk__distinct_set *), spk__distinct_init,
@@ -9904,7 +10653,10 @@ typedef struct spk__sum_state {
     bool overflow;  /* DECIMAL sum left the int64 range */
 } spk__sum_state;
 
-static void spk__sum_init(void *s) { memset(s, 0, sizeof(spk__sum_state)); }
+static void spk__sum_init(const spk__bnode *node, void *s) {
+    (void)node;
+    memset(s, 0, sizeof(spk__sum_state));
+}
 
 static spk_status spk__sum_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
                                   const uint32_t *sel, uint32_t n) {
@@ -9969,7 +10721,7 @@ static spk_status spk__sum_merge(const spk__bnode *node, void *into, const void 
     return SPK_OK;
 }
 
-static void spk__sum_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
+static spk_status spk__sum_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
     const spk__sum_state *s = (const spk__sum_state *)st;
     out->nulls[row] = s->count == 0;
     if (out->type.id == SPK_TYPE_DOUBLE) out->v.f64[row] = s->d;
@@ -9978,6 +10730,7 @@ static void spk__sum_final(const spk__bnode *node, const void *st, spk__vec *out
                            s->i <= -spk__pow10[out->type.precision];
     if (out->type.id != SPK_TYPE_DOUBLE) out->v.i64[row] = s->i;
     (void)node;
+    return SPK_OK;
 }
 
 static const spk__agg_ops spk__agg_sum = {sizeof(spk__sum_state), spk__sum_init, spk__sum_update,
@@ -9994,21 +10747,22 @@ static spk_status spk__bind_sum(spk__bnode *node) {
 }
 
 /* avg: DOUBLE, or for DECIMAL(p,s) Spark's DECIMAL(p+4, s+4), rounded half-up. */
-static void spk__avg_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
+static spk_status spk__avg_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
     const spk__sum_state *s = (const spk__sum_state *)st;
     out->nulls[row] = s->count == 0;
-    if (s->count == 0) return;
+    if (s->count == 0) return SPK_OK;
     spk_type in = node->args[0]->type;
     if (out->type.id == SPK_TYPE_DOUBLE) {
         double sum = in.id == SPK_TYPE_DOUBLE ? s->d : (double)s->i;
         out->v.f64[row] = sum / (double)s->count;
-        return;
+        return SPK_OK;
     }
     int64_t q;
     if (s->overflow || !spk__decimal_div_round(s->i, in.scale, s->count, 0, out->type.scale, out->type.precision, &q))
         out->nulls[row] = 1;
     else
         out->v.i64[row] = q;
+    return SPK_OK;
 }
 
 static const spk__agg_ops spk__agg_avg = {sizeof(spk__sum_state), spk__sum_init, spk__sum_update,
@@ -10029,7 +10783,10 @@ typedef struct spk__pick_state {
     spk__held_value held;
 } spk__pick_state;
 
-static void spk__pick_init(void *s) { memset(s, 0, sizeof(spk__pick_state)); }
+static void spk__pick_init(const spk__bnode *node, void *s) {
+    (void)node;
+    memset(s, 0, sizeof(spk__pick_state));
+}
 static void spk__pick_destroy(const spk__bnode *node, void *s) {
     (void)node;
     spk__held_free(&((spk__pick_state *)s)->held);
@@ -10068,11 +10825,12 @@ static spk_status spk__pick_merge(const spk__bnode *node, void *into, const void
     return b->set ? spk__pick_offer(node, (spk__pick_state *)into, &b->held.v) : SPK_OK;
 }
 
-static void spk__pick_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
+static spk_status spk__pick_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
     (void)node;
     const spk__pick_state *s = (const spk__pick_state *)st;
     spk_value v = s->set ? s->held.v : spk_value_null_of(out->type);
     spk__vec_set(out, row, &v); /* the string stays owned by the state until destroy */
+    return SPK_OK;
 }
 
 static const spk__agg_ops spk__agg_pick = {sizeof(spk__pick_state), spk__pick_init, spk__pick_update,
@@ -10096,7 +10854,10 @@ typedef struct spk__moments {
     double n, mean, m2;
 } spk__moments;
 
-static void spk__moments_init(void *s) { memset(s, 0, sizeof(spk__moments)); }
+static void spk__moments_init(const spk__bnode *node, void *s) {
+    (void)node;
+    memset(s, 0, sizeof(spk__moments));
+}
 
 static spk_status spk__moments_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
                                       const uint32_t *sel, uint32_t n) {
@@ -10129,7 +10890,7 @@ static spk_status spk__moments_merge(const spk__bnode *node, void *into, const v
     return SPK_OK;
 }
 
-static void spk__moments_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
+static spk_status spk__moments_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
     const spk__moments *m = (const spk__moments *)st;
     int64_t kind = node->iarg;
     bool sample = kind == 1 || kind == 3;
@@ -10137,6 +10898,7 @@ static void spk__moments_final(const spk__bnode *node, const void *st, spk__vec 
     out->nulls[row] = denom <= 0;
     double var = denom > 0 ? m->m2 / denom : 0;
     out->v.f64[row] = kind >= 3 ? sqrt(var) : var;
+    return SPK_OK;
 }
 
 static const spk__agg_ops spk__agg_moments = {sizeof(spk__moments), spk__moments_init, spk__moments_update,
@@ -10622,7 +11384,7 @@ static void spk__k_rlike(spk__eval *ev, const spk__bnode *node, spk__vec *out, s
         char *text = spk__eval_strbuf(ev, x[i].len + 1); /* regexec wants a C string */
         o[i] = 0;
         if (text) {
-            memcpy(text, x[i].ptr, x[i].len);
+            if (x[i].len) memcpy(text, x[i].ptr, x[i].len); /* a NULL row's empty string may have no bytes */
             text[x[i].len] = '\0';
             o[i] = regexec(re, text, 0, NULL, 0) == 0;
         }
@@ -10661,14 +11423,32 @@ static void spk__k_add_interval(spk__eval *ev, const spk__bnode *node, spk__vec 
 
 /* ---------------------------------------------------------------- the binder */
 
+/* What a scope's nodes sit inside. Behind a pointer so that scopes made
+ * elsewhere with {schema, qualifiers, case_sensitive, 0} stay complete. */
+typedef struct spk__bind_ctx {
+    spk_udf_registry *udfs; /* the session's: the first place a UDF name is looked up; may be NULL */
+    int agg_depth;          /* > 0 inside an aggregate's argument */
+    int macro_depth;        /* macro expansions around the node */
+} spk__bind_ctx;
+
 typedef struct spk__scope {
     const spk_schema *schema;
     const char *const *qualifiers; /* per column: the DataFrame alias it comes from, or NULL */
     bool case_sensitive;
-    int agg_depth; /* > 0 inside an aggregate's argument */
+    const spk__bind_ctx *ctx;      /* NULL: none of the above */
 } spk__scope;
 
+static spk__bind_ctx spk__ctx_of(const spk__scope *sc) {
+    spk__bind_ctx c;
+    memset(&c, 0, sizeof c);
+    return sc->ctx ? *sc->ctx : c;
+}
+
 static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__bnode **out);
+
+/* spk__bind_node calls active on this thread: the depth of the node being
+ * bound, which bounds macro expansion (spk__bind_macro). */
+static _Thread_local int spk__bind_depth;
 
 /* The SQL text of an expression, for messages and names (cut to fit). */
 typedef struct spk__sql_text { char s[256]; } spk__sql_text;
@@ -10946,9 +11726,273 @@ static spk_status spk__bind_children(const spk__scope *sc, const spk_expr *e, in
     return SPK_OK;
 }
 
+/* ---------------------------------------------------------------- UDF calls */
+
+/* The failure of a UDF's call as the query's: its status, the UDF's name,
+ * and the message of any library call inside it that failed (the thread's
+ * failure count moved since `errors_before`). */
+static spk_status spk__udf_error(const spk_udf *u, spk_status st, unsigned long errors_before, const char *what) {
+    char inner[SPK_ERROR_MAX / 2];
+    inner[0] = '\0';
+    if (spk__error_count != errors_before) snprintf(inner, sizeof inner, ": %.*s", (int)sizeof inner - 3, spk_last_error());
+    if ((unsigned)st >= SPK_STATUS_COUNT)
+        return spk__fail(SPK_ERR_INTERNAL, "[UDF_FAILED] the UDF `%s` (%s) returned the unknown status %d", u->name, what,
+                         (int)st);
+    return spk__fail(st, "[UDF_FAILED] the UDF `%s` (%s) failed with %s (%s)%s", u->name, what, spk_status_name(st),
+                     spk_status_message(st), inner);
+}
+
+/* A UDF's result must be NULL or of the declared type. */
+static spk_status spk__udf_check_result(const spk_udf *u, const spk_value *v) {
+    if (v->is_null || v->type.id == SPK_TYPE_NULL) return SPK_OK;
+    if (!spk_type_equal(v->type, u->return_type)) {
+        char got[32], want[32];
+        return spk__fail(SPK_ERR_TYPE, "[UDF_RESULT_TYPE] the UDF `%s` returned a value of type \"%s\", but it is declared to "
+                         "return \"%s\"", u->name, spk__type_sql_name(v->type, got, sizeof got),
+                         spk__type_sql_name(u->return_type, want, sizeof want));
+    }
+    if (v->type.id == SPK_TYPE_STRING && !v->as.str.ptr && v->as.str.len)
+        return spk__fail(SPK_ERR_ARG, "[UDF_RESULT_TYPE] the UDF `%s` returned a STRING with no bytes", u->name);
+    return SPK_OK;
+}
+
+/* A scalar C UDF: one call per selected row (NULL rows included: the
+ * function decides what NULL gives); STRING results are copied into the
+ * batch's arena before the next call. */
+static void spk__k_udf(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                       const uint32_t *sel, uint32_t n) {
+    const spk_udf *u = (const spk_udf *)node->aux;
+    spk_value argv[SPK__UDF_MAX_ARGS];
+    bool failed = ev->status != SPK_OK;
+    SPK__FOR_ROWS(sel, n, {
+        spk_value r = spk_value_null_of(u->return_type);
+        if (!failed) {
+            for (int k = 0; k < node->nargs; k++) argv[k] = spk__vec_get(args[k], i);
+            unsigned long before = spk__error_count;
+            spk_status st = u->fn(u->user, argv, node->nargs, &r);
+            if (st != SPK_OK) st = spk__udf_error(u, st, before, "call");
+            else st = spk__udf_check_result(u, &r);
+            if (st == SPK_OK && !r.is_null && r.type.id == SPK_TYPE_STRING) {
+                char *copy = spk__eval_strbuf(ev, r.as.str.len);
+                if (copy && r.as.str.len) memcpy(copy, r.as.str.ptr, r.as.str.len);
+                r.as.str.ptr = copy;
+                if (!copy) st = ev->status;
+            }
+            if (st != SPK_OK) {
+                if (ev->status == SPK_OK) ev->status = st;
+                failed = true;
+                r = spk_value_null_of(u->return_type);
+            }
+        }
+        spk__vec_put(out, i, &r);
+    });
+}
+
+static void spk__udf_aux_free(void *aux) { spk_udf_release((spk_udf *)aux); }
+
+/* An aggregate UDF: the node's own spk__agg_ops (in aux) over states laid
+ * out as [spk__udaf_head][the UDF's state], the UDF's part 16-aligned. */
+typedef struct spk__udaf {
+    spk__agg_ops ops;
+    spk_udf *udf; /* a reference */
+} spk__udaf;
+
+typedef struct spk__udaf_head { /* a copy of finish's STRING result, owned by the state */
+    char *held;
+    size_t cap;
+} spk__udaf_head;
+
+#define SPK__UDAF_HEAD 16
+_Static_assert(sizeof(spk__udaf_head) <= SPK__UDAF_HEAD, "spk__udaf_head fits its slot");
+
+static const spk_udf *spk__udaf_of(const spk__bnode *node) { return ((const spk__udaf *)node->aux)->udf; }
+
+static void spk__udaf_init(const spk__bnode *node, void *state) {
+    const spk_udf *u = spk__udaf_of(node);
+    memset(state, 0, node->agg->state_size);
+    u->agg.init(u->user, (char *)state + SPK__UDAF_HEAD);
+}
+
+static spk_status spk__udaf_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+                                   const uint32_t *sel, uint32_t n) {
+    const spk_udf *u = spk__udaf_of(node);
+    size_t stride = node->agg->state_size;
+    spk_status st = SPK_OK;
+    SPK__FOR_ROWS(sel, n, if (st == SPK_OK && !arg->nulls[i]) { /* NULLs skipped, as the built-in aggregates */
+        spk_value v = spk__vec_get(arg, i);
+        unsigned long before = spk__error_count;
+        st = u->agg.update(u->user, SPK__STATE(states, stride, groups, i) + SPK__UDAF_HEAD, &v);
+        if (st != SPK_OK) st = spk__udf_error(u, st, before, "update");
+    });
+    return st;
+}
+
+static spk_status spk__udaf_merge(const spk__bnode *node, void *into, const void *from) {
+    const spk_udf *u = spk__udaf_of(node);
+    unsigned long before = spk__error_count;
+    spk_status st = u->agg.merge(u->user, (char *)into + SPK__UDAF_HEAD, (const char *)from + SPK__UDAF_HEAD);
+    return st == SPK_OK ? SPK_OK : spk__udf_error(u, st, before, "merge");
+}
+
+static spk_status spk__udaf_final(const spk__bnode *node, const void *state, spk__vec *out, uint32_t row) {
+    const spk_udf *u = spk__udaf_of(node);
+    spk_value r = spk_value_null_of(u->return_type);
+    unsigned long before = spk__error_count;
+    spk_status st = u->agg.finish(u->user, (const char *)state + SPK__UDAF_HEAD, &r);
+    if (st != SPK_OK) return spk__udf_error(u, st, before, "finish");
+    if ((st = spk__udf_check_result(u, &r)) != SPK_OK) return st;
+    if (!r.is_null && r.type.id == SPK_TYPE_STRING) {
+        /* Copied into the state's head (the aggregation's own memory, of
+         * which only this call uses the head): the output reads it until
+         * the state is destroyed. */
+        spk__udaf_head *h = (spk__udaf_head *)(uintptr_t)state;
+        if (h->cap < r.as.str.len) {
+            char *p = (char *)spk__realloc(&spk__default_allocator, h->held, h->cap, r.as.str.len);
+            if (!p) return spk__nomem("an aggregate UDF's result", r.as.str.len);
+            h->held = p;
+            h->cap = r.as.str.len;
+        }
+        if (r.as.str.len) memmove(h->held, r.as.str.ptr, r.as.str.len);
+        r.as.str.ptr = h->held ? h->held : "";
+    }
+    spk__vec_put(out, row, &r);
+    return SPK_OK;
+}
+
+static void spk__udaf_destroy(const spk__bnode *node, void *state) {
+    const spk_udf *u = spk__udaf_of(node);
+    spk__udaf_head *h = (spk__udaf_head *)state;
+    if (u->agg.destroy) u->agg.destroy(u->user, (char *)state + SPK__UDAF_HEAD);
+    if (h->held) spk__free(&spk__default_allocator, h->held, h->cap);
+}
+
+static void spk__udaf_free(void *aux) {
+    spk__udaf *a = (spk__udaf *)aux;
+    spk_udf_release(a->udf);
+    spk__free(spk__bind_alloc(), a, sizeof *a);
+}
+
+/* Casts argument i of a UDF call to the declared type with Spark's implicit casts. */
+static spk_status spk__udf_arg(const spk_udf *u, const spk_expr *e, spk__bnode *node, int i) {
+    spk_type from = node->args[i]->type, to = u->arg_types[i];
+    if (spk_type_equal(from, to)) return SPK_OK;
+    if (!spk__can_implicit_cast(from, to)) {
+        char want[32], got[32];
+        return spk__fail(SPK_ERR_TYPE,
+                         "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] Cannot resolve \"%s\" due to data type mismatch: "
+                         "argument %d of the UDF `%s` requires the \"%s\" type, however it has the type \"%s\".",
+                         spk__sql_of(e).s, i + 1, u->name, spk__type_sql_name(to, want, sizeof want),
+                         spk__type_sql_name(from, got, sizeof got));
+    }
+    return spk__coerce(&node->args[i], to);
+}
+
+/* A scalar or aggregate C UDF: arguments bound and cast, a kernel or the
+ * node's aggregate ops. */
+static spk_status spk__bind_c_udf(const spk__scope *sc, const spk_expr *e, spk_udf *u, spk__bnode **out) {
+    bool agg = u->kind == SPK_UDF_AGGREGATE;
+    spk__bind_ctx ctx = spk__ctx_of(sc);
+    if (agg && ctx.agg_depth > 0)
+        return spk__fail(SPK_ERR_ANALYSIS,
+                         "[NESTED_AGGREGATE_FUNCTION] It is not allowed to use an aggregate function in the argument "
+                         "of another aggregate function: \"%s\".", spk__sql_of(e).s);
+    spk__bnode *b = spk__bnode_new(agg ? SPK__B_AGG : SPK__B_KERNEL, u->return_type, e->nargs);
+    if (!b) return SPK_ERR_NOMEM;
+    spk__udaf *a = NULL;
+    if (agg) {
+        a = (spk__udaf *)spk__calloc(spk__bind_alloc(), sizeof *a);
+        if (!a) {
+            spk__bnode_free(b);
+            return spk__nomem("an aggregate UDF", sizeof *a);
+        }
+        a->udf = spk_udf_retain(u);
+        a->ops.state_size = SPK__UDAF_HEAD + (u->agg.state_size + 15) / 16 * 16;
+        a->ops.init = spk__udaf_init;
+        a->ops.update = spk__udaf_update;
+        a->ops.merge = spk__udaf_merge;
+        a->ops.final = spk__udaf_final;
+        a->ops.destroy = spk__udaf_destroy;
+        b->aux = a;
+        b->aux_free = spk__udaf_free;
+        b->agg = &a->ops;
+    } else {
+        b->aux = spk_udf_retain(u);
+        b->aux_free = spk__udf_aux_free;
+        b->kernel = spk__k_udf;
+    }
+    spk_status st = spk__bnode_set_label(b, agg ? u->name : spk__sql_of(e).s);
+    spk__scope inner = *sc;
+    if (agg) {
+        ctx.agg_depth++;
+        inner.ctx = &ctx;
+    }
+    for (int i = 0; i < e->nargs && st == SPK_OK; i++) { /* unbound arguments stay NULL, which frees as nothing */
+        st = spk__bind_node(&inner, e->args[i], &b->args[i]);
+        if (st == SPK_OK) st = spk__udf_arg(u, e, b, i);
+    }
+    if (st != SPK_OK) {
+        spk__bnode_free(b);
+        return st;
+    }
+    b->nullable = true;
+    *out = b;
+    return SPK_OK;
+}
+
+/* A macro call: the body with each parameter replaced by its argument cast
+ * to the parameter's type, bound in the caller's scope. */
+static spk_status spk__bind_macro(const spk__scope *sc, const spk_expr *e, const spk_udf *m, spk__bnode **out) {
+    spk__bind_ctx ctx = spk__ctx_of(sc);
+    if (ctx.macro_depth >= SPK__UDF_MAX_NESTING)
+        return spk__fail(SPK_ERR_LIMIT,
+                         "[MACRO_RECURSION] expanding the macro `%s` nests macro calls more than %d levels deep "
+                         "(does it call itself?)", m->name, SPK__UDF_MAX_NESTING);
+    spk_expr *x = spk__macro_subst(m, m->body, e->args);
+    if (!x) {
+        spk_status st = spk_last_status() != SPK_OK ? spk_last_status() : SPK_ERR_INTERNAL;
+        spk__fail_prefix("expanding the macro `%s`: ", m->name);
+        return st;
+    }
+    /* The expansion replaces the call: in the fully expanded tree the call
+     * sits at the binder's depth less one level per enclosing expansion. */
+    int at = spk__bind_depth - ctx.macro_depth;
+    if (at - 1 + x->height > SPK_EXPR_MAX_DEPTH) {
+        spk_expr_release(x);
+        return spk__fail(SPK_ERR_LIMIT,
+                         "[MACRO_RECURSION] expanding the macro `%s` nests the expression more than %d levels deep "
+                         "(does a macro call itself?)", m->name, SPK_EXPR_MAX_DEPTH);
+    }
+    ctx.macro_depth++;
+    spk__scope inner = *sc;
+    inner.ctx = &ctx;
+    spk_status st = spk__bind_node(&inner, x, out);
+    spk_expr_release(x);
+    if (st != SPK_OK && st != SPK_ERR_NOMEM && st != SPK_ERR_LIMIT) spk__fail_append(" (in the macro `%s`)", m->name);
+    return st;
+}
+
+static spk_status spk__bind_udf(const spk__scope *sc, const spk_expr *e, spk_udf *u, spk__bnode **out) {
+    if (e->distinct)
+        return spk__fail(SPK_ERR_UNSUPPORTED, "DISTINCT is supported in count(DISTINCT x) only: \"%s\"", spk__sql_of(e).s);
+    if (e->nargs != u->nargs)
+        return spk__fail(SPK_ERR_ARG, "[WRONG_NUM_ARGS] The `%s` requires %d parameters but the actual number is %d.",
+                         u->name, u->nargs, e->nargs);
+    if (u->kind == SPK_UDF_MACRO) return spk__bind_macro(sc, e, u, out);
+    return spk__bind_c_udf(sc, e, u, out);
+}
+
 static spk_status spk__bind_call(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
+    if (e->udf) return spk__bind_udf(sc, e, e->udf, out);
     const spk__func *f = spk__func_find(e->name);
     if (!f) {
+        /* Not built in: the session's UDFs, the worker context's, the process's. */
+        spk__bind_ctx ctx = spk__ctx_of(sc);
+        spk_udf *u = spk__udf_resolve(ctx.udfs, e->name);
+        if (u) {
+            spk_status st = spk__bind_udf(sc, e, u, out);
+            spk_udf_release(u);
+            return st;
+        }
         spk_status st = spk__unknown_function(e->name);
         if (e->source) spk__fail_caret(e->source->text, e->pos);
         return st;
@@ -10962,7 +12006,8 @@ static spk_status spk__bind_call(const spk__scope *sc, const spk_expr *e, spk__b
                          "[WRONG_NUM_ARGS] The `%s` requires %s parameters but the actual number is %d.",
                          f->name, expected, e->nargs);
     }
-    if (f->aggregate && sc->agg_depth > 0)
+    spk__bind_ctx ctx = spk__ctx_of(sc);
+    if (f->aggregate && ctx.agg_depth > 0)
         return spk__fail(SPK_ERR_ANALYSIS,
                          "[NESTED_AGGREGATE_FUNCTION] It is not allowed to use an aggregate function in the argument "
                          "of another aggregate function: \"%s\".", spk__sql_of(e).s);
@@ -10973,7 +12018,10 @@ static spk_status spk__bind_call(const spk__scope *sc, const spk_expr *e, spk__b
     spk__sql_text label = spk__sql_of(e);
     spk_status st = spk__bnode_set_label(b, f->aggregate ? f->name : label.s);
     spk__scope inner = *sc;
-    if (f->aggregate) inner.agg_depth++;
+    if (f->aggregate) {
+        ctx.agg_depth++;
+        inner.ctx = &ctx;
+    }
     int bound = 0;
     for (int i = 0; i < e->nargs && st == SPK_OK; i++, bound++) {
         if (e->args[i]->op == SPK__OP_STAR) { /* count(*) counts rows: count(1) */
@@ -11125,7 +12173,16 @@ static spk_status spk__bind_pattern(const spk_expr *e, spk__bnode *x, spk__bnode
 
 static spk_status spk__fold(spk__bnode **slot);
 
+static spk_status spk__bind_node_at(const spk__scope *sc, const spk_expr *e, spk__bnode **out);
+
 static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
+    spk__bind_depth++;
+    spk_status st = spk__bind_node_at(sc, e, out);
+    spk__bind_depth--;
+    return st;
+}
+
+static spk_status spk__bind_node_at(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
     if (!e) {
         char earlier[SPK_ERROR_MAX];
         memcpy(earlier, spk_last_error(), sizeof earlier); /* the message is about to be replaced */
@@ -11472,6 +12529,7 @@ static void spk__eval_node(spk__runner *r, const spk__bnode *b, const uint32_t *
 static spk_status spk__fold(spk__bnode **slot) {
     spk__bnode *b = *slot;
     if (b->kind == SPK__B_COL || b->kind == SPK__B_LIT || b->kind == SPK__B_AGG) return SPK_OK;
+    if (b->kernel == spk__k_udf) return SPK_OK; /* Spark never folds a UDF: it may count its calls, or fail */
     for (int i = 0; i < b->nargs; i++)
         if (b->args[i]->kind != SPK__B_LIT) return SPK_OK;
     int nslots = 0;
@@ -11587,8 +12645,14 @@ static const spk__bnode *spk__bare_column(const spk__bnode *b) {
     return NULL;
 }
 
+static spk_status spk__bind_scoped_udfs(const spk_expr *e, const spk_schema *schema, const char *const *qualifiers,
+                                        bool case_sensitive, spk_udf_registry *udfs, spk_bound **out);
+
+/* Binding outside a session: UDF names resolve in the worker context and the global registry. */
 static spk_status spk__bind_scoped(const spk_expr *e, const spk_schema *schema, const char *const *qualifiers,
-                                   bool case_sensitive, spk_bound **out);
+                                   bool case_sensitive, spk_bound **out) {
+    return spk__bind_scoped_udfs(e, schema, qualifiers, case_sensitive, NULL, out);
+}
 
 SPKDEF spk_status spk_expr_bind(const spk_expr *e, const spk_schema *schema, bool case_sensitive, spk_bound **out) {
     if (!out) return spk__fail(SPK_ERR_ARG, "spk_expr_bind: NULL output");
@@ -11597,9 +12661,18 @@ SPKDEF spk_status spk_expr_bind(const spk_expr *e, const spk_schema *schema, boo
     return spk__bind_scoped(e, schema, NULL, case_sensitive, out);
 }
 
-static spk_status spk__bind_scoped(const spk_expr *e, const spk_schema *schema, const char *const *qualifiers,
-                                   bool case_sensitive, spk_bound **out) {
-    spk__scope sc = {schema, qualifiers, case_sensitive, 0};
+/* udfs: the session's registry (may be NULL), where UDF names are looked up first. */
+static spk_status spk__bind_scoped_udfs(const spk_expr *e, const spk_schema *schema, const char *const *qualifiers,
+                                        bool case_sensitive, spk_udf_registry *udfs, spk_bound **out) {
+    spk__bind_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.udfs = udfs;
+    spk__scope sc;
+    memset(&sc, 0, sizeof sc);
+    sc.schema = schema;
+    sc.qualifiers = qualifiers;
+    sc.case_sensitive = case_sensitive;
+    sc.ctx = &ctx;
     spk__bnode *root = NULL;
     spk_status st = spk__bind_node(&sc, e, &root);
     if (st != SPK_OK) return st;
@@ -11814,14 +12887,15 @@ static spk_status spk__eval_aggregate(const spk_bound *b, spk__runner *r, const 
             st = spk__nomem("an aggregate state", a.nodes[made]->agg->state_size);
             break;
         }
-        a.nodes[made]->agg->init(a.states[made]);
+        a.nodes[made]->agg->init(a.nodes[made], a.states[made]);
     }
     if (st == SPK_OK) st = spk__for_batches(r, b, in, spk__agg_batch, &a);
     if (st == SPK_OK) {
-        for (int k = 0; k < a.n; k++) a.nodes[k]->agg->final(a.nodes[k], a.states[k], &r->ev.vecs[a.nodes[k]->slot], 0);
+        for (int k = 0; k < a.n && st == SPK_OK; k++)
+            st = a.nodes[k]->agg->final(a.nodes[k], a.states[k], &r->ev.vecs[a.nodes[k]->slot], 0);
         spk__arena_reset(&r->ev.arena);
-        spk__eval_node(r, b->root, NULL, 1);
-        st = r->ev.status;
+        if (st == SPK_OK) spk__eval_node(r, b->root, NULL, 1);
+        if (st == SPK_OK) st = r->ev.status;
         if (st == SPK_OK) {
             spk_value x = spk__vec_get(&r->ev.vecs[b->root->slot], 0);
             st = spk_table_append_row(out, &x, 1);
@@ -11931,6 +13005,7 @@ struct spk_session {
     atomic_bool threads_set;     /* a thread count was configured (spk_exec_override does not apply) */
     _Atomic(spk_pool *) pool;    /* threads - 1 workers (the caller is the last), made at first use */
     struct spk__sessx *ext;      /* the catalog's part (catalog.c): views, configuration; NULL once stopped */
+    spk_udf_registry *udfs;      /* spark.udf: its own, made with the session */
 };
 
 /* spk_exec_override: 0 when unset. */
@@ -12035,6 +13110,11 @@ static spk_status spk__session_make(const spk_allocator *alloc, bool case_sensit
     alloc = spk__allocator_or_default(alloc);
     spk_session *s = (spk_session *)spk__calloc(alloc, sizeof *s);
     if (!s) return spk__nomem("a session", sizeof *s);
+    spk_status st = spk_udf_registry_new(&s->udfs);
+    if (st != SPK_OK) {
+        spk__free(alloc, s, sizeof *s);
+        return st;
+    }
     s->alloc = alloc;
     atomic_init(&s->refs, 1);
     atomic_init(&s->case_sensitive, case_sensitive);
@@ -12058,8 +13138,11 @@ static void spk__session_release(spk_session *s) {
     /* acq_rel: every use happens before the last release frees */
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) > 1) return;
     spk_pool_free(atomic_load_explicit(&s->pool, memory_order_acquire));
+    spk_udf_registry_release(s->udfs);
     spk__free(s->alloc, s, sizeof *s);
 }
+
+SPKDEF spk_udf_registry *spk_session_udfs(spk_session *s) { return s ? s->udfs : NULL; }
 
 SPKDEF spk_df *spk_df_retain(spk_df *df) {
     if (df) atomic_fetch_add_explicit(&df->refs, 1, memory_order_relaxed); /* as spk_schema_retain */
@@ -12158,8 +13241,8 @@ static spk_status spk__df_bind(spk_df *df, spk_df *input) {
     for (int i = 0; i < df->nexprs; i++) {
         const spk_expr *e = df->exprs[i];
         if (e && e->op == SPK__OP_SORT) e = e->args[0];
-        spk_status st = spk__bind_scoped(e, input->schema, (const char *const *)input->qualifiers,
-                                         df->case_sensitive, &df->bound[i]);
+        spk_status st = spk__bind_scoped_udfs(e, input->schema, (const char *const *)input->qualifiers,
+                                              df->case_sensitive, df->session->udfs, &df->bound[i]);
         if (st != SPK_OK) return st;
     }
     return SPK_OK;
@@ -12949,7 +14032,8 @@ static spk_df *spk__join(spk_df *left, spk_df *right, spk_expr *on, spk__jtype t
         on = NULL;
     }
     if (ok && j->nexprs) {
-        ok = spk__bind_scoped(j->exprs[0], input, (const char *const *)quals, j->case_sensitive, &j->bound[0]) == SPK_OK;
+        ok = spk__bind_scoped_udfs(j->exprs[0], input, (const char *const *)quals, j->case_sensitive, j->session->udfs,
+                                   &j->bound[0]) == SPK_OK;
         spk_type t = ok ? spk_bound_type(j->bound[0]) : spk_type_of(SPK_TYPE_BOOLEAN);
         if (t.id != SPK_TYPE_BOOLEAN && t.id != SPK_TYPE_NULL) {
             char ty[32];
@@ -13139,7 +14223,8 @@ static int spk__resolve_column(const spk_df *df, const char *name) {
     spk_expr *e = spk_col(name);
     spk_bound *b = NULL;
     int col = -1;
-    if (e && spk__bind_scoped(e, df->schema, (const char *const *)df->qualifiers, df->case_sensitive, &b) == SPK_OK) {
+    if (e && spk__bind_scoped_udfs(e, df->schema, (const char *const *)df->qualifiers, df->case_sensitive,
+                                   df->session->udfs, &b) == SPK_OK) {
         if (b->root->kind == SPK__B_COL) col = b->root->col;
         else spk__fail(SPK_ERR_ARG, "`%s` is not a column", name);
     }
@@ -13898,8 +14983,8 @@ static bool spk__opt_conjs_init(spk__opt_conjs *cs, const spk_expr *cond, const 
     spk__opt_split(cond, list, &n, SPK__OPT_MAX_CONJUNCTS);
     for (; cs->n < n; cs->n++) {
         cs->c[cs->n].e = list[cs->n];
-        if (spk__bind_scoped(list[cs->n], input->schema, (const char *const *)input->qualifiers,
-                             input->case_sensitive, &cs->c[cs->n].b) != SPK_OK)
+        if (spk__bind_scoped_udfs(list[cs->n], input->schema, (const char *const *)input->qualifiers,
+                                  input->case_sensitive, input->session->udfs, &cs->c[cs->n].b) != SPK_OK)
             return false;
     }
     return true;
@@ -15515,7 +16600,7 @@ static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p,
         p->cap = cap;
     }
     for (int i = 0; i < run->naggs; i++)
-        run->aggs[i].node->agg->init(p->states[i] + p->ngroups * run->aggs[i].node->agg->state_size);
+        run->aggs[i].node->agg->init(run->aggs[i].node, p->states[i] + p->ngroups * run->aggs[i].node->agg->state_size);
     spk_value *dst = p->keys + p->ngroups * nk;
     for (int k = 0; k < run->nkeys; k++) {
         dst[k] = key[k];
@@ -15692,11 +16777,12 @@ static spk_status spk__agg_emit(const spk__agg_exec *run, const spk__agg_ref *re
             spk__vec *v = &keys.vecs[kb->root->col];
             for (uint32_t i = 0; i < n; i++) spk__vec_set(v, i, &r[i].part->keys[r[i].group * nk + (size_t)k]);
         }
-        for (int a = 0; a < run->naggs; a++) {
+        for (int a = 0; a < run->naggs && st == SPK_OK; a++) {
             const spk__agg_slot *ag = &run->aggs[a];
             spk__vec *v = &runners[run->nkeys + ag->output].ev.vecs[ag->node->slot];
             size_t size = ag->node->agg->state_size;
-            for (uint32_t i = 0; i < n; i++) ag->node->agg->final(ag->node, r[i].part->states[a] + r[i].group * size, v, i);
+            for (uint32_t i = 0; i < n && st == SPK_OK; i++)
+                st = ag->node->agg->final(ag->node, r[i].part->states[a] + r[i].group * size, v, i);
         }
         for (int o = 0; o < nout && st == SPK_OK; o++) {
             spk__runner *rn = &runners[o];
@@ -17316,6 +18402,7 @@ SPKDEF spk_status spk_df_show(spk_df *df, int n, int truncate, bool vertical, FI
  * and freed once the counter is seen at zero after the swap: a reader that
  * could still hold it had incremented the counter before loading the
  * pointer, so it is counted (every access is seq_cst). Readers never wait. */
+#include <time.h> /* timespec_get: backend instance ids */
 
 /* ---------------------------------------------------------------- names */
 
@@ -17392,7 +18479,25 @@ struct spk_backend {
     char type[32];
     const spk_backend_ops *ops;
     void *self;
+    uint64_t instance; /* names this backend to scan tasks (wire.c): same instance, same asofs */
 };
+
+/* A backend's instance id: a process-wide counter mixed with the time and an
+ * address, so a fork()ed child keeps the ids of the backends it inherited
+ * while a backend made anywhere else (another process, or later here) gets
+ * another. */
+static uint64_t spk__backend_instance_new(const spk_backend *b) {
+    static atomic_ullong counter;
+    unsigned long long n = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
+    struct timespec ts;
+    memset(&ts, 0, sizeof ts);
+    (void)timespec_get(&ts, TIME_UTC);
+    uint64_t x = spk_hash_u64((uint64_t)n ^ spk_hash_u64((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec));
+    x = spk_hash_u64(x ^ (uint64_t)(uintptr_t)&counter ^ spk_hash_u64((uint64_t)(uintptr_t)b));
+    return x ? x : 1;
+}
+
+static uint64_t spk__backend_instance(const spk_backend *b) { return b ? b->instance : 0; }
 
 SPKDEF spk_status spk_backend_new(const spk_allocator *alloc, const char *type, const spk_backend_ops *ops, void *self,
                                   spk_backend **out) {
@@ -17411,6 +18516,7 @@ SPKDEF spk_status spk_backend_new(const spk_allocator *alloc, const char *type, 
     snprintf(b->type, sizeof b->type, "%s", type);
     b->ops = ops;
     b->self = self;
+    b->instance = spk__backend_instance_new(b);
     spk_status st = ops->create_schema(self, "default", true);
     if (st != SPK_OK) {
         spk__free(alloc, b, sizeof *b);
@@ -18472,6 +19578,27 @@ SPKDEF spk_status spk_backend_memory(const spk_backend_config *config, spk_backe
  * schema. Any failure makes the file unreadable as a whole, with a message
  * naming the file and what is wrong. */
 
+/* ---------------------------------------------------------------- CRC-32 */
+
+/* The byte-at-a-time table, filled once per backend when it opens (a
+ * global filled lazily would need a once-flag that sanitizers cannot see).
+ * Portable C, outside the POSIX part: the wire format (wire.c) uses it too. */
+static void spk__crc_init(uint32_t table[256]) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+        table[i] = c;
+    }
+}
+
+/* zlib's convention: start from 0; crc(a + b) = spk__crc32(t, spk__crc32(t, 0, a), b). */
+static uint32_t spk__crc32(const uint32_t table[256], uint32_t crc, const void *data, size_t len) {
+    const unsigned char *p = (const unsigned char *)data;
+    crc = ~crc;
+    for (size_t i = 0; i < len; i++) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}
+
 #if defined(__unix__) || defined(__APPLE__)
 
 #include <fcntl.h>
@@ -18490,26 +19617,6 @@ SPKDEF spk_status spk_backend_memory(const spk_backend_config *config, spk_backe
 #define SPK__FS_FORMAT 1
 #define SPK__FS_NAME_MAX 128
 #define SPK__FS_MIN_FILE 44 /* 36 bytes of header with L = 0, and the trailer */
-
-/* ---------------------------------------------------------------- CRC-32 */
-
-/* The byte-at-a-time table, filled once per backend when it opens (a
- * global filled lazily would need a once-flag that sanitizers cannot see). */
-static void spk__crc_init(uint32_t table[256]) {
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
-        table[i] = c;
-    }
-}
-
-/* zlib's convention: start from 0; crc(a + b) = spk__crc32(t, spk__crc32(t, 0, a), b). */
-static uint32_t spk__crc32(const uint32_t table[256], uint32_t crc, const void *data, size_t len) {
-    const unsigned char *p = (const unsigned char *)data;
-    crc = ~crc;
-    for (size_t i = 0; i < len; i++) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-    return ~crc;
-}
 
 /* The backend's context: read-only once opened (but for `broken`), so
  * shared by every thread. */
@@ -21039,14 +22146,14 @@ static void spk__shard_literal(spk__textout *o, const spk_value *v) {
         return;
     }
     if (v->type.id == SPK_TYPE_STRING) {
+        /* Quotes doubled; control bytes (NUL among them) as \xNN, so the text stays one C string. */
         const char *p = v->as.str.ptr, *end = p + v->as.str.len;
         spk__shard_put(o, "'", 1);
-        while (p < end) {
-            const char *q = memchr(p, '\'', (size_t)(end - p));
-            if (!q) q = end;
-            spk__shard_put(o, p, (size_t)(q - p));
-            if (q < end) spk__shard_put(o, "''", 2);
-            p = q < end ? q + 1 : end;
+        for (; p < end; p++) {
+            unsigned char c = (unsigned char)*p;
+            if (c == '\'') spk__shard_put(o, "''", 2);
+            else if (c < 0x20 || c == 0x7f) spk__out(o, "\\x%02x", c);
+            else spk__shard_put(o, p, 1);
         }
         spk__shard_put(o, "'", 1);
         return;
@@ -22840,6 +23947,7 @@ typedef struct spk__dml_input {
     const char *const *qualifiers; /* per column (an entry may be NULL: unqualified names only) */
     const uint8_t *skip;           /* per table row: nonzero rows take no arm; NULL: none skipped */
     bool case_sensitive;
+    spk_udf_registry *udfs;        /* the session's, for UDFs called by name; NULL: none */
 } spk__dml_input;
 
 /* A bound expression with the working memory of its evaluation. */
@@ -22918,7 +24026,7 @@ static void spk__dml_keep(spk__dml_plan *p, spk__dml_arm *arm) {
 static spk_status spk__dml_bind(const spk__dml_input *in, const spk_expr *e, bool condition, spk_bound **out) {
     *out = NULL;
     spk_bound *b = NULL;
-    spk_status st = spk__bind_scoped(e, in->schema, in->qualifiers, in->case_sensitive, &b);
+    spk_status st = spk__bind_scoped_udfs(e, in->schema, in->qualifiers, in->case_sensitive, in->udfs, &b);
     if (st != SPK_OK) return st;
     spk_type t = spk_bound_type(b);
     char ty[32];
@@ -23205,7 +24313,7 @@ static const char *spk__dml_short_name(const char *table) {
 
 /* The plan of a statement over one table's rows, columns qualified by its name. */
 static spk_status spk__dml_plan_rows(spk__dml_plan *p, const char *table, const spk_table *rows, bool case_sensitive,
-                                     const char ***qualifiers) {
+                                     spk_udf_registry *udfs, const char ***qualifiers) {
     memset(p, 0, sizeof *p);
     p->alloc = rows->alloc;
     p->table = table;
@@ -23213,6 +24321,7 @@ static spk_status spk__dml_plan_rows(spk__dml_plan *p, const char *table, const 
     p->in.table = rows;
     p->in.schema = rows->schema;
     p->in.case_sensitive = case_sensitive;
+    p->in.udfs = udfs;
     int n = spk_schema_ncols(rows->schema);
     size_t size = (size_t)(n ? n : 1) * sizeof(const char *);
     const char **q = (const char **)spk__alloc(p->alloc, size);
@@ -23255,13 +24364,13 @@ static spk_status spk__dml_check_args(const char *fn, const spk_table *rows, spk
  * ADDED to (+=), not overwritten. On any error nothing is returned and nothing leaks.
  * where NULL: every row; rows where `where` is NULL are kept (SQL: only TRUE deletes). */
 static spk_status spk__dml_delete(const char *table, const spk_table *rows, const spk_expr *where, bool case_sensitive,
-                                  spk_table **out, spk_dml_metrics *metrics) {
+                                  spk_udf_registry *udfs, spk_table **out, spk_dml_metrics *metrics) {
     spk_status st = spk__dml_check_args("delete", rows, out);
     if (st != SPK_OK) return st;
     if (!table) table = "?";
     spk__dml_plan p;
     const char **q = NULL;
-    st = spk__dml_plan_rows(&p, table, rows, case_sensitive, &q);
+    st = spk__dml_plan_rows(&p, table, rows, case_sensitive, udfs, &q);
     if (st == SPK_OK) st = spk__dml_plan_arms(&p, where ? 2 : 1);
     if (st == SPK_OK) {
         p.arms[0].kind = SPK__ARM_DELETE;
@@ -23279,7 +24388,7 @@ static spk_status spk__dml_delete(const char *table, const spk_table *rows, cons
 /* where NULL: every row; rows keep their order. */
 static spk_status spk__dml_update(const char *table, const spk_table *rows, int n, char *const *columns,
                                   spk_expr *const *values, const spk_expr *where, bool case_sensitive,
-                                  spk_table **out, spk_dml_metrics *metrics) {
+                                  spk_udf_registry *udfs, spk_table **out, spk_dml_metrics *metrics) {
     spk_status st = spk__dml_check_args("update", rows, out);
     if (st != SPK_OK) return st;
     if (!table) table = "?";
@@ -23289,7 +24398,7 @@ static spk_status spk__dml_update(const char *table, const spk_table *rows, int 
             return spk__fail(SPK_ERR_ARG, "update of %s: assignment %d has a NULL %s", table, i + 1, columns[i] ? "value" : "column");
     spk__dml_plan p;
     const char **q = NULL;
-    st = spk__dml_plan_rows(&p, table, rows, case_sensitive, &q);
+    st = spk__dml_plan_rows(&p, table, rows, case_sensitive, udfs, &q);
     if (st == SPK_OK) st = spk__dml_plan_arms(&p, where ? 2 : 1);
     if (st == SPK_OK) {
         spk__dml_arm *arm = &p.arms[0];
@@ -23713,6 +24822,7 @@ static spk_status spk__dml_merge(spk_session *s, const char *table, const spk_ta
         plans[i]->table = table;
         plans[i]->out = target->schema;
         plans[i]->in.case_sensitive = atomic_load(&s->case_sensitive);
+        plans[i]->in.udfs = s->udfs;
     }
     r.inserts.in.table = source;
     st = spk__merge_view(&r, m);
@@ -23887,6 +24997,7 @@ struct spk_scan {
     spk_table *rows;
     bool case_sensitive;
     spk_bound *where; /* bound once, to the version's schema (qualifier: the table's name) */
+    spk_expr *where_expr; /* the predicate as given, for scan tasks (wire.c) */
     int ncolumns;
     char **columns;
 };
@@ -23925,6 +25036,7 @@ SPKDEF void spk_scan_free(spk_scan *sc) {
     b->ops->unpin(b->self, sc->db, sc->table, sc->asof);
     spk_table_free(sc->rows);
     spk_bound_free(sc->where);
+    spk_expr_release(sc->where_expr);
     spk__scan_columns_free(sc);
     spk__session_release(sc->session);
     spk__catalog_release(sc->catalog);
@@ -23945,17 +25057,19 @@ SPKDEF spk_status spk_scan_where(spk_scan *sc, spk_expr *predicate) {
     const char **quals = (const char **)spk__calloc(&spk__default_allocator, (size_t)(n ? n : 1) * sizeof *quals);
     spk_status st = quals ? SPK_OK : spk__nomem("qualifiers", sizeof *quals);
     for (int i = 0; st == SPK_OK && i < n; i++) quals[i] = sc->table;
-    if (st == SPK_OK) st = spk__bind_scoped(predicate, sc->rows->schema, quals, sc->case_sensitive, &b);
+    if (st == SPK_OK) st = spk__bind_scoped_udfs(predicate, sc->rows->schema, quals, sc->case_sensitive, sc->session->udfs, &b);
     if (st == SPK_OK && spk_bound_type(b).id != SPK_TYPE_BOOLEAN && spk_bound_type(b).id != SPK_TYPE_NULL)
         st = spk__fail(SPK_ERR_TYPE, "a scan's predicate must be BOOLEAN, not %s", spk__type_sql(spk_bound_type(b)).s);
     if (quals) spk__free(&spk__default_allocator, (void *)quals, (size_t)(n ? n : 1) * sizeof *quals);
-    spk_expr_release(predicate);
     if (st != SPK_OK) {
+        spk_expr_release(predicate);
         spk_bound_free(b);
         return st;
     }
     spk_bound_free(sc->where);
     sc->where = b;
+    spk_expr_release(sc->where_expr);
+    sc->where_expr = predicate;
     return SPK_OK;
 }
 
@@ -24352,9 +25466,9 @@ static spk_status spk__op_apply(spk_session *s, const spk__txn_op *op, spk_table
         if (st == SPK_OK && metrics) metrics->inserted += (int64_t)spk_table_nrows(op->rows);
         break;
     }
-    case SPK__TXN_DELETE: st = spk__dml_delete(target, cur, op->where, cs, &out, metrics); break;
+    case SPK__TXN_DELETE: st = spk__dml_delete(target, cur, op->where, cs, s->udfs, &out, metrics); break;
     case SPK__TXN_UPDATE:
-        st = spk__dml_update(target, cur, op->n, op->columns, op->values, op->where, cs, &out, metrics);
+        st = spk__dml_update(target, cur, op->n, op->columns, op->values, op->where, cs, s->udfs, &out, metrics);
         break;
     case SPK__TXN_MERGE: st = spk__dml_merge(s, target, cur, op->merge, op->rows, &out, metrics); break;
     }
@@ -24502,6 +25616,25 @@ SPKDEF spk_status spk_merge_execute(spk_session *s, const spk_merge *m, spk_dml_
 
 #define SPK__OPS_FORMAT "sparkless-txn-ops"
 #define SPK__OPS_VERSION 1
+/* The text of an expression this tall stays within the parser's nesting
+ * limit (a level costs the parser at most 3 of its 200), so everything the
+ * writer writes reads back and everything the reader accepts writes out. */
+#define SPK__OPS_MAX_HEIGHT 60
+
+static spk_status spk__ops_height_check(const spk_expr *e) {
+    if (e->height <= SPK__OPS_MAX_HEIGHT) return SPK_OK;
+    return spk__fail(SPK_ERR_LIMIT, "expression nested %d levels deep; transaction operations carry at most %d",
+                     e->height, SPK__OPS_MAX_HEIGHT);
+}
+
+static spk_status spk__ops_parse(const char *text, spk_expr **out) {
+    spk_status st = spk_expr_parse(text, out);
+    if (st == SPK_OK && (st = spk__ops_height_check(*out)) != SPK_OK) {
+        spk_expr_release(*out);
+        *out = NULL;
+    }
+    return st;
+}
 
 /* `name` as a quoted identifier. */
 static void spk__sql_ident(spk__jbuf *o, const char *name) {
@@ -24660,8 +25793,10 @@ static spk_status spk__json_expr(spk__jbuf *o, const spk_expr *e) {
         return SPK_OK;
     }
     spk__jbuf sql;
+    spk_status st = spk__ops_height_check(e);
+    if (st != SPK_OK) return st;
     spk__jbuf_init(&sql, &spk__default_allocator);
-    spk_status st = spk__sql_expr(&sql, e, 0);
+    st = spk__sql_expr(&sql, e, 0);
     if (st == SPK_OK && sql.failed) st = spk__nomem("an expression's text", sql.cap);
     if (st == SPK_OK) spk__jbuf_str(o, sql.p ? sql.p : "", sql.len);
     spk__jbuf_free(&sql);
@@ -24858,7 +25993,7 @@ static spk_status spk__ops_expr(const spk__json *obj, const char *key, bool null
     const char *text = NULL;
     *out = NULL;
     spk_status st = spk__ops_string(obj, key, nullable, op, &text);
-    if (st == SPK_OK && text && (st = spk_expr_parse(text, out)) != SPK_OK)
+    if (st == SPK_OK && text && (st = spk__ops_parse(text, out)) != SPK_OK)
         spk__fail_prefix("transaction operations, operation %d, \"%s\" (at byte %zu): ", op, key, spk__json_get(obj, key)->offset);
     return st;
 }
@@ -24883,7 +26018,7 @@ static spk_status spk__ops_assignments(const spk__json *obj, int op, int *n, cha
             break;
         }
         names[i] = pair->items[0].str;
-        if ((st = spk_expr_parse(pair->items[1].str, &exprs[i])) != SPK_OK)
+        if ((st = spk__ops_parse(pair->items[1].str, &exprs[i])) != SPK_OK)
             spk__fail_prefix("transaction operations, operation %d, \"set\" item %zu (at byte %zu): ", op, i + 1, pair->offset);
     }
     if (st != SPK_OK) {
@@ -25102,6 +26237,1342 @@ SPKDEF spk_status spk_txn_ops_from_json(const char *json, size_t len, spk_txn_op
     }
     *out = ops;
     return SPK_OK;
+}
+
+/* ---- src/wire.c ---- */
+/* wire: encoding and decoding of expressions and scan tasks.
+ *
+ * docs/wire-format.md is the format's specification; this file follows it.
+ * A message is a 20-byte header and a body. The body is a tree of nodes in
+ * prefix order, each a tag byte and its fields; integers are LEB128 varints
+ * (signed ones zigzag-encoded), doubles their 8 IEEE bytes little-endian,
+ * strings a varint length and the bytes. Tags are this file's own stable
+ * numbers (spk__wire_tags), never the internal enum's order.
+ *
+ * The decoder treats the bytes as hostile: every read is checked against
+ * the end, every count against the bytes left before anything is allocated,
+ * nesting (macro bodies counted with their call sites) and node counts are
+ * capped, and a decoded tree is one the builders could have made. */
+
+#define SPK__WIRE_HEADER 20
+#define SPK__WIRE_KIND_EXPR 1
+#define SPK__WIRE_KIND_SCAN 2
+#define SPK__WIRE_MAX_NODES (1L << 20) /* nodes in one message, macro bodies included */
+#define SPK__WIRE_UDF_MAX_ARGS 64
+#define SPK__WIRE_UDF_NAME_MAX 128
+
+/* Node tags: part of the format, so never renumbered. */
+enum {
+    SPK__W_COL = 1, SPK__W_STAR = 2, SPK__W_LIT = 3, SPK__W_INTERVAL = 4,
+    SPK__W_NEG = 5, SPK__W_NOT = 6, SPK__W_IS_NULL = 7, SPK__W_IS_NOT_NULL = 8,
+    SPK__W_ADD = 9, SPK__W_SUB = 10, SPK__W_MUL = 11, SPK__W_DIV = 12, SPK__W_MOD = 13, SPK__W_INTDIV = 14,
+    SPK__W_EQ = 15, SPK__W_NE = 16, SPK__W_LT = 17, SPK__W_LE = 18, SPK__W_GT = 19, SPK__W_GE = 20,
+    SPK__W_EQ_NS = 21, SPK__W_AND = 22, SPK__W_OR = 23,
+    SPK__W_IN = 24, SPK__W_LIKE = 25, SPK__W_RLIKE = 26,
+    SPK__W_CASE = 27, SPK__W_CAST = 28, SPK__W_ALIAS = 29, SPK__W_CALL = 30, SPK__W_SORT = 31,
+    SPK__W_UDF_REF = 32,   /* a call of a C UDF: name and signature, resolved by the reader */
+    SPK__W_UDF_MACRO = 33, /* a call of a macro, its definition inline */
+    SPK__W_MACRO_REF = 34, /* a call of a macro defined earlier in the message */
+    SPK__W_TAG_COUNT
+};
+
+static const uint8_t spk__wire_tags[SPK__OP_COUNT] = {
+    [SPK__OP_COL] = SPK__W_COL, [SPK__OP_STAR] = SPK__W_STAR, [SPK__OP_LIT] = SPK__W_LIT,
+    [SPK__OP_INTERVAL] = SPK__W_INTERVAL, [SPK__OP_NEG] = SPK__W_NEG, [SPK__OP_NOT] = SPK__W_NOT,
+    [SPK__OP_IS_NULL] = SPK__W_IS_NULL, [SPK__OP_IS_NOT_NULL] = SPK__W_IS_NOT_NULL, [SPK__OP_ADD] = SPK__W_ADD,
+    [SPK__OP_SUB] = SPK__W_SUB, [SPK__OP_MUL] = SPK__W_MUL, [SPK__OP_DIV] = SPK__W_DIV, [SPK__OP_MOD] = SPK__W_MOD,
+    [SPK__OP_INTDIV] = SPK__W_INTDIV, [SPK__OP_EQ] = SPK__W_EQ, [SPK__OP_NE] = SPK__W_NE, [SPK__OP_LT] = SPK__W_LT,
+    [SPK__OP_LE] = SPK__W_LE, [SPK__OP_GT] = SPK__W_GT, [SPK__OP_GE] = SPK__W_GE, [SPK__OP_EQ_NS] = SPK__W_EQ_NS,
+    [SPK__OP_AND] = SPK__W_AND, [SPK__OP_OR] = SPK__W_OR, [SPK__OP_IN] = SPK__W_IN, [SPK__OP_LIKE] = SPK__W_LIKE,
+    [SPK__OP_RLIKE] = SPK__W_RLIKE, [SPK__OP_CASE] = SPK__W_CASE, [SPK__OP_CAST] = SPK__W_CAST,
+    [SPK__OP_ALIAS] = SPK__W_ALIAS, [SPK__OP_CALL] = SPK__W_CALL, [SPK__OP_SORT] = SPK__W_SORT,
+};
+
+/* The inverse, as op + 1 (0: a tag that is no plain node). */
+static const uint8_t spk__wire_ops[SPK__W_TAG_COUNT] = {
+    [SPK__W_COL] = SPK__OP_COL + 1, [SPK__W_STAR] = SPK__OP_STAR + 1, [SPK__W_LIT] = SPK__OP_LIT + 1,
+    [SPK__W_INTERVAL] = SPK__OP_INTERVAL + 1, [SPK__W_NEG] = SPK__OP_NEG + 1, [SPK__W_NOT] = SPK__OP_NOT + 1,
+    [SPK__W_IS_NULL] = SPK__OP_IS_NULL + 1, [SPK__W_IS_NOT_NULL] = SPK__OP_IS_NOT_NULL + 1,
+    [SPK__W_ADD] = SPK__OP_ADD + 1, [SPK__W_SUB] = SPK__OP_SUB + 1, [SPK__W_MUL] = SPK__OP_MUL + 1,
+    [SPK__W_DIV] = SPK__OP_DIV + 1, [SPK__W_MOD] = SPK__OP_MOD + 1, [SPK__W_INTDIV] = SPK__OP_INTDIV + 1,
+    [SPK__W_EQ] = SPK__OP_EQ + 1, [SPK__W_NE] = SPK__OP_NE + 1, [SPK__W_LT] = SPK__OP_LT + 1,
+    [SPK__W_LE] = SPK__OP_LE + 1, [SPK__W_GT] = SPK__OP_GT + 1, [SPK__W_GE] = SPK__OP_GE + 1,
+    [SPK__W_EQ_NS] = SPK__OP_EQ_NS + 1, [SPK__W_AND] = SPK__OP_AND + 1, [SPK__W_OR] = SPK__OP_OR + 1,
+    [SPK__W_IN] = SPK__OP_IN + 1, [SPK__W_LIKE] = SPK__OP_LIKE + 1, [SPK__W_RLIKE] = SPK__OP_RLIKE + 1,
+    [SPK__W_CASE] = SPK__OP_CASE + 1, [SPK__W_CAST] = SPK__OP_CAST + 1, [SPK__W_ALIAS] = SPK__OP_ALIAS + 1,
+    [SPK__W_CALL] = SPK__OP_CALL + 1, [SPK__W_SORT] = SPK__OP_SORT + 1, [SPK__W_UDF_REF] = SPK__OP_CALL + 1,
+    [SPK__W_UDF_MACRO] = SPK__OP_CALL + 1, [SPK__W_MACRO_REF] = SPK__OP_CALL + 1,
+};
+
+/* Flag bits per field; a set bit this reader does not know is refused. */
+#define SPK__WF_QUALIFIER 0x01u   /* COL, STAR */
+#define SPK__WF_NULL 0x01u        /* literal values */
+#define SPK__WF_DISTINCT 0x01u    /* CALL, UDF calls */
+#define SPK__WF_ELSE 0x01u        /* CASE */
+#define SPK__WF_DESC 0x01u        /* SORT */
+#define SPK__WF_NULLS_FIRST 0x02u /* SORT */
+#define SPK__WF_LOWER 0x01u       /* key shard */
+#define SPK__WF_UPPER 0x02u       /* key shard */
+#define SPK__WF_PREDICATE 0x01u   /* scan task */
+
+/* CRC-32 as the file backend computes it (spk__crc32), eight bytes at a
+ * time ("slicing by 8": table k gives a byte's effect k bytes further on);
+ * messages are small and sent often, so this is several times faster. The
+ * tables are filled once per process. */
+static uint32_t spk__wire_crc_tables[8][256];
+static spk__once_flag spk__wire_crc_once = SPK__ONCE_INIT;
+
+static void spk__wire_crc_fill(void) {
+    spk__crc_init(spk__wire_crc_tables[0]);
+    for (int k = 1; k < 8; k++)
+        for (int i = 0; i < 256; i++) {
+            uint32_t prev = spk__wire_crc_tables[k - 1][i];
+            spk__wire_crc_tables[k][i] = (prev >> 8) ^ spk__wire_crc_tables[0][prev & 0xff];
+        }
+}
+
+static uint32_t spk__wire_crc(const unsigned char *p, size_t len) {
+    spk__call_once(&spk__wire_crc_once, spk__wire_crc_fill);
+    const uint32_t(*t)[256] = (const uint32_t(*)[256])spk__wire_crc_tables;
+    uint32_t c = 0xffffffffu;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint32_t a = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        c = t[7][a & 0xff] ^ t[6][(a >> 8) & 0xff] ^ t[5][(a >> 16) & 0xff] ^ t[4][a >> 24] ^ t[3][p[4]] ^ t[2][p[5]] ^
+            t[1][p[6]] ^ t[0][p[7]];
+    }
+    return spk__crc32(t[0], ~c, p, len); /* the last bytes one at a time */
+}
+
+SPKDEF void spk_bytes_free(spk_bytes *b) {
+    if (!b) return;
+    if (b->data) spk__free(&spk__default_allocator, b->data, b->len);
+    b->data = NULL;
+    b->len = 0;
+}
+
+/* ================================================================ encoding */
+
+typedef struct spk__wout {
+    unsigned char *p;
+    size_t len, cap;
+    bool heap; /* p is ours (else the caller's stack buffer) */
+    long nodes;
+    const spk_udf **macros; /* macros defined so far, in order: MACRO_REF indexes them */
+    int nmacros, mcap;
+} spk__wout;
+
+static bool spk__wgrow(spk__wout *o, size_t n) {
+    if (n > SPK_WIRE_MAX_BYTES - o->len) {
+        spk__fail(SPK_ERR_LIMIT, "wire: the encoding passes SPK_WIRE_MAX_BYTES (%lu bytes)", (unsigned long)SPK_WIRE_MAX_BYTES);
+        return false;
+    }
+    size_t cap = o->cap * 2;
+    while (cap - o->len < n) cap *= 2;
+    if (cap > SPK_WIRE_MAX_BYTES) cap = SPK_WIRE_MAX_BYTES;
+    unsigned char *p = o->heap ? (unsigned char *)spk__realloc(&spk__default_allocator, o->p, o->cap, cap)
+                               : (unsigned char *)spk__alloc(&spk__default_allocator, cap);
+    if (!p) {
+        spk__nomem("a wire message", cap);
+        return false;
+    }
+    if (!o->heap) memcpy(p, o->p, o->len);
+    o->p = p;
+    o->cap = cap;
+    o->heap = true;
+    return true;
+}
+
+#define SPK__WROOM(o, n) ((o)->cap - (o)->len >= (n) || spk__wgrow((o), (n)))
+
+static bool spk__wbyte(spk__wout *o, unsigned b) {
+    if (!SPK__WROOM(o, 1)) return false;
+    o->p[o->len++] = (unsigned char)b;
+    return true;
+}
+
+static bool spk__wvar(spk__wout *o, uint64_t x) {
+    if (!SPK__WROOM(o, 10)) return false;
+    unsigned char *p = o->p + o->len;
+    while (x >= 0x80) {
+        *p++ = (unsigned char)(x | 0x80);
+        x >>= 7;
+    }
+    *p++ = (unsigned char)x;
+    o->len = (size_t)(p - o->p);
+    return true;
+}
+
+static uint64_t spk__zigzag(int64_t x) { return ((uint64_t)x << 1) ^ (x < 0 ? UINT64_MAX : 0); }
+static int64_t spk__unzigzag(uint64_t x) { return (int64_t)(x >> 1) ^ -(int64_t)(x & 1); }
+
+static bool spk__wsvar(spk__wout *o, int64_t x) { return spk__wvar(o, spk__zigzag(x)); }
+
+static bool spk__wbytes(spk__wout *o, const void *data, size_t n) {
+    if (!SPK__WROOM(o, n)) return false;
+    if (n) memcpy(o->p + o->len, data, n);
+    o->len += n;
+    return true;
+}
+
+static bool spk__wstr(spk__wout *o, const char *s, size_t n) { return spk__wvar(o, n) && spk__wbytes(o, s, n); }
+static bool spk__wname(spk__wout *o, const char *s) { return spk__wstr(o, s, strlen(s)); }
+
+static bool spk__wtype(spk__wout *o, spk_type t) {
+    if (!spk__wbyte(o, t.id)) return false;
+    return t.id != SPK_TYPE_DECIMAL || (spk__wbyte(o, t.precision) && spk__wbyte(o, t.scale));
+}
+
+static void spk__wle(unsigned char *p, uint64_t x, int n) {
+    for (int i = 0; i < n; i++) p[i] = (unsigned char)(x >> (8 * i));
+}
+
+/* A value: its type, a flags byte (NULL), and the payload of a non-NULL. */
+static bool spk__wvalue(spk__wout *o, const spk_value *v) {
+    bool null = v->is_null || v->type.id == SPK_TYPE_NULL;
+    if (!spk__wtype(o, v->type) || !spk__wbyte(o, null ? SPK__WF_NULL : 0)) return false;
+    if (null) return true;
+    switch ((spk_type_id)v->type.id) {
+    case SPK_TYPE_BOOLEAN: return spk__wbyte(o, v->as.b ? 1 : 0);
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: return spk__wsvar(o, v->as.i32);
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_DECIMAL:
+    case SPK_TYPE_TIMESTAMP: return spk__wsvar(o, v->as.i64);
+    case SPK_TYPE_DOUBLE: {
+        uint64_t bits;
+        memcpy(&bits, &v->as.f64, 8);
+        if (!SPK__WROOM(o, 8)) return false;
+        spk__wle(o->p + o->len, bits, 8);
+        o->len += 8;
+        return true;
+    }
+    case SPK_TYPE_STRING: return spk__wstr(o, v->as.str.ptr ? v->as.str.ptr : "", v->as.str.len);
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT: break;
+    }
+    return true;
+}
+
+static bool spk__wnode(spk__wout *o, const spk_expr *e, int depth);
+
+static bool spk__wargs(spk__wout *o, const spk_expr *e, int depth) {
+    for (int i = 0; i < e->nargs; i++)
+        if (!spk__wnode(o, e->args[i], depth + 1)) return false;
+    return true;
+}
+
+/* A UDF call: a C UDF by name and signature; a macro inline the first
+ * time, by index afterwards. */
+static bool spk__wudf(spk__wout *o, const spk_expr *e, int depth) {
+    const spk_udf *u = e->udf;
+    if (e->nargs != u->nargs) {
+        spk__fail(SPK_ERR_ARG, "wire: a call of UDF `%s` with %d arguments (it takes %d)", u->name, e->nargs, u->nargs);
+        return false;
+    }
+    unsigned flags = e->distinct ? SPK__WF_DISTINCT : 0;
+    if (u->kind != SPK_UDF_MACRO) {
+        if (!spk__wbyte(o, SPK__W_UDF_REF) || !spk__wbyte(o, flags) || !spk__wname(o, u->name) || !spk__wbyte(o, u->kind) ||
+            !spk__wvar(o, (uint64_t)u->nargs))
+            return false;
+        for (int i = 0; i < u->nargs; i++)
+            if (!spk__wtype(o, u->arg_types[i])) return false;
+        return spk__wtype(o, u->return_type) && spk__wargs(o, e, depth);
+    }
+    for (int i = 0; i < o->nmacros; i++)
+        if (o->macros[i] == u)
+            return spk__wbyte(o, SPK__W_MACRO_REF) && spk__wbyte(o, flags) && spk__wvar(o, (uint64_t)i) &&
+                   spk__wargs(o, e, depth);
+    if (!spk__wbyte(o, SPK__W_UDF_MACRO) || !spk__wbyte(o, flags) || !spk__wname(o, u->name) ||
+        !spk__wvar(o, (uint64_t)u->nargs))
+        return false;
+    for (int i = 0; i < u->nargs; i++)
+        if (!spk__wname(o, u->params[i]) || !spk__wtype(o, u->arg_types[i])) return false;
+    /* The body counts as nested in its call, as the reader counts it. */
+    if (!spk__wnode(o, u->body, depth + 1)) return false;
+    if (o->nmacros == o->mcap) {
+        int cap = o->mcap ? o->mcap * 2 : 8;
+        const spk_udf **grown = (const spk_udf **)spk__realloc(&spk__default_allocator, (void *)o->macros,
+                                                              (size_t)o->mcap * sizeof *grown, (size_t)cap * sizeof *grown);
+        if (!grown) {
+            spk__nomem("the wire encoder's macro list", (size_t)cap * sizeof *grown);
+            return false;
+        }
+        o->macros = grown;
+        o->mcap = cap;
+    }
+    o->macros[o->nmacros++] = u;
+    return spk__wargs(o, e, depth);
+}
+
+static bool spk__wnode(spk__wout *o, const spk_expr *e, int depth) {
+    if (!e || e->op >= SPK__OP_COUNT) {
+        spk__fail(SPK_ERR_ARG, "wire: %s expression node", e ? "a corrupt" : "a NULL");
+        return false;
+    }
+    if (depth > SPK_EXPR_MAX_DEPTH) {
+        spk__fail(SPK_ERR_LIMIT, "wire: the expression (with the bodies of the macros it calls) is nested more than %d "
+                                 "levels deep", SPK_EXPR_MAX_DEPTH);
+        return false;
+    }
+    if (++o->nodes > SPK__WIRE_MAX_NODES) {
+        spk__fail(SPK_ERR_LIMIT, "wire: the expression has more than %ld nodes", SPK__WIRE_MAX_NODES);
+        return false;
+    }
+    if (e->op == SPK__OP_CALL && e->udf) return spk__wudf(o, e, depth);
+    if (!spk__wbyte(o, spk__wire_tags[e->op])) return false;
+    switch ((spk__op)e->op) {
+    case SPK__OP_COL:
+        return spk__wbyte(o, e->qualifier ? SPK__WF_QUALIFIER : 0) && spk__wname(o, e->name) &&
+               (!e->qualifier || spk__wname(o, e->qualifier));
+    case SPK__OP_STAR:
+        return spk__wbyte(o, e->qualifier ? SPK__WF_QUALIFIER : 0) && (!e->qualifier || spk__wname(o, e->qualifier));
+    case SPK__OP_LIT: return spk__wvalue(o, &e->lit);
+    case SPK__OP_INTERVAL: return spk__wsvar(o, e->months) && spk__wsvar(o, e->days) && spk__wsvar(o, e->micros);
+    case SPK__OP_LIKE:
+    case SPK__OP_RLIKE:
+    case SPK__OP_ALIAS:
+        if (e->op == SPK__OP_ALIAS && !e->name[0]) {
+            spk__fail(SPK_ERR_ARG, "wire: an alias with an empty name");
+            return false;
+        }
+        return spk__wname(o, e->name) && spk__wargs(o, e, depth);
+    case SPK__OP_CAST: return spk__wtype(o, e->type) && spk__wargs(o, e, depth);
+    case SPK__OP_SORT:
+        return spk__wbyte(o, (e->descending ? SPK__WF_DESC : 0) | (e->nulls_first ? SPK__WF_NULLS_FIRST : 0)) &&
+               spk__wargs(o, e, depth);
+    case SPK__OP_CASE:
+        return spk__wbyte(o, e->has_else ? SPK__WF_ELSE : 0) && spk__wvar(o, (uint64_t)e->nargs) && spk__wargs(o, e, depth);
+    case SPK__OP_IN: return spk__wvar(o, (uint64_t)e->nargs) && spk__wargs(o, e, depth);
+    case SPK__OP_CALL:
+        if (!e->name[0]) {
+            spk__fail(SPK_ERR_ARG, "wire: a function call with an empty name");
+            return false;
+        }
+        return spk__wbyte(o, e->distinct ? SPK__WF_DISTINCT : 0) && spk__wname(o, e->name) &&
+               spk__wvar(o, (uint64_t)e->nargs) && spk__wargs(o, e, depth);
+    default: return spk__wargs(o, e, depth); /* unary and binary operators: their operands */
+    }
+}
+
+/* Starts a message: room for the header, which spk__wfinish fills. */
+static void spk__wstart(spk__wout *o, unsigned char *stack, size_t cap) {
+    memset(o, 0, sizeof *o);
+    o->p = stack;
+    o->cap = cap;
+    o->len = SPK__WIRE_HEADER;
+}
+
+static void spk__wdone(spk__wout *o) {
+    if (o->heap) spk__free(&spk__default_allocator, o->p, o->cap);
+    if (o->macros) spk__free(&spk__default_allocator, (void *)o->macros, (size_t)o->mcap * sizeof *o->macros);
+    o->p = NULL;
+    o->heap = false;
+    o->macros = NULL;
+}
+
+/* Writes the header and hands the exact bytes to *out. */
+static spk_status spk__wfinish(spk__wout *o, unsigned kind, spk_bytes *out) {
+    unsigned char *h = o->p;
+    size_t body = o->len - SPK__WIRE_HEADER;
+    memcpy(h, "SPKW", 4);
+    spk__wle(h + 4, SPK_WIRE_MAJOR, 2);
+    spk__wle(h + 6, SPK_WIRE_MINOR, 2);
+    h[8] = SPARKLESS_VERSION_MAJOR;
+    h[9] = SPARKLESS_VERSION_MINOR;
+    h[10] = SPARKLESS_VERSION_PATCH;
+    h[11] = (unsigned char)kind;
+    spk__wle(h + 12, body, 4);
+    spk__wle(h + 16, spk__wire_crc(h + SPK__WIRE_HEADER, body), 4);
+    unsigned char *data;
+    if (o->heap && o->cap == o->len) {
+        data = o->p;
+        o->heap = false; /* handed over */
+    } else if (o->heap) {
+        data = (unsigned char *)spk__realloc(&spk__default_allocator, o->p, o->cap, o->len);
+        if (data) o->heap = false;
+    } else {
+        data = (unsigned char *)spk__alloc(&spk__default_allocator, o->len);
+        if (data) memcpy(data, o->p, o->len);
+    }
+    if (!data) {
+        spk__wdone(o);
+        return spk__nomem("a wire message", o->len);
+    }
+    out->data = data;
+    out->len = o->len;
+    spk__wdone(o);
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_expr_encode(const spk_expr *e, spk_bytes *out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_expr_encode: NULL output");
+    out->data = NULL;
+    out->len = 0;
+    if (!e) return spk__fail(SPK_ERR_ARG, "spk_expr_encode: NULL expression");
+    unsigned char stack[512];
+    spk__wout o;
+    spk__wstart(&o, stack, sizeof stack);
+    if (!spk__wnode(&o, e, 1)) {
+        spk__wdone(&o);
+        return spk_last_status() != SPK_OK ? spk_last_status() : SPK_ERR_NOMEM;
+    }
+    return spk__wfinish(&o, SPK__WIRE_KIND_EXPR, out);
+}
+
+/* ================================================================ decoding */
+
+typedef struct spk__win {
+    const unsigned char *p; /* the whole message */
+    size_t pos, end;        /* offsets in it: errors name byte offsets of the message */
+    unsigned major, minor;
+    long nodes;
+    spk_udf_registry *udfs;
+    spk_udf **macros; /* macros defined so far in the message (references) */
+    int nmacros, mcap;
+} spk__win;
+
+static spk_status spk__wbad(const spk__win *in, size_t at, const char *fmt, ...) SPK__PRINTF(3, 4);
+static spk_status spk__wbad(const spk__win *in, size_t at, const char *fmt, ...) {
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    (void)in;
+    return spk__fail(SPK_ERR_CORRUPT, "wire: %s at byte %zu", msg, at);
+}
+
+/* A value this reader does not know: newer bytes may use it (a version
+ * mismatch, said as such), bytes of this reader's version may not. */
+static spk_status spk__wunknown(const spk__win *in, size_t at, const char *what, unsigned value) {
+    if (in->minor > SPK_WIRE_MINOR)
+        return spk__fail(SPK_ERR_VERSION, "wire: %s %u at byte %zu is not known to wire format %d.%d (the bytes are %u.%u)",
+                         what, value, at, SPK_WIRE_MAJOR, SPK_WIRE_MINOR, in->major, in->minor);
+    return spk__wbad(in, at, "unknown %s %u", what, value);
+}
+
+static spk_status spk__wtruncated(const spk__win *in) { return spk__wbad(in, in->end, "the body ends early"); }
+
+static spk_status spk__wu8(spk__win *in, unsigned *out) {
+    *out = 0;
+    if (in->pos >= in->end) return spk__wtruncated(in);
+    *out = in->p[in->pos++];
+    return SPK_OK;
+}
+
+/* A flags byte: bits outside `known` are refused. */
+static spk_status spk__wflags(spk__win *in, unsigned known, const char *what, unsigned *out) {
+    size_t at = in->pos;
+    spk_status st = spk__wu8(in, out);
+    if (st == SPK_OK && (*out & ~known)) return spk__wunknown(in, at, what, *out);
+    return st;
+}
+
+static spk_status spk__wvarint(spk__win *in, uint64_t *out) {
+    size_t at = in->pos;
+    uint64_t x = 0;
+    for (int i = 0; i < 10; i++) {
+        if (in->pos >= in->end) return spk__wtruncated(in);
+        unsigned b = in->p[in->pos++];
+        if (i == 9 && b > 1) return spk__wbad(in, at, "a varint overflows 64 bits");
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            if (b == 0 && i > 0) return spk__wbad(in, at, "an overlong varint");
+            *out = x;
+            return SPK_OK;
+        }
+    }
+    return spk__wbad(in, at, "a varint longer than 10 bytes");
+}
+
+static spk_status spk__wsvarint(spk__win *in, int64_t *out) {
+    uint64_t x;
+    spk_status st = spk__wvarint(in, &x);
+    if (st == SPK_OK) *out = spk__unzigzag(x);
+    return st;
+}
+
+static spk_status spk__wi32(spk__win *in, const char *what, int32_t *out) {
+    size_t at = in->pos;
+    int64_t x;
+    spk_status st = spk__wsvarint(in, &x);
+    if (st != SPK_OK) return st;
+    if (x < INT32_MIN || x > INT32_MAX) return spk__wbad(in, at, "%s %lld does not fit 32 bits", what, (long long)x);
+    *out = (int32_t)x;
+    return SPK_OK;
+}
+
+/* A count of items that each take at least `min_bytes`: checked against the
+ * bytes left (and `most`) before anything is allocated for them. */
+static spk_status spk__wcount(spk__win *in, size_t min_bytes, uint64_t most, const char *what, int *out) {
+    size_t at = in->pos;
+    uint64_t n;
+    spk_status st = spk__wvarint(in, &n);
+    if (st != SPK_OK) return st;
+    if (n > most) return spk__wbad(in, at, "%llu %s (at most %llu)", (unsigned long long)n, what, (unsigned long long)most);
+    if (n > (in->end - in->pos) / (min_bytes ? min_bytes : 1))
+        return spk__wbad(in, at, "%llu %s in the %zu bytes left", (unsigned long long)n, what, in->end - in->pos);
+    *out = (int)n;
+    return SPK_OK;
+}
+
+/* A string: a view into the message. */
+static spk_status spk__wstring(spk__win *in, const char **s, size_t *len) {
+    size_t at = in->pos;
+    uint64_t n;
+    spk_status st = spk__wvarint(in, &n);
+    if (st != SPK_OK) return st;
+    if (n > in->end - in->pos)
+        return spk__wbad(in, at, "a string of %llu bytes with %zu bytes left", (unsigned long long)n, in->end - in->pos);
+    *s = (const char *)in->p + in->pos;
+    *len = (size_t)n;
+    in->pos += (size_t)n;
+    return SPK_OK;
+}
+
+/* A name (column, alias, function, qualifier, parameter, pattern): no NUL
+ * bytes, and unless `empty_ok` at least one byte. */
+static spk_status spk__wident(spk__win *in, const char *what, bool empty_ok, const char **s, size_t *len) {
+    size_t at = in->pos;
+    spk_status st = spk__wstring(in, s, len);
+    if (st != SPK_OK) return st;
+    if (!*len && !empty_ok) return spk__wbad(in, at, "an empty %s", what);
+    if (*len && memchr(*s, 0, *len)) return spk__wbad(in, at, "a %s with a NUL byte", what);
+    return SPK_OK;
+}
+
+static spk_status spk__wtype_read(spk__win *in, spk_type *out) {
+    size_t at = in->pos;
+    unsigned id, p = 0, s = 0;
+    spk_status st = spk__wu8(in, &id);
+    if (st != SPK_OK) return st;
+    if (id >= SPK_TYPE_COUNT) return spk__wunknown(in, at, "type id", id);
+    if (id == SPK_TYPE_DECIMAL && ((st = spk__wu8(in, &p)) != SPK_OK || (st = spk__wu8(in, &s)) != SPK_OK)) return st;
+    spk_type t = id == SPK_TYPE_DECIMAL ? spk_type_decimal((int)p, (int)s) : spk_type_of((spk_type_id)id);
+    if (!spk_type_valid(t)) return spk__wbad(in, at, "DECIMAL(%u, %u) is not a valid type", p, s);
+    *out = t;
+    return SPK_OK;
+}
+
+/* A value; a STRING's bytes are a view into the message. */
+static spk_status spk__wvalue_read(spk__win *in, spk_value *out) {
+    spk_type t;
+    unsigned flags;
+    spk_status st = spk__wtype_read(in, &t);
+    size_t at = in->pos;
+    if (st != SPK_OK || (st = spk__wflags(in, SPK__WF_NULL, "value flags", &flags)) != SPK_OK) return st;
+    spk_value v = spk_value_null_of(t);
+    if (flags & SPK__WF_NULL) {
+        *out = v;
+        return SPK_OK;
+    }
+    if (t.id == SPK_TYPE_NULL) return spk__wbad(in, at, "a NULL-typed value that is not NULL");
+    v.is_null = false;
+    switch ((spk_type_id)t.id) {
+    case SPK_TYPE_BOOLEAN: {
+        unsigned b;
+        at = in->pos;
+        if ((st = spk__wu8(in, &b)) != SPK_OK) return st;
+        if (b > 1) return spk__wbad(in, at, "a BOOLEAN of %u", b);
+        v.as.b = b != 0;
+        break;
+    }
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: st = spk__wi32(in, t.id == SPK_TYPE_DATE ? "a DATE" : "an INT", &v.as.i32); break;
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_DECIMAL:
+    case SPK_TYPE_TIMESTAMP: st = spk__wsvarint(in, &v.as.i64); break;
+    case SPK_TYPE_DOUBLE: {
+        if (in->end - in->pos < 8) return spk__wtruncated(in);
+        uint64_t bits = 0;
+        for (int i = 0; i < 8; i++) bits |= (uint64_t)in->p[in->pos + (size_t)i] << (8 * i);
+        in->pos += 8;
+        memcpy(&v.as.f64, &bits, 8);
+        break;
+    }
+    case SPK_TYPE_STRING: st = spk__wstring(in, &v.as.str.ptr, &v.as.str.len); break;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT: break;
+    }
+    if (st == SPK_OK) *out = v;
+    return st;
+}
+
+static spk_status spk__wnode_read(spk__win *in, int depth, spk_expr **out);
+
+/* A node as the builders make it, but with room for `text` bytes of
+ * strings after its arguments: decoded nodes hold their name, qualifier or
+ * string literal in their own block (one allocation per node). */
+static spk_expr *spk__wexpr_new(spk__op op, int nargs, size_t text) {
+    size_t size = sizeof(spk_expr) + (size_t)nargs * sizeof(spk_expr *) + text;
+    spk_expr *e = (spk_expr *)spk__calloc(spk__expr_alloc(), size);
+    if (!e) {
+        spk__nomem("an expression", size);
+        return NULL;
+    }
+    atomic_init(&e->refs, 1);
+    e->op = (uint8_t)op;
+    e->nargs = nargs;
+    e->args = nargs ? (spk_expr **)(void *)(e + 1) : NULL;
+    e->size = size;
+    e->height = 1;
+    e->inline_text = true;
+    return e;
+}
+
+/* Copies len bytes (and a NUL) into e's text room at *at. */
+static char *spk__wtext(spk_expr *e, size_t *at, const char *s, size_t len) {
+    char *p = (char *)(void *)(e + 1) + (size_t)e->nargs * sizeof(spk_expr *) + *at;
+    if (len) memcpy(p, s, len);
+    p[len] = '\0';
+    *at += len + 1;
+    return p;
+}
+
+/* A node of n children read in place (no temporary array): the node is
+ * made first, its children filled in; `name` (len bytes) becomes e->name. */
+static spk_status spk__wchildren(spk__win *in, spk__op op, int n, int depth, const char *name, size_t len,
+                                 spk_expr **out) {
+    spk_expr *e = spk__wexpr_new(op, n, name ? len + 1 : 0);
+    if (!e) return SPK_ERR_NOMEM;
+    size_t at = 0;
+    if (name) e->name = spk__wtext(e, &at, name, len);
+    for (int i = 0; i < n; i++) {
+        spk_status st = spk__wnode_read(in, depth + 1, &e->args[i]);
+        if (st != SPK_OK) {
+            spk_expr_release(e);
+            return st;
+        }
+    }
+    if (!spk__set_height(e)) {
+        spk_expr_release(e);
+        return SPK_ERR_LIMIT;
+    }
+    *out = e;
+    return SPK_OK;
+}
+
+/* A literal node, as spk_lit makes it (a STRING's bytes in the node's block). */
+static spk_expr *spk__wlit(spk_value v) {
+    bool str = !v.is_null && v.type.id == SPK_TYPE_STRING;
+    spk_expr *e = spk__wexpr_new(SPK__OP_LIT, 0, str ? v.as.str.len + 1 : 0);
+    if (!e) return NULL;
+    e->lit = v;
+    if (str) {
+        size_t at = 0;
+        e->text = spk__wtext(e, &at, v.as.str.ptr, v.as.str.len);
+        e->lit.as.str.ptr = e->text;
+    }
+    return e;
+}
+
+/* "f(INT, BIGINT) -> DOUBLE" for the signature a message carries. */
+static void spk__wsig_text(const char *name, size_t name_len, const spk_type *types, int n, spk_type ret, char *buf, size_t cap) {
+    spk__textout o = spk__textout_make(buf, cap);
+    spk__out(&o, "%.*s(", (int)name_len, name);
+    for (int i = 0; i < n; i++) spk__out(&o, "%s%s", i ? ", " : "", spk__type_sql(types[i]).s);
+    spk__out(&o, ") -> %s", spk__type_sql(ret).s);
+}
+
+static const char *spk__wkind_name(unsigned kind) {
+    return kind == SPK_UDF_SCALAR ? "scalar" : kind == SPK_UDF_AGGREGATE ? "aggregate" : "macro";
+}
+
+/* The error of a UDF_REF that did not resolve: u NULL (not found), or
+ * found in `where` with another signature (u is released). */
+static spk_status spk__wresolve_fail(const spk__win *in, size_t at, const char *key, unsigned kind, const spk_type *types,
+                                     int n, spk_type ret, spk_udf *u, const char *where) {
+    /* The texts live on the heap: this may be inlined into the recursive
+     * reader, whose frame must stay small. */
+    char *want = (char *)spk__alloc(&spk__default_allocator, 1024), *have = want ? want + 512 : NULL;
+    if (!want) {
+        spk_udf_release(u);
+        return spk__nomem("an error message", 1024);
+    }
+    spk__wsig_text(key, strlen(key), types, n, ret, want, 512);
+    spk_status st;
+    if (!u)
+        st = spk__fail(SPK_ERR_NOT_FOUND, "wire: UDF `%s` (%s %s, at byte %zu) is not registered: looked in %s, %s and "
+                                          "the global registry",
+                       key, spk__wkind_name(kind), want, at,
+                       in->udfs ? "the registry given to the decoder" : "no registry given to the decoder (none)",
+                       spk_worker_ctx() ? "this thread's worker context" : "no worker context (none set)");
+    else {
+        spk_udf_signature(u, have, 512);
+        st = spk__fail(SPK_ERR_TYPE, "wire: UDF `%s` (at byte %zu) is %s %s in the message but %s %s in %s", key, at,
+                       spk__wkind_name(kind), want, spk__wkind_name(u->kind), have, where);
+        spk_udf_release(u);
+    }
+    spk__free(&spk__default_allocator, want, 1024);
+    return st;
+}
+
+/* The C UDF a UDF_REF names: the explicit registry, the worker context,
+ * then the global registry; the first found must match the signature. */
+static spk_status spk__wresolve(spk__win *in, size_t at, const char *name, size_t name_len, unsigned kind,
+                                const spk_type *types, int n, spk_type ret, spk_udf **out) {
+    char key[SPK__WIRE_UDF_NAME_MAX + 1];
+    memcpy(key, name, name_len);
+    key[name_len] = '\0';
+    spk_udf_registry *ctx = spk_worker_ctx();
+    spk_udf *u = NULL;
+    const char *where = NULL;
+    if (in->udfs && (u = spk_udf_lookup(in->udfs, key))) where = "the registry given to the decoder";
+    else if (ctx && (u = spk_udf_lookup(ctx, key))) where = "this thread's worker context";
+    else if ((u = spk_udf_lookup(spk__udf_global_peek(), key))) where = "the global registry";
+    bool same = u && u->kind == kind && u->nargs == n && spk_type_equal(u->return_type, ret);
+    for (int i = 0; same && i < n; i++) same = spk_type_equal(u->arg_types[i], types[i]);
+    if (!same) return spk__wresolve_fail(in, at, key, kind, types, n, ret, u, where);
+    *out = u;
+    return SPK_OK;
+}
+
+/* A call node of u with its arguments (u is consumed). */
+static spk_status spk__wudf_call(spk__win *in, spk_udf *u, unsigned flags, int depth, spk_expr **out) {
+    spk_expr *e = NULL;
+    spk_status st = spk__wchildren(in, SPK__OP_CALL, u->nargs, depth, u->name, strlen(u->name), &e);
+    if (st != SPK_OK) {
+        spk_udf_release(u);
+        return st;
+    }
+    e->udf = u;
+    e->distinct = (flags & SPK__WF_DISTINCT) != 0;
+    *out = e;
+    return SPK_OK;
+}
+
+static spk_status spk__wudf_ref(spk__win *in, size_t at, int depth, spk_expr **out) {
+    unsigned flags, kind;
+    const char *name;
+    size_t name_len;
+    int n;
+    spk_type types[SPK__WIRE_UDF_MAX_ARGS], ret;
+    spk_status st = spk__wflags(in, SPK__WF_DISTINCT, "call flags", &flags);
+    size_t name_at = in->pos;
+    if (st == SPK_OK) st = spk__wident(in, "UDF name", false, &name, &name_len);
+    if (st == SPK_OK && name_len > SPK__WIRE_UDF_NAME_MAX)
+        st = spk__wbad(in, name_at, "a UDF name of %zu bytes (at most %d)", name_len, SPK__WIRE_UDF_NAME_MAX);
+    size_t kind_at = in->pos;
+    if (st == SPK_OK && (st = spk__wu8(in, &kind)) == SPK_OK && kind != SPK_UDF_SCALAR && kind != SPK_UDF_AGGREGATE)
+        st = kind == SPK_UDF_MACRO ? spk__wbad(in, kind_at, "a macro referenced by name") : spk__wunknown(in, kind_at, "UDF kind", kind);
+    if (st == SPK_OK) st = spk__wcount(in, 1, SPK__WIRE_UDF_MAX_ARGS, "UDF arguments", &n);
+    for (int i = 0; st == SPK_OK && i < n; i++) st = spk__wtype_read(in, &types[i]);
+    if (st == SPK_OK) st = spk__wtype_read(in, &ret);
+    spk_udf *u = NULL;
+    if (st == SPK_OK) st = spk__wresolve(in, at, name, name_len, kind, types, n, ret, &u);
+    if (st != SPK_OK) return st;
+    return spk__wudf_call(in, u, flags, depth, out);
+}
+
+/* Whether decoding may create macros from the bytes. */
+static const char *spk__wstrict(const spk__win *in) {
+    if (in->udfs && spk_udf_registry_strict(in->udfs)) return "the registry given to the decoder is strict";
+    spk_udf_registry *ctx = spk_worker_ctx();
+    if (ctx && spk_udf_registry_strict(ctx)) return "this thread's worker context is strict";
+    return NULL;
+}
+
+/* A macro's parameters while its definition is read; on the heap, as the
+ * reader recurses (the body) while holding them. */
+typedef struct spk__wparams {
+    const char *name[SPK__WIRE_UDF_MAX_ARGS]; /* views into the message, then the copies */
+    size_t len[SPK__WIRE_UDF_MAX_ARGS];
+    spk_type type[SPK__WIRE_UDF_MAX_ARGS];
+} spk__wparams;
+
+static spk_status spk__wmacro(spk__win *in, size_t at, int depth, spk_expr **out) {
+    unsigned flags;
+    const char *name;
+    size_t name_len;
+    int n = 0;
+    spk_status st = spk__wflags(in, SPK__WF_DISTINCT, "call flags", &flags);
+    if (st == SPK_OK) st = spk__wident(in, "macro name", false, &name, &name_len);
+    const char *strict = st == SPK_OK ? spk__wstrict(in) : NULL;
+    if (strict)
+        return spk__fail(SPK_ERR_UNSUPPORTED, "wire: the message carries the definition of macro `%.*s` inline (at byte %zu), "
+                                              "and %s: only UDFs registered there may run",
+                         (int)(name_len > 200 ? 200 : name_len), name, at, strict);
+    if (st == SPK_OK) st = spk__wcount(in, 2, SPK__WIRE_UDF_MAX_ARGS, "macro parameters", &n);
+    if (st != SPK_OK) return st;
+    spk__wparams *ps = (spk__wparams *)spk__alloc(&spk__default_allocator, sizeof *ps);
+    if (!ps) return spk__nomem("a macro's parameters", sizeof *ps);
+    size_t bytes = name_len + 1;
+    for (int i = 0; st == SPK_OK && i < n; i++) {
+        if ((st = spk__wident(in, "macro parameter", false, &ps->name[i], &ps->len[i])) == SPK_OK)
+            st = spk__wtype_read(in, &ps->type[i]);
+        if (st == SPK_OK) bytes += ps->len[i] + 1;
+    }
+    spk_expr *body = NULL;
+    if (st == SPK_OK) st = spk__wnode_read(in, depth + 1, &body);
+    /* The names, NUL-terminated for spk_udf_macro_expr, in one block. */
+    char *block = st == SPK_OK ? (char *)spk__alloc(&spk__default_allocator, bytes) : NULL;
+    if (st == SPK_OK && !block) st = spk__nomem("a macro's names", bytes);
+    spk_udf *u = NULL;
+    if (st == SPK_OK) {
+        char *text = block;
+        memcpy(text, name, name_len);
+        text[name_len] = '\0';
+        text += name_len + 1;
+        for (int i = 0; i < n; i++) {
+            memcpy(text, ps->name[i], ps->len[i]);
+            text[ps->len[i]] = '\0';
+            ps->name[i] = text;
+            text += ps->len[i] + 1;
+        }
+        st = spk_udf_macro_expr(block, ps->name, ps->type, n, body, &u); /* consumes body */
+        body = NULL;
+        if (st != SPK_OK && st != SPK_ERR_NOMEM) {
+            char why[256];
+            snprintf(why, sizeof why, "%.200s", spk_last_error());
+            st = spk__wbad(in, at, "macro `%s` is not valid (%s)", block, why);
+        }
+    }
+    spk_expr_release(body);
+    if (block) spk__free(&spk__default_allocator, block, bytes);
+    spk__free(&spk__default_allocator, ps, sizeof *ps);
+    if (st != SPK_OK) return st;
+    if (in->nmacros == in->mcap) {
+        int cap = in->mcap ? in->mcap * 2 : 8;
+        spk_udf **grown = (spk_udf **)spk__realloc(&spk__default_allocator, in->macros, (size_t)in->mcap * sizeof *grown,
+                                                   (size_t)cap * sizeof *grown);
+        if (!grown) {
+            spk_udf_release(u);
+            return spk__nomem("the wire decoder's macro list", (size_t)cap * sizeof *grown);
+        }
+        in->macros = grown;
+        in->mcap = cap;
+    }
+    in->macros[in->nmacros++] = spk_udf_retain(u);
+    return spk__wudf_call(in, u, flags, depth, out);
+}
+
+static spk_status spk__wmacro_ref(spk__win *in, int depth, spk_expr **out) {
+    unsigned flags;
+    uint64_t index;
+    spk_status st = spk__wflags(in, SPK__WF_DISTINCT, "call flags", &flags);
+    size_t at = in->pos;
+    if (st == SPK_OK) st = spk__wvarint(in, &index);
+    if (st != SPK_OK) return st;
+    if (index >= (uint64_t)in->nmacros)
+        return spk__wbad(in, at, "a reference to macro %llu of the %d defined before it", (unsigned long long)index, in->nmacros);
+    return spk__wudf_call(in, spk_udf_retain(in->macros[index]), flags, depth, out);
+}
+
+static spk_status spk__wnode_read(spk__win *in, int depth, spk_expr **out) {
+    *out = NULL;
+    size_t at = in->pos;
+    if (depth > SPK_EXPR_MAX_DEPTH)
+        return spk__fail(SPK_ERR_LIMIT, "wire: the expression is nested more than %d levels deep (at byte %zu; macro bodies "
+                                        "count with their call sites)", SPK_EXPR_MAX_DEPTH, at);
+    if (++in->nodes > SPK__WIRE_MAX_NODES)
+        return spk__fail(SPK_ERR_LIMIT, "wire: the message has more than %ld expression nodes (at byte %zu)",
+                         SPK__WIRE_MAX_NODES, at);
+    unsigned tag, flags = 0;
+    spk_status st = spk__wu8(in, &tag);
+    if (st != SPK_OK) return st;
+    if (tag >= SPK__W_TAG_COUNT || !spk__wire_ops[tag]) return spk__wunknown(in, at, "node kind", tag);
+    spk__op op = (spk__op)(spk__wire_ops[tag] - 1);
+    spk_expr *e = NULL;
+    const char *s = NULL, *q = NULL;
+    size_t len = 0, qlen = 0, used = 0;
+    int n = 0;
+    switch (tag) {
+    case SPK__W_COL:
+    case SPK__W_STAR:
+        if ((st = spk__wflags(in, SPK__WF_QUALIFIER, "name flags", &flags)) != SPK_OK) return st;
+        if (tag == SPK__W_COL && (st = spk__wident(in, "column name", true, &s, &len)) != SPK_OK) return st;
+        if ((flags & SPK__WF_QUALIFIER) && (st = spk__wident(in, "qualifier", false, &q, &qlen)) != SPK_OK) return st;
+        if (!(e = spk__wexpr_new(op, 0, (s ? len + 1 : 0) + (q ? qlen + 1 : 0)))) return SPK_ERR_NOMEM;
+        if (s) e->name = spk__wtext(e, &used, s, len);
+        if (q) e->qualifier = spk__wtext(e, &used, q, qlen);
+        break;
+    case SPK__W_LIT: {
+        spk_value v;
+        if ((st = spk__wvalue_read(in, &v)) != SPK_OK) return st;
+        if (!(e = spk__wlit(v))) return SPK_ERR_NOMEM;
+        break;
+    }
+    case SPK__W_INTERVAL: {
+        int32_t months, days;
+        int64_t micros;
+        if ((st = spk__wi32(in, "an interval's months", &months)) != SPK_OK ||
+            (st = spk__wi32(in, "an interval's days", &days)) != SPK_OK || (st = spk__wsvarint(in, &micros)) != SPK_OK)
+            return st;
+        if (!(e = spk__wexpr_new(op, 0, 0))) return SPK_ERR_NOMEM;
+        e->months = months;
+        e->days = days;
+        e->micros = micros;
+        break;
+    }
+    case SPK__W_LIKE:
+    case SPK__W_RLIKE:
+    case SPK__W_ALIAS:
+        if ((st = spk__wident(in, tag == SPK__W_ALIAS ? "alias" : "pattern", tag != SPK__W_ALIAS, &s, &len)) != SPK_OK ||
+            (st = spk__wchildren(in, op, 1, depth, s, len, &e)) != SPK_OK)
+            return st;
+        break;
+    case SPK__W_CAST: {
+        spk_type t;
+        if ((st = spk__wtype_read(in, &t)) != SPK_OK || (st = spk__wchildren(in, op, 1, depth, NULL, 0, &e)) != SPK_OK) return st;
+        e->type = t;
+        break;
+    }
+    case SPK__W_SORT:
+        if ((st = spk__wflags(in, SPK__WF_DESC | SPK__WF_NULLS_FIRST, "sort flags", &flags)) != SPK_OK ||
+            (st = spk__wchildren(in, op, 1, depth, NULL, 0, &e)) != SPK_OK)
+            return st;
+        e->descending = (flags & SPK__WF_DESC) != 0;
+        e->nulls_first = (flags & SPK__WF_NULLS_FIRST) != 0;
+        break;
+    case SPK__W_CASE: {
+        if ((st = spk__wflags(in, SPK__WF_ELSE, "CASE flags", &flags)) != SPK_OK) return st;
+        size_t count_at = in->pos;
+        if ((st = spk__wcount(in, 1, INT_MAX, "CASE arguments", &n)) != SPK_OK) return st;
+        int has_else = (flags & SPK__WF_ELSE) ? 1 : 0;
+        if (n < 2 + has_else || (n - has_else) % 2)
+            return spk__wbad(in, count_at, "a CASE of %d arguments %s ELSE", n, has_else ? "with" : "without");
+        if ((st = spk__wchildren(in, op, n, depth, NULL, 0, &e)) != SPK_OK) return st;
+        e->has_else = has_else != 0;
+        break;
+    }
+    case SPK__W_IN: {
+        size_t count_at = in->pos;
+        if ((st = spk__wcount(in, 1, INT_MAX, "IN arguments", &n)) != SPK_OK) return st;
+        if (n < 2) return spk__wbad(in, count_at, "an IN with %d values (at least 1)", n - 1);
+        if ((st = spk__wchildren(in, op, n, depth, NULL, 0, &e)) != SPK_OK) return st;
+        break;
+    }
+    case SPK__W_CALL:
+        if ((st = spk__wflags(in, SPK__WF_DISTINCT, "call flags", &flags)) != SPK_OK ||
+            (st = spk__wident(in, "function name", false, &s, &len)) != SPK_OK ||
+            (st = spk__wcount(in, 1, INT_MAX, "function arguments", &n)) != SPK_OK ||
+            (st = spk__wchildren(in, op, n, depth, s, len, &e)) != SPK_OK)
+            return st;
+        e->distinct = (flags & SPK__WF_DISTINCT) != 0;
+        break;
+    case SPK__W_UDF_REF: return spk__wudf_ref(in, at, depth, out);
+    case SPK__W_UDF_MACRO: return spk__wmacro(in, at, depth, out);
+    case SPK__W_MACRO_REF: return spk__wmacro_ref(in, depth, out);
+    default: {
+        /* The unary and binary operators: their operands only. */
+        bool unary = op == SPK__OP_NEG || op == SPK__OP_NOT || op == SPK__OP_IS_NULL || op == SPK__OP_IS_NOT_NULL;
+        if ((st = spk__wchildren(in, op, unary ? 1 : 2, depth, NULL, 0, &e)) != SPK_OK) return st;
+        break;
+    }
+    }
+    *out = e;
+    return SPK_OK;
+}
+
+static void spk__win_done(spk__win *in) {
+    for (int i = 0; i < in->nmacros; i++) spk_udf_release(in->macros[i]);
+    if (in->macros) spk__free(&spk__default_allocator, in->macros, (size_t)in->mcap * sizeof *in->macros);
+    in->macros = NULL;
+    in->nmacros = in->mcap = 0;
+}
+
+static const char *spk__wkind_text(unsigned kind) {
+    return kind == SPK__WIRE_KIND_EXPR ? "an expression" : kind == SPK__WIRE_KIND_SCAN ? "a scan task" : "?";
+}
+
+/* Checks the header (in the documented order) and sets in up to read the body. */
+static spk_status spk__wopen(const void *data, size_t len, unsigned kind, spk_udf_registry *udfs, spk__win *in) {
+    memset(in, 0, sizeof *in);
+    const unsigned char *p = (const unsigned char *)data;
+    if (!p || len < SPK__WIRE_HEADER || memcmp(p, "SPKW", 4) != 0)
+        return spk__fail(SPK_ERR_CORRUPT, "not a sparkless wire message (%s)",
+                         !p ? "NULL bytes" : len < SPK__WIRE_HEADER ? "shorter than the 20-byte header" : "no SPKW magic");
+    unsigned major = p[4] | (unsigned)p[5] << 8, minor = p[6] | (unsigned)p[7] << 8;
+    if (major != SPK_WIRE_MAJOR)
+        return spk__fail(SPK_ERR_VERSION, "the bytes are wire format %u.%u (sparkless %u.%u.%u); this reader, sparkless %s, "
+                                          "reads wire format %d.x",
+                         major, minor, p[8], p[9], p[10], SPARKLESS_VERSION, SPK_WIRE_MAJOR);
+    in->p = p;
+    in->major = major;
+    in->minor = minor;
+    in->udfs = udfs;
+    if (p[11] != SPK__WIRE_KIND_EXPR && p[11] != SPK__WIRE_KIND_SCAN) return spk__wunknown(in, 11, "message kind", p[11]);
+    if (p[11] != kind)
+        return spk__fail(SPK_ERR_ARG, "wire: the bytes are %s (message kind %u), not %s", spk__wkind_text(p[11]), p[11],
+                         spk__wkind_text(kind));
+    uint32_t body = (uint32_t)p[12] | (uint32_t)p[13] << 8 | (uint32_t)p[14] << 16 | (uint32_t)p[15] << 24;
+    uint32_t crc = (uint32_t)p[16] | (uint32_t)p[17] << 8 | (uint32_t)p[18] << 16 | (uint32_t)p[19] << 24;
+    if (body > SPK_WIRE_MAX_BYTES - SPK__WIRE_HEADER || len > SPK_WIRE_MAX_BYTES)
+        return spk__fail(SPK_ERR_LIMIT, "wire: a message of %llu bytes is larger than SPK_WIRE_MAX_BYTES (%lu)",
+                         (unsigned long long)(len > SPK_WIRE_MAX_BYTES ? len : (size_t)body + SPK__WIRE_HEADER),
+                         (unsigned long)SPK_WIRE_MAX_BYTES);
+    if (len != (size_t)body + SPK__WIRE_HEADER)
+        return spk__fail(SPK_ERR_CORRUPT, "wire: the message is %zu bytes but its header says %lu (20 + a body of %lu)", len,
+                         (unsigned long)body + SPK__WIRE_HEADER, (unsigned long)body);
+    uint32_t got = spk__wire_crc(p + SPK__WIRE_HEADER, body);
+    if (got != crc)
+        return spk__fail(SPK_ERR_CORRUPT, "wire: checksum mismatch: the body's CRC-32 is %08lx but the header says %08lx",
+                         (unsigned long)got, (unsigned long)crc);
+    in->pos = SPK__WIRE_HEADER;
+    in->end = len;
+    return SPK_OK;
+}
+
+static spk_status spk__wclose(spk__win *in) {
+    if (in->pos != in->end) return spk__wbad(in, in->pos, "%zu bytes after the end of the body's content", in->end - in->pos);
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_expr_decode(const void *data, size_t len, spk_udf_registry *udfs, spk_expr **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_expr_decode: NULL output");
+    *out = NULL;
+    spk__win in;
+    spk_status st = spk__wopen(data, len, SPK__WIRE_KIND_EXPR, udfs, &in);
+    spk_expr *e = NULL;
+    if (st == SPK_OK) st = spk__wnode_read(&in, 1, &e);
+    if (st == SPK_OK) st = spk__wclose(&in);
+    spk__win_done(&in);
+    if (st != SPK_OK) {
+        spk_expr_release(e);
+        return st;
+    }
+    *out = e;
+    return SPK_OK;
+}
+
+/* ================================================================ equality */
+
+static bool spk__wire_value_equal(const spk_value *a, const spk_value *b) {
+    if (!spk_type_equal(a->type, b->type) || a->is_null != b->is_null) return false;
+    if (a->is_null) return true;
+    switch ((spk_type_id)a->type.id) {
+    case SPK_TYPE_BOOLEAN: return a->as.b == b->as.b;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: return a->as.i32 == b->as.i32;
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_DECIMAL:
+    case SPK_TYPE_TIMESTAMP: return a->as.i64 == b->as.i64;
+    case SPK_TYPE_DOUBLE: return memcmp(&a->as.f64, &b->as.f64, 8) == 0; /* bit for bit: NaN, -0.0 */
+    case SPK_TYPE_STRING:
+        return a->as.str.len == b->as.str.len && (!a->as.str.len || memcmp(a->as.str.ptr, b->as.str.ptr, a->as.str.len) == 0);
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT: break;
+    }
+    return true;
+}
+
+static bool spk__wire_str_equal(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+static bool spk__wire_udf_equal(const spk_udf *a, const spk_udf *b) {
+    if (a == b) return true;
+    if (!a || !b || a->kind != b->kind || a->nargs != b->nargs || !spk__wire_str_equal(a->name, b->name) ||
+        !spk_type_equal(a->return_type, b->return_type))
+        return false;
+    for (int i = 0; i < a->nargs; i++)
+        if (!spk_type_equal(a->arg_types[i], b->arg_types[i])) return false;
+    if (a->kind != SPK_UDF_MACRO)
+        return a->fn == b->fn && a->user == b->user && a->agg.state_size == b->agg.state_size && a->agg.init == b->agg.init &&
+               a->agg.update == b->agg.update && a->agg.merge == b->agg.merge && a->agg.finish == b->agg.finish &&
+               a->agg.destroy == b->agg.destroy;
+    for (int i = 0; i < a->nargs; i++)
+        if (!spk__wire_str_equal(a->params[i], b->params[i])) return false;
+    return spk_expr_equal(a->body, b->body);
+}
+
+SPKDEF bool spk_expr_equal(const spk_expr *a, const spk_expr *b) {
+    if (a == b) return true;
+    if (!a || !b) return false;
+    if (a->op != b->op || a->nargs != b->nargs || a->distinct != b->distinct || a->has_else != b->has_else ||
+        a->descending != b->descending || a->nulls_first != b->nulls_first || a->months != b->months ||
+        a->days != b->days || a->micros != b->micros || !spk_type_equal(a->type, b->type) ||
+        !spk__wire_str_equal(a->name, b->name) || !spk__wire_str_equal(a->qualifier, b->qualifier) ||
+        !spk__wire_udf_equal(a->udf, b->udf))
+        return false;
+    if (a->op == SPK__OP_LIT && !spk__wire_value_equal(&a->lit, &b->lit)) return false;
+    for (int i = 0; i < a->nargs; i++)
+        if (!spk_expr_equal(a->args[i], b->args[i])) return false;
+    return true;
+}
+
+/* ================================================================ scan tasks */
+
+struct spk_scan_task {
+    char *table; /* "db.table" */
+    uint64_t asof, version, instance;
+    char backend_type[32];
+    spk_shards *shard; /* one shard, or NULL: the whole scan */
+    spk_expr *predicate;
+    int ncolumns;
+    char **columns;
+};
+
+/* The version number of the scan's rows: known when they are the table's
+ * latest (the backend's scan gives the same rows), else 0. */
+static uint64_t spk__scan_version(const spk_scan *sc) {
+    const spk_backend *b = sc->catalog->backend;
+    spk_table *rows = NULL;
+    uint64_t version = 0;
+    if (b->ops->scan(b->self, sc->db, sc->table, 0, &rows, &version) != SPK_OK || rows != sc->rows) version = 0;
+    spk_table_free(rows);
+    return version;
+}
+
+SPKDEF spk_status spk_scan_task_encode(const spk_scan *sc, const spk_shard *sh, spk_bytes *out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_scan_task_encode: NULL output");
+    out->data = NULL;
+    out->len = 0;
+    if (!sc) return spk__fail(SPK_ERR_ARG, "spk_scan_task_encode: NULL scan");
+    if (sh && sh->physical && sh->asof != sc->asof)
+        return spk__fail(SPK_ERR_ARG, "spk_scan_task_encode: a physical shard of asof %llu with a scan at asof %llu (a "
+                                      "physical shard applies only to the version it was made from)",
+                         (unsigned long long)sh->asof, (unsigned long long)sc->asof);
+    if (sh && !sh->physical && (sh->nkeys < 1 || sh->nkeys > SPK__SHARD_MAX_KEYS || !sh->key_names))
+        return spk__fail(SPK_ERR_ARG, "spk_scan_task_encode: a key shard with %d keys", sh->nkeys);
+    const spk_backend *b = sc->catalog->backend;
+    unsigned char stack[512];
+    spk__wout o;
+    spk__wstart(&o, stack, sizeof stack);
+    size_t dl = strlen(sc->db), tl = strlen(sc->table);
+    bool ok = spk__wvar(&o, dl + 1 + tl) && spk__wbytes(&o, sc->db, dl) && spk__wbyte(&o, '.') &&
+              spk__wbytes(&o, sc->table, tl) && spk__wvar(&o, sc->asof) && spk__wvar(&o, spk__scan_version(sc)) &&
+              SPK__WROOM(&o, 8);
+    if (ok) {
+        spk__wle(o.p + o.len, spk__backend_instance(b), 8);
+        o.len += 8;
+        ok = spk__wname(&o, spk_backend_type(b));
+    }
+    if (ok && !sh) {
+        ok = spk__wbyte(&o, 0);
+    } else if (ok && sh->physical) {
+        ok = spk__wbyte(&o, 1) && spk__wvar(&o, sh->asof) && spk__wvar(&o, (uint64_t)sh->row_begin) &&
+             spk__wvar(&o, (uint64_t)sh->row_end);
+    } else if (ok) {
+        ok = spk__wbyte(&o, 2) && spk__wvar(&o, (uint64_t)sh->nkeys);
+        for (int k = 0; ok && k < sh->nkeys; k++) ok = spk__wname(&o, sh->key_names[k]);
+        ok = ok && spk__wbyte(&o, (sh->lower ? SPK__WF_LOWER : 0) | (sh->upper ? SPK__WF_UPPER : 0));
+        for (int k = 0; ok && sh->lower && k < sh->nkeys; k++) ok = spk__wvalue(&o, &sh->lower[k]);
+        for (int k = 0; ok && sh->upper && k < sh->nkeys; k++) ok = spk__wvalue(&o, &sh->upper[k]);
+    }
+    ok = ok && spk__wbyte(&o, sc->where_expr ? SPK__WF_PREDICATE : 0) && (!sc->where_expr || spk__wnode(&o, sc->where_expr, 1));
+    ok = ok && spk__wvar(&o, (uint64_t)sc->ncolumns);
+    for (int i = 0; ok && i < sc->ncolumns; i++) ok = spk__wname(&o, sc->columns[i]);
+    if (!ok) {
+        spk__wdone(&o);
+        return spk_last_status() != SPK_OK ? spk_last_status() : SPK_ERR_NOMEM;
+    }
+    return spk__wfinish(&o, SPK__WIRE_KIND_SCAN, out);
+}
+
+SPKDEF void spk_scan_task_free(spk_scan_task *t) {
+    if (!t) return;
+    if (t->table) spk__free(&spk__default_allocator, t->table, strlen(t->table) + 1);
+    spk_shards_free(t->shard);
+    spk_expr_release(t->predicate);
+    for (int i = 0; i < t->ncolumns; i++)
+        if (t->columns[i]) spk__free(&spk__default_allocator, t->columns[i], strlen(t->columns[i]) + 1);
+    if (t->columns) spk__free(&spk__default_allocator, t->columns, (size_t)t->ncolumns * sizeof *t->columns);
+    spk__free(&spk__default_allocator, t, sizeof *t);
+}
+
+/* A shard as a one-shard set owned by the task. */
+static spk_status spk__wshard_read(spk__win *in, uint64_t asof, spk_shards **out) {
+    size_t at = in->pos;
+    unsigned kind;
+    spk_status st = spk__wu8(in, &kind);
+    if (st != SPK_OK) return st;
+    if (kind > 2) return spk__wunknown(in, at, "shard kind", kind);
+    if (kind == 0) return SPK_OK;
+    spk_shards *set = NULL;
+    spk_value *bounds = NULL;
+    const char **names = NULL;
+    char *text = NULL;
+    if (kind == 1) {
+        uint64_t shard_asof, begin, end;
+        if ((st = spk__wvarint(in, &shard_asof)) != SPK_OK || (st = spk__wvarint(in, &begin)) != SPK_OK ||
+            (st = spk__wvarint(in, &end)) != SPK_OK)
+            return st;
+        if (shard_asof != asof)
+            return spk__wbad(in, at, "a physical shard of asof %llu in a task at asof %llu", (unsigned long long)shard_asof,
+                             (unsigned long long)asof);
+        if (begin > end || end > (uint64_t)INT64_MAX)
+            return spk__wbad(in, at, "a physical shard of rows [%llu, %llu)", (unsigned long long)begin,
+                             (unsigned long long)end);
+        if ((st = spk__shards_alloc(1, 0, 0, 0, &set, &bounds, &names, &text)) != SPK_OK) return st;
+        set->shards[0].physical = true;
+        set->shards[0].asof = shard_asof;
+        set->shards[0].row_begin = (int64_t)begin;
+        set->shards[0].row_end = (int64_t)end;
+        *out = set;
+        return SPK_OK;
+    }
+    /* Key shard: read into views first, then size one block for it all. */
+    int nkeys;
+    const char *key[SPK__SHARD_MAX_KEYS];
+    size_t key_len[SPK__SHARD_MAX_KEYS];
+    spk_value vals[2 * SPK__SHARD_MAX_KEYS];
+    unsigned flags;
+    size_t count_at = in->pos;
+    if ((st = spk__wcount(in, 1, SPK__SHARD_MAX_KEYS, "shard keys", &nkeys)) != SPK_OK) return st;
+    if (nkeys < 1) return spk__wbad(in, count_at, "a key shard without keys");
+    size_t text_bytes = 0;
+    for (int k = 0; k < nkeys; k++) {
+        if ((st = spk__wident(in, "shard key", false, &key[k], &key_len[k])) != SPK_OK) return st;
+        text_bytes += key_len[k] + 1;
+    }
+    if ((st = spk__wflags(in, SPK__WF_LOWER | SPK__WF_UPPER, "shard bound flags", &flags)) != SPK_OK) return st;
+    bool has[2] = {(flags & SPK__WF_LOWER) != 0, (flags & SPK__WF_UPPER) != 0};
+    for (int side = 0; side < 2; side++)
+        for (int k = 0; has[side] && k < nkeys; k++) {
+            spk_value *v = &vals[side * nkeys + k];
+            if ((st = spk__wvalue_read(in, v)) != SPK_OK) return st;
+            if (v->type.id == SPK_TYPE_STRING && !v->is_null) text_bytes += v->as.str.len;
+        }
+    if ((st = spk__shards_alloc(1, 2 * (size_t)nkeys, nkeys, text_bytes, &set, &bounds, &names, &text)) != SPK_OK) return st;
+    for (int k = 0; k < nkeys; k++) {
+        memcpy(text, key[k], key_len[k]);
+        text[key_len[k]] = '\0';
+        names[k] = text;
+        text += key_len[k] + 1;
+    }
+    for (int i = 0; i < 2 * nkeys; i++) {
+        if (!has[i / nkeys]) continue;
+        spk_value v = vals[i];
+        if (v.type.id == SPK_TYPE_STRING && !v.is_null) {
+            if (v.as.str.len) memcpy(text, v.as.str.ptr, v.as.str.len);
+            v.as.str.ptr = text;
+            text += v.as.str.len;
+        }
+        bounds[i] = v;
+    }
+    spk_shard *sh = &set->shards[0];
+    sh->nkeys = nkeys;
+    sh->key_names = names;
+    sh->lower = has[0] ? bounds : NULL;
+    sh->upper = has[1] ? bounds + nkeys : NULL;
+    *out = set;
+    return SPK_OK;
+}
+
+static spk_status spk__wtask_read(spk__win *in, spk_scan_task *t) {
+    const char *s;
+    size_t len;
+    size_t at = in->pos;
+    spk_status st = spk__wident(in, "table name", false, &s, &len);
+    if (st != SPK_OK) return st;
+    const char *dot = memchr(s, '.', len);
+    if (!dot || dot == s || dot == s + len - 1 || len > 2 * SPK__NAME_MAX + 1)
+        return spk__wbad(in, at, "table name '%.*s' is not \"db.table\"", (int)(len > 300 ? 300 : len), s);
+    if (!(t->table = spk__strndup(&spk__default_allocator, s, len))) return spk__nomem("a table name", len + 1);
+    if ((st = spk__wvarint(in, &t->asof)) != SPK_OK || (st = spk__wvarint(in, &t->version)) != SPK_OK) return st;
+    if (in->end - in->pos < 8) return spk__wtruncated(in);
+    for (int i = 0; i < 8; i++) t->instance |= (uint64_t)in->p[in->pos + (size_t)i] << (8 * i);
+    in->pos += 8;
+    at = in->pos;
+    if ((st = spk__wident(in, "backend type", false, &s, &len)) != SPK_OK) return st;
+    if (len >= sizeof t->backend_type) return spk__wbad(in, at, "a backend type of %zu bytes", len);
+    memcpy(t->backend_type, s, len);
+    t->backend_type[len] = '\0';
+    if ((st = spk__wshard_read(in, t->asof, &t->shard)) != SPK_OK) return st;
+    unsigned flags;
+    if ((st = spk__wflags(in, SPK__WF_PREDICATE, "scan task flags", &flags)) != SPK_OK) return st;
+    if ((flags & SPK__WF_PREDICATE) && (st = spk__wnode_read(in, 1, &t->predicate)) != SPK_OK) return st;
+    int n;
+    if ((st = spk__wcount(in, 1, INT_MAX, "columns", &n)) != SPK_OK) return st;
+    if (n && !(t->columns = (char **)spk__calloc(&spk__default_allocator, (size_t)n * sizeof *t->columns)))
+        return spk__nomem("a scan task's columns", (size_t)n * sizeof *t->columns);
+    t->ncolumns = n; /* entries not yet read stay NULL */
+    for (int i = 0; i < n; i++) {
+        if ((st = spk__wident(in, "column name", false, &s, &len)) != SPK_OK) return st;
+        if (!(t->columns[i] = spk__strndup(&spk__default_allocator, s, len))) return spk__nomem("a column name", len + 1);
+    }
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_scan_task_decode(const void *data, size_t len, spk_udf_registry *udfs, spk_scan_task **out) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_scan_task_decode: NULL output");
+    *out = NULL;
+    spk__win in;
+    spk_status st = spk__wopen(data, len, SPK__WIRE_KIND_SCAN, udfs, &in);
+    if (st != SPK_OK) return st;
+    spk_scan_task *t = (spk_scan_task *)spk__calloc(&spk__default_allocator, sizeof *t);
+    if (!t) {
+        spk__win_done(&in);
+        return spk__nomem("a scan task", sizeof *t);
+    }
+    st = spk__wtask_read(&in, t);
+    if (st == SPK_OK) st = spk__wclose(&in);
+    spk__win_done(&in);
+    if (st != SPK_OK) {
+        spk_scan_task_free(t);
+        return st;
+    }
+    *out = t;
+    return SPK_OK;
+}
+
+/* The scan a task reads in session s: its asof on the backend that made it
+ * (this process or a fork of it); elsewhere on a file backend, the table's
+ * latest version when its number is the task's. */
+static spk_status spk__task_scan(const spk_scan_task *t, spk_session *s, spk_scan **out) {
+    spk_backend *b = spk_session_backend(s);
+    if (!b) return spk_last_status();
+    if (spk__backend_instance(b) == t->instance) return spk_scan_new(s, t->table, t->asof, out);
+    if (strcmp(t->backend_type, "file") != 0)
+        return spk__fail(SPK_ERR_NOT_FOUND, "scan task of %s: it was made on a %s backend of another session or process "
+                                            "(instance %016llx; this session's is %016llx), and its rows live only there",
+                         t->table, t->backend_type, (unsigned long long)t->instance,
+                         (unsigned long long)spk__backend_instance(b));
+    if (strcmp(spk_backend_type(b), "file") != 0)
+        return spk__fail(SPK_ERR_NOT_FOUND, "scan task of %s: it was made on a file backend, and this session's backend is "
+                                            "'%s'", t->table, spk_backend_type(b));
+    if (!t->version)
+        return spk__fail(SPK_ERR_NOT_FOUND, "scan task of %s: it reads asof %llu, which was not the table's latest version "
+                                            "when the task was made; only the process that made it (or a fork of it) can "
+                                            "read that version", t->table, (unsigned long long)t->asof);
+    for (int attempt = 0;; attempt++) {
+        spk_scan *sc = NULL;
+        spk_status st = spk_scan_new(s, t->table, 0, &sc);
+        if (st != SPK_OK) return st;
+        uint64_t version = spk__scan_version(sc);
+        if (version == t->version) {
+            *out = sc;
+            return SPK_OK;
+        }
+        spk_scan_free(sc);
+        if (version || attempt == 2) /* 0: a commit landed between the two reads; look again */
+            return spk__fail(SPK_ERR_NOT_FOUND, "scan task of %s: it reads version %llu of the table, but the table is at "
+                                                "version %llu here (it moved on; in another process a task reads only the "
+                                                "table's latest version)", t->table, (unsigned long long)t->version,
+                             (unsigned long long)version);
+    }
+}
+
+SPKDEF spk_df *spk_scan_task_run(const spk_scan_task *t, spk_session *s) {
+    if (!t || !s) {
+        spk__fail(SPK_ERR_ARG, "spk_scan_task_run: NULL %s", t ? "session" : "task");
+        return NULL;
+    }
+    spk_scan *sc = NULL;
+    spk_status st = spk__task_scan(t, s, &sc);
+    if (st == SPK_OK && t->predicate) st = spk_scan_where(sc, spk_expr_retain(t->predicate));
+    if (st == SPK_OK && t->ncolumns) st = spk_scan_select(sc, (const char *const *)t->columns, t->ncolumns);
+    spk_df *df = NULL;
+    if (st == SPK_OK) {
+        const spk_shard *sh = spk_shards_get(t->shard, 0);
+        spk_shard local;
+        if (sh && sh->physical && sh->asof != sc->asof) { /* the same version read by number under another asof */
+            local = *sh;
+            local.asof = sc->asof;
+            sh = &local;
+        }
+        df = spk_scan_df(sc, s, sh);
+    }
+    spk_scan_free(sc);
+    return df;
+}
+
+SPKDEF const char *spk_scan_task_table(const spk_scan_task *t) { return t ? t->table : NULL; }
+SPKDEF uint64_t spk_scan_task_asof(const spk_scan_task *t) { return t ? t->asof : 0; }
+SPKDEF const spk_shard *spk_scan_task_shard(const spk_scan_task *t) { return t ? spk_shards_get(t->shard, 0) : NULL; }
+SPKDEF const spk_expr *spk_scan_task_predicate(const spk_scan_task *t) { return t ? t->predicate : NULL; }
+SPKDEF int spk_scan_task_ncolumns(const spk_scan_task *t) { return t ? t->ncolumns : 0; }
+SPKDEF const char *spk_scan_task_column(const spk_scan_task *t, int i) {
+    return t && i >= 0 && i < t->ncolumns ? t->columns[i] : NULL;
 }
 
 #endif /* SPARKLESS_IMPLEMENTATION */

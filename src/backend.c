@@ -11,6 +11,7 @@
  * pointer, so it is counted (every access is seq_cst). Readers never wait. */
 #include "exec.c"
 #include "backend.h"
+#include <time.h> /* timespec_get: backend instance ids */
 
 /* ---------------------------------------------------------------- names */
 
@@ -87,7 +88,25 @@ struct spk_backend {
     char type[32];
     const spk_backend_ops *ops;
     void *self;
+    uint64_t instance; /* names this backend to scan tasks (wire.c): same instance, same asofs */
 };
+
+/* A backend's instance id: a process-wide counter mixed with the time and an
+ * address, so a fork()ed child keeps the ids of the backends it inherited
+ * while a backend made anywhere else (another process, or later here) gets
+ * another. */
+static uint64_t spk__backend_instance_new(const spk_backend *b) {
+    static atomic_ullong counter;
+    unsigned long long n = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
+    struct timespec ts;
+    memset(&ts, 0, sizeof ts);
+    (void)timespec_get(&ts, TIME_UTC);
+    uint64_t x = spk_hash_u64((uint64_t)n ^ spk_hash_u64((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec));
+    x = spk_hash_u64(x ^ (uint64_t)(uintptr_t)&counter ^ spk_hash_u64((uint64_t)(uintptr_t)b));
+    return x ? x : 1;
+}
+
+static uint64_t spk__backend_instance(const spk_backend *b) { return b ? b->instance : 0; }
 
 SPKDEF spk_status spk_backend_new(const spk_allocator *alloc, const char *type, const spk_backend_ops *ops, void *self,
                                   spk_backend **out) {
@@ -106,6 +125,7 @@ SPKDEF spk_status spk_backend_new(const spk_allocator *alloc, const char *type, 
     snprintf(b->type, sizeof b->type, "%s", type);
     b->ops = ops;
     b->self = self;
+    b->instance = spk__backend_instance_new(b);
     spk_status st = ops->create_schema(self, "default", true);
     if (st != SPK_OK) {
         spk__free(alloc, b, sizeof *b);

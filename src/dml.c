@@ -238,6 +238,7 @@ typedef struct spk__dml_input {
     const char *const *qualifiers; /* per column (an entry may be NULL: unqualified names only) */
     const uint8_t *skip;           /* per table row: nonzero rows take no arm; NULL: none skipped */
     bool case_sensitive;
+    spk_udf_registry *udfs;        /* the session's, for UDFs called by name; NULL: none */
 } spk__dml_input;
 
 /* A bound expression with the working memory of its evaluation. */
@@ -316,7 +317,7 @@ static void spk__dml_keep(spk__dml_plan *p, spk__dml_arm *arm) {
 static spk_status spk__dml_bind(const spk__dml_input *in, const spk_expr *e, bool condition, spk_bound **out) {
     *out = NULL;
     spk_bound *b = NULL;
-    spk_status st = spk__bind_scoped(e, in->schema, in->qualifiers, in->case_sensitive, &b);
+    spk_status st = spk__bind_scoped_udfs(e, in->schema, in->qualifiers, in->case_sensitive, in->udfs, &b);
     if (st != SPK_OK) return st;
     spk_type t = spk_bound_type(b);
     char ty[32];
@@ -603,7 +604,7 @@ static const char *spk__dml_short_name(const char *table) {
 
 /* The plan of a statement over one table's rows, columns qualified by its name. */
 static spk_status spk__dml_plan_rows(spk__dml_plan *p, const char *table, const spk_table *rows, bool case_sensitive,
-                                     const char ***qualifiers) {
+                                     spk_udf_registry *udfs, const char ***qualifiers) {
     memset(p, 0, sizeof *p);
     p->alloc = rows->alloc;
     p->table = table;
@@ -611,6 +612,7 @@ static spk_status spk__dml_plan_rows(spk__dml_plan *p, const char *table, const 
     p->in.table = rows;
     p->in.schema = rows->schema;
     p->in.case_sensitive = case_sensitive;
+    p->in.udfs = udfs;
     int n = spk_schema_ncols(rows->schema);
     size_t size = (size_t)(n ? n : 1) * sizeof(const char *);
     const char **q = (const char **)spk__alloc(p->alloc, size);
@@ -653,13 +655,13 @@ static spk_status spk__dml_check_args(const char *fn, const spk_table *rows, spk
  * ADDED to (+=), not overwritten. On any error nothing is returned and nothing leaks.
  * where NULL: every row; rows where `where` is NULL are kept (SQL: only TRUE deletes). */
 static spk_status spk__dml_delete(const char *table, const spk_table *rows, const spk_expr *where, bool case_sensitive,
-                                  spk_table **out, spk_dml_metrics *metrics) {
+                                  spk_udf_registry *udfs, spk_table **out, spk_dml_metrics *metrics) {
     spk_status st = spk__dml_check_args("delete", rows, out);
     if (st != SPK_OK) return st;
     if (!table) table = "?";
     spk__dml_plan p;
     const char **q = NULL;
-    st = spk__dml_plan_rows(&p, table, rows, case_sensitive, &q);
+    st = spk__dml_plan_rows(&p, table, rows, case_sensitive, udfs, &q);
     if (st == SPK_OK) st = spk__dml_plan_arms(&p, where ? 2 : 1);
     if (st == SPK_OK) {
         p.arms[0].kind = SPK__ARM_DELETE;
@@ -677,7 +679,7 @@ static spk_status spk__dml_delete(const char *table, const spk_table *rows, cons
 /* where NULL: every row; rows keep their order. */
 static spk_status spk__dml_update(const char *table, const spk_table *rows, int n, char *const *columns,
                                   spk_expr *const *values, const spk_expr *where, bool case_sensitive,
-                                  spk_table **out, spk_dml_metrics *metrics) {
+                                  spk_udf_registry *udfs, spk_table **out, spk_dml_metrics *metrics) {
     spk_status st = spk__dml_check_args("update", rows, out);
     if (st != SPK_OK) return st;
     if (!table) table = "?";
@@ -687,7 +689,7 @@ static spk_status spk__dml_update(const char *table, const spk_table *rows, int 
             return spk__fail(SPK_ERR_ARG, "update of %s: assignment %d has a NULL %s", table, i + 1, columns[i] ? "value" : "column");
     spk__dml_plan p;
     const char **q = NULL;
-    st = spk__dml_plan_rows(&p, table, rows, case_sensitive, &q);
+    st = spk__dml_plan_rows(&p, table, rows, case_sensitive, udfs, &q);
     if (st == SPK_OK) st = spk__dml_plan_arms(&p, where ? 2 : 1);
     if (st == SPK_OK) {
         spk__dml_arm *arm = &p.arms[0];
@@ -1111,6 +1113,7 @@ static spk_status spk__dml_merge(spk_session *s, const char *table, const spk_ta
         plans[i]->table = table;
         plans[i]->out = target->schema;
         plans[i]->in.case_sensitive = atomic_load(&s->case_sensitive);
+        plans[i]->in.udfs = s->udfs;
     }
     r.inserts.in.table = source;
     st = spk__merge_view(&r, m);

@@ -30,6 +30,11 @@
      expr     spk_expr: builders (spk_col, spk_lit_*, spk_add, spk_gt,
               spk_and, spk_in, spk_like, spk_when, spk_cast, spk_call, ...),
               spk_expr_parse (Spark SQL expression text), spk_expr_to_sql
+     udf      user-defined functions: scalar and aggregate C functions
+              (spk_udf_scalar, spk_udf_aggregate), SQL macros
+              (spk_udf_macro), spk_udf_call; registries per session
+              (spk_session_udfs), per thread (spk_set_worker_ctx) and
+              global (spk_udf_global), strict mode
      vector, funcs
               internal: column vectors, kernels, the function library
               (Spark's math, string, regexp, conditional, date/time and
@@ -68,6 +73,9 @@
               transactions (spk_txn: write, delete, update, merge, take,
               include, commit, rollback, spk_txn_run retries) and their
               operations as JSON
+     wire     the versioned binary wire format (docs/wire-format.md):
+              spk_expr_encode/decode, spk_expr_equal, scan tasks
+              (spk_scan_task_encode/decode/run) for workers
 
    CONFIGURATION MACROS (define them before including the implementation)
 
@@ -128,7 +136,8 @@
      DDL as spk_schema_ddl writes it. SQL is an expression in the syntax of
      spk_expr_parse, written so that it parses back to the same tree
      (columns quoted, literals typed: 5 INT, 5L BIGINT, CAST('1.5' AS
-     DOUBLE), DATE '...'). A VALUE is null, or by column type: true/false;
+     DOUBLE), DATE '...'), nested at most 60 levels deep (deeper ones are
+     SPK_ERR_LIMIT, writing and reading). A VALUE is null, or by column type: true/false;
      an integer; a number or "NaN", "Infinity", "-Infinity"; a string (for
      STRING, and DECIMAL/DATE/TIMESTAMP as Spark prints them). Members not
      named here are ignored; another "version" is SPK_ERR_VERSION.
@@ -212,6 +221,16 @@
        take/include. Commits from any threads are atomic and serialized per
        catalog: every table of one commit becomes visible at the same asof,
        and a reader sees all of a commit or none of it.
+     - UDFs (udf.h) are immutable and reference-counted: register one in
+       any number of registries and call it from any number of threads at
+       once — so a UDF's C functions must be thread-safe. Registries take
+       registrations and lookups from any threads (a mutex held only for the
+       map, never while a UDF runs). The worker context is per thread
+       (_Thread_local): spk_set_worker_ctx on a worker thread affects binds
+       and decodes on that thread only.
+     - Encoding and decoding (wire.h) share nothing: any number of threads
+       may encode and decode at once. A decoded scan task is immutable; run
+       it from any thread.
      - spk_builder_get_or_create may race from many threads: one default
        session is made and every caller gets a handle to it (each handle is
        stopped once). spk_session_stop must not run while another call on the

@@ -347,7 +347,7 @@ static void spk__k_rlike(spk__eval *ev, const spk__bnode *node, spk__vec *out, s
         char *text = spk__eval_strbuf(ev, x[i].len + 1); /* regexec wants a C string */
         o[i] = 0;
         if (text) {
-            memcpy(text, x[i].ptr, x[i].len);
+            if (x[i].len) memcpy(text, x[i].ptr, x[i].len); /* a NULL row's empty string may have no bytes */
             text[x[i].len] = '\0';
             o[i] = regexec(re, text, 0, NULL, 0) == 0;
         }
@@ -386,14 +386,32 @@ static void spk__k_add_interval(spk__eval *ev, const spk__bnode *node, spk__vec 
 
 /* ---------------------------------------------------------------- the binder */
 
+/* What a scope's nodes sit inside. Behind a pointer so that scopes made
+ * elsewhere with {schema, qualifiers, case_sensitive, 0} stay complete. */
+typedef struct spk__bind_ctx {
+    spk_udf_registry *udfs; /* the session's: the first place a UDF name is looked up; may be NULL */
+    int agg_depth;          /* > 0 inside an aggregate's argument */
+    int macro_depth;        /* macro expansions around the node */
+} spk__bind_ctx;
+
 typedef struct spk__scope {
     const spk_schema *schema;
     const char *const *qualifiers; /* per column: the DataFrame alias it comes from, or NULL */
     bool case_sensitive;
-    int agg_depth; /* > 0 inside an aggregate's argument */
+    const spk__bind_ctx *ctx;      /* NULL: none of the above */
 } spk__scope;
 
+static spk__bind_ctx spk__ctx_of(const spk__scope *sc) {
+    spk__bind_ctx c;
+    memset(&c, 0, sizeof c);
+    return sc->ctx ? *sc->ctx : c;
+}
+
 static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__bnode **out);
+
+/* spk__bind_node calls active on this thread: the depth of the node being
+ * bound, which bounds macro expansion (spk__bind_macro). */
+static _Thread_local int spk__bind_depth;
 
 /* The SQL text of an expression, for messages and names (cut to fit). */
 typedef struct spk__sql_text { char s[256]; } spk__sql_text;
@@ -671,9 +689,273 @@ static spk_status spk__bind_children(const spk__scope *sc, const spk_expr *e, in
     return SPK_OK;
 }
 
+/* ---------------------------------------------------------------- UDF calls */
+
+/* The failure of a UDF's call as the query's: its status, the UDF's name,
+ * and the message of any library call inside it that failed (the thread's
+ * failure count moved since `errors_before`). */
+static spk_status spk__udf_error(const spk_udf *u, spk_status st, unsigned long errors_before, const char *what) {
+    char inner[SPK_ERROR_MAX / 2];
+    inner[0] = '\0';
+    if (spk__error_count != errors_before) snprintf(inner, sizeof inner, ": %.*s", (int)sizeof inner - 3, spk_last_error());
+    if ((unsigned)st >= SPK_STATUS_COUNT)
+        return spk__fail(SPK_ERR_INTERNAL, "[UDF_FAILED] the UDF `%s` (%s) returned the unknown status %d", u->name, what,
+                         (int)st);
+    return spk__fail(st, "[UDF_FAILED] the UDF `%s` (%s) failed with %s (%s)%s", u->name, what, spk_status_name(st),
+                     spk_status_message(st), inner);
+}
+
+/* A UDF's result must be NULL or of the declared type. */
+static spk_status spk__udf_check_result(const spk_udf *u, const spk_value *v) {
+    if (v->is_null || v->type.id == SPK_TYPE_NULL) return SPK_OK;
+    if (!spk_type_equal(v->type, u->return_type)) {
+        char got[32], want[32];
+        return spk__fail(SPK_ERR_TYPE, "[UDF_RESULT_TYPE] the UDF `%s` returned a value of type \"%s\", but it is declared to "
+                         "return \"%s\"", u->name, spk__type_sql_name(v->type, got, sizeof got),
+                         spk__type_sql_name(u->return_type, want, sizeof want));
+    }
+    if (v->type.id == SPK_TYPE_STRING && !v->as.str.ptr && v->as.str.len)
+        return spk__fail(SPK_ERR_ARG, "[UDF_RESULT_TYPE] the UDF `%s` returned a STRING with no bytes", u->name);
+    return SPK_OK;
+}
+
+/* A scalar C UDF: one call per selected row (NULL rows included: the
+ * function decides what NULL gives); STRING results are copied into the
+ * batch's arena before the next call. */
+static void spk__k_udf(spk__eval *ev, const spk__bnode *node, spk__vec *out, spk__vec *const *args,
+                       const uint32_t *sel, uint32_t n) {
+    const spk_udf *u = (const spk_udf *)node->aux;
+    spk_value argv[SPK__UDF_MAX_ARGS];
+    bool failed = ev->status != SPK_OK;
+    SPK__FOR_ROWS(sel, n, {
+        spk_value r = spk_value_null_of(u->return_type);
+        if (!failed) {
+            for (int k = 0; k < node->nargs; k++) argv[k] = spk__vec_get(args[k], i);
+            unsigned long before = spk__error_count;
+            spk_status st = u->fn(u->user, argv, node->nargs, &r);
+            if (st != SPK_OK) st = spk__udf_error(u, st, before, "call");
+            else st = spk__udf_check_result(u, &r);
+            if (st == SPK_OK && !r.is_null && r.type.id == SPK_TYPE_STRING) {
+                char *copy = spk__eval_strbuf(ev, r.as.str.len);
+                if (copy && r.as.str.len) memcpy(copy, r.as.str.ptr, r.as.str.len);
+                r.as.str.ptr = copy;
+                if (!copy) st = ev->status;
+            }
+            if (st != SPK_OK) {
+                if (ev->status == SPK_OK) ev->status = st;
+                failed = true;
+                r = spk_value_null_of(u->return_type);
+            }
+        }
+        spk__vec_put(out, i, &r);
+    });
+}
+
+static void spk__udf_aux_free(void *aux) { spk_udf_release((spk_udf *)aux); }
+
+/* An aggregate UDF: the node's own spk__agg_ops (in aux) over states laid
+ * out as [spk__udaf_head][the UDF's state], the UDF's part 16-aligned. */
+typedef struct spk__udaf {
+    spk__agg_ops ops;
+    spk_udf *udf; /* a reference */
+} spk__udaf;
+
+typedef struct spk__udaf_head { /* a copy of finish's STRING result, owned by the state */
+    char *held;
+    size_t cap;
+} spk__udaf_head;
+
+#define SPK__UDAF_HEAD 16
+_Static_assert(sizeof(spk__udaf_head) <= SPK__UDAF_HEAD, "spk__udaf_head fits its slot");
+
+static const spk_udf *spk__udaf_of(const spk__bnode *node) { return ((const spk__udaf *)node->aux)->udf; }
+
+static void spk__udaf_init(const spk__bnode *node, void *state) {
+    const spk_udf *u = spk__udaf_of(node);
+    memset(state, 0, node->agg->state_size);
+    u->agg.init(u->user, (char *)state + SPK__UDAF_HEAD);
+}
+
+static spk_status spk__udaf_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+                                   const uint32_t *sel, uint32_t n) {
+    const spk_udf *u = spk__udaf_of(node);
+    size_t stride = node->agg->state_size;
+    spk_status st = SPK_OK;
+    SPK__FOR_ROWS(sel, n, if (st == SPK_OK && !arg->nulls[i]) { /* NULLs skipped, as the built-in aggregates */
+        spk_value v = spk__vec_get(arg, i);
+        unsigned long before = spk__error_count;
+        st = u->agg.update(u->user, SPK__STATE(states, stride, groups, i) + SPK__UDAF_HEAD, &v);
+        if (st != SPK_OK) st = spk__udf_error(u, st, before, "update");
+    });
+    return st;
+}
+
+static spk_status spk__udaf_merge(const spk__bnode *node, void *into, const void *from) {
+    const spk_udf *u = spk__udaf_of(node);
+    unsigned long before = spk__error_count;
+    spk_status st = u->agg.merge(u->user, (char *)into + SPK__UDAF_HEAD, (const char *)from + SPK__UDAF_HEAD);
+    return st == SPK_OK ? SPK_OK : spk__udf_error(u, st, before, "merge");
+}
+
+static spk_status spk__udaf_final(const spk__bnode *node, const void *state, spk__vec *out, uint32_t row) {
+    const spk_udf *u = spk__udaf_of(node);
+    spk_value r = spk_value_null_of(u->return_type);
+    unsigned long before = spk__error_count;
+    spk_status st = u->agg.finish(u->user, (const char *)state + SPK__UDAF_HEAD, &r);
+    if (st != SPK_OK) return spk__udf_error(u, st, before, "finish");
+    if ((st = spk__udf_check_result(u, &r)) != SPK_OK) return st;
+    if (!r.is_null && r.type.id == SPK_TYPE_STRING) {
+        /* Copied into the state's head (the aggregation's own memory, of
+         * which only this call uses the head): the output reads it until
+         * the state is destroyed. */
+        spk__udaf_head *h = (spk__udaf_head *)(uintptr_t)state;
+        if (h->cap < r.as.str.len) {
+            char *p = (char *)spk__realloc(&spk__default_allocator, h->held, h->cap, r.as.str.len);
+            if (!p) return spk__nomem("an aggregate UDF's result", r.as.str.len);
+            h->held = p;
+            h->cap = r.as.str.len;
+        }
+        if (r.as.str.len) memmove(h->held, r.as.str.ptr, r.as.str.len);
+        r.as.str.ptr = h->held ? h->held : "";
+    }
+    spk__vec_put(out, row, &r);
+    return SPK_OK;
+}
+
+static void spk__udaf_destroy(const spk__bnode *node, void *state) {
+    const spk_udf *u = spk__udaf_of(node);
+    spk__udaf_head *h = (spk__udaf_head *)state;
+    if (u->agg.destroy) u->agg.destroy(u->user, (char *)state + SPK__UDAF_HEAD);
+    if (h->held) spk__free(&spk__default_allocator, h->held, h->cap);
+}
+
+static void spk__udaf_free(void *aux) {
+    spk__udaf *a = (spk__udaf *)aux;
+    spk_udf_release(a->udf);
+    spk__free(spk__bind_alloc(), a, sizeof *a);
+}
+
+/* Casts argument i of a UDF call to the declared type with Spark's implicit casts. */
+static spk_status spk__udf_arg(const spk_udf *u, const spk_expr *e, spk__bnode *node, int i) {
+    spk_type from = node->args[i]->type, to = u->arg_types[i];
+    if (spk_type_equal(from, to)) return SPK_OK;
+    if (!spk__can_implicit_cast(from, to)) {
+        char want[32], got[32];
+        return spk__fail(SPK_ERR_TYPE,
+                         "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] Cannot resolve \"%s\" due to data type mismatch: "
+                         "argument %d of the UDF `%s` requires the \"%s\" type, however it has the type \"%s\".",
+                         spk__sql_of(e).s, i + 1, u->name, spk__type_sql_name(to, want, sizeof want),
+                         spk__type_sql_name(from, got, sizeof got));
+    }
+    return spk__coerce(&node->args[i], to);
+}
+
+/* A scalar or aggregate C UDF: arguments bound and cast, a kernel or the
+ * node's aggregate ops. */
+static spk_status spk__bind_c_udf(const spk__scope *sc, const spk_expr *e, spk_udf *u, spk__bnode **out) {
+    bool agg = u->kind == SPK_UDF_AGGREGATE;
+    spk__bind_ctx ctx = spk__ctx_of(sc);
+    if (agg && ctx.agg_depth > 0)
+        return spk__fail(SPK_ERR_ANALYSIS,
+                         "[NESTED_AGGREGATE_FUNCTION] It is not allowed to use an aggregate function in the argument "
+                         "of another aggregate function: \"%s\".", spk__sql_of(e).s);
+    spk__bnode *b = spk__bnode_new(agg ? SPK__B_AGG : SPK__B_KERNEL, u->return_type, e->nargs);
+    if (!b) return SPK_ERR_NOMEM;
+    spk__udaf *a = NULL;
+    if (agg) {
+        a = (spk__udaf *)spk__calloc(spk__bind_alloc(), sizeof *a);
+        if (!a) {
+            spk__bnode_free(b);
+            return spk__nomem("an aggregate UDF", sizeof *a);
+        }
+        a->udf = spk_udf_retain(u);
+        a->ops.state_size = SPK__UDAF_HEAD + (u->agg.state_size + 15) / 16 * 16;
+        a->ops.init = spk__udaf_init;
+        a->ops.update = spk__udaf_update;
+        a->ops.merge = spk__udaf_merge;
+        a->ops.final = spk__udaf_final;
+        a->ops.destroy = spk__udaf_destroy;
+        b->aux = a;
+        b->aux_free = spk__udaf_free;
+        b->agg = &a->ops;
+    } else {
+        b->aux = spk_udf_retain(u);
+        b->aux_free = spk__udf_aux_free;
+        b->kernel = spk__k_udf;
+    }
+    spk_status st = spk__bnode_set_label(b, agg ? u->name : spk__sql_of(e).s);
+    spk__scope inner = *sc;
+    if (agg) {
+        ctx.agg_depth++;
+        inner.ctx = &ctx;
+    }
+    for (int i = 0; i < e->nargs && st == SPK_OK; i++) { /* unbound arguments stay NULL, which frees as nothing */
+        st = spk__bind_node(&inner, e->args[i], &b->args[i]);
+        if (st == SPK_OK) st = spk__udf_arg(u, e, b, i);
+    }
+    if (st != SPK_OK) {
+        spk__bnode_free(b);
+        return st;
+    }
+    b->nullable = true;
+    *out = b;
+    return SPK_OK;
+}
+
+/* A macro call: the body with each parameter replaced by its argument cast
+ * to the parameter's type, bound in the caller's scope. */
+static spk_status spk__bind_macro(const spk__scope *sc, const spk_expr *e, const spk_udf *m, spk__bnode **out) {
+    spk__bind_ctx ctx = spk__ctx_of(sc);
+    if (ctx.macro_depth >= SPK__UDF_MAX_NESTING)
+        return spk__fail(SPK_ERR_LIMIT,
+                         "[MACRO_RECURSION] expanding the macro `%s` nests macro calls more than %d levels deep "
+                         "(does it call itself?)", m->name, SPK__UDF_MAX_NESTING);
+    spk_expr *x = spk__macro_subst(m, m->body, e->args);
+    if (!x) {
+        spk_status st = spk_last_status() != SPK_OK ? spk_last_status() : SPK_ERR_INTERNAL;
+        spk__fail_prefix("expanding the macro `%s`: ", m->name);
+        return st;
+    }
+    /* The expansion replaces the call: in the fully expanded tree the call
+     * sits at the binder's depth less one level per enclosing expansion. */
+    int at = spk__bind_depth - ctx.macro_depth;
+    if (at - 1 + x->height > SPK_EXPR_MAX_DEPTH) {
+        spk_expr_release(x);
+        return spk__fail(SPK_ERR_LIMIT,
+                         "[MACRO_RECURSION] expanding the macro `%s` nests the expression more than %d levels deep "
+                         "(does a macro call itself?)", m->name, SPK_EXPR_MAX_DEPTH);
+    }
+    ctx.macro_depth++;
+    spk__scope inner = *sc;
+    inner.ctx = &ctx;
+    spk_status st = spk__bind_node(&inner, x, out);
+    spk_expr_release(x);
+    if (st != SPK_OK && st != SPK_ERR_NOMEM && st != SPK_ERR_LIMIT) spk__fail_append(" (in the macro `%s`)", m->name);
+    return st;
+}
+
+static spk_status spk__bind_udf(const spk__scope *sc, const spk_expr *e, spk_udf *u, spk__bnode **out) {
+    if (e->distinct)
+        return spk__fail(SPK_ERR_UNSUPPORTED, "DISTINCT is supported in count(DISTINCT x) only: \"%s\"", spk__sql_of(e).s);
+    if (e->nargs != u->nargs)
+        return spk__fail(SPK_ERR_ARG, "[WRONG_NUM_ARGS] The `%s` requires %d parameters but the actual number is %d.",
+                         u->name, u->nargs, e->nargs);
+    if (u->kind == SPK_UDF_MACRO) return spk__bind_macro(sc, e, u, out);
+    return spk__bind_c_udf(sc, e, u, out);
+}
+
 static spk_status spk__bind_call(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
+    if (e->udf) return spk__bind_udf(sc, e, e->udf, out);
     const spk__func *f = spk__func_find(e->name);
     if (!f) {
+        /* Not built in: the session's UDFs, the worker context's, the process's. */
+        spk__bind_ctx ctx = spk__ctx_of(sc);
+        spk_udf *u = spk__udf_resolve(ctx.udfs, e->name);
+        if (u) {
+            spk_status st = spk__bind_udf(sc, e, u, out);
+            spk_udf_release(u);
+            return st;
+        }
         spk_status st = spk__unknown_function(e->name);
         if (e->source) spk__fail_caret(e->source->text, e->pos);
         return st;
@@ -687,7 +969,8 @@ static spk_status spk__bind_call(const spk__scope *sc, const spk_expr *e, spk__b
                          "[WRONG_NUM_ARGS] The `%s` requires %s parameters but the actual number is %d.",
                          f->name, expected, e->nargs);
     }
-    if (f->aggregate && sc->agg_depth > 0)
+    spk__bind_ctx ctx = spk__ctx_of(sc);
+    if (f->aggregate && ctx.agg_depth > 0)
         return spk__fail(SPK_ERR_ANALYSIS,
                          "[NESTED_AGGREGATE_FUNCTION] It is not allowed to use an aggregate function in the argument "
                          "of another aggregate function: \"%s\".", spk__sql_of(e).s);
@@ -698,7 +981,10 @@ static spk_status spk__bind_call(const spk__scope *sc, const spk_expr *e, spk__b
     spk__sql_text label = spk__sql_of(e);
     spk_status st = spk__bnode_set_label(b, f->aggregate ? f->name : label.s);
     spk__scope inner = *sc;
-    if (f->aggregate) inner.agg_depth++;
+    if (f->aggregate) {
+        ctx.agg_depth++;
+        inner.ctx = &ctx;
+    }
     int bound = 0;
     for (int i = 0; i < e->nargs && st == SPK_OK; i++, bound++) {
         if (e->args[i]->op == SPK__OP_STAR) { /* count(*) counts rows: count(1) */
@@ -850,7 +1136,16 @@ static spk_status spk__bind_pattern(const spk_expr *e, spk__bnode *x, spk__bnode
 
 static spk_status spk__fold(spk__bnode **slot);
 
+static spk_status spk__bind_node_at(const spk__scope *sc, const spk_expr *e, spk__bnode **out);
+
 static spk_status spk__bind_node(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
+    spk__bind_depth++;
+    spk_status st = spk__bind_node_at(sc, e, out);
+    spk__bind_depth--;
+    return st;
+}
+
+static spk_status spk__bind_node_at(const spk__scope *sc, const spk_expr *e, spk__bnode **out) {
     if (!e) {
         char earlier[SPK_ERROR_MAX];
         memcpy(earlier, spk_last_error(), sizeof earlier); /* the message is about to be replaced */
@@ -1197,6 +1492,7 @@ static void spk__eval_node(spk__runner *r, const spk__bnode *b, const uint32_t *
 static spk_status spk__fold(spk__bnode **slot) {
     spk__bnode *b = *slot;
     if (b->kind == SPK__B_COL || b->kind == SPK__B_LIT || b->kind == SPK__B_AGG) return SPK_OK;
+    if (b->kernel == spk__k_udf) return SPK_OK; /* Spark never folds a UDF: it may count its calls, or fail */
     for (int i = 0; i < b->nargs; i++)
         if (b->args[i]->kind != SPK__B_LIT) return SPK_OK;
     int nslots = 0;
@@ -1312,8 +1608,14 @@ static const spk__bnode *spk__bare_column(const spk__bnode *b) {
     return NULL;
 }
 
+static spk_status spk__bind_scoped_udfs(const spk_expr *e, const spk_schema *schema, const char *const *qualifiers,
+                                        bool case_sensitive, spk_udf_registry *udfs, spk_bound **out);
+
+/* Binding outside a session: UDF names resolve in the worker context and the global registry. */
 static spk_status spk__bind_scoped(const spk_expr *e, const spk_schema *schema, const char *const *qualifiers,
-                                   bool case_sensitive, spk_bound **out);
+                                   bool case_sensitive, spk_bound **out) {
+    return spk__bind_scoped_udfs(e, schema, qualifiers, case_sensitive, NULL, out);
+}
 
 SPKDEF spk_status spk_expr_bind(const spk_expr *e, const spk_schema *schema, bool case_sensitive, spk_bound **out) {
     if (!out) return spk__fail(SPK_ERR_ARG, "spk_expr_bind: NULL output");
@@ -1322,9 +1624,18 @@ SPKDEF spk_status spk_expr_bind(const spk_expr *e, const spk_schema *schema, boo
     return spk__bind_scoped(e, schema, NULL, case_sensitive, out);
 }
 
-static spk_status spk__bind_scoped(const spk_expr *e, const spk_schema *schema, const char *const *qualifiers,
-                                   bool case_sensitive, spk_bound **out) {
-    spk__scope sc = {schema, qualifiers, case_sensitive, 0};
+/* udfs: the session's registry (may be NULL), where UDF names are looked up first. */
+static spk_status spk__bind_scoped_udfs(const spk_expr *e, const spk_schema *schema, const char *const *qualifiers,
+                                        bool case_sensitive, spk_udf_registry *udfs, spk_bound **out) {
+    spk__bind_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.udfs = udfs;
+    spk__scope sc;
+    memset(&sc, 0, sizeof sc);
+    sc.schema = schema;
+    sc.qualifiers = qualifiers;
+    sc.case_sensitive = case_sensitive;
+    sc.ctx = &ctx;
     spk__bnode *root = NULL;
     spk_status st = spk__bind_node(&sc, e, &root);
     if (st != SPK_OK) return st;
@@ -1539,14 +1850,15 @@ static spk_status spk__eval_aggregate(const spk_bound *b, spk__runner *r, const 
             st = spk__nomem("an aggregate state", a.nodes[made]->agg->state_size);
             break;
         }
-        a.nodes[made]->agg->init(a.states[made]);
+        a.nodes[made]->agg->init(a.nodes[made], a.states[made]);
     }
     if (st == SPK_OK) st = spk__for_batches(r, b, in, spk__agg_batch, &a);
     if (st == SPK_OK) {
-        for (int k = 0; k < a.n; k++) a.nodes[k]->agg->final(a.nodes[k], a.states[k], &r->ev.vecs[a.nodes[k]->slot], 0);
+        for (int k = 0; k < a.n && st == SPK_OK; k++)
+            st = a.nodes[k]->agg->final(a.nodes[k], a.states[k], &r->ev.vecs[a.nodes[k]->slot], 0);
         spk__arena_reset(&r->ev.arena);
-        spk__eval_node(r, b->root, NULL, 1);
-        st = r->ev.status;
+        if (st == SPK_OK) spk__eval_node(r, b->root, NULL, 1);
+        if (st == SPK_OK) st = r->ev.status;
         if (st == SPK_OK) {
             spk_value x = spk__vec_get(&r->ev.vecs[b->root->slot], 0);
             st = spk_table_append_row(out, &x, 1);

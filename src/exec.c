@@ -763,7 +763,7 @@ static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p,
         p->cap = cap;
     }
     for (int i = 0; i < run->naggs; i++)
-        run->aggs[i].node->agg->init(p->states[i] + p->ngroups * run->aggs[i].node->agg->state_size);
+        run->aggs[i].node->agg->init(run->aggs[i].node, p->states[i] + p->ngroups * run->aggs[i].node->agg->state_size);
     spk_value *dst = p->keys + p->ngroups * nk;
     for (int k = 0; k < run->nkeys; k++) {
         dst[k] = key[k];
@@ -940,11 +940,12 @@ static spk_status spk__agg_emit(const spk__agg_exec *run, const spk__agg_ref *re
             spk__vec *v = &keys.vecs[kb->root->col];
             for (uint32_t i = 0; i < n; i++) spk__vec_set(v, i, &r[i].part->keys[r[i].group * nk + (size_t)k]);
         }
-        for (int a = 0; a < run->naggs; a++) {
+        for (int a = 0; a < run->naggs && st == SPK_OK; a++) {
             const spk__agg_slot *ag = &run->aggs[a];
             spk__vec *v = &runners[run->nkeys + ag->output].ev.vecs[ag->node->slot];
             size_t size = ag->node->agg->state_size;
-            for (uint32_t i = 0; i < n; i++) ag->node->agg->final(ag->node, r[i].part->states[a] + r[i].group * size, v, i);
+            for (uint32_t i = 0; i < n && st == SPK_OK; i++)
+                st = ag->node->agg->final(ag->node, r[i].part->states[a] + r[i].group * size, v, i);
         }
         for (int o = 0; o < nout && st == SPK_OK; o++) {
             spk__runner *rn = &runners[o];

@@ -31,6 +31,7 @@ struct spk_expr {
     bool has_else;     /* CASE: the last argument is the ELSE value */
     bool descending;   /* SORT */
     bool nulls_first;  /* SORT */
+    bool inline_text;  /* name, qualifier and text lie in this node's block (decoded by wire.c): not freed apart */
     int nargs;
     spk_expr **args;   /* CASE: cond, value, cond, value, ..., [else] */
     char *name;        /* COL: column; ALIAS: alias; CALL: function; LIKE/RLIKE: pattern */
@@ -43,8 +44,44 @@ struct spk_expr {
     int height;           /* 1 + the tallest child: bounded, so recursion is */
     spk__source *source;  /* COL, CALL from the parser: the text, and ... */
     size_t pos;           /* ... the node's byte offset in it */
+    spk_udf *udf;         /* CALL of a UDF made by spk_udf_call or decoded: a reference */
     size_t size;       /* of this node's block (struct + args) */
 };
+
+/* A UDF definition (udf.h; made and registered in udf.c). It lives here
+ * because expression nodes hold references to it. One block holds the
+ * struct, arg_types and params; name and each parameter name are strings
+ * of the default allocator. */
+struct spk_udf {
+    atomic_int refs;
+    uint8_t kind;          /* spk_udf_kind */
+    int nargs;
+    char *name;
+    spk_type *arg_types;   /* nargs */
+    spk_type return_type;  /* MACRO: NULL-typed (the body's type, found at bind) */
+    spk_udf_fn fn;         /* SCALAR */
+    spk_udaf_fns agg;      /* AGGREGATE */
+    void *user;
+    char **params;         /* MACRO: nargs parameter names */
+    spk_expr *body;        /* MACRO: the body, over COL nodes named by params */
+    int depth;             /* 1 + the deepest UDF its body holds by reference: bounded, so releases are */
+    size_t size;           /* of the block */
+};
+
+SPKDEF spk_udf *spk_udf_retain(spk_udf *u) {
+    if (u) atomic_fetch_add_explicit(&u->refs, 1, memory_order_relaxed);
+    return u;
+}
+
+static void spk__free_string(char *s);
+
+SPKDEF void spk_udf_release(spk_udf *u) {
+    if (!u || atomic_fetch_sub_explicit(&u->refs, 1, memory_order_acq_rel) != 1) return;
+    spk__free_string(u->name);
+    for (int i = 0; u->params && i < u->nargs; i++) spk__free_string(u->params[i]);
+    spk_expr_release(u->body); /* may release macros it calls: nesting is bounded where bodies are made */
+    spk__free(&spk__default_allocator, u, u->size);
+}
 
 static spk__source *spk__source_new(const char *text, size_t len) {
     spk__source *s = (spk__source *)spk__alloc(&spk__default_allocator, sizeof *s + len + 1);
@@ -107,10 +144,13 @@ SPKDEF void spk_expr_release(spk_expr *e) {
             if (i == e->nargs - 1) tail = e->args[i];
             else spk_expr_release(e->args[i]);
         }
-        spk__free_string(e->name);
-        spk__free_string(e->qualifier);
+        if (!e->inline_text) {
+            spk__free_string(e->name);
+            spk__free_string(e->qualifier);
+            if (e->text) spk__free(spk__expr_alloc(), e->text, e->lit.as.str.len + 1);
+        }
         spk__source_release(e->source);
-        if (e->text) spk__free(spk__expr_alloc(), e->text, e->lit.as.str.len + 1);
+        spk_udf_release(e->udf);
         spk__free(spk__expr_alloc(), e, e->size);
         e = tail;
     }
@@ -650,6 +690,14 @@ static spk_status spk__built(spk_expr *e, spk_expr **out) {
     return SPK_OK;
 }
 
+/* e is the node just parsed: step past its last token, and keep e only if that works. */
+static spk_status spk__built_next(spk__parser *p, spk_expr *e, spk_expr **out) {
+    spk_status st = spk__next(p);
+    if (st != SPK_OK) return spk__drop(e, st);
+    *out = e;
+    return SPK_OK;
+}
+
 static spk_status spk__parse_number(spk__parser *p, spk_expr **out) {
     const char *s = p->src + p->tok.pos;
     size_t n = p->tok.len, body = 0;
@@ -666,6 +714,7 @@ static spk_status spk__parse_number(spk__parser *p, spk_expr **out) {
     size_t slen = n - body;
     spk_value v;
     spk_expr *e = NULL;
+    unsigned long errors = spk__error_count; /* a literal builder that fails (out of memory) records one */
     if (slen == 0 && !dot && !exp) {
         int64_t x;
         spk__parse_result r = spk__parse_int64(s, body, false, &x);
@@ -701,9 +750,9 @@ static spk_status spk__parse_number(spk__parser *p, spk_expr **out) {
     } else {
         return spk__parse_error(p, p->tok.pos + body, "unknown number suffix '%.*s'", (int)slen, suffix);
     }
+    if (!e && spk__error_count != errors) return spk__builder_failed();
     if (!e) return spk__parse_error(p, p->tok.pos, "bad number '%.*s'", (int)n, s);
-    *out = e;
-    return spk__next(p);
+    return spk__built_next(p, e, out);
 }
 
 /* INTERVAL n unit: DAY(S), WEEK(S), MONTH(S), YEAR(S), HOUR(S), MINUTE(S), SECOND(S). */
@@ -746,8 +795,7 @@ static spk_status spk__parse_interval(spk__parser *p, spk_expr **out) {
         spk_expr_release(e);
         return spk__parse_error(p, p->tok.pos, "unknown interval unit '%.*s'", (int)p->tok.len, u);
     }
-    *out = e;
-    return spk__next(p);
+    return spk__built_next(p, e, out);
 }
 
 static spk_status spk__parse_case(spk__parser *p, spk_expr **out) {

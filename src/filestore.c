@@ -127,6 +127,27 @@
 #include "backend.c"
 #include "filestore.h"
 
+/* ---------------------------------------------------------------- CRC-32 */
+
+/* The byte-at-a-time table, filled once per backend when it opens (a
+ * global filled lazily would need a once-flag that sanitizers cannot see).
+ * Portable C, outside the POSIX part: the wire format (wire.c) uses it too. */
+static void spk__crc_init(uint32_t table[256]) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+        table[i] = c;
+    }
+}
+
+/* zlib's convention: start from 0; crc(a + b) = spk__crc32(t, spk__crc32(t, 0, a), b). */
+static uint32_t spk__crc32(const uint32_t table[256], uint32_t crc, const void *data, size_t len) {
+    const unsigned char *p = (const unsigned char *)data;
+    crc = ~crc;
+    for (size_t i = 0; i < len; i++) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}
+
 #if defined(__unix__) || defined(__APPLE__)
 
 #include <fcntl.h>
@@ -145,26 +166,6 @@
 #define SPK__FS_FORMAT 1
 #define SPK__FS_NAME_MAX 128
 #define SPK__FS_MIN_FILE 44 /* 36 bytes of header with L = 0, and the trailer */
-
-/* ---------------------------------------------------------------- CRC-32 */
-
-/* The byte-at-a-time table, filled once per backend when it opens (a
- * global filled lazily would need a once-flag that sanitizers cannot see). */
-static void spk__crc_init(uint32_t table[256]) {
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
-        table[i] = c;
-    }
-}
-
-/* zlib's convention: start from 0; crc(a + b) = spk__crc32(t, spk__crc32(t, 0, a), b). */
-static uint32_t spk__crc32(const uint32_t table[256], uint32_t crc, const void *data, size_t len) {
-    const unsigned char *p = (const unsigned char *)data;
-    crc = ~crc;
-    for (size_t i = 0; i < len; i++) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-    return ~crc;
-}
 
 /* The backend's context: read-only once opened (but for `broken`), so
  * shared by every thread. */

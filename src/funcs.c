@@ -837,13 +837,13 @@ typedef struct spk__regex_cache {
 
 static const regex_t *spk__regex_for_row(spk__eval *ev, const spk__bnode *node, spk__regex_cache *c, spk__str pat) {
     if (node->aux) return &((const spk__fn_regex *)node->aux)->re;
-    if (c->have && c->len == pat.len && memcmp(c->text, pat.ptr, pat.len) == 0) return &c->re;
+    if (c->have && c->len == pat.len && (pat.len == 0 || memcmp(c->text, pat.ptr, pat.len) == 0)) return &c->re;
     if (c->have) regfree(&c->re);
     c->have = false;
     char *scratch = spk__eval_strbuf(ev, 12 * pat.len + 1), *text = spk__eval_strbuf(ev, pat.len);
     char why[128];
     if (!scratch || !text || !spk__regex_compile(pat.ptr, pat.len, &c->re, scratch, why, sizeof why)) return NULL;
-    memcpy(text, pat.ptr, pat.len);
+    if (pat.len) memcpy(text, pat.ptr, pat.len); /* a NULL row's empty string may have no bytes at all */
     c->text = text;
     c->len = pat.len;
     c->have = true;
@@ -2595,7 +2595,10 @@ static void spk__held_free(spk__held_value *h) {
 #define SPK__STATE(states, stride, groups, i) ((states) + (size_t)((groups) ? (groups)[i] : 0) * (stride))
 
 /* -- count */
-static void spk__count_init(void *s) { *(int64_t *)s = 0; }
+static void spk__count_init(const spk__bnode *node, void *s) {
+    (void)node;
+    *(int64_t *)s = 0;
+}
 static spk_status spk__count_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
                                     const uint32_t *sel, uint32_t n) {
     size_t stride = node->agg->state_size;
@@ -2608,10 +2611,11 @@ static spk_status spk__count_merge(const spk__bnode *node, void *into, const voi
     *(int64_t *)into += *(const int64_t *)from;
     return SPK_OK;
 }
-static void spk__count_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
+static spk_status spk__count_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
     (void)node;
     out->nulls[row] = 0;
     out->v.i64[row] = *(const int64_t *)s;
+    return SPK_OK;
 }
 static const spk__agg_ops spk__agg_count = {sizeof(int64_t), spk__count_init, spk__count_update,
                                             spk__count_merge, spk__count_final, NULL};
@@ -2623,7 +2627,10 @@ typedef struct spk__distinct_set {
     size_t cap, count;
 } spk__distinct_set;
 
-static void spk__distinct_init(void *s) { memset(s, 0, sizeof(spk__distinct_set *)); }
+static void spk__distinct_init(const spk__bnode *node, void *s) {
+    (void)node;
+    memset(s, 0, sizeof(spk__distinct_set *));
+}
 
 static void spk__distinct_destroy(const spk__bnode *node, void *s) {
     (void)node;
@@ -2708,11 +2715,12 @@ static spk_status spk__distinct_merge(const spk__bnode *node, void *into, const 
     return st;
 }
 
-static void spk__distinct_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
+static spk_status spk__distinct_final(const spk__bnode *node, const void *s, spk__vec *out, uint32_t row) {
     (void)node;
     const spk__distinct_set *set = *(spk__distinct_set *const *)s;
     out->nulls[row] = 0;
     out->v.i64[row] = set ? (int64_t)set->count : 0;
+    return SPK_OK;
 }
 
 static const spk__agg_ops spk__agg_count_distinct = {sizeof(spk__distinct_set *), spk__distinct_init,
@@ -2736,7 +2744,10 @@ typedef struct spk__sum_state {
     bool overflow;  /* DECIMAL sum left the int64 range */
 } spk__sum_state;
 
-static void spk__sum_init(void *s) { memset(s, 0, sizeof(spk__sum_state)); }
+static void spk__sum_init(const spk__bnode *node, void *s) {
+    (void)node;
+    memset(s, 0, sizeof(spk__sum_state));
+}
 
 static spk_status spk__sum_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
                                   const uint32_t *sel, uint32_t n) {
@@ -2801,7 +2812,7 @@ static spk_status spk__sum_merge(const spk__bnode *node, void *into, const void 
     return SPK_OK;
 }
 
-static void spk__sum_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
+static spk_status spk__sum_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
     const spk__sum_state *s = (const spk__sum_state *)st;
     out->nulls[row] = s->count == 0;
     if (out->type.id == SPK_TYPE_DOUBLE) out->v.f64[row] = s->d;
@@ -2810,6 +2821,7 @@ static void spk__sum_final(const spk__bnode *node, const void *st, spk__vec *out
                            s->i <= -spk__pow10[out->type.precision];
     if (out->type.id != SPK_TYPE_DOUBLE) out->v.i64[row] = s->i;
     (void)node;
+    return SPK_OK;
 }
 
 static const spk__agg_ops spk__agg_sum = {sizeof(spk__sum_state), spk__sum_init, spk__sum_update,
@@ -2826,21 +2838,22 @@ static spk_status spk__bind_sum(spk__bnode *node) {
 }
 
 /* avg: DOUBLE, or for DECIMAL(p,s) Spark's DECIMAL(p+4, s+4), rounded half-up. */
-static void spk__avg_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
+static spk_status spk__avg_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
     const spk__sum_state *s = (const spk__sum_state *)st;
     out->nulls[row] = s->count == 0;
-    if (s->count == 0) return;
+    if (s->count == 0) return SPK_OK;
     spk_type in = node->args[0]->type;
     if (out->type.id == SPK_TYPE_DOUBLE) {
         double sum = in.id == SPK_TYPE_DOUBLE ? s->d : (double)s->i;
         out->v.f64[row] = sum / (double)s->count;
-        return;
+        return SPK_OK;
     }
     int64_t q;
     if (s->overflow || !spk__decimal_div_round(s->i, in.scale, s->count, 0, out->type.scale, out->type.precision, &q))
         out->nulls[row] = 1;
     else
         out->v.i64[row] = q;
+    return SPK_OK;
 }
 
 static const spk__agg_ops spk__agg_avg = {sizeof(spk__sum_state), spk__sum_init, spk__sum_update,
@@ -2861,7 +2874,10 @@ typedef struct spk__pick_state {
     spk__held_value held;
 } spk__pick_state;
 
-static void spk__pick_init(void *s) { memset(s, 0, sizeof(spk__pick_state)); }
+static void spk__pick_init(const spk__bnode *node, void *s) {
+    (void)node;
+    memset(s, 0, sizeof(spk__pick_state));
+}
 static void spk__pick_destroy(const spk__bnode *node, void *s) {
     (void)node;
     spk__held_free(&((spk__pick_state *)s)->held);
@@ -2900,11 +2916,12 @@ static spk_status spk__pick_merge(const spk__bnode *node, void *into, const void
     return b->set ? spk__pick_offer(node, (spk__pick_state *)into, &b->held.v) : SPK_OK;
 }
 
-static void spk__pick_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
+static spk_status spk__pick_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
     (void)node;
     const spk__pick_state *s = (const spk__pick_state *)st;
     spk_value v = s->set ? s->held.v : spk_value_null_of(out->type);
     spk__vec_set(out, row, &v); /* the string stays owned by the state until destroy */
+    return SPK_OK;
 }
 
 static const spk__agg_ops spk__agg_pick = {sizeof(spk__pick_state), spk__pick_init, spk__pick_update,
@@ -2928,7 +2945,10 @@ typedef struct spk__moments {
     double n, mean, m2;
 } spk__moments;
 
-static void spk__moments_init(void *s) { memset(s, 0, sizeof(spk__moments)); }
+static void spk__moments_init(const spk__bnode *node, void *s) {
+    (void)node;
+    memset(s, 0, sizeof(spk__moments));
+}
 
 static spk_status spk__moments_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
                                       const uint32_t *sel, uint32_t n) {
@@ -2961,7 +2981,7 @@ static spk_status spk__moments_merge(const spk__bnode *node, void *into, const v
     return SPK_OK;
 }
 
-static void spk__moments_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
+static spk_status spk__moments_final(const spk__bnode *node, const void *st, spk__vec *out, uint32_t row) {
     const spk__moments *m = (const spk__moments *)st;
     int64_t kind = node->iarg;
     bool sample = kind == 1 || kind == 3;
@@ -2969,6 +2989,7 @@ static void spk__moments_final(const spk__bnode *node, const void *st, spk__vec 
     out->nulls[row] = denom <= 0;
     double var = denom > 0 ? m->m2 / denom : 0;
     out->v.f64[row] = kind >= 3 ? sqrt(var) : var;
+    return SPK_OK;
 }
 
 static const spk__agg_ops spk__agg_moments = {sizeof(spk__moments), spk__moments_init, spk__moments_update,

@@ -454,8 +454,8 @@ static bool spk__opt_conjs_init(spk__opt_conjs *cs, const spk_expr *cond, const 
     spk__opt_split(cond, list, &n, SPK__OPT_MAX_CONJUNCTS);
     for (; cs->n < n; cs->n++) {
         cs->c[cs->n].e = list[cs->n];
-        if (spk__bind_scoped(list[cs->n], input->schema, (const char *const *)input->qualifiers,
-                             input->case_sensitive, &cs->c[cs->n].b) != SPK_OK)
+        if (spk__bind_scoped_udfs(list[cs->n], input->schema, (const char *const *)input->qualifiers,
+                                  input->case_sensitive, input->session->udfs, &cs->c[cs->n].b) != SPK_OK)
             return false;
     }
     return true;

@@ -12,6 +12,7 @@ struct spk_session {
     atomic_bool threads_set;     /* a thread count was configured (spk_exec_override does not apply) */
     _Atomic(spk_pool *) pool;    /* threads - 1 workers (the caller is the last), made at first use */
     struct spk__sessx *ext;      /* the catalog's part (catalog.c): views, configuration; NULL once stopped */
+    spk_udf_registry *udfs;      /* spark.udf: its own, made with the session */
 };
 
 /* spk_exec_override: 0 when unset. */
@@ -116,6 +117,11 @@ static spk_status spk__session_make(const spk_allocator *alloc, bool case_sensit
     alloc = spk__allocator_or_default(alloc);
     spk_session *s = (spk_session *)spk__calloc(alloc, sizeof *s);
     if (!s) return spk__nomem("a session", sizeof *s);
+    spk_status st = spk_udf_registry_new(&s->udfs);
+    if (st != SPK_OK) {
+        spk__free(alloc, s, sizeof *s);
+        return st;
+    }
     s->alloc = alloc;
     atomic_init(&s->refs, 1);
     atomic_init(&s->case_sensitive, case_sensitive);
@@ -139,8 +145,11 @@ static void spk__session_release(spk_session *s) {
     /* acq_rel: every use happens before the last release frees */
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) > 1) return;
     spk_pool_free(atomic_load_explicit(&s->pool, memory_order_acquire));
+    spk_udf_registry_release(s->udfs);
     spk__free(s->alloc, s, sizeof *s);
 }
+
+SPKDEF spk_udf_registry *spk_session_udfs(spk_session *s) { return s ? s->udfs : NULL; }
 
 SPKDEF spk_df *spk_df_retain(spk_df *df) {
     if (df) atomic_fetch_add_explicit(&df->refs, 1, memory_order_relaxed); /* as spk_schema_retain */
@@ -239,8 +248,8 @@ static spk_status spk__df_bind(spk_df *df, spk_df *input) {
     for (int i = 0; i < df->nexprs; i++) {
         const spk_expr *e = df->exprs[i];
         if (e && e->op == SPK__OP_SORT) e = e->args[0];
-        spk_status st = spk__bind_scoped(e, input->schema, (const char *const *)input->qualifiers,
-                                         df->case_sensitive, &df->bound[i]);
+        spk_status st = spk__bind_scoped_udfs(e, input->schema, (const char *const *)input->qualifiers,
+                                              df->case_sensitive, df->session->udfs, &df->bound[i]);
         if (st != SPK_OK) return st;
     }
     return SPK_OK;
@@ -1030,7 +1039,8 @@ static spk_df *spk__join(spk_df *left, spk_df *right, spk_expr *on, spk__jtype t
         on = NULL;
     }
     if (ok && j->nexprs) {
-        ok = spk__bind_scoped(j->exprs[0], input, (const char *const *)quals, j->case_sensitive, &j->bound[0]) == SPK_OK;
+        ok = spk__bind_scoped_udfs(j->exprs[0], input, (const char *const *)quals, j->case_sensitive, j->session->udfs,
+                                   &j->bound[0]) == SPK_OK;
         spk_type t = ok ? spk_bound_type(j->bound[0]) : spk_type_of(SPK_TYPE_BOOLEAN);
         if (t.id != SPK_TYPE_BOOLEAN && t.id != SPK_TYPE_NULL) {
             char ty[32];
@@ -1220,7 +1230,8 @@ static int spk__resolve_column(const spk_df *df, const char *name) {
     spk_expr *e = spk_col(name);
     spk_bound *b = NULL;
     int col = -1;
-    if (e && spk__bind_scoped(e, df->schema, (const char *const *)df->qualifiers, df->case_sensitive, &b) == SPK_OK) {
+    if (e && spk__bind_scoped_udfs(e, df->schema, (const char *const *)df->qualifiers, df->case_sensitive,
+                                   df->session->udfs, &b) == SPK_OK) {
         if (b->root->kind == SPK__B_COL) col = b->root->col;
         else spk__fail(SPK_ERR_ARG, "`%s` is not a column", name);
     }

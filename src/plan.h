@@ -27,6 +27,9 @@ SPKDEF spk_status spk_session_new(const spk_session_options *opts, spk_session *
 SPKDEF void spk_session_free(spk_session *s);
 /* The threads the session's queries run on (the option, or what 0 resolved to). */
 SPKDEF int spk_session_threads(const spk_session *s);
+/* The session's own UDF registry (spark.udf, udf.h): borrowed, lives with
+ * the session. A session from spk_session_new_session starts with an empty one. */
+SPKDEF spk_udf_registry *spk_session_udfs(spk_session *s);
 
 /* TEST HOOK: while `threads` > 0, the queries of every session whose
  * options left `threads` at 0 run on that many threads, and `morsel_rows` > 0 replaces the

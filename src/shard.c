@@ -107,14 +107,14 @@ static void spk__shard_literal(spk__textout *o, const spk_value *v) {
         return;
     }
     if (v->type.id == SPK_TYPE_STRING) {
+        /* Quotes doubled; control bytes (NUL among them) as \xNN, so the text stays one C string. */
         const char *p = v->as.str.ptr, *end = p + v->as.str.len;
         spk__shard_put(o, "'", 1);
-        while (p < end) {
-            const char *q = memchr(p, '\'', (size_t)(end - p));
-            if (!q) q = end;
-            spk__shard_put(o, p, (size_t)(q - p));
-            if (q < end) spk__shard_put(o, "''", 2);
-            p = q < end ? q + 1 : end;
+        for (; p < end; p++) {
+            unsigned char c = (unsigned char)*p;
+            if (c == '\'') spk__shard_put(o, "''", 2);
+            else if (c < 0x20 || c == 0x7f) spk__out(o, "\\x%02x", c);
+            else spk__shard_put(o, p, 1);
         }
         spk__shard_put(o, "'", 1);
         return;

@@ -120,6 +120,7 @@ struct spk_scan {
     spk_table *rows;
     bool case_sensitive;
     spk_bound *where; /* bound once, to the version's schema (qualifier: the table's name) */
+    spk_expr *where_expr; /* the predicate as given, for scan tasks (wire.c) */
     int ncolumns;
     char **columns;
 };
@@ -158,6 +159,7 @@ SPKDEF void spk_scan_free(spk_scan *sc) {
     b->ops->unpin(b->self, sc->db, sc->table, sc->asof);
     spk_table_free(sc->rows);
     spk_bound_free(sc->where);
+    spk_expr_release(sc->where_expr);
     spk__scan_columns_free(sc);
     spk__session_release(sc->session);
     spk__catalog_release(sc->catalog);
@@ -178,17 +180,19 @@ SPKDEF spk_status spk_scan_where(spk_scan *sc, spk_expr *predicate) {
     const char **quals = (const char **)spk__calloc(&spk__default_allocator, (size_t)(n ? n : 1) * sizeof *quals);
     spk_status st = quals ? SPK_OK : spk__nomem("qualifiers", sizeof *quals);
     for (int i = 0; st == SPK_OK && i < n; i++) quals[i] = sc->table;
-    if (st == SPK_OK) st = spk__bind_scoped(predicate, sc->rows->schema, quals, sc->case_sensitive, &b);
+    if (st == SPK_OK) st = spk__bind_scoped_udfs(predicate, sc->rows->schema, quals, sc->case_sensitive, sc->session->udfs, &b);
     if (st == SPK_OK && spk_bound_type(b).id != SPK_TYPE_BOOLEAN && spk_bound_type(b).id != SPK_TYPE_NULL)
         st = spk__fail(SPK_ERR_TYPE, "a scan's predicate must be BOOLEAN, not %s", spk__type_sql(spk_bound_type(b)).s);
     if (quals) spk__free(&spk__default_allocator, (void *)quals, (size_t)(n ? n : 1) * sizeof *quals);
-    spk_expr_release(predicate);
     if (st != SPK_OK) {
+        spk_expr_release(predicate);
         spk_bound_free(b);
         return st;
     }
     spk_bound_free(sc->where);
     sc->where = b;
+    spk_expr_release(sc->where_expr);
+    sc->where_expr = predicate;
     return SPK_OK;
 }
 
@@ -585,9 +589,9 @@ static spk_status spk__op_apply(spk_session *s, const spk__txn_op *op, spk_table
         if (st == SPK_OK && metrics) metrics->inserted += (int64_t)spk_table_nrows(op->rows);
         break;
     }
-    case SPK__TXN_DELETE: st = spk__dml_delete(target, cur, op->where, cs, &out, metrics); break;
+    case SPK__TXN_DELETE: st = spk__dml_delete(target, cur, op->where, cs, s->udfs, &out, metrics); break;
     case SPK__TXN_UPDATE:
-        st = spk__dml_update(target, cur, op->n, op->columns, op->values, op->where, cs, &out, metrics);
+        st = spk__dml_update(target, cur, op->n, op->columns, op->values, op->where, cs, s->udfs, &out, metrics);
         break;
     case SPK__TXN_MERGE: st = spk__dml_merge(s, target, cur, op->merge, op->rows, &out, metrics); break;
     }
@@ -735,6 +739,25 @@ SPKDEF spk_status spk_merge_execute(spk_session *s, const spk_merge *m, spk_dml_
 
 #define SPK__OPS_FORMAT "sparkless-txn-ops"
 #define SPK__OPS_VERSION 1
+/* The text of an expression this tall stays within the parser's nesting
+ * limit (a level costs the parser at most 3 of its 200), so everything the
+ * writer writes reads back and everything the reader accepts writes out. */
+#define SPK__OPS_MAX_HEIGHT 60
+
+static spk_status spk__ops_height_check(const spk_expr *e) {
+    if (e->height <= SPK__OPS_MAX_HEIGHT) return SPK_OK;
+    return spk__fail(SPK_ERR_LIMIT, "expression nested %d levels deep; transaction operations carry at most %d",
+                     e->height, SPK__OPS_MAX_HEIGHT);
+}
+
+static spk_status spk__ops_parse(const char *text, spk_expr **out) {
+    spk_status st = spk_expr_parse(text, out);
+    if (st == SPK_OK && (st = spk__ops_height_check(*out)) != SPK_OK) {
+        spk_expr_release(*out);
+        *out = NULL;
+    }
+    return st;
+}
 
 /* `name` as a quoted identifier. */
 static void spk__sql_ident(spk__jbuf *o, const char *name) {
@@ -893,8 +916,10 @@ static spk_status spk__json_expr(spk__jbuf *o, const spk_expr *e) {
         return SPK_OK;
     }
     spk__jbuf sql;
+    spk_status st = spk__ops_height_check(e);
+    if (st != SPK_OK) return st;
     spk__jbuf_init(&sql, &spk__default_allocator);
-    spk_status st = spk__sql_expr(&sql, e, 0);
+    st = spk__sql_expr(&sql, e, 0);
     if (st == SPK_OK && sql.failed) st = spk__nomem("an expression's text", sql.cap);
     if (st == SPK_OK) spk__jbuf_str(o, sql.p ? sql.p : "", sql.len);
     spk__jbuf_free(&sql);
@@ -1091,7 +1116,7 @@ static spk_status spk__ops_expr(const spk__json *obj, const char *key, bool null
     const char *text = NULL;
     *out = NULL;
     spk_status st = spk__ops_string(obj, key, nullable, op, &text);
-    if (st == SPK_OK && text && (st = spk_expr_parse(text, out)) != SPK_OK)
+    if (st == SPK_OK && text && (st = spk__ops_parse(text, out)) != SPK_OK)
         spk__fail_prefix("transaction operations, operation %d, \"%s\" (at byte %zu): ", op, key, spk__json_get(obj, key)->offset);
     return st;
 }
@@ -1116,7 +1141,7 @@ static spk_status spk__ops_assignments(const spk__json *obj, int op, int *n, cha
             break;
         }
         names[i] = pair->items[0].str;
-        if ((st = spk_expr_parse(pair->items[1].str, &exprs[i])) != SPK_OK)
+        if ((st = spk__ops_parse(pair->items[1].str, &exprs[i])) != SPK_OK)
             spk__fail_prefix("transaction operations, operation %d, \"set\" item %zu (at byte %zu): ", op, i + 1, pair->offset);
     }
     if (st != SPK_OK) {

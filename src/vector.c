@@ -1,7 +1,7 @@
 /* vector: the internal vocabulary of evaluation — column vectors over a
  * batch of rows, bound (typed) expression nodes, kernel signatures, and the
  * per-batch string arena. Nothing here is public. */
-#include "expr.c"
+#include "udf.c"
 #include "vector.h"
 
 #define SPK__BATCH 2048 /* rows per batch: fits the vectors of a typical expression in L1/L2 */
@@ -111,11 +111,11 @@ typedef void (*spk__kernel)(struct spk__eval *ev, const struct spk__bnode *node,
  * adds the selected rows, each to the state of its group. */
 typedef struct spk__agg_ops {
     size_t state_size;
-    void (*init)(void *state);
+    void (*init)(const struct spk__bnode *node, void *state);
     spk_status (*update)(const struct spk__bnode *node, char *states, const uint32_t *group_of_row,
                          const spk__vec *arg, const uint32_t *sel, uint32_t n);
     spk_status (*merge)(const struct spk__bnode *node, void *into, const void *from); /* adds `from` into `into` */
-    void (*final)(const struct spk__bnode *node, const void *state, spk__vec *out, uint32_t row);
+    spk_status (*final)(const struct spk__bnode *node, const void *state, spk__vec *out, uint32_t row);
     void (*destroy)(const struct spk__bnode *node, void *state); /* optional */
 } spk__agg_ops;
 

@@ -69,7 +69,7 @@ static spk_status update_sql(const spk_table *t, const char *where, spk_table **
     }
     va_end(ap);
     spk_expr *w = where ? sql(where) : NULL;
-    spk_status st = spk__dml_update("db.t", t, n, cols, vals, w, false, out, m);
+    spk_status st = spk__dml_update("db.t", t, n, cols, vals, w, false, NULL, out, m);
     for (int i = 0; i < n; i++) spk_expr_release(vals[i]);
     spk_expr_release(w);
     return st;
@@ -172,7 +172,7 @@ static void test_delete_where(void) {
     spk_table *t = fixture(PEOPLE), *out = NULL;
     spk_expr *w = sql("id >= 3");
     spk_dml_metrics m = {0, 0, 0};
-    CHECK_OK(spk__dml_delete("db.t", t, w, false, &out, &m));
+    CHECK_OK(spk__dml_delete("db.t", t, w, false, NULL, &out, &m));
     CHECK_ROWS(out, t, "1,a|2,b");
     CHECK_METRICS(m, 0, 2, 0);
     char *text = table_text(t); /* the input is untouched */
@@ -182,7 +182,7 @@ static void test_delete_where(void) {
     spk_expr_release(w);
     /* qualified by the table's name */
     w = sql("t.id = 1 OR t.v = 'd'");
-    CHECK_OK(spk__dml_delete("db.t", t, w, false, &out, &m));
+    CHECK_OK(spk__dml_delete("db.t", t, w, false, NULL, &out, &m));
     CHECK_ROWS(out, t, "2,b|3,NULL");
     CHECK_METRICS(m, 0, 4, 0); /* metrics add up */
     spk_table_free(out);
@@ -193,24 +193,24 @@ static void test_delete_where(void) {
 static void test_delete_all_and_null(void) {
     spk_table *t = fixture(PEOPLE), *out = NULL;
     spk_dml_metrics m = {0, 0, 0};
-    CHECK_OK(spk__dml_delete("db.t", t, NULL, false, &out, &m));
+    CHECK_OK(spk__dml_delete("db.t", t, NULL, false, NULL, &out, &m));
     CHECK_ROWS(out, t, "");
     CHECK_EQ_INT(spk_table_nrows(out), 0);
     CHECK_METRICS(m, 0, 4, 0);
     spk_table_free(out);
     /* v = 'b' is NULL for row 3: only TRUE deletes */
     spk_expr *w = sql("v = 'b'");
-    CHECK_OK(spk__dml_delete("db.t", t, w, false, &out, NULL));
+    CHECK_OK(spk__dml_delete("db.t", t, w, false, NULL, &out, NULL));
     CHECK_ROWS(out, t, "1,a|3,NULL|4,d");
     spk_table_free(out);
     spk_expr_release(w);
     w = sql("v < 'c'"); /* NULL for row 3, whose NULL is stored as "", and "" < "c" */
-    CHECK_OK(spk__dml_delete("db.t", t, w, false, &out, NULL));
+    CHECK_OK(spk__dml_delete("db.t", t, w, false, NULL, &out, NULL));
     CHECK_ROWS(out, t, "3,NULL|4,d");
     spk_table_free(out);
     spk_expr_release(w);
     w = sql("NOT (v <> 'zz')"); /* NULL for row 3, false elsewhere */
-    CHECK_OK(spk__dml_delete("db.t", t, w, false, &out, NULL));
+    CHECK_OK(spk__dml_delete("db.t", t, w, false, NULL, &out, NULL));
     CHECK_ROWS(out, t, "1,a|2,b|3,NULL|4,d");
     spk_table_free(out);
     spk_expr_release(w);
@@ -220,21 +220,21 @@ static void test_delete_all_and_null(void) {
 static void test_delete_errors(void) {
     spk_table *t = fixture(PEOPLE), *out = NULL;
     spk_expr *w = sql("idd = 1");
-    CHECK_STATUS(spk__dml_delete("db.t", t, w, false, &out, NULL), SPK_ERR_NOT_FOUND);
+    CHECK_STATUS(spk__dml_delete("db.t", t, w, false, NULL, &out, NULL), SPK_ERR_NOT_FOUND);
     CHECK_CONTAINS(spk_last_error(), "WHERE: ");
     CHECK_CONTAINS(spk_last_error(), "`id`"); /* did you mean */
     CHECK(out == NULL);
     spk_expr_release(w);
     w = sql("id + 1");
-    CHECK_STATUS(spk__dml_delete("db.t", t, w, false, &out, NULL), SPK_ERR_TYPE);
+    CHECK_STATUS(spk__dml_delete("db.t", t, w, false, NULL, &out, NULL), SPK_ERR_TYPE);
     spk_expr_release(w);
     w = sql("ID = 1"); /* case-sensitive: no such column */
-    CHECK_STATUS(spk__dml_delete("db.t", t, w, true, &out, NULL), SPK_ERR_NOT_FOUND);
-    CHECK_OK(spk__dml_delete("db.t", t, w, false, &out, NULL));
+    CHECK_STATUS(spk__dml_delete("db.t", t, w, true, NULL, &out, NULL), SPK_ERR_NOT_FOUND);
+    CHECK_OK(spk__dml_delete("db.t", t, w, false, NULL, &out, NULL));
     CHECK_ROWS(out, t, "2,b|3,NULL|4,d");
     spk_table_free(out);
     spk_expr_release(w);
-    CHECK_STATUS(spk__dml_delete("db.t", NULL, NULL, false, &out, NULL), SPK_ERR_ARG);
+    CHECK_STATUS(spk__dml_delete("db.t", NULL, NULL, false, NULL, &out, NULL), SPK_ERR_ARG);
     spk_table_free(t);
 }
 
@@ -364,7 +364,7 @@ static void test_update_many_rows(void) {
     CHECK_EQ_INT(bad, 0);
     spk_table_free(out);
     spk_expr *w = sql("id >= 5");
-    CHECK_OK(spk__dml_delete("db.t", t, w, false, &out, NULL));
+    CHECK_OK(spk__dml_delete("db.t", t, w, false, NULL, &out, NULL));
     CHECK_ROWS(out, t, "0,s0|1,s1|2,s2|3,s3|4,s4");
     spk_expr_release(w);
     spk_table_free(out);
@@ -968,7 +968,7 @@ static void test_update_alloc_sweep(void) {
         spk_status st = update_sql(t, "id >= 2", &out, NULL, "name", "concat(name, 'x')", NULL);
         spk_table *del = NULL;
         spk_expr *w = sql("id = 2");
-        spk_status st2 = spk__dml_delete("db.t", t, w, false, &del, NULL);
+        spk_status st2 = spk__dml_delete("db.t", t, w, false, NULL, &del, NULL);
         spk_expr_release(w);
         f.fail_at = 0;
         if (st == SPK_OK) {
