@@ -137,7 +137,7 @@
      spk_expr_parse, written so that it parses back to the same tree
      (columns quoted, literals typed: 5 INT, 5L BIGINT, CAST('1.5' AS
      DOUBLE), DATE '...'), nested at most 60 levels deep (deeper ones are
-     SPK_ERR_LIMIT, writing and reading). A VALUE is null, or by column type: true/false;
+     SPK_ERR_LIMIT, writing and reading) and without `*`. A VALUE is null, or by column type: true/false;
      an integer; a number or "NaN", "Infinity", "-Infinity"; a string (for
      STRING, and DECIMAL/DATE/TIMESTAMP as Spark prints them). Members not
      named here are ignored; another "version" is SPK_ERR_VERSION.
@@ -330,6 +330,16 @@
        time may write a base path.
      - A transaction commits at most 4096 tables; an update or merge clause
        assigns at most 256 columns.
+     - UDFs: names of 1 to 128 characters, at most 64 arguments; aggregate
+       UDFs take one argument and states of 1 to 4096 bytes; macro calls
+       expand at most 64 levels deep.
+     - Wire messages (wire.h): at most SPK_WIRE_MAX_BYTES (64 MiB), 2^20
+       nodes, and SPK_EXPR_MAX_DEPTH (1000) levels, the bodies of the macros
+       they carry counted at their call sites. A decoded expression's nodes
+       are carved from 4 KiB blocks, so a part of it kept after the rest is
+       released keeps its block. A scan task runs in another process only
+       on the file backend, and only while its version is the table's
+       latest (asof numbers are per process).
 
    DIFFERENCES FROM SPARK (the reference is Spark 3.5, default non-ANSI mode)
 
@@ -410,6 +420,14 @@
        files were read). Appends never conflict. A merge whose matched
        clauses are all unconditional deletes allows several source rows per
        target row, as Delta does.
+     - UDFs are C functions (Spark's are JVM or Python functions), and
+       macros stand for SQL functions (CREATE FUNCTION f(x INT) RETURN ...).
+       Like Spark's UDFs, scalar C UDFs are called for NULL arguments too and
+       are never constant-folded; aggregate UDFs skip NULL inputs as Spark's
+       built-in aggregates do. A UDF named like a built-in function is
+       reached only through spk_udf_call: a name in SQL text or spk_call
+       means the built-in. The wire format is sparkless's own, not Spark
+       Connect's.
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.
@@ -5158,6 +5176,23 @@ typedef struct spk__source {
     char text[]; /* len + 1 bytes */
 } spk__source;
 
+/* A block that decoded nodes are carved from (wire.c), so a decode costs a
+ * few allocations instead of one per node: it counts the live nodes in it
+ * (with a bias while the decoder still carves) and goes with the last. */
+typedef struct spk__expr_block {
+    atomic_int refs;
+    size_t size;
+} spk__expr_block;
+
+/* Whether dropping one reference of a count leaves none. A count of 1 read
+ * with acquire is the caller's own reference alone (nobody else can add one
+ * without holding one), so the common case of releasing a tree nobody
+ * shares skips the atomic read-modify-write. */
+static bool spk__last_ref(atomic_int *refs) {
+    return atomic_load_explicit(refs, memory_order_acquire) == 1 ||
+           atomic_fetch_sub_explicit(refs, 1, memory_order_acq_rel) == 1;
+}
+
 struct spk_expr {
     atomic_int refs;
     uint8_t op;        /* spk__op */
@@ -5179,6 +5214,7 @@ struct spk_expr {
     spk__source *source;  /* COL, CALL from the parser: the text, and ... */
     size_t pos;           /* ... the node's byte offset in it */
     spk_udf *udf;         /* CALL of a UDF made by spk_udf_call or decoded: a reference */
+    spk__expr_block *block; /* the block the node lies in (decoded nodes), or NULL: its own allocation */
     size_t size;       /* of this node's block (struct + args) */
 };
 
@@ -5269,8 +5305,12 @@ SPKDEF spk_expr *spk_expr_retain(spk_expr *e) {
     return e;
 }
 
+static void spk__expr_block_release(spk__expr_block *b) {
+    if (b && spk__last_ref(&b->refs)) spk__free(&spk__default_allocator, b, b->size);
+}
+
 SPKDEF void spk_expr_release(spk_expr *e) {
-    while (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
+    while (e && spk__last_ref(&e->refs)) {
         /* Release children; the last one iteratively, so long chains such as
          * a + b + c + ... cannot exhaust the stack. */
         spk_expr *tail = NULL;
@@ -5285,7 +5325,8 @@ SPKDEF void spk_expr_release(spk_expr *e) {
         }
         spk__source_release(e->source);
         spk_udf_release(e->udf);
-        spk__free(spk__expr_alloc(), e, e->size);
+        if (e->block) spk__expr_block_release(e->block);
+        else spk__free(spk__expr_alloc(), e, e->size);
         e = tail;
     }
 }
@@ -5373,7 +5414,11 @@ SPKDEF spk_expr *spk_col(const char *name) {
     char unquoted[256];
     if (len >= 2 && name[0] == '`' && name[len - 1] == '`') {
         size_t k = 0;
-        for (size_t i = 1; i + 1 < len && k < sizeof unquoted - 1; i++) {
+        for (size_t i = 1; i + 1 < len; i++) {
+            if (k == sizeof unquoted - 1) {
+                spk__fail(SPK_ERR_ARG, "spk_col: a quoted name longer than %zu bytes", sizeof unquoted - 1);
+                return NULL;
+            }
             unquoted[k++] = name[i];
             if (name[i] == '`' && name[i + 1] == '`') i++;
         }
@@ -6045,6 +6090,22 @@ static size_t spk__ident_text(const spk__parser *p, char *buf, size_t cap) {
     return k;
 }
 
+/* The identifier at the current token into buf, or a parse error if it
+ * does not fit: cutting it could split a UTF-8 character, and would name a
+ * different column. */
+static spk_status spk__ident(spk__parser *p, char *buf, size_t cap, size_t *len) {
+    const char *s = p->src + p->tok.pos;
+    size_t full = p->tok.len;
+    if (p->tok.kind == SPK__TOK_QUOTED_IDENT) { /* `` stands for one backtick */
+        full = 0;
+        for (size_t i = 1; i + 1 < p->tok.len; i++, full++)
+            if (s[i] == '`') i++;
+    }
+    if (full >= cap) return spk__parse_error(p, p->tok.pos, "an identifier longer than %zu bytes", cap - 1);
+    *len = spk__ident_text(p, buf, cap);
+    return SPK_OK;
+}
+
 static spk_status spk__parse_primary(spk__parser *p, spk_expr **out) {
     spk_status st;
     size_t at = p->tok.pos;
@@ -6147,7 +6208,8 @@ static spk_status spk__parse_primary(spk__parser *p, spk_expr **out) {
     }
     /* A column, t.column, or a function call. */
     char name[256], qual[256];
-    size_t name_len = spk__ident_text(p, name, sizeof name);
+    size_t name_len = 0;
+    if ((st = spk__ident(p, name, sizeof name, &name_len)) != SPK_OK) return st;
     bool quoted = p->tok.kind == SPK__TOK_QUOTED_IDENT;
     if ((st = spk__next(p)) != SPK_OK) return st;
     if (!quoted && spk__tok_is_sym(p, "(")) return spk__parse_call(p, name, name_len, at, out);
@@ -6165,8 +6227,7 @@ static spk_status spk__parse_primary(spk__parser *p, spk_expr **out) {
         }
         if (p->tok.kind != SPK__TOK_IDENT && p->tok.kind != SPK__TOK_QUOTED_IDENT)
             return spk__parse_error(p, p->tok.pos, "expected a column name after '%s.'", qual);
-        name_len = spk__ident_text(p, name, sizeof name);
-        if ((st = spk__next(p)) != SPK_OK) return st;
+        if ((st = spk__ident(p, name, sizeof name, &name_len)) != SPK_OK || (st = spk__next(p)) != SPK_OK) return st;
         spk_expr *e = spk__mark(p, spk__with_name(spk__expr_new(SPK__OP_COL, 0), name, name_len), at);
         if (e && !(e->qualifier = spk__strndup(spk__expr_alloc(), qual, strlen(qual)))) {
             spk_expr_release(e);
@@ -6423,10 +6484,12 @@ SPKDEF spk_status spk_expr_parse(const char *sql, spk_expr **out) {
             st = spk__parse_error(&p, p.tok.pos, "unexpected keyword '%.*s'", (int)p.tok.len, p.src + p.tok.pos);
         if (st == SPK_OK) {
             char name[256];
-            spk__ident_text(&p, name, sizeof name);
-            e = spk_alias(e, name);
-            if (!e) st = spk__builder_failed();
-            else st = spk__next(&p);
+            size_t name_len;
+            if ((st = spk__ident(&p, name, sizeof name, &name_len)) == SPK_OK) {
+                e = spk_alias(e, name);
+                if (!e) st = spk__builder_failed();
+                else st = spk__next(&p);
+            }
         }
     }
     if (st == SPK_OK && p.tok.kind != SPK__TOK_END)
@@ -25621,15 +25684,43 @@ SPKDEF spk_status spk_merge_execute(spk_session *s, const spk_merge *m, spk_dml_
  * writer writes reads back and everything the reader accepts writes out. */
 #define SPK__OPS_MAX_HEIGHT 60
 
-static spk_status spk__ops_height_check(const spk_expr *e) {
-    if (e->height <= SPK__OPS_MAX_HEIGHT) return SPK_OK;
-    return spk__fail(SPK_ERR_LIMIT, "expression nested %d levels deep; transaction operations carry at most %d",
-                     e->height, SPK__OPS_MAX_HEIGHT);
+/* The height that text and tree share: a literal the writer spells as
+ * CAST('...' AS DOUBLE) counts as one level, as it reads back that way.
+ * Stops counting past the limit. */
+static int spk__ops_height(const spk_expr *e) {
+    if (e->op == SPK__OP_LIT || (e->op == SPK__OP_CAST && e->args[0]->op == SPK__OP_LIT)) return 1;
+    /* Only the leaves can count less than they are tall: one level off at most. */
+    if (e->height <= 1 || e->height > SPK__OPS_MAX_HEIGHT + 1) return e->height;
+    int h = 0;
+    for (int i = 0; i < e->nargs && h <= SPK__OPS_MAX_HEIGHT; i++) {
+        int k = spk__ops_height(e->args[i]);
+        if (k > h) h = k;
+    }
+    return h + 1;
+}
+
+static bool spk__has_star(const spk_expr *e) {
+    if (e->op == SPK__OP_STAR) return true;
+    for (int i = 0; i < e->nargs; i++)
+        if (spk__has_star(e->args[i])) return true;
+    return false;
+}
+
+/* What the format carries: expressions within the height limit, and no `*`
+ * (meaningless in a condition or an assigned value, and not text the
+ * parser reads back everywhere: concat(*, x)). */
+static spk_status spk__ops_expr_check(const spk_expr *e) {
+    int h = spk__ops_height(e);
+    if (h > SPK__OPS_MAX_HEIGHT)
+        return spk__fail(SPK_ERR_LIMIT, "expression nested %d levels deep; transaction operations carry at most %d", h,
+                         SPK__OPS_MAX_HEIGHT);
+    if (spk__has_star(e)) return spk__fail(SPK_ERR_ARG, "`*` in an expression of a transaction operation");
+    return SPK_OK;
 }
 
 static spk_status spk__ops_parse(const char *text, spk_expr **out) {
     spk_status st = spk_expr_parse(text, out);
-    if (st == SPK_OK && (st = spk__ops_height_check(*out)) != SPK_OK) {
+    if (st == SPK_OK && (st = spk__ops_expr_check(*out)) != SPK_OK) {
         spk_expr_release(*out);
         *out = NULL;
     }
@@ -25793,7 +25884,7 @@ static spk_status spk__json_expr(spk__jbuf *o, const spk_expr *e) {
         return SPK_OK;
     }
     spk__jbuf sql;
-    spk_status st = spk__ops_height_check(e);
+    spk_status st = spk__ops_expr_check(e);
     if (st != SPK_OK) return st;
     spk__jbuf_init(&sql, &spk__default_allocator);
     st = spk__sql_expr(&sql, e, 0);
@@ -26629,6 +26720,9 @@ typedef struct spk__win {
     spk_udf_registry *udfs;
     spk_udf **macros; /* macros defined so far in the message (references) */
     int nmacros, mcap;
+    spk__expr_block *block; /* where nodes are carved (counted with a bias while the decoder holds it) */
+    size_t block_used;
+    int block_nodes;        /* carved from it so far */
 } spk__win;
 
 static spk_status spk__wbad(const spk__win *in, size_t at, const char *fmt, ...) SPK__PRINTF(3, 4);
@@ -26669,6 +26763,10 @@ static spk_status spk__wflags(spk__win *in, unsigned known, const char *what, un
 }
 
 static spk_status spk__wvarint(spk__win *in, uint64_t *out) {
+    if (in->pos < in->end && in->p[in->pos] < 0x80) { /* one byte: nearly every count, length and tag */
+        *out = in->p[in->pos++];
+        return SPK_OK;
+    }
     size_t at = in->pos;
     uint64_t x = 0;
     for (int i = 0; i < 10; i++) {
@@ -26800,13 +26898,51 @@ static spk_status spk__wvalue_read(spk__win *in, spk_value *out) {
 
 static spk_status spk__wnode_read(spk__win *in, int depth, spk_expr **out);
 
+#define SPK__WIRE_BLOCK 4096 /* bytes of nodes per block: a typical expression fits in one */
+/* A block's count starts at this bias rather than being raised per node
+ * (atomic operations cost more than the rest of carving a node): nodes
+ * released while the decoder still carves cannot bring it to zero, and
+ * retiring the block takes away the bias less the nodes carved from it. */
+#define SPK__WIRE_BLOCK_BIAS (1 << 30)
+
+static void spk__wblock_retire(spk__win *in) {
+    spk__expr_block *b = in->block;
+    if (!b) return;
+    int keep = SPK__WIRE_BLOCK_BIAS - in->block_nodes; /* nodes per block are far fewer than the bias */
+    if (atomic_fetch_sub_explicit(&b->refs, keep, memory_order_acq_rel) == keep)
+        spk__free(&spk__default_allocator, b, b->size);
+    in->block = NULL;
+    in->block_nodes = 0;
+}
+
 /* A node as the builders make it, but with room for `text` bytes of
- * strings after its arguments: decoded nodes hold their name, qualifier or
- * string literal in their own block (one allocation per node). */
-static spk_expr *spk__wexpr_new(spk__op op, int nargs, size_t text) {
+ * strings after its arguments (its name, qualifier or string literal), and
+ * carved from the decoder's current block unless it is large. */
+static spk_expr *spk__wexpr_new(spk__win *in, spk__op op, int nargs, size_t text) {
+    size_t align = _Alignof(max_align_t);
     size_t size = sizeof(spk_expr) + (size_t)nargs * sizeof(spk_expr *) + text;
-    spk_expr *e = (spk_expr *)spk__calloc(spk__expr_alloc(), size);
-    if (!e) {
+    size_t carved = (size + align - 1) / align * align;
+    size_t head = (sizeof(spk__expr_block) + align - 1) / align * align;
+    spk_expr *e = NULL;
+    if (carved <= SPK__WIRE_BLOCK / 4) {
+        if (!in->block || in->block_used + carved > in->block->size) {
+            spk__expr_block *b = (spk__expr_block *)spk__alloc(spk__expr_alloc(), head + SPK__WIRE_BLOCK);
+            if (!b) {
+                spk__nomem("expression nodes", head + SPK__WIRE_BLOCK);
+                return NULL;
+            }
+            atomic_init(&b->refs, SPK__WIRE_BLOCK_BIAS);
+            b->size = head + SPK__WIRE_BLOCK;
+            spk__wblock_retire(in);
+            in->block = b;
+            in->block_used = head;
+        }
+        e = (spk_expr *)(void *)((char *)in->block + in->block_used);
+        in->block_used += carved;
+        in->block_nodes++;
+        memset(e, 0, size);
+        e->block = in->block;
+    } else if (!(e = (spk_expr *)spk__calloc(spk__expr_alloc(), size))) {
         spk__nomem("an expression", size);
         return NULL;
     }
@@ -26833,7 +26969,7 @@ static char *spk__wtext(spk_expr *e, size_t *at, const char *s, size_t len) {
  * made first, its children filled in; `name` (len bytes) becomes e->name. */
 static spk_status spk__wchildren(spk__win *in, spk__op op, int n, int depth, const char *name, size_t len,
                                  spk_expr **out) {
-    spk_expr *e = spk__wexpr_new(op, n, name ? len + 1 : 0);
+    spk_expr *e = spk__wexpr_new(in, op, n, name ? len + 1 : 0);
     if (!e) return SPK_ERR_NOMEM;
     size_t at = 0;
     if (name) e->name = spk__wtext(e, &at, name, len);
@@ -26853,9 +26989,9 @@ static spk_status spk__wchildren(spk__win *in, spk__op op, int n, int depth, con
 }
 
 /* A literal node, as spk_lit makes it (a STRING's bytes in the node's block). */
-static spk_expr *spk__wlit(spk_value v) {
+static spk_expr *spk__wlit(spk__win *in, spk_value v) {
     bool str = !v.is_null && v.type.id == SPK_TYPE_STRING;
-    spk_expr *e = spk__wexpr_new(SPK__OP_LIT, 0, str ? v.as.str.len + 1 : 0);
+    spk_expr *e = spk__wexpr_new(in, SPK__OP_LIT, 0, str ? v.as.str.len + 1 : 0);
     if (!e) return NULL;
     e->lit = v;
     if (str) {
@@ -27082,14 +27218,14 @@ static spk_status spk__wnode_read(spk__win *in, int depth, spk_expr **out) {
         if ((st = spk__wflags(in, SPK__WF_QUALIFIER, "name flags", &flags)) != SPK_OK) return st;
         if (tag == SPK__W_COL && (st = spk__wident(in, "column name", true, &s, &len)) != SPK_OK) return st;
         if ((flags & SPK__WF_QUALIFIER) && (st = spk__wident(in, "qualifier", false, &q, &qlen)) != SPK_OK) return st;
-        if (!(e = spk__wexpr_new(op, 0, (s ? len + 1 : 0) + (q ? qlen + 1 : 0)))) return SPK_ERR_NOMEM;
+        if (!(e = spk__wexpr_new(in, op, 0, (s ? len + 1 : 0) + (q ? qlen + 1 : 0)))) return SPK_ERR_NOMEM;
         if (s) e->name = spk__wtext(e, &used, s, len);
         if (q) e->qualifier = spk__wtext(e, &used, q, qlen);
         break;
     case SPK__W_LIT: {
         spk_value v;
         if ((st = spk__wvalue_read(in, &v)) != SPK_OK) return st;
-        if (!(e = spk__wlit(v))) return SPK_ERR_NOMEM;
+        if (!(e = spk__wlit(in, v))) return SPK_ERR_NOMEM;
         break;
     }
     case SPK__W_INTERVAL: {
@@ -27098,7 +27234,7 @@ static spk_status spk__wnode_read(spk__win *in, int depth, spk_expr **out) {
         if ((st = spk__wi32(in, "an interval's months", &months)) != SPK_OK ||
             (st = spk__wi32(in, "an interval's days", &days)) != SPK_OK || (st = spk__wsvarint(in, &micros)) != SPK_OK)
             return st;
-        if (!(e = spk__wexpr_new(op, 0, 0))) return SPK_ERR_NOMEM;
+        if (!(e = spk__wexpr_new(in, op, 0, 0))) return SPK_ERR_NOMEM;
         e->months = months;
         e->days = days;
         e->micros = micros;
@@ -27165,6 +27301,7 @@ static spk_status spk__wnode_read(spk__win *in, int depth, spk_expr **out) {
 }
 
 static void spk__win_done(spk__win *in) {
+    spk__wblock_retire(in);
     for (int i = 0; i < in->nmacros; i++) spk_udf_release(in->macros[i]);
     if (in->macros) spk__free(&spk__default_allocator, in->macros, (size_t)in->mcap * sizeof *in->macros);
     in->macros = NULL;

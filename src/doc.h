@@ -137,7 +137,7 @@
      spk_expr_parse, written so that it parses back to the same tree
      (columns quoted, literals typed: 5 INT, 5L BIGINT, CAST('1.5' AS
      DOUBLE), DATE '...'), nested at most 60 levels deep (deeper ones are
-     SPK_ERR_LIMIT, writing and reading). A VALUE is null, or by column type: true/false;
+     SPK_ERR_LIMIT, writing and reading) and without `*`. A VALUE is null, or by column type: true/false;
      an integer; a number or "NaN", "Infinity", "-Infinity"; a string (for
      STRING, and DECIMAL/DATE/TIMESTAMP as Spark prints them). Members not
      named here are ignored; another "version" is SPK_ERR_VERSION.
@@ -330,6 +330,16 @@
        time may write a base path.
      - A transaction commits at most 4096 tables; an update or merge clause
        assigns at most 256 columns.
+     - UDFs: names of 1 to 128 characters, at most 64 arguments; aggregate
+       UDFs take one argument and states of 1 to 4096 bytes; macro calls
+       expand at most 64 levels deep.
+     - Wire messages (wire.h): at most SPK_WIRE_MAX_BYTES (64 MiB), 2^20
+       nodes, and SPK_EXPR_MAX_DEPTH (1000) levels, the bodies of the macros
+       they carry counted at their call sites. A decoded expression's nodes
+       are carved from 4 KiB blocks, so a part of it kept after the rest is
+       released keeps its block. A scan task runs in another process only
+       on the file backend, and only while its version is the table's
+       latest (asof numbers are per process).
 
    DIFFERENCES FROM SPARK (the reference is Spark 3.5, default non-ANSI mode)
 
@@ -410,6 +420,14 @@
        files were read). Appends never conflict. A merge whose matched
        clauses are all unconditional deletes allows several source rows per
        target row, as Delta does.
+     - UDFs are C functions (Spark's are JVM or Python functions), and
+       macros stand for SQL functions (CREATE FUNCTION f(x INT) RETURN ...).
+       Like Spark's UDFs, scalar C UDFs are called for NULL arguments too and
+       are never constant-folded; aggregate UDFs skip NULL inputs as Spark's
+       built-in aggregates do. A UDF named like a built-in function is
+       reached only through spk_udf_call: a name in SQL text or spk_call
+       means the built-in. The wire format is sparkless's own, not Spark
+       Connect's.
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.

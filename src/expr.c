@@ -24,6 +24,23 @@ typedef struct spk__source {
     char text[]; /* len + 1 bytes */
 } spk__source;
 
+/* A block that decoded nodes are carved from (wire.c), so a decode costs a
+ * few allocations instead of one per node: it counts the live nodes in it
+ * (with a bias while the decoder still carves) and goes with the last. */
+typedef struct spk__expr_block {
+    atomic_int refs;
+    size_t size;
+} spk__expr_block;
+
+/* Whether dropping one reference of a count leaves none. A count of 1 read
+ * with acquire is the caller's own reference alone (nobody else can add one
+ * without holding one), so the common case of releasing a tree nobody
+ * shares skips the atomic read-modify-write. */
+static bool spk__last_ref(atomic_int *refs) {
+    return atomic_load_explicit(refs, memory_order_acquire) == 1 ||
+           atomic_fetch_sub_explicit(refs, 1, memory_order_acq_rel) == 1;
+}
+
 struct spk_expr {
     atomic_int refs;
     uint8_t op;        /* spk__op */
@@ -45,6 +62,7 @@ struct spk_expr {
     spk__source *source;  /* COL, CALL from the parser: the text, and ... */
     size_t pos;           /* ... the node's byte offset in it */
     spk_udf *udf;         /* CALL of a UDF made by spk_udf_call or decoded: a reference */
+    spk__expr_block *block; /* the block the node lies in (decoded nodes), or NULL: its own allocation */
     size_t size;       /* of this node's block (struct + args) */
 };
 
@@ -135,8 +153,12 @@ SPKDEF spk_expr *spk_expr_retain(spk_expr *e) {
     return e;
 }
 
+static void spk__expr_block_release(spk__expr_block *b) {
+    if (b && spk__last_ref(&b->refs)) spk__free(&spk__default_allocator, b, b->size);
+}
+
 SPKDEF void spk_expr_release(spk_expr *e) {
-    while (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
+    while (e && spk__last_ref(&e->refs)) {
         /* Release children; the last one iteratively, so long chains such as
          * a + b + c + ... cannot exhaust the stack. */
         spk_expr *tail = NULL;
@@ -151,7 +173,8 @@ SPKDEF void spk_expr_release(spk_expr *e) {
         }
         spk__source_release(e->source);
         spk_udf_release(e->udf);
-        spk__free(spk__expr_alloc(), e, e->size);
+        if (e->block) spk__expr_block_release(e->block);
+        else spk__free(spk__expr_alloc(), e, e->size);
         e = tail;
     }
 }
@@ -239,7 +262,11 @@ SPKDEF spk_expr *spk_col(const char *name) {
     char unquoted[256];
     if (len >= 2 && name[0] == '`' && name[len - 1] == '`') {
         size_t k = 0;
-        for (size_t i = 1; i + 1 < len && k < sizeof unquoted - 1; i++) {
+        for (size_t i = 1; i + 1 < len; i++) {
+            if (k == sizeof unquoted - 1) {
+                spk__fail(SPK_ERR_ARG, "spk_col: a quoted name longer than %zu bytes", sizeof unquoted - 1);
+                return NULL;
+            }
             unquoted[k++] = name[i];
             if (name[i] == '`' && name[i + 1] == '`') i++;
         }
@@ -911,6 +938,22 @@ static size_t spk__ident_text(const spk__parser *p, char *buf, size_t cap) {
     return k;
 }
 
+/* The identifier at the current token into buf, or a parse error if it
+ * does not fit: cutting it could split a UTF-8 character, and would name a
+ * different column. */
+static spk_status spk__ident(spk__parser *p, char *buf, size_t cap, size_t *len) {
+    const char *s = p->src + p->tok.pos;
+    size_t full = p->tok.len;
+    if (p->tok.kind == SPK__TOK_QUOTED_IDENT) { /* `` stands for one backtick */
+        full = 0;
+        for (size_t i = 1; i + 1 < p->tok.len; i++, full++)
+            if (s[i] == '`') i++;
+    }
+    if (full >= cap) return spk__parse_error(p, p->tok.pos, "an identifier longer than %zu bytes", cap - 1);
+    *len = spk__ident_text(p, buf, cap);
+    return SPK_OK;
+}
+
 static spk_status spk__parse_primary(spk__parser *p, spk_expr **out) {
     spk_status st;
     size_t at = p->tok.pos;
@@ -1013,7 +1056,8 @@ static spk_status spk__parse_primary(spk__parser *p, spk_expr **out) {
     }
     /* A column, t.column, or a function call. */
     char name[256], qual[256];
-    size_t name_len = spk__ident_text(p, name, sizeof name);
+    size_t name_len = 0;
+    if ((st = spk__ident(p, name, sizeof name, &name_len)) != SPK_OK) return st;
     bool quoted = p->tok.kind == SPK__TOK_QUOTED_IDENT;
     if ((st = spk__next(p)) != SPK_OK) return st;
     if (!quoted && spk__tok_is_sym(p, "(")) return spk__parse_call(p, name, name_len, at, out);
@@ -1031,8 +1075,7 @@ static spk_status spk__parse_primary(spk__parser *p, spk_expr **out) {
         }
         if (p->tok.kind != SPK__TOK_IDENT && p->tok.kind != SPK__TOK_QUOTED_IDENT)
             return spk__parse_error(p, p->tok.pos, "expected a column name after '%s.'", qual);
-        name_len = spk__ident_text(p, name, sizeof name);
-        if ((st = spk__next(p)) != SPK_OK) return st;
+        if ((st = spk__ident(p, name, sizeof name, &name_len)) != SPK_OK || (st = spk__next(p)) != SPK_OK) return st;
         spk_expr *e = spk__mark(p, spk__with_name(spk__expr_new(SPK__OP_COL, 0), name, name_len), at);
         if (e && !(e->qualifier = spk__strndup(spk__expr_alloc(), qual, strlen(qual)))) {
             spk_expr_release(e);
@@ -1289,10 +1332,12 @@ SPKDEF spk_status spk_expr_parse(const char *sql, spk_expr **out) {
             st = spk__parse_error(&p, p.tok.pos, "unexpected keyword '%.*s'", (int)p.tok.len, p.src + p.tok.pos);
         if (st == SPK_OK) {
             char name[256];
-            spk__ident_text(&p, name, sizeof name);
-            e = spk_alias(e, name);
-            if (!e) st = spk__builder_failed();
-            else st = spk__next(&p);
+            size_t name_len;
+            if ((st = spk__ident(&p, name, sizeof name, &name_len)) == SPK_OK) {
+                e = spk_alias(e, name);
+                if (!e) st = spk__builder_failed();
+                else st = spk__next(&p);
+            }
         }
     }
     if (st == SPK_OK && p.tok.kind != SPK__TOK_END)

@@ -744,15 +744,43 @@ SPKDEF spk_status spk_merge_execute(spk_session *s, const spk_merge *m, spk_dml_
  * writer writes reads back and everything the reader accepts writes out. */
 #define SPK__OPS_MAX_HEIGHT 60
 
-static spk_status spk__ops_height_check(const spk_expr *e) {
-    if (e->height <= SPK__OPS_MAX_HEIGHT) return SPK_OK;
-    return spk__fail(SPK_ERR_LIMIT, "expression nested %d levels deep; transaction operations carry at most %d",
-                     e->height, SPK__OPS_MAX_HEIGHT);
+/* The height that text and tree share: a literal the writer spells as
+ * CAST('...' AS DOUBLE) counts as one level, as it reads back that way.
+ * Stops counting past the limit. */
+static int spk__ops_height(const spk_expr *e) {
+    if (e->op == SPK__OP_LIT || (e->op == SPK__OP_CAST && e->args[0]->op == SPK__OP_LIT)) return 1;
+    /* Only the leaves can count less than they are tall: one level off at most. */
+    if (e->height <= 1 || e->height > SPK__OPS_MAX_HEIGHT + 1) return e->height;
+    int h = 0;
+    for (int i = 0; i < e->nargs && h <= SPK__OPS_MAX_HEIGHT; i++) {
+        int k = spk__ops_height(e->args[i]);
+        if (k > h) h = k;
+    }
+    return h + 1;
+}
+
+static bool spk__has_star(const spk_expr *e) {
+    if (e->op == SPK__OP_STAR) return true;
+    for (int i = 0; i < e->nargs; i++)
+        if (spk__has_star(e->args[i])) return true;
+    return false;
+}
+
+/* What the format carries: expressions within the height limit, and no `*`
+ * (meaningless in a condition or an assigned value, and not text the
+ * parser reads back everywhere: concat(*, x)). */
+static spk_status spk__ops_expr_check(const spk_expr *e) {
+    int h = spk__ops_height(e);
+    if (h > SPK__OPS_MAX_HEIGHT)
+        return spk__fail(SPK_ERR_LIMIT, "expression nested %d levels deep; transaction operations carry at most %d", h,
+                         SPK__OPS_MAX_HEIGHT);
+    if (spk__has_star(e)) return spk__fail(SPK_ERR_ARG, "`*` in an expression of a transaction operation");
+    return SPK_OK;
 }
 
 static spk_status spk__ops_parse(const char *text, spk_expr **out) {
     spk_status st = spk_expr_parse(text, out);
-    if (st == SPK_OK && (st = spk__ops_height_check(*out)) != SPK_OK) {
+    if (st == SPK_OK && (st = spk__ops_expr_check(*out)) != SPK_OK) {
         spk_expr_release(*out);
         *out = NULL;
     }
@@ -916,7 +944,7 @@ static spk_status spk__json_expr(spk__jbuf *o, const spk_expr *e) {
         return SPK_OK;
     }
     spk__jbuf sql;
-    spk_status st = spk__ops_height_check(e);
+    spk_status st = spk__ops_expr_check(e);
     if (st != SPK_OK) return st;
     spk__jbuf_init(&sql, &spk__default_allocator);
     st = spk__sql_expr(&sql, e, 0);

@@ -389,6 +389,9 @@ typedef struct spk__win {
     spk_udf_registry *udfs;
     spk_udf **macros; /* macros defined so far in the message (references) */
     int nmacros, mcap;
+    spk__expr_block *block; /* where nodes are carved (counted with a bias while the decoder holds it) */
+    size_t block_used;
+    int block_nodes;        /* carved from it so far */
 } spk__win;
 
 static spk_status spk__wbad(const spk__win *in, size_t at, const char *fmt, ...) SPK__PRINTF(3, 4);
@@ -429,6 +432,10 @@ static spk_status spk__wflags(spk__win *in, unsigned known, const char *what, un
 }
 
 static spk_status spk__wvarint(spk__win *in, uint64_t *out) {
+    if (in->pos < in->end && in->p[in->pos] < 0x80) { /* one byte: nearly every count, length and tag */
+        *out = in->p[in->pos++];
+        return SPK_OK;
+    }
     size_t at = in->pos;
     uint64_t x = 0;
     for (int i = 0; i < 10; i++) {
@@ -560,13 +567,51 @@ static spk_status spk__wvalue_read(spk__win *in, spk_value *out) {
 
 static spk_status spk__wnode_read(spk__win *in, int depth, spk_expr **out);
 
+#define SPK__WIRE_BLOCK 4096 /* bytes of nodes per block: a typical expression fits in one */
+/* A block's count starts at this bias rather than being raised per node
+ * (atomic operations cost more than the rest of carving a node): nodes
+ * released while the decoder still carves cannot bring it to zero, and
+ * retiring the block takes away the bias less the nodes carved from it. */
+#define SPK__WIRE_BLOCK_BIAS (1 << 30)
+
+static void spk__wblock_retire(spk__win *in) {
+    spk__expr_block *b = in->block;
+    if (!b) return;
+    int keep = SPK__WIRE_BLOCK_BIAS - in->block_nodes; /* nodes per block are far fewer than the bias */
+    if (atomic_fetch_sub_explicit(&b->refs, keep, memory_order_acq_rel) == keep)
+        spk__free(&spk__default_allocator, b, b->size);
+    in->block = NULL;
+    in->block_nodes = 0;
+}
+
 /* A node as the builders make it, but with room for `text` bytes of
- * strings after its arguments: decoded nodes hold their name, qualifier or
- * string literal in their own block (one allocation per node). */
-static spk_expr *spk__wexpr_new(spk__op op, int nargs, size_t text) {
+ * strings after its arguments (its name, qualifier or string literal), and
+ * carved from the decoder's current block unless it is large. */
+static spk_expr *spk__wexpr_new(spk__win *in, spk__op op, int nargs, size_t text) {
+    size_t align = _Alignof(max_align_t);
     size_t size = sizeof(spk_expr) + (size_t)nargs * sizeof(spk_expr *) + text;
-    spk_expr *e = (spk_expr *)spk__calloc(spk__expr_alloc(), size);
-    if (!e) {
+    size_t carved = (size + align - 1) / align * align;
+    size_t head = (sizeof(spk__expr_block) + align - 1) / align * align;
+    spk_expr *e = NULL;
+    if (carved <= SPK__WIRE_BLOCK / 4) {
+        if (!in->block || in->block_used + carved > in->block->size) {
+            spk__expr_block *b = (spk__expr_block *)spk__alloc(spk__expr_alloc(), head + SPK__WIRE_BLOCK);
+            if (!b) {
+                spk__nomem("expression nodes", head + SPK__WIRE_BLOCK);
+                return NULL;
+            }
+            atomic_init(&b->refs, SPK__WIRE_BLOCK_BIAS);
+            b->size = head + SPK__WIRE_BLOCK;
+            spk__wblock_retire(in);
+            in->block = b;
+            in->block_used = head;
+        }
+        e = (spk_expr *)(void *)((char *)in->block + in->block_used);
+        in->block_used += carved;
+        in->block_nodes++;
+        memset(e, 0, size);
+        e->block = in->block;
+    } else if (!(e = (spk_expr *)spk__calloc(spk__expr_alloc(), size))) {
         spk__nomem("an expression", size);
         return NULL;
     }
@@ -593,7 +638,7 @@ static char *spk__wtext(spk_expr *e, size_t *at, const char *s, size_t len) {
  * made first, its children filled in; `name` (len bytes) becomes e->name. */
 static spk_status spk__wchildren(spk__win *in, spk__op op, int n, int depth, const char *name, size_t len,
                                  spk_expr **out) {
-    spk_expr *e = spk__wexpr_new(op, n, name ? len + 1 : 0);
+    spk_expr *e = spk__wexpr_new(in, op, n, name ? len + 1 : 0);
     if (!e) return SPK_ERR_NOMEM;
     size_t at = 0;
     if (name) e->name = spk__wtext(e, &at, name, len);
@@ -613,9 +658,9 @@ static spk_status spk__wchildren(spk__win *in, spk__op op, int n, int depth, con
 }
 
 /* A literal node, as spk_lit makes it (a STRING's bytes in the node's block). */
-static spk_expr *spk__wlit(spk_value v) {
+static spk_expr *spk__wlit(spk__win *in, spk_value v) {
     bool str = !v.is_null && v.type.id == SPK_TYPE_STRING;
-    spk_expr *e = spk__wexpr_new(SPK__OP_LIT, 0, str ? v.as.str.len + 1 : 0);
+    spk_expr *e = spk__wexpr_new(in, SPK__OP_LIT, 0, str ? v.as.str.len + 1 : 0);
     if (!e) return NULL;
     e->lit = v;
     if (str) {
@@ -842,14 +887,14 @@ static spk_status spk__wnode_read(spk__win *in, int depth, spk_expr **out) {
         if ((st = spk__wflags(in, SPK__WF_QUALIFIER, "name flags", &flags)) != SPK_OK) return st;
         if (tag == SPK__W_COL && (st = spk__wident(in, "column name", true, &s, &len)) != SPK_OK) return st;
         if ((flags & SPK__WF_QUALIFIER) && (st = spk__wident(in, "qualifier", false, &q, &qlen)) != SPK_OK) return st;
-        if (!(e = spk__wexpr_new(op, 0, (s ? len + 1 : 0) + (q ? qlen + 1 : 0)))) return SPK_ERR_NOMEM;
+        if (!(e = spk__wexpr_new(in, op, 0, (s ? len + 1 : 0) + (q ? qlen + 1 : 0)))) return SPK_ERR_NOMEM;
         if (s) e->name = spk__wtext(e, &used, s, len);
         if (q) e->qualifier = spk__wtext(e, &used, q, qlen);
         break;
     case SPK__W_LIT: {
         spk_value v;
         if ((st = spk__wvalue_read(in, &v)) != SPK_OK) return st;
-        if (!(e = spk__wlit(v))) return SPK_ERR_NOMEM;
+        if (!(e = spk__wlit(in, v))) return SPK_ERR_NOMEM;
         break;
     }
     case SPK__W_INTERVAL: {
@@ -858,7 +903,7 @@ static spk_status spk__wnode_read(spk__win *in, int depth, spk_expr **out) {
         if ((st = spk__wi32(in, "an interval's months", &months)) != SPK_OK ||
             (st = spk__wi32(in, "an interval's days", &days)) != SPK_OK || (st = spk__wsvarint(in, &micros)) != SPK_OK)
             return st;
-        if (!(e = spk__wexpr_new(op, 0, 0))) return SPK_ERR_NOMEM;
+        if (!(e = spk__wexpr_new(in, op, 0, 0))) return SPK_ERR_NOMEM;
         e->months = months;
         e->days = days;
         e->micros = micros;
@@ -925,6 +970,7 @@ static spk_status spk__wnode_read(spk__win *in, int depth, spk_expr **out) {
 }
 
 static void spk__win_done(spk__win *in) {
+    spk__wblock_retire(in);
     for (int i = 0; i < in->nmacros; i++) spk_udf_release(in->macros[i]);
     if (in->macros) spk__free(&spk__default_allocator, in->macros, (size_t)in->mcap * sizeof *in->macros);
     in->macros = NULL;

@@ -583,6 +583,29 @@ static void test_parse_errors(void) {
     CHECK_CONTAINS(spk_last_error(), "line 2");
     CHECK_CONTAINS(spk_last_error(), "  )\n--^");
 
+    /* identifiers over 255 bytes are refused, never cut (a cut could split a
+     * UTF-8 character and would name another column); 255 is fine */
+    {
+        char text[400];
+        memset(text, 'x', 255);
+        text[255] = '\0';
+        CHECK_OK(spk_expr_parse(text, &e));
+        spk_expr_release(e);
+        e = NULL;
+        text[0] = '`';
+        memset(text + 1, 'y', 298);
+        memcpy(text + 299, "\xc3\xa9`", 4);
+        CHECK_STATUS(spk_expr_parse(text, &e), SPK_ERR_PARSE);
+        CHECK(e == NULL);
+        CHECK_CONTAINS(spk_last_error(), "an identifier longer than 255 bytes");
+        char qualified[sizeof text + 2];
+        snprintf(qualified, sizeof qualified, "t.%s", text);
+        CHECK_STATUS(spk_expr_parse(qualified, &e), SPK_ERR_PARSE);
+        CHECK_CONTAINS(spk_last_error(), "an identifier longer than 255 bytes");
+        CHECK(spk_col(text) == NULL);
+        CHECK_STATUS(spk_last_status(), SPK_ERR_ARG);
+    }
+
     /* NULL arguments */
     CHECK_STATUS(spk_expr_parse(NULL, &e), SPK_ERR_ARG);
     CHECK_STATUS(spk_expr_parse("a", NULL), SPK_ERR_ARG);
