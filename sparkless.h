@@ -5389,6 +5389,40 @@ static spk_expr *spk__with_name(spk_expr *e, const char *name, size_t len) {
     return e;
 }
 
+/* A copy of node e with the given children (consumed); NULL and an error
+ * if the copy would be too tall. Rewrites (the optimizer moving an
+ * expression, a macro's substitution) build through it, so a copy keeps
+ * everything the node holds, its UDF included. */
+static spk_expr *spk__expr_copy_with(const spk_expr *e, spk_expr **args) {
+    spk_expr *c = spk__node((spk__op)e->op, args, e->nargs);
+    if (!c) return NULL;
+    c->distinct = e->distinct;
+    c->has_else = e->has_else;
+    c->descending = e->descending;
+    c->nulls_first = e->nulls_first;
+    c->lit = e->lit;
+    c->type = e->type;
+    c->months = e->months;
+    c->days = e->days;
+    c->micros = e->micros;
+    c->pos = e->pos;
+    c->source = spk__source_retain(e->source);
+    c->udf = spk_udf_retain(e->udf);
+    bool ok = true;
+    if (e->name) ok = (c->name = spk__strndup(spk__expr_alloc(), e->name, strlen(e->name))) != NULL;
+    if (ok && e->qualifier) ok = (c->qualifier = spk__strndup(spk__expr_alloc(), e->qualifier, strlen(e->qualifier))) != NULL;
+    if (ok && e->text) {
+        ok = (c->text = spk__strndup(spk__expr_alloc(), e->text, e->lit.as.str.len)) != NULL;
+        if (ok) c->lit.as.str.ptr = c->text;
+    }
+    if (!ok) {
+        spk__nomem("an expression", sizeof *c);
+        spk_expr_release(c);
+        return NULL;
+    }
+    return c;
+}
+
 /* ---------------------------------------------------------------- builders */
 
 SPKDEF spk_expr *spk_col(const char *name) {
@@ -6904,38 +6938,6 @@ SPKDEF spk_expr *spk_udf_call(spk_udf *udf, int n, ...) {
         return NULL;
     }
     return spk_udf_call_array(udf, args, n);
-}
-
-/* A copy of node e with the given children (consumed); NULL and an error
- * if the copy would be too tall. */
-static spk_expr *spk__expr_copy_with(const spk_expr *e, spk_expr **args) {
-    spk_expr *c = spk__node((spk__op)e->op, args, e->nargs);
-    if (!c) return NULL;
-    c->distinct = e->distinct;
-    c->has_else = e->has_else;
-    c->descending = e->descending;
-    c->nulls_first = e->nulls_first;
-    c->lit = e->lit;
-    c->type = e->type;
-    c->months = e->months;
-    c->days = e->days;
-    c->micros = e->micros;
-    c->pos = e->pos;
-    c->source = spk__source_retain(e->source);
-    c->udf = spk_udf_retain(e->udf);
-    bool ok = true;
-    if (e->name) ok = (c->name = spk__strndup(spk__expr_alloc(), e->name, strlen(e->name))) != NULL;
-    if (ok && e->qualifier) ok = (c->qualifier = spk__strndup(spk__expr_alloc(), e->qualifier, strlen(e->qualifier))) != NULL;
-    if (ok && e->text) {
-        ok = (c->text = spk__strndup(spk__expr_alloc(), e->text, e->lit.as.str.len)) != NULL;
-        if (ok) c->lit.as.str.ptr = c->text;
-    }
-    if (!ok) {
-        spk__nomem("an expression", sizeof *c);
-        spk_expr_release(c);
-        return NULL;
-    }
-    return c;
 }
 
 /* The body of macro m with every parameter replaced by its argument cast to
@@ -14778,43 +14780,6 @@ static spk_expr *spk__opt_colref(const spk_df *df, int i) {
     return c;
 }
 
-/* A copy of node e with other arguments (consumed, also on failure). */
-static spk_expr *spk__opt_clone(const spk_expr *e, spk_expr **args) {
-    spk_expr *c = spk__expr_new((spk__op)e->op, e->nargs);
-    if (!c) {
-        spk__release_all(args, e->nargs);
-        return NULL;
-    }
-    for (int i = 0; i < e->nargs; i++) c->args[i] = args[i];
-    c->distinct = e->distinct;
-    c->has_else = e->has_else;
-    c->descending = e->descending;
-    c->nulls_first = e->nulls_first;
-    c->lit = e->lit;
-    c->type = e->type;
-    c->months = e->months;
-    c->days = e->days;
-    c->micros = e->micros;
-    c->source = spk__source_retain(e->source);
-    c->pos = e->pos;
-    if (!spk__set_height(c)) { /* too tall once substituted: the rewrite is abandoned */
-        spk_expr_release(c);
-        return NULL;
-    }
-    bool ok = true;
-    if (e->name) ok = (c->name = spk__strndup(spk__expr_alloc(), e->name, strlen(e->name))) != NULL;
-    if (ok && e->qualifier) ok = (c->qualifier = spk__strndup(spk__expr_alloc(), e->qualifier, strlen(e->qualifier))) != NULL;
-    if (ok && e->text) {
-        ok = (c->text = spk__strndup(spk__expr_alloc(), e->text, e->lit.as.str.len)) != NULL;
-        if (ok) c->lit.as.str.ptr = c->text;
-    }
-    if (!ok) {
-        spk__nomem("an expression's text", sizeof *c);
-        spk_expr_release(c);
-        return NULL;
-    }
-    return c;
-}
 
 /* Which column of `scope` the column reference `col` means, as the binder
  * resolves it; -1 (with the error set) if none or several. */
@@ -14879,7 +14844,7 @@ static spk_expr *spk__opt_subst(const spk_expr *e, const spk__opt_map *m) {
         spk__release_all(args, made);
         r = spk_expr_retain((spk_expr *)(uintptr_t)e);
     } else {
-        r = spk__opt_clone(e, args);
+        r = spk__expr_copy_with(e, args);
     }
     if (args != stack) spk__free(spk__expr_alloc(), args, size);
     return r;

@@ -237,6 +237,40 @@ static spk_expr *spk__with_name(spk_expr *e, const char *name, size_t len) {
     return e;
 }
 
+/* A copy of node e with the given children (consumed); NULL and an error
+ * if the copy would be too tall. Rewrites (the optimizer moving an
+ * expression, a macro's substitution) build through it, so a copy keeps
+ * everything the node holds, its UDF included. */
+static spk_expr *spk__expr_copy_with(const spk_expr *e, spk_expr **args) {
+    spk_expr *c = spk__node((spk__op)e->op, args, e->nargs);
+    if (!c) return NULL;
+    c->distinct = e->distinct;
+    c->has_else = e->has_else;
+    c->descending = e->descending;
+    c->nulls_first = e->nulls_first;
+    c->lit = e->lit;
+    c->type = e->type;
+    c->months = e->months;
+    c->days = e->days;
+    c->micros = e->micros;
+    c->pos = e->pos;
+    c->source = spk__source_retain(e->source);
+    c->udf = spk_udf_retain(e->udf);
+    bool ok = true;
+    if (e->name) ok = (c->name = spk__strndup(spk__expr_alloc(), e->name, strlen(e->name))) != NULL;
+    if (ok && e->qualifier) ok = (c->qualifier = spk__strndup(spk__expr_alloc(), e->qualifier, strlen(e->qualifier))) != NULL;
+    if (ok && e->text) {
+        ok = (c->text = spk__strndup(spk__expr_alloc(), e->text, e->lit.as.str.len)) != NULL;
+        if (ok) c->lit.as.str.ptr = c->text;
+    }
+    if (!ok) {
+        spk__nomem("an expression", sizeof *c);
+        spk_expr_release(c);
+        return NULL;
+    }
+    return c;
+}
+
 /* ---------------------------------------------------------------- builders */
 
 SPKDEF spk_expr *spk_col(const char *name) {

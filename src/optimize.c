@@ -186,43 +186,6 @@ static spk_expr *spk__opt_colref(const spk_df *df, int i) {
     return c;
 }
 
-/* A copy of node e with other arguments (consumed, also on failure). */
-static spk_expr *spk__opt_clone(const spk_expr *e, spk_expr **args) {
-    spk_expr *c = spk__expr_new((spk__op)e->op, e->nargs);
-    if (!c) {
-        spk__release_all(args, e->nargs);
-        return NULL;
-    }
-    for (int i = 0; i < e->nargs; i++) c->args[i] = args[i];
-    c->distinct = e->distinct;
-    c->has_else = e->has_else;
-    c->descending = e->descending;
-    c->nulls_first = e->nulls_first;
-    c->lit = e->lit;
-    c->type = e->type;
-    c->months = e->months;
-    c->days = e->days;
-    c->micros = e->micros;
-    c->source = spk__source_retain(e->source);
-    c->pos = e->pos;
-    if (!spk__set_height(c)) { /* too tall once substituted: the rewrite is abandoned */
-        spk_expr_release(c);
-        return NULL;
-    }
-    bool ok = true;
-    if (e->name) ok = (c->name = spk__strndup(spk__expr_alloc(), e->name, strlen(e->name))) != NULL;
-    if (ok && e->qualifier) ok = (c->qualifier = spk__strndup(spk__expr_alloc(), e->qualifier, strlen(e->qualifier))) != NULL;
-    if (ok && e->text) {
-        ok = (c->text = spk__strndup(spk__expr_alloc(), e->text, e->lit.as.str.len)) != NULL;
-        if (ok) c->lit.as.str.ptr = c->text;
-    }
-    if (!ok) {
-        spk__nomem("an expression's text", sizeof *c);
-        spk_expr_release(c);
-        return NULL;
-    }
-    return c;
-}
 
 /* Which column of `scope` the column reference `col` means, as the binder
  * resolves it; -1 (with the error set) if none or several. */
@@ -287,7 +250,7 @@ static spk_expr *spk__opt_subst(const spk_expr *e, const spk__opt_map *m) {
         spk__release_all(args, made);
         r = spk_expr_retain((spk_expr *)(uintptr_t)e);
     } else {
-        r = spk__opt_clone(e, args);
+        r = spk__expr_copy_with(e, args);
     }
     if (args != stack) spk__free(spk__expr_alloc(), args, size);
     return r;

@@ -266,38 +266,6 @@ SPKDEF spk_expr *spk_udf_call(spk_udf *udf, int n, ...) {
     return spk_udf_call_array(udf, args, n);
 }
 
-/* A copy of node e with the given children (consumed); NULL and an error
- * if the copy would be too tall. */
-static spk_expr *spk__expr_copy_with(const spk_expr *e, spk_expr **args) {
-    spk_expr *c = spk__node((spk__op)e->op, args, e->nargs);
-    if (!c) return NULL;
-    c->distinct = e->distinct;
-    c->has_else = e->has_else;
-    c->descending = e->descending;
-    c->nulls_first = e->nulls_first;
-    c->lit = e->lit;
-    c->type = e->type;
-    c->months = e->months;
-    c->days = e->days;
-    c->micros = e->micros;
-    c->pos = e->pos;
-    c->source = spk__source_retain(e->source);
-    c->udf = spk_udf_retain(e->udf);
-    bool ok = true;
-    if (e->name) ok = (c->name = spk__strndup(spk__expr_alloc(), e->name, strlen(e->name))) != NULL;
-    if (ok && e->qualifier) ok = (c->qualifier = spk__strndup(spk__expr_alloc(), e->qualifier, strlen(e->qualifier))) != NULL;
-    if (ok && e->text) {
-        ok = (c->text = spk__strndup(spk__expr_alloc(), e->text, e->lit.as.str.len)) != NULL;
-        if (ok) c->lit.as.str.ptr = c->text;
-    }
-    if (!ok) {
-        spk__nomem("an expression", sizeof *c);
-        spk_expr_release(c);
-        return NULL;
-    }
-    return c;
-}
-
 /* The body of macro m with every parameter replaced by its argument cast to
  * the parameter's type (each use holds its own reference to the argument).
  * Subtrees without parameters are shared, not copied. */

@@ -742,6 +742,33 @@ static void test_by_name(void) {
     spk_session_stop(s);
 }
 
+/* minus_hundred(INT) -> INT: another function under a name plus_one also uses. */
+static spk_status minus_hundred(void *user, const spk_value *args, int nargs, spk_value *result) {
+    (void)user;
+    (void)nargs;
+    *result = args[0].is_null ? spk_value_null_of(T(SPK_TYPE_INT32)) : spk_value_i32(args[0].as.i32 - 100);
+    return SPK_OK;
+}
+
+/* A call holding its UDF keeps it when the optimizer moves it: the filter
+ * over a projection is pushed below it and rebuilt, and must not fall back
+ * to resolving the name, here to another UDF the session registered. */
+static void test_optimizer_keeps_reference(void) {
+    spk_session *s = new_session();
+    spk_udf *mine = make_scalar("shift", SPK_TYPE_INT32, SPK_TYPE_INT32, plus_one, NULL);
+    reg(spk_session_udfs(s), make_scalar("shift", SPK_TYPE_INT32, SPK_TYPE_INT32, minus_hundred, NULL));
+    spk_df *df = spk_df_from_fixture(s, PEOPLE);
+    spk_df *p = hold(spk_df_select(df, 2, spk_alias(spk_col("v"), "w"), spk_col("name")));
+    spk_df *f = hold(spk_df_filter(p, spk_gt(spk_udf_call(mine, 1, spk_col("w")), spk_lit_i32(1))));
+    EXPECT_SET(spk_df_select(f, 1, spk_col("name")), "ann|cy");
+    /* by name, the session's UDF is the one meant */
+    EXPECT_SET(spk_df_select(hold(spk_df_where(p, "shift(w) < 0")), 1, spk_col("name")), "ann|bob|cy");
+    spk_udf_release(mine);
+    spk_df_release(df);
+    drop_held();
+    spk_session_stop(s);
+}
+
 /* session -> worker context -> global, each shadowing the next. */
 static void test_resolution_order(void) {
     static int one = 1, two = 2, three = 3;
@@ -1275,6 +1302,7 @@ int main(void) {
         RUN(test_scalar_select);
         RUN(test_scalar_many_rows);
         RUN(test_by_name);
+        RUN(test_optimizer_keeps_reference);
         RUN(test_scalar_errors);
         RUN(test_no_folding);
         RUN(test_aggregate_errors);
