@@ -167,6 +167,16 @@ static inline char *table_text(const spk_table *t) {
     return b.p;
 }
 
+#if defined(_POSIX_C_SOURCE) && _POSIX_C_SOURCE >= 200809L
+/* A fresh directory $TMPDIR/<prefix>_XXXXXX (or under /tmp) in buf; false if
+ * it could not be made. For tests that ask for POSIX 2008 (mkdtemp). */
+static inline bool make_temp_dir(char *buf, size_t cap, const char *prefix) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, cap, "%s/%s_XXXXXX", tmp && *tmp ? tmp : "/tmp", prefix);
+    return mkdtemp(buf) != NULL;
+}
+#endif
+
 /* rm -r of a file or directory a test made. */
 static inline void rm_tree(const char *path) {
     struct stat st;

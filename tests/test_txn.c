@@ -696,9 +696,7 @@ static void test_memory_flat(void) {
 
 static void test_file_backend(void) {
     char dir[512];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/spk_txn_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
+    if (!make_temp_dir(dir, sizeof dir, "spk_txn")) {
         CHECK(!"mkdtemp failed");
         return;
     }

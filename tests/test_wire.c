@@ -1213,9 +1213,7 @@ static bool run_in_child(const char *base, spk_bytes *tasks, int n, uint64_t (*r
 
 static void test_scan_tasks_file(void) {
     char dir[1024];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/spk_wire_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
+    if (!make_temp_dir(dir, sizeof dir, "spk_wire")) {
         CHECK(!"mkdtemp failed");
         return;
     }
