@@ -5305,30 +5305,57 @@ SPKDEF spk_expr *spk_expr_retain(spk_expr *e) {
     return e;
 }
 
-static void spk__expr_block_release(spk__expr_block *b) {
-    if (b && spk__last_ref(&b->refs)) spk__free(&spk__default_allocator, b, b->size);
+/* The block references one release drops, paid with one atomic operation
+ * per run of nodes from the same block rather than one per node: a decoded
+ * tree lies in one block, so releasing it costs one. Holding the drops back
+ * only delays the block's free until its nodes are no longer touched. */
+typedef struct spk__block_drops {
+    spk__expr_block *block;
+    int drops;
+} spk__block_drops;
+
+static void spk__block_drops_pay(spk__block_drops *d) {
+    spk__expr_block *b = d->block;
+    if (!b) return;
+    /* As spk__last_ref: a count equal to our own drops is ours alone. */
+    if (atomic_load_explicit(&b->refs, memory_order_acquire) == d->drops ||
+        atomic_fetch_sub_explicit(&b->refs, d->drops, memory_order_acq_rel) == d->drops)
+        spk__free(spk__expr_alloc(), b, b->size);
+    d->block = NULL;
+    d->drops = 0;
 }
 
-SPKDEF void spk_expr_release(spk_expr *e) {
+static void spk__expr_release_into(spk_expr *e, spk__block_drops *d) {
     while (e && spk__last_ref(&e->refs)) {
         /* Release children; the last one iteratively, so long chains such as
          * a + b + c + ... cannot exhaust the stack. */
         spk_expr *tail = NULL;
         for (int i = 0; i < e->nargs; i++) {
             if (i == e->nargs - 1) tail = e->args[i];
-            else spk_expr_release(e->args[i]);
+            else spk__expr_release_into(e->args[i], d);
         }
         if (!e->inline_text) {
             spk__free_string(e->name);
             spk__free_string(e->qualifier);
             if (e->text) spk__free(spk__expr_alloc(), e->text, e->lit.as.str.len + 1);
         }
-        spk__source_release(e->source);
-        spk_udf_release(e->udf);
-        if (e->block) spk__expr_block_release(e->block);
-        else spk__free(spk__expr_alloc(), e, e->size);
+        if (e->source) spk__source_release(e->source);
+        if (e->udf) spk_udf_release(e->udf);
+        if (e->block) {
+            if (e->block != d->block) {
+                spk__block_drops_pay(d);
+                d->block = e->block;
+            }
+            d->drops++;
+        } else spk__free(spk__expr_alloc(), e, e->size);
         e = tail;
     }
+}
+
+SPKDEF void spk_expr_release(spk_expr *e) {
+    spk__block_drops d = {NULL, 0};
+    spk__expr_release_into(e, &d);
+    spk__block_drops_pay(&d);
 }
 
 static void spk__release_all(spk_expr *const *list, int n) {
@@ -21862,7 +21889,7 @@ SPKDEF spk_status spk_catalog_save_as_table(spk_session *s, spk_df *df, const ch
     struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_save_as_table");
     if (!x) return SPK_ERR_ARG;
     if (!df) return spk__fail(SPK_ERR_ARG, "spk_catalog_save_as_table: NULL DataFrame");
-    spk_write_mode m;
+    spk_write_mode m = SPK_WRITE_ERROR;
     char db[SPK__NAME_MAX + 1], table[SPK__NAME_MAX + 1];
     spk_status st = spk_write_mode_parse(mode, &m);
     if (st == SPK_OK) st = spk__resolve(x, name, db, table);
@@ -26440,13 +26467,13 @@ static bool spk__wgrow(spk__wout *o, size_t n) {
 
 #define SPK__WROOM(o, n) ((o)->cap - (o)->len >= (n) || spk__wgrow((o), (n)))
 
-static bool spk__wbyte(spk__wout *o, unsigned b) {
+static inline bool spk__wbyte(spk__wout *o, unsigned b) {
     if (!SPK__WROOM(o, 1)) return false;
     o->p[o->len++] = (unsigned char)b;
     return true;
 }
 
-static bool spk__wvar(spk__wout *o, uint64_t x) {
+static inline bool spk__wvar(spk__wout *o, uint64_t x) {
     if (!SPK__WROOM(o, 10)) return false;
     unsigned char *p = o->p + o->len;
     while (x >= 0x80) {
@@ -26461,19 +26488,19 @@ static bool spk__wvar(spk__wout *o, uint64_t x) {
 static uint64_t spk__zigzag(int64_t x) { return ((uint64_t)x << 1) ^ (x < 0 ? UINT64_MAX : 0); }
 static int64_t spk__unzigzag(uint64_t x) { return (int64_t)(x >> 1) ^ -(int64_t)(x & 1); }
 
-static bool spk__wsvar(spk__wout *o, int64_t x) { return spk__wvar(o, spk__zigzag(x)); }
+static inline bool spk__wsvar(spk__wout *o, int64_t x) { return spk__wvar(o, spk__zigzag(x)); }
 
-static bool spk__wbytes(spk__wout *o, const void *data, size_t n) {
+static inline bool spk__wbytes(spk__wout *o, const void *data, size_t n) {
     if (!SPK__WROOM(o, n)) return false;
     if (n) memcpy(o->p + o->len, data, n);
     o->len += n;
     return true;
 }
 
-static bool spk__wstr(spk__wout *o, const char *s, size_t n) { return spk__wvar(o, n) && spk__wbytes(o, s, n); }
-static bool spk__wname(spk__wout *o, const char *s) { return spk__wstr(o, s, strlen(s)); }
+static inline bool spk__wstr(spk__wout *o, const char *s, size_t n) { return spk__wvar(o, n) && spk__wbytes(o, s, n); }
+static inline bool spk__wname(spk__wout *o, const char *s) { return spk__wstr(o, s, strlen(s)); }
 
-static bool spk__wtype(spk__wout *o, spk_type t) {
+static inline bool spk__wtype(spk__wout *o, spk_type t) {
     if (!spk__wbyte(o, t.id)) return false;
     return t.id != SPK_TYPE_DECIMAL || (spk__wbyte(o, t.precision) && spk__wbyte(o, t.scale));
 }
@@ -26483,7 +26510,7 @@ static void spk__wle(unsigned char *p, uint64_t x, int n) {
 }
 
 /* A value: its type, a flags byte (NULL), and the payload of a non-NULL. */
-static bool spk__wvalue(spk__wout *o, const spk_value *v) {
+static inline bool spk__wvalue(spk__wout *o, const spk_value *v) {
     bool null = v->is_null || v->type.id == SPK_TYPE_NULL;
     if (!spk__wtype(o, v->type) || !spk__wbyte(o, null ? SPK__WF_NULL : 0)) return false;
     if (null) return true;
@@ -26712,7 +26739,7 @@ static spk_status spk__wunknown(const spk__win *in, size_t at, const char *what,
 
 static spk_status spk__wtruncated(const spk__win *in) { return spk__wbad(in, in->end, "the body ends early"); }
 
-static spk_status spk__wu8(spk__win *in, unsigned *out) {
+static inline spk_status spk__wu8(spk__win *in, unsigned *out) {
     *out = 0;
     if (in->pos >= in->end) return spk__wtruncated(in);
     *out = in->p[in->pos++];
@@ -26720,18 +26747,19 @@ static spk_status spk__wu8(spk__win *in, unsigned *out) {
 }
 
 /* A flags byte: bits outside `known` are refused. */
-static spk_status spk__wflags(spk__win *in, unsigned known, const char *what, unsigned *out) {
+static inline spk_status spk__wflags(spk__win *in, unsigned known, const char *what, unsigned *out) {
     size_t at = in->pos;
     spk_status st = spk__wu8(in, out);
     if (st == SPK_OK && (*out & ~known)) return spk__wunknown(in, at, what, *out);
     return st;
 }
 
-static spk_status spk__wvarint(spk__win *in, uint64_t *out) {
+static inline spk_status spk__wvarint(spk__win *in, uint64_t *out) {
     if (in->pos < in->end && in->p[in->pos] < 0x80) { /* one byte: nearly every count, length and tag */
         *out = in->p[in->pos++];
         return SPK_OK;
     }
+    *out = 0; /* on every path: the readers are inlined, and compilers check what they leave unset */
     size_t at = in->pos;
     uint64_t x = 0;
     for (int i = 0; i < 10; i++) {
@@ -26748,14 +26776,15 @@ static spk_status spk__wvarint(spk__win *in, uint64_t *out) {
     return spk__wbad(in, at, "a varint longer than 10 bytes");
 }
 
-static spk_status spk__wsvarint(spk__win *in, int64_t *out) {
+static inline spk_status spk__wsvarint(spk__win *in, int64_t *out) {
     uint64_t x;
     spk_status st = spk__wvarint(in, &x);
     if (st == SPK_OK) *out = spk__unzigzag(x);
     return st;
 }
 
-static spk_status spk__wi32(spk__win *in, const char *what, int32_t *out) {
+static inline spk_status spk__wi32(spk__win *in, const char *what, int32_t *out) {
+    *out = 0;
     size_t at = in->pos;
     int64_t x;
     spk_status st = spk__wsvarint(in, &x);
@@ -26767,7 +26796,8 @@ static spk_status spk__wi32(spk__win *in, const char *what, int32_t *out) {
 
 /* A count of items that each take at least `min_bytes`: checked against the
  * bytes left (and `most`) before anything is allocated for them. */
-static spk_status spk__wcount(spk__win *in, size_t min_bytes, uint64_t most, const char *what, int *out) {
+static inline spk_status spk__wcount(spk__win *in, size_t min_bytes, uint64_t most, const char *what, int *out) {
+    *out = 0;
     size_t at = in->pos;
     uint64_t n;
     spk_status st = spk__wvarint(in, &n);
@@ -26780,7 +26810,9 @@ static spk_status spk__wcount(spk__win *in, size_t min_bytes, uint64_t most, con
 }
 
 /* A string: a view into the message. */
-static spk_status spk__wstring(spk__win *in, const char **s, size_t *len) {
+static inline spk_status spk__wstring(spk__win *in, const char **s, size_t *len) {
+    *s = NULL;
+    *len = 0;
     size_t at = in->pos;
     uint64_t n;
     spk_status st = spk__wvarint(in, &n);
@@ -26795,7 +26827,7 @@ static spk_status spk__wstring(spk__win *in, const char **s, size_t *len) {
 
 /* A name (column, alias, function, qualifier, parameter, pattern): no NUL
  * bytes, and unless `empty_ok` at least one byte. */
-static spk_status spk__wident(spk__win *in, const char *what, bool empty_ok, const char **s, size_t *len) {
+static inline spk_status spk__wident(spk__win *in, const char *what, bool empty_ok, const char **s, size_t *len) {
     size_t at = in->pos;
     spk_status st = spk__wstring(in, s, len);
     if (st != SPK_OK) return st;
@@ -26804,7 +26836,8 @@ static spk_status spk__wident(spk__win *in, const char *what, bool empty_ok, con
     return SPK_OK;
 }
 
-static spk_status spk__wtype_read(spk__win *in, spk_type *out) {
+static inline spk_status spk__wtype_read(spk__win *in, spk_type *out) {
+    *out = spk_type_of(SPK_TYPE_NULL);
     size_t at = in->pos;
     unsigned id, p = 0, s = 0;
     spk_status st = spk__wu8(in, &id);
@@ -26875,7 +26908,7 @@ static void spk__wblock_retire(spk__win *in) {
     if (!b) return;
     int keep = SPK__WIRE_BLOCK_BIAS - in->block_nodes; /* nodes per block are far fewer than the bias */
     if (atomic_fetch_sub_explicit(&b->refs, keep, memory_order_acq_rel) == keep)
-        spk__free(&spk__default_allocator, b, b->size);
+        spk__free(spk__expr_alloc(), b, b->size);
     in->block = NULL;
     in->block_nodes = 0;
 }
@@ -26905,7 +26938,9 @@ static spk_expr *spk__wexpr_new(spk__win *in, spk__op op, int nargs, size_t text
         e = (spk_expr *)(void *)((char *)in->block + in->block_used);
         in->block_used += carved;
         in->block_nodes++;
-        memset(e, 0, size);
+        /* A constant size is zeroed inline; the text room needs none. */
+        memset(e, 0, sizeof *e);
+        if (nargs) memset(e + 1, 0, (size_t)nargs * sizeof(spk_expr *));
         e->block = in->block;
     } else if (!(e = (spk_expr *)spk__calloc(spk__expr_alloc(), size))) {
         spk__nomem("an expression", size);
@@ -26938,17 +26973,17 @@ static spk_status spk__wchildren(spk__win *in, spk__op op, int n, int depth, con
     if (!e) return SPK_ERR_NOMEM;
     size_t at = 0;
     if (name) e->name = spk__wtext(e, &at, name, len);
+    int tallest = 0;
     for (int i = 0; i < n; i++) {
         spk_status st = spk__wnode_read(in, depth + 1, &e->args[i]);
         if (st != SPK_OK) {
             spk_expr_release(e);
             return st;
         }
+        if (e->args[i]->height > tallest) tallest = e->args[i]->height;
     }
-    if (!spk__set_height(e)) {
-        spk_expr_release(e);
-        return SPK_ERR_LIMIT;
-    }
+    /* The depth check before each node bounds the height too. */
+    e->height = tallest + 1;
     *out = e;
     return SPK_OK;
 }

@@ -875,7 +875,7 @@ SPKDEF spk_status spk_catalog_save_as_table(spk_session *s, spk_df *df, const ch
     struct spk__sessx *x = spk__sessx_of(s, "spk_catalog_save_as_table");
     if (!x) return SPK_ERR_ARG;
     if (!df) return spk__fail(SPK_ERR_ARG, "spk_catalog_save_as_table: NULL DataFrame");
-    spk_write_mode m;
+    spk_write_mode m = SPK_WRITE_ERROR;
     char db[SPK__NAME_MAX + 1], table[SPK__NAME_MAX + 1];
     spk_status st = spk_write_mode_parse(mode, &m);
     if (st == SPK_OK) st = spk__resolve(x, name, db, table);

@@ -153,30 +153,57 @@ SPKDEF spk_expr *spk_expr_retain(spk_expr *e) {
     return e;
 }
 
-static void spk__expr_block_release(spk__expr_block *b) {
-    if (b && spk__last_ref(&b->refs)) spk__free(&spk__default_allocator, b, b->size);
+/* The block references one release drops, paid with one atomic operation
+ * per run of nodes from the same block rather than one per node: a decoded
+ * tree lies in one block, so releasing it costs one. Holding the drops back
+ * only delays the block's free until its nodes are no longer touched. */
+typedef struct spk__block_drops {
+    spk__expr_block *block;
+    int drops;
+} spk__block_drops;
+
+static void spk__block_drops_pay(spk__block_drops *d) {
+    spk__expr_block *b = d->block;
+    if (!b) return;
+    /* As spk__last_ref: a count equal to our own drops is ours alone. */
+    if (atomic_load_explicit(&b->refs, memory_order_acquire) == d->drops ||
+        atomic_fetch_sub_explicit(&b->refs, d->drops, memory_order_acq_rel) == d->drops)
+        spk__free(spk__expr_alloc(), b, b->size);
+    d->block = NULL;
+    d->drops = 0;
 }
 
-SPKDEF void spk_expr_release(spk_expr *e) {
+static void spk__expr_release_into(spk_expr *e, spk__block_drops *d) {
     while (e && spk__last_ref(&e->refs)) {
         /* Release children; the last one iteratively, so long chains such as
          * a + b + c + ... cannot exhaust the stack. */
         spk_expr *tail = NULL;
         for (int i = 0; i < e->nargs; i++) {
             if (i == e->nargs - 1) tail = e->args[i];
-            else spk_expr_release(e->args[i]);
+            else spk__expr_release_into(e->args[i], d);
         }
         if (!e->inline_text) {
             spk__free_string(e->name);
             spk__free_string(e->qualifier);
             if (e->text) spk__free(spk__expr_alloc(), e->text, e->lit.as.str.len + 1);
         }
-        spk__source_release(e->source);
-        spk_udf_release(e->udf);
-        if (e->block) spk__expr_block_release(e->block);
-        else spk__free(spk__expr_alloc(), e, e->size);
+        if (e->source) spk__source_release(e->source);
+        if (e->udf) spk_udf_release(e->udf);
+        if (e->block) {
+            if (e->block != d->block) {
+                spk__block_drops_pay(d);
+                d->block = e->block;
+            }
+            d->drops++;
+        } else spk__free(spk__expr_alloc(), e, e->size);
         e = tail;
     }
+}
+
+SPKDEF void spk_expr_release(spk_expr *e) {
+    spk__block_drops d = {NULL, 0};
+    spk__expr_release_into(e, &d);
+    spk__block_drops_pay(&d);
 }
 
 static void spk__release_all(spk_expr *const *list, int n) {

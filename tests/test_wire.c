@@ -1048,6 +1048,61 @@ static void check_shards(spk_scan *sc, spk_shards *set, spk_session *s, const ch
     free(whole);
 }
 
+/* Decoded nodes share blocks. Trees built on decoded nodes, decoded trees
+ * spanning several blocks, and releases in either order must free each
+ * block once, after its last node (ASan watches the reads in between). */
+static spk_expr *wide_in(int n, int step) {
+    spk_expr *list[200];
+    for (int i = 0; i < n; i++) list[i] = spk_lit_i32(i * step);
+    return spk_in_array(spk_col("a"), list, n);
+}
+
+static int64_t count_where(spk_session *s, spk_expr *condition) {
+    sbuf b = {NULL, 0, 0};
+    sb_str(&b, "a INT");
+    for (int i = 0; i < 600; i++) {
+        char row[16];
+        snprintf(row, sizeof row, "\n%d", i);
+        sb_str(&b, row);
+    }
+    spk_df *df = spk_df_from_fixture(s, b.p), *kept = df ? spk_df_filter(df, condition) : NULL;
+    if (!df) spk_expr_release(condition);
+    int64_t n = -1;
+    if (!kept || spk_df_count(kept, &n) != SPK_OK) failf(__FILE__, __LINE__, "count: %s", spk_last_error());
+    spk_df_release(kept);
+    spk_df_release(df);
+    free(b.p);
+    return n;
+}
+
+static void test_shared_blocks(void) {
+    spk_session *s = new_session(NULL, NULL);
+    if (!s) return;
+    for (int order = 0; order < 2; order++) {
+        /* a IN (0, 3, ..., 297) and a IN (0, 6, ..., 594): 101 nodes each, over several blocks. */
+        spk_expr *threes = wide_in(100, 3), *sixes = wide_in(100, 6);
+        spk_expr *d3 = round_trip_in(threes, NULL, "a wide IN"), *d6 = round_trip_in(sixes, NULL, "another wide IN");
+        spk_expr_release(threes);
+        spk_expr_release(sixes);
+        if (!d3 || !d6) {
+            spk_expr_release(d3);
+            spk_expr_release(d6);
+            break;
+        }
+        spk_expr *both = spk_and(spk_expr_retain(d3), spk_not(spk_expr_retain(d6)));
+        if (order == 0) { /* the decoded roots go first: the new tree holds their blocks */
+            spk_expr_release(d3);
+            spk_expr_release(d6);
+            CHECK_EQ_INT(count_where(s, both), 50);
+        } else { /* the new tree goes first: the decoded trees still read */
+            CHECK_EQ_INT(count_where(s, both), 50);
+            CHECK_EQ_INT(count_where(s, d6), 100);
+            CHECK_EQ_INT(count_where(s, d3), 100);
+        }
+    }
+    spk_session_free(s);
+}
+
 static void test_scan_tasks_memory(void) {
     spk_session *s = new_session(NULL, NULL);
     CHECK(s != NULL);
@@ -1312,6 +1367,7 @@ int main(void) {
     RUN(test_damage);
     RUN(test_malformed);
     RUN(test_limits);
+    RUN(test_shared_blocks);
     RUN(test_scan_tasks_memory);
     RUN(test_scan_tasks_file);
     return TEST_REPORT();
