@@ -1,7 +1,8 @@
 # sparkless.h — build, test, demo, bench.
 #   make demo    build and run examples/quickstart.c
 #   make test    every test, every configuration; ends with "N passed, N failed"
-#   make bench   the benchmarks in bench/ (optimised build)
+#   make bench   the benchmarks in bench/ (optimised build); SF=0.1 picks the TPC-H
+#                scale factor bench/load generates and reads (default 1)
 #   make fuzz FUZZER=expr SECONDS=600   one libFuzzer harness (tests/fuzz/) for
 #                a long run, growing build/fuzz/corpus-<name>; make fuzz-corpus
 #                regenerates the checked-in seeds with tests/fuzz/gen_corpus.c
@@ -24,7 +25,9 @@ B       := build
 SOURCES := $(wildcard src/*.h src/*.c)
 TESTS   := $(basename $(notdir $(wildcard tests/test_*.c)))
 EXAMPLES:= $(basename $(notdir $(wildcard examples/*.c)))
-BENCHES := $(basename $(notdir $(wildcard bench/*.c)))
+BENCH_SRCS := $(basename $(notdir $(wildcard bench/*.c)))
+BENCHES := $(filter-out tpch_gen,$(BENCH_SRCS)) # tpch_gen writes data; load reads it
+SF      ?= 1
 
 .PHONY: all demo test bench clean header fuzz fuzz-corpus
 .DELETE_ON_ERROR:
@@ -68,8 +71,8 @@ $(B)/checks/two-tu-%.ok: tests/two_tu_main.c tests/two_tu_impl.c sparkless.h $(B
 	$* $(WARN) -I. tests/two_tu_main.c tests/two_tu_impl.c -o $(B)/checks/two-tu-$* $(LIBS) && $(B)/checks/two-tu-$* && touch $@
 $(B)/checks/amalgamate.ok: sparkless.h $(SOURCES) tools/amalgamate $(B)/checks/.dir
 	tools/amalgamate --check && touch $@
-$(B)/checks/bench-build.ok: $(addprefix bench/,$(addsuffix .c,$(BENCHES))) sparkless.h $(B)/checks/.dir
-	for b in $(BENCHES); do $(CC) $(WARN) -O2 -I. bench/$$b.c -o $(B)/checks/bench-$$b $(LIBS) || exit 1; done; touch $@
+$(B)/checks/bench-build.ok: $(addprefix bench/,$(addsuffix .c,$(BENCH_SRCS))) sparkless.h $(B)/checks/.dir
+	for b in $(BENCH_SRCS); do $(CC) $(WARN) -O2 -I. bench/$$b.c -o $(B)/checks/bench-$$b $(LIBS) || exit 1; done; touch $@
 
 # ---- fuzzers: tests/fuzz/fuzz_<name>.c, clang's libFuzzer under ASan+UBSan ----
 # Each is one translation unit (it defines SPARKLESS_IMPLEMENTATION itself).
@@ -82,7 +85,7 @@ FUZZER     ?= expr
 SECONDS    ?= 600
 $(B)/fuzz/.dir:
 	@mkdir -p $(B)/fuzz && touch $@
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h sparkless.h $(B)/fuzz/.dir
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h tests/fuzz/fuzz_reader_common.h sparkless.h $(B)/fuzz/.dir
 	$(FUZZ_CC) $(WARN) $(FUZZ_FLAGS) $< -o $@ $(LIBS)
 $(B)/fuzz/gen_corpus: tests/fuzz/gen_corpus.c tests/fuzz/fuzz_common.h sparkless.h $(B)/fuzz/.dir
 	$(CC) $(WARN) -O1 -g $< -o $@ $(LIBS)
@@ -95,9 +98,11 @@ fuzz: $(B)/fuzz/fuzz_$(FUZZER)
 	  $(if $(wildcard tests/fuzz/$(FUZZER).dict),-dict=tests/fuzz/$(FUZZER).dict) \
 	  -artifact_prefix=$(B)/fuzz/crashes-$(FUZZER)/ $(B)/fuzz/corpus-$(FUZZER) tests/fuzz/corpus/$(FUZZER)
 
-# Rewrites the checked-in seed corpus (commit the result).
+# Rewrites the generated seeds of the checked-in corpus (commit the result);
+# the hand-written seeds (tests/fuzz/corpus/csv, jsonl) and the inputs that
+# found bugs (regress-*) stay.
 fuzz-corpus: $(B)/fuzz/gen_corpus
-	rm -rf tests/fuzz/corpus
+	rm -f tests/fuzz/corpus/expr/[0-9]* tests/fuzz/corpus/scan_task/[0-9]* tests/fuzz/corpus/txn_json/[0-9]*
 	$(B)/fuzz/gen_corpus tests/fuzz/corpus
 
 test: sparkless.h
@@ -111,8 +116,11 @@ $(B)/bench/.dir:
 $(B)/bench/%: bench/%.c sparkless.h $(B)/bench/.dir
 	$(CC) -std=c11 -O2 -march=native -g -I. $< -o $@ $(LIBS)
 
-bench: $(addprefix $(B)/bench/,$(BENCHES))
-	@for b in $(BENCHES); do echo "== bench/$$b"; $(B)/bench/$$b || exit 1; done
+$(B)/bench/load: bench/tpch_gen.c # load.c includes the generator
+# load generates TPC-H lineitem at scale factor SF into build/tpch/ (once) and times reading it.
+bench: $(addprefix $(B)/bench/,$(BENCH_SRCS))
+	@for b in $(BENCHES); do echo "== bench/$$b"; \
+	  if [ $$b = load ]; then $(B)/bench/$$b $(SF) || exit 1; else $(B)/bench/$$b || exit 1; fi; done
 
 clean:
 	rm -rf $(B)

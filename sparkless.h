@@ -76,6 +76,16 @@
      wire     the versioned binary wire format (docs/wire-format.md):
               spk_expr_encode/decode, spk_expr_equal, scan tasks
               (spk_scan_task_encode/decode/run) for workers
+     io       what the readers and writers share: parse modes
+              (spk_read_mode: PERMISSIVE, DROPMALFORMED, FAILFAST), write
+              modes for files
+     csv      spk_read_csv (path, buffer, FILE*; header, delimiter, quotes,
+              multiline, null value, schema or inference, corrupt-record
+              column; parallel), spk_write_csv (path, FILE*, string)
+     jsonl    JSON Lines: spk_read_json, spk_write_json (same shapes)
+     testing  spk_assert_df_equal / spk_assert_schema_equal (PySpark's
+              assertDataFrameEqual: row order, column order, nullability,
+              float tolerance; a diff a person can read), SPK_ASSERT_ macros
 
    CONFIGURATION MACROS (define them before including the implementation)
 
@@ -428,6 +438,13 @@
        reached only through spk_udf_call: a name in SQL text or spk_call
        means the built-in. The wire format is sparkless's own, not Spark
        Connect's.
+     - Files: readers load eagerly into a table (Spark reads lazily, at
+       each action); writers write one file, not a directory of part files.
+       JSON nested objects and arrays are read as STRING columns holding
+       their JSON text (there are no struct or array types yet), and
+       JSON's NaN and infinities are written as strings, as Spark writes
+       them. The assertions compare DECIMAL values exactly and apply the
+       float tolerance to DOUBLE columns only.
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.
@@ -489,7 +506,8 @@ extern "C" { /* closed by tools/amalgamate after the last module's declarations 
     X(SPK_ERR_UNSUPPORTED,  "UnsupportedOperationException", "not supported")      \
     X(SPK_ERR_STATE,        "IllegalStateException",    "invalid state")            \
     X(SPK_ERR_INTERNAL,     "SparkException",           "internal error")          \
-    X(SPK_ERR_ANALYSIS,     "AnalysisException",        "invalid query")
+    X(SPK_ERR_ANALYSIS,     "AnalysisException",        "invalid query")            \
+    X(SPK_ERR_ASSERTION,    "PySparkAssertionError",    "assertion failed")
 
 typedef enum spk_status {
 #define SPK__STATUS_ENUM(code, category, message) code,
@@ -2013,6 +2031,285 @@ SPKDEF const spk_expr *spk_scan_task_predicate(const spk_scan_task *t); /* NULL:
 SPKDEF int spk_scan_task_ncolumns(const spk_scan_task *t);           /* 0: all */
 SPKDEF const char *spk_scan_task_column(const spk_scan_task *t, int i);
 
+/* ---- src/io.h ---- */
+/* io: what the file readers and writers share — how a reader meets a
+ * malformed record (Spark's parse modes) and where bytes come from and go.
+ * The formats are in csv.h and jsonl.h.
+ *
+ * Readers load eagerly: they return a DataFrame over a table that holds
+ * every row read (spk_df_from_table), so the input may go away afterwards.
+ * They read a path, a memory buffer or a FILE* open for reading. Errors
+ * name the input ("path" or "<buffer>" / "<FILE*>"), the line (1-based,
+ * counting every line of the input) and, where one is to blame, the column
+ * (1-based, as a person counts characters: bytes of UTF-8 sequences count once)
+ * and its name:
+ *   "data.csv:3:7 (`amount`): cannot parse 'x1' as DECIMAL(10,2)". */
+
+/* mode: what a reader does with a malformed record (a field that does not
+ * parse as its column's type, too many or too few fields, a broken quote or
+ * JSON text). */
+typedef enum spk_read_mode {
+    SPK_READ_PERMISSIVE,    /* "PERMISSIVE" (default): bad fields become NULL and the row is kept;
+                             * with a corrupt-record column in the schema, the record's text goes there */
+    SPK_READ_DROPMALFORMED, /* "DROPMALFORMED": the record is dropped */
+    SPK_READ_FAILFAST       /* "FAILFAST": the read fails with SPK_ERR_PARSE naming input, line and column */
+} spk_read_mode;
+
+/* "PERMISSIVE", "DROPMALFORMED", "FAILFAST" (any case) -> the mode; NULL is
+ * PERMISSIVE; anything else is SPK_ERR_ARG naming the three. */
+SPKDEF spk_status spk_read_mode_parse(const char *text, spk_read_mode *out);
+
+/* Writers take spk_write_mode (backend.h): to a path, SPK_WRITE_ERROR fails
+ * with SPK_ERR_EXISTS when the file exists, SPK_WRITE_IGNORE then writes
+ * nothing, SPK_WRITE_APPEND adds rows at its end (a CSV header only when the
+ * file was empty or missing), SPK_WRITE_OVERWRITE replaces it whole — the
+ * new content goes to a temporary file in the same directory that is
+ * renamed over the old one, so a reader sees the old file or the new, never
+ * half of one. Spark writes a directory of part files; sparkless writes one
+ * file. The insert modes are SPK_ERR_ARG. */
+
+/* ---- src/csv.h ---- */
+/* csv: reading and writing CSV (spark.read.csv, df.write.csv).
+ *
+ * Reading. A record is a line; with `multiline`, a quoted field may hold
+ * line breaks and a record runs to the first line break outside quotes.
+ * Lines end in \n, \r\n or \r. A UTF-8 byte-order mark at the start is
+ * skipped. Blank lines (empty, or only spaces: ' ', \t, \f, \v other than
+ * the delimiter) are skipped -- except where a record has one field (one
+ * column to fill): there an empty line is a record, a NULL, so that such
+ * rows written out read back. Fields are split at `delimiter`; a field
+ * that starts with `quote` runs to the closing quote, inside which the
+ * delimiter and line breaks are text, `escape` followed by a character is
+ * that character, and (as RFC 4180 writes it) a doubled quote is one
+ * quote; spaces after the closing quote are skipped. Outside quotes the
+ * quote and escape characters are text. A field equal to `null_value`
+ * (compared before unquoting, so "NA" quoted is the string NA) is NULL; an
+ * unquoted empty field is NULL too, whatever null_value is (as Spark reads
+ * it); a quoted empty field "" is the empty string. Bytes are kept as they
+ * are (UTF-8 or not).
+ *
+ * Columns. With `schema`, fields map to its columns in order; the result's
+ * columns are nullable (as Spark reads files) whatever the schema says.
+ * Without one the names are the header's (header = true) or _c0, _c1, ...,
+ * the number of columns is the first record's, and the types are STRING,
+ * or with `infer_schema` inferred from the first `sample_rows` records (0:
+ * all) by Spark's rules: each column takes the narrowest type every
+ * non-NULL sample parses as, in the order INT, BIGINT, DOUBLE (DECIMAL is
+ * not inferred: integers beyond BIGINT are DOUBLE), with BOOLEAN
+ * (true/false, any case), DATE (yyyy-mm-dd) and TIMESTAMP (yyyy-mm-dd
+ * hh:mm:ss[.ffffff], or another form spk_value_parse reads) taken only
+ * when every sample is one (a DATE sample among TIMESTAMPs is one), and
+ * STRING otherwise; a column of only NULLs is STRING. A header's empty (or
+ * null_value) names become _c<index>, and each of several names equal
+ * ignoring case (exactly, in a case-sensitive session) name<index>, as
+ * Spark renames them; a renamed column that meets another name is kept
+ * twice, as in Spark.
+ *
+ * Malformed records (a field that does not parse as its type, more or
+ * fewer fields than columns, a quote left open at the end of the line --
+ * with multiline, of the input -- or text between a closing quote and the
+ * delimiter) go by `mode` (io.h). In PERMISSIVE mode, missing fields are
+ * NULL, extra fields are dropped, bad fields are NULL, and if
+ * `corrupt_column` names a STRING column of the schema, that column holds
+ * the malformed record's text (and NULL for good records); the column
+ * takes no field of the input. FAILFAST fails with SPK_ERR_PARSE:
+ *   "<input>:<line>:<column> (`name`): cannot parse '<text>' as <TYPE>"
+ *   "<input>:<line>:<column> (`name`): <n> fields, expected <m>"   (too few: at the end, the first missing column)
+ *   "<input>:<line>:<column>: <n> fields, expected <m>"            (too many: at the first extra field)
+ *   "<input>:<line>:<column> (`name`): unterminated quote"         (at the opening quote)
+ *   "<input>:<line>:<column> (`name`): unexpected 'x' after a closing quote"
+ * Lines count every line of the input (those inside quoted fields too).
+ *
+ * Large inputs are parsed in parallel on the session's threads, in slices
+ * cut at line breaks (with `multiline`, at line breaks outside quotes);
+ * the rows keep the input's order. Types are checked as spk_value_parse
+ * reads them (spk_type_parse names: INT, BIGINT, DOUBLE, DECIMAL(p,s),
+ * BOOLEAN, DATE, TIMESTAMP, STRING). */
+
+typedef struct spk_csv_options {
+    bool header;           /* the first record holds column names (with a schema: it is skipped) */
+    char delimiter;        /* sep; 0: ',' */
+    char quote;            /* 0: '"' */
+    char escape;           /* 0: '\\' */
+    bool multiline;        /* multiLine: quoted fields may hold line breaks */
+    const char *null_value;   /* nullValue; NULL: "" */
+    const spk_schema *schema; /* borrowed; NULL: names from the header or _cN, types as below */
+    bool infer_schema;     /* inferSchema: infer types from the sample (else STRING) */
+    size_t sample_rows;    /* records inference reads; 0: all */
+    spk_read_mode mode;    /* PERMISSIVE (0), DROPMALFORMED, FAILFAST */
+    const char *corrupt_column; /* columnNameOfCorruptRecord: a STRING column of `schema`, or NULL */
+    bool ignore_leading_space, ignore_trailing_space; /* trim unquoted fields (ignoreLeading/TrailingWhiteSpace) */
+} spk_csv_options;
+
+/* Reads CSV into a DataFrame of session s (opts NULL: the defaults). NULL
+ * on error, with the error in spk_last_error(): SPK_ERR_IO for a file that
+ * cannot be read, SPK_ERR_PARSE for FAILFAST, SPK_ERR_ARG for bad options
+ * (a delimiter equal to the quote, a delimiter, quote or escape that is a
+ * line break, an unknown mode, a corrupt_column that is not a STRING
+ * column of the schema or comes without a schema); option errors come
+ * before the input is read. */
+SPKDEF spk_df *spk_read_csv(spk_session *s, const char *path, const spk_csv_options *opts);
+SPKDEF spk_df *spk_read_csv_buffer(spk_session *s, const void *data, size_t len, const spk_csv_options *opts);
+SPKDEF spk_df *spk_read_csv_file(spk_session *s, FILE *f, const spk_csv_options *opts);
+
+/* Writing. Values print as spk_value_format writes them (doubles as Spark
+ * prints them, shortest text that reads back exactly; NaN, Infinity,
+ * -Infinity), so that reading the output with the same schema (multiline
+ * when strings hold line breaks) gives the same rows. A field is quoted
+ * only when it must be: it holds the delimiter, the quote, the escape, a
+ * line break, leading or trailing space, starts with a byte-order mark, is
+ * empty (the empty string is written "", NULL as null_value), or equals
+ * null_value. Inside quotes the quote and escape characters are escaped
+ * with `escape`. Lines end in \n. A null_value holding the delimiter, the
+ * quote or a line break would not read back: SPK_ERR_ARG. */
+typedef struct spk_csv_write_options {
+    bool header;        /* write the column names first */
+    char delimiter;     /* 0: ',' */
+    char quote;         /* 0: '"' */
+    char escape;        /* 0: '\\' */
+    const char *null_value; /* NULL: "" */
+    spk_write_mode mode;    /* to a path (io.h): SPK_WRITE_ERROR (0), APPEND, OVERWRITE, IGNORE */
+} spk_csv_write_options;
+
+/* Runs df and writes its rows (opts NULL: the defaults). */
+SPKDEF spk_status spk_write_csv(spk_df *df, const char *path, const spk_csv_write_options *opts);
+SPKDEF spk_status spk_write_csv_file(spk_df *df, FILE *f, const spk_csv_write_options *opts); /* mode ignored */
+/* Into a NUL-terminated string (free with spk_string_free); *len (may be NULL) gets its length. */
+SPKDEF spk_status spk_write_csv_string(spk_df *df, const spk_csv_write_options *opts, char **out, size_t *len);
+
+/* ---- src/jsonl.h ---- */
+/* jsonl: reading and writing JSON Lines (spark.read.json, df.write.json).
+ *
+ * Reading. Each non-blank line is one JSON object (RFC 8259, strictly:
+ * UTF-8 validated, escapes decoded, no duplicate keys). Lines end in \n or
+ * \r\n; lines of only spaces, tabs and \r are blank and skipped; a UTF-8
+ * byte-order mark at the start is skipped. Keys map to columns by name (as
+ * spark.sql.caseSensitive is false: ignoring case, so two keys of one line
+ * that differ only in case are a duplicate); a missing key or a JSON null
+ * is NULL; keys the schema does not name are ignored. Without `schema` the
+ * columns are every key seen in the first `sample_rows` non-blank lines (0:
+ * all), sorted by name as Spark sorts them (by code point), named by the
+ * first spelling seen, typed by Spark's JSON inference: whole numbers
+ * BIGINT (DOUBLE when one does not fit, or any sample has a fraction or
+ * exponent), true/false BOOLEAN, strings STRING, and a key with mixed kinds
+ * STRING; a key seen only with null is STRING. Keys that cannot name a
+ * column (empty, or holding a NUL) are left out. Nested objects and arrays
+ * have no column type here: they are read as STRING columns holding the
+ * value's compact JSON text (Spark would make a struct or an array). With a
+ * schema (its columns read as nullable, as Spark reads files), a JSON value
+ * converts to its column's type as Spark converts it: numbers to any
+ * numeric column (INT and BIGINT take only numbers written without
+ * fraction or exponent, DECIMAL rounds half-up to its scale, exactly; a
+ * number that does not fit is malformed), strings to DATE, TIMESTAMP or
+ * DECIMAL when they parse, "NaN", "Infinity" and "-Infinity" (also "+NaN",
+ * "-NaN", "+Infinity", "+INF", "-INF") to DOUBLE, true/false to BOOLEAN,
+ * and anything to STRING: a string as itself, any other value as its JSON
+ * text (a number as written, true, an object's compact text), as Spark
+ * does, so that a column inferred STRING from mixed kinds reads every line;
+ * other pairs are malformed.
+ *
+ * A malformed line (not an object, broken JSON, a value that does not
+ * convert) goes by `mode` as in csv.h; in PERMISSIVE mode with
+ * `corrupt_column` the line's text (without its line break; ill-formed
+ * UTF-8 replaced by U+FFFD, as Spark decodes it) lands there
+ * and the column takes no key of the input; a line that is not an object
+ * at all gives a row of NULLs, a value that does not convert only a NULL
+ * for that value. Without a schema, a corrupt_column is added to the
+ * inferred columns (as a STRING, sorted in) when PERMISSIVE mode meets a
+ * malformed line in the sample, as Spark adds _corrupt_record. FAILFAST
+ * fails with SPK_ERR_PARSE "<input>:<line>:<column>: <what>", where
+ * <column> counts characters and, for a value that does not convert,
+ * "(`<column name>`)" follows it: "<buffer>:3:7 (`age`): value 3000000000
+ * is out of range for INT"; the first malformed line of the input is the
+ * one reported. Bad options (an unknown mode, a corrupt_column that is not
+ * a STRING column of `schema`) are SPK_ERR_ARG; a path that cannot be
+ * read is SPK_ERR_IO. Large inputs parse in parallel on the session's
+ * threads, in slices cut at line breaks, keeping the input's order. */
+
+typedef struct spk_json_options {
+    const spk_schema *schema;   /* borrowed; NULL: inferred */
+    size_t sample_rows;         /* lines inference reads; 0: all */
+    spk_read_mode mode;         /* PERMISSIVE (0), DROPMALFORMED, FAILFAST */
+    const char *corrupt_column; /* columnNameOfCorruptRecord: a STRING column of `schema` (without a
+                                 * schema: added when the sample has a malformed line), or NULL */
+} spk_json_options;
+
+SPKDEF spk_df *spk_read_json(spk_session *s, const char *path, const spk_json_options *opts);
+SPKDEF spk_df *spk_read_json_buffer(spk_session *s, const void *data, size_t len, const spk_json_options *opts);
+SPKDEF spk_df *spk_read_json_file(spk_session *s, FILE *f, const spk_json_options *opts);
+
+/* Writing: one object per row, keys in column order, strings escaped
+ * (", \\ and control characters: \b \f \n \r \t, the others as
+ * \u00XX; other UTF-8 passed through), BIGINT and INT as
+ * integers, DOUBLE as Spark prints it (NaN and the infinities, which JSON
+ * has no number for, as the strings "NaN", "Infinity", "-Infinity"),
+ * DECIMAL as a number with its scale, DATE and TIMESTAMP as strings
+ * ("2024-02-29", "2024-01-02 03:04:05.123456", as spk_value_format writes them),
+ * BOOLEAN as true/false. NULL fields are left out, as Spark's
+ * ignoreNullFields does, unless `write_nulls`. Reading the output with the
+ * same schema gives the same rows. A string that is not UTF-8 cannot be
+ * JSON text: SPK_ERR_ARG naming its row and column; two columns of one name
+ * (ignoring case) would be a duplicate key: SPK_ERR_ANALYSIS. Lines end in
+ * \n. The string form is NUL-terminated (free with spk_string_free); *len
+ * (may be NULL) gets its length. */
+typedef struct spk_json_write_options {
+    bool write_nulls;    /* write "key":null for NULL fields */
+    spk_write_mode mode; /* to a path (io.h): SPK_WRITE_ERROR (0), APPEND, OVERWRITE, IGNORE */
+} spk_json_write_options;
+
+SPKDEF spk_status spk_write_json(spk_df *df, const char *path, const spk_json_write_options *opts);
+SPKDEF spk_status spk_write_json_file(spk_df *df, FILE *f, const spk_json_write_options *opts); /* mode ignored */
+SPKDEF spk_status spk_write_json_string(spk_df *df, const spk_json_write_options *opts, char **out, size_t *len);
+
+/* ---- src/testing.h ---- */
+/* testing: fixtures and DataFrame assertions for C unit tests, usable from
+ * any test framework (PySpark's assertDataFrameEqual and
+ * assertSchemaEqual). A fixture is one string literal:
+ *   spk_df_from_fixture(s, "id INT, name STRING, amount DECIMAL(10,2)\n"
+ *                          "1,Alice,10.50\n"
+ *                          "2,NULL,3.00")
+ * (plan.h; rows as spk_table_append_text reads them, errors naming line and
+ * column). The assertions are plain functions returning a status and a
+ * message; the SPK_ASSERT_ macros print that message with file and line. */
+
+typedef struct spk_df_equal_options {
+    bool check_row_order;     /* rows must come in the same order (default: any order, as PySpark's checkRowOrder=False) */
+    bool ignore_column_order; /* match columns by name, not position */
+    bool check_nullable;      /* the schemas must agree on nullability too (default: ignored, as PySpark's ignoreNullable=True) */
+    double rtol, atol;        /* DOUBLE values a, e are equal when |a - e| <= atol + rtol * |e|
+                               * (NaN equals NaN); both 0: PySpark's 1e-5 and 1e-8 */
+    bool exact;               /* DOUBLE values compared exactly (rtol and atol ignored) */
+    int max_rows;             /* rows of each side a message shows; 0: 20 */
+} spk_df_equal_options;
+
+/* Runs both DataFrames and compares schemas (names, types, and nullability
+ * if asked) and rows. SPK_OK when equal. SPK_ERR_ASSERTION when not, and
+ * *message (if not NULL) gets the report, to free with spk_string_free:
+ * the two schemas when they differ; otherwise the rows found only in actual
+ * and only in expected, side by side in show() style (with their row
+ * numbers, from 0, when order is checked), at most max_rows of each, and how
+ * many were left out. Its first line ("[DIFFERENT_ROWS] 1 row only in
+ * actual, 1 row only in expected (999 rows match)") is also spk_last_error().
+ * In any order, rows compare as multisets: [1,1,2] and [1,2,2] differ. The
+ * tolerance applies to DOUBLE columns only; other values (DECIMAL included)
+ * compare exactly, by value. Any other status is a failure to run a
+ * DataFrame, or SPK_ERR_ARG for a NULL one, a negative or non-finite rtol
+ * or atol, or a negative max_rows (the error is in spk_last_error(),
+ * *message is NULL). opts NULL: defaults. */
+SPKDEF spk_status spk_assert_df_equal(spk_df *actual, spk_df *expected, const spk_df_equal_options *opts, char **message);
+SPKDEF spk_status spk_assert_schema_equal(const spk_schema *actual, const spk_schema *expected,
+                                          const spk_df_equal_options *opts, char **message);
+
+/* For test code: true when equal; otherwise prints "file:line: " and the
+ * report (or the error) to stderr and returns false. */
+SPKDEF bool spk_assert_df_equal_at(spk_df *actual, spk_df *expected, const spk_df_equal_options *opts, const char *file,
+                                   int line);
+SPKDEF bool spk_assert_schema_equal_at(const spk_schema *actual, const spk_schema *expected,
+                                       const spk_df_equal_options *opts, const char *file, int line);
+#define SPK_ASSERT_DF_EQUAL(actual, expected, opts) spk_assert_df_equal_at((actual), (expected), (opts), __FILE__, __LINE__)
+#define SPK_ASSERT_SCHEMA_EQUAL(actual, expected, opts)                                                               \
+    spk_assert_schema_equal_at((actual), (expected), (opts), __FILE__, __LINE__)
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
@@ -2955,8 +3252,17 @@ static spk__parse_result spk__parse_timestamp(const char *s, size_t len, int64_t
         }
         if (i != len) return SPK__MALFORMED;
     }
-    *out = (int64_t)days * SPK__MICROS_PER_DAY +
-           ((int64_t)hour * 3600 + minute * 60 + second - offset_seconds) * SPK__MICROS_PER_SECOND + micros;
+    /* Far-off dates pass the microsecond range: refused, never wrapped. A
+     * time of day of the other sign folds into the day count first, so the
+     * extreme timestamps (whose day alone would not fit) still read back. */
+    int64_t d = days;
+    int64_t within = ((int64_t)hour * 3600 + minute * 60 + second - offset_seconds) * SPK__MICROS_PER_SECOND + micros;
+    if (d < 0 && within > 0) d++, within -= SPK__MICROS_PER_DAY;
+    else if (d > 0 && within < 0) d--, within += SPK__MICROS_PER_DAY;
+    if (d > INT64_MAX / SPK__MICROS_PER_DAY || d < INT64_MIN / SPK__MICROS_PER_DAY) return SPK__OVERFLOW;
+    int64_t base = d * SPK__MICROS_PER_DAY;
+    if ((base > 0 && within > INT64_MAX - base) || (base < 0 && within < INT64_MIN - base)) return SPK__OVERFLOW;
+    *out = base + within;
     return SPK__PARSED;
 }
 
@@ -27710,6 +28016,3419 @@ SPKDEF const spk_expr *spk_scan_task_predicate(const spk_scan_task *t) { return 
 SPKDEF int spk_scan_task_ncolumns(const spk_scan_task *t) { return t ? t->ncolumns : 0; }
 SPKDEF const char *spk_scan_task_column(const spk_scan_task *t, int i) {
     return t && i >= 0 && i < t->ncolumns ? t->columns[i] : NULL;
+}
+
+/* ---- src/io.c ---- */
+/* io: what the readers (csv.c, jsonl.c) and writers share: read modes,
+ * inputs held in memory, positions for messages, outputs that honour the
+ * write modes (a replaced file is renamed into place whole). Parallel
+ * readers fill one table per slice and join them with spk__table_adopt
+ * (vector.c). */
+#include <errno.h>
+#include <time.h>
+
+SPKDEF spk_status spk_read_mode_parse(const char *text, spk_read_mode *out) {
+    static const struct {
+        const char *name;
+        spk_read_mode mode;
+    } modes[] = {{"permissive", SPK_READ_PERMISSIVE}, {"dropmalformed", SPK_READ_DROPMALFORMED}, {"failfast", SPK_READ_FAILFAST}};
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_read_mode_parse: NULL output");
+    *out = SPK_READ_PERMISSIVE;
+    if (!text) return SPK_OK;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (spk__name_eq(text, modes[i].name, false)) {
+            *out = modes[i].mode;
+            return SPK_OK;
+        }
+    return spk__fail(SPK_ERR_ARG, "unknown parse mode '%s'; accepted modes are 'PERMISSIVE', 'DROPMALFORMED', 'FAILFAST'",
+                     text);
+}
+
+/* ---------------------------------------------------------------- inputs */
+
+/* An input held whole in memory: a file's bytes read in, or a caller's
+ * buffer borrowed. `name` is what messages call it. */
+typedef struct spk__io_input {
+    const char *data;
+    size_t len;
+    char *owned; /* data, when read in (owned_cap bytes from the default allocator) */
+    size_t owned_cap;
+    char name[256];
+} spk__io_input;
+
+static void spk__io_input_free(spk__io_input *in) {
+    if (in->owned) spk__free(&spk__default_allocator, in->owned, in->owned_cap);
+    in->owned = NULL;
+    in->owned_cap = 0;
+    in->data = NULL;
+    in->len = 0;
+}
+
+static void spk__io_input_buffer(const void *data, size_t len, spk__io_input *in) {
+    memset(in, 0, sizeof *in);
+    in->data = data ? (const char *)data : "";
+    in->len = data ? len : 0;
+    snprintf(in->name, sizeof in->name, "<buffer>");
+}
+
+/* Reads f to its end. */
+static spk_status spk__io_read_stream(FILE *f, spk__io_input *in) {
+    size_t cap = 1 << 16, len = 0;
+    char *p = (char *)spk__alloc(&spk__default_allocator, cap);
+    if (!p) return spk__nomem("an input file's bytes", cap);
+    for (;;) {
+        if (len == cap) {
+            size_t grown = cap * 2;
+            char *q = grown > cap ? (char *)spk__realloc(&spk__default_allocator, p, cap, grown) : NULL;
+            if (!q) {
+                spk__free(&spk__default_allocator, p, cap);
+                return spk__nomem("an input file's bytes", grown);
+            }
+            p = q;
+            cap = grown;
+        }
+        size_t got = fread(p + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        spk__free(&spk__default_allocator, p, cap);
+        return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
+    }
+    in->owned = p;
+    in->owned_cap = cap;
+    in->data = p;
+    in->len = len;
+    return SPK_OK;
+}
+
+static spk_status spk__io_input_file(FILE *f, spk__io_input *in) {
+    memset(in, 0, sizeof *in);
+    snprintf(in->name, sizeof in->name, "<FILE*>");
+    if (!f) return spk__fail(SPK_ERR_ARG, "NULL FILE*");
+    return spk__io_read_stream(f, in);
+}
+
+static spk_status spk__io_input_path(const char *path, spk__io_input *in) {
+    memset(in, 0, sizeof *in);
+    if (!path) return spk__fail(SPK_ERR_ARG, "NULL path");
+    snprintf(in->name, sizeof in->name, "%s", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return spk__fail(SPK_ERR_IO, "%s: cannot open for reading (%s)", path, strerror(errno));
+    /* Sized reads when the size is known: one allocation, no doubling. */
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        clearerr(f);
+        rewind(f);
+        size = -1;
+    }
+    spk_status st;
+    if (size >= 0) {
+        size_t cap = (size_t)size + 1; /* +1: the read that sees the end */
+        char *p = (char *)spk__alloc(&spk__default_allocator, cap);
+        if (!p) st = spk__nomem("an input file's bytes", cap);
+        else {
+            size_t len = fread(p, 1, cap, f);
+            in->owned = p;
+            in->owned_cap = cap;
+            in->data = p;
+            in->len = len;
+            st = ferror(f) ? spk__fail(SPK_ERR_IO, "%s: read error", path) : SPK_OK;
+            if (st == SPK_OK && len == cap) { /* it grew while read: read the rest the slow way */
+                spk__io_input rest;
+                memset(&rest, 0, sizeof rest);
+                snprintf(rest.name, sizeof rest.name, "%s", path);
+                st = spk__io_read_stream(f, &rest);
+                if (st == SPK_OK) {
+                    size_t total = len + rest.len;
+                    char *q = (char *)spk__realloc(&spk__default_allocator, p, cap, total ? total : 1);
+                    if (!q) st = spk__nomem("an input file's bytes", total);
+                    else {
+                        memcpy(q + len, rest.data, rest.len);
+                        in->owned = q;
+                        in->owned_cap = total ? total : 1;
+                        in->data = q;
+                        in->len = total;
+                    }
+                }
+                spk__io_input_free(&rest);
+            }
+        }
+    } else
+        st = spk__io_read_stream(f, in);
+    fclose(f);
+    if (st != SPK_OK) spk__io_input_free(in);
+    return st;
+}
+
+/* The 1-based column of byte `at` in a line that starts at byte
+ * `line_start`: UTF-8 continuation bytes do not count. */
+static size_t spk__io_column(const char *data, size_t line_start, size_t at) {
+    size_t col = 1;
+    for (size_t i = line_start; i < at; i++)
+        if (((unsigned char)data[i] & 0xc0) != 0x80) col++;
+    return col;
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+/* Where a writer's bytes go: a path (through a temporary file when it
+ * replaces one), a caller's FILE*, or a string. Bytes are buffered. */
+typedef struct spk__io_output {
+    FILE *f;            /* the file written (the temporary one when replacing) */
+    bool own_file;      /* f is ours to close */
+    char *path;         /* the destination, when renaming into place */
+    char *temp;         /* the temporary file's name, or NULL */
+    bool to_string;
+    char *buf;          /* pending bytes (to_string: all of them) */
+    size_t len, cap;
+    bool append_to_nonempty; /* APPEND onto a file that already has bytes (a CSV writes no header then) */
+    spk_status failed;  /* the first error, kept until close */
+} spk__io_output;
+
+static char *spk__io_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = (char *)spk__alloc(&spk__default_allocator, n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+static void spk__io_output_string(spk__io_output *out) {
+    memset(out, 0, sizeof *out);
+    out->to_string = true;
+}
+
+static void spk__io_output_file(FILE *f, spk__io_output *out) {
+    memset(out, 0, sizeof *out);
+    out->f = f;
+}
+
+/* Opens a path for a write in `mode`. *skip is set when IGNORE meets an
+ * existing file (nothing is to be written; close the output). */
+static spk_status spk__io_output_path(const char *path, spk_write_mode mode, spk__io_output *out, bool *skip) {
+    memset(out, 0, sizeof *out);
+    *skip = false;
+    if (!path) return spk__fail(SPK_ERR_ARG, "NULL path");
+    if (mode == SPK_WRITE_INSERT || mode == SPK_WRITE_INSERT_OVERWRITE)
+        return spk__fail(SPK_ERR_ARG, "%s: insertInto modes do not apply to files (use error, append, overwrite or ignore)",
+                         path);
+    FILE *existing = fopen(path, "rb");
+    bool exists = existing != NULL;
+    long size = 0;
+    if (existing) {
+        if (fseek(existing, 0, SEEK_END) == 0) size = ftell(existing);
+        fclose(existing);
+    }
+    if (exists && mode == SPK_WRITE_ERROR)
+        return spk__fail(SPK_ERR_EXISTS, "%s already exists (save mode 'error'; use 'overwrite', 'append' or 'ignore')", path);
+    if (exists && mode == SPK_WRITE_IGNORE) {
+        *skip = true;
+        return SPK_OK;
+    }
+    if (mode == SPK_WRITE_APPEND) {
+        out->f = fopen(path, "ab");
+        if (!out->f) return spk__fail(SPK_ERR_IO, "%s: cannot open for appending (%s)", path, strerror(errno));
+        out->own_file = true;
+        out->append_to_nonempty = exists && size > 0;
+        return SPK_OK;
+    }
+    /* A new file or a replacement: written beside it, renamed into place at close. */
+    static atomic_uint spk__io_temp_counter;
+    size_t n = strlen(path) + 64;
+    out->temp = (char *)spk__alloc(&spk__default_allocator, n);
+    out->path = spk__io_strdup(path);
+    if (!out->temp || !out->path) {
+        if (out->temp) spk__free(&spk__default_allocator, out->temp, n);
+        if (out->path) spk__free(&spk__default_allocator, out->path, strlen(path) + 1);
+        out->temp = out->path = NULL;
+        return spk__nomem("a file name", n);
+    }
+    for (int attempt = 0; attempt < 100 && !out->f; attempt++) {
+        unsigned k = atomic_fetch_add(&spk__io_temp_counter, 1);
+        snprintf(out->temp, n, "%s.spk-tmp-%lx-%u", path, (unsigned long)time(NULL), k);
+        out->f = fopen(out->temp, "wbx"); /* C11: exclusive create */
+    }
+    if (!out->f) {
+        spk_status st = spk__fail(SPK_ERR_IO, "%s: cannot create a temporary file beside it (%s)", path, strerror(errno));
+        spk__free(&spk__default_allocator, out->temp, n);
+        spk__free(&spk__default_allocator, out->path, strlen(path) + 1);
+        out->temp = out->path = NULL;
+        return st;
+    }
+    out->own_file = true;
+    return SPK_OK;
+}
+
+static bool spk__io_flush(spk__io_output *out) {
+    if (out->to_string || !out->len || out->failed) return !out->failed;
+    if (fwrite(out->buf, 1, out->len, out->f) != out->len)
+        out->failed = spk__fail(SPK_ERR_IO, "%s: write error (%s)", out->temp ? out->path : "output", strerror(errno));
+    out->len = 0;
+    return !out->failed;
+}
+
+/* Adds bytes; errors are kept and reported by close. */
+static void spk__io_write(spk__io_output *out, const void *data, size_t n) {
+    if (out->failed || !n) return;
+    if (out->cap - out->len < n) {
+        if (!out->to_string && out->len && !spk__io_flush(out)) return;
+        if (out->cap - out->len < n) {
+            size_t cap = out->cap ? out->cap : (out->to_string ? 256 : (size_t)1 << 16);
+            while (cap - out->len < n) cap *= 2;
+            char *p = (char *)spk__realloc(&spk__default_allocator, out->buf, out->cap, cap);
+            if (!p) {
+                out->failed = spk__nomem("an output buffer", cap);
+                return;
+            }
+            out->buf = p;
+            out->cap = cap;
+        }
+    }
+    memcpy(out->buf + out->len, data, n);
+    out->len += n;
+}
+
+static void spk__io_puts(spk__io_output *out, const char *s) { spk__io_write(out, s, strlen(s)); }
+
+static void spk__io_output_release(spk__io_output *out) {
+    if (out->buf) spk__free(&spk__default_allocator, out->buf, out->cap);
+    if (out->temp) spk__free(&spk__default_allocator, out->temp, strlen(out->path) + 64);
+    if (out->path) spk__free(&spk__default_allocator, out->path, strlen(out->path) + 1);
+    memset(out, 0, sizeof *out);
+}
+
+/* Abandons the output: a temporary file is removed, the destination untouched. */
+static void spk__io_output_abort(spk__io_output *out) {
+    if (out->f && out->own_file) fclose(out->f);
+    if (out->temp) remove(out->temp);
+    spk__io_output_release(out);
+}
+
+/* Finishes: flushes, closes and renames a temporary file into place. For
+ * a string output, *str (NUL-terminated, free with spk_string_free) and
+ * *len (may be NULL) get the bytes. On any error nothing is renamed. */
+static spk_status spk__io_output_close(spk__io_output *out, char **str, size_t *len) {
+    if (out->to_string) {
+        spk__io_write(out, "", 1); /* the NUL */
+        if (out->failed) {
+            spk_status st = out->failed;
+            spk__io_output_release(out);
+            return st;
+        }
+        /* spk_string_free frees strlen + 1 bytes: hand over exactly that (the text may not hold a NUL). */
+        char *s = (char *)spk__realloc(&spk__default_allocator, out->buf, out->cap, out->len);
+        if (!s) s = out->buf;
+        else out->cap = out->len;
+        if (len) *len = out->len - 1;
+        *str = s;
+        out->buf = NULL;
+        spk__io_output_release(out);
+        return SPK_OK;
+    }
+    spk__io_flush(out);
+    if (!out->failed && !out->own_file && fflush(out->f) != 0)
+        out->failed = spk__fail(SPK_ERR_IO, "output: write error (%s)", strerror(errno));
+    if (out->own_file) {
+        if (fclose(out->f) != 0 && !out->failed)
+            out->failed = spk__fail(SPK_ERR_IO, "%s: write error on close (%s)", out->path ? out->path : "output",
+                                    strerror(errno));
+        out->f = NULL;
+    }
+    if (!out->failed && out->temp && rename(out->temp, out->path) != 0)
+        out->failed = spk__fail(SPK_ERR_IO, "%s: cannot rename the written file into place (%s)", out->path, strerror(errno));
+    spk_status st = out->failed;
+    if (st != SPK_OK && out->temp) remove(out->temp);
+    spk__io_output_release(out);
+    return st;
+}
+
+/* ---- src/csv.c ---- */
+/* csv: the CSV reader and writer (csv.h). */
+
+/* How a read goes: the input is held whole in memory; the header (or, with
+ * no schema, the first record) is read on the calling thread; the rest is
+ * cut into slices at record boundaries (line breaks; with multiline, line
+ * breaks outside quotes, found by reading the records in order) and the
+ * slices are parsed in parallel, each into a table of its own, which are
+ * then joined in order (spk__table_adopt). Fields are read in place: only
+ * a quoted field with escapes or doubled quotes is copied, into a scratch
+ * buffer, and numbers and dates have fast parsers for their plain forms
+ * (spk_value_parse's parser takes the rest, so what is accepted is exactly
+ * what spk_value_parse accepts). Line numbers in messages are counted per
+ * slice and added up afterwards. */
+
+/* ---------------------------------------------------------------- dialect */
+
+/* Byte classes (a byte may be several). */
+enum { SPK__CSV_DELIM = 1, SPK__CSV_EOL = 2, SPK__CSV_QUOTE = 4, SPK__CSV_ESCAPE = 8, SPK__CSV_SPACE = 16 };
+
+typedef struct spk__csv_dialect {
+    char delimiter, quote, escape;
+    bool multiline, trim_leading, trim_trailing;
+    const char *null_value;
+    size_t null_len;
+    unsigned char cls[256];
+} spk__csv_dialect;
+
+/* Space, for trimming, blank lines and the writer's quoting: ' ', \t, \f,
+ * \v, unless the byte has another role. */
+static spk_status spk__csv_dialect_init(spk__csv_dialect *d, char delimiter, char quote, char escape,
+                                        const char *null_value, const char *who) {
+    memset(d, 0, sizeof *d);
+    d->delimiter = delimiter ? delimiter : ',';
+    d->quote = quote ? quote : '"';
+    d->escape = escape ? escape : '\\';
+    d->null_value = null_value ? null_value : "";
+    d->null_len = strlen(d->null_value);
+    if (d->delimiter == d->quote)
+        return spk__fail(SPK_ERR_ARG, "%s: the delimiter and the quote are the same character ('%c')", who, d->quote);
+    const char roles[3] = {d->delimiter, d->quote, d->escape};
+    static const char *const role_names[3] = {"delimiter", "quote", "escape"};
+    for (int i = 0; i < 3; i++)
+        if (roles[i] == '\n' || roles[i] == '\r')
+            return spk__fail(SPK_ERR_ARG, "%s: the %s cannot be a line break", who, role_names[i]);
+    d->cls['\n'] |= SPK__CSV_EOL;
+    d->cls['\r'] |= SPK__CSV_EOL;
+    d->cls[(unsigned char)d->delimiter] |= SPK__CSV_DELIM;
+    d->cls[(unsigned char)d->quote] |= SPK__CSV_QUOTE;
+    d->cls[(unsigned char)d->escape] |= SPK__CSV_ESCAPE;
+    static const char spaces[4] = {' ', '\t', '\f', '\v'};
+    for (int i = 0; i < 4; i++)
+        if (!d->cls[(unsigned char)spaces[i]]) d->cls[(unsigned char)spaces[i]] = SPK__CSV_SPACE;
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- tokenizer */
+
+/* A reader over data[pos, end): the whole input or one slice. Lines are
+ * counted from the reader's start. */
+typedef struct spk__csv_reader {
+    const spk__csv_dialect *d;
+    const char *data;
+    size_t pos, end;
+    size_t line, line_start;  /* the line holding pos, and where it starts */
+    size_t record_end;        /* after a record's last field: where it ends (before its line break) */
+    size_t end_line, end_line_start;
+    bool scan_only;           /* only finding record ends: quoted text is not unescaped */
+    char *scratch;            /* the current record's unescaped quoted fields */
+    size_t scratch_len, scratch_cap;
+} spk__csv_reader;
+
+enum { SPK__CSV_FIELD_OK, SPK__CSV_UNTERMINATED, SPK__CSV_AFTER_QUOTE };
+#define SPK__CSV_IN_DATA ((size_t)-1)
+
+/* One field as read. */
+typedef struct spk__csv_tok {
+    const char *text;       /* the value's bytes (NULL: in the reader's scratch at scratch_at) */
+    size_t len, scratch_at;
+    size_t start, raw_len;  /* data[start, start + raw_len): the field as written, quotes included */
+    size_t line, line_start;
+    size_t problem_at;      /* the byte a problem is blamed on, on line problem_line */
+    size_t problem_line, problem_line_start;
+    unsigned char problem;
+    bool quoted, last;      /* last: the record ends after this field */
+} spk__csv_tok;
+
+static void spk__csv_reader_init(spk__csv_reader *r, const spk__csv_dialect *d, const char *data, size_t pos,
+                                 size_t end) {
+    memset(r, 0, sizeof *r);
+    r->d = d;
+    r->data = data;
+    r->pos = pos;
+    r->end = end;
+    r->line_start = pos;
+}
+
+static void spk__csv_reader_free(spk__csv_reader *r) {
+    if (r->scratch) spk__free(&spk__default_allocator, r->scratch, r->scratch_cap);
+    r->scratch = NULL;
+    r->scratch_cap = r->scratch_len = 0;
+}
+
+static spk_status spk__csv_scratch_put(spk__csv_reader *r, const char *p, size_t n) {
+    if (r->scan_only || !n) return SPK_OK;
+    if (r->scratch_cap - r->scratch_len < n) {
+        size_t cap = r->scratch_cap ? r->scratch_cap : 256;
+        while (cap - r->scratch_len < n) {
+            if (cap > SIZE_MAX / 2) return spk__nomem("a CSV field", SIZE_MAX);
+            cap *= 2;
+        }
+        char *q = (char *)spk__realloc(&spk__default_allocator, r->scratch, r->scratch_cap, cap);
+        if (!q) return spk__nomem("a CSV field", cap);
+        r->scratch = q;
+        r->scratch_cap = cap;
+    }
+    memcpy(r->scratch + r->scratch_len, p, n);
+    r->scratch_len += n;
+    return SPK_OK;
+}
+
+/* The length of the line break at data[p] (which is \r or \n). */
+static size_t spk__csv_eol_len(const char *data, size_t p, size_t end) {
+    return data[p] == '\r' && p + 1 < end && data[p + 1] == '\n' ? 2 : 1;
+}
+
+/* A quoted field from its opening quote at f->start; leaves r->pos on the
+ * delimiter or line break after it (or at the end). */
+static spk_status spk__csv_read_quoted(spk__csv_reader *r, spk__csv_tok *f) {
+    const unsigned char *cls = r->d->cls;
+    const char *data = r->data;
+    size_t end = r->end, q = f->start + 1, seg = q, at = r->scratch_len;
+    bool copied = false;
+    spk_status st;
+    for (;;) {
+        while (q < end && !(cls[(unsigned char)data[q]] & (SPK__CSV_QUOTE | SPK__CSV_ESCAPE | SPK__CSV_EOL))) q++;
+        if (q >= end) break; /* open at the end of the input */
+        unsigned char c = (unsigned char)data[q];
+        unsigned k = cls[c];
+        if (k & SPK__CSV_QUOTE) { /* before the escape: an escape equal to the quote doubles it */
+            if (q + 1 < end && data[q + 1] == data[q]) {
+                if ((st = spk__csv_scratch_put(r, data + seg, q + 1 - seg)) != SPK_OK) return st;
+                copied = true;
+                q += 2;
+                seg = q;
+                continue;
+            }
+            if (copied) {
+                if ((st = spk__csv_scratch_put(r, data + seg, q - seg)) != SPK_OK) return st;
+                f->text = NULL;
+                f->scratch_at = at;
+                f->len = r->scratch_len - at;
+            } else {
+                f->text = data + f->start + 1;
+                f->len = q - f->start - 1;
+            }
+            q++;
+            f->raw_len = q - f->start;
+            while (q < end && (cls[(unsigned char)data[q]] & SPK__CSV_SPACE)) q++;
+            if (q < end && !(cls[(unsigned char)data[q]] & (SPK__CSV_DELIM | SPK__CSV_EOL))) {
+                f->problem = SPK__CSV_AFTER_QUOTE;
+                f->problem_at = q;
+                f->problem_line = r->line;
+                f->problem_line_start = r->line_start;
+                while (q < end && !(cls[(unsigned char)data[q]] & (SPK__CSV_DELIM | SPK__CSV_EOL))) q++;
+            }
+            r->pos = q;
+            return SPK_OK;
+        }
+        if (k & SPK__CSV_EOL) {
+            if (!r->d->multiline) break; /* the line ends the record, and the quote is open */
+            q += spk__csv_eol_len(data, q, end);
+            r->line++;
+            r->line_start = q;
+            continue;
+        }
+        /* the escape: the next character is text, whatever it is */
+        if (q + 1 >= end) {
+            q = end;
+            break;
+        }
+        size_t lit = q + 1, lit_end = q + 2;
+        bool eol = (cls[(unsigned char)data[lit]] & SPK__CSV_EOL) != 0;
+        if (eol && !r->d->multiline) {
+            q = lit;
+            break;
+        }
+        if (eol) {
+            lit_end = lit + spk__csv_eol_len(data, lit, end);
+            r->line++;
+            r->line_start = lit_end;
+        }
+        if ((st = spk__csv_scratch_put(r, data + seg, q - seg)) != SPK_OK) return st;
+        if ((st = spk__csv_scratch_put(r, data + lit, lit_end - lit)) != SPK_OK) return st;
+        copied = true;
+        q = lit_end;
+        seg = q;
+    }
+    f->problem = SPK__CSV_UNTERMINATED;
+    f->problem_at = f->start;
+    f->problem_line = f->line;
+    f->problem_line_start = f->line_start;
+    f->text = data + f->start;
+    f->len = 0;
+    f->raw_len = q - f->start;
+    r->pos = q;
+    return SPK_OK;
+}
+
+/* The first delimiter or line break in data[q, end), or end. Eight bytes
+ * at a time where the compiler offers a count of trailing zeros (a
+ * little-endian word's first matching byte is its lowest). */
+static size_t spk__csv_scan_plain(const spk__csv_dialect *d, const char *data, size_t q, size_t end) {
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    const uint64_t delim = ones * (unsigned char)d->delimiter, lf = ones * '\n', cr = ones * '\r';
+    while (end - q >= 8) {
+        uint64_t w, a, b, c;
+        memcpy(&w, data + q, 8);
+        a = w ^ delim;
+        b = w ^ lf;
+        c = w ^ cr;
+        uint64_t hit = (((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)) & highs;
+        if (hit) return q + ((size_t)__builtin_ctzll(hit) >> 3);
+        q += 8;
+    }
+#endif
+    while (q < end && !(d->cls[(unsigned char)data[q]] & (SPK__CSV_DELIM | SPK__CSV_EOL))) q++;
+    return q;
+}
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__SSE2__)
+#include <immintrin.h> /* SSE2, and AVX2 where the target has it */
+#define SPK__CSV_SSE2 1
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SPK__CSV_SWAR 1
+/* The high bit of each byte of w equal to the byte in `pattern` (repeated). */
+static uint64_t spk__csv_eq_bytes(uint64_t w, uint64_t pattern) {
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+    uint64_t x = w ^ pattern;
+    return ~(((x & low7) + low7) | x | low7);
+}
+#endif
+
+/* Splits a record that holds no quote character at data[p]: the end of
+ * each field (its delimiter, or the record's end) into ends[], at most cap
+ * of them. Returns how many, with *record_end where the record's line
+ * ends, or 0 when the record has a quote or more than cap fields (the
+ * general reader takes it then). */
+static size_t spk__csv_split_plain(const spk__csv_dialect *d, const char *data, size_t p, size_t end, size_t *ends,
+                                   size_t cap, size_t *record_end) {
+    size_t n = 0, q = p;
+#if defined(SPK__CSV_SSE2) && defined(__AVX2__)
+    const __m256i delim32 = _mm256_set1_epi8(d->delimiter), quote32 = _mm256_set1_epi8(d->quote);
+    const __m256i lf32 = _mm256_set1_epi8('\n'), cr32 = _mm256_set1_epi8('\r');
+    for (; end - q >= 32; q += 32) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(data + q));
+        unsigned delims = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(w, delim32));
+        unsigned eols =
+            (unsigned)_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(w, lf32), _mm256_cmpeq_epi8(w, cr32)));
+        unsigned quotes = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(w, quote32));
+        unsigned before = eols ? (eols & (0u - eols)) - 1 : 0xffffffffu;
+        if (quotes & before) return 0;
+        for (delims &= before; delims; delims &= delims - 1) {
+            if (n == cap) return 0;
+            ends[n++] = q + (size_t)__builtin_ctz(delims);
+        }
+        if (eols) {
+            if (n == cap) return 0;
+            *record_end = ends[n++] = q + (size_t)__builtin_ctz(eols);
+            return n;
+        }
+    }
+#endif
+#ifdef SPK__CSV_SSE2
+    const __m128i delim = _mm_set1_epi8(d->delimiter), quote = _mm_set1_epi8(d->quote);
+    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    for (; end - q >= 16; q += 16) {
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(data + q));
+        unsigned delims = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, delim));
+        unsigned eols = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(w, lf), _mm_cmpeq_epi8(w, cr)));
+        unsigned quotes = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, quote));
+        unsigned before = eols ? (eols & (0u - eols)) - 1 : 0xffffu; /* the bytes before the line break */
+        if (quotes & before) return 0;
+        for (delims &= before; delims; delims &= delims - 1) {
+            if (n == cap) return 0;
+            ends[n++] = q + (size_t)__builtin_ctz(delims);
+        }
+        if (eols) {
+            if (n == cap) return 0;
+            *record_end = ends[n++] = q + (size_t)__builtin_ctz(eols);
+            return n;
+        }
+    }
+#elif defined(SPK__CSV_SWAR)
+    const uint64_t ones = 0x0101010101010101ull;
+    const uint64_t delim = ones * (unsigned char)d->delimiter, quote = ones * (unsigned char)d->quote;
+    const uint64_t lf = ones * '\n', cr = ones * '\r';
+    for (; end - q >= 8; q += 8) {
+        uint64_t w;
+        memcpy(&w, data + q, 8);
+        uint64_t hits = spk__csv_eq_bytes(w, delim) | spk__csv_eq_bytes(w, lf) | spk__csv_eq_bytes(w, cr) |
+                        spk__csv_eq_bytes(w, quote);
+        for (; hits; hits &= hits - 1) {
+            size_t at = q + ((size_t)__builtin_ctzll(hits) >> 3);
+            unsigned k = d->cls[(unsigned char)data[at]];
+            if (k & SPK__CSV_QUOTE) return 0;
+            if (n == cap) return 0;
+            ends[n++] = at;
+            if (k & SPK__CSV_EOL) {
+                *record_end = at;
+                return n;
+            }
+        }
+    }
+#endif
+    for (; q < end; q++) {
+        unsigned k = d->cls[(unsigned char)data[q]];
+        if (!(k & (SPK__CSV_DELIM | SPK__CSV_EOL | SPK__CSV_QUOTE))) continue;
+        if ((k & SPK__CSV_QUOTE) || n == cap) return 0;
+        ends[n++] = q;
+        if (k & SPK__CSV_EOL) {
+            *record_end = q;
+            return n;
+        }
+    }
+    if (n == cap) return 0;
+    ends[n++] = end;
+    *record_end = end;
+    return n;
+}
+
+/* Reads the field's text at r->pos (a leading space trimmed first when
+ * asked); r->pos is left on what follows it: a delimiter, a line break or
+ * the end. */
+static spk_status spk__csv_read_content(spk__csv_reader *r, spk__csv_tok *f) {
+    const unsigned char *cls = r->d->cls;
+    const char *data = r->data;
+    size_t p = r->pos, end = r->end;
+    if (r->d->trim_leading)
+        while (p < end && (cls[(unsigned char)data[p]] & SPK__CSV_SPACE)) p++;
+    f->start = p;
+    f->line = r->line;
+    f->line_start = r->line_start;
+    f->problem = SPK__CSV_FIELD_OK;
+    f->scratch_at = SPK__CSV_IN_DATA;
+    if (p < end && (cls[(unsigned char)data[p]] & SPK__CSV_QUOTE)) {
+        f->quoted = true;
+        return spk__csv_read_quoted(r, f);
+    }
+    f->quoted = false;
+    size_t q = spk__csv_scan_plain(r->d, data, p, end), e = q;
+    if (r->d->trim_trailing)
+        while (e > p && (cls[(unsigned char)data[e - 1]] & SPK__CSV_SPACE)) e--;
+    f->text = data + p;
+    f->len = f->raw_len = e - p;
+    r->pos = q;
+    return SPK_OK;
+}
+
+/* Moves past what follows a field: a delimiter (false: more fields follow)
+ * or the record's end and its line break (true). */
+static bool spk__csv_field_end(spk__csv_reader *r) {
+    size_t p = r->pos;
+    if (p < r->end && (r->d->cls[(unsigned char)r->data[p]] & SPK__CSV_DELIM)) {
+        r->pos = p + 1;
+        return false;
+    }
+    r->record_end = p;
+    r->end_line = r->line;
+    r->end_line_start = r->line_start;
+    if (p < r->end) {
+        p += spk__csv_eol_len(r->data, p, r->end);
+        r->line++;
+        r->line_start = p;
+    }
+    r->pos = p;
+    return true;
+}
+
+/* Reads the field at r->pos, and the delimiter or line break after it. */
+static spk_status spk__csv_read_field(spk__csv_reader *r, spk__csv_tok *f) {
+    spk_status st = spk__csv_read_content(r, f);
+    if (st != SPK_OK) return st;
+    f->last = spk__csv_field_end(r);
+    return SPK_OK;
+}
+
+/* Skips lines of only spaces; false at the end of the input. */
+static bool spk__csv_skip_blank(spk__csv_reader *r) {
+    const unsigned char *cls = r->d->cls;
+    const char *data = r->data;
+    size_t p = r->pos;
+    for (;;) {
+        size_t q = p;
+        while (q < r->end && (cls[(unsigned char)data[q]] & SPK__CSV_SPACE)) q++;
+        if (q >= r->end) {
+            r->pos = r->end;
+            return false;
+        }
+        if (!(cls[(unsigned char)data[q]] & SPK__CSV_EOL)) {
+            r->pos = p;
+            return true;
+        }
+        q += spk__csv_eol_len(data, q, r->end);
+        r->line++;
+        r->line_start = q;
+        p = q;
+    }
+}
+
+/* Moves past one record. */
+static spk_status spk__csv_skip_record(spk__csv_reader *r) {
+    spk__csv_tok f;
+    do {
+        spk_status st = spk__csv_read_field(r, &f);
+        if (st != SPK_OK) return st;
+    } while (!f.last);
+    return SPK_OK;
+}
+
+static const char *spk__csv_text(const spk__csv_reader *r, const spk__csv_tok *f) {
+    return f->text ? f->text : r->scratch + f->scratch_at;
+}
+
+/* NULL: an unquoted empty field, or one written as null_value. */
+static bool spk__csv_is_null(const spk__csv_dialect *d, const spk__csv_reader *r, const spk__csv_tok *f) {
+    if (!f->quoted && f->len == 0) return true;
+    return f->raw_len == d->null_len && memcmp(r->data + f->start, d->null_value, d->null_len) == 0;
+}
+
+/* ---------------------------------------------------------------- values */
+
+/* [-]digits, at most 18 of them. */
+static bool spk__csv_fast_int(const char *s, size_t n, int64_t *out) {
+    size_t i = s[0] == '-';
+    if (i == n || n - i > 18) return false;
+    uint64_t v = 0;
+    for (; i < n; i++) {
+        unsigned dgt = (unsigned)((unsigned char)s[i] - '0');
+        if (dgt > 9) return false;
+        v = v * 10 + dgt;
+    }
+    *out = s[0] == '-' ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
+/* [-]digits[.digits] with no more fraction digits than the scale (no rounding). */
+static bool spk__csv_fast_decimal(const char *s, size_t n, int precision, int scale, int64_t *out) {
+    size_t i = s[0] == '-';
+    bool neg = i == 1;
+    uint64_t v = 0;
+    int int_digits = 0, frac = 0;
+    for (; i < n; i++, int_digits++) {
+        unsigned dgt = (unsigned)((unsigned char)s[i] - '0');
+        if (dgt > 9) break;
+        v = v * 10 + dgt;
+        if (int_digits == 18) return false;
+    }
+    if (int_digits == 0 || int_digits + scale > 18) return false;
+    if (i < n) {
+        if (s[i] != '.') return false;
+        for (i++; i < n; i++, frac++) {
+            unsigned dgt = (unsigned)((unsigned char)s[i] - '0');
+            if (dgt > 9 || frac == scale) return false;
+            v = v * 10 + dgt;
+        }
+        if (frac == 0) return false;
+    }
+    for (; frac < scale; frac++) v *= 10;
+    if (v >= (uint64_t)spk__pow10[precision]) return false;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
+/* [-]digits[.digits] with at most 15 digits: exact as a quotient of two exact doubles. */
+static bool spk__csv_fast_double(const char *s, size_t n, double *out) {
+    static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    size_t i = s[0] == '-';
+    uint64_t v = 0;
+    int digits = 0, frac = -1;
+    for (; i < n; i++) {
+        unsigned dgt = (unsigned)((unsigned char)s[i] - '0');
+        if (dgt <= 9) {
+            v = v * 10 + dgt;
+            digits++;
+            if (frac >= 0) frac++;
+        } else if (s[i] == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            return false;
+        }
+    }
+    if (digits == 0 || digits > 15) return false;
+    double d = (double)v;
+    if (frac > 0) d /= pow10[frac];
+    *out = s[0] == '-' ? -d : d;
+    return true;
+}
+
+static int spk__csv_digits2(const char *s) {
+    unsigned a = (unsigned)((unsigned char)s[0] - '0'), b = (unsigned)((unsigned char)s[1] - '0');
+    return a <= 9 && b <= 9 ? (int)(a * 10 + b) : -1;
+}
+
+/* yyyy-mm-dd (years 0001-9999 here; spk_date_from_ymd's arithmetic, without its floors) */
+static bool spk__csv_fast_date(const char *s, size_t n, int32_t *out) {
+    static const unsigned char month_days[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (n < 10 || s[4] != '-' || s[7] != '-') return false;
+    int hi = spk__csv_digits2(s), lo = spk__csv_digits2(s + 2);
+    int m = spk__csv_digits2(s + 5), d = spk__csv_digits2(s + 8);
+    int y = hi * 100 + lo;
+    if (hi < 0 || lo < 0 || d < 1 || m < 1 || m > 12 || d > month_days[m] || y == 0) return false;
+    if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return false;
+    int ym = y - (m <= 2), era = ym / 400, year_of_era = ym - era * 400;
+    int day_of_year = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    *out = era * 146097 + year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year - 719468;
+    return true;
+}
+
+/* yyyy-mm-dd[ T]hh:mm:ss[.f{1,6}] */
+static bool spk__csv_fast_timestamp(const char *s, size_t n, int64_t *out) {
+    int32_t days;
+    if (n < 19 || n == 20 || n > 26 || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':' ||
+        !spk__csv_fast_date(s, 10, &days))
+        return false;
+    int h = spk__csv_digits2(s + 11), mi = spk__csv_digits2(s + 14), sec = spk__csv_digits2(s + 17);
+    if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return false;
+    int64_t micros = 0;
+    if (n > 19) {
+        if (s[19] != '.') return false;
+        for (size_t i = 20; i < 26; i++) {
+            unsigned dgt = 0;
+            if (i < n && (dgt = (unsigned)((unsigned char)s[i] - '0')) > 9) return false;
+            micros = micros * 10 + dgt;
+        }
+    }
+    *out = (int64_t)days * SPK__MICROS_PER_DAY + ((int64_t)h * 3600 + mi * 60 + sec) * SPK__MICROS_PER_SECOND + micros;
+    return true;
+}
+
+/* Stores a field's text as a value of type t (not STRING) in its slot
+ * bytes at dst, as the row store lays them out; false when spk_value_parse
+ * would refuse the text. */
+static bool spk__csv_store_slow(spk_type t, const char *s, size_t n, unsigned char *dst);
+static inline bool spk__csv_store(spk_type t, const char *s, size_t n, unsigned char *dst) {
+    int64_t i64;
+    int32_t i32;
+    double f64;
+    if (n) switch ((spk_type_id)t.id) {
+        case SPK_TYPE_INT32:
+            if (!spk__csv_fast_int(s, n, &i64)) break;
+            if (i64 < INT32_MIN || i64 > INT32_MAX) return false;
+            i32 = (int32_t)i64;
+            memcpy(dst, &i32, 4);
+            return true;
+        case SPK_TYPE_INT64:
+            if (!spk__csv_fast_int(s, n, &i64)) break;
+            memcpy(dst, &i64, 8);
+            return true;
+        case SPK_TYPE_DECIMAL:
+            if (!spk__csv_fast_decimal(s, n, t.precision, t.scale, &i64)) break;
+            memcpy(dst, &i64, 8);
+            return true;
+        case SPK_TYPE_DATE:
+            if (n != 10 || !spk__csv_fast_date(s, n, &i32)) break;
+            memcpy(dst, &i32, 4);
+            return true;
+        case SPK_TYPE_DOUBLE:
+            if (!spk__csv_fast_double(s, n, &f64)) break;
+            memcpy(dst, &f64, 8);
+            return true;
+        case SPK_TYPE_TIMESTAMP:
+            if (!spk__csv_fast_timestamp(s, n, &i64)) break;
+            memcpy(dst, &i64, 8);
+            return true;
+        case SPK_TYPE_NULL:
+        case SPK_TYPE_BOOLEAN:
+        case SPK_TYPE_STRING:
+        case SPK_TYPE_COUNT: break;
+        }
+    return spk__csv_store_slow(t, s, n, dst);
+}
+
+/* The forms the fast parsers leave (signs, spaces, exponents, other
+ * years, booleans ...), through spk_value_parse's own parser. */
+static bool spk__csv_store_slow(spk_type t, const char *s, size_t n, unsigned char *dst) {
+    spk_value v;
+    if (spk__parse_value(t, s, n, false, &v) != SPK__PARSED) return false;
+    switch ((spk_type_id)t.id) {
+    case SPK_TYPE_BOOLEAN: *dst = v.as.b; break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: memcpy(dst, &v.as.i32, 4); break;
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_DECIMAL:
+    case SPK_TYPE_TIMESTAMP: memcpy(dst, &v.as.i64, 8); break;
+    case SPK_TYPE_DOUBLE: memcpy(dst, &v.as.f64, 8); break;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_STRING:
+    case SPK_TYPE_COUNT: return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- a read */
+
+/* Inference: the types every non-NULL sample of a column parses as, one
+ * bit each, in the order preferred. */
+static const spk_type_id spk__csv_infer_order[6] = {SPK_TYPE_INT32, SPK_TYPE_INT64, SPK_TYPE_DOUBLE,
+                                                     SPK_TYPE_BOOLEAN, SPK_TYPE_DATE, SPK_TYPE_TIMESTAMP};
+#define SPK__CSV_INFER_ALL 63u
+#define SPK__CSV_INFER_SEEN 64u /* a non-NULL sample was seen */
+
+typedef struct spk__csv_slice {
+    size_t begin, end;
+    spk_table *table;
+    size_t lines;      /* line breaks in the slice, once parsed */
+    spk_status status; /* the slice's failure */
+    bool positioned;   /* the failure is at line error_line of the slice (else: no position) */
+    size_t error_line;
+    char *error;       /* its message (after "input:line:"); default allocator, strlen + 1 bytes */
+} spk__csv_slice;
+
+typedef struct spk__csv_job {
+    spk__csv_dialect d;
+    const char *data, *name;
+    const spk_allocator *alloc; /* the session's: the tables */
+    spk_schema *schema;
+    int ncols, nfields;         /* columns, and the fields a record should have (the corrupt column takes none) */
+    int *field_col;             /* field k -> its column */
+    int *string_cols, nstring;  /* the STRING columns, in order */
+    spk_type *types;            /* per column */
+    int corrupt;                /* the corrupt-record column, or -1 */
+    spk_read_mode mode;
+    bool blank_is_record;       /* one field a record: a blank line is a record (holding NULL) */
+    spk__csv_slice *slices;
+    size_t nslices, slices_cap;
+    unsigned *masks;            /* inference: nslices * ncols */
+} spk__csv_job;
+
+static void spk__csv_job_free(spk__csv_job *job) {
+    const spk_allocator *a = &spk__default_allocator;
+    size_t ncols = (size_t)(job->ncols ? job->ncols : 1); /* the per-column arrays hold at least one */
+    for (size_t i = 0; i < job->nslices; i++) {
+        spk_table_free(job->slices[i].table);
+        if (job->slices[i].error) spk__free(a, job->slices[i].error, strlen(job->slices[i].error) + 1);
+    }
+    if (job->slices) spk__free(a, job->slices, job->slices_cap * sizeof *job->slices);
+    if (job->masks) spk__free(a, job->masks, job->nslices * (size_t)job->ncols * sizeof *job->masks);
+    if (job->field_col) spk__free(a, job->field_col, ncols * sizeof(int));
+    if (job->string_cols) spk__free(a, job->string_cols, ncols * sizeof(int));
+    if (job->types) spk__free(a, job->types, ncols * sizeof *job->types);
+    spk_schema_release(job->schema);
+    memset(job, 0, sizeof *job);
+}
+
+/* Records a slice's failure: the message given, or the thread's error. */
+static spk_status spk__csv_slice_fail(spk__csv_slice *sl, spk_status st, bool positioned, size_t line,
+                                      const char *msg) {
+    sl->status = st;
+    sl->positioned = positioned;
+    sl->error_line = line;
+    if (!msg) msg = spk_last_error();
+    size_t n = strlen(msg) + 1;
+    sl->error = (char *)spk__alloc(&spk__default_allocator, n);
+    if (sl->error) memcpy(sl->error, msg, n);
+    return st;
+}
+
+/* Fails slice sl with a malformed record (FAILFAST): "<column> (`name`): <what>",
+ * the column of byte `at` in the line starting at line_start; col -1: no name. */
+static spk_status spk__csv_malformed(const spk__csv_job *job, spk__csv_slice *sl, size_t line, size_t line_start,
+                                     size_t at, int col, const char *fmt, ...) SPK__PRINTF(7, 8);
+static spk_status spk__csv_malformed(const spk__csv_job *job, spk__csv_slice *sl, size_t line, size_t line_start,
+                                     size_t at, int col, const char *fmt, ...) {
+    char msg[SPK_ERROR_MAX];
+    size_t column = spk__io_column(job->data, line_start, at);
+    int n = col >= 0 ? snprintf(msg, sizeof msg, "%zu (`%s`): ", column, spk_schema_field(job->schema, col)->name)
+                     : snprintf(msg, sizeof msg, "%zu: ", column);
+    if (n >= 0 && (size_t)n < sizeof msg) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return spk__csv_slice_fail(sl, SPK_ERR_PARSE, true, line, msg);
+}
+
+/* A field that does not parse: its text shown, cut to 64 bytes at a character boundary. */
+static spk_status spk__csv_bad_field(const spk__csv_job *job, spk__csv_slice *sl, const spk__csv_tok *f,
+                                     const char *text, int col) {
+    size_t shown = f->len;
+    if (shown > 64) {
+        shown = 64;
+        while (shown > 0 && ((unsigned char)text[shown] & 0xc0) == 0x80) shown--;
+    }
+    return spk__csv_malformed(job, sl, f->line, f->line_start, f->start, col, "cannot parse '%.*s%s' as %s", (int)shown,
+                              text, shown < f->len ? "..." : "", spk__type_sql(job->types[col]).s);
+}
+
+static spk_status spk__csv_field_problem(const spk__csv_job *job, spk__csv_slice *sl, const spk__csv_tok *f, int col) {
+    if (f->problem == SPK__CSV_UNTERMINATED)
+        return spk__csv_malformed(job, sl, f->problem_line, f->problem_line_start, f->problem_at, col,
+                                  "unterminated quote");
+    return spk__csv_malformed(job, sl, f->problem_line, f->problem_line_start, f->problem_at, col,
+                              "unexpected '%c' after a closing quote", job->data[f->problem_at]);
+}
+
+/* A row being read, staged in the row store's slot layout (rowstore.c:
+ * the null bitmap, then each column's bytes at its offset; a STRING
+ * column's 4 bytes hold the end of its bytes in the chunk's heap, strings
+ * following each other in column order). Strings are kept as views until
+ * spk__csv_commit copies them into the heap. */
+typedef struct spk__csv_row {
+    unsigned char *slot;   /* the table's width in bytes */
+    const char **str;      /* per column: a string's bytes (NULL: in the reader's scratch at str_off) */
+    size_t *str_len, *str_off;
+} spk__csv_row;
+
+static bool spk__csv_slot_null(const unsigned char *slot, int col) { return (slot[col >> 3] >> (col & 7)) & 1; }
+static void spk__csv_set_null(unsigned char *slot, int col) { slot[col >> 3] |= (unsigned char)(1u << (col & 7)); }
+
+/* Appends the staged row to t (as spk__append_one writes a row, without
+ * converting values that already have the column's type). */
+static spk_status spk__csv_commit(spk_table *t, const spk__csv_row *row, const int *string_cols, int nstring,
+                                  const char *scratch) {
+    size_t bytes = 0;
+    for (int i = 0; i < nstring; i++)
+        if (!spk__csv_slot_null(row->slot, string_cols[i])) bytes += row->str_len[string_cols[i]];
+    spk__chunk *c = NULL;
+    spk_status st = spk__reserve_row(t, bytes, &c);
+    if (st != SPK_OK) return st;
+    unsigned char *slot = c->rows + (size_t)c->nrows * t->width;
+    memcpy(slot, row->slot, t->width);
+    uint32_t heap_at = c->heap_len;
+    for (int i = 0; i < nstring; i++) {
+        int col = string_cols[i];
+        size_t len = row->str_len[col];
+        if (len && !spk__csv_slot_null(row->slot, col)) {
+            memcpy(c->heap + heap_at, row->str[col] ? row->str[col] : scratch + row->str_off[col], len);
+            heap_at += (uint32_t)len;
+        }
+        memcpy(slot + t->offset[col], &heap_at, 4);
+    }
+    c->heap_len = heap_at;
+    c->nrows++;
+    t->nrows++;
+    return SPK_OK;
+}
+
+/* Where field k of a record goes. */
+typedef struct spk__csv_target {
+    int col;
+    uint32_t offset; /* the column's bytes in the slot */
+    spk_type type;
+} spk__csv_target;
+
+/* Stores one field's text (not NULL) in the staged row; false when it does
+ * not parse as the column's type. A string in the scratch has text NULL. */
+static bool spk__csv_put(spk__csv_row *row, const spk__csv_target *to, const char *text, size_t len, size_t scratch_at,
+                         const char *scratch) {
+    if (to->type.id == SPK_TYPE_STRING) {
+        row->str[to->col] = text;
+        row->str_off[to->col] = scratch_at;
+        row->str_len[to->col] = len;
+        return true;
+    }
+    if (spk__csv_store(to->type, text ? text : scratch + scratch_at, len, row->slot + to->offset)) return true;
+    spk__csv_set_null(row->slot, to->col);
+    return false;
+}
+
+/* A record with no quote character, split by spk__csv_split_plain into n
+ * fields ending at ends[]; sets *bad when it is malformed. */
+static spk_status spk__csv_plain_record(const spk__csv_job *job, spk__csv_slice *sl, spk__csv_reader *r,
+                                        spk__csv_row *row, const spk__csv_target *targets, const size_t *ends, size_t n,
+                                        size_t record_end, bool *bad) {
+    const spk__csv_dialect *d = &job->d;
+    const size_t nfields = (size_t)job->nfields, m = n < nfields ? n : nfields;
+    const char *data = r->data;
+    size_t s = r->pos;
+    for (size_t k = 0; k < m; s = ends[k++] + 1) {
+        size_t e = ends[k], b = s;
+        if (d->trim_leading)
+            while (b < e && (d->cls[(unsigned char)data[b]] & SPK__CSV_SPACE)) b++;
+        if (d->trim_trailing)
+            while (e > b && (d->cls[(unsigned char)data[e - 1]] & SPK__CSV_SPACE)) e--;
+        const spk__csv_target *to = &targets[k];
+        if (e == b || (e - b == d->null_len && memcmp(data + b, d->null_value, d->null_len) == 0)) {
+            spk__csv_set_null(row->slot, to->col);
+        } else if (to->type.id == SPK_TYPE_STRING) {
+            row->str[to->col] = data + b;
+            row->str_off[to->col] = SPK__CSV_IN_DATA;
+            row->str_len[to->col] = e - b;
+        } else if (!spk__csv_store(to->type, data + b, e - b, row->slot + to->offset)) {
+            spk__csv_set_null(row->slot, to->col);
+            *bad = true;
+            if (job->mode == SPK_READ_FAILFAST) {
+                spk__csv_tok f;
+                memset(&f, 0, sizeof f);
+                f.start = b;
+                f.len = e - b;
+                f.line = r->line;
+                f.line_start = r->line_start;
+                return spk__csv_bad_field(job, sl, &f, data + b, to->col);
+            }
+        }
+    }
+    if (n != nfields) {
+        *bad = true;
+        if (job->mode == SPK_READ_FAILFAST && n > nfields)
+            return spk__csv_malformed(job, sl, r->line, r->line_start, nfields ? ends[nfields - 1] + 1 : r->pos, -1,
+                                      "%zu fields, expected %zu", n, nfields);
+        if (job->mode == SPK_READ_FAILFAST)
+            return spk__csv_malformed(job, sl, r->line, r->line_start, record_end, targets[n].col,
+                                      "%zu fields, expected %zu", n, nfields);
+        for (size_t k = n; k < nfields; k++) spk__csv_set_null(row->slot, targets[k].col);
+    }
+    r->pos = record_end;
+    spk__csv_field_end(r);
+    return SPK_OK;
+}
+
+/* A record of any shape, field by field; sets *bad when it is malformed. */
+static spk_status spk__csv_general_record(const spk__csv_job *job, spk__csv_slice *sl, spk__csv_reader *r,
+                                          spk__csv_row *row, const spk__csv_target *targets, bool *bad) {
+    const size_t nfields = (size_t)job->nfields;
+    size_t k = 0, extra_line = 0, extra_line_start = 0, extra_at = 0;
+    bool last;
+    spk__csv_tok f;
+    do {
+        spk_status st = spk__csv_read_content(r, &f);
+        if (st != SPK_OK) return st;
+        last = spk__csv_field_end(r);
+        if (k < nfields) {
+            const spk__csv_target *to = &targets[k];
+            if (f.problem) {
+                spk__csv_set_null(row->slot, to->col);
+                *bad = true;
+                if (job->mode == SPK_READ_FAILFAST) return spk__csv_field_problem(job, sl, &f, to->col);
+            } else if (spk__csv_is_null(&job->d, r, &f)) {
+                spk__csv_set_null(row->slot, to->col);
+            } else if (!spk__csv_put(row, to, f.text, f.len, f.scratch_at, r->scratch)) {
+                *bad = true;
+                if (job->mode == SPK_READ_FAILFAST)
+                    return spk__csv_bad_field(job, sl, &f, spk__csv_text(r, &f), to->col);
+            }
+        } else if (k == nfields) {
+            *bad = true;
+            extra_line = f.line;
+            extra_line_start = f.line_start;
+            extra_at = f.start;
+        }
+        k++;
+    } while (!last);
+    if (k != nfields) {
+        *bad = true;
+        if (job->mode == SPK_READ_FAILFAST && k > nfields)
+            return spk__csv_malformed(job, sl, extra_line, extra_line_start, extra_at, -1, "%zu fields, expected %zu",
+                                      k, nfields);
+        if (job->mode == SPK_READ_FAILFAST)
+            return spk__csv_malformed(job, sl, r->end_line, r->end_line_start, r->record_end, targets[k].col,
+                                      "%zu fields, expected %zu", k, nfields);
+        for (; k < nfields; k++) spk__csv_set_null(row->slot, targets[k].col);
+    }
+    return SPK_OK;
+}
+
+/* After a slice's first row (`bytes` of input): room for the rows the
+ * slice will likely hold, so that its chunk does not grow by doubling. A
+ * guess; the chunk grows as usual past it, and shrinks when sealed. */
+static void spk__csv_presize(spk_table *t, const spk__csv_slice *sl, size_t bytes) {
+    spk__chunk *c = t->chunks[0];
+    size_t rows = (sl->end - sl->begin) / (bytes ? bytes : 1) + 16, heap = c->heap_len;
+    if (rows > SPK_CHUNK_ROWS) rows = SPK_CHUNK_ROWS;
+    if (heap > ((size_t)1 << 20) / rows) heap = ((size_t)1 << 20) / rows; /* at most 1 MiB ahead on a guess */
+    spk__chunk_reserve(t, c, (uint32_t)(rows - c->nrows), heap * rows, false); /* failing: grown later as needed */
+}
+
+/* Parses the records of slice sl into its table. ends: room for nfields + 1. */
+static spk_status spk__csv_parse_records(const spk__csv_job *job, spk__csv_slice *sl, spk__csv_reader *r,
+                                         spk__csv_row *row, const spk__csv_target *targets, size_t *ends) {
+    spk_table *t = sl->table;
+    spk_status st;
+    for (;;) {
+        if (job->blank_is_record ? r->pos >= r->end : !spk__csv_skip_blank(r)) return SPK_OK;
+        size_t record_start = r->pos, record_end = 0;
+        bool bad = false;
+        r->scratch_len = 0;
+        memset(row->slot, 0, t->width);
+        size_t n = spk__csv_split_plain(&job->d, r->data, r->pos, r->end, ends, (size_t)job->nfields + 1, &record_end);
+        if (n) st = spk__csv_plain_record(job, sl, r, row, targets, ends, n, record_end, &bad);
+        else st = spk__csv_general_record(job, sl, r, row, targets, &bad);
+        if (st != SPK_OK) return st;
+        if (bad && job->mode == SPK_READ_DROPMALFORMED) continue;
+        if (job->corrupt >= 0) {
+            if (bad) {
+                row->str[job->corrupt] = r->data + record_start;
+                row->str_len[job->corrupt] = r->record_end - record_start;
+            } else {
+                spk__csv_set_null(row->slot, job->corrupt);
+            }
+        }
+        if ((st = spk__csv_commit(t, row, job->string_cols, job->nstring, r->scratch)) != SPK_OK) return st;
+        if (t->nrows == 1) spk__csv_presize(t, sl, r->pos - record_start);
+    }
+}
+
+static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
+    (void)worker;
+    const spk__csv_job *job = (const spk__csv_job *)ctx;
+    spk__csv_slice *sl = &job->slices[task];
+    spk__csv_reader r;
+    spk__csv_reader_init(&r, &job->d, job->data, sl->begin, sl->end);
+    spk__csv_row row;
+    spk__csv_target *targets = NULL;
+    size_t *ends = NULL;
+    size_t n = (size_t)job->ncols + 1, size = 0;
+    void *block = NULL;
+    spk_status st = spk_table_new(job->alloc, job->schema, &sl->table);
+    if (st == SPK_OK) {
+        size = n * (sizeof *targets + sizeof *row.str + sizeof *row.str_len + sizeof *row.str_off + sizeof *ends) +
+               sl->table->width;
+        if (!(block = spk__calloc(&spk__default_allocator, size))) st = spk__nomem("a CSV row", size);
+    }
+    if (st == SPK_OK) {
+        row.str = (const char **)block; /* the 8-byte arrays first: all aligned */
+        row.str_len = (size_t *)(void *)(row.str + n);
+        row.str_off = row.str_len + n;
+        ends = row.str_off + n;
+        targets = (spk__csv_target *)(void *)(ends + n);
+        row.slot = (unsigned char *)(targets + n);
+        for (int k = 0; k < job->nfields; k++) {
+            int col = job->field_col[k];
+            targets[k] = (spk__csv_target){col, sl->table->offset[col], job->types[col]};
+        }
+        st = spk__csv_parse_records(job, sl, &r, &row, targets, ends);
+    }
+    sl->lines = r.line;
+    spk__csv_reader_free(&r);
+    if (block) spk__free(&spk__default_allocator, block, size);
+    if (st != SPK_OK && !sl->status) spk__csv_slice_fail(sl, st, false, 0, NULL);
+    return st;
+}
+
+/* Narrows masks (one per field) by the records r reads: all of them, or
+ * while *budget (counted down) lasts. */
+static spk_status spk__csv_infer_records(const spk__csv_job *job, spk__csv_reader *r, unsigned *masks, size_t *budget) {
+    for (;;) {
+        if (budget && *budget == 0) return SPK_OK;
+        if (job->blank_is_record ? r->pos >= r->end : !spk__csv_skip_blank(r)) return SPK_OK;
+        if (budget) (*budget)--;
+        r->scratch_len = 0;
+        spk__csv_tok f;
+        size_t k = 0;
+        do {
+            spk_status st = spk__csv_read_field(r, &f);
+            if (st != SPK_OK) return st;
+            if (k < (size_t)job->nfields && !f.problem && !spk__csv_is_null(&job->d, r, &f)) {
+                unsigned *m = &masks[k];
+                const char *text = spk__csv_text(r, &f);
+                *m |= SPK__CSV_INFER_SEEN;
+                for (int i = 0; i < 6; i++) {
+                    unsigned char bytes[8];
+                    if ((*m & (1u << i)) && !spk__csv_store(spk_type_of(spk__csv_infer_order[i]), text, f.len, bytes))
+                        *m &= ~(1u << i);
+                }
+            }
+            k++;
+        } while (!f.last);
+    }
+}
+
+static spk_status spk__csv_infer_task(void *ctx, int worker, size_t task) {
+    (void)worker;
+    const spk__csv_job *job = (const spk__csv_job *)ctx;
+    spk__csv_slice *sl = &job->slices[task];
+    spk__csv_reader r;
+    spk__csv_reader_init(&r, &job->d, job->data, sl->begin, sl->end);
+    spk_status st = spk__csv_infer_records(job, &r, job->masks + task * (size_t)job->ncols, NULL);
+    spk__csv_reader_free(&r);
+    if (st != SPK_OK) spk__csv_slice_fail(sl, st, false, 0, NULL);
+    return st;
+}
+
+static spk_status spk__csv_add_slice(spk__csv_job *job, size_t begin, size_t end) {
+    if (job->nslices == job->slices_cap) {
+        size_t cap = job->slices_cap ? job->slices_cap * 2 : 16;
+        void *p = spk__realloc(&spk__default_allocator, job->slices, job->slices_cap * sizeof *job->slices,
+                               cap * sizeof *job->slices);
+        if (!p) return spk__nomem("CSV slices", cap * sizeof *job->slices);
+        job->slices = (spk__csv_slice *)p;
+        job->slices_cap = cap;
+    }
+    spk__csv_slice *sl = &job->slices[job->nslices++];
+    memset(sl, 0, sizeof *sl);
+    sl->begin = begin;
+    sl->end = end;
+    return SPK_OK;
+}
+
+/* Bytes a slice should hold: about 60000 lines (a table chunk), at least
+ * 1 MiB, and small enough to give every thread a few. Inputs under 1 MiB
+ * are one slice. While spk_exec_override sets a morsel size (tests), slices
+ * are tiny so that small inputs take the parallel path. */
+static size_t spk__csv_slice_size(const char *data, size_t begin, size_t len, int threads) {
+    size_t n = len - begin;
+    uint32_t forced = atomic_load_explicit(&spk__override_morsel, memory_order_relaxed);
+    if (forced) {
+        size_t size = (size_t)forced * 16, floor = n / 1024 + 1;
+        return size > floor ? size : floor;
+    }
+    if (n < ((size_t)1 << 20)) return n ? n : 1;
+    size_t sample = n < 65536 ? n : 65536, lines = 0;
+    for (const char *p = data + begin, *e = p + sample; (p = (const char *)memchr(p, '\n', (size_t)(e - p))) != NULL;
+         p++)
+        lines++;
+    size_t size = (lines ? sample / lines : sample) * 60000, fair = n / ((size_t)(threads > 0 ? threads : 1) * 4);
+    if (size > fair) size = fair;
+    if (size < ((size_t)1 << 20)) size = (size_t)1 << 20;
+    if (size > ((size_t)64 << 20)) size = (size_t)64 << 20;
+    return size;
+}
+
+/* Cuts data[begin, len) into slices of about `size` bytes at record
+ * boundaries: line breaks, or with multiline the ends of records, found by
+ * reading them in order. */
+static spk_status spk__csv_cut(spk__csv_job *job, size_t begin, size_t len, size_t size) {
+    spk_status st = SPK_OK;
+    const char *data = job->data;
+    if (!job->d.multiline) {
+        while (st == SPK_OK && begin < len) {
+            size_t end = len;
+            if (len - begin > size) {
+                size_t j = begin + size;
+                while (j < len && data[j] != '\n' && data[j] != '\r') j++;
+                if (j < len) end = j + spk__csv_eol_len(data, j, len);
+            }
+            st = spk__csv_add_slice(job, begin, end);
+            begin = end;
+        }
+        return st;
+    }
+    spk__csv_reader r;
+    spk__csv_reader_init(&r, &job->d, data, begin, len);
+    r.scan_only = true;
+    for (;;) {
+        if (job->blank_is_record ? r.pos >= len : !spk__csv_skip_blank(&r)) break;
+        if (r.pos - begin >= size) {
+            if ((st = spk__csv_add_slice(job, begin, r.pos)) != SPK_OK) return st;
+            begin = r.pos;
+        }
+        if ((st = spk__csv_skip_record(&r)) != SPK_OK) return st;
+    }
+    return begin < len ? spk__csv_add_slice(job, begin, len) : SPK_OK;
+}
+
+/* The first failure in input order, raised with its position. */
+static spk_status spk__csv_raise(const spk__csv_job *job, size_t first_line) {
+    size_t line = first_line;
+    for (size_t i = 0; i < job->nslices; i++) {
+        const spk__csv_slice *sl = &job->slices[i];
+        if (sl->status == SPK_OK) {
+            line += sl->lines;
+            continue;
+        }
+        const char *msg = sl->error ? sl->error : "out of memory";
+        if (sl->positioned) return spk__fail(sl->status, "%s:%zu:%s", job->name, line + sl->error_line, msg);
+        return spk__fail(sl->status, "%s", msg);
+    }
+    return spk__fail(SPK_ERR_INTERNAL, "%s: a CSV slice failed without saying why", job->name);
+}
+
+/* The given schema, with every column nullable (as Spark reads files). */
+static spk_status spk__csv_nullable(const spk_allocator *alloc, const spk_schema *schema, spk_schema **out) {
+    int n = spk_schema_ncols(schema);
+    bool all = true;
+    for (int i = 0; i < n; i++) all = all && spk_schema_field(schema, i)->nullable;
+    if (all) {
+        *out = spk_schema_retain((spk_schema *)schema);
+        return SPK_OK;
+    }
+    size_t size = (size_t)n * sizeof(spk_field);
+    spk_field *fields = (spk_field *)spk__alloc(&spk__default_allocator, size);
+    if (!fields) return spk__nomem("a schema", size);
+    for (int i = 0; i < n; i++) {
+        fields[i] = *spk_schema_field(schema, i);
+        fields[i].nullable = true;
+    }
+    spk_status st = spk__schema_make(alloc, fields, n, true, out);
+    spk__free(&spk__default_allocator, fields, size);
+    return st;
+}
+
+/* Column names from the header's fields (NULL ones given as ""), renamed
+ * as Spark does: an empty name is _c<index>, each of several equal names
+ * <name><index>. */
+static spk_status spk__csv_header_schema(const spk_allocator *alloc, char **names, const spk_type *types, int n,
+                                         bool case_sensitive, spk_schema **out) {
+    size_t count = (size_t)(n ? n : 1);
+    spk_field *fields = (spk_field *)spk__alloc(&spk__default_allocator, count * sizeof *fields);
+    char **renamed = (char **)spk__calloc(&spk__default_allocator, count * sizeof *renamed);
+    spk_status st = fields && renamed ? SPK_OK : spk__nomem("column names", count * sizeof *fields);
+    for (int i = 0; st == SPK_OK && i < n; i++) {
+        bool dup = false;
+        for (int j = 0; j < n && !dup; j++)
+            dup = j != i && names[i][0] && spk__name_eq(names[i], names[j], case_sensitive);
+        char number[24];
+        snprintf(number, sizeof number, "%d", i);
+        const char *base = !names[i][0] ? "_c" : names[i], *suffix = !names[i][0] || dup ? number : "";
+        size_t a = strlen(base), b = strlen(suffix);
+        if (!(renamed[i] = (char *)spk__alloc(&spk__default_allocator, a + b + 1))) {
+            st = spk__nomem("a column name", a + b + 1);
+        } else {
+            memcpy(renamed[i], base, a);
+            memcpy(renamed[i] + a, suffix, b + 1);
+        }
+        if (st == SPK_OK) fields[i] = (spk_field){renamed[i], types[i], true};
+    }
+    if (st == SPK_OK) st = spk__schema_make(alloc, fields, n, true, out);
+    for (int i = 0; renamed && i < n; i++)
+        if (renamed[i]) spk__free(&spk__default_allocator, renamed[i], strlen(renamed[i]) + 1);
+    if (renamed) spk__free(&spk__default_allocator, renamed, count * sizeof *renamed);
+    if (fields) spk__free(&spk__default_allocator, fields, count * sizeof *fields);
+    return st;
+}
+
+/* Checks the read options and fills the dialect. */
+static spk_status spk__csv_read_options(const spk_csv_options *o, spk__csv_dialect *d, bool case_sensitive) {
+    spk_status st = spk__csv_dialect_init(d, o->delimiter, o->quote, o->escape, o->null_value, "spk_read_csv");
+    if (st != SPK_OK) return st;
+    d->multiline = o->multiline;
+    d->trim_leading = o->ignore_leading_space;
+    d->trim_trailing = o->ignore_trailing_space;
+    if ((unsigned)o->mode > (unsigned)SPK_READ_FAILFAST)
+        return spk__fail(SPK_ERR_ARG, "spk_read_csv: unknown read mode %d", (int)o->mode);
+    if (!o->corrupt_column) return SPK_OK;
+    if (!o->schema)
+        return spk__fail(SPK_ERR_ARG,
+                         "spk_read_csv: corrupt_column `%s` needs a schema that holds it as a STRING column",
+                         o->corrupt_column);
+    int col = spk_schema_index(o->schema, o->corrupt_column, case_sensitive);
+    if (col < 0)
+        return spk__fail(SPK_ERR_ARG, "spk_read_csv: corrupt_column `%s` is not a column of the schema",
+                         o->corrupt_column);
+    if (spk_schema_field(o->schema, col)->type.id != SPK_TYPE_STRING)
+        return spk__fail(SPK_ERR_ARG, "spk_read_csv: corrupt_column `%s` must be a STRING column, not %s",
+                         o->corrupt_column, spk__type_sql(spk_schema_field(o->schema, col)->type).s);
+    return SPK_OK;
+}
+
+/* The first record's fields as C strings: names (NULL fields as ""). */
+static spk_status spk__csv_first_record(spk__csv_reader *r, bool header, char ***names, int *n) {
+    size_t cap = 0;
+    spk__csv_tok f;
+    r->scratch_len = 0;
+    do {
+        spk_status st = spk__csv_read_field(r, &f);
+        if (st != SPK_OK) return st;
+        if (*n == INT_MAX) return spk__fail(SPK_ERR_LIMIT, "a CSV record has more than %d fields", INT_MAX);
+        if ((size_t)*n == cap) {
+            size_t grown = cap ? cap * 2 : 16;
+            void *p = spk__realloc(&spk__default_allocator, *names, cap * sizeof **names, grown * sizeof **names);
+            if (!p) return spk__nomem("column names", grown * sizeof **names);
+            *names = (char **)p;
+            memset(*names + cap, 0, (grown - cap) * sizeof **names);
+            cap = grown;
+        }
+        const char *text = spk__csv_text(r, &f);
+        size_t len = header && !f.problem && !spk__csv_is_null(r->d, r, &f) ? f.len : 0;
+        const char *nul = len ? (const char *)memchr(text, '\0', len) : NULL;
+        if (nul) len = (size_t)(nul - text);
+        char *name = (char *)spk__alloc(&spk__default_allocator, len + 1);
+        if (!name) return spk__nomem("a column name", len + 1);
+        if (len) memcpy(name, text, len);
+        name[len] = '\0';
+        (*names)[(*n)++] = name;
+    } while (!f.last);
+    return SPK_OK;
+}
+
+static void spk__csv_names_free(char **names, int n) {
+    if (!names) return;
+    size_t cap = 16;
+    while (cap < (size_t)n) cap *= 2;
+    for (int i = 0; i < n; i++) spk__free(&spk__default_allocator, names[i], strlen(names[i]) + 1);
+    spk__free(&spk__default_allocator, names, cap * sizeof *names);
+}
+
+/* Column types by inference (no schema given). */
+static spk_status spk__csv_infer(spk_session *s, spk__csv_job *job, const spk_csv_options *o, size_t data_begin,
+                                 size_t len, size_t first_line) {
+    size_t ncols = (size_t)job->ncols, total = 0;
+    spk_status st = SPK_OK;
+    if (o->sample_rows || job->nslices <= 1) { /* in order, on this thread */
+        job->masks = (unsigned *)spk__alloc(&spk__default_allocator, ncols * sizeof *job->masks);
+        if (!job->masks) return spk__nomem("inference state", ncols * sizeof *job->masks);
+        total = 1;
+        for (size_t c = 0; c < ncols; c++) job->masks[c] = SPK__CSV_INFER_ALL;
+        spk__csv_reader r;
+        spk__csv_reader_init(&r, &job->d, job->data, data_begin, len);
+        size_t budget = o->sample_rows;
+        st = spk__csv_infer_records(job, &r, job->masks, o->sample_rows ? &budget : NULL);
+        spk__csv_reader_free(&r);
+    } else {
+        total = job->nslices;
+        job->masks = (unsigned *)spk__alloc(&spk__default_allocator, total * ncols * sizeof *job->masks);
+        if (!job->masks) return spk__nomem("inference state", total * ncols * sizeof *job->masks);
+        for (size_t i = 0; i < total * ncols; i++) job->masks[i] = SPK__CSV_INFER_ALL;
+        st = spk__par_run(s, spk__par_workers(s, total), total, spk__csv_infer_task, job);
+        if (st != SPK_OK) st = spk__csv_raise(job, first_line);
+        for (size_t i = 1; st == SPK_OK && i < total; i++)
+            for (size_t c = 0; c < ncols; c++) {
+                unsigned m = job->masks[i * ncols + c];
+                unsigned *into = &job->masks[c];
+                *into = (*into & m & SPK__CSV_INFER_ALL) | ((*into | m) & SPK__CSV_INFER_SEEN);
+            }
+    }
+    for (size_t c = 0; st == SPK_OK && c < ncols; c++) {
+        unsigned m = job->masks[c];
+        job->types[c] = spk_type_of(SPK_TYPE_STRING);
+        for (int i = 0; i < 6 && (m & SPK__CSV_INFER_SEEN); i++)
+            if (m & (1u << i)) {
+                job->types[c] = spk_type_of(spk__csv_infer_order[i]);
+                break;
+            }
+    }
+    /* job_free frees nslices * ncols masks: keep that true */
+    if (total != job->nslices) {
+        spk__free(&spk__default_allocator, job->masks, total * ncols * sizeof *job->masks);
+        job->masks = NULL;
+    }
+    return st;
+}
+
+static spk_status spk__csv_load_job(spk_session *s, const spk__io_input *in, const spk_csv_options *o,
+                                    spk__csv_job *job, bool case_sensitive, spk_table **out) {
+    job->data = in->data;
+    job->name = in->name;
+    job->alloc = s->alloc;
+    job->mode = o->mode;
+    size_t len = in->len, begin = len >= 3 && memcmp(in->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    spk__csv_reader r;
+    spk__csv_reader_init(&r, &job->d, in->data, begin, len);
+    r.line = 1;
+    char **names = NULL;
+    int nnames = 0;
+    spk_status st = SPK_OK;
+    if (o->schema) {
+        st = spk__csv_nullable(s->alloc, o->schema, &job->schema);
+        if (st == SPK_OK && o->header && spk__csv_skip_blank(&r)) st = spk__csv_skip_record(&r);
+        job->ncols = spk_schema_ncols(o->schema);
+        if (o->corrupt_column) job->corrupt = spk_schema_index(job->schema, o->corrupt_column, case_sensitive);
+        job->nfields = job->ncols - (job->corrupt >= 0);
+    } else if (spk__csv_skip_blank(&r)) {
+        size_t pos = r.pos, line = r.line, line_start = r.line_start;
+        st = spk__csv_first_record(&r, o->header, &names, &nnames);
+        if (!o->header) { /* it is also the first row */
+            r.pos = pos;
+            r.line = line;
+            r.line_start = line_start;
+        }
+        job->ncols = job->nfields = nnames;
+    }
+    spk__csv_reader_free(&r);
+    size_t data_begin = r.pos, first_line = r.line, ncols = (size_t)job->ncols;
+    job->blank_is_record = job->nfields == 1;
+    if (st == SPK_OK)
+        st = spk__csv_cut(job, data_begin, len, spk__csv_slice_size(in->data, data_begin, len, spk_session_threads(s)));
+    if (st == SPK_OK) {
+        job->types = (spk_type *)spk__alloc(&spk__default_allocator, (ncols ? ncols : 1) * sizeof *job->types);
+        job->field_col = (int *)spk__alloc(&spk__default_allocator, (ncols ? ncols : 1) * sizeof(int));
+        job->string_cols = (int *)spk__alloc(&spk__default_allocator, (ncols ? ncols : 1) * sizeof(int));
+        if (!job->types || !job->field_col || !job->string_cols)
+            st = spk__nomem("CSV columns", ncols * (sizeof(spk_type) + 2 * sizeof(int)));
+    }
+    if (st == SPK_OK && !o->schema) {
+        for (size_t c = 0; c < ncols; c++) job->types[c] = spk_type_of(SPK_TYPE_STRING);
+        if (o->infer_schema && ncols) st = spk__csv_infer(s, job, o, data_begin, len, first_line);
+        if (st == SPK_OK)
+            st = spk__csv_header_schema(s->alloc, names, job->types, job->ncols, case_sensitive, &job->schema);
+    } else if (st == SPK_OK) {
+        for (size_t c = 0; c < ncols; c++) job->types[c] = spk_schema_field(job->schema, (int)c)->type;
+    }
+    spk__csv_names_free(names, nnames);
+    if (st != SPK_OK) return st;
+    for (int c = 0, k = 0; c < job->ncols; c++) {
+        if (c != job->corrupt) job->field_col[k++] = c;
+        if (job->types[c].id == SPK_TYPE_STRING) job->string_cols[job->nstring++] = c;
+    }
+    if (job->nslices) {
+        st = spk__par_run(s, spk__par_workers(s, job->nslices), job->nslices, spk__csv_parse_task, job);
+        if (st != SPK_OK) return spk__csv_raise(job, first_line);
+    }
+    spk_table *result = NULL;
+    if (job->nslices == 0) {
+        st = spk_table_new(s->alloc, job->schema, &result);
+    } else {
+        result = job->slices[0].table;
+        job->slices[0].table = NULL;
+        for (size_t i = 1; st == SPK_OK && i < job->nslices; i++) st = spk__table_adopt(result, job->slices[i].table);
+    }
+    if (st != SPK_OK) {
+        spk_table_free(result);
+        return st;
+    }
+    if (result->nchunks) spk__chunk_seal(result, result->chunks[result->nchunks - 1]); /* no room kept for appends */
+    *out = result;
+    return SPK_OK;
+}
+
+static spk_df *spk__csv_read(spk_session *s, const spk__io_input *in, const spk_csv_options *o) {
+    spk__csv_job job;
+    memset(&job, 0, sizeof job);
+    job.corrupt = -1;
+    bool case_sensitive = atomic_load_explicit(&s->case_sensitive, memory_order_relaxed);
+    spk_table *t = NULL;
+    spk_status st = spk__csv_read_options(o, &job.d, case_sensitive);
+    if (st == SPK_OK) st = spk__csv_load_job(s, in, o, &job, case_sensitive, &t);
+    spk__csv_job_free(&job);
+    if (st != SPK_OK) return NULL;
+    spk_df *df = spk_df_from_table(s, t);
+    if (!df) spk_table_free(t);
+    return df;
+}
+
+/* The options (zero: defaults), checked before any input is read. */
+static bool spk__csv_read_begin(spk_session *s, const spk_csv_options *opts, spk_csv_options *o) {
+    if (opts) *o = *opts;
+    else memset(o, 0, sizeof *o);
+    if (!s) {
+        spk__fail(SPK_ERR_ARG, "spk_read_csv: NULL session");
+        return false;
+    }
+    spk__csv_dialect d;
+    return spk__csv_read_options(o, &d, atomic_load_explicit(&s->case_sensitive, memory_order_relaxed)) == SPK_OK;
+}
+
+SPKDEF spk_df *spk_read_csv(spk_session *s, const char *path, const spk_csv_options *opts) {
+    spk_csv_options o;
+    spk__io_input in;
+    if (!spk__csv_read_begin(s, opts, &o) || spk__io_input_path(path, &in) != SPK_OK) return NULL;
+    spk_df *df = spk__csv_read(s, &in, &o);
+    spk__io_input_free(&in);
+    return df;
+}
+
+SPKDEF spk_df *spk_read_csv_buffer(spk_session *s, const void *data, size_t len, const spk_csv_options *opts) {
+    spk_csv_options o;
+    spk__io_input in;
+    if (!spk__csv_read_begin(s, opts, &o)) return NULL;
+    spk__io_input_buffer(data, len, &in);
+    return spk__csv_read(s, &in, &o);
+}
+
+SPKDEF spk_df *spk_read_csv_file(spk_session *s, FILE *f, const spk_csv_options *opts) {
+    spk_csv_options o;
+    spk__io_input in;
+    if (!spk__csv_read_begin(s, opts, &o) || spk__io_input_file(f, &in) != SPK_OK) return NULL;
+    spk_df *df = spk__csv_read(s, &in, &o);
+    spk__io_input_free(&in);
+    return df;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+/* A field that would not read back as itself unquoted is quoted. */
+static bool spk__csv_needs_quotes(const spk__csv_dialect *d, const char *s, size_t n) {
+    if (n == 0 || (n == d->null_len && memcmp(s, d->null_value, n) == 0)) return true;
+    if ((d->cls[(unsigned char)s[0]] | d->cls[(unsigned char)s[n - 1]]) & SPK__CSV_SPACE) return true;
+    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) return true; /* it would read as a byte-order mark */
+    for (size_t i = 0; i < n; i++)
+        if (d->cls[(unsigned char)s[i]] & (SPK__CSV_DELIM | SPK__CSV_EOL | SPK__CSV_QUOTE | SPK__CSV_ESCAPE))
+            return true;
+    return false;
+}
+
+static void spk__csv_put_field(spk__io_output *out, const spk__csv_dialect *d, const char *s, size_t n) {
+    if (!spk__csv_needs_quotes(d, s, n)) {
+        spk__io_write(out, s, n);
+        return;
+    }
+    spk__io_write(out, &d->quote, 1);
+    size_t seg = 0;
+    for (size_t i = 0; i < n; i++)
+        if (d->cls[(unsigned char)s[i]] & (SPK__CSV_QUOTE | SPK__CSV_ESCAPE)) {
+            spk__io_write(out, s + seg, i - seg);
+            spk__io_write(out, &d->escape, 1);
+            seg = i; /* the character itself follows */
+        }
+    spk__io_write(out, s + seg, n - seg);
+    spk__io_write(out, &d->quote, 1);
+}
+
+static spk_status spk__csv_write_options(const spk_csv_write_options *opts, spk_csv_write_options *o,
+                                         spk__csv_dialect *d, const char *who) {
+    if (opts) *o = *opts;
+    else memset(o, 0, sizeof *o);
+    spk_status st = spk__csv_dialect_init(d, o->delimiter, o->quote, o->escape, o->null_value, who);
+    if (st != SPK_OK) return st;
+    for (size_t i = 0; i < d->null_len; i++)
+        if (d->cls[(unsigned char)d->null_value[i]] & (SPK__CSV_DELIM | SPK__CSV_EOL | SPK__CSV_QUOTE))
+            return spk__fail(SPK_ERR_ARG,
+                             "%s: null_value '%s' holds the delimiter, the quote or a line break: "
+                             "it would not read back",
+                             who, d->null_value);
+    return SPK_OK;
+}
+
+/* Runs df and writes its rows (and the header) to out; out is left to close or abort. */
+static spk_status spk__csv_write_rows(spk_df *df, spk__io_output *out, const spk__csv_dialect *d, bool header) {
+    spk_table *t = NULL;
+    spk_status st = spk_df_collect(df, &t);
+    if (st != SPK_OK) return st;
+    const spk_schema *schema = spk_table_schema(t);
+    int ncols = spk_schema_ncols(schema);
+    if (header) {
+        for (int c = 0; c < ncols; c++) {
+            if (c) spk__io_write(out, &d->delimiter, 1);
+            const char *name = spk_schema_field(schema, c)->name;
+            spk__csv_put_field(out, d, name, strlen(name));
+        }
+        spk__io_puts(out, "\n");
+    }
+    spk_cursor cur;
+    spk_cursor_open(&cur, t);
+    while (st == SPK_OK && !out->failed && spk_cursor_next(&cur)) {
+        for (int c = 0; st == SPK_OK && c < ncols; c++) {
+            spk_value v;
+            if (c) spk__io_write(out, &d->delimiter, 1);
+            if ((st = spk_cursor_get(&cur, c, &v)) != SPK_OK) break;
+            if (v.is_null) {
+                spk__io_write(out, d->null_value, d->null_len);
+            } else if (v.type.id == SPK_TYPE_STRING) {
+                spk__csv_put_field(out, d, v.as.str.ptr, v.as.str.len);
+            } else {
+                char text[SPK_VALUE_TEXT_MAX];
+                size_t n = spk_value_format(&v, text, sizeof text);
+                spk__csv_put_field(out, d, text, n < sizeof text ? n : sizeof text - 1);
+            }
+        }
+        spk__io_puts(out, "\n");
+    }
+    spk_table_free(t);
+    return st != SPK_OK ? st : out->failed;
+}
+
+SPKDEF spk_status spk_write_csv(spk_df *df, const char *path, const spk_csv_write_options *opts) {
+    spk_csv_write_options o;
+    spk__csv_dialect d;
+    if (!df) return spk__fail(SPK_ERR_ARG, "spk_write_csv: NULL DataFrame (an earlier call failed: see its error)");
+    spk_status st = spk__csv_write_options(opts, &o, &d, "spk_write_csv");
+    if (st != SPK_OK) return st;
+    spk__io_output out;
+    bool skip = false;
+    if ((st = spk__io_output_path(path, o.mode, &out, &skip)) != SPK_OK) return st;
+    if (skip) {
+        spk__io_output_abort(&out);
+        return SPK_OK;
+    }
+    if ((st = spk__csv_write_rows(df, &out, &d, o.header && !out.append_to_nonempty)) != SPK_OK) {
+        spk__io_output_abort(&out);
+        return st;
+    }
+    return spk__io_output_close(&out, NULL, NULL);
+}
+
+SPKDEF spk_status spk_write_csv_file(spk_df *df, FILE *f, const spk_csv_write_options *opts) {
+    spk_csv_write_options o;
+    spk__csv_dialect d;
+    if (!df)
+        return spk__fail(SPK_ERR_ARG, "spk_write_csv_file: NULL DataFrame (an earlier call failed: see its error)");
+    if (!f) return spk__fail(SPK_ERR_ARG, "spk_write_csv_file: NULL FILE*");
+    spk_status st = spk__csv_write_options(opts, &o, &d, "spk_write_csv_file");
+    if (st != SPK_OK) return st;
+    spk__io_output out;
+    spk__io_output_file(f, &out);
+    if ((st = spk__csv_write_rows(df, &out, &d, o.header)) != SPK_OK) {
+        spk__io_output_abort(&out);
+        return st;
+    }
+    return spk__io_output_close(&out, NULL, NULL);
+}
+
+SPKDEF spk_status spk_write_csv_string(spk_df *df, const spk_csv_write_options *opts, char **out_text, size_t *len) {
+    spk_csv_write_options o;
+    spk__csv_dialect d;
+    if (!out_text) return spk__fail(SPK_ERR_ARG, "spk_write_csv_string: NULL output");
+    *out_text = NULL;
+    if (len) *len = 0;
+    if (!df)
+        return spk__fail(SPK_ERR_ARG, "spk_write_csv_string: NULL DataFrame (an earlier call failed: see its error)");
+    spk_status st = spk__csv_write_options(opts, &o, &d, "spk_write_csv_string");
+    if (st != SPK_OK) return st;
+    spk__io_output out;
+    spk__io_output_string(&out);
+    if ((st = spk__csv_write_rows(df, &out, &d, o.header)) != SPK_OK) {
+        spk__io_output_abort(&out);
+        return st;
+    }
+    return spk__io_output_close(&out, out_text, len);
+}
+
+/* ---- src/jsonl.c ---- */
+/* jsonl: the JSON Lines reader and writer (jsonl.h). */
+
+/* Inputs above SPK__JSONL_PARALLEL_MIN bytes are read on the session's
+ * threads in slices cut at line breaks: an eighth of the input each, but
+ * no less than SPK__JSONL_SLICE_MIN and no more than SPK__JSONL_SLICE_MAX
+ * bytes (not counting the rest of the line where a slice ends). The
+ * slicing does not depend on the thread count. */
+#define SPK__JSONL_PARALLEL_MIN ((size_t)1 << 20)
+#define SPK__JSONL_SLICE_MIN ((size_t)512 << 10)
+#define SPK__JSONL_SLICE_MAX ((size_t)4 << 20)
+
+/* ---------------------------------------------------------------- lines */
+
+/* The line starting at *pos: its bytes without the \n or \r\n that ends
+ * it; *pos moves past the line break. False at the end of the input. */
+static bool spk__jsonl_next_line(const char *data, size_t end, size_t *pos, size_t *start, size_t *len) {
+    if (*pos >= end) return false;
+    *start = *pos;
+    const char *nl = (const char *)memchr(data + *pos, '\n', end - *pos);
+    size_t stop = nl ? (size_t)(nl - data) : end;
+    *pos = nl ? stop + 1 : end;
+    if (stop > *start && data[stop - 1] == '\r') stop--;
+    *len = stop - *start;
+    return true;
+}
+
+/* Only JSON whitespace: such a line holds no record. */
+static bool spk__jsonl_blank(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return false;
+    return true;
+}
+
+/* Checks that a string is UTF-8 (JSON text must be): the offset of the first bad byte, or SIZE_MAX. */
+static size_t spk__jsonl_bad_utf8(const char *s, size_t len) {
+    for (size_t i = 0; i < len;) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        const char *why;
+        size_t n = spk__json_utf8_length((const unsigned char *)s + i, len - i, &why);
+        if (!n) return i;
+        i += n;
+    }
+    return SIZE_MAX;
+}
+
+/* The length of the maximal subpart of the ill-formed UTF-8 sequence at
+ * s (as the Unicode standard counts it: what one U+FFFD replaces). */
+static size_t spk__jsonl_ill_formed_length(const unsigned char *s, size_t avail) {
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!n) return 1;
+    if (c == 0xE0) lo = 0xA0; /* the second byte's range, where it differs, rules out overlongs and surrogates */
+    else if (c == 0xED) hi = 0x9F;
+    else if (c == 0xF0) lo = 0x90;
+    else if (c == 0xF4) hi = 0x8F;
+    size_t k = 1;
+    if (k < avail && s[k] >= lo && s[k] <= hi)
+        for (k++; k < n && k < avail && (s[k] & 0xC0) == 0x80;) k++;
+    return k;
+}
+
+/* The text with each ill-formed UTF-8 sequence replaced by U+FFFD, as
+ * Spark's decoding of a line gives it, into b (emptied first). */
+static void spk__jsonl_repair_utf8(spk__jbuf *b, const char *s, size_t len) {
+    b->len = 0;
+    size_t run = 0;
+    for (size_t i = 0; i < len;) {
+        const char *why;
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = spk__json_utf8_length((const unsigned char *)s + i, len - i, &why);
+        if (n) {
+            i += n;
+            continue;
+        }
+        spk__jbuf_raw(b, s + run, i - run);
+        spk__jbuf_raw(b, "\xEF\xBF\xBD", 3);
+        i += spk__jsonl_ill_formed_length((const unsigned char *)s + i, len - i);
+        run = i;
+    }
+    spk__jbuf_raw(b, s + run, len - run);
+}
+
+/* ---------------------------------------------------------------- malformed records */
+
+/* Why a line is malformed: where (byte offset in the line), which column
+ * (-1: none to blame) and what, as FAILFAST reports it. */
+typedef struct spk__jsonl_bad {
+    bool bad;
+    size_t at;
+    int column;
+    char what[384];
+} spk__jsonl_bad;
+
+static void spk__jsonl_bad_set(spk__jsonl_bad *b, size_t at, int column, const char *fmt, ...) SPK__PRINTF(4, 5);
+static void spk__jsonl_bad_set(spk__jsonl_bad *b, size_t at, int column, const char *fmt, ...) {
+    if (b->bad) return; /* the first problem of a line is the one reported */
+    b->bad = true;
+    b->at = at;
+    b->column = column;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->what, sizeof b->what, fmt, ap);
+    va_end(ap);
+}
+
+/* The parser's message is "line: <head> at byte N (line L, column C)[: detail]";
+ * the offset gives the column and the rest says what. */
+static void spk__jsonl_bad_from_parser(spk__jsonl_bad *b, const char *message) {
+    const char *m = message;
+    if (strncmp(m, "line: ", 6) == 0) m += 6;
+    const char *at = strstr(m, " at byte ");
+    if (!at) {
+        spk__jsonl_bad_set(b, 0, -1, "%s", m);
+        return;
+    }
+    size_t offset = (size_t)strtoull(at + 9, NULL, 10);
+    const char *close = strchr(at, ')');
+    spk__jsonl_bad_set(b, offset, -1, "%.*s%s", (int)(at - m), m, close ? close + 1 : "");
+}
+
+static const char *spk__jsonl_kind_name(spk__json_kind k) {
+    switch (k) {
+    case SPK__JSON_NULL: return "null";
+    case SPK__JSON_FALSE: return "false";
+    case SPK__JSON_TRUE: return "true";
+    case SPK__JSON_NUMBER: return "a number";
+    case SPK__JSON_STRING: return "a string";
+    case SPK__JSON_ARRAY: return "an array";
+    case SPK__JSON_OBJECT: return "an object";
+    }
+    return "?";
+}
+
+/* Parses one line into *doc. A line that is not JSON or not an object is
+ * malformed (*doc NULL, b set); only running out of memory is an error. */
+static spk_status spk__jsonl_parse_line(const spk_allocator *a, const char *line, size_t len, spk__json_doc **doc,
+                                        spk__jsonl_bad *b) {
+    spk_status st = spk__json_parse(a, line, len, "line", doc);
+    if (st == SPK_ERR_NOMEM) return st;
+    if (st != SPK_OK) {
+        spk__jsonl_bad_from_parser(b, spk_last_error());
+        return SPK_OK;
+    }
+    const spk__json *root = spk__json_root(*doc);
+    if (root->kind != SPK__JSON_OBJECT) {
+        spk__jsonl_bad_set(b, root->offset, -1, "expected a JSON object, found %s", spk__jsonl_kind_name(root->kind));
+        spk__json_free(*doc);
+        *doc = NULL;
+    }
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- key lookup */
+
+/* Keys to column (or inference entry) indexes, ignoring ASCII case. Open
+ * addressing over a power-of-two table; an index hint by member position
+ * skips the hashing for lines that repeat the previous line's key order. */
+typedef struct spk__jsonl_names {
+    int *slots; /* index + 1; 0: empty */
+    size_t cap;
+} spk__jsonl_names;
+
+static uint64_t spk__jsonl_name_hash(const char *s, size_t len) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) h = (h ^ (uint64_t)spk__lower((unsigned char)s[i])) * 1099511628211ULL;
+    return h;
+}
+
+/* name(ctx, i) gives entry i's NUL-terminated name. */
+typedef const char *(*spk__jsonl_name_fn)(const void *ctx, int i);
+
+static int spk__jsonl_names_find(const spk__jsonl_names *n, const char *key, size_t len, spk__jsonl_name_fn name,
+                                 const void *ctx) {
+    if (!n->cap) return -1;
+    for (size_t i = spk__jsonl_name_hash(key, len) & (n->cap - 1);; i = (i + 1) & (n->cap - 1)) {
+        int v = n->slots[i];
+        if (!v) return -1;
+        if (spk__word_is(key, len, name(ctx, v - 1))) return v - 1;
+    }
+}
+
+/* Adds entry `index` named `key`; the table stays at most half full. */
+static spk_status spk__jsonl_names_add(const spk_allocator *a, spk__jsonl_names *n, int index, int count,
+                                       spk__jsonl_name_fn name, const void *ctx) {
+    if ((size_t)count * 2 >= n->cap) {
+        size_t cap = n->cap ? n->cap * 2 : 16;
+        int *slots = (int *)spk__calloc(a, cap * sizeof *slots);
+        if (!slots) return spk__nomem("a column name table", cap * sizeof *slots);
+        spk__free(a, n->slots, n->cap * sizeof *n->slots);
+        n->slots = slots;
+        n->cap = cap;
+        for (int i = 0; i < count; i++)
+            if (i != index) {
+                const char *s = name(ctx, i);
+                size_t k = spk__jsonl_name_hash(s, strlen(s)) & (cap - 1);
+                while (slots[k]) k = (k + 1) & (cap - 1);
+                slots[k] = i + 1;
+            }
+    }
+    const char *s = name(ctx, index);
+    size_t k = spk__jsonl_name_hash(s, strlen(s)) & (n->cap - 1);
+    while (n->slots[k]) k = (k + 1) & (n->cap - 1);
+    n->slots[k] = index + 1;
+    return SPK_OK;
+}
+
+static void spk__jsonl_names_free(const spk_allocator *a, spk__jsonl_names *n) {
+    spk__free(a, n->slots, n->cap * sizeof *n->slots);
+    n->slots = NULL;
+    n->cap = 0;
+}
+
+static const char *spk__jsonl_schema_name(const void *ctx, int i) {
+    return spk_schema_field((const spk_schema *)ctx, i)->name;
+}
+
+/* ---------------------------------------------------------------- nested values as text */
+
+/* The value's compact JSON text (members in document order). */
+static void spk__jsonl_compact(spk__jbuf *b, const spk__json *v) {
+    switch (v->kind) {
+    case SPK__JSON_NULL: spk__jbuf_raw(b, "null", 4); break;
+    case SPK__JSON_FALSE: spk__jbuf_raw(b, "false", 5); break;
+    case SPK__JSON_TRUE: spk__jbuf_raw(b, "true", 4); break;
+    case SPK__JSON_NUMBER: spk__jbuf_raw(b, v->str, v->len); break;
+    case SPK__JSON_STRING: spk__jbuf_str(b, v->str, v->len); break;
+    case SPK__JSON_ARRAY:
+    case SPK__JSON_OBJECT: {
+        bool object = v->kind == SPK__JSON_OBJECT;
+        spk__jbuf_raw(b, object ? "{" : "[", 1);
+        for (size_t i = 0; i < v->n; i++) {
+            if (i) spk__jbuf_raw(b, ",", 1);
+            if (object) {
+                spk__jbuf_str(b, v->keys[i], v->key_lens[i]);
+                spk__jbuf_raw(b, ":", 1);
+            }
+            spk__jsonl_compact(b, &v->items[i]);
+        }
+        spk__jbuf_raw(b, object ? "}" : "]", 1);
+        break;
+    }
+    }
+}
+
+/* ---------------------------------------------------------------- inference */
+
+/* What inference saw of one key. */
+typedef struct spk__jsonl_seen {
+    char *name; /* the first spelling met, NUL-terminated */
+    size_t name_len;
+    size_t last_line; /* the line that last named it: a second mention in one line is a duplicate */
+    bool in_good_line; /* named by a line that was not malformed */
+    bool integer, fractional, boolean, string, nested;
+} spk__jsonl_seen;
+
+typedef struct spk__jsonl_infer {
+    const spk_allocator *alloc;
+    spk__jsonl_seen *keys;
+    int n, cap;
+    spk__jsonl_names names;
+    bool malformed; /* a sampled line was malformed */
+} spk__jsonl_infer;
+
+static const char *spk__jsonl_seen_name(const void *ctx, int i) {
+    return ((const spk__jsonl_infer *)ctx)->keys[i].name;
+}
+
+static void spk__jsonl_infer_free(spk__jsonl_infer *inf) {
+    for (int i = 0; i < inf->n; i++) spk__free(inf->alloc, inf->keys[i].name, inf->keys[i].name_len + 1);
+    spk__free(inf->alloc, inf->keys, (size_t)inf->cap * sizeof *inf->keys);
+    spk__jsonl_names_free(inf->alloc, &inf->names);
+}
+
+static spk_status spk__jsonl_infer_key(spk__jsonl_infer *inf, const char *key, size_t len, int *out) {
+    int i = spk__jsonl_names_find(&inf->names, key, len, spk__jsonl_seen_name, inf);
+    if (i >= 0) {
+        *out = i;
+        return SPK_OK;
+    }
+    if (inf->n == INT_MAX / 2) return spk__fail(SPK_ERR_LIMIT, "JSON input: more than %d distinct keys", INT_MAX / 2);
+    if (inf->n == inf->cap) {
+        int cap = inf->cap ? inf->cap * 2 : 16;
+        size_t old_bytes = (size_t)inf->cap * sizeof *inf->keys, bytes = (size_t)cap * sizeof *inf->keys;
+        void *p = spk__realloc(inf->alloc, inf->keys, old_bytes, bytes);
+        if (!p) return spk__nomem("inferred columns", bytes);
+        inf->keys = (spk__jsonl_seen *)p;
+        inf->cap = cap;
+    }
+    char *name = (char *)spk__alloc(inf->alloc, len + 1);
+    if (!name) return spk__nomem("a column name", len + 1);
+    memcpy(name, key, len);
+    name[len] = '\0';
+    spk__jsonl_seen *k = &inf->keys[inf->n];
+    memset(k, 0, sizeof *k);
+    k->name = name;
+    k->name_len = len;
+    k->last_line = SIZE_MAX;
+    inf->n++;
+    spk_status st = spk__jsonl_names_add(inf->alloc, &inf->names, inf->n - 1, inf->n, spk__jsonl_seen_name, inf);
+    if (st != SPK_OK) return st;
+    *out = inf->n - 1;
+    return SPK_OK;
+}
+
+/* Keys that cannot name a column (empty, or holding a NUL) are left out. */
+static bool spk__jsonl_usable_key(const char *key, size_t len) { return len > 0 && !memchr(key, '\0', len); }
+
+/* Notes one object line (number `line`, 0-based among sampled lines). */
+static spk_status spk__jsonl_infer_object(spk__jsonl_infer *inf, const spk__json *obj, size_t line,
+                                          spk__jsonl_bad *b) {
+    for (size_t m = 0; m < obj->n; m++) {
+        if (!spk__jsonl_usable_key(obj->keys[m], obj->key_lens[m])) continue;
+        int i = 0;
+        spk_status st = spk__jsonl_infer_key(inf, obj->keys[m], obj->key_lens[m], &i);
+        if (st != SPK_OK) return st;
+        if (inf->keys[i].last_line == line) {
+            char name[48];
+            spk__json_key_excerpt(obj->keys[m], obj->key_lens[m], name, sizeof name);
+            spk__jsonl_bad_set(b, obj->items[m].offset, -1, "duplicate key \"%s\" (keys match columns ignoring case)",
+                               name);
+            return SPK_OK;
+        }
+        inf->keys[i].last_line = line;
+    }
+    for (size_t m = 0; m < obj->n; m++) {
+        if (!spk__jsonl_usable_key(obj->keys[m], obj->key_lens[m])) continue;
+        spk__jsonl_seen *k = &inf->keys[spk__jsonl_names_find(&inf->names, obj->keys[m], obj->key_lens[m],
+                                                              spk__jsonl_seen_name, inf)];
+        const spk__json *v = &obj->items[m];
+        k->in_good_line = true;
+        switch (v->kind) {
+        case SPK__JSON_NULL: break;
+        case SPK__JSON_TRUE:
+        case SPK__JSON_FALSE: k->boolean = true; break;
+        case SPK__JSON_STRING: k->string = true; break;
+        case SPK__JSON_ARRAY:
+        case SPK__JSON_OBJECT: k->nested = true; break;
+        case SPK__JSON_NUMBER:
+            if (spk__json_is_int(v, NULL)) k->integer = true;
+            else k->fractional = true; /* a fraction, an exponent, or too big for BIGINT */
+            break;
+        }
+    }
+    return SPK_OK;
+}
+
+static spk_type spk__jsonl_seen_type(const spk__jsonl_seen *k) {
+    bool number = k->integer || k->fractional;
+    int kinds = (int)number + (int)k->boolean + (int)k->string + (int)k->nested;
+    if (kinds == 1 && number) return spk_type_of(k->fractional ? SPK_TYPE_DOUBLE : SPK_TYPE_INT64);
+    if (kinds == 1 && k->boolean) return spk_type_of(SPK_TYPE_BOOLEAN);
+    return spk_type_of(SPK_TYPE_STRING); /* strings, nested values, mixed kinds, only nulls */
+}
+
+typedef struct spk__jsonl_field_sort {
+    const char *name;
+    spk_type type;
+} spk__jsonl_field_sort;
+
+static int spk__jsonl_field_order(const void *a, const void *b) {
+    return strcmp(((const spk__jsonl_field_sort *)a)->name, ((const spk__jsonl_field_sort *)b)->name);
+}
+
+/* A FAILFAST error for line `line_no` starting at byte line_start of the input. */
+static spk_status spk__jsonl_fail(const spk__io_input *in, size_t line_start, size_t line_no, const spk__jsonl_bad *b,
+                                  const spk_schema *schema, char *buf, size_t cap) {
+    size_t column = spk__io_column(in->data, line_start, line_start + b->at);
+    if (b->column >= 0)
+        snprintf(buf, cap, "%s:%zu:%zu (`%s`): %s", in->name, line_no, column,
+                 spk_schema_field(schema, b->column)->name, b->what);
+    else
+        snprintf(buf, cap, "%s:%zu:%zu: %s", in->name, line_no, column, b->what);
+    return SPK_ERR_PARSE;
+}
+
+/* Infers the schema from the first sample_rows non-blank lines from byte
+ * `begin`. In PERMISSIVE mode a malformed sample adds the corrupt-record
+ * column, if one is named, as Spark adds it (*added_corrupt then). */
+static spk_status spk__jsonl_infer_schema(const spk_allocator *a, const spk__io_input *in, size_t begin,
+                                          const spk_json_options *o, spk_schema **out, bool *added_corrupt) {
+    spk__jsonl_infer inf;
+    memset(&inf, 0, sizeof inf);
+    inf.alloc = a;
+    spk_status st = SPK_OK;
+    size_t pos = begin, start, len, line_no = 0, sampled = 0;
+    while ((o->sample_rows == 0 || sampled < o->sample_rows) &&
+           spk__jsonl_next_line(in->data, in->len, &pos, &start, &len)) {
+        line_no++;
+        const char *line = in->data + start;
+        if (spk__jsonl_blank(line, len)) continue;
+        spk__jsonl_bad bad;
+        bad.bad = false;
+        spk__json_doc *doc = NULL;
+        if ((st = spk__jsonl_parse_line(a, line, len, &doc, &bad)) != SPK_OK) break;
+        if (doc) st = spk__jsonl_infer_object(&inf, spk__json_root(doc), sampled, &bad);
+        spk__json_free(doc);
+        if (st != SPK_OK) break;
+        sampled++;
+        if (bad.bad) {
+            if (o->mode == SPK_READ_FAILFAST) {
+                char msg[SPK_ERROR_MAX];
+                st = spk__jsonl_fail(in, start, line_no, &bad, NULL, msg, sizeof msg);
+                st = spk__fail(st, "%s", msg);
+                break;
+            }
+            inf.malformed = true;
+        }
+    }
+    spk__jsonl_field_sort *f = NULL;
+    spk_field *fields = NULL;
+    int n = 0, corrupt_key = -1;
+    size_t fbytes = ((size_t)inf.n + 1) * sizeof *f, fields_bytes = ((size_t)inf.n + 1) * sizeof *fields;
+    bool add_corrupt = o->corrupt_column && o->mode == SPK_READ_PERMISSIVE && inf.malformed;
+    *added_corrupt = add_corrupt;
+    if (st == SPK_OK) {
+        f = (spk__jsonl_field_sort *)spk__alloc(a, fbytes);
+        fields = (spk_field *)spk__alloc(a, fields_bytes);
+        if (!f || !fields) st = spk__nomem("inferred columns", fbytes + fields_bytes);
+    }
+    if (st == SPK_OK) {
+        if (add_corrupt)
+            corrupt_key = spk__jsonl_names_find(&inf.names, o->corrupt_column, strlen(o->corrupt_column),
+                                                spk__jsonl_seen_name, &inf);
+        for (int i = 0; i < inf.n; i++)
+            if (inf.keys[i].in_good_line && i != corrupt_key)
+                f[n++] = (spk__jsonl_field_sort){inf.keys[i].name, spk__jsonl_seen_type(&inf.keys[i])};
+        if (add_corrupt) f[n++] = (spk__jsonl_field_sort){o->corrupt_column, spk_type_of(SPK_TYPE_STRING)};
+        qsort(f, (size_t)n, sizeof *f, spk__jsonl_field_order);
+        for (int i = 0; i < n; i++) fields[i] = (spk_field){f[i].name, f[i].type, true};
+        st = spk_schema_new(a, fields, n, out);
+    }
+    spk__free(a, f, fbytes);
+    spk__free(a, fields, fields_bytes);
+    spk__jsonl_infer_free(&inf);
+    return st;
+}
+
+/* ---------------------------------------------------------------- reading rows */
+
+typedef struct spk__jsonl_slice {
+    size_t begin, end;   /* bytes of the input, from a line's start */
+    size_t first_line;   /* the 1-based number of its first line */
+    spk_table *table;
+    char message[SPK_ERROR_MAX]; /* FAILFAST: the error of its first malformed line */
+} spk__jsonl_slice;
+
+typedef struct spk__jsonl_reader {
+    const spk_allocator *alloc;
+    const spk__io_input *in;
+    spk_schema *schema;
+    int ncols;
+    int corrupt; /* the corrupt-record column, or -1 */
+    spk_read_mode mode;
+    spk__jsonl_slice *slices;
+    size_t nslices, slices_cap;
+    atomic_size_t first_failed; /* FAILFAST: the lowest slice that failed (SIZE_MAX: none) */
+} spk__jsonl_reader;
+
+/* One slice's working memory. */
+typedef struct spk__jsonl_row {
+    spk_value *values;
+    size_t *stamp;      /* the line that last set each column: a second key for it is a duplicate */
+    size_t *text_at;    /* a STRING column's text in `text` (nested values), or SIZE_MAX */
+    int *hint;          /* the column member m named in the previous line */
+    size_t hint_cap;
+    spk__jbuf text;
+    spk__jbuf line;     /* a malformed line's text with ill-formed UTF-8 repaired */
+    spk__jsonl_names names;
+} spk__jsonl_row;
+
+/* Converts v to column type t (as jsonl.h says); b is set when it does not convert (*out is then NULL). */
+static void spk__jsonl_convert(const spk__json *v, spk_type t, int column, spk__jsonl_row *r, spk__jsonl_bad *b,
+                               spk_value *out) {
+    *out = spk_value_null_of(t);
+    if (v->kind == SPK__JSON_NULL) return;
+    bool boolean = v->kind == SPK__JSON_TRUE || v->kind == SPK__JSON_FALSE;
+    bool parse = false; /* the value's text is to be parsed as t */
+    switch ((spk_type_id)t.id) {
+    case SPK_TYPE_STRING:
+        if (v->kind == SPK__JSON_STRING || v->kind == SPK__JSON_NUMBER) *out = spk_value_strn(v->str, v->len);
+        else if (boolean) *out = spk_value_str(v->kind == SPK__JSON_TRUE ? "true" : "false");
+        else { /* an object or array: its text, which goes in r->text (the pointer is set once the row is done) */
+            r->text_at[column] = r->text.len;
+            spk__jsonl_compact(&r->text, v);
+            out->is_null = false;
+            out->as.str.ptr = NULL;
+            out->as.str.len = r->text.len - r->text_at[column];
+        }
+        return;
+    case SPK_TYPE_BOOLEAN:
+        if (boolean) {
+            *out = spk_value_bool(v->kind == SPK__JSON_TRUE);
+            return;
+        }
+        break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_INT64: parse = v->kind == SPK__JSON_NUMBER; break;
+    case SPK_TYPE_DOUBLE:
+        if (v->kind == SPK__JSON_STRING) { /* how JSON writers put the values it has no number for */
+            static const struct {
+                const char *text;
+                double value;
+            } special[] = {{"NaN", NAN},        {"+NaN", NAN},       {"-NaN", NAN},       {"Infinity", INFINITY},
+                           {"+Infinity", INFINITY}, {"+INF", INFINITY}, {"-Infinity", -INFINITY}, {"-INF", -INFINITY}};
+            for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+                if (strlen(special[i].text) == v->len && memcmp(special[i].text, v->str, v->len) == 0) {
+                    *out = spk_value_f64(special[i].value);
+                    return;
+                }
+        }
+        parse = v->kind == SPK__JSON_NUMBER || v->kind == SPK__JSON_STRING;
+        break;
+    case SPK_TYPE_DECIMAL: parse = v->kind == SPK__JSON_NUMBER || v->kind == SPK__JSON_STRING; break;
+    case SPK_TYPE_DATE:
+    case SPK_TYPE_TIMESTAMP: parse = v->kind == SPK__JSON_STRING; break;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT: break;
+    }
+    if (!parse) {
+        spk__jsonl_bad_set(b, v->offset, column, "cannot read %s as %s", spk__jsonl_kind_name(v->kind),
+                           spk__type_sql(t).s);
+        return;
+    }
+    /* A string for a number must be one of the special ones above */
+    spk__parse_result pr = v->kind == SPK__JSON_STRING && t.id == SPK_TYPE_DOUBLE
+                               ? SPK__MALFORMED
+                               : spk__parse_value(t, v->str, v->len, false, out);
+    if (pr == SPK__PARSED) return;
+    *out = spk_value_null_of(t);
+    char shown[48];
+    spk__json_key_excerpt(v->str, v->len, shown, sizeof shown);
+    if (pr == SPK__OVERFLOW)
+        spk__jsonl_bad_set(b, v->offset, column, "value %s is out of range for %s", shown, spk__type_sql(t).s);
+    else if (v->kind == SPK__JSON_STRING)
+        spk__jsonl_bad_set(b, v->offset, column, "cannot parse \"%s\" as %s", shown, spk__type_sql(t).s);
+    else
+        spk__jsonl_bad_set(b, v->offset, column, "cannot parse %s as %s", shown, spk__type_sql(t).s);
+    return;
+}
+
+/* The column member m of obj names (or -1). */
+static int spk__jsonl_column_of(const spk__jsonl_reader *rd, spk__jsonl_row *r, const spk__json *obj, size_t m) {
+    const char *key = obj->keys[m];
+    size_t len = obj->key_lens[m];
+    if (m < r->hint_cap && r->hint[m] >= 0 && spk__word_is(key, len, spk_schema_field(rd->schema, r->hint[m])->name))
+        return r->hint[m];
+    int c = spk__jsonl_names_find(&r->names, key, len, spk__jsonl_schema_name, rd->schema);
+    if (m < r->hint_cap) r->hint[m] = c;
+    return c;
+}
+
+/* Fills r->values from one object line (number line_no); b says whether it was malformed. */
+static void spk__jsonl_fill(const spk__jsonl_reader *rd, spk__jsonl_row *r, const spk__json *obj, size_t line_no,
+                            spk__jsonl_bad *b) {
+    r->text.len = 0;
+    for (int c = 0; c < rd->ncols; c++) {
+        r->values[c] = spk_value_null_of(spk_schema_field(rd->schema, c)->type);
+        r->text_at[c] = SIZE_MAX;
+    }
+    for (size_t m = 0; m < obj->n; m++) {
+        int c = spk__jsonl_column_of(rd, r, obj, m);
+        if (c < 0 || c == rd->corrupt) continue;
+        if (r->stamp[c] == line_no) {
+            char name[48];
+            spk__json_key_excerpt(obj->keys[m], obj->key_lens[m], name, sizeof name);
+            spk__jsonl_bad_set(b, obj->items[m].offset, c, "duplicate key \"%s\" (keys match columns ignoring case)",
+                               name);
+            r->values[c] = spk_value_null_of(spk_schema_field(rd->schema, c)->type);
+            r->text_at[c] = SIZE_MAX;
+            continue;
+        }
+        r->stamp[c] = line_no;
+        spk__jsonl_convert(&obj->items[m], spk_schema_field(rd->schema, c)->type, c, r, b, &r->values[c]);
+    }
+}
+
+static void spk__jsonl_row_free(const spk_allocator *a, spk__jsonl_row *r, int ncols) {
+    size_t n = (size_t)(ncols ? ncols : 1);
+    spk__free(a, r->values, n * sizeof *r->values);
+    spk__free(a, r->stamp, n * sizeof *r->stamp);
+    spk__free(a, r->text_at, n * sizeof *r->text_at);
+    spk__free(a, r->hint, r->hint_cap * sizeof *r->hint);
+    spk__jbuf_free(&r->text);
+    spk__jbuf_free(&r->line);
+    spk__jsonl_names_free(a, &r->names);
+}
+
+static spk_status spk__jsonl_row_init(const spk__jsonl_reader *rd, spk__jsonl_row *r) {
+    const spk_allocator *a = rd->alloc;
+    memset(r, 0, sizeof *r);
+    spk__jbuf_init(&r->text, a);
+    spk__jbuf_init(&r->line, a);
+    size_t n = (size_t)(rd->ncols ? rd->ncols : 1);
+    r->values = (spk_value *)spk__alloc(a, n * sizeof *r->values);
+    r->stamp = (size_t *)spk__alloc(a, n * sizeof *r->stamp);
+    r->text_at = (size_t *)spk__alloc(a, n * sizeof *r->text_at);
+    r->hint_cap = n < 16 ? 16 : n < 1024 ? n : 1024; /* members past it are looked up by hash */
+    r->hint = (int *)spk__alloc(a, r->hint_cap * sizeof *r->hint);
+    if (!r->values || !r->stamp || !r->text_at || !r->hint) {
+        spk__jsonl_row_free(a, r, rd->ncols);
+        return spk__nomem("a JSON reader's row", n * (sizeof *r->values + 2 * sizeof(size_t)));
+    }
+    for (size_t i = 0; i < n; i++) r->stamp[i] = 0;
+    for (size_t i = 0; i < r->hint_cap; i++) r->hint[i] = -1;
+    for (int c = 0; c < rd->ncols; c++) {
+        spk_status st = spk__jsonl_names_add(a, &r->names, c, c + 1, spk__jsonl_schema_name, rd->schema);
+        if (st != SPK_OK) {
+            spk__jsonl_row_free(a, r, rd->ncols);
+            return st;
+        }
+    }
+    return SPK_OK;
+}
+
+/* Reads one slice into its own table (a task of spk__par_run). */
+static spk_status spk__jsonl_read_slice(void *ctx, int worker, size_t task) {
+    (void)worker;
+    spk__jsonl_reader *rd = (spk__jsonl_reader *)ctx;
+    spk__jsonl_slice *sl = &rd->slices[task];
+    if (atomic_load_explicit(&rd->first_failed, memory_order_relaxed) < task) return SPK_OK; /* an earlier one failed */
+    spk_status st = spk_table_new(rd->alloc, rd->schema, &sl->table);
+    if (st != SPK_OK) return st;
+    spk__jsonl_row r;
+    if ((st = spk__jsonl_row_init(rd, &r)) != SPK_OK) return st;
+    const char *data = rd->in->data;
+    size_t pos = sl->begin, start, len, line_no = sl->first_line - 1;
+    while (spk__jsonl_next_line(data, sl->end, &pos, &start, &len)) {
+        line_no++;
+        const char *line = data + start;
+        if (spk__jsonl_blank(line, len)) continue;
+        spk__jsonl_bad bad;
+        bad.bad = false;
+        spk__json_doc *doc = NULL;
+        if ((st = spk__jsonl_parse_line(rd->alloc, line, len, &doc, &bad)) != SPK_OK) break;
+        if (doc) spk__jsonl_fill(rd, &r, spk__json_root(doc), line_no, &bad);
+        else
+            for (int c = 0; c < rd->ncols; c++) {
+                r.values[c] = spk_value_null_of(spk_schema_field(rd->schema, c)->type);
+                r.text_at[c] = SIZE_MAX;
+            }
+        if (bad.bad && rd->mode == SPK_READ_FAILFAST) {
+            spk__json_free(doc);
+            spk__jsonl_fail(rd->in, start, line_no, &bad, rd->schema, sl->message, sizeof sl->message);
+            size_t seen = atomic_load_explicit(&rd->first_failed, memory_order_relaxed);
+            while (task < seen && !atomic_compare_exchange_weak_explicit(&rd->first_failed, &seen, task,
+                                                                         memory_order_relaxed, memory_order_relaxed)) {
+            }
+            break;
+        }
+        if (bad.bad && rd->mode == SPK_READ_DROPMALFORMED) {
+            spk__json_free(doc);
+            continue;
+        }
+        if (r.text.failed) st = spk__nomem("a nested JSON value's text", r.text.cap);
+        for (int c = 0; c < rd->ncols && st == SPK_OK; c++)
+            if (r.text_at[c] != SIZE_MAX) r.values[c].as.str.ptr = r.text.p + r.text_at[c];
+        if (rd->corrupt >= 0 && bad.bad) { /* the line's text (else NULL, as fill left it) */
+            if (spk__jsonl_bad_utf8(line, len) == SIZE_MAX) r.values[rd->corrupt] = spk_value_strn(line, len);
+            else {
+                spk__jsonl_repair_utf8(&r.line, line, len);
+                if (r.line.failed) st = spk__nomem("a malformed line's text", len * 3);
+                r.values[rd->corrupt] = spk_value_strn(r.line.p ? r.line.p : "", r.line.len);
+            }
+        }
+        if (st == SPK_OK) st = spk_table_append_row(sl->table, r.values, rd->ncols);
+        spk__json_free(doc);
+        if (st != SPK_OK) break;
+    }
+    spk__jsonl_row_free(rd->alloc, &r, rd->ncols);
+    return st;
+}
+
+/* Cuts [begin, len) into slices at line breaks and numbers their first lines. */
+static spk_status spk__jsonl_slices(const spk_allocator *a, const spk__io_input *in, size_t begin,
+                                    spk__jsonl_slice **out, size_t *count, size_t *cap) {
+    size_t body = in->len - begin, size = body / 8;
+    if (size < SPK__JSONL_SLICE_MIN) size = SPK__JSONL_SLICE_MIN;
+    if (size > SPK__JSONL_SLICE_MAX) size = SPK__JSONL_SLICE_MAX;
+    size_t max = body > SPK__JSONL_PARALLEL_MIN ? body / size + 1 : 1, bytes = max * sizeof **out;
+    spk__jsonl_slice *s = (spk__jsonl_slice *)spk__alloc(a, bytes);
+    if (!s) return spk__nomem("input slices", bytes);
+    *cap = max;
+    size_t n = 0, at = begin, line = 1;
+    while (n == 0 || at < in->len) {
+        size_t end = in->len;
+        if (n + 1 < max && in->len - at > size) {
+            size_t from = at + size;
+            const char *nl = (const char *)memchr(in->data + from, '\n', in->len - from);
+            end = nl ? (size_t)(nl - in->data) + 1 : in->len;
+        }
+        s[n].begin = at;
+        s[n].end = end;
+        s[n].first_line = line;
+        s[n].table = NULL;
+        s[n].message[0] = '\0';
+        n++;
+        for (const char *p = in->data + at, *e = in->data + end;
+             p < e && (p = (const char *)memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+            line++;
+        at = end;
+    }
+    *out = s;
+    *count = n;
+    return SPK_OK;
+}
+
+/* The schema with every column nullable (as Spark reads files): a missing key is NULL. */
+static spk_status spk__jsonl_nullable(const spk_allocator *a, const spk_schema *given, spk_schema **out) {
+    int n = spk_schema_ncols(given);
+    bool all = true;
+    for (int i = 0; i < n; i++) all = all && spk_schema_field(given, i)->nullable;
+    if (all) {
+        *out = spk_schema_retain((spk_schema *)given);
+        return SPK_OK;
+    }
+    size_t bytes = (size_t)n * sizeof(spk_field);
+    spk_field *fields = (spk_field *)spk__alloc(a, bytes);
+    if (!fields) return spk__nomem("a schema", bytes);
+    for (int i = 0; i < n; i++) {
+        fields[i] = *spk_schema_field(given, i);
+        fields[i].nullable = true;
+    }
+    spk_status st = spk_schema_new(a, fields, n, out);
+    spk__free(a, fields, bytes);
+    return st;
+}
+
+static spk_df *spk__jsonl_read(spk_session *s, spk__io_input *in, spk_status input_status,
+                               const spk_json_options *opts) {
+    spk_json_options o;
+    memset(&o, 0, sizeof o);
+    if (opts) o = *opts;
+    spk_status st = SPK_OK;
+    if (!s) st = spk__fail(SPK_ERR_ARG, "spk_read_json: NULL session");
+    else if (o.mode != SPK_READ_PERMISSIVE && o.mode != SPK_READ_DROPMALFORMED && o.mode != SPK_READ_FAILFAST)
+        st = spk__fail(SPK_ERR_ARG, "spk_read_json: invalid mode %d", (int)o.mode);
+    else if (o.corrupt_column && !o.corrupt_column[0])
+        st = spk__fail(SPK_ERR_ARG, "spk_read_json: corrupt_column is empty");
+    else if (o.corrupt_column && o.schema) {
+        int c = spk_schema_index(o.schema, o.corrupt_column, false);
+        if (c < 0 || spk_schema_field(o.schema, c)->type.id != SPK_TYPE_STRING)
+            st = spk__fail(SPK_ERR_ARG, "spk_read_json: corrupt_column `%s` is not a STRING column of the schema",
+                           o.corrupt_column);
+    }
+    if (st == SPK_OK && input_status != SPK_OK) st = input_status; /* its error is already recorded */
+    if (st != SPK_OK) {
+        spk__io_input_free(in);
+        return NULL;
+    }
+    const spk_allocator *a = s->alloc;
+    size_t begin = in->len >= 3 && memcmp(in->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    spk_schema *schema = NULL;
+    bool has_corrupt = o.corrupt_column != NULL;
+    if (o.schema) st = spk__jsonl_nullable(a, o.schema, &schema);
+    else st = spk__jsonl_infer_schema(a, in, begin, &o, &schema, &has_corrupt);
+    spk__jsonl_reader rd;
+    memset(&rd, 0, sizeof rd);
+    rd.alloc = a;
+    rd.in = in;
+    rd.schema = schema;
+    rd.ncols = spk_schema_ncols(schema);
+    rd.corrupt = has_corrupt && schema ? spk_schema_index(schema, o.corrupt_column, false) : -1;
+    rd.mode = o.mode;
+    atomic_init(&rd.first_failed, SIZE_MAX);
+    if (st == SPK_OK) st = spk__jsonl_slices(a, in, begin, &rd.slices, &rd.nslices, &rd.slices_cap);
+    if (st == SPK_OK) st = spk__par_run(s, spk__par_workers(s, rd.nslices), rd.nslices, spk__jsonl_read_slice, &rd);
+    size_t failed = atomic_load_explicit(&rd.first_failed, memory_order_relaxed);
+    if (st == SPK_OK && failed != SIZE_MAX) st = spk__fail(SPK_ERR_PARSE, "%s", rd.slices[failed].message);
+    spk_table *t = NULL;
+    if (st == SPK_OK) {
+        t = rd.slices[0].table;
+        rd.slices[0].table = NULL;
+        for (size_t i = 1; i < rd.nslices && st == SPK_OK; i++) st = spk__table_adopt(t, rd.slices[i].table);
+    }
+    for (size_t i = 0; i < rd.nslices; i++) spk_table_free(rd.slices[i].table);
+    spk__free(a, rd.slices, rd.slices_cap * sizeof *rd.slices);
+    spk_schema_release(schema);
+    spk__io_input_free(in);
+    if (st != SPK_OK) {
+        spk_table_free(t);
+        return NULL;
+    }
+    spk_df *df = spk_df_from_table(s, t);
+    if (!df) spk_table_free(t);
+    return df;
+}
+
+SPKDEF spk_df *spk_read_json(spk_session *s, const char *path, const spk_json_options *opts) {
+    spk__io_input in;
+    spk_status st = spk__io_input_path(path, &in);
+    return spk__jsonl_read(s, &in, st, opts);
+}
+
+SPKDEF spk_df *spk_read_json_buffer(spk_session *s, const void *data, size_t len, const spk_json_options *opts) {
+    spk__io_input in;
+    spk__io_input_buffer(data, len, &in);
+    return spk__jsonl_read(s, &in, SPK_OK, opts);
+}
+
+SPKDEF spk_df *spk_read_json_file(spk_session *s, FILE *f, const spk_json_options *opts) {
+    spk__io_input in;
+    spk_status st = spk__io_input_file(f, &in);
+    return spk__jsonl_read(s, &in, st, opts);
+}
+
+/* ---------------------------------------------------------------- writing */
+
+
+/* Every string of t is UTF-8; checked before anything is written, so that
+ * a failed APPEND adds nothing. */
+static spk_status spk__jsonl_check_strings(const spk_table *t) {
+    const spk_schema *schema = spk_table_schema(t);
+    int ncols = spk_schema_ncols(schema);
+    spk_cursor cur;
+    spk_cursor_open(&cur, t);
+    for (size_t row = 1; spk_cursor_next(&cur); row++)
+        for (int c = 0; c < ncols; c++) {
+            spk_value v;
+            if (spk_schema_field(schema, c)->type.id != SPK_TYPE_STRING) continue;
+            spk_status st = spk_cursor_get(&cur, c, &v);
+            if (st != SPK_OK) return st;
+            size_t bad = v.is_null ? SIZE_MAX : spk__jsonl_bad_utf8(v.as.str.ptr, v.as.str.len);
+            if (bad != SIZE_MAX)
+                return spk__fail(SPK_ERR_ARG,
+                                 "row %zu, column `%s`: the string is not UTF-8 (byte 0x%02X at offset %zu); "
+                                 "JSON text must be UTF-8",
+                                 row, spk_schema_field(schema, c)->name, (unsigned char)v.as.str.ptr[bad], bad);
+        }
+    return SPK_OK;
+}
+
+static void spk__jsonl_write_value(spk__jbuf *b, const spk_value *v) {
+    char text[SPK_VALUE_TEXT_MAX];
+    switch ((spk_type_id)v->type.id) {
+    case SPK_TYPE_STRING: spk__jbuf_str(b, v->as.str.ptr, v->as.str.len); return;
+    case SPK_TYPE_DOUBLE:
+        spk_value_format(v, text, sizeof text);
+        if (isfinite(v->as.f64)) spk__jbuf_raw(b, text, strlen(text));
+        else spk__jbuf_str(b, text, strlen(text)); /* JSON has no number for NaN or the infinities */
+        return;
+    case SPK_TYPE_DATE:
+    case SPK_TYPE_TIMESTAMP:
+        spk_value_format(v, text, sizeof text);
+        spk__jbuf_str(b, text, strlen(text));
+        return;
+    case SPK_TYPE_BOOLEAN:
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_DECIMAL:
+        spk_value_format(v, text, sizeof text);
+        spk__jbuf_raw(b, text, strlen(text));
+        return;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT: break;
+    }
+    spk__jbuf_raw(b, "null", 4);
+}
+
+/* Runs df and writes its rows to out (opened by the caller; closed or aborted here). */
+static spk_status spk__jsonl_write(spk_df *df, spk__io_output *out, bool write_nulls, char **str, size_t *len) {
+    spk_table *t = NULL;
+    spk_status st = spk_df_collect(df, &t);
+    const spk_schema *schema = t ? spk_table_schema(t) : NULL;
+    int ncols = spk_schema_ncols(schema);
+    spk__jbuf b;
+    spk__jbuf_init(&b, &spk__default_allocator);
+    spk_cursor cur;
+    if (st == SPK_OK) st = spk__jsonl_check_strings(t);
+    if (st == SPK_OK) spk_cursor_open(&cur, t);
+    while (st == SPK_OK && spk_cursor_next(&cur)) {
+        b.len = 0;
+        spk__jbuf_raw(&b, "{", 1);
+        bool first = true;
+        for (int c = 0; c < ncols && st == SPK_OK; c++) {
+            spk_value v;
+            if ((st = spk_cursor_get(&cur, c, &v)) != SPK_OK) break;
+            if (v.is_null && !write_nulls) continue;
+            const char *name = spk_schema_field(schema, c)->name;
+            if (!first) spk__jbuf_raw(&b, ",", 1);
+            first = false;
+            spk__jbuf_str(&b, name, strlen(name));
+            spk__jbuf_raw(&b, ":", 1);
+            if (v.is_null) spk__jbuf_raw(&b, "null", 4);
+            else spk__jsonl_write_value(&b, &v);
+        }
+        spk__jbuf_raw(&b, "}\n", 2);
+        if (st == SPK_OK && b.failed) st = spk__nomem("a JSON line", b.cap);
+        if (st == SPK_OK) spk__io_write(out, b.p, b.len);
+        if (st == SPK_OK && out->failed) st = out->failed;
+    }
+    spk__jbuf_free(&b);
+    spk_table_free(t);
+    if (st != SPK_OK) {
+        spk__io_output_abort(out);
+        return st;
+    }
+    return spk__io_output_close(out, str, len);
+}
+
+/* Names must be UTF-8, and writing one twice would make objects with duplicate keys. */
+static spk_status spk__jsonl_check_columns(spk_df *df) {
+    if (!df) return spk__fail(SPK_ERR_ARG, "spk_write_json: NULL DataFrame");
+    const spk_schema *schema = spk_df_schema(df);
+    int n = spk_schema_ncols(schema);
+    for (int i = 0; i < n; i++) {
+        const char *name = spk_schema_field(schema, i)->name;
+        if (spk__jsonl_bad_utf8(name, strlen(name)) != SIZE_MAX)
+            return spk__fail(SPK_ERR_ARG, "column %d: its name is not UTF-8, which JSON text must be", i + 1);
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (spk__name_eq(spk_schema_field(schema, i)->name, spk_schema_field(schema, j)->name, false))
+                return spk__fail(SPK_ERR_ANALYSIS,
+                                 "[COLUMN_ALREADY_EXISTS] The column `%s` already exists: JSON objects cannot hold "
+                                 "a key twice (rename one of them)",
+                                 spk_schema_field(schema, i)->name);
+    return SPK_OK;
+}
+
+SPKDEF spk_status spk_write_json(spk_df *df, const char *path, const spk_json_write_options *opts) {
+    spk_json_write_options o;
+    memset(&o, 0, sizeof o);
+    if (opts) o = *opts;
+    spk_status st = spk__jsonl_check_columns(df);
+    if (st != SPK_OK) return st;
+    spk__io_output out;
+    bool skip;
+    if ((st = spk__io_output_path(path, o.mode, &out, &skip)) != SPK_OK) return st;
+    if (skip) return spk__io_output_close(&out, NULL, NULL);
+    return spk__jsonl_write(df, &out, o.write_nulls, NULL, NULL);
+}
+
+SPKDEF spk_status spk_write_json_file(spk_df *df, FILE *f, const spk_json_write_options *opts) {
+    spk_status st = spk__jsonl_check_columns(df);
+    if (st != SPK_OK) return st;
+    if (!f) return spk__fail(SPK_ERR_ARG, "spk_write_json_file: NULL FILE*");
+    spk__io_output out;
+    spk__io_output_file(f, &out);
+    return spk__jsonl_write(df, &out, opts && opts->write_nulls, NULL, NULL);
+}
+
+SPKDEF spk_status spk_write_json_string(spk_df *df, const spk_json_write_options *opts, char **out, size_t *len) {
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_write_json_string: NULL output");
+    *out = NULL;
+    if (len) *len = 0;
+    spk_status st = spk__jsonl_check_columns(df);
+    if (st != SPK_OK) return st;
+    spk__io_output o;
+    spk__io_output_string(&o);
+    return spk__jsonl_write(df, &o, opts && opts->write_nulls, out, len);
+}
+
+/* ---- src/testing.c ---- */
+/* testing: DataFrame and schema assertions (testing.h). */
+
+/* Cells in a report are cut as show()'s default does. */
+#define SPK__ASSERT_TRUNCATE 20
+/* Spaces between the two sides of a report. */
+#define SPK__ASSERT_GAP 4
+/* Tolerant comparisons spent pairing leftover rows that no sorted walk paired:
+ * beyond it, such rows are reported as differing (only pathological inputs
+ * get there: rows whose doubles are within tolerance yet sort apart). */
+#define SPK__ASSERT_PAIR_BUDGET 20000000u
+
+/* ------------------------------------------------------------ small helpers */
+
+static size_t spk__assert_bytes(size_t n, size_t each) { return (n ? n : 1) * each; }
+
+static void *spk__assert_array(size_t n, size_t each) {
+    size_t bytes;
+    if (spk__mul_overflows(n ? n : 1, each, &bytes)) return NULL;
+    return spk__calloc(&spk__default_allocator, bytes);
+}
+
+static void spk__assert_array_free(void *p, size_t n, size_t each) {
+    if (p) spk__free(&spk__default_allocator, p, spk__assert_bytes(n, each));
+}
+
+/* "1 row", "2 rows". */
+static void spk__assert_count(spk__textbuf *b, size_t n, const char *one, const char *many) {
+    spk__sb_printf(b, "%zu %s", n, n == 1 ? one : many);
+}
+
+/* The options with defaults filled in; nonsense values are SPK_ERR_ARG. */
+static spk_status spk__assert_options(const char *fn, const spk_df_equal_options *in, spk_df_equal_options *out) {
+    memset(out, 0, sizeof *out);
+    if (in) *out = *in;
+    if (!(out->rtol >= 0 && isfinite(out->rtol)) || !(out->atol >= 0 && isfinite(out->atol)))
+        return spk__fail(SPK_ERR_ARG, "%s: rtol and atol must be finite and not negative (got %g and %g)", fn,
+                         out->rtol, out->atol);
+    if (out->max_rows < 0) return spk__fail(SPK_ERR_ARG, "%s: max_rows is %d (0 means 20)", fn, out->max_rows);
+    if (out->rtol == 0 && out->atol == 0) {
+        out->rtol = 1e-5;
+        out->atol = 1e-8;
+    }
+    if (out->max_rows == 0) out->max_rows = 20;
+    return SPK_OK;
+}
+
+/* Writes `left` and `right` (lines ending in '\n') next to each other, the
+ * right side starting SPK__ASSERT_GAP columns after the widest left line. */
+static void spk__assert_side_by_side(spk__textbuf *out, const char *left, const char *right) {
+    size_t width = 0;
+    for (const char *p = left; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        size_t w = spk__display_width(p, n);
+        if (w > width) width = w;
+        p += n + (e ? 1 : 0);
+    }
+    const char *l = left, *r = right;
+    while (*l || *r) {
+        const char *le = strchr(l, '\n'), *re = strchr(r, '\n');
+        size_t ln = le ? (size_t)(le - l) : strlen(l), rn = re ? (size_t)(re - r) : strlen(r);
+        spk__sb_put(out, l, ln);
+        if (*r) {
+            spk__sb_fill(out, ' ', width - spk__display_width(l, ln) + SPK__ASSERT_GAP);
+            spk__sb_put(out, r, rn);
+        }
+        spk__sb_str(out, "\n");
+        l += ln + (le ? 1 : 0);
+        r += rn + (re ? 1 : 0);
+    }
+}
+
+/* The report as the caller's string, without its last newline. */
+static spk_status spk__assert_finish(spk__textbuf *msg, char **message) {
+    if (!msg->failed && msg->len && msg->p[msg->len - 1] == '\n') msg->p[--msg->len] = '\0';
+    char *text = NULL;
+    spk_status st = spk__sb_finish(msg, &text);
+    if (st != SPK_OK) return st;
+    /* the first line also goes to spk_last_error(), as any failure's message */
+    const char *nl = strchr(text, '\n');
+    spk__fail(SPK_ERR_ASSERTION, "%.*s", (int)(nl ? (size_t)(nl - text) : strlen(text)), text);
+    if (message) *message = text;
+    else spk_string_free(text);
+    return SPK_ERR_ASSERTION;
+}
+
+/* ------------------------------------------------------------ schemas */
+
+/* How two schemas line up: which columns differ, and for each actual column
+ * the expected column compared with it (-1: none). */
+typedef struct spk__assert_schema_diff {
+    int na, ne;
+    bool *bad_a, *bad_e;
+    int *ecol;
+    int differing; /* columns that differ, as the report counts them */
+} spk__assert_schema_diff;
+
+static void spk__assert_schema_diff_free(spk__assert_schema_diff *d) {
+    spk__assert_array_free(d->bad_a, (size_t)d->na, sizeof *d->bad_a);
+    spk__assert_array_free(d->bad_e, (size_t)d->ne, sizeof *d->bad_e);
+    spk__assert_array_free(d->ecol, (size_t)d->na, sizeof *d->ecol);
+    memset(d, 0, sizeof *d);
+}
+
+static bool spk__assert_field_same(const spk_field *a, const spk_field *e, bool check_nullable) {
+    return strcmp(a->name, e->name) == 0 && spk_type_equal(a->type, e->type) &&
+           (!check_nullable || a->nullable == e->nullable);
+}
+
+static spk_status spk__assert_schema_diff_make(const spk_schema *a, const spk_schema *e, const spk_df_equal_options *o,
+                                               spk__assert_schema_diff *d) {
+    memset(d, 0, sizeof *d);
+    d->na = spk_schema_ncols(a);
+    d->ne = spk_schema_ncols(e);
+    d->bad_a = (bool *)spk__assert_array((size_t)d->na, sizeof *d->bad_a);
+    d->bad_e = (bool *)spk__assert_array((size_t)d->ne, sizeof *d->bad_e);
+    d->ecol = (int *)spk__assert_array((size_t)d->na, sizeof *d->ecol);
+    bool *used = (bool *)spk__assert_array((size_t)d->ne, sizeof *used);
+    if (!d->bad_a || !d->bad_e || !d->ecol || !used) {
+        spk__assert_array_free(used, (size_t)d->ne, sizeof *used);
+        spk__assert_schema_diff_free(d);
+        return spk__nomem("schema comparison", spk__assert_bytes((size_t)spk_schema_ncols(a), sizeof(int)));
+    }
+    if (!o->ignore_column_order) {
+        int n = d->na > d->ne ? d->na : d->ne;
+        for (int i = 0; i < n; i++) {
+            const spk_field *fa = spk_schema_field(a, i), *fe = spk_schema_field(e, i);
+            if (i < d->na) d->ecol[i] = i < d->ne ? i : -1;
+            if (fa && fe && spk__assert_field_same(fa, fe, o->check_nullable)) continue;
+            if (fa) d->bad_a[i] = true;
+            if (fe) d->bad_e[i] = true;
+            d->differing++;
+        }
+    } else {
+        /* each actual column pairs with the first expected one of that exact name not paired yet */
+        for (int i = 0; i < d->na; i++) {
+            const spk_field *fa = spk_schema_field(a, i);
+            d->ecol[i] = -1;
+            for (int j = 0; j < d->ne && d->ecol[i] < 0; j++)
+                if (!used[j] && strcmp(fa->name, spk_schema_field(e, j)->name) == 0) {
+                    used[j] = true;
+                    d->ecol[i] = j;
+                }
+            const spk_field *fe = d->ecol[i] >= 0 ? spk_schema_field(e, d->ecol[i]) : NULL;
+            if (fe && spk__assert_field_same(fa, fe, o->check_nullable)) continue;
+            d->bad_a[i] = true;
+            if (d->ecol[i] >= 0) d->bad_e[d->ecol[i]] = true;
+            d->differing++;
+        }
+        for (int j = 0; j < d->ne; j++)
+            if (!used[j]) {
+                d->bad_e[j] = true;
+                d->differing++;
+            }
+    }
+    spk__assert_array_free(used, (size_t)d->ne, sizeof *used);
+    return SPK_OK;
+}
+
+/* One side of a schema report: its label, then printSchema's tree with a '*'
+ * before each differing column. */
+static void spk__assert_schema_side(spk__textbuf *b, const char *label, const spk_schema *s, const bool *bad) {
+    spk__sb_printf(b, "  %s\n  root\n", label);
+    for (int i = 0; i < spk_schema_ncols(s); i++) {
+        const spk_field *f = spk_schema_field(s, i);
+        char type[32];
+        spk_type_format(f->type, SPK_TYPE_TREE, type, sizeof type);
+        spk__sb_str(b, bad[i] ? "*  |-- " : "   |-- ");
+        spk__sb_str(b, f->name);
+        spk__sb_printf(b, ": %s (nullable = %s)\n", type, f->nullable ? "true" : "false");
+    }
+}
+
+static spk_status spk__assert_schema_report(const spk_schema *a, const spk_schema *e, const spk_df_equal_options *o,
+                                            const spk__assert_schema_diff *d, char **message) {
+    spk__textbuf msg = {NULL, 0, 0, false}, left = {NULL, 0, 0, false}, right = {NULL, 0, 0, false};
+    spk__sb_str(&msg, "[DIFFERENT_SCHEMA] Schemas do not match (");
+    spk__assert_count(&msg, (size_t)d->differing, "column differs", "columns differ");
+    spk__sb_str(&msg, o->ignore_column_order ? ", marked *; column order ignored)\n" : ", marked *)\n");
+    spk__assert_schema_side(&left, "actual", a, d->bad_a);
+    spk__assert_schema_side(&right, "expected", e, d->bad_e);
+    if (!left.failed && !right.failed) spk__assert_side_by_side(&msg, left.p, right.p);
+    else msg.failed = true;
+    if (left.p) spk__free(&spk__default_allocator, left.p, left.cap);
+    if (right.p) spk__free(&spk__default_allocator, right.p, right.cap);
+    return spk__assert_finish(&msg, message);
+}
+
+/* Compares two schemas: SPK_OK, SPK_ERR_ASSERTION with a report, or a failure.
+ * On SPK_OK, *diff (if not NULL) keeps the column pairing for the rows. */
+static spk_status spk__assert_schema_check(const spk_schema *a, const spk_schema *e, const spk_df_equal_options *o,
+                                           char **message, spk__assert_schema_diff *diff) {
+    spk__assert_schema_diff d;
+    spk_status st = spk__assert_schema_diff_make(a, e, o, &d);
+    if (st != SPK_OK) return st;
+    if (d.differing) st = spk__assert_schema_report(a, e, o, &d, message);
+    if (st == SPK_OK && diff) *diff = d;
+    else spk__assert_schema_diff_free(&d);
+    return st;
+}
+
+SPKDEF spk_status spk_assert_schema_equal(const spk_schema *actual, const spk_schema *expected,
+                                          const spk_df_equal_options *opts, char **message) {
+    if (message) *message = NULL;
+    if (!actual || !expected)
+        return spk__fail(SPK_ERR_ARG, "spk_assert_schema_equal: NULL %s schema", actual ? "expected" : "actual");
+    spk_df_equal_options o;
+    spk_status st = spk__assert_options("spk_assert_schema_equal", opts, &o);
+    if (st != SPK_OK) return st;
+    return spk__assert_schema_check(actual, expected, &o, message, NULL);
+}
+
+/* ------------------------------------------------------------ rows */
+
+/* Both collected sides, and how to read and order their rows. Columns are
+ * numbered as actual's; cols[1] gives expected's column for each. */
+typedef struct spk__assert_rows {
+    const spk_table *t[2]; /* actual, expected */
+    int *cols[2];
+    int ncols;
+    int *keys;  /* sort order: the columns that are not DOUBLE, then the DOUBLE ones */
+    int nplain; /* keys before the first DOUBLE one */
+    const spk_df_equal_options *o;
+} spk__assert_rows;
+
+static spk_value spk__assert_rows_cell(const spk__assert_rows *r, int side, size_t row, int col) {
+    spk_value v;
+    if (spk_table_get(r->t[side], row, r->cols[side][col], &v) != SPK_OK) v = spk_value_null();
+    return v;
+}
+
+/* The total order both sides are sorted by, over the first `nkeys` keys. */
+static int spk__assert_rows_cmp(const spk__assert_rows *r, int sa, size_t ra, int sb, size_t rb, int nkeys) {
+    for (int k = 0; k < nkeys; k++) {
+        spk_value x = spk__assert_rows_cell(r, sa, ra, r->keys[k]), y = spk__assert_rows_cell(r, sb, rb, r->keys[k]);
+        int c = spk_value_compare(&x, &y, true);
+        if (c) return c;
+    }
+    return 0;
+}
+
+static bool spk__assert_close(double a, double e, const spk_df_equal_options *o) {
+    if (isnan(a) || isnan(e)) return isnan(a) && isnan(e);
+    if (a == e) return true; /* infinities */
+    return fabs(a - e) <= o->atol + o->rtol * fabs(e);
+}
+
+/* Actual row ra equals expected row re: DOUBLEs within tolerance unless
+ * exact, everything else as spk_value_equal. */
+static bool spk__assert_rows_equal(const spk__assert_rows *r, size_t ra, size_t re) {
+    for (int c = 0; c < r->ncols; c++) {
+        spk_value x = spk__assert_rows_cell(r, 0, ra, c), y = spk__assert_rows_cell(r, 1, re, c);
+        bool doubles = x.type.id == SPK_TYPE_DOUBLE && y.type.id == SPK_TYPE_DOUBLE && !x.is_null && !y.is_null;
+        bool same = doubles && !r->o->exact ? spk__assert_close(x.as.f64, y.as.f64, r->o) : spk_value_equal(&x, &y);
+        if (!same) return false;
+    }
+    return true;
+}
+
+/* Stable bottom-up merge sort of one side's row numbers. */
+static void spk__assert_rows_sort(const spk__assert_rows *r, int side, size_t *idx, size_t *tmp, size_t n) {
+    size_t *src = idx, *dst = tmp;
+    for (size_t width = 1; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n, hi = mid + width < n ? mid + width : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                dst[k++] = spk__assert_rows_cmp(r, side, src[j], side, src[i], r->ncols) < 0 ? src[j++] : src[i++];
+            while (i < mid) dst[k++] = src[i++];
+            while (j < hi) dst[k++] = src[j++];
+        }
+        size_t *swap = src;
+        src = dst;
+        dst = swap;
+    }
+    if (src != idx) memcpy(idx, src, n * sizeof *idx);
+}
+
+/* Which rows differ: row numbers of actual (diff[0]) and expected (diff[1])
+ * to report, in the order to show them, and how many rows matched. */
+typedef struct spk__assert_rows_diff {
+    size_t *rows[2];
+    size_t n[2], cap[2];
+    size_t matched;
+} spk__assert_rows_diff;
+
+static void spk__assert_rows_diff_free(spk__assert_rows_diff *d) {
+    for (int s = 0; s < 2; s++) spk__assert_array_free(d->rows[s], d->cap[s], sizeof *d->rows[s]);
+    memset(d, 0, sizeof *d);
+}
+
+/* Row order checked: row i against row i, then the rows past the shorter side. */
+static spk_status spk__assert_rows_diff_ordered(const spk__assert_rows *r, spk__assert_rows_diff *d) {
+    size_t na = spk_table_nrows(r->t[0]), ne = spk_table_nrows(r->t[1]), common = na < ne ? na : ne;
+    d->cap[0] = na;
+    d->cap[1] = ne;
+    for (int s = 0; s < 2; s++) {
+        d->rows[s] = (size_t *)spk__assert_array(d->cap[s], sizeof *d->rows[s]);
+        if (!d->rows[s]) return spk__nomem("row comparison", spk__assert_bytes(d->cap[s], sizeof(size_t)));
+    }
+    for (size_t i = 0; i < common; i++) {
+        if (spk__assert_rows_equal(r, i, i)) {
+            d->matched++;
+        } else {
+            d->rows[0][d->n[0]++] = i;
+            d->rows[1][d->n[1]++] = i;
+        }
+    }
+    for (size_t i = common; i < na; i++) d->rows[0][d->n[0]++] = i;
+    for (size_t i = common; i < ne; i++) d->rows[1][d->n[1]++] = i;
+    return SPK_OK;
+}
+
+/* Rows of one group (same non-DOUBLE values) left unpaired by the exact walk,
+ * paired when within tolerance: first by walking both in sorted order (rows
+ * that differ by noise sort alike), then any pair left, within a budget. */
+static void spk__assert_rows_pair_group(const spk__assert_rows *r, const size_t *la, const size_t *le, size_t n_a,
+                                        size_t n_e, bool *ma, bool *me, size_t *matched, size_t *budget) {
+    size_t p = 0, q = 0;
+    while (p < n_a && q < n_e) {
+        if (spk__assert_rows_equal(r, la[p], le[q])) {
+            ma[p++] = me[q++] = true;
+            ++*matched;
+        } else if (spk__assert_rows_cmp(r, 0, la[p], 1, le[q], r->ncols) < 0) {
+            p++;
+        } else {
+            q++;
+        }
+    }
+    for (p = 0; p < n_a; p++) {
+        for (q = 0; !ma[p] && q < n_e && *budget; q++) {
+            if (me[q]) continue;
+            --*budget;
+            if (spk__assert_rows_equal(r, la[p], le[q])) {
+                ma[p] = me[q] = true;
+                ++*matched;
+            }
+        }
+    }
+}
+
+/* Any order: both sides sorted, equal rows paired by a merge walk, then rows
+ * equal within tolerance paired among those left. */
+static spk_status spk__assert_rows_diff_unordered(const spk__assert_rows *r, spk__assert_rows_diff *d) {
+    size_t n[2] = {spk_table_nrows(r->t[0]), spk_table_nrows(r->t[1])};
+    size_t *idx[2] = {NULL, NULL}, *tmp = NULL;
+    bool *paired[2] = {NULL, NULL};
+    size_t most = n[0] > n[1] ? n[0] : n[1];
+    spk_status st = SPK_OK;
+    tmp = (size_t *)spk__assert_array(most, sizeof *tmp);
+    for (int s = 0; s < 2; s++) {
+        idx[s] = (size_t *)spk__assert_array(n[s], sizeof *idx[s]);
+        paired[s] = (bool *)spk__assert_array(n[s], sizeof *paired[s]);
+    }
+    if (!tmp || !idx[0] || !idx[1] || !paired[0] || !paired[1]) {
+        st = spk__nomem("row comparison", spk__assert_bytes(most, sizeof(size_t)));
+        goto done;
+    }
+    for (int s = 0; s < 2; s++) {
+        for (size_t i = 0; i < n[s]; i++) idx[s][i] = i;
+        spk__assert_rows_sort(r, s, idx[s], tmp, n[s]);
+    }
+    for (size_t i = 0, j = 0; i < n[0] && j < n[1];) {
+        int c = spk__assert_rows_cmp(r, 0, idx[0][i], 1, idx[1][j], r->ncols);
+        if (c == 0) {
+            paired[0][i++] = paired[1][j++] = true;
+            d->matched++;
+        } else if (c < 0) {
+            i++;
+        } else {
+            j++;
+        }
+    }
+    /* the rows left, still sorted, compacted to the front of idx */
+    size_t left[2] = {0, 0};
+    for (int s = 0; s < 2; s++) {
+        for (size_t i = 0; i < n[s]; i++)
+            if (!paired[s][i]) idx[s][left[s]++] = idx[s][i];
+        memset(paired[s], 0, spk__assert_bytes(n[s], sizeof *paired[s]));
+    }
+    if (!r->o->exact && r->nplain < r->ncols) {
+        size_t budget = SPK__ASSERT_PAIR_BUDGET;
+        for (size_t i = 0, j = 0; i < left[0] && j < left[1];) {
+            int c = spk__assert_rows_cmp(r, 0, idx[0][i], 1, idx[1][j], r->nplain);
+            if (c < 0) {
+                i++;
+            } else if (c > 0) {
+                j++;
+            } else {
+                size_t i2 = i + 1, j2 = j + 1;
+                while (i2 < left[0] && spk__assert_rows_cmp(r, 0, idx[0][i], 0, idx[0][i2], r->nplain) == 0) i2++;
+                while (j2 < left[1] && spk__assert_rows_cmp(r, 1, idx[1][j], 1, idx[1][j2], r->nplain) == 0) j2++;
+                spk__assert_rows_pair_group(r, idx[0] + i, idx[1] + j, i2 - i, j2 - j, paired[0] + i, paired[1] + j,
+                                            &d->matched, &budget);
+                i = i2;
+                j = j2;
+            }
+        }
+    }
+    for (int s = 0; s < 2; s++) {
+        size_t k = 0;
+        for (size_t i = 0; i < left[s]; i++)
+            if (!paired[s][i]) idx[s][k++] = idx[s][i];
+        d->rows[s] = idx[s]; /* handed over: the unpaired rows in sorted order */
+        d->n[s] = k;
+        d->cap[s] = n[s];
+        idx[s] = NULL;
+    }
+done:
+    spk__assert_array_free(tmp, most, sizeof *tmp);
+    for (int s = 0; s < 2; s++) {
+        spk__assert_array_free(idx[s], n[s], sizeof *idx[s]);
+        spk__assert_array_free(paired[s], n[s], sizeof *paired[s]);
+    }
+    return st;
+}
+
+/* One cell as show() prints it: escaped and cut at 20 characters. */
+static void spk__assert_cell(spk__textbuf *cell, const spk_value *v) {
+    char buf[SPK_VALUE_TEXT_MAX];
+    if (!v->is_null && v->type.id == SPK_TYPE_STRING) {
+        spk__show_cell(cell, v->as.str.ptr, v->as.str.len, SPK__ASSERT_TRUNCATE);
+    } else {
+        size_t len = spk_value_format(v, buf, sizeof buf);
+        spk__show_cell(cell, buf, len < sizeof buf ? len : sizeof buf - 1, SPK__ASSERT_TRUNCATE);
+    }
+}
+
+/* The text of one cell of a side's table: line 0 is the header, line k the
+ * row rows[k - 1]; column -1 is the row number. */
+static void spk__assert_table_cell(spk__textbuf *cell, const spk__assert_rows *r, const spk_schema *names, int side,
+                                   const size_t *rows, size_t line, int c) {
+    if (line == 0) {
+        const char *name = c < 0 ? "row" : spk_schema_field(names, c)->name;
+        spk__show_cell(cell, name, strlen(name), 0); /* show() never cuts the header */
+    } else if (c < 0) {
+        cell->len = 0;
+        spk__sb_printf(cell, "%zu", rows[line - 1]);
+    } else {
+        spk_value v = spk__assert_rows_cell(r, side, rows[line - 1], c);
+        spk__assert_cell(cell, &v);
+    }
+}
+
+/* One side of a rows report: its label, then the first `shown` of `rows` as
+ * show() draws a table (with the row numbers first when numbered), then how
+ * many were left out. */
+static void spk__assert_rows_side(spk__textbuf *b, const char *label, const spk__assert_rows *r,
+                                  const spk_schema *names, int side, const size_t *rows, size_t nrows, size_t shown,
+                                  bool numbered) {
+    spk__textbuf cell = {NULL, 0, 0, false}, sep = {NULL, 0, 0, false};
+    int first = numbered ? -1 : 0, ncols = r->ncols;
+    size_t *widths = (size_t *)spk__assert_array((size_t)(ncols + 1), sizeof *widths); /* [c + 1] for column c */
+    if (!widths) {
+        b->failed = true;
+        return;
+    }
+    for (int c = first; c < ncols; c++) {
+        size_t *w = &widths[c + 1];
+        *w = 3; /* Spark's minimum width */
+        for (size_t line = 0; line <= shown && !cell.failed; line++) {
+            spk__assert_table_cell(&cell, r, names, side, rows, line, c);
+            size_t cw = cell.failed ? 0 : spk__display_width(cell.p, cell.len);
+            if (cw > *w) *w = cw;
+        }
+    }
+    for (int c = first; c < ncols; c++) {
+        spk__sb_str(&sep, "+");
+        spk__sb_fill(&sep, '-', widths[c + 1]);
+    }
+    spk__sb_str(&sep, ncols > first ? "+\n" : "++\n");
+    spk__sb_printf(b, "%s\n", label);
+    if (!sep.failed) spk__sb_str(b, sep.p);
+    for (size_t line = 0; line <= shown && !cell.failed && !sep.failed; line++) {
+        for (int c = first; c < ncols && !cell.failed; c++) {
+            spk__assert_table_cell(&cell, r, names, side, rows, line, c);
+            if (cell.failed) break;
+            spk__sb_str(b, "|");
+            spk__sb_fill(b, ' ', widths[c + 1] - spk__display_width(cell.p, cell.len)); /* right-aligned, as show() */
+            spk__sb_put(b, cell.p, cell.len);
+        }
+        spk__sb_str(b, ncols > first ? "|\n" : "||\n");
+        if (line == 0) spk__sb_str(b, sep.p);
+    }
+    if (!sep.failed) spk__sb_str(b, sep.p);
+    if (nrows > shown) {
+        spk__assert_count(b, nrows - shown, "more row", "more rows");
+        spk__sb_str(b, " not shown\n");
+    }
+    if (cell.failed || sep.failed) b->failed = true;
+    if (cell.p) spk__free(&spk__default_allocator, cell.p, cell.cap);
+    if (sep.p) spk__free(&spk__default_allocator, sep.p, sep.cap);
+    spk__assert_array_free(widths, (size_t)(ncols + 1), sizeof *widths);
+}
+
+static spk_status spk__assert_rows_report(const spk__assert_rows *r, const spk_schema *names,
+                                          const spk__assert_rows_diff *d, char **message) {
+    const spk_df_equal_options *o = r->o;
+    spk__textbuf msg = {NULL, 0, 0, false}, left = {NULL, 0, 0, false}, right = {NULL, 0, 0, false};
+    spk__sb_str(&msg, "[DIFFERENT_ROWS] ");
+    if (o->check_row_order) {
+        size_t na = spk_table_nrows(r->t[0]), ne = spk_table_nrows(r->t[1]);
+        size_t common = na < ne ? na : ne, differ = common - d->matched;
+        const char *sep = "";
+        if (differ) {
+            spk__assert_count(&msg, differ, "row differs", "rows differ");
+            sep = ", ";
+        }
+        if (na > ne) {
+            spk__sb_str(&msg, sep);
+            spk__assert_count(&msg, na - ne, "row only in actual", "rows only in actual");
+        } else if (ne > na) {
+            spk__sb_str(&msg, sep);
+            spk__assert_count(&msg, ne - na, "row only in expected", "rows only in expected");
+        }
+        spk__sb_str(&msg, " (");
+        spk__assert_count(&msg, d->matched, "row matches", "rows match");
+        spk__sb_str(&msg, " in order)\n");
+    } else {
+        spk__assert_count(&msg, d->n[0], "row only in actual", "rows only in actual");
+        spk__sb_str(&msg, ", ");
+        spk__assert_count(&msg, d->n[1], "row only in expected", "rows only in expected");
+        spk__sb_str(&msg, " (");
+        spk__assert_count(&msg, d->matched, "row matches", "rows match");
+        spk__sb_str(&msg, ")\n");
+    }
+    size_t cap = (size_t)o->max_rows;
+    bool numbered = o->check_row_order;
+    spk__assert_rows_side(&left, numbered ? "actual" : "only in actual", r, names, 0, d->rows[0], d->n[0],
+                          d->n[0] < cap ? d->n[0] : cap, numbered);
+    spk__assert_rows_side(&right, numbered ? "expected" : "only in expected", r, names, 1, d->rows[1], d->n[1],
+                          d->n[1] < cap ? d->n[1] : cap, numbered);
+    if (!left.failed && !right.failed) spk__assert_side_by_side(&msg, left.p, right.p);
+    else msg.failed = true;
+    if (left.p) spk__free(&spk__default_allocator, left.p, left.cap);
+    if (right.p) spk__free(&spk__default_allocator, right.p, right.cap);
+    return spk__assert_finish(&msg, message);
+}
+
+static spk_status spk__assert_rows_check(spk__assert_rows *r, const spk_schema *names, char **message) {
+    spk__assert_rows_diff d;
+    memset(&d, 0, sizeof d);
+    spk_status st =
+        r->o->check_row_order ? spk__assert_rows_diff_ordered(r, &d) : spk__assert_rows_diff_unordered(r, &d);
+    if (st == SPK_OK && (d.n[0] || d.n[1])) st = spk__assert_rows_report(r, names, &d, message);
+    spk__assert_rows_diff_free(&d);
+    return st;
+}
+
+SPKDEF spk_status spk_assert_df_equal(spk_df *actual, spk_df *expected, const spk_df_equal_options *opts,
+                                      char **message) {
+    if (message) *message = NULL;
+    if (!actual || !expected)
+        return spk__fail(SPK_ERR_ARG, "spk_assert_df_equal: NULL %s DataFrame (an earlier call failed: see its error)",
+                         actual ? "expected" : "actual");
+    spk_df_equal_options o;
+    spk_status st = spk__assert_options("spk_assert_df_equal", opts, &o);
+    if (st != SPK_OK) return st;
+    spk_table *tables[2] = {NULL, NULL};
+    st = spk_df_collect(actual, &tables[0]);
+    if (st == SPK_OK) st = spk_df_collect(expected, &tables[1]);
+    if (st != SPK_OK) {
+        spk_table_free(tables[0]);
+        return st;
+    }
+    const spk_schema *sa = spk_table_schema(tables[0]), *se = spk_table_schema(tables[1]);
+    spk__assert_schema_diff sd;
+    memset(&sd, 0, sizeof sd);
+    st = spk__assert_schema_check(sa, se, &o, message, &sd);
+    spk__assert_rows r;
+    memset(&r, 0, sizeof r);
+    r.ncols = sd.na;
+    r.o = &o;
+    r.t[0] = tables[0];
+    r.t[1] = tables[1];
+    if (st == SPK_OK) {
+        r.cols[0] = (int *)spk__assert_array((size_t)r.ncols, sizeof(int));
+        r.keys = (int *)spk__assert_array((size_t)r.ncols, sizeof(int));
+        if (!r.cols[0] || !r.keys) st = spk__nomem("row comparison", spk__assert_bytes((size_t)r.ncols, sizeof(int)));
+    }
+    if (st == SPK_OK) {
+        r.cols[1] = sd.ecol;
+        for (int c = 0; c < r.ncols; c++) {
+            r.cols[0][c] = c;
+            if (spk_schema_field(sa, c)->type.id != SPK_TYPE_DOUBLE) r.keys[r.nplain++] = c;
+        }
+        int k = r.nplain;
+        for (int c = 0; c < r.ncols; c++)
+            if (spk_schema_field(sa, c)->type.id == SPK_TYPE_DOUBLE) r.keys[k++] = c;
+        st = spk__assert_rows_check(&r, sa, message);
+    }
+    spk__assert_array_free(r.cols[0], (size_t)r.ncols, sizeof(int));
+    spk__assert_array_free(r.keys, (size_t)r.ncols, sizeof(int));
+    spk__assert_schema_diff_free(&sd);
+    spk_table_free(tables[0]);
+    spk_table_free(tables[1]);
+    return st;
+}
+
+/* ------------------------------------------------------------ the _at forms */
+
+static bool spk__assert_print(spk_status st, char *message, const char *file, int line) {
+    if (st == SPK_OK) return true;
+    if (!file) file = "?";
+    if (st == SPK_ERR_ASSERTION && message) fprintf(stderr, "%s:%d: %s\n", file, line, message);
+    else fprintf(stderr, "%s:%d: %s: %s\n", file, line, spk_status_name(st), spk_last_error());
+    spk_string_free(message);
+    return false;
+}
+
+SPKDEF bool spk_assert_df_equal_at(spk_df *actual, spk_df *expected, const spk_df_equal_options *opts, const char *file,
+                                   int line) {
+    char *message = NULL;
+    spk_status st = spk_assert_df_equal(actual, expected, opts, &message);
+    return spk__assert_print(st, message, file, line);
+}
+
+SPKDEF bool spk_assert_schema_equal_at(const spk_schema *actual, const spk_schema *expected,
+                                       const spk_df_equal_options *opts, const char *file, int line) {
+    char *message = NULL;
+    spk_status st = spk_assert_schema_equal(actual, expected, opts, &message);
+    return spk__assert_print(st, message, file, line);
 }
 
 #endif /* SPARKLESS_IMPLEMENTATION */

@@ -50,7 +50,8 @@ extern "C" { /* closed by tools/amalgamate after the last module's declarations 
     X(SPK_ERR_UNSUPPORTED,  "UnsupportedOperationException", "not supported")      \
     X(SPK_ERR_STATE,        "IllegalStateException",    "invalid state")            \
     X(SPK_ERR_INTERNAL,     "SparkException",           "internal error")          \
-    X(SPK_ERR_ANALYSIS,     "AnalysisException",        "invalid query")
+    X(SPK_ERR_ANALYSIS,     "AnalysisException",        "invalid query")            \
+    X(SPK_ERR_ASSERTION,    "PySparkAssertionError",    "assertion failed")
 
 typedef enum spk_status {
 #define SPK__STATUS_ENUM(code, category, message) code,

@@ -76,6 +76,16 @@
      wire     the versioned binary wire format (docs/wire-format.md):
               spk_expr_encode/decode, spk_expr_equal, scan tasks
               (spk_scan_task_encode/decode/run) for workers
+     io       what the readers and writers share: parse modes
+              (spk_read_mode: PERMISSIVE, DROPMALFORMED, FAILFAST), write
+              modes for files
+     csv      spk_read_csv (path, buffer, FILE*; header, delimiter, quotes,
+              multiline, null value, schema or inference, corrupt-record
+              column; parallel), spk_write_csv (path, FILE*, string)
+     jsonl    JSON Lines: spk_read_json, spk_write_json (same shapes)
+     testing  spk_assert_df_equal / spk_assert_schema_equal (PySpark's
+              assertDataFrameEqual: row order, column order, nullability,
+              float tolerance; a diff a person can read), SPK_ASSERT_ macros
 
    CONFIGURATION MACROS (define them before including the implementation)
 
@@ -428,6 +438,13 @@
        reached only through spk_udf_call: a name in SQL text or spk_call
        means the built-in. The wire format is sparkless's own, not Spark
        Connect's.
+     - Files: readers load eagerly into a table (Spark reads lazily, at
+       each action); writers write one file, not a directory of part files.
+       JSON nested objects and arrays are read as STRING columns holding
+       their JSON text (there are no struct or array types yet), and
+       JSON's NaN and infinities are written as strings, as Spark writes
+       them. The assertions compare DECIMAL values exactly and apply the
+       float tolerance to DOUBLE columns only.
      - Doubles print with the shortest digits that read back exactly, as
        JDK 19+'s Double.toString does; the older JDKs Spark often runs on
        occasionally print one digit more than needed.

@@ -562,8 +562,17 @@ static spk__parse_result spk__parse_timestamp(const char *s, size_t len, int64_t
         }
         if (i != len) return SPK__MALFORMED;
     }
-    *out = (int64_t)days * SPK__MICROS_PER_DAY +
-           ((int64_t)hour * 3600 + minute * 60 + second - offset_seconds) * SPK__MICROS_PER_SECOND + micros;
+    /* Far-off dates pass the microsecond range: refused, never wrapped. A
+     * time of day of the other sign folds into the day count first, so the
+     * extreme timestamps (whose day alone would not fit) still read back. */
+    int64_t d = days;
+    int64_t within = ((int64_t)hour * 3600 + minute * 60 + second - offset_seconds) * SPK__MICROS_PER_SECOND + micros;
+    if (d < 0 && within > 0) d++, within -= SPK__MICROS_PER_DAY;
+    else if (d > 0 && within < 0) d--, within += SPK__MICROS_PER_DAY;
+    if (d > INT64_MAX / SPK__MICROS_PER_DAY || d < INT64_MIN / SPK__MICROS_PER_DAY) return SPK__OVERFLOW;
+    int64_t base = d * SPK__MICROS_PER_DAY;
+    if ((base > 0 && within > INT64_MAX - base) || (base < 0 && within < INT64_MIN - base)) return SPK__OVERFLOW;
+    *out = base + within;
     return SPK__PARSED;
 }
 

@@ -31,6 +31,7 @@ static void test_status_names(void) {
         {SPK_ERR_STATE, "SPK_ERR_STATE", "invalid state", "IllegalStateException"},
         {SPK_ERR_INTERNAL, "SPK_ERR_INTERNAL", "internal error", "SparkException"},
         {SPK_ERR_ANALYSIS, "SPK_ERR_ANALYSIS", "invalid query", "AnalysisException"},
+        {SPK_ERR_ASSERTION, "SPK_ERR_ASSERTION", "assertion failed", "PySparkAssertionError"},
     };
     int n = (int)(sizeof expect / sizeof expect[0]);
     CHECK_EQ_INT(n, SPK_STATUS_COUNT);

@@ -768,6 +768,13 @@ static void test_parse_timestamp(void) {
         {"2020-01-01X12:34:56", SPK_ERR_PARSE, 0},
         {"2020-01-01 12:34:56 junk", SPK_ERR_PARSE, 0},
         {"2020-01-01 ab:cd:ef", SPK_ERR_PARSE, 0},
+        /* The extremes read back exactly; one microsecond beyond is out of range, never wrapped. */
+        {"-290308-12-21 19:59:05.224192", SPK_OK, INT64_MIN},
+        {"294247-01-10 04:00:54.775807", SPK_OK, INT64_MAX},
+        {"-290308-12-21 19:59:05.224191", SPK_ERR_RANGE, 0},
+        {"294247-01-10 04:00:54.775808", SPK_ERR_RANGE, 0},
+        {"294247-01-11 00:00:00", SPK_ERR_RANGE, 0},
+        {"-290308-12-21 00:00:00+01:00", SPK_ERR_RANGE, 0},
     };
     run_int_cases(T(SPK_TYPE_TIMESTAMP), cases, NELEMS(cases));
 }

@@ -1,0 +1,1504 @@
+/* csv: the CSV reader and writer (csv.h). */
+#include "io.c"
+#include "csv.h"
+
+/* How a read goes: the input is held whole in memory; the header (or, with
+ * no schema, the first record) is read on the calling thread; the rest is
+ * cut into slices at record boundaries (line breaks; with multiline, line
+ * breaks outside quotes, found by reading the records in order) and the
+ * slices are parsed in parallel, each into a table of its own, which are
+ * then joined in order (spk__table_adopt). Fields are read in place: only
+ * a quoted field with escapes or doubled quotes is copied, into a scratch
+ * buffer, and numbers and dates have fast parsers for their plain forms
+ * (spk_value_parse's parser takes the rest, so what is accepted is exactly
+ * what spk_value_parse accepts). Line numbers in messages are counted per
+ * slice and added up afterwards. */
+
+/* ---------------------------------------------------------------- dialect */
+
+/* Byte classes (a byte may be several). */
+enum { SPK__CSV_DELIM = 1, SPK__CSV_EOL = 2, SPK__CSV_QUOTE = 4, SPK__CSV_ESCAPE = 8, SPK__CSV_SPACE = 16 };
+
+typedef struct spk__csv_dialect {
+    char delimiter, quote, escape;
+    bool multiline, trim_leading, trim_trailing;
+    const char *null_value;
+    size_t null_len;
+    unsigned char cls[256];
+} spk__csv_dialect;
+
+/* Space, for trimming, blank lines and the writer's quoting: ' ', \t, \f,
+ * \v, unless the byte has another role. */
+static spk_status spk__csv_dialect_init(spk__csv_dialect *d, char delimiter, char quote, char escape,
+                                        const char *null_value, const char *who) {
+    memset(d, 0, sizeof *d);
+    d->delimiter = delimiter ? delimiter : ',';
+    d->quote = quote ? quote : '"';
+    d->escape = escape ? escape : '\\';
+    d->null_value = null_value ? null_value : "";
+    d->null_len = strlen(d->null_value);
+    if (d->delimiter == d->quote)
+        return spk__fail(SPK_ERR_ARG, "%s: the delimiter and the quote are the same character ('%c')", who, d->quote);
+    const char roles[3] = {d->delimiter, d->quote, d->escape};
+    static const char *const role_names[3] = {"delimiter", "quote", "escape"};
+    for (int i = 0; i < 3; i++)
+        if (roles[i] == '\n' || roles[i] == '\r')
+            return spk__fail(SPK_ERR_ARG, "%s: the %s cannot be a line break", who, role_names[i]);
+    d->cls['\n'] |= SPK__CSV_EOL;
+    d->cls['\r'] |= SPK__CSV_EOL;
+    d->cls[(unsigned char)d->delimiter] |= SPK__CSV_DELIM;
+    d->cls[(unsigned char)d->quote] |= SPK__CSV_QUOTE;
+    d->cls[(unsigned char)d->escape] |= SPK__CSV_ESCAPE;
+    static const char spaces[4] = {' ', '\t', '\f', '\v'};
+    for (int i = 0; i < 4; i++)
+        if (!d->cls[(unsigned char)spaces[i]]) d->cls[(unsigned char)spaces[i]] = SPK__CSV_SPACE;
+    return SPK_OK;
+}
+
+/* ---------------------------------------------------------------- tokenizer */
+
+/* A reader over data[pos, end): the whole input or one slice. Lines are
+ * counted from the reader's start. */
+typedef struct spk__csv_reader {
+    const spk__csv_dialect *d;
+    const char *data;
+    size_t pos, end;
+    size_t line, line_start;  /* the line holding pos, and where it starts */
+    size_t record_end;        /* after a record's last field: where it ends (before its line break) */
+    size_t end_line, end_line_start;
+    bool scan_only;           /* only finding record ends: quoted text is not unescaped */
+    char *scratch;            /* the current record's unescaped quoted fields */
+    size_t scratch_len, scratch_cap;
+} spk__csv_reader;
+
+enum { SPK__CSV_FIELD_OK, SPK__CSV_UNTERMINATED, SPK__CSV_AFTER_QUOTE };
+#define SPK__CSV_IN_DATA ((size_t)-1)
+
+/* One field as read. */
+typedef struct spk__csv_tok {
+    const char *text;       /* the value's bytes (NULL: in the reader's scratch at scratch_at) */
+    size_t len, scratch_at;
+    size_t start, raw_len;  /* data[start, start + raw_len): the field as written, quotes included */
+    size_t line, line_start;
+    size_t problem_at;      /* the byte a problem is blamed on, on line problem_line */
+    size_t problem_line, problem_line_start;
+    unsigned char problem;
+    bool quoted, last;      /* last: the record ends after this field */
+} spk__csv_tok;
+
+static void spk__csv_reader_init(spk__csv_reader *r, const spk__csv_dialect *d, const char *data, size_t pos,
+                                 size_t end) {
+    memset(r, 0, sizeof *r);
+    r->d = d;
+    r->data = data;
+    r->pos = pos;
+    r->end = end;
+    r->line_start = pos;
+}
+
+static void spk__csv_reader_free(spk__csv_reader *r) {
+    if (r->scratch) spk__free(&spk__default_allocator, r->scratch, r->scratch_cap);
+    r->scratch = NULL;
+    r->scratch_cap = r->scratch_len = 0;
+}
+
+static spk_status spk__csv_scratch_put(spk__csv_reader *r, const char *p, size_t n) {
+    if (r->scan_only || !n) return SPK_OK;
+    if (r->scratch_cap - r->scratch_len < n) {
+        size_t cap = r->scratch_cap ? r->scratch_cap : 256;
+        while (cap - r->scratch_len < n) {
+            if (cap > SIZE_MAX / 2) return spk__nomem("a CSV field", SIZE_MAX);
+            cap *= 2;
+        }
+        char *q = (char *)spk__realloc(&spk__default_allocator, r->scratch, r->scratch_cap, cap);
+        if (!q) return spk__nomem("a CSV field", cap);
+        r->scratch = q;
+        r->scratch_cap = cap;
+    }
+    memcpy(r->scratch + r->scratch_len, p, n);
+    r->scratch_len += n;
+    return SPK_OK;
+}
+
+/* The length of the line break at data[p] (which is \r or \n). */
+static size_t spk__csv_eol_len(const char *data, size_t p, size_t end) {
+    return data[p] == '\r' && p + 1 < end && data[p + 1] == '\n' ? 2 : 1;
+}
+
+/* A quoted field from its opening quote at f->start; leaves r->pos on the
+ * delimiter or line break after it (or at the end). */
+static spk_status spk__csv_read_quoted(spk__csv_reader *r, spk__csv_tok *f) {
+    const unsigned char *cls = r->d->cls;
+    const char *data = r->data;
+    size_t end = r->end, q = f->start + 1, seg = q, at = r->scratch_len;
+    bool copied = false;
+    spk_status st;
+    for (;;) {
+        while (q < end && !(cls[(unsigned char)data[q]] & (SPK__CSV_QUOTE | SPK__CSV_ESCAPE | SPK__CSV_EOL))) q++;
+        if (q >= end) break; /* open at the end of the input */
+        unsigned char c = (unsigned char)data[q];
+        unsigned k = cls[c];
+        if (k & SPK__CSV_QUOTE) { /* before the escape: an escape equal to the quote doubles it */
+            if (q + 1 < end && data[q + 1] == data[q]) {
+                if ((st = spk__csv_scratch_put(r, data + seg, q + 1 - seg)) != SPK_OK) return st;
+                copied = true;
+                q += 2;
+                seg = q;
+                continue;
+            }
+            if (copied) {
+                if ((st = spk__csv_scratch_put(r, data + seg, q - seg)) != SPK_OK) return st;
+                f->text = NULL;
+                f->scratch_at = at;
+                f->len = r->scratch_len - at;
+            } else {
+                f->text = data + f->start + 1;
+                f->len = q - f->start - 1;
+            }
+            q++;
+            f->raw_len = q - f->start;
+            while (q < end && (cls[(unsigned char)data[q]] & SPK__CSV_SPACE)) q++;
+            if (q < end && !(cls[(unsigned char)data[q]] & (SPK__CSV_DELIM | SPK__CSV_EOL))) {
+                f->problem = SPK__CSV_AFTER_QUOTE;
+                f->problem_at = q;
+                f->problem_line = r->line;
+                f->problem_line_start = r->line_start;
+                while (q < end && !(cls[(unsigned char)data[q]] & (SPK__CSV_DELIM | SPK__CSV_EOL))) q++;
+            }
+            r->pos = q;
+            return SPK_OK;
+        }
+        if (k & SPK__CSV_EOL) {
+            if (!r->d->multiline) break; /* the line ends the record, and the quote is open */
+            q += spk__csv_eol_len(data, q, end);
+            r->line++;
+            r->line_start = q;
+            continue;
+        }
+        /* the escape: the next character is text, whatever it is */
+        if (q + 1 >= end) {
+            q = end;
+            break;
+        }
+        size_t lit = q + 1, lit_end = q + 2;
+        bool eol = (cls[(unsigned char)data[lit]] & SPK__CSV_EOL) != 0;
+        if (eol && !r->d->multiline) {
+            q = lit;
+            break;
+        }
+        if (eol) {
+            lit_end = lit + spk__csv_eol_len(data, lit, end);
+            r->line++;
+            r->line_start = lit_end;
+        }
+        if ((st = spk__csv_scratch_put(r, data + seg, q - seg)) != SPK_OK) return st;
+        if ((st = spk__csv_scratch_put(r, data + lit, lit_end - lit)) != SPK_OK) return st;
+        copied = true;
+        q = lit_end;
+        seg = q;
+    }
+    f->problem = SPK__CSV_UNTERMINATED;
+    f->problem_at = f->start;
+    f->problem_line = f->line;
+    f->problem_line_start = f->line_start;
+    f->text = data + f->start;
+    f->len = 0;
+    f->raw_len = q - f->start;
+    r->pos = q;
+    return SPK_OK;
+}
+
+/* The first delimiter or line break in data[q, end), or end. Eight bytes
+ * at a time where the compiler offers a count of trailing zeros (a
+ * little-endian word's first matching byte is its lowest). */
+static size_t spk__csv_scan_plain(const spk__csv_dialect *d, const char *data, size_t q, size_t end) {
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    const uint64_t delim = ones * (unsigned char)d->delimiter, lf = ones * '\n', cr = ones * '\r';
+    while (end - q >= 8) {
+        uint64_t w, a, b, c;
+        memcpy(&w, data + q, 8);
+        a = w ^ delim;
+        b = w ^ lf;
+        c = w ^ cr;
+        uint64_t hit = (((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)) & highs;
+        if (hit) return q + ((size_t)__builtin_ctzll(hit) >> 3);
+        q += 8;
+    }
+#endif
+    while (q < end && !(d->cls[(unsigned char)data[q]] & (SPK__CSV_DELIM | SPK__CSV_EOL))) q++;
+    return q;
+}
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__SSE2__)
+#include <immintrin.h> /* SSE2, and AVX2 where the target has it */
+#define SPK__CSV_SSE2 1
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SPK__CSV_SWAR 1
+/* The high bit of each byte of w equal to the byte in `pattern` (repeated). */
+static uint64_t spk__csv_eq_bytes(uint64_t w, uint64_t pattern) {
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+    uint64_t x = w ^ pattern;
+    return ~(((x & low7) + low7) | x | low7);
+}
+#endif
+
+/* Splits a record that holds no quote character at data[p]: the end of
+ * each field (its delimiter, or the record's end) into ends[], at most cap
+ * of them. Returns how many, with *record_end where the record's line
+ * ends, or 0 when the record has a quote or more than cap fields (the
+ * general reader takes it then). */
+static size_t spk__csv_split_plain(const spk__csv_dialect *d, const char *data, size_t p, size_t end, size_t *ends,
+                                   size_t cap, size_t *record_end) {
+    size_t n = 0, q = p;
+#if defined(SPK__CSV_SSE2) && defined(__AVX2__)
+    const __m256i delim32 = _mm256_set1_epi8(d->delimiter), quote32 = _mm256_set1_epi8(d->quote);
+    const __m256i lf32 = _mm256_set1_epi8('\n'), cr32 = _mm256_set1_epi8('\r');
+    for (; end - q >= 32; q += 32) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(data + q));
+        unsigned delims = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(w, delim32));
+        unsigned eols =
+            (unsigned)_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(w, lf32), _mm256_cmpeq_epi8(w, cr32)));
+        unsigned quotes = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(w, quote32));
+        unsigned before = eols ? (eols & (0u - eols)) - 1 : 0xffffffffu;
+        if (quotes & before) return 0;
+        for (delims &= before; delims; delims &= delims - 1) {
+            if (n == cap) return 0;
+            ends[n++] = q + (size_t)__builtin_ctz(delims);
+        }
+        if (eols) {
+            if (n == cap) return 0;
+            *record_end = ends[n++] = q + (size_t)__builtin_ctz(eols);
+            return n;
+        }
+    }
+#endif
+#ifdef SPK__CSV_SSE2
+    const __m128i delim = _mm_set1_epi8(d->delimiter), quote = _mm_set1_epi8(d->quote);
+    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    for (; end - q >= 16; q += 16) {
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(data + q));
+        unsigned delims = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, delim));
+        unsigned eols = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(w, lf), _mm_cmpeq_epi8(w, cr)));
+        unsigned quotes = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, quote));
+        unsigned before = eols ? (eols & (0u - eols)) - 1 : 0xffffu; /* the bytes before the line break */
+        if (quotes & before) return 0;
+        for (delims &= before; delims; delims &= delims - 1) {
+            if (n == cap) return 0;
+            ends[n++] = q + (size_t)__builtin_ctz(delims);
+        }
+        if (eols) {
+            if (n == cap) return 0;
+            *record_end = ends[n++] = q + (size_t)__builtin_ctz(eols);
+            return n;
+        }
+    }
+#elif defined(SPK__CSV_SWAR)
+    const uint64_t ones = 0x0101010101010101ull;
+    const uint64_t delim = ones * (unsigned char)d->delimiter, quote = ones * (unsigned char)d->quote;
+    const uint64_t lf = ones * '\n', cr = ones * '\r';
+    for (; end - q >= 8; q += 8) {
+        uint64_t w;
+        memcpy(&w, data + q, 8);
+        uint64_t hits = spk__csv_eq_bytes(w, delim) | spk__csv_eq_bytes(w, lf) | spk__csv_eq_bytes(w, cr) |
+                        spk__csv_eq_bytes(w, quote);
+        for (; hits; hits &= hits - 1) {
+            size_t at = q + ((size_t)__builtin_ctzll(hits) >> 3);
+            unsigned k = d->cls[(unsigned char)data[at]];
+            if (k & SPK__CSV_QUOTE) return 0;
+            if (n == cap) return 0;
+            ends[n++] = at;
+            if (k & SPK__CSV_EOL) {
+                *record_end = at;
+                return n;
+            }
+        }
+    }
+#endif
+    for (; q < end; q++) {
+        unsigned k = d->cls[(unsigned char)data[q]];
+        if (!(k & (SPK__CSV_DELIM | SPK__CSV_EOL | SPK__CSV_QUOTE))) continue;
+        if ((k & SPK__CSV_QUOTE) || n == cap) return 0;
+        ends[n++] = q;
+        if (k & SPK__CSV_EOL) {
+            *record_end = q;
+            return n;
+        }
+    }
+    if (n == cap) return 0;
+    ends[n++] = end;
+    *record_end = end;
+    return n;
+}
+
+/* Reads the field's text at r->pos (a leading space trimmed first when
+ * asked); r->pos is left on what follows it: a delimiter, a line break or
+ * the end. */
+static spk_status spk__csv_read_content(spk__csv_reader *r, spk__csv_tok *f) {
+    const unsigned char *cls = r->d->cls;
+    const char *data = r->data;
+    size_t p = r->pos, end = r->end;
+    if (r->d->trim_leading)
+        while (p < end && (cls[(unsigned char)data[p]] & SPK__CSV_SPACE)) p++;
+    f->start = p;
+    f->line = r->line;
+    f->line_start = r->line_start;
+    f->problem = SPK__CSV_FIELD_OK;
+    f->scratch_at = SPK__CSV_IN_DATA;
+    if (p < end && (cls[(unsigned char)data[p]] & SPK__CSV_QUOTE)) {
+        f->quoted = true;
+        return spk__csv_read_quoted(r, f);
+    }
+    f->quoted = false;
+    size_t q = spk__csv_scan_plain(r->d, data, p, end), e = q;
+    if (r->d->trim_trailing)
+        while (e > p && (cls[(unsigned char)data[e - 1]] & SPK__CSV_SPACE)) e--;
+    f->text = data + p;
+    f->len = f->raw_len = e - p;
+    r->pos = q;
+    return SPK_OK;
+}
+
+/* Moves past what follows a field: a delimiter (false: more fields follow)
+ * or the record's end and its line break (true). */
+static bool spk__csv_field_end(spk__csv_reader *r) {
+    size_t p = r->pos;
+    if (p < r->end && (r->d->cls[(unsigned char)r->data[p]] & SPK__CSV_DELIM)) {
+        r->pos = p + 1;
+        return false;
+    }
+    r->record_end = p;
+    r->end_line = r->line;
+    r->end_line_start = r->line_start;
+    if (p < r->end) {
+        p += spk__csv_eol_len(r->data, p, r->end);
+        r->line++;
+        r->line_start = p;
+    }
+    r->pos = p;
+    return true;
+}
+
+/* Reads the field at r->pos, and the delimiter or line break after it. */
+static spk_status spk__csv_read_field(spk__csv_reader *r, spk__csv_tok *f) {
+    spk_status st = spk__csv_read_content(r, f);
+    if (st != SPK_OK) return st;
+    f->last = spk__csv_field_end(r);
+    return SPK_OK;
+}
+
+/* Skips lines of only spaces; false at the end of the input. */
+static bool spk__csv_skip_blank(spk__csv_reader *r) {
+    const unsigned char *cls = r->d->cls;
+    const char *data = r->data;
+    size_t p = r->pos;
+    for (;;) {
+        size_t q = p;
+        while (q < r->end && (cls[(unsigned char)data[q]] & SPK__CSV_SPACE)) q++;
+        if (q >= r->end) {
+            r->pos = r->end;
+            return false;
+        }
+        if (!(cls[(unsigned char)data[q]] & SPK__CSV_EOL)) {
+            r->pos = p;
+            return true;
+        }
+        q += spk__csv_eol_len(data, q, r->end);
+        r->line++;
+        r->line_start = q;
+        p = q;
+    }
+}
+
+/* Moves past one record. */
+static spk_status spk__csv_skip_record(spk__csv_reader *r) {
+    spk__csv_tok f;
+    do {
+        spk_status st = spk__csv_read_field(r, &f);
+        if (st != SPK_OK) return st;
+    } while (!f.last);
+    return SPK_OK;
+}
+
+static const char *spk__csv_text(const spk__csv_reader *r, const spk__csv_tok *f) {
+    return f->text ? f->text : r->scratch + f->scratch_at;
+}
+
+/* NULL: an unquoted empty field, or one written as null_value. */
+static bool spk__csv_is_null(const spk__csv_dialect *d, const spk__csv_reader *r, const spk__csv_tok *f) {
+    if (!f->quoted && f->len == 0) return true;
+    return f->raw_len == d->null_len && memcmp(r->data + f->start, d->null_value, d->null_len) == 0;
+}
+
+/* ---------------------------------------------------------------- values */
+
+/* [-]digits, at most 18 of them. */
+static bool spk__csv_fast_int(const char *s, size_t n, int64_t *out) {
+    size_t i = s[0] == '-';
+    if (i == n || n - i > 18) return false;
+    uint64_t v = 0;
+    for (; i < n; i++) {
+        unsigned dgt = (unsigned)((unsigned char)s[i] - '0');
+        if (dgt > 9) return false;
+        v = v * 10 + dgt;
+    }
+    *out = s[0] == '-' ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
+/* [-]digits[.digits] with no more fraction digits than the scale (no rounding). */
+static bool spk__csv_fast_decimal(const char *s, size_t n, int precision, int scale, int64_t *out) {
+    size_t i = s[0] == '-';
+    bool neg = i == 1;
+    uint64_t v = 0;
+    int int_digits = 0, frac = 0;
+    for (; i < n; i++, int_digits++) {
+        unsigned dgt = (unsigned)((unsigned char)s[i] - '0');
+        if (dgt > 9) break;
+        v = v * 10 + dgt;
+        if (int_digits == 18) return false;
+    }
+    if (int_digits == 0 || int_digits + scale > 18) return false;
+    if (i < n) {
+        if (s[i] != '.') return false;
+        for (i++; i < n; i++, frac++) {
+            unsigned dgt = (unsigned)((unsigned char)s[i] - '0');
+            if (dgt > 9 || frac == scale) return false;
+            v = v * 10 + dgt;
+        }
+        if (frac == 0) return false;
+    }
+    for (; frac < scale; frac++) v *= 10;
+    if (v >= (uint64_t)spk__pow10[precision]) return false;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
+/* [-]digits[.digits] with at most 15 digits: exact as a quotient of two exact doubles. */
+static bool spk__csv_fast_double(const char *s, size_t n, double *out) {
+    static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    size_t i = s[0] == '-';
+    uint64_t v = 0;
+    int digits = 0, frac = -1;
+    for (; i < n; i++) {
+        unsigned dgt = (unsigned)((unsigned char)s[i] - '0');
+        if (dgt <= 9) {
+            v = v * 10 + dgt;
+            digits++;
+            if (frac >= 0) frac++;
+        } else if (s[i] == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            return false;
+        }
+    }
+    if (digits == 0 || digits > 15) return false;
+    double d = (double)v;
+    if (frac > 0) d /= pow10[frac];
+    *out = s[0] == '-' ? -d : d;
+    return true;
+}
+
+static int spk__csv_digits2(const char *s) {
+    unsigned a = (unsigned)((unsigned char)s[0] - '0'), b = (unsigned)((unsigned char)s[1] - '0');
+    return a <= 9 && b <= 9 ? (int)(a * 10 + b) : -1;
+}
+
+/* yyyy-mm-dd (years 0001-9999 here; spk_date_from_ymd's arithmetic, without its floors) */
+static bool spk__csv_fast_date(const char *s, size_t n, int32_t *out) {
+    static const unsigned char month_days[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (n < 10 || s[4] != '-' || s[7] != '-') return false;
+    int hi = spk__csv_digits2(s), lo = spk__csv_digits2(s + 2);
+    int m = spk__csv_digits2(s + 5), d = spk__csv_digits2(s + 8);
+    int y = hi * 100 + lo;
+    if (hi < 0 || lo < 0 || d < 1 || m < 1 || m > 12 || d > month_days[m] || y == 0) return false;
+    if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return false;
+    int ym = y - (m <= 2), era = ym / 400, year_of_era = ym - era * 400;
+    int day_of_year = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    *out = era * 146097 + year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year - 719468;
+    return true;
+}
+
+/* yyyy-mm-dd[ T]hh:mm:ss[.f{1,6}] */
+static bool spk__csv_fast_timestamp(const char *s, size_t n, int64_t *out) {
+    int32_t days;
+    if (n < 19 || n == 20 || n > 26 || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':' ||
+        !spk__csv_fast_date(s, 10, &days))
+        return false;
+    int h = spk__csv_digits2(s + 11), mi = spk__csv_digits2(s + 14), sec = spk__csv_digits2(s + 17);
+    if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return false;
+    int64_t micros = 0;
+    if (n > 19) {
+        if (s[19] != '.') return false;
+        for (size_t i = 20; i < 26; i++) {
+            unsigned dgt = 0;
+            if (i < n && (dgt = (unsigned)((unsigned char)s[i] - '0')) > 9) return false;
+            micros = micros * 10 + dgt;
+        }
+    }
+    *out = (int64_t)days * SPK__MICROS_PER_DAY + ((int64_t)h * 3600 + mi * 60 + sec) * SPK__MICROS_PER_SECOND + micros;
+    return true;
+}
+
+/* Stores a field's text as a value of type t (not STRING) in its slot
+ * bytes at dst, as the row store lays them out; false when spk_value_parse
+ * would refuse the text. */
+static bool spk__csv_store_slow(spk_type t, const char *s, size_t n, unsigned char *dst);
+static inline bool spk__csv_store(spk_type t, const char *s, size_t n, unsigned char *dst) {
+    int64_t i64;
+    int32_t i32;
+    double f64;
+    if (n) switch ((spk_type_id)t.id) {
+        case SPK_TYPE_INT32:
+            if (!spk__csv_fast_int(s, n, &i64)) break;
+            if (i64 < INT32_MIN || i64 > INT32_MAX) return false;
+            i32 = (int32_t)i64;
+            memcpy(dst, &i32, 4);
+            return true;
+        case SPK_TYPE_INT64:
+            if (!spk__csv_fast_int(s, n, &i64)) break;
+            memcpy(dst, &i64, 8);
+            return true;
+        case SPK_TYPE_DECIMAL:
+            if (!spk__csv_fast_decimal(s, n, t.precision, t.scale, &i64)) break;
+            memcpy(dst, &i64, 8);
+            return true;
+        case SPK_TYPE_DATE:
+            if (n != 10 || !spk__csv_fast_date(s, n, &i32)) break;
+            memcpy(dst, &i32, 4);
+            return true;
+        case SPK_TYPE_DOUBLE:
+            if (!spk__csv_fast_double(s, n, &f64)) break;
+            memcpy(dst, &f64, 8);
+            return true;
+        case SPK_TYPE_TIMESTAMP:
+            if (!spk__csv_fast_timestamp(s, n, &i64)) break;
+            memcpy(dst, &i64, 8);
+            return true;
+        case SPK_TYPE_NULL:
+        case SPK_TYPE_BOOLEAN:
+        case SPK_TYPE_STRING:
+        case SPK_TYPE_COUNT: break;
+        }
+    return spk__csv_store_slow(t, s, n, dst);
+}
+
+/* The forms the fast parsers leave (signs, spaces, exponents, other
+ * years, booleans ...), through spk_value_parse's own parser. */
+static bool spk__csv_store_slow(spk_type t, const char *s, size_t n, unsigned char *dst) {
+    spk_value v;
+    if (spk__parse_value(t, s, n, false, &v) != SPK__PARSED) return false;
+    switch ((spk_type_id)t.id) {
+    case SPK_TYPE_BOOLEAN: *dst = v.as.b; break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: memcpy(dst, &v.as.i32, 4); break;
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_DECIMAL:
+    case SPK_TYPE_TIMESTAMP: memcpy(dst, &v.as.i64, 8); break;
+    case SPK_TYPE_DOUBLE: memcpy(dst, &v.as.f64, 8); break;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_STRING:
+    case SPK_TYPE_COUNT: return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- a read */
+
+/* Inference: the types every non-NULL sample of a column parses as, one
+ * bit each, in the order preferred. */
+static const spk_type_id spk__csv_infer_order[6] = {SPK_TYPE_INT32, SPK_TYPE_INT64, SPK_TYPE_DOUBLE,
+                                                     SPK_TYPE_BOOLEAN, SPK_TYPE_DATE, SPK_TYPE_TIMESTAMP};
+#define SPK__CSV_INFER_ALL 63u
+#define SPK__CSV_INFER_SEEN 64u /* a non-NULL sample was seen */
+
+typedef struct spk__csv_slice {
+    size_t begin, end;
+    spk_table *table;
+    size_t lines;      /* line breaks in the slice, once parsed */
+    spk_status status; /* the slice's failure */
+    bool positioned;   /* the failure is at line error_line of the slice (else: no position) */
+    size_t error_line;
+    char *error;       /* its message (after "input:line:"); default allocator, strlen + 1 bytes */
+} spk__csv_slice;
+
+typedef struct spk__csv_job {
+    spk__csv_dialect d;
+    const char *data, *name;
+    const spk_allocator *alloc; /* the session's: the tables */
+    spk_schema *schema;
+    int ncols, nfields;         /* columns, and the fields a record should have (the corrupt column takes none) */
+    int *field_col;             /* field k -> its column */
+    int *string_cols, nstring;  /* the STRING columns, in order */
+    spk_type *types;            /* per column */
+    int corrupt;                /* the corrupt-record column, or -1 */
+    spk_read_mode mode;
+    bool blank_is_record;       /* one field a record: a blank line is a record (holding NULL) */
+    spk__csv_slice *slices;
+    size_t nslices, slices_cap;
+    unsigned *masks;            /* inference: nslices * ncols */
+} spk__csv_job;
+
+static void spk__csv_job_free(spk__csv_job *job) {
+    const spk_allocator *a = &spk__default_allocator;
+    size_t ncols = (size_t)(job->ncols ? job->ncols : 1); /* the per-column arrays hold at least one */
+    for (size_t i = 0; i < job->nslices; i++) {
+        spk_table_free(job->slices[i].table);
+        if (job->slices[i].error) spk__free(a, job->slices[i].error, strlen(job->slices[i].error) + 1);
+    }
+    if (job->slices) spk__free(a, job->slices, job->slices_cap * sizeof *job->slices);
+    if (job->masks) spk__free(a, job->masks, job->nslices * (size_t)job->ncols * sizeof *job->masks);
+    if (job->field_col) spk__free(a, job->field_col, ncols * sizeof(int));
+    if (job->string_cols) spk__free(a, job->string_cols, ncols * sizeof(int));
+    if (job->types) spk__free(a, job->types, ncols * sizeof *job->types);
+    spk_schema_release(job->schema);
+    memset(job, 0, sizeof *job);
+}
+
+/* Records a slice's failure: the message given, or the thread's error. */
+static spk_status spk__csv_slice_fail(spk__csv_slice *sl, spk_status st, bool positioned, size_t line,
+                                      const char *msg) {
+    sl->status = st;
+    sl->positioned = positioned;
+    sl->error_line = line;
+    if (!msg) msg = spk_last_error();
+    size_t n = strlen(msg) + 1;
+    sl->error = (char *)spk__alloc(&spk__default_allocator, n);
+    if (sl->error) memcpy(sl->error, msg, n);
+    return st;
+}
+
+/* Fails slice sl with a malformed record (FAILFAST): "<column> (`name`): <what>",
+ * the column of byte `at` in the line starting at line_start; col -1: no name. */
+static spk_status spk__csv_malformed(const spk__csv_job *job, spk__csv_slice *sl, size_t line, size_t line_start,
+                                     size_t at, int col, const char *fmt, ...) SPK__PRINTF(7, 8);
+static spk_status spk__csv_malformed(const spk__csv_job *job, spk__csv_slice *sl, size_t line, size_t line_start,
+                                     size_t at, int col, const char *fmt, ...) {
+    char msg[SPK_ERROR_MAX];
+    size_t column = spk__io_column(job->data, line_start, at);
+    int n = col >= 0 ? snprintf(msg, sizeof msg, "%zu (`%s`): ", column, spk_schema_field(job->schema, col)->name)
+                     : snprintf(msg, sizeof msg, "%zu: ", column);
+    if (n >= 0 && (size_t)n < sizeof msg) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return spk__csv_slice_fail(sl, SPK_ERR_PARSE, true, line, msg);
+}
+
+/* A field that does not parse: its text shown, cut to 64 bytes at a character boundary. */
+static spk_status spk__csv_bad_field(const spk__csv_job *job, spk__csv_slice *sl, const spk__csv_tok *f,
+                                     const char *text, int col) {
+    size_t shown = f->len;
+    if (shown > 64) {
+        shown = 64;
+        while (shown > 0 && ((unsigned char)text[shown] & 0xc0) == 0x80) shown--;
+    }
+    return spk__csv_malformed(job, sl, f->line, f->line_start, f->start, col, "cannot parse '%.*s%s' as %s", (int)shown,
+                              text, shown < f->len ? "..." : "", spk__type_sql(job->types[col]).s);
+}
+
+static spk_status spk__csv_field_problem(const spk__csv_job *job, spk__csv_slice *sl, const spk__csv_tok *f, int col) {
+    if (f->problem == SPK__CSV_UNTERMINATED)
+        return spk__csv_malformed(job, sl, f->problem_line, f->problem_line_start, f->problem_at, col,
+                                  "unterminated quote");
+    return spk__csv_malformed(job, sl, f->problem_line, f->problem_line_start, f->problem_at, col,
+                              "unexpected '%c' after a closing quote", job->data[f->problem_at]);
+}
+
+/* A row being read, staged in the row store's slot layout (rowstore.c:
+ * the null bitmap, then each column's bytes at its offset; a STRING
+ * column's 4 bytes hold the end of its bytes in the chunk's heap, strings
+ * following each other in column order). Strings are kept as views until
+ * spk__csv_commit copies them into the heap. */
+typedef struct spk__csv_row {
+    unsigned char *slot;   /* the table's width in bytes */
+    const char **str;      /* per column: a string's bytes (NULL: in the reader's scratch at str_off) */
+    size_t *str_len, *str_off;
+} spk__csv_row;
+
+static bool spk__csv_slot_null(const unsigned char *slot, int col) { return (slot[col >> 3] >> (col & 7)) & 1; }
+static void spk__csv_set_null(unsigned char *slot, int col) { slot[col >> 3] |= (unsigned char)(1u << (col & 7)); }
+
+/* Appends the staged row to t (as spk__append_one writes a row, without
+ * converting values that already have the column's type). */
+static spk_status spk__csv_commit(spk_table *t, const spk__csv_row *row, const int *string_cols, int nstring,
+                                  const char *scratch) {
+    size_t bytes = 0;
+    for (int i = 0; i < nstring; i++)
+        if (!spk__csv_slot_null(row->slot, string_cols[i])) bytes += row->str_len[string_cols[i]];
+    spk__chunk *c = NULL;
+    spk_status st = spk__reserve_row(t, bytes, &c);
+    if (st != SPK_OK) return st;
+    unsigned char *slot = c->rows + (size_t)c->nrows * t->width;
+    memcpy(slot, row->slot, t->width);
+    uint32_t heap_at = c->heap_len;
+    for (int i = 0; i < nstring; i++) {
+        int col = string_cols[i];
+        size_t len = row->str_len[col];
+        if (len && !spk__csv_slot_null(row->slot, col)) {
+            memcpy(c->heap + heap_at, row->str[col] ? row->str[col] : scratch + row->str_off[col], len);
+            heap_at += (uint32_t)len;
+        }
+        memcpy(slot + t->offset[col], &heap_at, 4);
+    }
+    c->heap_len = heap_at;
+    c->nrows++;
+    t->nrows++;
+    return SPK_OK;
+}
+
+/* Where field k of a record goes. */
+typedef struct spk__csv_target {
+    int col;
+    uint32_t offset; /* the column's bytes in the slot */
+    spk_type type;
+} spk__csv_target;
+
+/* Stores one field's text (not NULL) in the staged row; false when it does
+ * not parse as the column's type. A string in the scratch has text NULL. */
+static bool spk__csv_put(spk__csv_row *row, const spk__csv_target *to, const char *text, size_t len, size_t scratch_at,
+                         const char *scratch) {
+    if (to->type.id == SPK_TYPE_STRING) {
+        row->str[to->col] = text;
+        row->str_off[to->col] = scratch_at;
+        row->str_len[to->col] = len;
+        return true;
+    }
+    if (spk__csv_store(to->type, text ? text : scratch + scratch_at, len, row->slot + to->offset)) return true;
+    spk__csv_set_null(row->slot, to->col);
+    return false;
+}
+
+/* A record with no quote character, split by spk__csv_split_plain into n
+ * fields ending at ends[]; sets *bad when it is malformed. */
+static spk_status spk__csv_plain_record(const spk__csv_job *job, spk__csv_slice *sl, spk__csv_reader *r,
+                                        spk__csv_row *row, const spk__csv_target *targets, const size_t *ends, size_t n,
+                                        size_t record_end, bool *bad) {
+    const spk__csv_dialect *d = &job->d;
+    const size_t nfields = (size_t)job->nfields, m = n < nfields ? n : nfields;
+    const char *data = r->data;
+    size_t s = r->pos;
+    for (size_t k = 0; k < m; s = ends[k++] + 1) {
+        size_t e = ends[k], b = s;
+        if (d->trim_leading)
+            while (b < e && (d->cls[(unsigned char)data[b]] & SPK__CSV_SPACE)) b++;
+        if (d->trim_trailing)
+            while (e > b && (d->cls[(unsigned char)data[e - 1]] & SPK__CSV_SPACE)) e--;
+        const spk__csv_target *to = &targets[k];
+        if (e == b || (e - b == d->null_len && memcmp(data + b, d->null_value, d->null_len) == 0)) {
+            spk__csv_set_null(row->slot, to->col);
+        } else if (to->type.id == SPK_TYPE_STRING) {
+            row->str[to->col] = data + b;
+            row->str_off[to->col] = SPK__CSV_IN_DATA;
+            row->str_len[to->col] = e - b;
+        } else if (!spk__csv_store(to->type, data + b, e - b, row->slot + to->offset)) {
+            spk__csv_set_null(row->slot, to->col);
+            *bad = true;
+            if (job->mode == SPK_READ_FAILFAST) {
+                spk__csv_tok f;
+                memset(&f, 0, sizeof f);
+                f.start = b;
+                f.len = e - b;
+                f.line = r->line;
+                f.line_start = r->line_start;
+                return spk__csv_bad_field(job, sl, &f, data + b, to->col);
+            }
+        }
+    }
+    if (n != nfields) {
+        *bad = true;
+        if (job->mode == SPK_READ_FAILFAST && n > nfields)
+            return spk__csv_malformed(job, sl, r->line, r->line_start, nfields ? ends[nfields - 1] + 1 : r->pos, -1,
+                                      "%zu fields, expected %zu", n, nfields);
+        if (job->mode == SPK_READ_FAILFAST)
+            return spk__csv_malformed(job, sl, r->line, r->line_start, record_end, targets[n].col,
+                                      "%zu fields, expected %zu", n, nfields);
+        for (size_t k = n; k < nfields; k++) spk__csv_set_null(row->slot, targets[k].col);
+    }
+    r->pos = record_end;
+    spk__csv_field_end(r);
+    return SPK_OK;
+}
+
+/* A record of any shape, field by field; sets *bad when it is malformed. */
+static spk_status spk__csv_general_record(const spk__csv_job *job, spk__csv_slice *sl, spk__csv_reader *r,
+                                          spk__csv_row *row, const spk__csv_target *targets, bool *bad) {
+    const size_t nfields = (size_t)job->nfields;
+    size_t k = 0, extra_line = 0, extra_line_start = 0, extra_at = 0;
+    bool last;
+    spk__csv_tok f;
+    do {
+        spk_status st = spk__csv_read_content(r, &f);
+        if (st != SPK_OK) return st;
+        last = spk__csv_field_end(r);
+        if (k < nfields) {
+            const spk__csv_target *to = &targets[k];
+            if (f.problem) {
+                spk__csv_set_null(row->slot, to->col);
+                *bad = true;
+                if (job->mode == SPK_READ_FAILFAST) return spk__csv_field_problem(job, sl, &f, to->col);
+            } else if (spk__csv_is_null(&job->d, r, &f)) {
+                spk__csv_set_null(row->slot, to->col);
+            } else if (!spk__csv_put(row, to, f.text, f.len, f.scratch_at, r->scratch)) {
+                *bad = true;
+                if (job->mode == SPK_READ_FAILFAST)
+                    return spk__csv_bad_field(job, sl, &f, spk__csv_text(r, &f), to->col);
+            }
+        } else if (k == nfields) {
+            *bad = true;
+            extra_line = f.line;
+            extra_line_start = f.line_start;
+            extra_at = f.start;
+        }
+        k++;
+    } while (!last);
+    if (k != nfields) {
+        *bad = true;
+        if (job->mode == SPK_READ_FAILFAST && k > nfields)
+            return spk__csv_malformed(job, sl, extra_line, extra_line_start, extra_at, -1, "%zu fields, expected %zu",
+                                      k, nfields);
+        if (job->mode == SPK_READ_FAILFAST)
+            return spk__csv_malformed(job, sl, r->end_line, r->end_line_start, r->record_end, targets[k].col,
+                                      "%zu fields, expected %zu", k, nfields);
+        for (; k < nfields; k++) spk__csv_set_null(row->slot, targets[k].col);
+    }
+    return SPK_OK;
+}
+
+/* After a slice's first row (`bytes` of input): room for the rows the
+ * slice will likely hold, so that its chunk does not grow by doubling. A
+ * guess; the chunk grows as usual past it, and shrinks when sealed. */
+static void spk__csv_presize(spk_table *t, const spk__csv_slice *sl, size_t bytes) {
+    spk__chunk *c = t->chunks[0];
+    size_t rows = (sl->end - sl->begin) / (bytes ? bytes : 1) + 16, heap = c->heap_len;
+    if (rows > SPK_CHUNK_ROWS) rows = SPK_CHUNK_ROWS;
+    if (heap > ((size_t)1 << 20) / rows) heap = ((size_t)1 << 20) / rows; /* at most 1 MiB ahead on a guess */
+    spk__chunk_reserve(t, c, (uint32_t)(rows - c->nrows), heap * rows, false); /* failing: grown later as needed */
+}
+
+/* Parses the records of slice sl into its table. ends: room for nfields + 1. */
+static spk_status spk__csv_parse_records(const spk__csv_job *job, spk__csv_slice *sl, spk__csv_reader *r,
+                                         spk__csv_row *row, const spk__csv_target *targets, size_t *ends) {
+    spk_table *t = sl->table;
+    spk_status st;
+    for (;;) {
+        if (job->blank_is_record ? r->pos >= r->end : !spk__csv_skip_blank(r)) return SPK_OK;
+        size_t record_start = r->pos, record_end = 0;
+        bool bad = false;
+        r->scratch_len = 0;
+        memset(row->slot, 0, t->width);
+        size_t n = spk__csv_split_plain(&job->d, r->data, r->pos, r->end, ends, (size_t)job->nfields + 1, &record_end);
+        if (n) st = spk__csv_plain_record(job, sl, r, row, targets, ends, n, record_end, &bad);
+        else st = spk__csv_general_record(job, sl, r, row, targets, &bad);
+        if (st != SPK_OK) return st;
+        if (bad && job->mode == SPK_READ_DROPMALFORMED) continue;
+        if (job->corrupt >= 0) {
+            if (bad) {
+                row->str[job->corrupt] = r->data + record_start;
+                row->str_len[job->corrupt] = r->record_end - record_start;
+            } else {
+                spk__csv_set_null(row->slot, job->corrupt);
+            }
+        }
+        if ((st = spk__csv_commit(t, row, job->string_cols, job->nstring, r->scratch)) != SPK_OK) return st;
+        if (t->nrows == 1) spk__csv_presize(t, sl, r->pos - record_start);
+    }
+}
+
+static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
+    (void)worker;
+    const spk__csv_job *job = (const spk__csv_job *)ctx;
+    spk__csv_slice *sl = &job->slices[task];
+    spk__csv_reader r;
+    spk__csv_reader_init(&r, &job->d, job->data, sl->begin, sl->end);
+    spk__csv_row row;
+    spk__csv_target *targets = NULL;
+    size_t *ends = NULL;
+    size_t n = (size_t)job->ncols + 1, size = 0;
+    void *block = NULL;
+    spk_status st = spk_table_new(job->alloc, job->schema, &sl->table);
+    if (st == SPK_OK) {
+        size = n * (sizeof *targets + sizeof *row.str + sizeof *row.str_len + sizeof *row.str_off + sizeof *ends) +
+               sl->table->width;
+        if (!(block = spk__calloc(&spk__default_allocator, size))) st = spk__nomem("a CSV row", size);
+    }
+    if (st == SPK_OK) {
+        row.str = (const char **)block; /* the 8-byte arrays first: all aligned */
+        row.str_len = (size_t *)(void *)(row.str + n);
+        row.str_off = row.str_len + n;
+        ends = row.str_off + n;
+        targets = (spk__csv_target *)(void *)(ends + n);
+        row.slot = (unsigned char *)(targets + n);
+        for (int k = 0; k < job->nfields; k++) {
+            int col = job->field_col[k];
+            targets[k] = (spk__csv_target){col, sl->table->offset[col], job->types[col]};
+        }
+        st = spk__csv_parse_records(job, sl, &r, &row, targets, ends);
+    }
+    sl->lines = r.line;
+    spk__csv_reader_free(&r);
+    if (block) spk__free(&spk__default_allocator, block, size);
+    if (st != SPK_OK && !sl->status) spk__csv_slice_fail(sl, st, false, 0, NULL);
+    return st;
+}
+
+/* Narrows masks (one per field) by the records r reads: all of them, or
+ * while *budget (counted down) lasts. */
+static spk_status spk__csv_infer_records(const spk__csv_job *job, spk__csv_reader *r, unsigned *masks, size_t *budget) {
+    for (;;) {
+        if (budget && *budget == 0) return SPK_OK;
+        if (job->blank_is_record ? r->pos >= r->end : !spk__csv_skip_blank(r)) return SPK_OK;
+        if (budget) (*budget)--;
+        r->scratch_len = 0;
+        spk__csv_tok f;
+        size_t k = 0;
+        do {
+            spk_status st = spk__csv_read_field(r, &f);
+            if (st != SPK_OK) return st;
+            if (k < (size_t)job->nfields && !f.problem && !spk__csv_is_null(&job->d, r, &f)) {
+                unsigned *m = &masks[k];
+                const char *text = spk__csv_text(r, &f);
+                *m |= SPK__CSV_INFER_SEEN;
+                for (int i = 0; i < 6; i++) {
+                    unsigned char bytes[8];
+                    if ((*m & (1u << i)) && !spk__csv_store(spk_type_of(spk__csv_infer_order[i]), text, f.len, bytes))
+                        *m &= ~(1u << i);
+                }
+            }
+            k++;
+        } while (!f.last);
+    }
+}
+
+static spk_status spk__csv_infer_task(void *ctx, int worker, size_t task) {
+    (void)worker;
+    const spk__csv_job *job = (const spk__csv_job *)ctx;
+    spk__csv_slice *sl = &job->slices[task];
+    spk__csv_reader r;
+    spk__csv_reader_init(&r, &job->d, job->data, sl->begin, sl->end);
+    spk_status st = spk__csv_infer_records(job, &r, job->masks + task * (size_t)job->ncols, NULL);
+    spk__csv_reader_free(&r);
+    if (st != SPK_OK) spk__csv_slice_fail(sl, st, false, 0, NULL);
+    return st;
+}
+
+static spk_status spk__csv_add_slice(spk__csv_job *job, size_t begin, size_t end) {
+    if (job->nslices == job->slices_cap) {
+        size_t cap = job->slices_cap ? job->slices_cap * 2 : 16;
+        void *p = spk__realloc(&spk__default_allocator, job->slices, job->slices_cap * sizeof *job->slices,
+                               cap * sizeof *job->slices);
+        if (!p) return spk__nomem("CSV slices", cap * sizeof *job->slices);
+        job->slices = (spk__csv_slice *)p;
+        job->slices_cap = cap;
+    }
+    spk__csv_slice *sl = &job->slices[job->nslices++];
+    memset(sl, 0, sizeof *sl);
+    sl->begin = begin;
+    sl->end = end;
+    return SPK_OK;
+}
+
+/* Bytes a slice should hold: about 60000 lines (a table chunk), at least
+ * 1 MiB, and small enough to give every thread a few. Inputs under 1 MiB
+ * are one slice. While spk_exec_override sets a morsel size (tests), slices
+ * are tiny so that small inputs take the parallel path. */
+static size_t spk__csv_slice_size(const char *data, size_t begin, size_t len, int threads) {
+    size_t n = len - begin;
+    uint32_t forced = atomic_load_explicit(&spk__override_morsel, memory_order_relaxed);
+    if (forced) {
+        size_t size = (size_t)forced * 16, floor = n / 1024 + 1;
+        return size > floor ? size : floor;
+    }
+    if (n < ((size_t)1 << 20)) return n ? n : 1;
+    size_t sample = n < 65536 ? n : 65536, lines = 0;
+    for (const char *p = data + begin, *e = p + sample; (p = (const char *)memchr(p, '\n', (size_t)(e - p))) != NULL;
+         p++)
+        lines++;
+    size_t size = (lines ? sample / lines : sample) * 60000, fair = n / ((size_t)(threads > 0 ? threads : 1) * 4);
+    if (size > fair) size = fair;
+    if (size < ((size_t)1 << 20)) size = (size_t)1 << 20;
+    if (size > ((size_t)64 << 20)) size = (size_t)64 << 20;
+    return size;
+}
+
+/* Cuts data[begin, len) into slices of about `size` bytes at record
+ * boundaries: line breaks, or with multiline the ends of records, found by
+ * reading them in order. */
+static spk_status spk__csv_cut(spk__csv_job *job, size_t begin, size_t len, size_t size) {
+    spk_status st = SPK_OK;
+    const char *data = job->data;
+    if (!job->d.multiline) {
+        while (st == SPK_OK && begin < len) {
+            size_t end = len;
+            if (len - begin > size) {
+                size_t j = begin + size;
+                while (j < len && data[j] != '\n' && data[j] != '\r') j++;
+                if (j < len) end = j + spk__csv_eol_len(data, j, len);
+            }
+            st = spk__csv_add_slice(job, begin, end);
+            begin = end;
+        }
+        return st;
+    }
+    spk__csv_reader r;
+    spk__csv_reader_init(&r, &job->d, data, begin, len);
+    r.scan_only = true;
+    for (;;) {
+        if (job->blank_is_record ? r.pos >= len : !spk__csv_skip_blank(&r)) break;
+        if (r.pos - begin >= size) {
+            if ((st = spk__csv_add_slice(job, begin, r.pos)) != SPK_OK) return st;
+            begin = r.pos;
+        }
+        if ((st = spk__csv_skip_record(&r)) != SPK_OK) return st;
+    }
+    return begin < len ? spk__csv_add_slice(job, begin, len) : SPK_OK;
+}
+
+/* The first failure in input order, raised with its position. */
+static spk_status spk__csv_raise(const spk__csv_job *job, size_t first_line) {
+    size_t line = first_line;
+    for (size_t i = 0; i < job->nslices; i++) {
+        const spk__csv_slice *sl = &job->slices[i];
+        if (sl->status == SPK_OK) {
+            line += sl->lines;
+            continue;
+        }
+        const char *msg = sl->error ? sl->error : "out of memory";
+        if (sl->positioned) return spk__fail(sl->status, "%s:%zu:%s", job->name, line + sl->error_line, msg);
+        return spk__fail(sl->status, "%s", msg);
+    }
+    return spk__fail(SPK_ERR_INTERNAL, "%s: a CSV slice failed without saying why", job->name);
+}
+
+/* The given schema, with every column nullable (as Spark reads files). */
+static spk_status spk__csv_nullable(const spk_allocator *alloc, const spk_schema *schema, spk_schema **out) {
+    int n = spk_schema_ncols(schema);
+    bool all = true;
+    for (int i = 0; i < n; i++) all = all && spk_schema_field(schema, i)->nullable;
+    if (all) {
+        *out = spk_schema_retain((spk_schema *)schema);
+        return SPK_OK;
+    }
+    size_t size = (size_t)n * sizeof(spk_field);
+    spk_field *fields = (spk_field *)spk__alloc(&spk__default_allocator, size);
+    if (!fields) return spk__nomem("a schema", size);
+    for (int i = 0; i < n; i++) {
+        fields[i] = *spk_schema_field(schema, i);
+        fields[i].nullable = true;
+    }
+    spk_status st = spk__schema_make(alloc, fields, n, true, out);
+    spk__free(&spk__default_allocator, fields, size);
+    return st;
+}
+
+/* Column names from the header's fields (NULL ones given as ""), renamed
+ * as Spark does: an empty name is _c<index>, each of several equal names
+ * <name><index>. */
+static spk_status spk__csv_header_schema(const spk_allocator *alloc, char **names, const spk_type *types, int n,
+                                         bool case_sensitive, spk_schema **out) {
+    size_t count = (size_t)(n ? n : 1);
+    spk_field *fields = (spk_field *)spk__alloc(&spk__default_allocator, count * sizeof *fields);
+    char **renamed = (char **)spk__calloc(&spk__default_allocator, count * sizeof *renamed);
+    spk_status st = fields && renamed ? SPK_OK : spk__nomem("column names", count * sizeof *fields);
+    for (int i = 0; st == SPK_OK && i < n; i++) {
+        bool dup = false;
+        for (int j = 0; j < n && !dup; j++)
+            dup = j != i && names[i][0] && spk__name_eq(names[i], names[j], case_sensitive);
+        char number[24];
+        snprintf(number, sizeof number, "%d", i);
+        const char *base = !names[i][0] ? "_c" : names[i], *suffix = !names[i][0] || dup ? number : "";
+        size_t a = strlen(base), b = strlen(suffix);
+        if (!(renamed[i] = (char *)spk__alloc(&spk__default_allocator, a + b + 1))) {
+            st = spk__nomem("a column name", a + b + 1);
+        } else {
+            memcpy(renamed[i], base, a);
+            memcpy(renamed[i] + a, suffix, b + 1);
+        }
+        if (st == SPK_OK) fields[i] = (spk_field){renamed[i], types[i], true};
+    }
+    if (st == SPK_OK) st = spk__schema_make(alloc, fields, n, true, out);
+    for (int i = 0; renamed && i < n; i++)
+        if (renamed[i]) spk__free(&spk__default_allocator, renamed[i], strlen(renamed[i]) + 1);
+    if (renamed) spk__free(&spk__default_allocator, renamed, count * sizeof *renamed);
+    if (fields) spk__free(&spk__default_allocator, fields, count * sizeof *fields);
+    return st;
+}
+
+/* Checks the read options and fills the dialect. */
+static spk_status spk__csv_read_options(const spk_csv_options *o, spk__csv_dialect *d, bool case_sensitive) {
+    spk_status st = spk__csv_dialect_init(d, o->delimiter, o->quote, o->escape, o->null_value, "spk_read_csv");
+    if (st != SPK_OK) return st;
+    d->multiline = o->multiline;
+    d->trim_leading = o->ignore_leading_space;
+    d->trim_trailing = o->ignore_trailing_space;
+    if ((unsigned)o->mode > (unsigned)SPK_READ_FAILFAST)
+        return spk__fail(SPK_ERR_ARG, "spk_read_csv: unknown read mode %d", (int)o->mode);
+    if (!o->corrupt_column) return SPK_OK;
+    if (!o->schema)
+        return spk__fail(SPK_ERR_ARG,
+                         "spk_read_csv: corrupt_column `%s` needs a schema that holds it as a STRING column",
+                         o->corrupt_column);
+    int col = spk_schema_index(o->schema, o->corrupt_column, case_sensitive);
+    if (col < 0)
+        return spk__fail(SPK_ERR_ARG, "spk_read_csv: corrupt_column `%s` is not a column of the schema",
+                         o->corrupt_column);
+    if (spk_schema_field(o->schema, col)->type.id != SPK_TYPE_STRING)
+        return spk__fail(SPK_ERR_ARG, "spk_read_csv: corrupt_column `%s` must be a STRING column, not %s",
+                         o->corrupt_column, spk__type_sql(spk_schema_field(o->schema, col)->type).s);
+    return SPK_OK;
+}
+
+/* The first record's fields as C strings: names (NULL fields as ""). */
+static spk_status spk__csv_first_record(spk__csv_reader *r, bool header, char ***names, int *n) {
+    size_t cap = 0;
+    spk__csv_tok f;
+    r->scratch_len = 0;
+    do {
+        spk_status st = spk__csv_read_field(r, &f);
+        if (st != SPK_OK) return st;
+        if (*n == INT_MAX) return spk__fail(SPK_ERR_LIMIT, "a CSV record has more than %d fields", INT_MAX);
+        if ((size_t)*n == cap) {
+            size_t grown = cap ? cap * 2 : 16;
+            void *p = spk__realloc(&spk__default_allocator, *names, cap * sizeof **names, grown * sizeof **names);
+            if (!p) return spk__nomem("column names", grown * sizeof **names);
+            *names = (char **)p;
+            memset(*names + cap, 0, (grown - cap) * sizeof **names);
+            cap = grown;
+        }
+        const char *text = spk__csv_text(r, &f);
+        size_t len = header && !f.problem && !spk__csv_is_null(r->d, r, &f) ? f.len : 0;
+        const char *nul = len ? (const char *)memchr(text, '\0', len) : NULL;
+        if (nul) len = (size_t)(nul - text);
+        char *name = (char *)spk__alloc(&spk__default_allocator, len + 1);
+        if (!name) return spk__nomem("a column name", len + 1);
+        if (len) memcpy(name, text, len);
+        name[len] = '\0';
+        (*names)[(*n)++] = name;
+    } while (!f.last);
+    return SPK_OK;
+}
+
+static void spk__csv_names_free(char **names, int n) {
+    if (!names) return;
+    size_t cap = 16;
+    while (cap < (size_t)n) cap *= 2;
+    for (int i = 0; i < n; i++) spk__free(&spk__default_allocator, names[i], strlen(names[i]) + 1);
+    spk__free(&spk__default_allocator, names, cap * sizeof *names);
+}
+
+/* Column types by inference (no schema given). */
+static spk_status spk__csv_infer(spk_session *s, spk__csv_job *job, const spk_csv_options *o, size_t data_begin,
+                                 size_t len, size_t first_line) {
+    size_t ncols = (size_t)job->ncols, total = 0;
+    spk_status st = SPK_OK;
+    if (o->sample_rows || job->nslices <= 1) { /* in order, on this thread */
+        job->masks = (unsigned *)spk__alloc(&spk__default_allocator, ncols * sizeof *job->masks);
+        if (!job->masks) return spk__nomem("inference state", ncols * sizeof *job->masks);
+        total = 1;
+        for (size_t c = 0; c < ncols; c++) job->masks[c] = SPK__CSV_INFER_ALL;
+        spk__csv_reader r;
+        spk__csv_reader_init(&r, &job->d, job->data, data_begin, len);
+        size_t budget = o->sample_rows;
+        st = spk__csv_infer_records(job, &r, job->masks, o->sample_rows ? &budget : NULL);
+        spk__csv_reader_free(&r);
+    } else {
+        total = job->nslices;
+        job->masks = (unsigned *)spk__alloc(&spk__default_allocator, total * ncols * sizeof *job->masks);
+        if (!job->masks) return spk__nomem("inference state", total * ncols * sizeof *job->masks);
+        for (size_t i = 0; i < total * ncols; i++) job->masks[i] = SPK__CSV_INFER_ALL;
+        st = spk__par_run(s, spk__par_workers(s, total), total, spk__csv_infer_task, job);
+        if (st != SPK_OK) st = spk__csv_raise(job, first_line);
+        for (size_t i = 1; st == SPK_OK && i < total; i++)
+            for (size_t c = 0; c < ncols; c++) {
+                unsigned m = job->masks[i * ncols + c];
+                unsigned *into = &job->masks[c];
+                *into = (*into & m & SPK__CSV_INFER_ALL) | ((*into | m) & SPK__CSV_INFER_SEEN);
+            }
+    }
+    for (size_t c = 0; st == SPK_OK && c < ncols; c++) {
+        unsigned m = job->masks[c];
+        job->types[c] = spk_type_of(SPK_TYPE_STRING);
+        for (int i = 0; i < 6 && (m & SPK__CSV_INFER_SEEN); i++)
+            if (m & (1u << i)) {
+                job->types[c] = spk_type_of(spk__csv_infer_order[i]);
+                break;
+            }
+    }
+    /* job_free frees nslices * ncols masks: keep that true */
+    if (total != job->nslices) {
+        spk__free(&spk__default_allocator, job->masks, total * ncols * sizeof *job->masks);
+        job->masks = NULL;
+    }
+    return st;
+}
+
+static spk_status spk__csv_load_job(spk_session *s, const spk__io_input *in, const spk_csv_options *o,
+                                    spk__csv_job *job, bool case_sensitive, spk_table **out) {
+    job->data = in->data;
+    job->name = in->name;
+    job->alloc = s->alloc;
+    job->mode = o->mode;
+    size_t len = in->len, begin = len >= 3 && memcmp(in->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    spk__csv_reader r;
+    spk__csv_reader_init(&r, &job->d, in->data, begin, len);
+    r.line = 1;
+    char **names = NULL;
+    int nnames = 0;
+    spk_status st = SPK_OK;
+    if (o->schema) {
+        st = spk__csv_nullable(s->alloc, o->schema, &job->schema);
+        if (st == SPK_OK && o->header && spk__csv_skip_blank(&r)) st = spk__csv_skip_record(&r);
+        job->ncols = spk_schema_ncols(o->schema);
+        if (o->corrupt_column) job->corrupt = spk_schema_index(job->schema, o->corrupt_column, case_sensitive);
+        job->nfields = job->ncols - (job->corrupt >= 0);
+    } else if (spk__csv_skip_blank(&r)) {
+        size_t pos = r.pos, line = r.line, line_start = r.line_start;
+        st = spk__csv_first_record(&r, o->header, &names, &nnames);
+        if (!o->header) { /* it is also the first row */
+            r.pos = pos;
+            r.line = line;
+            r.line_start = line_start;
+        }
+        job->ncols = job->nfields = nnames;
+    }
+    spk__csv_reader_free(&r);
+    size_t data_begin = r.pos, first_line = r.line, ncols = (size_t)job->ncols;
+    job->blank_is_record = job->nfields == 1;
+    if (st == SPK_OK)
+        st = spk__csv_cut(job, data_begin, len, spk__csv_slice_size(in->data, data_begin, len, spk_session_threads(s)));
+    if (st == SPK_OK) {
+        job->types = (spk_type *)spk__alloc(&spk__default_allocator, (ncols ? ncols : 1) * sizeof *job->types);
+        job->field_col = (int *)spk__alloc(&spk__default_allocator, (ncols ? ncols : 1) * sizeof(int));
+        job->string_cols = (int *)spk__alloc(&spk__default_allocator, (ncols ? ncols : 1) * sizeof(int));
+        if (!job->types || !job->field_col || !job->string_cols)
+            st = spk__nomem("CSV columns", ncols * (sizeof(spk_type) + 2 * sizeof(int)));
+    }
+    if (st == SPK_OK && !o->schema) {
+        for (size_t c = 0; c < ncols; c++) job->types[c] = spk_type_of(SPK_TYPE_STRING);
+        if (o->infer_schema && ncols) st = spk__csv_infer(s, job, o, data_begin, len, first_line);
+        if (st == SPK_OK)
+            st = spk__csv_header_schema(s->alloc, names, job->types, job->ncols, case_sensitive, &job->schema);
+    } else if (st == SPK_OK) {
+        for (size_t c = 0; c < ncols; c++) job->types[c] = spk_schema_field(job->schema, (int)c)->type;
+    }
+    spk__csv_names_free(names, nnames);
+    if (st != SPK_OK) return st;
+    for (int c = 0, k = 0; c < job->ncols; c++) {
+        if (c != job->corrupt) job->field_col[k++] = c;
+        if (job->types[c].id == SPK_TYPE_STRING) job->string_cols[job->nstring++] = c;
+    }
+    if (job->nslices) {
+        st = spk__par_run(s, spk__par_workers(s, job->nslices), job->nslices, spk__csv_parse_task, job);
+        if (st != SPK_OK) return spk__csv_raise(job, first_line);
+    }
+    spk_table *result = NULL;
+    if (job->nslices == 0) {
+        st = spk_table_new(s->alloc, job->schema, &result);
+    } else {
+        result = job->slices[0].table;
+        job->slices[0].table = NULL;
+        for (size_t i = 1; st == SPK_OK && i < job->nslices; i++) st = spk__table_adopt(result, job->slices[i].table);
+    }
+    if (st != SPK_OK) {
+        spk_table_free(result);
+        return st;
+    }
+    if (result->nchunks) spk__chunk_seal(result, result->chunks[result->nchunks - 1]); /* no room kept for appends */
+    *out = result;
+    return SPK_OK;
+}
+
+static spk_df *spk__csv_read(spk_session *s, const spk__io_input *in, const spk_csv_options *o) {
+    spk__csv_job job;
+    memset(&job, 0, sizeof job);
+    job.corrupt = -1;
+    bool case_sensitive = atomic_load_explicit(&s->case_sensitive, memory_order_relaxed);
+    spk_table *t = NULL;
+    spk_status st = spk__csv_read_options(o, &job.d, case_sensitive);
+    if (st == SPK_OK) st = spk__csv_load_job(s, in, o, &job, case_sensitive, &t);
+    spk__csv_job_free(&job);
+    if (st != SPK_OK) return NULL;
+    spk_df *df = spk_df_from_table(s, t);
+    if (!df) spk_table_free(t);
+    return df;
+}
+
+/* The options (zero: defaults), checked before any input is read. */
+static bool spk__csv_read_begin(spk_session *s, const spk_csv_options *opts, spk_csv_options *o) {
+    if (opts) *o = *opts;
+    else memset(o, 0, sizeof *o);
+    if (!s) {
+        spk__fail(SPK_ERR_ARG, "spk_read_csv: NULL session");
+        return false;
+    }
+    spk__csv_dialect d;
+    return spk__csv_read_options(o, &d, atomic_load_explicit(&s->case_sensitive, memory_order_relaxed)) == SPK_OK;
+}
+
+SPKDEF spk_df *spk_read_csv(spk_session *s, const char *path, const spk_csv_options *opts) {
+    spk_csv_options o;
+    spk__io_input in;
+    if (!spk__csv_read_begin(s, opts, &o) || spk__io_input_path(path, &in) != SPK_OK) return NULL;
+    spk_df *df = spk__csv_read(s, &in, &o);
+    spk__io_input_free(&in);
+    return df;
+}
+
+SPKDEF spk_df *spk_read_csv_buffer(spk_session *s, const void *data, size_t len, const spk_csv_options *opts) {
+    spk_csv_options o;
+    spk__io_input in;
+    if (!spk__csv_read_begin(s, opts, &o)) return NULL;
+    spk__io_input_buffer(data, len, &in);
+    return spk__csv_read(s, &in, &o);
+}
+
+SPKDEF spk_df *spk_read_csv_file(spk_session *s, FILE *f, const spk_csv_options *opts) {
+    spk_csv_options o;
+    spk__io_input in;
+    if (!spk__csv_read_begin(s, opts, &o) || spk__io_input_file(f, &in) != SPK_OK) return NULL;
+    spk_df *df = spk__csv_read(s, &in, &o);
+    spk__io_input_free(&in);
+    return df;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+/* A field that would not read back as itself unquoted is quoted. */
+static bool spk__csv_needs_quotes(const spk__csv_dialect *d, const char *s, size_t n) {
+    if (n == 0 || (n == d->null_len && memcmp(s, d->null_value, n) == 0)) return true;
+    if ((d->cls[(unsigned char)s[0]] | d->cls[(unsigned char)s[n - 1]]) & SPK__CSV_SPACE) return true;
+    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) return true; /* it would read as a byte-order mark */
+    for (size_t i = 0; i < n; i++)
+        if (d->cls[(unsigned char)s[i]] & (SPK__CSV_DELIM | SPK__CSV_EOL | SPK__CSV_QUOTE | SPK__CSV_ESCAPE))
+            return true;
+    return false;
+}
+
+static void spk__csv_put_field(spk__io_output *out, const spk__csv_dialect *d, const char *s, size_t n) {
+    if (!spk__csv_needs_quotes(d, s, n)) {
+        spk__io_write(out, s, n);
+        return;
+    }
+    spk__io_write(out, &d->quote, 1);
+    size_t seg = 0;
+    for (size_t i = 0; i < n; i++)
+        if (d->cls[(unsigned char)s[i]] & (SPK__CSV_QUOTE | SPK__CSV_ESCAPE)) {
+            spk__io_write(out, s + seg, i - seg);
+            spk__io_write(out, &d->escape, 1);
+            seg = i; /* the character itself follows */
+        }
+    spk__io_write(out, s + seg, n - seg);
+    spk__io_write(out, &d->quote, 1);
+}
+
+static spk_status spk__csv_write_options(const spk_csv_write_options *opts, spk_csv_write_options *o,
+                                         spk__csv_dialect *d, const char *who) {
+    if (opts) *o = *opts;
+    else memset(o, 0, sizeof *o);
+    spk_status st = spk__csv_dialect_init(d, o->delimiter, o->quote, o->escape, o->null_value, who);
+    if (st != SPK_OK) return st;
+    for (size_t i = 0; i < d->null_len; i++)
+        if (d->cls[(unsigned char)d->null_value[i]] & (SPK__CSV_DELIM | SPK__CSV_EOL | SPK__CSV_QUOTE))
+            return spk__fail(SPK_ERR_ARG,
+                             "%s: null_value '%s' holds the delimiter, the quote or a line break: "
+                             "it would not read back",
+                             who, d->null_value);
+    return SPK_OK;
+}
+
+/* Runs df and writes its rows (and the header) to out; out is left to close or abort. */
+static spk_status spk__csv_write_rows(spk_df *df, spk__io_output *out, const spk__csv_dialect *d, bool header) {
+    spk_table *t = NULL;
+    spk_status st = spk_df_collect(df, &t);
+    if (st != SPK_OK) return st;
+    const spk_schema *schema = spk_table_schema(t);
+    int ncols = spk_schema_ncols(schema);
+    if (header) {
+        for (int c = 0; c < ncols; c++) {
+            if (c) spk__io_write(out, &d->delimiter, 1);
+            const char *name = spk_schema_field(schema, c)->name;
+            spk__csv_put_field(out, d, name, strlen(name));
+        }
+        spk__io_puts(out, "\n");
+    }
+    spk_cursor cur;
+    spk_cursor_open(&cur, t);
+    while (st == SPK_OK && !out->failed && spk_cursor_next(&cur)) {
+        for (int c = 0; st == SPK_OK && c < ncols; c++) {
+            spk_value v;
+            if (c) spk__io_write(out, &d->delimiter, 1);
+            if ((st = spk_cursor_get(&cur, c, &v)) != SPK_OK) break;
+            if (v.is_null) {
+                spk__io_write(out, d->null_value, d->null_len);
+            } else if (v.type.id == SPK_TYPE_STRING) {
+                spk__csv_put_field(out, d, v.as.str.ptr, v.as.str.len);
+            } else {
+                char text[SPK_VALUE_TEXT_MAX];
+                size_t n = spk_value_format(&v, text, sizeof text);
+                spk__csv_put_field(out, d, text, n < sizeof text ? n : sizeof text - 1);
+            }
+        }
+        spk__io_puts(out, "\n");
+    }
+    spk_table_free(t);
+    return st != SPK_OK ? st : out->failed;
+}
+
+SPKDEF spk_status spk_write_csv(spk_df *df, const char *path, const spk_csv_write_options *opts) {
+    spk_csv_write_options o;
+    spk__csv_dialect d;
+    if (!df) return spk__fail(SPK_ERR_ARG, "spk_write_csv: NULL DataFrame (an earlier call failed: see its error)");
+    spk_status st = spk__csv_write_options(opts, &o, &d, "spk_write_csv");
+    if (st != SPK_OK) return st;
+    spk__io_output out;
+    bool skip = false;
+    if ((st = spk__io_output_path(path, o.mode, &out, &skip)) != SPK_OK) return st;
+    if (skip) {
+        spk__io_output_abort(&out);
+        return SPK_OK;
+    }
+    if ((st = spk__csv_write_rows(df, &out, &d, o.header && !out.append_to_nonempty)) != SPK_OK) {
+        spk__io_output_abort(&out);
+        return st;
+    }
+    return spk__io_output_close(&out, NULL, NULL);
+}
+
+SPKDEF spk_status spk_write_csv_file(spk_df *df, FILE *f, const spk_csv_write_options *opts) {
+    spk_csv_write_options o;
+    spk__csv_dialect d;
+    if (!df)
+        return spk__fail(SPK_ERR_ARG, "spk_write_csv_file: NULL DataFrame (an earlier call failed: see its error)");
+    if (!f) return spk__fail(SPK_ERR_ARG, "spk_write_csv_file: NULL FILE*");
+    spk_status st = spk__csv_write_options(opts, &o, &d, "spk_write_csv_file");
+    if (st != SPK_OK) return st;
+    spk__io_output out;
+    spk__io_output_file(f, &out);
+    if ((st = spk__csv_write_rows(df, &out, &d, o.header)) != SPK_OK) {
+        spk__io_output_abort(&out);
+        return st;
+    }
+    return spk__io_output_close(&out, NULL, NULL);
+}
+
+SPKDEF spk_status spk_write_csv_string(spk_df *df, const spk_csv_write_options *opts, char **out_text, size_t *len) {
+    spk_csv_write_options o;
+    spk__csv_dialect d;
+    if (!out_text) return spk__fail(SPK_ERR_ARG, "spk_write_csv_string: NULL output");
+    *out_text = NULL;
+    if (len) *len = 0;
+    if (!df)
+        return spk__fail(SPK_ERR_ARG, "spk_write_csv_string: NULL DataFrame (an earlier call failed: see its error)");
+    spk_status st = spk__csv_write_options(opts, &o, &d, "spk_write_csv_string");
+    if (st != SPK_OK) return st;
+    spk__io_output out;
+    spk__io_output_string(&out);
+    if ((st = spk__csv_write_rows(df, &out, &d, o.header)) != SPK_OK) {
+        spk__io_output_abort(&out);
+        return st;
+    }
+    return spk__io_output_close(&out, out_text, len);
+}

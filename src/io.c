@@ -1,0 +1,325 @@
+/* io: what the readers (csv.c, jsonl.c) and writers share: read modes,
+ * inputs held in memory, positions for messages, outputs that honour the
+ * write modes (a replaced file is renamed into place whole). Parallel
+ * readers fill one table per slice and join them with spk__table_adopt
+ * (vector.c). */
+#include "wire.c"
+#include "io.h"
+#include <errno.h>
+#include <time.h>
+
+SPKDEF spk_status spk_read_mode_parse(const char *text, spk_read_mode *out) {
+    static const struct {
+        const char *name;
+        spk_read_mode mode;
+    } modes[] = {{"permissive", SPK_READ_PERMISSIVE}, {"dropmalformed", SPK_READ_DROPMALFORMED}, {"failfast", SPK_READ_FAILFAST}};
+    if (!out) return spk__fail(SPK_ERR_ARG, "spk_read_mode_parse: NULL output");
+    *out = SPK_READ_PERMISSIVE;
+    if (!text) return SPK_OK;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (spk__name_eq(text, modes[i].name, false)) {
+            *out = modes[i].mode;
+            return SPK_OK;
+        }
+    return spk__fail(SPK_ERR_ARG, "unknown parse mode '%s'; accepted modes are 'PERMISSIVE', 'DROPMALFORMED', 'FAILFAST'",
+                     text);
+}
+
+/* ---------------------------------------------------------------- inputs */
+
+/* An input held whole in memory: a file's bytes read in, or a caller's
+ * buffer borrowed. `name` is what messages call it. */
+typedef struct spk__io_input {
+    const char *data;
+    size_t len;
+    char *owned; /* data, when read in (owned_cap bytes from the default allocator) */
+    size_t owned_cap;
+    char name[256];
+} spk__io_input;
+
+static void spk__io_input_free(spk__io_input *in) {
+    if (in->owned) spk__free(&spk__default_allocator, in->owned, in->owned_cap);
+    in->owned = NULL;
+    in->owned_cap = 0;
+    in->data = NULL;
+    in->len = 0;
+}
+
+static void spk__io_input_buffer(const void *data, size_t len, spk__io_input *in) {
+    memset(in, 0, sizeof *in);
+    in->data = data ? (const char *)data : "";
+    in->len = data ? len : 0;
+    snprintf(in->name, sizeof in->name, "<buffer>");
+}
+
+/* Reads f to its end. */
+static spk_status spk__io_read_stream(FILE *f, spk__io_input *in) {
+    size_t cap = 1 << 16, len = 0;
+    char *p = (char *)spk__alloc(&spk__default_allocator, cap);
+    if (!p) return spk__nomem("an input file's bytes", cap);
+    for (;;) {
+        if (len == cap) {
+            size_t grown = cap * 2;
+            char *q = grown > cap ? (char *)spk__realloc(&spk__default_allocator, p, cap, grown) : NULL;
+            if (!q) {
+                spk__free(&spk__default_allocator, p, cap);
+                return spk__nomem("an input file's bytes", grown);
+            }
+            p = q;
+            cap = grown;
+        }
+        size_t got = fread(p + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        spk__free(&spk__default_allocator, p, cap);
+        return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
+    }
+    in->owned = p;
+    in->owned_cap = cap;
+    in->data = p;
+    in->len = len;
+    return SPK_OK;
+}
+
+static spk_status spk__io_input_file(FILE *f, spk__io_input *in) {
+    memset(in, 0, sizeof *in);
+    snprintf(in->name, sizeof in->name, "<FILE*>");
+    if (!f) return spk__fail(SPK_ERR_ARG, "NULL FILE*");
+    return spk__io_read_stream(f, in);
+}
+
+static spk_status spk__io_input_path(const char *path, spk__io_input *in) {
+    memset(in, 0, sizeof *in);
+    if (!path) return spk__fail(SPK_ERR_ARG, "NULL path");
+    snprintf(in->name, sizeof in->name, "%s", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return spk__fail(SPK_ERR_IO, "%s: cannot open for reading (%s)", path, strerror(errno));
+    /* Sized reads when the size is known: one allocation, no doubling. */
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        clearerr(f);
+        rewind(f);
+        size = -1;
+    }
+    spk_status st;
+    if (size >= 0) {
+        size_t cap = (size_t)size + 1; /* +1: the read that sees the end */
+        char *p = (char *)spk__alloc(&spk__default_allocator, cap);
+        if (!p) st = spk__nomem("an input file's bytes", cap);
+        else {
+            size_t len = fread(p, 1, cap, f);
+            in->owned = p;
+            in->owned_cap = cap;
+            in->data = p;
+            in->len = len;
+            st = ferror(f) ? spk__fail(SPK_ERR_IO, "%s: read error", path) : SPK_OK;
+            if (st == SPK_OK && len == cap) { /* it grew while read: read the rest the slow way */
+                spk__io_input rest;
+                memset(&rest, 0, sizeof rest);
+                snprintf(rest.name, sizeof rest.name, "%s", path);
+                st = spk__io_read_stream(f, &rest);
+                if (st == SPK_OK) {
+                    size_t total = len + rest.len;
+                    char *q = (char *)spk__realloc(&spk__default_allocator, p, cap, total ? total : 1);
+                    if (!q) st = spk__nomem("an input file's bytes", total);
+                    else {
+                        memcpy(q + len, rest.data, rest.len);
+                        in->owned = q;
+                        in->owned_cap = total ? total : 1;
+                        in->data = q;
+                        in->len = total;
+                    }
+                }
+                spk__io_input_free(&rest);
+            }
+        }
+    } else
+        st = spk__io_read_stream(f, in);
+    fclose(f);
+    if (st != SPK_OK) spk__io_input_free(in);
+    return st;
+}
+
+/* The 1-based column of byte `at` in a line that starts at byte
+ * `line_start`: UTF-8 continuation bytes do not count. */
+static size_t spk__io_column(const char *data, size_t line_start, size_t at) {
+    size_t col = 1;
+    for (size_t i = line_start; i < at; i++)
+        if (((unsigned char)data[i] & 0xc0) != 0x80) col++;
+    return col;
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+/* Where a writer's bytes go: a path (through a temporary file when it
+ * replaces one), a caller's FILE*, or a string. Bytes are buffered. */
+typedef struct spk__io_output {
+    FILE *f;            /* the file written (the temporary one when replacing) */
+    bool own_file;      /* f is ours to close */
+    char *path;         /* the destination, when renaming into place */
+    char *temp;         /* the temporary file's name, or NULL */
+    bool to_string;
+    char *buf;          /* pending bytes (to_string: all of them) */
+    size_t len, cap;
+    bool append_to_nonempty; /* APPEND onto a file that already has bytes (a CSV writes no header then) */
+    spk_status failed;  /* the first error, kept until close */
+} spk__io_output;
+
+static char *spk__io_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = (char *)spk__alloc(&spk__default_allocator, n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+static void spk__io_output_string(spk__io_output *out) {
+    memset(out, 0, sizeof *out);
+    out->to_string = true;
+}
+
+static void spk__io_output_file(FILE *f, spk__io_output *out) {
+    memset(out, 0, sizeof *out);
+    out->f = f;
+}
+
+/* Opens a path for a write in `mode`. *skip is set when IGNORE meets an
+ * existing file (nothing is to be written; close the output). */
+static spk_status spk__io_output_path(const char *path, spk_write_mode mode, spk__io_output *out, bool *skip) {
+    memset(out, 0, sizeof *out);
+    *skip = false;
+    if (!path) return spk__fail(SPK_ERR_ARG, "NULL path");
+    if (mode == SPK_WRITE_INSERT || mode == SPK_WRITE_INSERT_OVERWRITE)
+        return spk__fail(SPK_ERR_ARG, "%s: insertInto modes do not apply to files (use error, append, overwrite or ignore)",
+                         path);
+    FILE *existing = fopen(path, "rb");
+    bool exists = existing != NULL;
+    long size = 0;
+    if (existing) {
+        if (fseek(existing, 0, SEEK_END) == 0) size = ftell(existing);
+        fclose(existing);
+    }
+    if (exists && mode == SPK_WRITE_ERROR)
+        return spk__fail(SPK_ERR_EXISTS, "%s already exists (save mode 'error'; use 'overwrite', 'append' or 'ignore')", path);
+    if (exists && mode == SPK_WRITE_IGNORE) {
+        *skip = true;
+        return SPK_OK;
+    }
+    if (mode == SPK_WRITE_APPEND) {
+        out->f = fopen(path, "ab");
+        if (!out->f) return spk__fail(SPK_ERR_IO, "%s: cannot open for appending (%s)", path, strerror(errno));
+        out->own_file = true;
+        out->append_to_nonempty = exists && size > 0;
+        return SPK_OK;
+    }
+    /* A new file or a replacement: written beside it, renamed into place at close. */
+    static atomic_uint spk__io_temp_counter;
+    size_t n = strlen(path) + 64;
+    out->temp = (char *)spk__alloc(&spk__default_allocator, n);
+    out->path = spk__io_strdup(path);
+    if (!out->temp || !out->path) {
+        if (out->temp) spk__free(&spk__default_allocator, out->temp, n);
+        if (out->path) spk__free(&spk__default_allocator, out->path, strlen(path) + 1);
+        out->temp = out->path = NULL;
+        return spk__nomem("a file name", n);
+    }
+    for (int attempt = 0; attempt < 100 && !out->f; attempt++) {
+        unsigned k = atomic_fetch_add(&spk__io_temp_counter, 1);
+        snprintf(out->temp, n, "%s.spk-tmp-%lx-%u", path, (unsigned long)time(NULL), k);
+        out->f = fopen(out->temp, "wbx"); /* C11: exclusive create */
+    }
+    if (!out->f) {
+        spk_status st = spk__fail(SPK_ERR_IO, "%s: cannot create a temporary file beside it (%s)", path, strerror(errno));
+        spk__free(&spk__default_allocator, out->temp, n);
+        spk__free(&spk__default_allocator, out->path, strlen(path) + 1);
+        out->temp = out->path = NULL;
+        return st;
+    }
+    out->own_file = true;
+    return SPK_OK;
+}
+
+static bool spk__io_flush(spk__io_output *out) {
+    if (out->to_string || !out->len || out->failed) return !out->failed;
+    if (fwrite(out->buf, 1, out->len, out->f) != out->len)
+        out->failed = spk__fail(SPK_ERR_IO, "%s: write error (%s)", out->temp ? out->path : "output", strerror(errno));
+    out->len = 0;
+    return !out->failed;
+}
+
+/* Adds bytes; errors are kept and reported by close. */
+static void spk__io_write(spk__io_output *out, const void *data, size_t n) {
+    if (out->failed || !n) return;
+    if (out->cap - out->len < n) {
+        if (!out->to_string && out->len && !spk__io_flush(out)) return;
+        if (out->cap - out->len < n) {
+            size_t cap = out->cap ? out->cap : (out->to_string ? 256 : (size_t)1 << 16);
+            while (cap - out->len < n) cap *= 2;
+            char *p = (char *)spk__realloc(&spk__default_allocator, out->buf, out->cap, cap);
+            if (!p) {
+                out->failed = spk__nomem("an output buffer", cap);
+                return;
+            }
+            out->buf = p;
+            out->cap = cap;
+        }
+    }
+    memcpy(out->buf + out->len, data, n);
+    out->len += n;
+}
+
+static void spk__io_puts(spk__io_output *out, const char *s) { spk__io_write(out, s, strlen(s)); }
+
+static void spk__io_output_release(spk__io_output *out) {
+    if (out->buf) spk__free(&spk__default_allocator, out->buf, out->cap);
+    if (out->temp) spk__free(&spk__default_allocator, out->temp, strlen(out->path) + 64);
+    if (out->path) spk__free(&spk__default_allocator, out->path, strlen(out->path) + 1);
+    memset(out, 0, sizeof *out);
+}
+
+/* Abandons the output: a temporary file is removed, the destination untouched. */
+static void spk__io_output_abort(spk__io_output *out) {
+    if (out->f && out->own_file) fclose(out->f);
+    if (out->temp) remove(out->temp);
+    spk__io_output_release(out);
+}
+
+/* Finishes: flushes, closes and renames a temporary file into place. For
+ * a string output, *str (NUL-terminated, free with spk_string_free) and
+ * *len (may be NULL) get the bytes. On any error nothing is renamed. */
+static spk_status spk__io_output_close(spk__io_output *out, char **str, size_t *len) {
+    if (out->to_string) {
+        spk__io_write(out, "", 1); /* the NUL */
+        if (out->failed) {
+            spk_status st = out->failed;
+            spk__io_output_release(out);
+            return st;
+        }
+        /* spk_string_free frees strlen + 1 bytes: hand over exactly that (the text may not hold a NUL). */
+        char *s = (char *)spk__realloc(&spk__default_allocator, out->buf, out->cap, out->len);
+        if (!s) s = out->buf;
+        else out->cap = out->len;
+        if (len) *len = out->len - 1;
+        *str = s;
+        out->buf = NULL;
+        spk__io_output_release(out);
+        return SPK_OK;
+    }
+    spk__io_flush(out);
+    if (!out->failed && !out->own_file && fflush(out->f) != 0)
+        out->failed = spk__fail(SPK_ERR_IO, "output: write error (%s)", strerror(errno));
+    if (out->own_file) {
+        if (fclose(out->f) != 0 && !out->failed)
+            out->failed = spk__fail(SPK_ERR_IO, "%s: write error on close (%s)", out->path ? out->path : "output",
+                                    strerror(errno));
+        out->f = NULL;
+    }
+    if (!out->failed && out->temp && rename(out->temp, out->path) != 0)
+        out->failed = spk__fail(SPK_ERR_IO, "%s: cannot rename the written file into place (%s)", out->path, strerror(errno));
+    spk_status st = out->failed;
+    if (st != SPK_OK && out->temp) remove(out->temp);
+    spk__io_output_release(out);
+    return st;
+}
