@@ -241,6 +241,12 @@
      - Encoding and decoding (wire.h) share nothing: any number of threads
        may encode and decode at once. A decoded scan task is immutable; run
        it from any thread.
+     - Readers and writers (csv.h, jsonl.h) may run from any number of
+       threads at once, on one session or several; a FILE* must not be
+       used by another thread during the call. Two writes to one path race
+       as files do: with OVERWRITE the last rename wins (each file seen is
+       whole); the ERROR and IGNORE checks are made when a write starts.
+       The assertions (testing.h) only read their DataFrames.
      - spk_builder_get_or_create may race from many threads: one default
        session is made and every caller gets a handle to it (each handle is
        stopped once). spk_session_stop must not run while another call on the

@@ -32,4 +32,6 @@ SPKDEF spk_status spk_read_mode_parse(const char *text, spk_read_mode *out);
  * new content goes to a temporary file in the same directory that is
  * renamed over the old one, so a reader sees the old file or the new, never
  * half of one. Spark writes a directory of part files; sparkless writes one
- * file. The insert modes are SPK_ERR_ARG. */
+ * file. The insert modes are SPK_ERR_ARG. Whether the file exists is
+ * checked when the write starts (a file created meanwhile by someone else
+ * is replaced by the rename). */
