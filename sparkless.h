@@ -28054,119 +28054,105 @@ SPKDEF spk_status spk_read_mode_parse(const char *text, spk_read_mode *out) {
 
 /* ---------------------------------------------------------------- inputs */
 
-/* An input held whole in memory: a file's bytes read in, or a caller's
- * buffer borrowed. `name` is what messages call it. */
+/* An input: a caller's buffer borrowed whole, or a file read into a buffer
+ * of ours, either whole (spk__io_input_read_all) or a window at a time
+ * (spk__io_input_fill), so that a reader need not hold a large file next
+ * to the table it makes. data[0, len) are the bytes held; `eof` says that
+ * nothing more is to come. `name` is what messages call it. */
 typedef struct spk__io_input {
     const char *data;
     size_t len;
-    char *owned; /* data, when read in (owned_cap bytes from the default allocator) */
+    bool eof;
+    FILE *f;         /* the file still being read, or NULL */
+    bool own_file;   /* f was opened here */
+    long size_hint;  /* the file's size when known, else -1 */
+    char *owned;     /* our buffer (owned_cap bytes from the default allocator) */
     size_t owned_cap;
     char name[256];
 } spk__io_input;
 
 static void spk__io_input_free(spk__io_input *in) {
     if (in->owned) spk__free(&spk__default_allocator, in->owned, in->owned_cap);
-    in->owned = NULL;
-    in->owned_cap = 0;
-    in->data = NULL;
-    in->len = 0;
+    if (in->f && in->own_file) fclose(in->f);
+    memset(in, 0, sizeof *in);
 }
 
 static void spk__io_input_buffer(const void *data, size_t len, spk__io_input *in) {
     memset(in, 0, sizeof *in);
     in->data = data ? (const char *)data : "";
     in->len = data ? len : 0;
+    in->eof = true;
     snprintf(in->name, sizeof in->name, "<buffer>");
-}
-
-/* Reads f to its end. */
-static spk_status spk__io_read_stream(FILE *f, spk__io_input *in) {
-    size_t cap = 1 << 16, len = 0;
-    char *p = (char *)spk__alloc(&spk__default_allocator, cap);
-    if (!p) return spk__nomem("an input file's bytes", cap);
-    for (;;) {
-        if (len == cap) {
-            size_t grown = cap * 2;
-            char *q = grown > cap ? (char *)spk__realloc(&spk__default_allocator, p, cap, grown) : NULL;
-            if (!q) {
-                spk__free(&spk__default_allocator, p, cap);
-                return spk__nomem("an input file's bytes", grown);
-            }
-            p = q;
-            cap = grown;
-        }
-        size_t got = fread(p + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    if (ferror(f)) {
-        spk__free(&spk__default_allocator, p, cap);
-        return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
-    }
-    in->owned = p;
-    in->owned_cap = cap;
-    in->data = p;
-    in->len = len;
-    return SPK_OK;
 }
 
 static spk_status spk__io_input_file(FILE *f, spk__io_input *in) {
     memset(in, 0, sizeof *in);
     snprintf(in->name, sizeof in->name, "<FILE*>");
+    in->data = "";
+    in->size_hint = -1;
     if (!f) return spk__fail(SPK_ERR_ARG, "NULL FILE*");
-    return spk__io_read_stream(f, in);
+    in->f = f;
+    return SPK_OK;
 }
 
 static spk_status spk__io_input_path(const char *path, spk__io_input *in) {
     memset(in, 0, sizeof *in);
+    in->data = "";
+    in->size_hint = -1;
     if (!path) return spk__fail(SPK_ERR_ARG, "NULL path");
     snprintf(in->name, sizeof in->name, "%s", path);
     FILE *f = fopen(path, "rb");
     if (!f) return spk__fail(SPK_ERR_IO, "%s: cannot open for reading (%s)", path, strerror(errno));
-    /* Sized reads when the size is known: one allocation, no doubling. */
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    in->f = f;
+    in->own_file = true;
+    if (fseek(f, 0, SEEK_END) == 0) in->size_hint = ftell(f);
+    if (in->size_hint < 0 || fseek(f, 0, SEEK_SET) != 0) {
         clearerr(f);
         rewind(f);
-        size = -1;
+        in->size_hint = -1;
     }
-    spk_status st;
-    if (size >= 0) {
-        size_t cap = (size_t)size + 1; /* +1: the read that sees the end */
-        char *p = (char *)spk__alloc(&spk__default_allocator, cap);
-        if (!p) st = spk__nomem("an input file's bytes", cap);
-        else {
-            size_t len = fread(p, 1, cap, f);
-            in->owned = p;
-            in->owned_cap = cap;
-            in->data = p;
-            in->len = len;
-            st = ferror(f) ? spk__fail(SPK_ERR_IO, "%s: read error", path) : SPK_OK;
-            if (st == SPK_OK && len == cap) { /* it grew while read: read the rest the slow way */
-                spk__io_input rest;
-                memset(&rest, 0, sizeof rest);
-                snprintf(rest.name, sizeof rest.name, "%s", path);
-                st = spk__io_read_stream(f, &rest);
-                if (st == SPK_OK) {
-                    size_t total = len + rest.len;
-                    char *q = (char *)spk__realloc(&spk__default_allocator, p, cap, total ? total : 1);
-                    if (!q) st = spk__nomem("an input file's bytes", total);
-                    else {
-                        memcpy(q + len, rest.data, rest.len);
-                        in->owned = q;
-                        in->owned_cap = total ? total : 1;
-                        in->data = q;
-                        in->len = total;
-                    }
-                }
-                spk__io_input_free(&rest);
-            }
-        }
-    } else
-        st = spk__io_read_stream(f, in);
-    fclose(f);
-    if (st != SPK_OK) spk__io_input_free(in);
+    return SPK_OK;
+}
+
+/* Drops the first `consumed` bytes held, then reads until `want` bytes are
+ * held or the input ends. A borrowed buffer just moves on. */
+static spk_status spk__io_input_fill(spk__io_input *in, size_t consumed, size_t want) {
+    in->data += consumed;
+    in->len -= consumed;
+    if (!in->f) return SPK_OK;
+    if (in->owned && consumed) memmove(in->owned, in->data, in->len);
+    if (want > in->owned_cap) {
+        char *p = (char *)spk__realloc(&spk__default_allocator, in->owned, in->owned_cap, want);
+        if (!p) return spk__nomem("an input file's bytes", want);
+        in->owned = p;
+        in->owned_cap = want;
+    }
+    if (in->owned) in->data = in->owned;
+    while (in->len < want) {
+        size_t got = fread(in->owned + in->len, 1, want - in->len, in->f);
+        in->len += got;
+        if (got) continue;
+        if (ferror(in->f)) return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
+        in->eof = true;
+        if (in->own_file) fclose(in->f);
+        in->f = NULL;
+        break;
+    }
+    return SPK_OK;
+}
+
+/* Reads the rest of the input: one allocation when the size is known (+1:
+ * the read that sees the end), doubling otherwise. */
+static spk_status spk__io_input_read_all(spk__io_input *in) {
+    size_t want = in->size_hint >= 0 ? (size_t)in->size_hint + 1 : (size_t)1 << 16;
+    if (want <= in->len) want = in->len + 1;
+    spk_status st = SPK_OK;
+    while (st == SPK_OK && in->f) {
+        st = spk__io_input_fill(in, 0, want);
+        if (want > SIZE_MAX / 2) break;
+        want *= 2;
+    }
+    if (st == SPK_OK && in->f) st = spk__nomem("an input file's bytes", SIZE_MAX);
     return st;
 }
 
@@ -28354,17 +28340,19 @@ static spk_status spk__io_output_close(spk__io_output *out, char **str, size_t *
 /* ---- src/csv.c ---- */
 /* csv: the CSV reader and writer (csv.h). */
 
-/* How a read goes: the input is held whole in memory; the header (or, with
- * no schema, the first record) is read on the calling thread; the rest is
- * cut into slices at record boundaries (line breaks; with multiline, line
- * breaks outside quotes, found by reading the records in order) and the
- * slices are parsed in parallel, each into a table of its own, which are
- * then joined in order (spk__table_adopt). Fields are read in place: only
- * a quoted field with escapes or doubled quotes is copied, into a scratch
- * buffer, and numbers and dates have fast parsers for their plain forms
- * (spk_value_parse's parser takes the rest, so what is accepted is exactly
- * what spk_value_parse accepts). Line numbers in messages are counted per
- * slice and added up afterwards. */
+/* How a read goes: a file is read a window (tens of MiB) at a time, ending
+ * at a line break, or whole when records may span lines or the schema is
+ * inferred; a buffer is one window. The header (or, with no schema, the
+ * first record) is read on the calling thread. Each window is cut into
+ * slices at record boundaries (line breaks; with multiline, line breaks
+ * outside quotes, found by reading the records in order); the slices are
+ * parsed in parallel, each into a table of its own, and joined in order
+ * (spk__table_adopt) before the next window is read. Fields are read in
+ * place: only a quoted field with escapes or doubled quotes is copied, into
+ * a scratch buffer, and numbers and dates have fast parsers for their plain
+ * forms (spk_value_parse's parser takes the rest, so what is accepted is
+ * exactly what spk_value_parse accepts). Line numbers in messages are
+ * counted per slice and added up afterwards. */
 
 /* ---------------------------------------------------------------- dialect */
 
@@ -29587,15 +29575,13 @@ static spk_status spk__csv_infer(spk_session *s, spk__csv_job *job, const spk_cs
     return st;
 }
 
-static spk_status spk__csv_load_job(spk_session *s, const spk__io_input *in, const spk_csv_options *o,
-                                    spk__csv_job *job, bool case_sensitive, spk_table **out) {
-    job->data = in->data;
-    job->name = in->name;
-    job->alloc = s->alloc;
-    job->mode = o->mode;
-    size_t len = in->len, begin = len >= 3 && memcmp(in->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+/* Reads the header (or, with no schema, the first record) from
+ * data[begin, end) and settles the columns; *data_begin and *first_line
+ * get where the records start. Inference reads data[*data_begin, end). */
+static spk_status spk__csv_prepare(spk_session *s, spk__csv_job *job, const spk_csv_options *o, size_t begin,
+                                   size_t end, bool case_sensitive, size_t *data_begin, size_t *first_line) {
     spk__csv_reader r;
-    spk__csv_reader_init(&r, &job->d, in->data, begin, len);
+    spk__csv_reader_init(&r, &job->d, job->data, begin, end);
     r.line = 1;
     char **names = NULL;
     int nnames = 0;
@@ -29617,10 +29603,10 @@ static spk_status spk__csv_load_job(spk_session *s, const spk__io_input *in, con
         job->ncols = job->nfields = nnames;
     }
     spk__csv_reader_free(&r);
-    size_t data_begin = r.pos, first_line = r.line, ncols = (size_t)job->ncols;
+    *data_begin = r.pos;
+    *first_line = r.line;
+    size_t ncols = (size_t)job->ncols;
     job->blank_is_record = job->nfields == 1;
-    if (st == SPK_OK)
-        st = spk__csv_cut(job, data_begin, len, spk__csv_slice_size(in->data, data_begin, len, spk_session_threads(s)));
     if (st == SPK_OK) {
         job->types = (spk_type *)spk__alloc(&spk__default_allocator, (ncols ? ncols : 1) * sizeof *job->types);
         job->field_col = (int *)spk__alloc(&spk__default_allocator, (ncols ? ncols : 1) * sizeof(int));
@@ -29630,7 +29616,10 @@ static spk_status spk__csv_load_job(spk_session *s, const spk__io_input *in, con
     }
     if (st == SPK_OK && !o->schema) {
         for (size_t c = 0; c < ncols; c++) job->types[c] = spk_type_of(SPK_TYPE_STRING);
-        if (o->infer_schema && ncols) st = spk__csv_infer(s, job, o, data_begin, len, first_line);
+        if (o->infer_schema && ncols) {
+            st = spk__csv_cut(job, r.pos, end, spk__csv_slice_size(job->data, r.pos, end, spk_session_threads(s)));
+            if (st == SPK_OK) st = spk__csv_infer(s, job, o, r.pos, end, r.line);
+        }
         if (st == SPK_OK)
             st = spk__csv_header_schema(s->alloc, names, job->types, job->ncols, case_sensitive, &job->schema);
     } else if (st == SPK_OK) {
@@ -29642,17 +29631,107 @@ static spk_status spk__csv_load_job(spk_session *s, const spk__io_input *in, con
         if (c != job->corrupt) job->field_col[k++] = c;
         if (job->types[c].id == SPK_TYPE_STRING) job->string_cols[job->nstring++] = c;
     }
-    if (job->nslices) {
+    return SPK_OK;
+}
+
+/* Forgets the slices of the last window (their tables were joined). */
+static void spk__csv_slices_reset(spk__csv_job *job) {
+    const spk_allocator *a = &spk__default_allocator;
+    for (size_t i = 0; i < job->nslices; i++) {
+        spk_table_free(job->slices[i].table);
+        if (job->slices[i].error) spk__free(a, job->slices[i].error, strlen(job->slices[i].error) + 1);
+    }
+    if (job->masks) spk__free(a, job->masks, job->nslices * (size_t)job->ncols * sizeof *job->masks);
+    job->masks = NULL;
+    job->nslices = 0;
+}
+
+/* Parses the records of job->data[begin, end), which ends at a record
+ * boundary, in parallel slices whose tables are joined onto *result (made
+ * at the first call). *line: the input's line number at `begin`, moved past
+ * the window's lines. */
+static spk_status spk__csv_parse_window(spk_session *s, spk__csv_job *job, size_t begin, size_t end, size_t *line,
+                                        spk_table **result) {
+    spk_status st = SPK_OK;
+    if (job->nslices == 0 && begin < end)
+        st = spk__csv_cut(job, begin, end, spk__csv_slice_size(job->data, begin, end, spk_session_threads(s)));
+    if (st == SPK_OK && job->nslices) {
         st = spk__par_run(s, spk__par_workers(s, job->nslices), job->nslices, spk__csv_parse_task, job);
-        if (st != SPK_OK) return spk__csv_raise(job, first_line);
+        if (st != SPK_OK) return spk__csv_raise(job, *line);
+    }
+    for (size_t i = 0; st == SPK_OK && i < job->nslices; i++) {
+        *line += job->slices[i].lines;
+        if (!*result) {
+            *result = job->slices[i].table;
+            job->slices[i].table = NULL;
+        } else
+            st = spk__table_adopt(*result, job->slices[i].table);
+    }
+    if (st == SPK_OK && !*result) st = spk_table_new(s->alloc, job->schema, result);
+    spk__csv_slices_reset(job);
+    return st;
+}
+
+/* Where a window of in->data[0, in->len) ends: after its last line break
+ * (a CR at the very end might be half of a CRLF still to come), or at its
+ * end once the input is all there. 0 when no line ends in it. */
+static size_t spk__csv_window_end(const spk__io_input *in) {
+    if (in->eof) return in->len;
+    for (size_t p = in->len; p > 0; p--) {
+        char c = in->data[p - 1];
+        if (c == '\n' || (c == '\r' && p < in->len)) return p;
+    }
+    return 0;
+}
+
+/* Bytes of a file held at once by a streamed read: several slices for
+ * every thread (tiny while spk_exec_override sets a morsel size, so that
+ * tests cross many windows). */
+static size_t spk__csv_window_size(int threads) {
+    uint32_t forced = atomic_load_explicit(&spk__override_morsel, memory_order_relaxed);
+    if (forced) return (size_t)forced * 64;
+    size_t size = (size_t)(threads > 0 ? threads : 1) * ((size_t)16 << 20);
+    return size < ((size_t)64 << 20) ? (size_t)64 << 20 : size;
+}
+
+/* Reads records from `in`: a buffer whole, a file a window at a time (one
+ * window whole when records may span lines or the schema is inferred). The
+ * header must lie in the first window; windows grow until it does, as they
+ * do until they hold a line break. */
+static spk_status spk__csv_load_job(spk_session *s, spk__io_input *in, const spk_csv_options *o, spk__csv_job *job,
+                                    bool case_sensitive, spk_table **out) {
+    job->name = in->name;
+    job->alloc = s->alloc;
+    job->mode = o->mode;
+    bool whole = job->d.multiline || (!o->schema && o->infer_schema);
+    size_t window = spk__csv_window_size(spk_session_threads(s)), end = 0, begin = 0, line = 1;
+    spk_status st = whole ? spk__io_input_read_all(in) : SPK_OK;
+    for (bool ready = false; st == SPK_OK && !ready;) { /* the first window: a header and a line break */
+        if (!in->eof && (st = spk__io_input_fill(in, 0, in->len + window)) != SPK_OK) break;
+        end = spk__csv_window_end(in);
+        begin = in->len >= 3 && memcmp(in->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+        spk__csv_reader r;
+        spk__csv_reader_init(&r, &job->d, in->data, begin, end);
+        ready = in->eof || (end > 0 && (!(o->header || !o->schema) || spk__csv_skip_blank(&r)));
+        spk__csv_reader_free(&r);
+        if (!ready) window *= 2;
     }
     spk_table *result = NULL;
-    if (job->nslices == 0) {
-        st = spk_table_new(s->alloc, job->schema, &result);
-    } else {
-        result = job->slices[0].table;
-        job->slices[0].table = NULL;
-        for (size_t i = 1; st == SPK_OK && i < job->nslices; i++) st = spk__table_adopt(result, job->slices[i].table);
+    if (st == SPK_OK) {
+        job->data = in->data;
+        st = spk__csv_prepare(s, job, o, begin, end, case_sensitive, &begin, &line);
+    }
+    while (st == SPK_OK) {
+        job->data = in->data;
+        st = spk__csv_parse_window(s, job, begin, end, &line, &result);
+        if (st != SPK_OK || (in->eof && end == in->len)) break;
+        size_t want = window;
+        do { /* the next window, grown until a line ends in it */
+            st = spk__io_input_fill(in, end, want);
+            end = 0;
+            want *= 2;
+        } while (st == SPK_OK && (end = spk__csv_window_end(in)) == 0 && !in->eof);
+        begin = 0;
     }
     if (st != SPK_OK) {
         spk_table_free(result);
@@ -29663,7 +29742,7 @@ static spk_status spk__csv_load_job(spk_session *s, const spk__io_input *in, con
     return SPK_OK;
 }
 
-static spk_df *spk__csv_read(spk_session *s, const spk__io_input *in, const spk_csv_options *o) {
+static spk_df *spk__csv_read(spk_session *s, spk__io_input *in, const spk_csv_options *o) {
     spk__csv_job job;
     memset(&job, 0, sizeof job);
     job.corrupt = -1;
@@ -29672,6 +29751,7 @@ static spk_df *spk__csv_read(spk_session *s, const spk__io_input *in, const spk_
     spk_status st = spk__csv_read_options(o, &job.d, case_sensitive);
     if (st == SPK_OK) st = spk__csv_load_job(s, in, o, &job, case_sensitive, &t);
     spk__csv_job_free(&job);
+    spk__io_input_free(in);
     if (st != SPK_OK) return NULL;
     spk_df *df = spk_df_from_table(s, t);
     if (!df) spk_table_free(t);
@@ -29693,10 +29773,12 @@ static bool spk__csv_read_begin(spk_session *s, const spk_csv_options *opts, spk
 SPKDEF spk_df *spk_read_csv(spk_session *s, const char *path, const spk_csv_options *opts) {
     spk_csv_options o;
     spk__io_input in;
-    if (!spk__csv_read_begin(s, opts, &o) || spk__io_input_path(path, &in) != SPK_OK) return NULL;
-    spk_df *df = spk__csv_read(s, &in, &o);
-    spk__io_input_free(&in);
-    return df;
+    if (!spk__csv_read_begin(s, opts, &o)) return NULL;
+    if (spk__io_input_path(path, &in) != SPK_OK) {
+        spk__io_input_free(&in);
+        return NULL;
+    }
+    return spk__csv_read(s, &in, &o);
 }
 
 SPKDEF spk_df *spk_read_csv_buffer(spk_session *s, const void *data, size_t len, const spk_csv_options *opts) {
@@ -29710,10 +29792,12 @@ SPKDEF spk_df *spk_read_csv_buffer(spk_session *s, const void *data, size_t len,
 SPKDEF spk_df *spk_read_csv_file(spk_session *s, FILE *f, const spk_csv_options *opts) {
     spk_csv_options o;
     spk__io_input in;
-    if (!spk__csv_read_begin(s, opts, &o) || spk__io_input_file(f, &in) != SPK_OK) return NULL;
-    spk_df *df = spk__csv_read(s, &in, &o);
-    spk__io_input_free(&in);
-    return df;
+    if (!spk__csv_read_begin(s, opts, &o)) return NULL;
+    if (spk__io_input_file(f, &in) != SPK_OK) {
+        spk__io_input_free(&in);
+        return NULL;
+    }
+    return spk__csv_read(s, &in, &o);
 }
 
 /* ---------------------------------------------------------------- writing */
@@ -30652,6 +30736,7 @@ static spk_df *spk__jsonl_read(spk_session *s, spk__io_input *in, spk_status inp
 SPKDEF spk_df *spk_read_json(spk_session *s, const char *path, const spk_json_options *opts) {
     spk__io_input in;
     spk_status st = spk__io_input_path(path, &in);
+    if (st == SPK_OK) st = spk__io_input_read_all(&in);
     return spk__jsonl_read(s, &in, st, opts);
 }
 
@@ -30664,6 +30749,7 @@ SPKDEF spk_df *spk_read_json_buffer(spk_session *s, const void *data, size_t len
 SPKDEF spk_df *spk_read_json_file(spk_session *s, FILE *f, const spk_json_options *opts) {
     spk__io_input in;
     spk_status st = spk__io_input_file(f, &in);
+    if (st == SPK_OK) st = spk__io_input_read_all(&in);
     return spk__jsonl_read(s, &in, st, opts);
 }
 

@@ -27,119 +27,105 @@ SPKDEF spk_status spk_read_mode_parse(const char *text, spk_read_mode *out) {
 
 /* ---------------------------------------------------------------- inputs */
 
-/* An input held whole in memory: a file's bytes read in, or a caller's
- * buffer borrowed. `name` is what messages call it. */
+/* An input: a caller's buffer borrowed whole, or a file read into a buffer
+ * of ours, either whole (spk__io_input_read_all) or a window at a time
+ * (spk__io_input_fill), so that a reader need not hold a large file next
+ * to the table it makes. data[0, len) are the bytes held; `eof` says that
+ * nothing more is to come. `name` is what messages call it. */
 typedef struct spk__io_input {
     const char *data;
     size_t len;
-    char *owned; /* data, when read in (owned_cap bytes from the default allocator) */
+    bool eof;
+    FILE *f;         /* the file still being read, or NULL */
+    bool own_file;   /* f was opened here */
+    long size_hint;  /* the file's size when known, else -1 */
+    char *owned;     /* our buffer (owned_cap bytes from the default allocator) */
     size_t owned_cap;
     char name[256];
 } spk__io_input;
 
 static void spk__io_input_free(spk__io_input *in) {
     if (in->owned) spk__free(&spk__default_allocator, in->owned, in->owned_cap);
-    in->owned = NULL;
-    in->owned_cap = 0;
-    in->data = NULL;
-    in->len = 0;
+    if (in->f && in->own_file) fclose(in->f);
+    memset(in, 0, sizeof *in);
 }
 
 static void spk__io_input_buffer(const void *data, size_t len, spk__io_input *in) {
     memset(in, 0, sizeof *in);
     in->data = data ? (const char *)data : "";
     in->len = data ? len : 0;
+    in->eof = true;
     snprintf(in->name, sizeof in->name, "<buffer>");
-}
-
-/* Reads f to its end. */
-static spk_status spk__io_read_stream(FILE *f, spk__io_input *in) {
-    size_t cap = 1 << 16, len = 0;
-    char *p = (char *)spk__alloc(&spk__default_allocator, cap);
-    if (!p) return spk__nomem("an input file's bytes", cap);
-    for (;;) {
-        if (len == cap) {
-            size_t grown = cap * 2;
-            char *q = grown > cap ? (char *)spk__realloc(&spk__default_allocator, p, cap, grown) : NULL;
-            if (!q) {
-                spk__free(&spk__default_allocator, p, cap);
-                return spk__nomem("an input file's bytes", grown);
-            }
-            p = q;
-            cap = grown;
-        }
-        size_t got = fread(p + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    if (ferror(f)) {
-        spk__free(&spk__default_allocator, p, cap);
-        return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
-    }
-    in->owned = p;
-    in->owned_cap = cap;
-    in->data = p;
-    in->len = len;
-    return SPK_OK;
 }
 
 static spk_status spk__io_input_file(FILE *f, spk__io_input *in) {
     memset(in, 0, sizeof *in);
     snprintf(in->name, sizeof in->name, "<FILE*>");
+    in->data = "";
+    in->size_hint = -1;
     if (!f) return spk__fail(SPK_ERR_ARG, "NULL FILE*");
-    return spk__io_read_stream(f, in);
+    in->f = f;
+    return SPK_OK;
 }
 
 static spk_status spk__io_input_path(const char *path, spk__io_input *in) {
     memset(in, 0, sizeof *in);
+    in->data = "";
+    in->size_hint = -1;
     if (!path) return spk__fail(SPK_ERR_ARG, "NULL path");
     snprintf(in->name, sizeof in->name, "%s", path);
     FILE *f = fopen(path, "rb");
     if (!f) return spk__fail(SPK_ERR_IO, "%s: cannot open for reading (%s)", path, strerror(errno));
-    /* Sized reads when the size is known: one allocation, no doubling. */
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    in->f = f;
+    in->own_file = true;
+    if (fseek(f, 0, SEEK_END) == 0) in->size_hint = ftell(f);
+    if (in->size_hint < 0 || fseek(f, 0, SEEK_SET) != 0) {
         clearerr(f);
         rewind(f);
-        size = -1;
+        in->size_hint = -1;
     }
-    spk_status st;
-    if (size >= 0) {
-        size_t cap = (size_t)size + 1; /* +1: the read that sees the end */
-        char *p = (char *)spk__alloc(&spk__default_allocator, cap);
-        if (!p) st = spk__nomem("an input file's bytes", cap);
-        else {
-            size_t len = fread(p, 1, cap, f);
-            in->owned = p;
-            in->owned_cap = cap;
-            in->data = p;
-            in->len = len;
-            st = ferror(f) ? spk__fail(SPK_ERR_IO, "%s: read error", path) : SPK_OK;
-            if (st == SPK_OK && len == cap) { /* it grew while read: read the rest the slow way */
-                spk__io_input rest;
-                memset(&rest, 0, sizeof rest);
-                snprintf(rest.name, sizeof rest.name, "%s", path);
-                st = spk__io_read_stream(f, &rest);
-                if (st == SPK_OK) {
-                    size_t total = len + rest.len;
-                    char *q = (char *)spk__realloc(&spk__default_allocator, p, cap, total ? total : 1);
-                    if (!q) st = spk__nomem("an input file's bytes", total);
-                    else {
-                        memcpy(q + len, rest.data, rest.len);
-                        in->owned = q;
-                        in->owned_cap = total ? total : 1;
-                        in->data = q;
-                        in->len = total;
-                    }
-                }
-                spk__io_input_free(&rest);
-            }
-        }
-    } else
-        st = spk__io_read_stream(f, in);
-    fclose(f);
-    if (st != SPK_OK) spk__io_input_free(in);
+    return SPK_OK;
+}
+
+/* Drops the first `consumed` bytes held, then reads until `want` bytes are
+ * held or the input ends. A borrowed buffer just moves on. */
+static spk_status spk__io_input_fill(spk__io_input *in, size_t consumed, size_t want) {
+    in->data += consumed;
+    in->len -= consumed;
+    if (!in->f) return SPK_OK;
+    if (in->owned && consumed) memmove(in->owned, in->data, in->len);
+    if (want > in->owned_cap) {
+        char *p = (char *)spk__realloc(&spk__default_allocator, in->owned, in->owned_cap, want);
+        if (!p) return spk__nomem("an input file's bytes", want);
+        in->owned = p;
+        in->owned_cap = want;
+    }
+    if (in->owned) in->data = in->owned;
+    while (in->len < want) {
+        size_t got = fread(in->owned + in->len, 1, want - in->len, in->f);
+        in->len += got;
+        if (got) continue;
+        if (ferror(in->f)) return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
+        in->eof = true;
+        if (in->own_file) fclose(in->f);
+        in->f = NULL;
+        break;
+    }
+    return SPK_OK;
+}
+
+/* Reads the rest of the input: one allocation when the size is known (+1:
+ * the read that sees the end), doubling otherwise. */
+static spk_status spk__io_input_read_all(spk__io_input *in) {
+    size_t want = in->size_hint >= 0 ? (size_t)in->size_hint + 1 : (size_t)1 << 16;
+    if (want <= in->len) want = in->len + 1;
+    spk_status st = SPK_OK;
+    while (st == SPK_OK && in->f) {
+        st = spk__io_input_fill(in, 0, want);
+        if (want > SIZE_MAX / 2) break;
+        want *= 2;
+    }
+    if (st == SPK_OK && in->f) st = spk__nomem("an input file's bytes", SIZE_MAX);
     return st;
 }
 

@@ -796,6 +796,7 @@ static spk_df *spk__jsonl_read(spk_session *s, spk__io_input *in, spk_status inp
 SPKDEF spk_df *spk_read_json(spk_session *s, const char *path, const spk_json_options *opts) {
     spk__io_input in;
     spk_status st = spk__io_input_path(path, &in);
+    if (st == SPK_OK) st = spk__io_input_read_all(&in);
     return spk__jsonl_read(s, &in, st, opts);
 }
 
@@ -808,6 +809,7 @@ SPKDEF spk_df *spk_read_json_buffer(spk_session *s, const void *data, size_t len
 SPKDEF spk_df *spk_read_json_file(spk_session *s, FILE *f, const spk_json_options *opts) {
     spk__io_input in;
     spk_status st = spk__io_input_file(f, &in);
+    if (st == SPK_OK) st = spk__io_input_read_all(&in);
     return spk__jsonl_read(s, &in, st, opts);
 }
 

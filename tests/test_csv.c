@@ -843,6 +843,103 @@ static void test_large_parallel(void) {
 
 /* ---------------------------------------------------------------- files */
 
+/* Files are read a window at a time (tiny windows while the thread counts
+ * below set a morsel size): the rows, line numbers and header handling must
+ * not depend on where the windows end. */
+static void test_streamed_windows(void) {
+    const int n = 20000;
+    size_t len = 0, bad_len = 0, bad_line = 0, unused = 0;
+    char *text = large_text(n, false, -1, &unused, &len);
+    char *bad = large_text(n, false, n - 7, &bad_line, &bad_len);
+    /* 300 blank lines before the header, a field longer than any window, lone CRs */
+    sbuf odd = {NULL, 0, 0};
+    for (int i = 0; i < 300; i++) sb_str(&odd, i % 2 ? "  \n" : "\r\n");
+    sb_str(&odd, "id,name\r1,");
+    for (int i = 0; i < 5000; i++) sb_str(&odd, i % 10 ? "y" : "z");
+    sb_str(&odd, "\r2,b\r\r3,c\r");
+    char dir[512], path[600];
+    CHECK(make_temp_dir(dir, sizeof dir, "spk_csvs"));
+    snprintf(path, sizeof path, "%s/large.csv", dir);
+    spk_schema *schema = NULL;
+    spk_schema_parse(NULL, "id INT, name STRING, score DOUBLE, day DATE", &schema);
+    spk_csv_options o = opts_none();
+    o.header = true;
+    o.schema = schema;
+    uint64_t expected_fp = 0;
+    spk_session *s = new_session(1);
+    spk_df *df = spk_read_csv_buffer(s, text, len, &o);
+    spk_table *t = NULL;
+    CHECK_OK(spk_df_collect(df, &t));
+    if (t) expected_fp = table_fingerprint(t);
+    spk_table_free(t);
+    spk_df_release(df);
+    spk_session_free(s);
+    FOR_EACH_THREAD_COUNT(i) {
+        s = new_session(spk_test_threads);
+        for (int via_file = 0; via_file < 2; via_file++) {
+            CHECK(write_file(path, text, len));
+            FILE *f = via_file ? fopen(path, "rb") : NULL;
+            o.schema = schema;
+            o.mode = SPK_READ_PERMISSIVE;
+            df = via_file ? spk_read_csv_file(s, f, &o) : spk_read_csv(s, path, &o);
+            if (f) fclose(f);
+            t = NULL;
+            CHECK_OK(spk_df_collect(df, &t));
+            CHECK(t && spk_table_nrows(t) == (size_t)n && table_fingerprint(t) == expected_fp);
+            spk_table_free(t);
+            spk_df_release(df);
+            /* FAILFAST near the end of the file names its line */
+            CHECK(write_file(path, bad, bad_len));
+            f = via_file ? fopen(path, "rb") : NULL;
+            o.mode = SPK_READ_FAILFAST;
+            CHECK((via_file ? spk_read_csv_file(s, f, &o) : spk_read_csv(s, path, &o)) == NULL);
+            if (f) fclose(f);
+            char expected[800];
+            snprintf(expected, sizeof expected, "%s:%zu:1 (`id`): cannot parse 'x%d' as INT", via_file ? "<FILE*>" : path,
+                     bad_line, n - 7);
+            CHECK_STR(spk_last_error(), expected);
+            /* blank lines before the header, a long field, lone CRs: with the header or inferred columns */
+            CHECK(write_file(path, odd.p, odd.len));
+            o.mode = SPK_READ_FAILFAST;
+            for (int given = 0; given < 2; given++) {
+                spk_schema *two = NULL;
+                spk_schema_parse(NULL, "id INT, name STRING", &two);
+                o.schema = given ? two : NULL;
+                f = via_file ? fopen(path, "rb") : NULL;
+                df = via_file ? spk_read_csv_file(s, f, &o) : spk_read_csv(s, path, &o);
+                if (f) fclose(f);
+                CHECK(df != NULL);
+                t = NULL;
+                CHECK_OK(spk_df_collect(df, &t));
+                CHECK(t && spk_table_nrows(t) == 3);
+                spk_value v;
+                CHECK(t && spk_table_get(t, 0, 1, &v) == SPK_OK && v.as.str.len == 5000 && v.as.str.ptr[0] == 'z');
+                CHECK(t && spk_table_get(t, 2, 1, &v) == SPK_OK && v.as.str.len == 1 && v.as.str.ptr[0] == 'c');
+                spk_table_free(t);
+                spk_df_release(df);
+                spk_schema_release(two);
+            }
+            /* no header and no schema: the first record, after the blank lines, sets the columns */
+            o.header = false;
+            o.schema = NULL;
+            df = spk_read_csv(s, path, &o);
+            CHECK_STR(df ? ddl_of(df) : "(failed)", "_c0 STRING, _c1 STRING");
+            int64_t count = 0;
+            CHECK_OK(spk_df_count(df, &count));
+            CHECK_EQ_INT(count, 4);
+            spk_df_release(df);
+            o.header = true;
+        }
+        spk_session_free(s);
+    }
+    rm_tree(dir);
+    free(odd.p);
+    free(text);
+    free(bad);
+    spk_schema_release(schema);
+}
+
+
 static void test_paths_and_files(void) {
     spk_session *s = new_session(1);
     char dir[512], path[600];
@@ -983,6 +1080,7 @@ int main(void) {
     RUN(test_parsers_match_value_parse);
     RUN(test_large_parallel);
     RUN(test_paths_and_files);
+    RUN(test_streamed_windows);
     RUN(test_write_modes);
     return TEST_REPORT();
 }

@@ -1,10 +1,13 @@
-/* libFuzzer harness: the CSV reader (spk_read_csv_buffer) and writer.
+/* libFuzzer harness: the CSV reader (spk_read_csv_buffer, and
+ * spk_read_csv_file over the same bytes in tiny windows) and writer.
  * The first two bytes choose the options (header, multiline, inference,
  * mode, delimiter, quote, null value, a schema or none); the rest is the
- * CSV text. Any input must be read or refused cleanly; what is read must
+ * CSV text. Any input must be read or refused cleanly, the same way from
+ * the buffer and from a FILE* read in windows of 64 bytes; what is read must
  * write out (spk_write_csv_string, same dialect) and read back, with the
  * schema it was read with, to the same rows. Built and run by `make test`
  * (tools/runtests) and `make fuzz FUZZER=csv`. */
+#define _POSIX_C_SOURCE 200809L /* fmemopen */
 #define SPARKLESS_IMPLEMENTATION
 #include "../../sparkless.h"
 #include "fuzz_reader_common.h"
@@ -25,6 +28,56 @@ static void setup(void) {
     if (spk_session_new(&o, &session) != SPK_OK) fuzz_fail("fuzz_csv", "no session", NULL, NULL);
     for (int i = 0; i < 3; i++)
         if (spk_schema_parse(NULL, schema_ddl[i], &schemas[i]) != SPK_OK) fuzz_fail("fuzz_csv", "no schema", NULL, NULL);
+}
+
+/* The bytes read again as a FILE*, in windows of 64 bytes (the morsel of
+ * one row set by spk_exec_override): the rows the buffer gave, or the same
+ * refusal (messages differ only in naming the input). */
+static void compare_streamed(const spk_csv_options *o, const uint8_t *bytes, size_t n, spk_df *buffered) {
+    if (n == 0) return; /* fmemopen may refuse an empty buffer */
+    char *want = NULL;
+    if (buffered) {
+        spk_table *t = NULL;
+        if (spk_df_collect(buffered, &t) != SPK_OK) fuzz_fail("fuzz_csv", "a read DataFrame does not collect", NULL, NULL);
+        want = fuzz_table_text(t);
+        spk_table_free(t);
+    } else {
+        const char *e = spk_last_error();
+        want = (char *)malloc(strlen(e) + 1);
+        if (!want) abort();
+        strcpy(want, e);
+    }
+    FILE *f = fmemopen((void *)(uintptr_t)bytes, n, "rb");
+    if (!f) {
+        free(want);
+        return;
+    }
+    spk_exec_override(1, 1);
+    spk_df *df = spk_read_csv_file(session, f, o);
+    spk_exec_override(0, 0);
+    fclose(f);
+    if ((df != NULL) != (buffered != NULL))
+        fuzz_fail("fuzz_csv", df ? "the FILE* read succeeds where the buffer read failed"
+                                 : "the FILE* read fails where the buffer read succeeded", want, NULL);
+    char *got = NULL;
+    if (df) {
+        spk_table *t = NULL;
+        if (spk_df_collect(df, &t) != SPK_OK) fuzz_fail("fuzz_csv", "a read DataFrame does not collect", want, NULL);
+        got = fuzz_table_text(t);
+        spk_table_free(t);
+    } else {
+        const char *e = spk_last_error(), *name = strstr(e, "<FILE*>");
+        size_t before = name ? (size_t)(name - e) : strlen(e);
+        got = (char *)malloc(strlen(e) + 8);
+        if (!got) abort();
+        memcpy(got, e, before);
+        strcpy(got + before, name ? "<buffer>" : "");
+        if (name) strcat(got, name + strlen("<FILE*>"));
+    }
+    if (strcmp(want, got) != 0) fuzz_fail("fuzz_csv", "the buffer and the FILE* read differ", want, got);
+    free(want);
+    free(got);
+    spk_df_release(df);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -51,6 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     /* The text is exactly size - 2 bytes, not NUL-terminated: ASan sees any read past it. */
     spk_df *df = spk_read_csv_buffer(session, data + 2, size - 2, &o);
+    compare_streamed(&o, data + 2, size - 2, df);
     if (!df) {
         if (spk_last_status() == SPK_OK) fuzz_fail("fuzz_csv", "NULL without an error", NULL, NULL);
         return 0;
