@@ -2,7 +2,8 @@
 #   make demo    build and run examples/quickstart.c
 #   make test    every test, every configuration; ends with "N passed, N failed"
 #   make bench   the benchmarks in bench/ (optimised build); SF=0.1 picks the TPC-H
-#                scale factor bench/load generates and reads (default 1)
+#                scale factor of bench/load and bench/tpch (default 1); bench/tpch
+#                compares with DuckDB and SQLite where bench/install-peers put them
 #   make fuzz FUZZER=expr SECONDS=600   one libFuzzer harness (tests/fuzz/) for
 #                a long run, growing build/fuzz/corpus-<name>; make fuzz-corpus
 #                regenerates the checked-in seeds with tests/fuzz/gen_corpus.c
@@ -72,7 +73,7 @@ $(B)/checks/two-tu-%.ok: tests/two_tu_main.c tests/two_tu_impl.c sparkless.h $(B
 $(B)/checks/amalgamate.ok: sparkless.h $(SOURCES) tools/amalgamate $(B)/checks/.dir
 	tools/amalgamate --check && touch $@
 $(B)/checks/bench-build.ok: $(addprefix bench/,$(addsuffix .c,$(BENCH_SRCS))) sparkless.h $(B)/checks/.dir
-	for b in $(BENCH_SRCS); do $(CC) $(WARN) -O2 -I. bench/$$b.c -o $(B)/checks/bench-$$b $(LIBS) || exit 1; done; touch $@
+	for b in $(BENCH_SRCS); do $(CC) $(WARN) -O2 -I. bench/$$b.c -o $(B)/checks/bench-$$b $(LIBS) -ldl || exit 1; done; touch $@
 
 # ---- fuzzers: tests/fuzz/fuzz_<name>.c, clang's libFuzzer under ASan+UBSan ----
 # Each is one translation unit (it defines SPARKLESS_IMPLEMENTATION itself).
@@ -116,11 +117,12 @@ $(B)/bench/.dir:
 $(B)/bench/%: bench/%.c sparkless.h $(B)/bench/.dir
 	$(CC) -std=c11 -O2 -march=native -g -I. $< -o $@ $(LIBS)
 
-$(B)/bench/load: bench/tpch_gen.c # load.c includes the generator
-# load generates TPC-H lineitem at scale factor SF into build/tpch/ (once) and times reading it.
+$(B)/bench/load $(B)/bench/tpch: bench/tpch_gen.c # they include the generator
+$(B)/bench/tpch: LIBS += -ldl # the peers are opened with dlopen
+# load and tpch generate TPC-H tables at scale factor SF into build/tpch/ (once) and read them.
 bench: $(addprefix $(B)/bench/,$(BENCH_SRCS))
 	@for b in $(BENCHES); do echo "== bench/$$b"; \
-	  if [ $$b = load ]; then $(B)/bench/$$b $(SF) || exit 1; else $(B)/bench/$$b || exit 1; fi; done
+	  case $$b in load|tpch) $(B)/bench/$$b $(SF) || exit 1;; *) $(B)/bench/$$b || exit 1;; esac; done
 
 clean:
 	rm -rf $(B)

@@ -13006,6 +13006,53 @@ static void spk__load_column(const spk_table *t, const spk__chunk *c, uint32_t s
     }
 }
 
+/* As spk__load_column, for the rows sel[0..n) of the batch that starts at
+ * `start` only (each to its own position). */
+static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32_t start, const uint32_t *sel, uint32_t n,
+                                 int col, spk__vec *v) {
+    uint32_t off = t->offset[col], w = t->width;
+    const unsigned char *rows = c->rows + (size_t)start * w;
+    uint8_t bit = (uint8_t)(1u << (col & 7));
+    int byte = col >> 3;
+    switch ((spk_type_id)v->type.id) {
+    case SPK_TYPE_BOOLEAN:
+        SPK__FOR_ROWS(sel, n, {
+            const unsigned char *slot = rows + (size_t)i * w;
+            v->nulls[i] = (slot[byte] & bit) != 0;
+            v->v.b[i] = slot[off];
+        });
+        break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE:
+        SPK__FOR_ROWS(sel, n, {
+            const unsigned char *slot = rows + (size_t)i * w;
+            v->nulls[i] = (slot[byte] & bit) != 0;
+            memcpy(&v->v.i32[i], slot + off, 4);
+        });
+        break;
+    case SPK_TYPE_STRING:
+        SPK__FOR_ROWS(sel, n, {
+            const unsigned char *slot = rows + (size_t)i * w;
+            uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
+            v->nulls[i] = (slot[byte] & bit) != 0;
+            v->v.str[i].ptr = c->heap ? c->heap + from : "";
+            v->v.str[i].len = to - from;
+        });
+        break;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT:
+        SPK__FOR_ROWS(sel, n, v->nulls[i] = 1);
+        break;
+    default:
+        SPK__FOR_ROWS(sel, n, {
+            const unsigned char *slot = rows + (size_t)i * w;
+            v->nulls[i] = (slot[byte] & bit) != 0;
+            memcpy(&v->v.i64[i], slot + off, 8);
+        });
+        break;
+    }
+}
+
 /* Loads rows [start, start + n) of chunk c into the column slots. */
 static void spk__load_columns(spk__runner *r, const spk_bound *bd, const spk_table *t, const spk__chunk *c,
                               uint32_t start, uint32_t n) {
@@ -16455,6 +16502,24 @@ static bool spk__sample_keeps(const spk_df *node, uint64_t index) {
     return (double)(z >> 11) * 0x1p-53 < node->fraction;
 }
 
+/* Evaluates filter stage s over the batch: s->sel gets the rows kept, *kept their count. */
+static spk_status spk__stage_filter(spk__stage *s, spk__vec *const *cols, const uint32_t *sel, uint32_t n,
+                                    uint32_t *kept) {
+    spk__runner *r = &s->runners[0];
+    spk__arena_reset(&r->ev.arena);
+    spk__runner_bind_inputs(r, s->node->bound[0], cols);
+    spk__eval_node(r, r->root, sel, n);
+    if (r->ev.status != SPK_OK) return r->ev.status;
+    const spk__vec *v = &r->ev.vecs[r->root->slot];
+    uint32_t m = 0;
+    SPK__FOR_ROWS(sel, n, {
+        s->sel[m] = i;
+        m += !v->nulls[i] & (v->v.b[i] != 0);
+    });
+    *kept = m;
+    return SPK_OK;
+}
+
 /* Pushes one batch through the stages and into the sink. */
 static spk_status spk__push_batch(spk__stage *stages, int nstages, spk__vec *const *cols, int ncols, const uint32_t *sel,
                                   uint32_t n, spk__sink *sink) {
@@ -16465,17 +16530,9 @@ static spk_status spk__push_batch(spk__stage *stages, int nstages, spk__vec *con
         const spk_df *node = s->node;
         switch (node->kind) { /* a plain int: some kinds are outside spk__pkind (see plan.c) */
         case SPK__P_FILTER: {
-            spk__runner *r = &s->runners[0];
-            spk__arena_reset(&r->ev.arena);
-            spk__runner_bind_inputs(r, node->bound[0], cur);
-            spk__eval_node(r, r->root, sel, n);
-            if (r->ev.status != SPK_OK) return r->ev.status;
-            const spk__vec *v = &r->ev.vecs[r->root->slot];
             uint32_t m = 0;
-            SPK__FOR_ROWS(sel, n, {
-                s->sel[m] = i;
-                m += !v->nulls[i] & (v->v.b[i] != 0);
-            });
+            spk_status st = spk__stage_filter(s, cur, sel, n, &m);
+            if (st != SPK_OK) return st;
             sel = s->sel;
             n = m;
             break;
@@ -16537,6 +16594,9 @@ struct spk__feed {
     spk_status (*start)(spk__feed *self, int nworkers, size_t nmorsels);
     spk_status (*open)(spk__feed *self, int worker, size_t morsel, spk__sink **sink);
     spk_status (*close)(spk__feed *self, int worker, size_t morsel); /* may be NULL */
+    /* Marks the columns of the stream's output that the sinks read (used[c] = 1);
+     * NULL: all of them. Columns nobody reads are never loaded. */
+    void (*uses)(const spk__feed *self, uint8_t *used);
     bool ordered;
 };
 
@@ -16556,7 +16616,77 @@ typedef struct spk__stream_run {
     spk__stream_worker *workers;
     int nworkers;
     bool done; /* a limit is satisfied (only ever with one worker) */
+    /* Per column of the table: 1 when the chain or the sink reads it. With a
+     * filter at the bottom of the chain (filter_first), its columns (2) are
+     * loaded first and the others only for the rows it keeps. */
+    uint8_t *load;
+    size_t load_size;
+    bool filter_first;
 } spk__stream_run;
+
+static void spk__mark_columns(const spk_bound *b, uint8_t *used) {
+    int n = spk_schema_ncols(b->schema);
+    for (int c = 0; c < n; c++)
+        if (b->col_slot[c] >= 0) used[c] = 1;
+}
+
+/* Which of the table's columns the chain and the sink read (r->load). */
+static spk_status spk__stream_columns(spk__stream_run *r) {
+    int width = spk_schema_ncols(r->top->schema);
+    const spk_df *d = r->top, *bottom = NULL;
+    for (int i = 0; i < r->nstages; i++, d = d->child) {
+        int n = spk_schema_ncols(d->child->schema);
+        if (n > width) width = n;
+    }
+    size_t size = (size_t)(width > 0 ? width : 1) * 2;
+    uint8_t *used = (uint8_t *)spk__calloc(&spk__default_allocator, size), *below = used + size / 2;
+    if (!used) return spk__nomem("a column list", size);
+    if (r->feed->uses) r->feed->uses(r->feed, used);
+    else memset(used, 1, (size_t)spk_schema_ncols(r->top->schema));
+    d = r->top;
+    for (int i = 0; i < r->nstages; i++, d = d->child) {
+        int n = spk_schema_ncols(d->child->schema);
+        memset(below, 0, (size_t)n);
+        if (d->kind == SPK__P_PROJECT) /* every expression is evaluated, so all their columns */
+            for (int k = 0; k < d->nexprs; k++) spk__mark_columns(d->bound[k], below);
+        else
+            memcpy(below, used, (size_t)n); /* filters, limits and samples pass columns through */
+        if (d->kind == SPK__P_FILTER) spk__mark_columns(d->bound[0], below);
+        memcpy(used, below, (size_t)n);
+        bottom = d;
+    }
+    r->load = used;
+    r->load_size = size;
+    r->filter_first = bottom && bottom->kind == SPK__P_FILTER;
+    if (r->filter_first) {
+        const spk_bound *b = bottom->bound[0];
+        for (int c = 0; c < spk_schema_ncols(b->schema); c++)
+            if (b->col_slot[c] >= 0) used[c] = 2;
+    }
+    return SPK_OK;
+}
+
+/* Loads the columns the chain reads and pushes the batch through it. With
+ * a filter at the bottom, the other columns are loaded only for the rows it
+ * keeps (a selective filter then reads little of the table). */
+static spk_status spk__stream_batch(spk__stream_run *r, spk__stream_worker *w, const spk__chunk *c, uint32_t start,
+                                    uint32_t n, spk__sink *sink) {
+    const spk_table *t = r->table;
+    if (!r->filter_first) {
+        for (int col = 0; col < t->ncols; col++)
+            if (r->load[col]) spk__load_column(t, c, start, n, col, &w->vs.vecs[col]);
+        return spk__push_batch(w->stages, r->nstages, w->vs.ptrs, w->vs.n, NULL, n, sink);
+    }
+    for (int col = 0; col < t->ncols; col++)
+        if (r->load[col] == 2) spk__load_column(t, c, start, n, col, &w->vs.vecs[col]);
+    spk__stage *s = &w->stages[r->nstages - 1];
+    uint32_t m = 0;
+    spk_status st = spk__stage_filter(s, w->vs.ptrs, NULL, n, &m);
+    if (st != SPK_OK || m == 0) return st;
+    for (int col = 0; col < t->ncols; col++)
+        if (r->load[col] == 1) spk__load_column_sel(t, c, start, s->sel, m, col, &w->vs.vecs[col]);
+    return spk__push_batch(w->stages, r->nstages - 1, w->vs.ptrs, w->vs.n, s->sel, m, sink);
+}
 
 static spk_status spk__stream_task(void *ctx, int worker, size_t m) {
     spk__stream_run *r = (spk__stream_run *)ctx;
@@ -16574,8 +16704,7 @@ static spk_status spk__stream_task(void *ctx, int worker, size_t m) {
     const spk__morsel *mo = &r->morsels[m];
     for (uint32_t at = 0; st == SPK_OK && at < mo->n && !sink->done; at += SPK__BATCH) {
         uint32_t n = mo->n - at < SPK__BATCH ? mo->n - at : SPK__BATCH;
-        spk__load_batch(r->table, mo->chunk, mo->start + at, n, w->vs.vecs);
-        st = spk__push_batch(w->stages, r->nstages, w->vs.ptrs, w->vs.n, NULL, n, sink);
+        st = spk__stream_batch(r, w, mo->chunk, mo->start + at, n, sink);
     }
     if (sink->done && r->nworkers == 1) r->done = true;
     if (st == SPK_OK && r->feed->close) st = r->feed->close(r->feed, worker, m);
@@ -16609,6 +16738,7 @@ static spk_status spk__stream(const spk_df *df, spk__feed *feed) {
         for (int w = 0; st == SPK_OK && w < r.nworkers; w++)
             r.workers[w].stages = (spk__stage *)(void *)((char *)(r.workers + r.nworkers) + (size_t)w * (size_t)(r.nstages ? r.nstages : 1) * sizeof(spk__stage));
     }
+    if (st == SPK_OK) st = spk__stream_columns(&r);
     if (st == SPK_OK) st = feed->start(feed, r.nworkers, nmorsels);
     if (st == SPK_OK) st = spk__par_run(df->session, r.nworkers, nmorsels, spk__stream_task, &r);
     for (int w = 0; r.workers && w < r.nworkers; w++) {
@@ -16617,6 +16747,7 @@ static spk_status spk__stream(const spk_df *df, spk__feed *feed) {
     }
     if (r.workers) spk__free(&spk__default_allocator, r.workers, wsize);
     if (r.morsels) spk__free(&spk__default_allocator, r.morsels, (nmorsels ? nmorsels : 1) * sizeof *r.morsels);
+    if (r.load) spk__free(&spk__default_allocator, r.load, r.load_size);
     if (owned) spk_table_free(r.table);
     return st;
 }
@@ -16755,6 +16886,11 @@ static spk_status spk__count_consume(spk__sink *self, spk__vec *const *cols, int
     (void)sel;
     ((spk__count_sink *)self)->rows += n;
     return SPK_OK;
+}
+
+static void spk__count_uses(const spk__feed *self, uint8_t *used) { /* counting reads no column */
+    (void)self;
+    (void)used;
 }
 
 static spk_status spk__count_feed_start(spk__feed *self, int nworkers, size_t nmorsels) {
@@ -17048,6 +17184,11 @@ static void spk__agg_runners_free(const spk_df *node, spk__runner *r, int made) 
     spk__free(&spk__default_allocator, r, (size_t)(node->nexprs ? node->nexprs : 1) * sizeof *r);
 }
 
+static void spk__agg_uses(const spk__feed *self, uint8_t *used) {
+    const spk_df *node = ((const spk__agg_exec *)self)->node;
+    for (int k = 0; k < node->nexprs; k++) spk__mark_columns(node->bound[k], used);
+}
+
 static spk_status spk__agg_start(spk__feed *self, int nworkers, size_t nmorsels) {
     spk__agg_exec *run = (spk__agg_exec *)self;
     size_t psize = (nmorsels ? nmorsels : 1) * sizeof *run->parts, wsize = (size_t)nworkers * sizeof *run->workers;
@@ -17187,6 +17328,7 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
     spk__agg_exec run;
     memset(&run, 0, sizeof run);
     run.base.start = spk__agg_start;
+    run.base.uses = spk__agg_uses;
     run.base.open = spk__agg_open;
     run.node = node;
     run.nkeys = node->nkeys;
@@ -18426,7 +18568,7 @@ SPKDEF spk_status spk_df_collect(spk_df *df, spk_table **out) {
 SPKDEF spk_status spk_df_count(spk_df *df, int64_t *out) {
     if (!out) return spk__fail(SPK_ERR_ARG, "spk_df_count: NULL output");
     if (!df) return spk__fail(SPK_ERR_ARG, "spk_df_count: NULL DataFrame (an earlier call failed: see its error)");
-    spk__count_feed f = {{spk__count_feed_start, spk__count_feed_open, NULL, false}, NULL, 0};
+    spk__count_feed f = {{spk__count_feed_start, spk__count_feed_open, NULL, spk__count_uses, false}, NULL, 0};
     spk_status st = spk__run_stream(df, &f.base);
     int64_t rows = 0;
     for (int w = 0; f.sinks && w < f.nworkers; w++) rows += f.sinks[w].rows;
@@ -18475,7 +18617,7 @@ SPKDEF spk_status spk_df_foreach(spk_df *df, spk_row_fn fn, void *user) {
     size_t size = (size_t)(ncols ? ncols : 1) * sizeof(spk_value);
     spk__foreach_sink s = {{spk__foreach_consume, false}, fn, user, NULL, ncols};
     if (!(s.row = (spk_value *)spk__alloc(&spk__default_allocator, size))) return spk__nomem("foreach", size);
-    spk__single_feed f = {{spk__single_feed_start, spk__single_feed_open, NULL, true}, &s.base};
+    spk__single_feed f = {{spk__single_feed_start, spk__single_feed_open, NULL, NULL, true}, &s.base};
     spk_status st = spk__run_stream(df, &f.base);
     spk__free(&spk__default_allocator, s.row, size);
     return st;

@@ -1563,6 +1563,53 @@ static void spk__load_column(const spk_table *t, const spk__chunk *c, uint32_t s
     }
 }
 
+/* As spk__load_column, for the rows sel[0..n) of the batch that starts at
+ * `start` only (each to its own position). */
+static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32_t start, const uint32_t *sel, uint32_t n,
+                                 int col, spk__vec *v) {
+    uint32_t off = t->offset[col], w = t->width;
+    const unsigned char *rows = c->rows + (size_t)start * w;
+    uint8_t bit = (uint8_t)(1u << (col & 7));
+    int byte = col >> 3;
+    switch ((spk_type_id)v->type.id) {
+    case SPK_TYPE_BOOLEAN:
+        SPK__FOR_ROWS(sel, n, {
+            const unsigned char *slot = rows + (size_t)i * w;
+            v->nulls[i] = (slot[byte] & bit) != 0;
+            v->v.b[i] = slot[off];
+        });
+        break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE:
+        SPK__FOR_ROWS(sel, n, {
+            const unsigned char *slot = rows + (size_t)i * w;
+            v->nulls[i] = (slot[byte] & bit) != 0;
+            memcpy(&v->v.i32[i], slot + off, 4);
+        });
+        break;
+    case SPK_TYPE_STRING:
+        SPK__FOR_ROWS(sel, n, {
+            const unsigned char *slot = rows + (size_t)i * w;
+            uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
+            v->nulls[i] = (slot[byte] & bit) != 0;
+            v->v.str[i].ptr = c->heap ? c->heap + from : "";
+            v->v.str[i].len = to - from;
+        });
+        break;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT:
+        SPK__FOR_ROWS(sel, n, v->nulls[i] = 1);
+        break;
+    default:
+        SPK__FOR_ROWS(sel, n, {
+            const unsigned char *slot = rows + (size_t)i * w;
+            v->nulls[i] = (slot[byte] & bit) != 0;
+            memcpy(&v->v.i64[i], slot + off, 8);
+        });
+        break;
+    }
+}
+
 /* Loads rows [start, start + n) of chunk c into the column slots. */
 static void spk__load_columns(spk__runner *r, const spk_bound *bd, const spk_table *t, const spk__chunk *c,
                               uint32_t start, uint32_t n) {
