@@ -11056,8 +11056,16 @@ typedef struct spk__sum_state {
     int64_t count;  /* non-NULL inputs */
     int64_t i;      /* INT64 and DECIMAL sums (DECIMAL: at the input's scale) */
     double d;
-    bool overflow;  /* DECIMAL sum left the int64 range */
+    int64_t carry;  /* DECIMAL: times the sum wrapped past the int64 range (the exact sum is i + carry * 2^64),
+                     * so that whether it overflows does not depend on the order of the inputs */
 } spk__sum_state;
+
+/* s += x on a DECIMAL sum: wrapping, counting the wraps. */
+static inline void spk__sum_add_decimal(spk__sum_state *s, int64_t x) {
+    int64_t r = (int64_t)((uint64_t)s->i + (uint64_t)x);
+    s->carry += (x > 0 && r < s->i) - (x < 0 && r > s->i);
+    s->i = r;
+}
 
 static void spk__sum_init(const spk__bnode *node, void *s) {
     (void)node;
@@ -11091,9 +11099,7 @@ static spk_status spk__sum_update(const spk__bnode *node, char *states, const ui
         const int64_t *x = arg->v.i64;
         SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
             spk__sum_state *s = (spk__sum_state *)(void *)SPK__STATE(states, stride, groups, i);
-            int64_t r;
-            if (spk__add_overflow_i64(s->i, x[i], &r)) s->overflow = true;
-            s->i = r;
+            spk__sum_add_decimal(s, x[i]);
             s->count++;
         });
         break;
@@ -11117,10 +11123,8 @@ static spk_status spk__sum_merge(const spk__bnode *node, void *into, const void 
     a->count += b->count;
     a->d += b->d;
     if (node->args[0]->type.id == SPK_TYPE_DECIMAL) {
-        int64_t r;
-        if (spk__add_overflow_i64(a->i, b->i, &r)) a->overflow = true;
-        a->i = r;
-        a->overflow |= b->overflow;
+        spk__sum_add_decimal(a, b->i);
+        a->carry += b->carry;
     } else {
         a->i = (int64_t)((uint64_t)a->i + (uint64_t)b->i);
     }
@@ -11132,7 +11136,7 @@ static spk_status spk__sum_final(const spk__bnode *node, const void *st, spk__ve
     out->nulls[row] = s->count == 0;
     if (out->type.id == SPK_TYPE_DOUBLE) out->v.f64[row] = s->d;
     else if (out->type.id == SPK_TYPE_DECIMAL)
-        out->nulls[row] |= s->overflow || s->i >= spk__pow10[out->type.precision] ||
+        out->nulls[row] |= s->carry != 0 || s->i >= spk__pow10[out->type.precision] ||
                            s->i <= -spk__pow10[out->type.precision];
     if (out->type.id != SPK_TYPE_DOUBLE) out->v.i64[row] = s->i;
     (void)node;
@@ -11164,7 +11168,7 @@ static spk_status spk__avg_final(const spk__bnode *node, const void *st, spk__ve
         return SPK_OK;
     }
     int64_t q;
-    if (s->overflow || !spk__decimal_div_round(s->i, in.scale, s->count, 0, out->type.scale, out->type.precision, &q))
+    if (s->carry != 0 || !spk__decimal_div_round(s->i, in.scale, s->count, 0, out->type.scale, out->type.precision, &q))
         out->nulls[row] = 1;
     else
         out->v.i64[row] = q;
@@ -16930,30 +16934,34 @@ static spk_status spk__single_feed_open(spk__feed *self, int worker, size_t mors
 
 /* ---------------------------------------------------------------- aggregation
  * Two phases. Each morsel is aggregated into a part of its own: groups found
- * through an open-addressing table of hashes of the key values, keys kept as
- * values whose strings live in the part's arena, one state per group and
+ * through an open-addressing table of hashes of the key values (hashed and
+ * compared by type, straight from the key vectors), keys kept as values
+ * whose strings live in the part's arena, one state per group and
  * aggregate. Then the parts are merged, split by hash into partitions that
  * workers merge at once, each partition taking the parts in morsel order.
  * So every group's states combine in the same order whatever the thread
  * count — floating-point sums included — and groups come out in the order
- * of their first row, as a single pass over the input would give them. */
+ * of their first row, as a single pass over the input would give them.
+ * When no aggregate depends on that order (spk__aggs_order_free), a part
+ * serves all the morsels of one worker instead; a group's origin — its
+ * first morsel and its rank among the groups that morsel added — is the
+ * least over the parts, so the output order is the same. */
 
 typedef struct spk__agg_slot {
     const spk__bnode *node; /* the aggregate */
     int output;             /* the output expression it belongs to */
 } spk__agg_slot;
 
-/* Groups and their states: one morsel's, or (merged) one partition's. */
+/* Groups and their states: one morsel's or worker's, or (merged) one partition's. */
 typedef struct spk__agg_part {
     spk_value *keys;   /* ngroups * nkeys */
     uint64_t *hashes;  /* per group */
-    uint64_t *origin;  /* per group: (morsel << 32) | its group there, where it first showed */
+    uint64_t *origin;  /* per group: (morsel << 32) | rank, where it first showed (see above) */
     char **states;     /* per aggregate: cap * state_size */
     size_t ngroups, cap;
     uint32_t *table;   /* open addressing: group index + 1, 0 = empty */
     size_t table_cap;
     spk__arena strings;
-    uint32_t morsel;   /* a morsel's part: which */
 } spk__agg_part;
 
 typedef struct spk__agg_worker spk__agg_worker;
@@ -16970,15 +16978,18 @@ typedef struct spk__agg_exec {
     int npartitions;
     spk__agg_worker *workers;
     int nworkers;
+    bool per_worker; /* parts are per worker, not per morsel (spk__aggs_order_free) */
 } spk__agg_exec;
 
 struct spk__agg_worker {
     spk__sink base;
     spk__agg_exec *run;
-    spk__agg_part *part;  /* the morsel's */
+    spk__agg_part *part;  /* the morsel's, or the worker's */
     spk__runner *runners; /* one per expression of the node */
     int made;
+    uint32_t morsel, fresh; /* the morsel being read, and the groups it added so far (origins) */
     uint32_t groups_of_row[SPK__BATCH];
+    uint64_t hashes[SPK__BATCH];
 };
 
 static void spk__collect_agg_nodes(const spk__bnode *b, int output, spk__agg_slot *into, int *n, int cap) {
@@ -17126,6 +17137,94 @@ static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p,
     return SPK_OK;
 }
 
+/* Grouping keys are hashed and compared by their physical type, straight
+ * from the key vectors; only DOUBLE keys (whose -0.0 and NaN need
+ * spk_value's rules) and untyped NULLs go through spk_value. A key's hash
+ * only has to agree with itself inside one aggregation: the parts store it
+ * and the merge reuses it. */
+static uint64_t spk__key_seed(int k) { return 0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1); }
+
+static void spk__hash_keys(const spk__vec *const *keyvec, int nkeys, const uint32_t *sel, uint32_t n, uint64_t *h) {
+    SPK__FOR_ROWS(sel, n, h[i] = 0x243f6a8885a308d3ULL);
+    for (int k = 0; k < nkeys; k++) {
+        const spk__vec *v = keyvec[k];
+        const uint8_t *nulls = v->nulls;
+        uint64_t seed = spk__key_seed(k), null_bits = spk_hash_u64(seed ^ 0x6e756c6cULL);
+        switch ((spk_type_id)v->type.id) {
+        case SPK_TYPE_BOOLEAN:
+            SPK__FOR_ROWS(sel, n, h[i] = spk_hash_u64(h[i] ^ (nulls[i] ? null_bits : seed + v->v.b[i])));
+            break;
+        case SPK_TYPE_INT32:
+        case SPK_TYPE_DATE:
+            SPK__FOR_ROWS(sel, n, h[i] = spk_hash_u64(h[i] ^ (nulls[i] ? null_bits : seed + (uint64_t)(int64_t)v->v.i32[i])));
+            break;
+        case SPK_TYPE_INT64:
+        case SPK_TYPE_DECIMAL:
+        case SPK_TYPE_TIMESTAMP:
+            SPK__FOR_ROWS(sel, n, h[i] = spk_hash_u64(h[i] ^ (nulls[i] ? null_bits : seed + (uint64_t)v->v.i64[i])));
+            break;
+        case SPK_TYPE_STRING:
+            SPK__FOR_ROWS(sel, n, {
+                const spk__str *x = &v->v.str[i];
+                uint64_t bits = null_bits;
+                if (!nulls[i]) {
+                    if (x->len <= 8) { /* short strings (flags, codes) without a call */
+                        uint64_t w = 0;
+                        for (size_t b = 0; b < x->len; b++) w |= (uint64_t)(unsigned char)x->ptr[b] << (8 * b);
+                        bits = seed + (w ^ ((uint64_t)x->len << 56));
+                    } else
+                        bits = spk_hash_bytes(x->ptr, x->len, seed);
+                }
+                h[i] = spk_hash_u64(h[i] ^ bits);
+            });
+            break;
+        default:
+            SPK__FOR_ROWS(sel, n, {
+                spk_value key = spk__vec_get(v, i);
+                h[i] = spk_hash_u64(h[i] ^ spk_value_hash(&key, seed));
+            });
+            break;
+        }
+    }
+}
+
+/* Whether group key gk (a stored spk_value) equals row i of key vector v. */
+static inline bool spk__key_matches(const spk_value *gk, const spk__vec *v, uint32_t i) {
+    bool null = v->nulls[i] != 0;
+    if (gk->is_null || null) return gk->is_null && null;
+    switch ((spk_type_id)v->type.id) {
+    case SPK_TYPE_BOOLEAN: return gk->as.b == (v->v.b[i] != 0);
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: return gk->as.i32 == v->v.i32[i];
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_DECIMAL:
+    case SPK_TYPE_TIMESTAMP: return gk->as.i64 == v->v.i64[i];
+    case SPK_TYPE_STRING:
+        return gk->as.str.len == v->v.str[i].len && (gk->as.str.len == 0 || memcmp(gk->as.str.ptr, v->v.str[i].ptr, gk->as.str.len) == 0);
+    default: {
+        spk_value key = spk__vec_get(v, i);
+        return spk_value_equal(gk, &key);
+    }
+    }
+}
+
+/* The group of row i (keys in keyvec, hash h), or UINT32_MAX. */
+static uint32_t spk__agg_probe(const spk__agg_part *p, const spk__vec *const *keyvec, int nkeys, uint32_t i, uint64_t h) {
+    if (!p->table_cap) return UINT32_MAX;
+    size_t at = h & (p->table_cap - 1);
+    while (p->table[at]) {
+        uint32_t g = p->table[at] - 1;
+        if (p->hashes[g] == h) {
+            const spk_value *gk = p->keys + (size_t)g * (size_t)nkeys;
+            bool same = true;
+            for (int k = 0; k < nkeys && same; k++) same = spk__key_matches(&gk[k], keyvec[k], i);
+            if (same) return g;
+        }
+        at = (at + 1) & (p->table_cap - 1);
+    }
+    return UINT32_MAX;
+}
+
 static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int ncols, const uint32_t *sel, uint32_t n) {
     spk__agg_worker *w = (spk__agg_worker *)self;
     const spk__agg_exec *run = w->run;
@@ -17142,15 +17241,16 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
         keyvec[k] = &r->ev.vecs[r->root->slot];
     }
     spk_status st = SPK_OK;
+    uint64_t *hashes = w->hashes;
+    if (run->nkeys == 0) SPK__FOR_ROWS(sel, n, hashes[i] = 0);
+    else spk__hash_keys(keyvec, run->nkeys, sel, n, hashes);
     SPK__FOR_ROWS(sel, n, if (st == SPK_OK) {
-        spk_value key[64];
-        uint64_t h = 0x9e3779b97f4a7c15ULL;
-        for (int k = 0; k < run->nkeys; k++) {
-            key[k] = spk__vec_get(keyvec[k], i);
-            h = spk_hash_u64(h ^ spk_value_hash(&key[k], (uint64_t)k));
+        uint32_t group = spk__agg_probe(p, keyvec, run->nkeys, i, hashes[i]);
+        if (group == UINT32_MAX) {
+            spk_value key[64];
+            for (int k = 0; k < run->nkeys; k++) key[k] = spk__vec_get(keyvec[k], i);
+            st = spk__agg_new_group(run, p, key, hashes[i], (uint64_t)w->morsel << 32 | w->fresh++, &group);
         }
-        uint32_t group = spk__agg_find(p, run->nkeys, key, h);
-        if (group == UINT32_MAX) st = spk__agg_new_group(run, p, key, h, (uint64_t)p->morsel << 32 | p->ngroups, &group);
         w->groups_of_row[i] = group;
     });
     if (st != SPK_OK) return st;
@@ -17184,6 +17284,26 @@ static void spk__agg_runners_free(const spk_df *node, spk__runner *r, int made) 
     spk__free(&spk__default_allocator, r, (size_t)(node->nexprs ? node->nexprs : 1) * sizeof *r);
 }
 
+/* Whether every aggregate's result is the same in whatever order the rows
+ * meet it: counts, sums and averages of integers and decimals (exact; a
+ * decimal sum counts its wraps), min and max of anything but DOUBLE (whose
+ * -0.0 and 0.0 tie). Then each worker keeps one set of groups for all its
+ * morsels, rather than one per morsel to be merged in morsel order — far
+ * fewer groups to build and merge when there are many. */
+static bool spk__aggs_order_free(const spk__agg_exec *run) {
+    for (int a = 0; a < run->naggs; a++) {
+        const spk__bnode *n = run->aggs[a].node;
+        if (n->agg == &spk__agg_count) continue;
+        if (n->nargs < 1) return false;
+        spk_type_id t = (spk_type_id)n->args[0]->type.id;
+        bool exact = t == SPK_TYPE_INT32 || t == SPK_TYPE_INT64 || t == SPK_TYPE_DECIMAL;
+        if ((n->agg == &spk__agg_sum || n->agg == &spk__agg_avg) && exact) continue;
+        if (n->agg == &spk__agg_pick && (n->iarg == 1 || n->iarg == 2) && t != SPK_TYPE_DOUBLE) continue;
+        return false;
+    }
+    return true;
+}
+
 static void spk__agg_uses(const spk__feed *self, uint8_t *used) {
     const spk_df *node = ((const spk__agg_exec *)self)->node;
     for (int k = 0; k < node->nexprs; k++) spk__mark_columns(node->bound[k], used);
@@ -17191,11 +17311,12 @@ static void spk__agg_uses(const spk__feed *self, uint8_t *used) {
 
 static spk_status spk__agg_start(spk__feed *self, int nworkers, size_t nmorsels) {
     spk__agg_exec *run = (spk__agg_exec *)self;
-    size_t psize = (nmorsels ? nmorsels : 1) * sizeof *run->parts, wsize = (size_t)nworkers * sizeof *run->workers;
+    size_t nparts = run->per_worker ? (size_t)nworkers : nmorsels;
+    size_t psize = (nparts ? nparts : 1) * sizeof *run->parts, wsize = (size_t)nworkers * sizeof *run->workers;
     run->parts = (spk__agg_part **)spk__calloc(&spk__default_allocator, psize);
     run->workers = run->parts ? (spk__agg_worker *)spk__calloc(&spk__default_allocator, wsize) : NULL;
     if (!run->workers) return spk__nomem("an aggregation", psize + wsize);
-    run->nparts = nmorsels;
+    run->nparts = nparts;
     run->nworkers = nworkers;
     for (int w = 0; w < nworkers; w++) {
         run->workers[w].base.consume = spk__agg_consume;
@@ -17210,9 +17331,11 @@ static spk_status spk__agg_open(spk__feed *self, int worker, size_t morsel, spk_
     spk_status st = SPK_OK;
     if (!w->runners && (st = spk__agg_runners(run->node, &w->runners, &w->made)) != SPK_OK) return st;
     if ((uint64_t)morsel >= UINT32_MAX) return spk__fail(SPK_ERR_LIMIT, "an aggregation over more than 4 billion morsels");
-    if ((st = spk__agg_part_new(run, &run->parts[morsel])) != SPK_OK) return st;
-    w->part = run->parts[morsel];
-    w->part->morsel = (uint32_t)morsel;
+    size_t at = run->per_worker ? (size_t)worker : morsel;
+    if (!run->parts[at] && (st = spk__agg_part_new(run, &run->parts[at])) != SPK_OK) return st;
+    w->part = run->parts[at];
+    w->morsel = (uint32_t)morsel;
+    w->fresh = 0;
     *sink = &w->base;
     return SPK_OK;
 }
@@ -17233,6 +17356,7 @@ static spk_status spk__agg_merge_task(void *ctx, int worker, size_t partition) {
             const spk_value *key = from->keys + g * nk;
             uint32_t t = spk__agg_find(into, run->nkeys, key, h);
             if (t == UINT32_MAX) st = spk__agg_new_group(run, into, key, h, from->origin[g], &t);
+            else if (from->origin[g] < into->origin[t]) into->origin[t] = from->origin[g]; /* per-worker parts */
             for (int a = 0; a < run->naggs && st == SPK_OK; a++) {
                 const spk__bnode *node = run->aggs[a].node;
                 size_t size = node->agg->state_size;
@@ -17338,6 +17462,7 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
     run.aggs = (spk__agg_slot *)spk__calloc(a, (size_t)(total ? total : 1) * sizeof *run.aggs);
     if (!run.aggs) return spk__nomem("aggregates", (size_t)total * sizeof *run.aggs);
     for (int o = node->nkeys; o < node->nexprs; o++) spk__collect_agg_nodes(node->bound[o]->root, o - node->nkeys, run.aggs, &run.naggs, total);
+    run.per_worker = spk__aggs_order_free(&run);
     st = spk__stream(node->child, &run.base);
     /* Merge: by hash partition when several threads can share the work. */
     size_t nparts = 0, groups = 0, rsize = 0, msize = 0;

@@ -2741,8 +2741,16 @@ typedef struct spk__sum_state {
     int64_t count;  /* non-NULL inputs */
     int64_t i;      /* INT64 and DECIMAL sums (DECIMAL: at the input's scale) */
     double d;
-    bool overflow;  /* DECIMAL sum left the int64 range */
+    int64_t carry;  /* DECIMAL: times the sum wrapped past the int64 range (the exact sum is i + carry * 2^64),
+                     * so that whether it overflows does not depend on the order of the inputs */
 } spk__sum_state;
+
+/* s += x on a DECIMAL sum: wrapping, counting the wraps. */
+static inline void spk__sum_add_decimal(spk__sum_state *s, int64_t x) {
+    int64_t r = (int64_t)((uint64_t)s->i + (uint64_t)x);
+    s->carry += (x > 0 && r < s->i) - (x < 0 && r > s->i);
+    s->i = r;
+}
 
 static void spk__sum_init(const spk__bnode *node, void *s) {
     (void)node;
@@ -2776,9 +2784,7 @@ static spk_status spk__sum_update(const spk__bnode *node, char *states, const ui
         const int64_t *x = arg->v.i64;
         SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
             spk__sum_state *s = (spk__sum_state *)(void *)SPK__STATE(states, stride, groups, i);
-            int64_t r;
-            if (spk__add_overflow_i64(s->i, x[i], &r)) s->overflow = true;
-            s->i = r;
+            spk__sum_add_decimal(s, x[i]);
             s->count++;
         });
         break;
@@ -2802,10 +2808,8 @@ static spk_status spk__sum_merge(const spk__bnode *node, void *into, const void 
     a->count += b->count;
     a->d += b->d;
     if (node->args[0]->type.id == SPK_TYPE_DECIMAL) {
-        int64_t r;
-        if (spk__add_overflow_i64(a->i, b->i, &r)) a->overflow = true;
-        a->i = r;
-        a->overflow |= b->overflow;
+        spk__sum_add_decimal(a, b->i);
+        a->carry += b->carry;
     } else {
         a->i = (int64_t)((uint64_t)a->i + (uint64_t)b->i);
     }
@@ -2817,7 +2821,7 @@ static spk_status spk__sum_final(const spk__bnode *node, const void *st, spk__ve
     out->nulls[row] = s->count == 0;
     if (out->type.id == SPK_TYPE_DOUBLE) out->v.f64[row] = s->d;
     else if (out->type.id == SPK_TYPE_DECIMAL)
-        out->nulls[row] |= s->overflow || s->i >= spk__pow10[out->type.precision] ||
+        out->nulls[row] |= s->carry != 0 || s->i >= spk__pow10[out->type.precision] ||
                            s->i <= -spk__pow10[out->type.precision];
     if (out->type.id != SPK_TYPE_DOUBLE) out->v.i64[row] = s->i;
     (void)node;
@@ -2849,7 +2853,7 @@ static spk_status spk__avg_final(const spk__bnode *node, const void *st, spk__ve
         return SPK_OK;
     }
     int64_t q;
-    if (s->overflow || !spk__decimal_div_round(s->i, in.scale, s->count, 0, out->type.scale, out->type.precision, &q))
+    if (s->carry != 0 || !spk__decimal_div_round(s->i, in.scale, s->count, 0, out->type.scale, out->type.precision, &q))
         out->nulls[row] = 1;
     else
         out->v.i64[row] = q;

@@ -623,6 +623,93 @@ static void test_order_by(void) {
 
 /* ------------------------------------------------------------ groupBy / agg */
 
+/* Many groups over keys of every kind (hashed and compared by type; DOUBLE
+ * through spk_value), NULL keys among them: groups come out in the order of
+ * their first row and with the right states, whether the aggregates let
+ * each worker keep one set of groups (count, decimal sum, min of a string)
+ * or need one per morsel (a DOUBLE sum). Checked against a plain loop. */
+#define GROUP_ROWS 20000
+static void test_group_keys_typed(void) {
+    spk_schema *schema = NULL;
+    CHECK_OK(spk_schema_parse(NULL, "a BIGINT, b STRING, c DATE, d DOUBLE, v DECIMAL(10,2), f DOUBLE", &schema));
+    static spk_value rows[GROUP_ROWS * 6];
+    static char names[GROUP_ROWS][24];
+    static int first[GROUP_ROWS], count[GROUP_ROWS];
+    static int64_t sum[GROUP_ROWS];
+    int ngroups = 0, group_of[400];
+    for (int g = 0; g < 400; g++) group_of[g] = -1;
+    memset(count, 0, sizeof count); /* static: the test runs once per thread count */
+    memset(sum, 0, sizeof sum);
+    uint64_t x = 12345;
+    for (int r = 0; r < GROUP_ROWS; r++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        int g = (int)((x >> 33) % 400); /* the group: every key is a function of it */
+        spk_value *v = &rows[r * 6];
+        v[0] = g % 37 == 0 ? spk_value_null() : spk_value_i64((int64_t)g * 1000003);
+        snprintf(names[r], sizeof names[r], g % 3 ? "k%d" : "a longer key %d", g); /* short and long strings */
+        v[1] = g % 41 == 0 ? spk_value_null() : spk_value_str(names[r]);
+        v[2] = spk_value_date(g % 5 ? -g : g);
+        v[3] = g % 7 == 0 ? spk_value_f64(-0.0) : spk_value_f64(g % 7 == 1 ? 0.0 : (double)g);
+        v[4] = spk_value_decimal((int64_t)(x >> 40) % 100000, 10, 2);
+        v[5] = spk_value_f64((double)((x >> 20) % 1000) / 8.0);
+        /* the reference groups by g: rows with -0.0 and 0.0 in d (g % 7 is 0 or 1) differ in the other keys */
+        if (group_of[g] < 0) {
+            group_of[g] = ngroups;
+            first[ngroups++] = g;
+        }
+        count[group_of[g]]++;
+        sum[group_of[g]] += v[4].as.i64;
+    }
+    for (int order_free = 1; order_free >= 0; order_free--) {
+        spk_df *d = spk_df_from_rows(S, schema, rows, GROUP_ROWS);
+        spk_expr *keys[4] = {spk_col("a"), spk_col("b"), spk_col("c"), spk_col("d")};
+        spk_expr *aggs[3] = {count_star(), fn1("sum", "v"), order_free ? fn1("min", "b") : fn1("sum", "f")};
+        spk_df *g = spk_df_group_agg(d, keys, 4, aggs, 3);
+        spk_table *t = NULL;
+        CHECK_OK(spk_df_collect(g, &t));
+        CHECK(t && spk_table_nrows(t) == (size_t)ngroups);
+        for (int i = 0; t && i < ngroups && i < (int)spk_table_nrows(t); i++) {
+            spk_value k, c, s;
+            spk_table_get(t, (size_t)i, 0, &k);
+            spk_table_get(t, (size_t)i, 4, &c);
+            spk_table_get(t, (size_t)i, 5, &s);
+            int want = first[i];
+            bool key_ok = want % 37 == 0 ? k.is_null : !k.is_null && k.as.i64 == (int64_t)want * 1000003;
+            if (!key_ok || c.as.i64 != count[i] || s.as.i64 != sum[i]) {
+                failf(__FILE__, __LINE__, "group %d (order_free %d): want g=%d count %d sum %lld, got count %lld sum %lld",
+                      i, order_free, want, count[i], (long long)sum[i], (long long)c.as.i64, (long long)s.as.i64);
+                break;
+            }
+        }
+        spk_table_free(t);
+        spk_df_release(g);
+        spk_df_release(d);
+    }
+    spk_schema_release(schema);
+}
+
+/* A DECIMAL sum whose running total leaves the 64-bit range and comes back
+ * is exact whatever the order of its rows; one that ends outside is NULL. */
+static void test_decimal_sum_wraps(void) {
+    spk_schema *schema = NULL;
+    CHECK_OK(spk_schema_parse(NULL, "k INT, v DECIMAL(18,0)", &schema));
+    spk_value rows[44];
+    const int64_t big = 999999999999999999LL; /* 10 of them pass INT64_MAX */
+    for (int r = 0; r < 20; r++) {
+        rows[r * 2] = spk_value_i32(1);
+        rows[r * 2 + 1] = spk_value_decimal(r < 10 ? big : -big, 18, 0);
+    }
+    rows[40] = spk_value_i32(2), rows[41] = spk_value_decimal(big, 18, 0);
+    rows[42] = spk_value_i32(2), rows[43] = spk_value_decimal(1, 18, 0);
+    spk_df *d = spk_df_from_rows(S, schema, rows, 22);
+    spk_expr *keys[1] = {spk_col("k")};
+    spk_expr *aggs[2] = {fn1("sum", "v"), fn1("avg", "v")};
+    spk_df *g = spk_df_group_agg(d, keys, 1, aggs, 2);
+    EXPECT_SET(g, "1,0,0.0000|2,NULL,NULL"); /* 10^18 does not fit DECIMAL(18,0), nor its average DECIMAL(18,4) */
+    spk_df_release(d);
+    spk_schema_release(schema);
+}
+
 static void test_group_by(void) {
     spk_df *p = FIX(PEOPLE);
     spk_expr *k[1] = {spk_col("dept")};
@@ -1428,6 +1515,8 @@ int main(void) {
         RUN_DF(test_limit_offset);
         RUN_DF(test_order_by);
         RUN_DF(test_group_by);
+        RUN_DF(test_group_keys_typed);
+        RUN_DF(test_decimal_sum_wraps);
         RUN_DF(test_global_agg);
         RUN_DF(test_distinct_union);
         RUN_DF(test_union_string_widening);
