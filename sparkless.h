@@ -16275,11 +16275,6 @@ struct spk__sink {
 
 static spk_status spk__materialize(const spk_df *df, spk_table **out, bool *owned);
 
-/* Loads rows [start, start + n) of a chunk into one vector per column. */
-static void spk__load_batch(const spk_table *t, const spk__chunk *c, uint32_t start, uint32_t n, spk__vec *vecs) {
-    for (int col = 0; col < t->ncols; col++) spk__load_column(t, c, start, n, col, &vecs[col]);
-}
-
 /* Vectors with their own storage, for a batch of a schema's columns. */
 typedef struct spk__vecset {
     spk__vec *vecs;
@@ -16440,7 +16435,8 @@ static void spk__range(size_t rows, size_t i, uint32_t *lo, uint32_t *hi) {
 /* ---------------------------------------------------------------- streaming chains */
 
 static bool spk__streams(const spk_df *df) {
-    return df->kind == SPK__P_FILTER || df->kind == SPK__P_PROJECT || df->kind == SPK__P_LIMIT || df->kind == SPK__P_SAMPLE;
+    if (df->kind == SPK__P_LIMIT) return df->child->kind != SPK__P_SORT; /* else the sort applies it (spk__run_sort) */
+    return df->kind == SPK__P_FILTER || df->kind == SPK__P_PROJECT || df->kind == SPK__P_SAMPLE;
 }
 
 /* One operator of a chain, with its evaluation state. */
@@ -17287,10 +17283,13 @@ static void spk__agg_runners_free(const spk_df *node, spk__runner *r, int made) 
 /* Whether every aggregate's result is the same in whatever order the rows
  * meet it: counts, sums and averages of integers and decimals (exact; a
  * decimal sum counts its wraps), min and max of anything but DOUBLE (whose
- * -0.0 and 0.0 tie). Then each worker keeps one set of groups for all its
+ * -0.0 and 0.0 tie) — and no grouping key is a DOUBLE, since a group shows
+ * its first row's key and -0.0 and 0.0 are one key. Then each worker keeps one set of groups for all its
  * morsels, rather than one per morsel to be merged in morsel order — far
  * fewer groups to build and merge when there are many. */
 static bool spk__aggs_order_free(const spk__agg_exec *run) {
+    for (int k = 0; k < run->nkeys; k++) /* a group shows its first row's key: -0.0 and 0.0 are one DOUBLE key */
+        if (run->node->bound[k]->root->type.id == SPK_TYPE_DOUBLE) return false;
     for (int a = 0; a < run->naggs; a++) {
         const spk__bnode *n = run->aggs[a].node;
         if (n->agg == &spk__agg_count) continue;
@@ -17510,70 +17509,302 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
 }
 
 /* ---------------------------------------------------------------- sorting
- * Workers evaluate the sort keys morsel by morsel into one array, sort
- * runs of row numbers, merge the runs pairwise in rounds and copy the rows
- * out in ranges. Ties are broken by row number, so the order is one total
- * order and the same whatever the number of runs: the sort is stable and
- * its result independent of the thread count. */
+ * Workers evaluate the sort keys morsel by morsel into typed arrays; then
+ * every row's keys are packed into a normalised key, a few 64-bit words
+ * compared as unsigned integers, most significant first, followed by the
+ * row number. A key is a bit field: its value less the smallest one (or the
+ * largest one less it, descending), with one more code for NULL at the end
+ * it sorts to, in as few bits as the values' range needs. A string key
+ * takes a word of its first 8 bytes, and when those are equal the whole
+ * strings decide. Ties are broken by row number, so the order is one total
+ * order: the sort is stable and its result independent of the thread count.
+ * Workers sort runs of rows (radix sort; merge sort when string keys need
+ * their fallback), merged pairwise in rounds, and the rows are copied out
+ * in ranges. A limit right above the sort is applied by it: the rows before
+ * and after the limit's window are split off by selection, never sorted or
+ * copied; and when that window is small and the sort's input a projection
+ * of columns, the sort reads the projection's input instead and gathers
+ * the window's columns from it, so the projection is never materialised. */
 
-typedef struct spk__sort_ctx {
-    const spk_value *keys; /* nrows * nkeys */
-    int nkeys;
-    const bool *desc, *nulls_first;
-} spk__sort_ctx;
+#define SPK__SORT_SIGN ((uint64_t)1 << 63)
+#define SPK__SORT_MAX_KEYS 64
+#define SPK__SORT_MAX_WORDS (2 * SPK__SORT_MAX_KEYS + 1) /* a key takes at most 65 bits, or a bit and a word */
+#define SPK__SORT_GATHER_MAX 65536 /* the most rows of a limit for which a projection of columns is gathered */
 
-static int spk__sort_cmp(const spk__sort_ctx *c, uint32_t a, uint32_t b) {
-    const spk_value *ka = c->keys + (size_t)a * c->nkeys, *kb = c->keys + (size_t)b * c->nkeys;
-    for (int k = 0; k < c->nkeys; k++) {
-        bool an = ka[k].is_null || ka[k].type.id == SPK_TYPE_NULL, bn = kb[k].is_null || kb[k].type.id == SPK_TYPE_NULL;
-        int r;
-        if (an || bn) r = an == bn ? 0 : (an ? -1 : 1) * (c->nulls_first[k] ? 1 : -1);
-        else r = spk_value_compare(&ka[k], &kb[k], true) * (c->desc[k] ? -1 : 1);
-        if (r) return r;
-    }
-    return (a > b) - (a < b); /* stable */
-}
+typedef struct spk__sort_field {
+    bool desc, nulls_first, text;
+    uint64_t *u;                /* not text: per row, the value as an unsigned integer in the same order */
+    spk__str *s;                /* text: per row, the bytes in the workers' arenas */
+    uint8_t *nulls;             /* per row: 1 = NULL */
+    bool any_null, any_value;   /* over all rows */
+    uint64_t lo, hi;            /* not text: the smallest and largest value */
+    int null_at;                /* the bit of a separate NULL field, or -1 */
+    int value_at, value_bits;   /* the value field (0 bits: one value, or only NULLs) */
+    bool null_code;             /* NULL is a code of the value field: 0 (NULLS FIRST) or hi - lo + 1 */
+} spk__sort_field;
 
-/* Merges sorted src[lo, mid) and src[mid, hi) into dst[lo, hi). */
-static void spk__merge_runs(const spk__sort_ctx *c, const uint32_t *src, uint32_t *dst, size_t lo, size_t mid, size_t hi) {
-    size_t i = lo, j = mid, k = lo;
-    while (i < mid && j < hi) dst[k++] = spk__sort_cmp(c, src[i], src[j]) <= 0 ? src[i++] : src[j++];
-    while (i < mid) dst[k++] = src[i++];
-    while (j < hi) dst[k++] = src[j++];
-}
-
-/* Bottom-up merge sort of row numbers: O(n log n) whatever the keys. */
-static void spk__merge_sort(const spk__sort_ctx *c, uint32_t *idx, uint32_t *tmp, size_t n) {
-    for (size_t width = 1; width < n; width *= 2) {
-        for (size_t lo = 0; lo < n; lo += 2 * width) {
-            size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
-            spk__merge_runs(c, idx, tmp, lo, mid, hi);
-        }
-        memcpy(idx, tmp, n * sizeof *idx);
-    }
-}
+typedef struct spk__sort_stats {
+    bool any_null, any_value;
+    uint64_t lo, hi;
+} spk__sort_stats;
 
 typedef struct spk__sort_worker {
-    spk__runner runners[64];
+    spk__runner runners[SPK__SORT_MAX_KEYS];
     int made;
     spk__vecset vs;
+    spk__vec **inputs;  /* per column of the sort's input: its vector in vs */
     spk__arena strings; /* the bytes of string keys */
+    spk__sort_stats stats[SPK__SORT_MAX_KEYS];
 } spk__sort_worker;
 
 typedef struct spk__sort_run {
     const spk_df *node;
     spk_table *in;
+    const int *cols;   /* per column of the sort's input: the column of `in` it is (a projection read through) */
+    int ncols;         /* of the sort's input */
     spk__morsel *morsels;
-    spk_value *keys;
+    uint8_t *load; /* per input column: read by a key */
     int nkeys;
-    bool desc[64], nulls_first[64];
+    spk__sort_field keys[SPK__SORT_MAX_KEYS];
     spk__sort_worker *workers;
-    uint32_t *src, *dst;  /* row numbers: the runs, and where the next round goes */
+    int nwords;    /* words of the normalised key */
+    int stride;    /* words per element: the key's and the row number's, or one holding both */
+    int row_bits;  /* stride 1: the row number is the word's low row_bits bits */
+    bool ties;     /* a string key: equal prefix words fall back to the strings */
+    int16_t tie[SPK__SORT_MAX_WORDS]; /* per key word: the string key whose prefix it is, or -1 */
+    uint64_t *src, *dst; /* elements: the runs, and where the next round goes */
     size_t rows;
-    size_t *bounds;       /* runs: run r is [bounds[r], bounds[r + 1]) */
+    size_t *bounds; /* runs: run r is [bounds[r], bounds[r + 1]) */
     size_t nruns;
-    spk_table **parts;    /* per output range */
+    size_t lo, hi;  /* the sorted rows that are output */
+    spk_table **parts; /* per output range */
 } spk__sort_run;
+
+static int spk__sort_bit_width(uint64_t x) {
+    int n = 0;
+    for (; x; x >>= 1) n++;
+    return n;
+}
+
+/* A double as an unsigned integer in spk_value_compare's order: -0.0 equals
+ * 0.0, and NaN (every NaN) is above +Infinity. */
+static uint64_t spk__sort_f64(double d) {
+    if (isnan(d)) return UINT64_MAX;
+    if (d == 0) d = 0.0;
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    return b & SPK__SORT_SIGN ? ~b : b | SPK__SORT_SIGN;
+}
+
+static uint64_t spk__sort_row(const spk__sort_run *r, const uint64_t *e) {
+    return r->stride == 1 ? e[0] & (((uint64_t)1 << r->row_bits) - 1) : e[r->nwords];
+}
+
+/* Equal prefix words of string key k: the strings decide. */
+static int spk__sort_tie(const spk__sort_run *r, int k, uint64_t a, uint64_t b) {
+    const spk__sort_field *key = &r->keys[k];
+    if (key->nulls[a] || key->nulls[b]) return 0; /* both NULL: a NULL and a string differ in the NULL bit */
+    const spk__str *x = &key->s[a], *y = &key->s[b];
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = n ? memcmp(x->ptr, y->ptr, n) : 0;
+    c = c ? (c < 0 ? -1 : 1) : (x->len > y->len) - (x->len < y->len);
+    return key->desc ? -c : c;
+}
+
+/* The order of two elements; 0 only for the same row. */
+static int spk__sort_cmp(const spk__sort_run *r, const uint64_t *a, const uint64_t *b) {
+    if (!r->ties) {
+        for (int w = 0; w < r->stride; w++)
+            if (a[w] != b[w]) return a[w] < b[w] ? -1 : 1;
+        return 0;
+    }
+    for (int w = 0; w < r->nwords; w++) {
+        if (a[w] != b[w]) return a[w] < b[w] ? -1 : 1;
+        if (r->tie[w] >= 0) {
+            int c = spk__sort_tie(r, r->tie[w], a[r->nwords], b[r->nwords]);
+            if (c) return c;
+        }
+    }
+    return (a[r->nwords] > b[r->nwords]) - (a[r->nwords] < b[r->nwords]);
+}
+
+static void spk__sort_copy(uint64_t *to, const uint64_t *from, int stride) {
+    for (int w = 0; w < stride; w++) to[w] = from[w];
+}
+
+static void spk__sort_swap(uint64_t *a, uint64_t *b, int stride) {
+    for (int w = 0; w < stride; w++) {
+        uint64_t t = a[w];
+        a[w] = b[w];
+        b[w] = t;
+    }
+}
+
+/* Merges sorted src[lo, mid) and src[mid, hi) into dst[lo, hi) (in elements). */
+static void spk__sort_merge(const spk__sort_run *r, const uint64_t *src, uint64_t *dst, size_t lo, size_t mid, size_t hi) {
+    size_t i = lo, j = mid, k = lo, s = (size_t)r->stride;
+    while (i < mid && j < hi) {
+        const uint64_t *a = src + i * s, *b = src + j * s;
+        bool first = spk__sort_cmp(r, a, b) < 0;
+        spk__sort_copy(dst + k++ * s, first ? a : b, r->stride);
+        i += first;
+        j += !first;
+    }
+    if (i < mid) memcpy(dst + k * s, src + i * s, (mid - i) * s * sizeof *dst);
+    else if (j < hi) memcpy(dst + k * s, src + j * s, (hi - j) * s * sizeof *dst);
+}
+
+static void spk__sort_insertion(const spk__sort_run *r, uint64_t *e, size_t n) {
+    size_t s = (size_t)r->stride;
+    uint64_t hold[SPK__SORT_MAX_WORDS + 1];
+    for (size_t i = 1; i < n; i++) {
+        size_t j = i;
+        spk__sort_copy(hold, e + i * s, r->stride);
+        for (; j > 0 && spk__sort_cmp(r, hold, e + (j - 1) * s) < 0; j--) spk__sort_copy(e + j * s, e + (j - 1) * s, r->stride);
+        spk__sort_copy(e + j * s, hold, r->stride);
+    }
+}
+
+/* Merge sort of e[0, n) using tmp[0, n): insertion-sorted blocks, then
+ * rounds of merges between the two buffers. */
+static void spk__sort_merge_sort(const spk__sort_run *r, uint64_t *e, uint64_t *tmp, size_t n) {
+    const size_t block = 16, s = (size_t)r->stride;
+    for (size_t lo = 0; lo < n; lo += block) spk__sort_insertion(r, e + lo * s, n - lo < block ? n - lo : block);
+    uint64_t *from = e, *to = tmp;
+    for (size_t width = block; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            spk__sort_merge(r, from, to, lo, mid, hi);
+        }
+        uint64_t *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != e) memcpy(e, from, n * s * sizeof *e);
+}
+
+/* Least significant digit first radix sort of e[0, n), which is in row
+ * order, by the normalised key (no string fallbacks): a byte a pass, and
+ * passes whose byte is the same everywhere skipped. Stable, so equal keys
+ * stay in row order. */
+static spk_status spk__sort_radix(const spk__sort_run *r, uint64_t *e, uint64_t *tmp, size_t n) {
+    size_t s = (size_t)r->stride, ndigits = (size_t)r->nwords * 8, csize = ndigits * 256 * sizeof(size_t);
+    size_t *counts = (size_t *)spk__calloc(&spk__default_allocator, csize);
+    if (!counts) return spk__nomem("a sort", csize);
+    for (size_t i = 0; i < n; i++) /* digit d: byte d % 8 (from the least significant) of word nwords - 1 - d / 8 */
+        for (size_t d = 0; d < ndigits; d++) counts[d * 256 + (uint8_t)(e[i * s + (size_t)r->nwords - 1 - d / 8] >> (8 * (d % 8)))]++;
+    size_t first = r->stride == 1 ? (size_t)r->row_bits / 8 : 0; /* bytes holding only the row number need no pass */
+    uint64_t *from = e, *to = tmp;
+    for (size_t d = first; d < ndigits; d++) {
+        size_t *c = counts + d * 256, w = (size_t)r->nwords - 1 - d / 8, shift = 8 * (d % 8);
+        if (c[(uint8_t)(from[w] >> shift)] == n) continue;
+        size_t at = 0;
+        for (int b = 0; b < 256; b++) {
+            size_t k = c[b];
+            c[b] = at;
+            at += k;
+        }
+        if (s == 1) {
+            for (size_t i = 0; i < n; i++) to[c[(uint8_t)(from[i] >> shift)]++] = from[i];
+        } else if (s == 2) {
+            for (size_t i = 0; i < n; i++) {
+                size_t at2 = c[(uint8_t)(from[2 * i + w] >> shift)]++ * 2;
+                to[at2] = from[2 * i];
+                to[at2 + 1] = from[2 * i + 1];
+            }
+        } else {
+            for (size_t i = 0; i < n; i++) spk__sort_copy(to + c[(uint8_t)(from[i * s + w] >> shift)]++ * s, from + i * s, r->stride);
+        }
+        uint64_t *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != e) memcpy(e, from, n * s * sizeof *e);
+    spk__free(&spk__default_allocator, counts, csize);
+    return SPK_OK;
+}
+
+static spk_status spk__sort_elements(const spk__sort_run *r, uint64_t *e, uint64_t *tmp, size_t n) {
+    if (r->ties || n < 512) {
+        spk__sort_merge_sort(r, e, tmp, n);
+        return SPK_OK;
+    }
+    return spk__sort_radix(r, e, tmp, n);
+}
+
+/* Rearranges e[0, n) so that the element of rank k is at k, those before it
+ * smaller and those after it larger (introselect: quickselect with a median
+ * of three pivot, and a sort of what is left if it keeps choosing badly). */
+static void spk__sort_select(const spk__sort_run *r, uint64_t *e, uint64_t *tmp, size_t n, size_t k) {
+    size_t lo = 0, hi = n, s = (size_t)r->stride;
+    int budget = 2 * spk__sort_bit_width(n) + 8;
+    while (hi - lo > 16) {
+        if (budget-- == 0) {
+            spk__sort_merge_sort(r, e + lo * s, tmp, hi - lo);
+            return;
+        }
+        size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+        uint64_t *a = e + lo * s, *b = e + mid * s, *c = e + last * s; /* the median of a, b, c to the end */
+        if (spk__sort_cmp(r, a, b) > 0) spk__sort_swap(a, b, r->stride);
+        if (spk__sort_cmp(r, b, c) > 0) {
+            spk__sort_swap(b, c, r->stride);
+            if (spk__sort_cmp(r, a, b) > 0) spk__sort_swap(a, b, r->stride);
+        }
+        spk__sort_swap(b, c, r->stride); /* the pivot at last */
+        size_t i = lo;
+        for (size_t j = lo; j < last; j++)
+            if (spk__sort_cmp(r, e + j * s, c) < 0) {
+                if (i != j) spk__sort_swap(e + i * s, e + j * s, r->stride);
+                i++;
+            }
+        spk__sort_swap(e + i * s, c, r->stride);
+        if (k == i) return;
+        if (k < i) hi = i;
+        else lo = i + 1;
+    }
+    spk__sort_insertion(r, e + lo * s, hi - lo);
+}
+
+/* Sorts the elements of ranks [lo, hi) of e[0, n) into e[lo, hi); tmp has
+ * room for n. Radix selection first: a histogram of the key's leading 16
+ * bits finds the buckets holding the window, whose elements alone go on,
+ * and while they all share a bucket, the next 16 bits do the same; then
+ * quickselect and a sort of the window among what is left. */
+static spk_status spk__sort_window(const spk__sort_run *r, uint64_t *e, uint64_t *tmp, size_t n, size_t lo, size_t hi) {
+    size_t s = (size_t)r->stride, csize = 65536 * sizeof(size_t);
+    size_t *counts = (size_t *)spk__alloc(&spk__default_allocator, csize);
+    if (!counts) return spk__nomem("a sort", csize);
+    uint64_t *cur = e, *other = tmp;
+    size_t m = n, a = lo, b = hi; /* the window is cur[a, b) of cur[0, m) once sorted */
+    for (int shift = 48; shift >= 0 && m > 256; shift -= 16) {
+        memset(counts, 0, csize);
+        for (size_t i = 0; i < m; i++) counts[(cur[i * s] >> shift) & 0xffff]++;
+        size_t before = 0, first = 0;
+        while (before + counts[first] <= a) before += counts[first++];
+        size_t last = first, upto = before + counts[first];
+        while (upto < b) upto += counts[++last];
+        if (upto - before > m / 2 && first != last) break; /* a wide window: the buckets do not narrow it */
+        if (upto - before == m) continue; /* all in one bucket: the next bits may tell them apart */
+        size_t k = 0;
+        for (size_t i = 0; i < m; i++) {
+            size_t d = (cur[i * s] >> shift) & 0xffff;
+            if (d >= first && d <= last) spk__sort_copy(other + k++ * s, cur + i * s, r->stride);
+        }
+        uint64_t *t = cur;
+        cur = other;
+        other = t;
+        m = k;
+        a -= before;
+        b -= before;
+        if (first != last) break; /* the next bits order the buckets' elements only within each */
+    }
+    spk__free(&spk__default_allocator, counts, csize);
+    if (a > 0) spk__sort_select(r, cur, other, m, a);
+    if (b < m) spk__sort_select(r, cur + a * s, other, m - a, b - a - 1);
+    spk_status st = spk__sort_elements(r, cur + a * s, other, b - a);
+    if (cur + a * s != e + lo * s) memmove(e + lo * s, cur + a * s, (b - a) * s * sizeof *e);
+    return st;
+}
 
 static spk_status spk__sort_keys_task(void *ctx, int worker, size_t m) {
     spk__sort_run *r = (spk__sort_run *)ctx;
@@ -17584,139 +17815,428 @@ static spk_status spk__sort_keys_task(void *ctx, int worker, size_t m) {
         w->strings.alloc = &spk__default_allocator;
         for (; w->made < r->nkeys && st == SPK_OK; w->made++) st = spk__runner_init(&w->runners[w->made], node->bound[w->made]->root, node->bound[w->made]->nslots);
         if (st == SPK_OK) st = spk__vecset_init(&w->vs, spk_table_schema(r->in));
+        size_t isize = (size_t)(r->ncols ? r->ncols : 1) * sizeof *w->inputs;
+        if (st == SPK_OK && !(w->inputs = (spk__vec **)spk__alloc(&spk__default_allocator, isize))) st = spk__nomem("a sort", isize);
         if (st != SPK_OK) return st;
+        for (int c = 0; c < r->ncols; c++) w->inputs[c] = &w->vs.vecs[r->cols ? r->cols[c] : c];
+        for (int k = 0; k < r->nkeys; k++) w->stats[k] = (spk__sort_stats){false, false, UINT64_MAX, 0};
     }
     const spk__morsel *mo = &r->morsels[m];
     for (uint32_t at = 0; st == SPK_OK && at < mo->n; at += SPK__BATCH) {
         uint32_t n = mo->n - at < SPK__BATCH ? mo->n - at : SPK__BATCH;
         size_t row = mo->chunk->first_row + mo->start + at;
-        spk__load_batch(r->in, mo->chunk, mo->start + at, n, w->vs.vecs);
+        for (int col = 0; col < r->in->ncols; col++)
+            if (r->load[col]) spk__load_column(r->in, mo->chunk, mo->start + at, n, col, &w->vs.vecs[col]);
         for (int k = 0; k < r->nkeys && st == SPK_OK; k++) {
             spk__runner *rn = &w->runners[k];
+            spk__sort_field *key = &r->keys[k];
+            spk__sort_stats *ks = &w->stats[k];
             spk__arena_reset(&rn->ev.arena);
-            spk__runner_bind_inputs(rn, node->bound[k], w->vs.ptrs);
+            spk__runner_bind_inputs(rn, node->bound[k], w->inputs);
             spk__eval_node(rn, rn->root, NULL, n);
-            st = rn->ev.status;
+            if ((st = rn->ev.status) != SPK_OK) break;
             const spk__vec *v = &rn->ev.vecs[rn->root->slot];
-            for (uint32_t i = 0; i < n && st == SPK_OK; i++) {
-                spk_value x = spk__vec_get(v, i);
-                if (!x.is_null && x.type.id == SPK_TYPE_STRING && x.as.str.len) { /* keep the bytes past this batch */
-                    char *copy = spk__arena_alloc(&w->strings, x.as.str.len);
-                    if (!copy) st = spk__nomem("sort keys", x.as.str.len);
-                    else memcpy(copy, x.as.str.ptr, x.as.str.len);
-                    x.as.str.ptr = copy;
+            spk_type_id type = (spk_type_id)v->type.id;
+            uint8_t *nulls = key->nulls + row;
+            for (uint32_t i = 0; i < n; i++) nulls[i] = v->nulls[i] || type == SPK_TYPE_NULL || type == SPK_TYPE_COUNT;
+            if (key->text) {
+                spk__str *out = key->s + row;
+                for (uint32_t i = 0; i < n && st == SPK_OK; i++) {
+                    spk__str x = nulls[i] ? (spk__str){NULL, 0} : v->v.str[i];
+                    if (x.len) { /* keep the bytes past this batch */
+                        char *copy = spk__arena_alloc(&w->strings, x.len);
+                        if (!copy) st = spk__nomem("sort keys", x.len);
+                        else memcpy(copy, x.ptr, x.len);
+                        x.ptr = copy;
+                    }
+                    out[i] = x;
                 }
-                r->keys[(row + i) * (size_t)r->nkeys + k] = x;
+            } else {
+                uint64_t *u = key->u + row;
+                switch (type) {
+                case SPK_TYPE_BOOLEAN:
+                    for (uint32_t i = 0; i < n; i++) u[i] = v->v.b[i] != 0;
+                    break;
+                case SPK_TYPE_INT32:
+                case SPK_TYPE_DATE:
+                    for (uint32_t i = 0; i < n; i++) u[i] = (uint64_t)(int64_t)v->v.i32[i] ^ SPK__SORT_SIGN;
+                    break;
+                case SPK_TYPE_DOUBLE:
+                    for (uint32_t i = 0; i < n; i++) u[i] = spk__sort_f64(v->v.f64[i]);
+                    break;
+                case SPK_TYPE_NULL:
+                case SPK_TYPE_COUNT:
+                case SPK_TYPE_STRING: /* not reached: text keys */
+                    memset(u, 0, n * sizeof *u);
+                    break;
+                default:
+                    for (uint32_t i = 0; i < n; i++) u[i] = (uint64_t)v->v.i64[i] ^ SPK__SORT_SIGN;
+                    break;
+                }
+                uint64_t lo = ks->lo, hi = ks->hi;
+                bool any_null = false, any_value = false;
+                for (uint32_t i = 0; i < n; i++) {
+                    if (nulls[i]) {
+                        u[i] = 0;
+                        any_null = true;
+                        continue;
+                    }
+                    any_value = true;
+                    lo = u[i] < lo ? u[i] : lo;
+                    hi = u[i] > hi ? u[i] : hi;
+                }
+                ks->lo = lo;
+                ks->hi = hi;
+                ks->any_null = ks->any_null || any_null;
+                ks->any_value = ks->any_value || any_value;
+                continue;
+            }
+            for (uint32_t i = 0; i < n; i++) {
+                ks->any_null = ks->any_null || nulls[i];
+                ks->any_value = ks->any_value || !nulls[i];
             }
         }
     }
     return st;
 }
 
+/* The fields of the normalised key, from the values' ranges. */
+static void spk__sort_layout(spk__sort_run *r, int nworkers) {
+    int at = 0;
+    for (int w = 0; w < SPK__SORT_MAX_WORDS; w++) r->tie[w] = -1;
+    for (int k = 0; k < r->nkeys; k++) {
+        spk__sort_field *key = &r->keys[k];
+        key->lo = UINT64_MAX;
+        key->hi = 0;
+        for (int w = 0; w < nworkers; w++) {
+            const spk__sort_stats *ks = &r->workers[w].stats[k];
+            if (!r->workers[w].vs.block) continue; /* ran no morsel */
+            key->any_null = key->any_null || ks->any_null;
+            key->any_value = key->any_value || ks->any_value;
+            key->lo = ks->lo < key->lo ? ks->lo : key->lo;
+            key->hi = ks->hi > key->hi ? ks->hi : key->hi;
+        }
+        bool both = key->any_null && key->any_value;
+        uint64_t range = key->any_value ? key->hi - key->lo : 0;
+        key->null_at = -1;
+        key->value_bits = 0;
+        key->null_code = false;
+        if (!key->any_value) continue; /* NULL everywhere, or no rows: nothing to compare */
+        if (key->text) {
+            if (both) key->null_at = at++;
+            at = (at + 63) / 64 * 64;
+            key->value_at = at;
+            key->value_bits = 64;
+            r->tie[at / 64] = (int16_t)k;
+            r->ties = true;
+            at += 64;
+        } else if (!both) {
+            key->value_at = at;
+            key->value_bits = spk__sort_bit_width(range);
+            at += key->value_bits;
+        } else if (range < UINT64_MAX) {
+            key->null_code = true;
+            key->value_at = at;
+            key->value_bits = spk__sort_bit_width(range + 1);
+            at += key->value_bits;
+        } else {
+            key->null_at = at++;
+            key->value_at = at;
+            key->value_bits = 64;
+            at += 64;
+        }
+    }
+    r->nwords = (at + 63) / 64;
+    r->row_bits = spk__sort_bit_width(r->rows ? r->rows - 1 : 0);
+    if (!r->ties && at + r->row_bits <= 64) {
+        r->stride = 1;
+        r->nwords = 1;
+    } else {
+        r->stride = r->nwords + 1;
+    }
+}
+
+/* ORs codes[i] (`bits` bits) into the key of element i, at bit `at` (bit 0
+ * is the first word's most significant). */
+static void spk__sort_put(uint64_t *e, size_t stride, uint32_t n, int at, int bits, const uint64_t *codes) {
+    int word = at / 64, room = 64 - at % 64;
+    uint64_t *w = e + word;
+    if (bits <= room) {
+        int shift = room - bits;
+        for (uint32_t i = 0; i < n; i++) w[i * stride] |= codes[i] << shift;
+    } else {
+        int spill = bits - room;
+        for (uint32_t i = 0; i < n; i++) {
+            w[i * stride] |= codes[i] >> spill;
+            w[i * stride + 1] |= codes[i] << (64 - spill);
+        }
+    }
+}
+
+/* The elements of morsel m's rows, a batch at a time and a key at a time. */
+static spk_status spk__sort_encode_task(void *ctx, int worker, size_t m) {
+    spk__sort_run *r = (spk__sort_run *)ctx;
+    (void)worker;
+    const spk__morsel *mo = &r->morsels[m];
+    size_t s = (size_t)r->stride;
+    uint64_t codes[SPK__BATCH];
+    for (uint32_t at = 0; at < mo->n; at += SPK__BATCH) {
+        uint32_t n = mo->n - at < SPK__BATCH ? mo->n - at : SPK__BATCH;
+        size_t first = mo->chunk->first_row + mo->start + at;
+        uint64_t *e = r->src + first * s;
+        memset(e, 0, (size_t)n * s * sizeof *e);
+        for (int k = 0; k < r->nkeys; k++) {
+            const spk__sort_field *key = &r->keys[k];
+            if (!key->value_bits) continue;
+            const uint8_t *nulls = key->nulls + first;
+            if (key->null_at >= 0) { /* NULLS FIRST: 0 for NULL, 1 for a value; NULLS LAST the other way round */
+                for (uint32_t i = 0; i < n; i++) codes[i] = (uint64_t)(nulls[i] != 0) ^ key->nulls_first;
+                spk__sort_put(e, s, n, key->null_at, 1, codes);
+            }
+            if (key->text) {
+                const spk__str *x = key->s + first;
+                for (uint32_t i = 0; i < n; i++) {
+                    uint64_t v = 0;
+                    for (size_t b = 0; b < 8; b++) v = v << 8 | (b < x[i].len ? (uint8_t)x[i].ptr[b] : 0);
+                    codes[i] = nulls[i] ? 0 : key->desc ? ~v : v;
+                }
+            } else {
+                const uint64_t *u = key->u + first;
+                uint64_t lo = key->lo, hi = key->hi, plus = key->null_code && key->nulls_first;
+                if (key->desc)
+                    for (uint32_t i = 0; i < n; i++) codes[i] = hi - u[i] + plus;
+                else
+                    for (uint32_t i = 0; i < n; i++) codes[i] = u[i] - lo + plus;
+                if (key->any_null) {
+                    uint64_t null_value = key->null_code && !key->nulls_first ? hi - lo + 1 : 0;
+                    for (uint32_t i = 0; i < n; i++) codes[i] = nulls[i] ? null_value : codes[i];
+                }
+            }
+            spk__sort_put(e, s, n, key->value_at, key->value_bits, codes);
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            if (s == 1) e[i] |= first + i;
+            else e[i * s + (size_t)r->nwords] = first + i;
+        }
+    }
+    return SPK_OK;
+}
+
 static spk_status spk__sort_run_task(void *ctx, int worker, size_t run) {
     spk__sort_run *r = (spk__sort_run *)ctx;
     (void)worker;
-    spk__sort_ctx c = {r->keys, r->nkeys, r->desc, r->nulls_first};
-    size_t lo = r->bounds[run], hi = r->bounds[run + 1];
-    for (size_t i = lo; i < hi; i++) r->src[i] = (uint32_t)i;
-    spk__merge_sort(&c, r->src + lo, r->dst + lo, hi - lo);
-    return SPK_OK;
+    size_t lo = r->bounds[run], hi = r->bounds[run + 1], s = (size_t)r->stride;
+    return spk__sort_elements(r, r->src + lo * s, r->dst + lo * s, hi - lo);
 }
 
 /* Merges runs 2j and 2j + 1 of src into dst (a last odd run is copied). */
 static spk_status spk__sort_merge_task(void *ctx, int worker, size_t j) {
     spk__sort_run *r = (spk__sort_run *)ctx;
     (void)worker;
-    spk__sort_ctx c = {r->keys, r->nkeys, r->desc, r->nulls_first};
     size_t lo = r->bounds[2 * j], mid = r->bounds[2 * j + 1], hi = 2 * j + 2 <= r->nruns ? r->bounds[2 * j + 2] : mid;
-    spk__merge_runs(&c, r->src, r->dst, lo, mid, hi);
+    spk__sort_merge(r, r->src, r->dst, lo, mid, hi);
     return SPK_OK;
 }
 
-/* Copies the rows of output range i, in sorted order, into a piece of its own. */
+/* Copies the rows of output range i, in sorted order, into a piece of its
+ * own: rows that follow each other in one chunk in a single append. */
 static spk_status spk__sort_copy_task(void *ctx, int worker, size_t i) {
     spk__sort_run *r = (spk__sort_run *)ctx;
     spk_table *in = r->in;
     (void)worker;
     uint32_t lo, hi;
-    spk__range(r->rows, i, &lo, &hi);
+    spk__range(r->hi - r->lo, i, &lo, &hi);
     spk_status st = spk_table_new(in->alloc, spk_table_schema(in), &r->parts[i]);
-    for (uint32_t k = lo; k < hi && st == SPK_OK; k++) {
-        size_t row = r->src[k], a = 0, b = in->nchunks; /* the last chunk whose first row <= row */
+    for (size_t k = r->lo + lo; k < r->lo + hi && st == SPK_OK;) {
+        size_t row = spk__sort_row(r, r->src + k * (size_t)r->stride), a = 0, b = in->nchunks; /* the last chunk whose first row <= row */
         while (b - a > 1) {
             size_t mid = a + (b - a) / 2;
             if (in->chunks[mid]->first_row <= row) a = mid;
             else b = mid;
         }
-        st = spk__table_append_slots(r->parts[i], in, in->chunks[a], (uint32_t)(row - in->chunks[a]->first_row), NULL, 1);
+        const spk__chunk *c = in->chunks[a];
+        uint32_t n = 1;
+        while (k + n < r->lo + hi && row + n < c->first_row + c->nrows &&
+               spk__sort_row(r, r->src + (k + n) * (size_t)r->stride) == row + n)
+            n++;
+        st = spk__table_append_slots(r->parts[i], in, c, (uint32_t)(row - c->first_row), NULL, n);
+        k += n;
     }
     return st;
 }
 
-static spk_status spk__run_sort(const spk_df *node, spk_table *out) {
+/* Output range i when the sort reads through a projection: each row's
+ * columns gathered from `in`, a batch at a time. */
+static spk_status spk__sort_gather_task(void *ctx, int worker, size_t i) {
+    spk__sort_run *r = (spk__sort_run *)ctx;
+    spk_table *in = r->in;
+    (void)worker;
+    uint32_t lo, hi;
+    spk__range(r->hi - r->lo, i, &lo, &hi);
+    spk__vecset batch;
+    spk_status st = spk_table_new(in->alloc, r->node->schema, &r->parts[i]);
+    if (st == SPK_OK) st = spk__vecset_init(&batch, r->node->schema);
+    if (st != SPK_OK) return st;
+    uint32_t n = 0;
+    for (size_t k = r->lo + lo; k < r->lo + hi && st == SPK_OK; k++) {
+        size_t row = spk__sort_row(r, r->src + k * (size_t)r->stride), a = 0, b = in->nchunks;
+        while (b - a > 1) {
+            size_t mid = a + (b - a) / 2;
+            if (in->chunks[mid]->first_row <= row) a = mid;
+            else b = mid;
+        }
+        for (int c = 0; c < r->ncols; c++) { /* the value lands at position n of the batch's vector */
+            spk__vec at = batch.vecs[c];
+            at.v.any = (char *)at.v.any + n * spk__phys_size((spk_type_id)at.type.id);
+            at.nulls += n;
+            spk__load_column(in, in->chunks[a], (uint32_t)(row - in->chunks[a]->first_row), 1, r->cols[c], &at);
+        }
+        if (++n == SPK__BATCH || k + 1 == r->lo + hi) {
+            st = spk__table_append_vecs(r->parts[i], batch.ptrs, NULL, n);
+            n = 0;
+        }
+    }
+    spk__vecset_free(&batch);
+    return st;
+}
+
+static void spk__sort_free(spk__sort_run *r, int nworkers, size_t nmorsels, size_t nranges) {
+    const spk_allocator *a = &spk__default_allocator;
+    size_t rows = r->rows ? r->rows : 1;
+    if (r->parts) {
+        for (size_t i = 0; i < nranges; i++) spk_table_free(r->parts[i]);
+        spk__free(a, r->parts, (nranges ? nranges : 1) * sizeof *r->parts);
+    }
+    for (int w = 0; r->workers && w < nworkers; w++) {
+        for (int k = 0; k < r->workers[w].made; k++) spk__runner_free(&r->workers[w].runners[k]);
+        spk__vecset_free(&r->workers[w].vs);
+        spk__arena_free(&r->workers[w].strings);
+        if (r->workers[w].inputs) spk__free(a, r->workers[w].inputs, (size_t)(r->ncols ? r->ncols : 1) * sizeof *r->workers[w].inputs);
+    }
+    if (r->workers) spk__free(a, r->workers, (size_t)nworkers * sizeof *r->workers);
+    for (int k = 0; k < r->nkeys; k++) {
+        spk__sort_field *key = &r->keys[k];
+        if (key->u) spk__free(a, key->u, rows * sizeof *key->u);
+        if (key->s) spk__free(a, key->s, rows * sizeof *key->s);
+        if (key->nulls) spk__free(a, key->nulls, rows);
+    }
+    if (r->bounds) spk__free(a, r->bounds, ((size_t)nworkers + 1) * sizeof *r->bounds);
+    if (r->src) spk__free(a, r->src < r->dst ? r->src : r->dst, 2 * rows * (size_t)r->stride * sizeof *r->src);
+    if (r->morsels) spk__free(a, r->morsels, (nmorsels ? nmorsels : 1) * sizeof *r->morsels);
+    if (r->load) spk__free(a, r->load, (size_t)(r->in->ncols ? r->in->ncols : 1));
+}
+
+#define SPK__SORT_GATHER_COLS 64
+
+/* Whether the sort reads through its input, a projection of columns, and
+ * gathers the few rows the limit above it keeps. */
+static bool spk__sort_gathers(const spk_df *node, const spk_df *limit) {
+    const spk_df *p = node->child;
+    if (!limit || limit->limit < 0 || limit->limit > SPK__SORT_GATHER_MAX || p->kind != SPK__P_PROJECT ||
+        p->nexprs > SPK__SORT_GATHER_COLS)
+        return false;
+    for (int c = 0; c < p->nexprs; c++)
+        if (p->bound[c]->root->kind != SPK__B_COL) return false;
+    return true;
+}
+
+/* Sorts node's input into out; `limit`, if not NULL, is a limit right above
+ * the sort, whose rows alone are output. */
+static spk_status spk__run_sort(const spk_df *node, const spk_df *limit, spk_table *out) {
     const spk_allocator *a = &spk__default_allocator;
     spk__sort_run r;
     memset(&r, 0, sizeof r);
     r.node = node;
     r.nkeys = node->nexprs;
     bool owned = false;
-    size_t nmorsels = 0, nranges = 0, kbytes = 0, wsize = 0, bsize = 0;
-    int nworkers = 1;
-    spk_status st = spk__materialize(node->child, &r.in, &owned);
+    size_t nmorsels = 0, nranges = 0;
+    int nworkers = 1, cols[SPK__SORT_GATHER_COLS];
+    const spk_df *input = node->child;
+    r.ncols = spk_schema_ncols(input->schema);
+    if (spk__sort_gathers(node, limit)) { /* read the projection's input; its columns are gathered at the end */
+        for (int c = 0; c < r.ncols; c++) cols[c] = input->bound[c]->root->col;
+        r.cols = cols;
+        input = input->child;
+    }
+    spk_status st = spk__materialize(input, &r.in, &owned);
     if (st != SPK_OK) return st;
     r.rows = spk_table_nrows(r.in);
-    if (r.rows > UINT32_MAX || r.nkeys > 64) st = spk__fail(SPK_ERR_LIMIT, "sort: more than 4 billion rows or 64 keys");
-    for (int k = 0; k < r.nkeys && k < 64; k++) {
-        r.desc[k] = node->exprs[k]->descending;
-        r.nulls_first[k] = node->exprs[k]->nulls_first;
+    if (r.rows >= UINT32_MAX || r.nkeys > SPK__SORT_MAX_KEYS)
+        st = spk__fail(SPK_ERR_LIMIT, "sort: more than 4 billion rows or %d keys", SPK__SORT_MAX_KEYS);
+    r.lo = r.hi = 0;
+    if (st == SPK_OK) { /* the window of sorted rows to output */
+        size_t off = limit && limit->offset > 0 ? (size_t)limit->offset : 0;
+        r.lo = off < r.rows ? off : r.rows;
+        r.hi = limit && limit->limit >= 0 && (uint64_t)limit->limit < r.rows - r.lo ? r.lo + (size_t)limit->limit : r.rows;
     }
+    if (st != SPK_OK || r.lo == r.hi) {
+        if (owned) spk_table_free(r.in);
+        return st;
+    }
+    size_t rows = r.rows;
+    for (int k = 0; k < r.nkeys; k++) {
+        spk__sort_field *key = &r.keys[k];
+        key->desc = node->exprs[k]->descending;
+        key->nulls_first = node->exprs[k]->nulls_first;
+        key->text = node->bound[k]->root->type.id == SPK_TYPE_STRING;
+        key->nulls = (uint8_t *)spk__alloc(a, rows);
+        if (key->text) key->s = (spk__str *)spk__alloc(a, rows * sizeof *key->s);
+        else key->u = (uint64_t *)spk__alloc(a, rows * sizeof *key->u);
+        if (!key->nulls || (!key->s && !key->u)) st = spk__nomem("sort keys", rows * (1 + sizeof *key->s));
+    }
+    if (st == SPK_OK && !(r.load = (uint8_t *)spk__calloc(a, (size_t)(r.in->ncols ? r.in->ncols : 1))))
+        st = spk__nomem("a sort", (size_t)r.in->ncols);
+    for (int k = 0; k < r.nkeys && st == SPK_OK; k++)
+        for (int c = 0; c < r.ncols; c++)
+            if (node->bound[k]->col_slot[c] >= 0) r.load[r.cols ? r.cols[c] : c] = 1;
     if (st == SPK_OK) st = spk__morsels_of(r.in, &r.morsels, &nmorsels);
     if (st == SPK_OK) {
         nworkers = spk__par_workers(node->session, nmorsels);
-        nranges = spk__ranges(r.rows);
-        kbytes = (r.rows ? r.rows : 1) * (size_t)(r.nkeys ? r.nkeys : 1) * sizeof(spk_value);
-        wsize = (size_t)nworkers * sizeof *r.workers;
-        bsize = ((size_t)nworkers + 1) * sizeof *r.bounds;
-        r.keys = (spk_value *)spk__alloc(a, kbytes);
-        r.src = r.keys ? (uint32_t *)spk__alloc(a, 2 * (r.rows ? r.rows : 1) * sizeof *r.src) : NULL;
-        r.workers = r.src ? (spk__sort_worker *)spk__calloc(a, wsize) : NULL;
-        r.bounds = r.workers ? (size_t *)spk__alloc(a, bsize) : NULL;
-        r.parts = r.bounds ? (spk_table **)spk__calloc(a, (nranges ? nranges : 1) * sizeof *r.parts) : NULL;
-        if (!r.parts) st = spk__nomem("a sort", kbytes + 2 * r.rows * sizeof *r.src);
-        else r.dst = r.src + (r.rows ? r.rows : 1);
+        r.workers = (spk__sort_worker *)spk__calloc(a, (size_t)nworkers * sizeof *r.workers);
+        r.bounds = r.workers ? (size_t *)spk__alloc(a, ((size_t)nworkers + 1) * sizeof *r.bounds) : NULL;
+        if (!r.bounds) st = spk__nomem("a sort", (size_t)nworkers * sizeof *r.workers);
     }
     if (st == SPK_OK) st = spk__par_run(node->session, nworkers, nmorsels, spk__sort_keys_task, &r);
-    if (st == SPK_OK) { /* one run per worker, then rounds of pairwise merges */
+    if (st == SPK_OK) {
+        spk__sort_layout(&r, nworkers);
+        size_t esize = 2 * rows * (size_t)r.stride * sizeof *r.src;
+        if (!(r.src = (uint64_t *)spk__alloc(a, esize))) st = spk__nomem("a sort", esize);
+        else r.dst = r.src + rows * (size_t)r.stride;
+    }
+    if (st == SPK_OK) st = spk__par_run(node->session, nworkers, nmorsels, spk__sort_encode_task, &r);
+    for (int k = 0; k < r.nkeys; k++) { /* only the strings are read again */
+        spk__sort_field *key = &r.keys[k];
+        if (key->u) spk__free(a, key->u, rows * sizeof *key->u);
+        key->u = NULL;
+        if (!key->text && key->nulls) spk__free(a, key->nulls, rows);
+        if (!key->text) key->nulls = NULL;
+    }
+    if (st == SPK_OK && r.hi - r.lo <= rows / 4) { /* a small window: select its rows, sort only them */
+        st = spk__sort_window(&r, r.src, r.dst, rows, r.lo, r.hi);
+    } else if (st == SPK_OK) { /* one run per worker, then rounds of pairwise merges */
         r.nruns = (size_t)nworkers;
-        for (size_t i = 0; i <= r.nruns; i++) r.bounds[i] = r.rows * i / r.nruns;
+        for (size_t i = 0; i <= r.nruns; i++) r.bounds[i] = rows * i / r.nruns;
         st = spk__par_run(node->session, nworkers, r.nruns, spk__sort_run_task, &r);
+        while (st == SPK_OK && r.nruns > 1) {
+            size_t pairs = (r.nruns + 1) / 2;
+            st = spk__par_run(node->session, spk__par_workers(node->session, pairs), pairs, spk__sort_merge_task, &r);
+            for (size_t j = 0; j < pairs; j++) r.bounds[j] = r.bounds[2 * j];
+            r.bounds[pairs] = rows;
+            r.nruns = pairs;
+            uint64_t *t = r.src;
+            r.src = r.dst;
+            r.dst = t;
+        }
     }
-    while (st == SPK_OK && r.nruns > 1) {
-        size_t pairs = (r.nruns + 1) / 2;
-        st = spk__par_run(node->session, spk__par_workers(node->session, pairs), pairs, spk__sort_merge_task, &r);
-        for (size_t j = 0; j < pairs; j++) r.bounds[j] = r.bounds[2 * j];
-        r.bounds[pairs] = r.rows;
-        r.nruns = pairs;
-        uint32_t *t = r.src;
-        r.src = r.dst;
-        r.dst = t;
+    if (st == SPK_OK) {
+        nranges = spk__ranges(r.hi - r.lo);
+        if (!(r.parts = (spk_table **)spk__calloc(a, (nranges ? nranges : 1) * sizeof *r.parts))) st = spk__nomem("a sort", nranges * sizeof *r.parts);
     }
-    if (st == SPK_OK) st = spk__par_run(node->session, spk__par_workers(node->session, nranges), nranges, spk__sort_copy_task, &r);
-    for (size_t i = 0; r.parts && i < nranges; i++) {
-        if (r.parts[i] && st == SPK_OK) st = spk__table_adopt(out, r.parts[i]);
-        spk_table_free(r.parts[i]);
-    }
-    if (r.parts) spk__free(a, r.parts, (nranges ? nranges : 1) * sizeof *r.parts);
-    for (int w = 0; r.workers && w < nworkers; w++) {
-        for (int k = 0; k < r.workers[w].made; k++) spk__runner_free(&r.workers[w].runners[k]);
-        spk__vecset_free(&r.workers[w].vs);
-        spk__arena_free(&r.workers[w].strings);
-    }
-    if (r.workers) spk__free(a, r.workers, wsize);
-    if (r.bounds) spk__free(a, r.bounds, bsize);
-    if (r.src) spk__free(a, r.src < r.dst ? r.src : r.dst, 2 * (r.rows ? r.rows : 1) * sizeof *r.src);
-    if (r.keys) spk__free(a, r.keys, kbytes);
-    if (r.morsels) spk__free(a, r.morsels, (nmorsels ? nmorsels : 1) * sizeof *r.morsels);
+    if (st == SPK_OK)
+        st = spk__par_run(node->session, spk__par_workers(node->session, nranges), nranges, r.cols ? spk__sort_gather_task : spk__sort_copy_task, &r);
+    for (size_t i = 0; r.parts && i < nranges && st == SPK_OK; i++)
+        if (r.parts[i]) st = spk__table_adopt(out, r.parts[i]);
+    spk__sort_free(&r, nworkers, nmorsels, nranges);
     if (owned) spk_table_free(r.in);
     return st;
 }
@@ -18628,7 +19148,10 @@ static spk_status spk__materialize(const spk_df *df, spk_table **out, bool *owne
     if (st != SPK_OK) return st;
     switch (df->kind) { /* a plain int: some kinds are outside spk__pkind (see plan.c) */
     case SPK__P_AGG: st = spk__run_aggregate(df, t); break;
-    case SPK__P_SORT: st = spk__run_sort(df, t); break;
+    case SPK__P_SORT: st = spk__run_sort(df, NULL, t); break;
+    case SPK__P_LIMIT: /* not streamed when right above a sort (spk__streams) */
+        st = df->child->kind == SPK__P_SORT ? spk__run_sort(df->child, df, t) : spk__stream_into(df, t);
+        break;
     case SPK__P_DISTINCT:
     case SPK__P_DEDUP: st = spk__run_dedup(df, t); break;
     case SPK__P_INTERSECT:

@@ -621,6 +621,144 @@ static void test_order_by(void) {
     spk_df_release(d);
 }
 
+/* A limit right above a sort keeps only its window (top-k, or selection
+ * for an offset); the result must be the full sort's rows in that window. */
+static void test_sort_limit_window(void) {
+    spk_df *d = FIX("id INT, k INT, s STRING\n1,5,b\n2,NULL,a\n3,7,c\n4,5,a\n5,NULL,b\n6,7,a\n7,5,c\n8,1,NULL");
+    spk_df *by_k = K(spk_df_order_by(d, 1, spk_desc(spk_col("k"))));
+    /* ties keep input order; NULLs last descending */
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(by_k, 3)), 1, spk_col("id")), "3|6|1");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_offset(by_k, 2)), 3)), 1, spk_col("id")), "1|4|7");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_offset(by_k, 6)), 5)), 1, spk_col("id")), "2|5");
+    EXPECT_ROWS(spk_df_select(K(spk_df_offset(by_k, 5)), 1, spk_col("id")), "8|2|5");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_offset(by_k, 8)), 3)), 1, spk_col("id")), "");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_offset(by_k, 100)), 3)), 1, spk_col("id")), "");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(by_k, 100)), 1, spk_col("id")), "3|6|1|4|7|8|2|5");
+    /* the explicit NULL orders */
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_order_by(d, 1, spk_desc_nulls_first(spk_col("k")))), 3)), 1,
+                              spk_col("id")),
+                "2|5|3");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_order_by(d, 1, spk_asc_nulls_last(spk_col("k")))), 2)), 1,
+                              spk_col("id")),
+                "8|1");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_offset(K(spk_df_order_by(d, 1, spk_asc_nulls_last(spk_col("k")))), 6)), 2)),
+                              1, spk_col("id")),
+                "2|5");
+    /* multi-key mixes: strings descending (NULLS LAST) under an integer ascending (NULLS FIRST) */
+    spk_df *mix = K(spk_df_order_by(d, 2, spk_asc(spk_col("k")), spk_desc(spk_col("s"))));
+    EXPECT_ROWS(spk_df_select(mix, 1, spk_col("id")), "5|2|8|7|1|4|3|6");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_offset(mix, 3)), 3)), 1, spk_col("id")), "7|1|4");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_order_by(d, 2, spk_asc_nulls_last(spk_col("s")), spk_desc(spk_col("id")))), 4)), 1,
+                              spk_col("id")),
+                "6|4|2|5");
+    /* a limit over a projection of columns over the sort's input (read through) */
+    spk_df *p = K(spk_df_select(d, 2, spk_col("s"), spk_alias(spk_col("id"), "n")));
+    EXPECT_ROWS(spk_df_limit(K(spk_df_offset(K(spk_df_order_by(p, 2, spk_desc(spk_col("s")), spk_desc(spk_col("n")))), 1)), 3),
+                "c,3|b,5|b,1");
+    spk_df_release(d);
+
+    /* strings sharing their first 8 bytes, and long ones: the fallback to the whole strings */
+    spk_df *t = FIX("i INT, s STRING\n1,abcdefgh\n2,abcdefghb\n3,abcdefg\n4,abcdefgha\n5,abcdefgh\n6,abcdefghab\n7,z\n8,NULL");
+    EXPECT_ROWS(spk_df_select(K(spk_df_order_by(t, 1, spk_col("s"))), 1, spk_col("i")), "8|3|1|5|4|6|2|7");
+    EXPECT_ROWS(spk_df_select(K(spk_df_order_by(t, 1, spk_desc(spk_col("s")))), 1, spk_col("i")), "7|2|6|4|1|5|3|8");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_offset(K(spk_df_order_by(t, 1, spk_desc(spk_col("s")))), 2)), 3)), 1, spk_col("i")),
+                "6|4|1");
+    spk_df_release(t);
+
+    /* the whole BIGINT range with NULLs (a field of 65 bits), booleans, dates */
+    spk_df *w = FIX("i INT, x BIGINT, b BOOLEAN, d DATE\n1,9223372036854775807,true,2024-01-02\n"
+                    "2,-9223372036854775808,false,NULL\n3,NULL,NULL,1969-12-31\n4,0,true,2024-01-02\n5,-1,false,1970-01-01");
+    EXPECT_ROWS(spk_df_select(K(spk_df_order_by(w, 1, spk_col("x"))), 1, spk_col("i")), "3|2|5|4|1");
+    EXPECT_ROWS(spk_df_select(K(spk_df_order_by(w, 1, spk_desc(spk_col("x")))), 1, spk_col("i")), "1|4|5|2|3");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_order_by(w, 1, spk_asc_nulls_last(spk_col("x")))), 2)), 1, spk_col("i")), "2|5");
+    EXPECT_ROWS(spk_df_select(K(spk_df_order_by(w, 2, spk_desc(spk_col("b")), spk_desc(spk_col("i")))), 1, spk_col("i")), "4|1|5|2|3");
+    EXPECT_ROWS(spk_df_select(K(spk_df_order_by(w, 1, spk_desc_nulls_first(spk_col("d")))), 1, spk_col("i")), "2|1|4|5|3");
+    spk_df_release(w);
+
+    /* doubles in a window: -0.0 equals 0.0 (input order), NaN largest */
+    spk_df *dd = FIX("x DOUBLE, i INT\nNaN,1\n1.5,2\nNULL,3\n-Infinity,4\n0.0,5\n-0.0,6\nInfinity,7\n-0.0,8\nNaN,9");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_offset(K(spk_df_order_by(dd, 1, spk_col("x"))), 2)), 3)), 1, spk_col("i")), "5|6|8");
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_order_by(dd, 1, spk_desc(spk_col("x")))), 3)), 1, spk_col("i")), "1|9|7");
+    spk_df_release(dd);
+}
+
+/* Orders of the big sort test: by (id * 7919) % 1013 descending, then id % 7,
+ * then id (input order); as text, by the decimal string of the first. */
+static int big_key(int64_t id) { return (int)(id * 7919 % 1013); }
+static int big_cmp(const void *pa, const void *pb) {
+    int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+    if (big_key(a) != big_key(b)) return big_key(a) > big_key(b) ? -1 : 1;
+    if (a % 7 != b % 7) return a % 7 < b % 7 ? -1 : 1;
+    return (a > b) - (a < b);
+}
+static int big_text_cmp(const void *pa, const void *pb) {
+    int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+    char x[16], y[16];
+    snprintf(x, sizeof x, "%d", big_key(a));
+    snprintf(y, sizeof y, "%d", big_key(b));
+    int c = strcmp(x, y);
+    if (c) return c > 0 ? -1 : 1;
+    return (a > b) - (a < b);
+}
+
+/* "id|id|..." of ids[from, to). */
+static char *ids_text(const int64_t *ids, size_t from, size_t to) {
+    size_t cap = (to - from) * 8 + 1, len = 0;
+    char *s = (char *)malloc(cap);
+    s[0] = 0;
+    for (size_t i = from; i < to; i++) len += (size_t)snprintf(s + len, cap - len, "%s%lld", i > from ? "|" : "", (long long)ids[i]);
+    return s;
+}
+
+static void test_sort_big(void) {
+    enum { N = 20000 };
+    static int64_t ids[N];
+    for (int64_t i = 0; i < N; i++) ids[i] = i;
+    qsort(ids, N, sizeof *ids, big_cmp);
+    spk_df *r = spk_df_range(S, 0, N, 1);
+    spk_expr *key = spk_mod(spk_mul(spk_col("id"), spk_lit_i64(7919)), spk_lit_i64(1013));
+    spk_df *o = K(spk_df_order_by(r, 3, spk_desc(key), spk_mod(spk_col("id"), spk_lit_i64(7)), spk_col("id")));
+    char *want = ids_text(ids, 0, N);
+    EXPECT_ROWS(spk_df_select(o, 1, spk_col("id")), want);
+    free(want);
+    /* windows: top-k, the middle, the end, and through a projection of columns */
+    size_t windows[][2] = {{0, 10}, {N / 2, N / 2 + 5}, {N - 3, N}, {137, 137 + 2000}};
+    for (size_t w = 0; w < sizeof windows / sizeof *windows; w++) {
+        size_t lo = windows[w][0], hi = windows[w][1];
+        want = ids_text(ids, lo, hi);
+        EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_offset(o, (int64_t)lo)), (int64_t)(hi - lo))), 1, spk_col("id")), want);
+        spk_df *p = K(spk_df_select(r, 2, spk_alias(spk_col("id"), "x"), spk_col("id")));
+        spk_df *po = K(spk_df_order_by(p, 2, spk_desc(spk_mod(spk_mul(spk_col("x"), spk_lit_i64(7919)), spk_lit_i64(1013))),
+                                       spk_mod(spk_col("id"), spk_lit_i64(7))));
+        EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_offset(po, (int64_t)lo)), (int64_t)(hi - lo))), 1, spk_col("x")), want);
+        free(want);
+    }
+    /* a key whose leading bits few values share: windows narrowed by several rounds of radix selection, and
+     * one across two buckets; the order is the even ids, then the odd ones */
+    spk_expr *clustered = spk_add(spk_mul(spk_mod(spk_col("id"), spk_lit_i64(2)), spk_lit_i64((int64_t)1 << 40)), spk_col("id"));
+    spk_df *oc = K(spk_df_order_by(r, 1, clustered));
+    size_t spans[][2] = {{5000, 5005}, {254, 259}, {N / 2 - 2, N / 2 + 3}, {0, 3}, {N - 10, N}, {N / 4, N / 4 + 600}};
+    for (size_t w = 0; w < sizeof spans / sizeof *spans; w++) {
+        size_t lo = spans[w][0], hi = spans[w][1];
+        for (size_t k = lo; k < hi; k++) ids[k] = k < N / 2 ? 2 * (int64_t)k : 2 * (int64_t)(k - N / 2) + 1;
+        want = ids_text(ids, lo, hi);
+        EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_offset(oc, (int64_t)lo)), (int64_t)(hi - lo))), 1, spk_col("id")), want);
+        free(want);
+    }
+    /* a string key: whole-string fallbacks in the merge sort */
+    for (int64_t i = 0; i < N; i++) ids[i] = i;
+    qsort(ids, N, sizeof *ids, big_text_cmp);
+    spk_expr *text = spk_cast(spk_mod(spk_mul(spk_col("id"), spk_lit_i64(7919)), spk_lit_i64(1013)), spk_type_of(SPK_TYPE_STRING));
+    spk_df *ot = K(spk_df_order_by(r, 1, spk_desc(text)));
+    want = ids_text(ids, 0, N);
+    EXPECT_ROWS(spk_df_select(ot, 1, spk_col("id")), want);
+    free(want);
+    want = ids_text(ids, 5000, 5007);
+    EXPECT_ROWS(spk_df_select(K(spk_df_limit(K(spk_df_offset(ot, 5000)), 7)), 1, spk_col("id")), want);
+    free(want);
+    spk_df_release(r);
+}
+
 /* ------------------------------------------------------------ groupBy / agg */
 
 /* Many groups over keys of every kind (hashed and compared by type; DOUBLE
@@ -1514,6 +1652,8 @@ int main(void) {
         RUN_DF(test_filter);
         RUN_DF(test_limit_offset);
         RUN_DF(test_order_by);
+        RUN_DF(test_sort_limit_window);
+        RUN_DF(test_sort_big);
         RUN_DF(test_group_by);
         RUN_DF(test_group_keys_typed);
         RUN_DF(test_decimal_sum_wraps);
