@@ -15746,12 +15746,72 @@ static bool spk__opt_is_identity(const spk_df *p) {
     return true;
 }
 
+/* A projection of the columns of `in` marked in keep[0..ncols(in)), by name
+ * and qualifier, with the rules applied to it (it may prune further down);
+ * NULL (error set) if it cannot be built. */
+static spk_df *spk__opt_keep_cols(const spk_df *in, const bool *keep, int depth) {
+    int n = spk__opt_ncols(in), made = 0;
+    spk_expr **list = spk__expr_list(n);
+    bool ok = list != NULL;
+    for (int i = 0; i < n && ok; i++)
+        if (keep[i]) ok = (list[made++] = spk__opt_colref(in, i)) != NULL;
+    spk_df *p = ok ? spk__opt_project(in, list, made) : NULL;
+    if (list) spk__expr_list_free(list, n, made);
+    spk_df *r = p ? spk__opt_rules(p, depth + 1) : NULL;
+    spk_df_release(p);
+    return r;
+}
+
+/* Join j with each side cut to the columns that are read above it (need:
+ * per output column of j; NULL: every one) or by its condition: a projection
+ * of those columns, by name and qualifier, over each side that has others
+ * (a join reads its inputs whole and copies the columns of every match).
+ * The output keeps the needed columns in their order; what reads it is
+ * bound again by name. j itself when every column of both sides is read;
+ * NULL (error set) when a projection could not be built. */
+static spk_df *spk__opt_prune_join(const spk_df *j, const bool *need, int depth) {
+    const spk_df *side[2] = {j->child, j->right};
+    int nl = spk__opt_ncols(side[0]), nr = spk__opt_ncols(side[1]), nout = spk__opt_ncols(j);
+    bool *keep = (bool *)spk__calloc(spk__expr_alloc(), (size_t)(nl + nr ? nl + nr : 1));
+    spk_df *pruned[2] = {NULL, NULL}, *r = NULL;
+    bool changed = false;
+    if (!keep) {
+        spk__nomem("projection pruning", (size_t)(nl + nr));
+        goto done;
+    }
+    if (j->nexprs) spk__opt_mark_cols(j->bound[0], keep);
+    for (int i = 0; i < nout; i++) keep[i] = keep[i] || !need || need[i];
+    for (int k = 0; k < 2; k++) {
+        int from = k ? nl : 0, n = k ? nr : nl, nkeep = 0;
+        for (int i = 0; i < n; i++) nkeep += keep[from + i];
+        if (nkeep == 0 && n > 0) { /* keep one column, so that rows keep their count */
+            keep[from] = true;
+            nkeep = 1;
+        }
+        if (nkeep == n) {
+            pruned[k] = spk__opt_keep(side[k]);
+            continue;
+        }
+        if (!(pruned[k] = spk__opt_keep_cols(side[k], keep + from, depth))) goto done;
+        changed = true;
+    }
+    if (!changed) r = spk__opt_keep(j);
+    else r = spk__join(pruned[0], pruned[1], j->nexprs ? spk_expr_retain(j->exprs[0]) : NULL, (spk__jtype)j->join);
+done:
+    if (keep) spk__free(spk__expr_alloc(), keep, (size_t)(nl + nr ? nl + nr : 1));
+    spk_df_release(pruned[0]);
+    spk_df_release(pruned[1]);
+    return r;
+}
+
 /* Projection pruning. Below a projection or an aggregation P, through any
  * filters, sorts and limits, the input needs only the columns that P and
  * those nodes read: a projection there drops the expressions nobody reads,
- * an aggregation drops aggregates nobody reads, and a table read by a sort
- * gets a projection of the needed columns (the sort copies whole rows). */
-static spk_df *spk__opt_prune(const spk_df *p) {
+ * an aggregation drops aggregates nobody reads, a table read by a sort
+ * gets a projection of the needed columns (the sort copies whole rows), and
+ * a join (spk__opt_prune_join) or a union (both inputs, by position) gets
+ * one over each input. */
+static spk_df *spk__opt_prune(const spk_df *p, int depth) {
     const spk_df *chain[SPK__OPT_MAX_CHAIN], *base = p->child;
     int nchain = 0;
     bool sorts = false;
@@ -15761,7 +15821,8 @@ static spk_df *spk__opt_prune(const spk_df *p) {
         base = base->child;
     }
     int nb = spk__opt_ncols(base), nneed = 0, first_cheap = -1;
-    if (nb == 0 || (base->kind != SPK__P_PROJECT && base->kind != SPK__P_AGG && !(base->kind == SPK__P_SCAN && sorts)))
+    if (nb == 0 || (base->kind != SPK__P_PROJECT && base->kind != SPK__P_AGG && base->kind != SPK__P_JOIN &&
+                    base->kind != SPK__P_UNION && !(base->kind == SPK__P_SCAN && sorts)))
         return spk__opt_keep(p);
     bool *need = (bool *)spk__calloc(spk__expr_alloc(), (size_t)nb);
     spk_expr **list = need ? (spk_expr **)spk__calloc(spk__expr_alloc(), (size_t)nb * sizeof *list) : NULL;
@@ -15786,6 +15847,22 @@ static spk_df *spk__opt_prune(const spk_df *p) {
     if (nneed == nb) {
         r = spk__opt_keep(p);
         goto done;
+    }
+    if (base->kind == SPK__P_JOIN) {
+        cur = spk__opt_prune_join(base, need, depth);
+        if (cur == base) {
+            r = spk__opt_keep(p);
+            goto done;
+        }
+        goto rebuild;
+    }
+    if (base->kind == SPK__P_UNION) { /* by position: both inputs keep the same columns */
+        if (nneed == 0) need[0] = true;
+        spk_df *a = spk__opt_keep_cols(base->child, need, depth), *b = a ? spk__opt_keep_cols(base->right, need, depth) : NULL;
+        if (b) cur = spk_df_union(a, b);
+        spk_df_release(a);
+        spk_df_release(b);
+        goto rebuild;
     }
     if (nneed == 0) { /* keep one column, the cheapest, so that rows keep their count */
         need[base->kind == SPK__P_PROJECT && first_cheap >= 0 ? first_cheap : base->kind == SPK__P_AGG ? base->nkeys : 0] = true;
@@ -15824,6 +15901,8 @@ static spk_df *spk__opt_prune(const spk_df *p) {
         if (!spk__opt_set_qualifiers(cur, quals)) goto done;
         if (base->alias && !(cur->alias = spk__dup(a, base->alias))) goto done;
     }
+rebuild:
+    if (!cur) goto done;
     for (int c = nchain - 1; c >= 0; c--) {
         spk_df *next = spk__opt_rebuild(chain[c], cur, NULL);
         spk_df_release(cur);
@@ -15848,7 +15927,7 @@ static spk_df *spk__opt_project_rule(const spk_df *p, int depth) {
         if (m != p) return m;
         spk_df_release(m);
     }
-    return spk__opt_prune(p);
+    return spk__opt_prune(p, depth);
 }
 
 static spk_df *spk__opt_limit_rule(const spk_df *l, int depth) {
@@ -15916,7 +15995,7 @@ static spk_df *spk__opt_rules(const spk_df *n, int depth) {
     case SPK__P_AGG:
         /* With no keys an aggregation yields its one row even over nothing. */
         if (n->nkeys > 0 && spk__opt_is_empty(n->child)) return spk__opt_empty(n);
-        return spk__opt_prune(n);
+        return spk__opt_prune(n, depth);
     case SPK__P_SORT:
         if (spk__opt_is_empty(n->child)) return spk__opt_empty(n);
         break;
@@ -15927,6 +16006,11 @@ static spk_df *spk__opt_rules(const spk_df *n, int depth) {
     case SPK__P_UNION:
         if (spk__opt_is_empty(n->child) && spk__opt_is_empty(n->right)) return spk__opt_empty(n);
         break;
+    }
+    if (n->kind == SPK__P_JOIN && (n->join == SPK__J_SEMI || n->join == SPK__J_ANTI)) {
+        /* Only the condition reads the right side. */
+        spk_df *r = spk__opt_prune_join(n, NULL, depth);
+        return r ? r : spk__opt_skip(n);
     }
     return spk__opt_keep(n);
 }
@@ -18719,6 +18803,7 @@ typedef struct spk__join_run {
     int nkeys;
     const spk__bnode **resid;
     int nresid;
+    bool typed;                /* every key has one type on both sides, hashed and compared as stored */
     bool never;                /* a conjunct is constant false or NULL */
     bool existence;            /* semi or anti join without residual: one match decides */
     atomic_uchar *matched[2];  /* per row of a side, where the join type needs it */
@@ -18729,6 +18814,8 @@ typedef struct spk__join_run {
     size_t cap, hsize;
     int npartitions, shift;    /* bucket >> shift: the partition that links it */
     int keyside;               /* the side whose keys are being computed */
+    struct spk__join_piece *pieces[2]; /* per side streamed into columns: what holds its strings */
+    size_t npieces[2];
     spk_table **parts;         /* per range of the probing side */
     size_t nparts;
     spk__join_worker *workers;
@@ -18809,6 +18896,56 @@ static spk_status spk__join_worker_init(spk__join_run *j, spk__join_worker *w) {
     return st;
 }
 
+/* Whether every key has the same type on both sides, one whose stored
+ * values are equal exactly when the values are (not DOUBLE: -0.0 and NaN). */
+static bool spk__join_keys_typed(const spk__join_run *j) {
+    for (int k = 0; k < j->nkeys; k++) {
+        spk_type a = j->keys[k].expr[0]->type, b = j->keys[k].expr[1]->type;
+        if (!spk_type_equal(a, b)) return false;
+        switch ((spk_type_id)a.id) {
+        case SPK_TYPE_BOOLEAN:
+        case SPK_TYPE_INT32:
+        case SPK_TYPE_DATE:
+        case SPK_TYPE_INT64:
+        case SPK_TYPE_DECIMAL:
+        case SPK_TYPE_TIMESTAMP:
+        case SPK_TYPE_STRING: break;
+        default: return false;
+        }
+    }
+    return true;
+}
+
+/* Rows [lo, hi) of side s: hashes and NULL marks straight from the stored
+ * keys, a key at a time (both sides hash alike: the types are the same). */
+static void spk__join_hash_typed(spk__join_run *j, int s, uint32_t lo, uint32_t hi) {
+    uint64_t *hash = j->hash[s];
+    uint8_t *dead = j->dead[s];
+    for (uint32_t r = lo; r < hi; r++) {
+        hash[r] = 0x9e3779b97f4a7c15ULL;
+        dead[r] = 0;
+    }
+    for (int k = 0; k < j->nkeys; k++) {
+        const spk__vec *v = &j->keys[k].vals[s];
+        uint8_t null_dies = !j->keys[k].null_safe;
+        uint64_t salt = spk_hash_u64((uint64_t)k + 1);
+#define SPK__JOIN_HASH(BITS)                                                              \
+        for (uint32_t r = lo; r < hi; r++) {                                              \
+            uint64_t bits_ = v->nulls[r] ? 0x6e756c6cULL : (BITS);                        \
+            hash[r] = spk_hash_u64(hash[r] ^ bits_ ^ salt);                               \
+            dead[r] |= v->nulls[r] & null_dies;                                           \
+        }
+        switch ((spk_type_id)v->type.id) {
+        case SPK_TYPE_BOOLEAN: SPK__JOIN_HASH((uint64_t)(v->v.b[r] != 0)) break;
+        case SPK_TYPE_INT32:
+        case SPK_TYPE_DATE: SPK__JOIN_HASH((uint64_t)(int64_t)v->v.i32[r]) break;
+        case SPK_TYPE_STRING: SPK__JOIN_HASH(spk_hash_bytes(v->v.str[r].ptr, v->v.str[r].len, 0)) break;
+        default: SPK__JOIN_HASH((uint64_t)v->v.i64[r]) break;
+        }
+#undef SPK__JOIN_HASH
+    }
+}
+
 /* Range i of side j->keyside: computed keys, then every row's hash and NULL mark. */
 static spk_status spk__join_keys_task(void *ctx, int worker, size_t i) {
     spk__join_run *j = (spk__join_run *)ctx;
@@ -18850,6 +18987,10 @@ static spk_status spk__join_keys_task(void *ctx, int worker, size_t i) {
                 str->ptr = copy;
             }
         }
+    }
+    if (st == SPK_OK && j->typed) {
+        spk__join_hash_typed(j, s, lo, hi);
+        return SPK_OK;
     }
     for (uint32_t r = lo; st == SPK_OK && r < hi; r++) {
         uint64_t h = 0x9e3779b97f4a7c15ULL;
@@ -18895,7 +19036,31 @@ static spk_status spk__join_keys(spk__join_run *j, int s) {
 }
 
 static bool spk__join_keys_equal(const spk__join_run *j, uint32_t l, uint32_t r) {
-    for (int k = 0; k < j->nkeys; k++) {
+    for (int k = 0; j->typed && k < j->nkeys; k++) {
+        const spk__vec *a = &j->keys[k].vals[0], *b = &j->keys[k].vals[1];
+        if (a->nulls[l] || b->nulls[r]) { /* only <=> keys get here with a NULL */
+            if (a->nulls[l] != b->nulls[r]) return false;
+            continue;
+        }
+        switch ((spk_type_id)a->type.id) {
+        case SPK_TYPE_BOOLEAN:
+            if ((a->v.b[l] != 0) != (b->v.b[r] != 0)) return false;
+            break;
+        case SPK_TYPE_INT32:
+        case SPK_TYPE_DATE:
+            if (a->v.i32[l] != b->v.i32[r]) return false;
+            break;
+        case SPK_TYPE_STRING:
+            if (a->v.str[l].len != b->v.str[r].len ||
+                (a->v.str[l].len && memcmp(a->v.str[l].ptr, b->v.str[r].ptr, a->v.str[l].len) != 0))
+                return false;
+            break;
+        default:
+            if (a->v.i64[l] != b->v.i64[r]) return false;
+            break;
+        }
+    }
+    for (int k = 0; !j->typed && k < j->nkeys; k++) {
         spk_value x = spk__vec_get(&j->keys[k].vals[0], l), y = spk__vec_get(&j->keys[k].vals[1], r);
         if (!spk_value_equal(&x, &y)) return false;
     }
@@ -19001,6 +19166,254 @@ static spk_status spk__join_probe_task(void *ctx, int worker, size_t i) {
     return st;
 }
 
+/* A side that is a chain of filters and projections (over a table) is
+ * streamed straight into its column arrays, rather than into a table of
+ * rows that spk__columns_load would take apart again: each morsel's rows go
+ * to segments of arrays of their own (strings copied into the piece's
+ * arena), put together in morsel order at the end. The pieces' arenas hold
+ * the strings until the join is done. */
+#define SPK__JOIN_SEGMENT_ROWS 32768 /* the most rows a segment is made for */
+
+typedef struct spk__join_segment {
+    struct spk__join_segment *next;
+    uint32_t n, cap;
+    size_t size;
+} spk__join_segment; /* then, per column, cap values and cap NULL marks, each 16-byte aligned */
+
+typedef struct spk__join_piece {
+    spk__join_segment *head, *tail;
+    spk__arena strings;
+} spk__join_piece;
+
+typedef struct spk__join_side_feed {
+    spk__feed base;
+    const spk_schema *schema;
+    int ncols;
+    spk__join_piece *pieces; /* per morsel */
+    size_t npieces;
+    struct spk__join_side_sink *sinks; /* per worker */
+    int nworkers;
+} spk__join_side_feed;
+
+typedef struct spk__join_side_sink {
+    spk__sink base;
+    spk__join_side_feed *feed;
+    spk__join_piece *piece;
+} spk__join_side_sink;
+
+static size_t spk__join_col_width(const spk__join_side_feed *f, int c) {
+    return spk__phys_size((spk_type_id)spk_schema_field(f->schema, c)->type.id);
+}
+
+/* Column c of a segment: its values, and (*nulls) its NULL marks. */
+static char *spk__join_segment_col(const spk__join_side_feed *f, const spk__join_segment *g, int c, uint8_t **nulls) {
+    char *at = (char *)(uintptr_t)(g + 1);
+    for (int i = 0;; i++) {
+        size_t w = spk__join_col_width(f, i);
+        at = (char *)(((uintptr_t)at + 15) & ~(uintptr_t)15);
+        if (i == c) {
+            *nulls = (uint8_t *)at + (size_t)g->cap * w;
+            return at;
+        }
+        at += (size_t)g->cap * (w + 1);
+    }
+}
+
+/* A segment at the piece's end with room for `more` rows. */
+static spk_status spk__join_piece_room(spk__join_side_feed *f, spk__join_piece *p, uint32_t more, spk__join_segment **out) {
+    if (p->tail && p->tail->cap - p->tail->n >= more) {
+        *out = p->tail;
+        return SPK_OK;
+    }
+    /* a batch first, then twice the last: a piece that a filter thins out stays small */
+    uint32_t cap = p->tail ? (p->tail->cap < SPK__JOIN_SEGMENT_ROWS ? 2 * p->tail->cap : SPK__JOIN_SEGMENT_ROWS) : SPK__BATCH;
+    if (cap < more) cap = more;
+    size_t size = sizeof(spk__join_segment) + 16;
+    for (int c = 0; c < f->ncols; c++) size += 16 + (size_t)cap * (1 + spk__join_col_width(f, c));
+    spk__join_segment *g = (spk__join_segment *)spk__alloc(&spk__default_allocator, size);
+    if (!g) return spk__nomem("a join input", size);
+    g->next = NULL;
+    g->n = 0;
+    g->cap = cap;
+    g->size = size;
+    if (p->tail) p->tail->next = g;
+    else p->head = g;
+    p->tail = g;
+    *out = g;
+    return SPK_OK;
+}
+
+/* out[k] = in[sel[k]] (or in[k]) for k < n. */
+#define SPK__JOIN_TAKE(field)                                                     \
+    do {                                                                          \
+        if (!sel) memcpy(to.v.field, in->v.field, (size_t)n * sizeof to.v.field[0]); \
+        else                                                                      \
+            for (uint32_t k = 0; k < n; k++) to.v.field[k] = in->v.field[sel[k]]; \
+    } while (0)
+
+static spk_status spk__join_side_consume(spk__sink *self, spk__vec *const *cols, int ncols, const uint32_t *sel, uint32_t n) {
+    spk__join_side_sink *sk = (spk__join_side_sink *)self;
+    spk__join_side_feed *f = sk->feed;
+    spk__join_piece *p = sk->piece;
+    spk__join_segment *g = NULL;
+    char text[SPK_VALUE_TEXT_MAX];
+    spk_status st = ncols == f->ncols ? spk__join_piece_room(f, p, n, &g) : spk__fail(SPK_ERR_STATE, "a join input's width changed");
+    for (int c = 0; c < ncols && st == SPK_OK; c++) {
+        const spk__vec *in = cols[c];
+        spk__vec to;
+        to.type = spk_schema_field(f->schema, c)->type;
+        to.v.any = spk__join_segment_col(f, g, c, &to.nulls);
+        size_t w = spk__phys_size((spk_type_id)to.type.id);
+        to.v.any = (char *)to.v.any + (size_t)g->n * w;
+        to.nulls += g->n;
+        if (!spk_type_equal(in->type, to.type)) { /* not expected of a chain's output; cast as a table would */
+            for (uint32_t k = 0; k < n && st == SPK_OK; k++) {
+                spk_value v = spk__vec_get(in, sel ? sel[k] : k), r;
+                if (spk_value_cast(&v, to.type, &r, text) != SPK_OK) r = spk_value_null_of(to.type);
+                if (!r.is_null && r.type.id == SPK_TYPE_STRING && r.as.str.len) {
+                    char *copy = spk__arena_alloc(&p->strings, r.as.str.len);
+                    if (!copy) st = spk__nomem("join input strings", r.as.str.len);
+                    else memcpy(copy, r.as.str.ptr, r.as.str.len);
+                    r.as.str.ptr = copy;
+                }
+                spk__vec_set(&to, k, &r);
+            }
+            continue;
+        }
+        if (!sel) memcpy(to.nulls, in->nulls, n);
+        else
+            for (uint32_t k = 0; k < n; k++) to.nulls[k] = in->nulls[sel[k]];
+        switch (w) {
+        case 1: SPK__JOIN_TAKE(b); break;
+        case 4: SPK__JOIN_TAKE(i32); break;
+        case 8: SPK__JOIN_TAKE(i64); break;
+        default: /* strings: the batch's bytes may die with it, so the piece keeps copies */
+            SPK__JOIN_TAKE(str);
+            for (uint32_t k = 0; k < n && st == SPK_OK; k++) {
+                spk__str *x = &to.v.str[k];
+                if (to.nulls[k] || !x->len) {
+                    x->len = 0;
+                    continue;
+                }
+                char *copy = spk__arena_alloc(&p->strings, x->len);
+                if (!copy) st = spk__nomem("join input strings", x->len);
+                else memcpy(copy, x->ptr, x->len);
+                x->ptr = copy;
+            }
+            break;
+        }
+    }
+    if (st == SPK_OK) g->n += n;
+    return st;
+}
+#undef SPK__JOIN_TAKE
+
+static spk_status spk__join_side_start(spk__feed *self, int nworkers, size_t nmorsels) {
+    spk__join_side_feed *f = (spk__join_side_feed *)self;
+    size_t psize = (nmorsels ? nmorsels : 1) * sizeof *f->pieces, ssize = (size_t)nworkers * sizeof *f->sinks;
+    f->pieces = (spk__join_piece *)spk__calloc(&spk__default_allocator, psize);
+    f->sinks = f->pieces ? (spk__join_side_sink *)spk__calloc(&spk__default_allocator, ssize) : NULL;
+    if (!f->sinks) return spk__nomem("a join input", psize + ssize);
+    f->npieces = nmorsels;
+    f->nworkers = nworkers;
+    for (size_t m = 0; m < nmorsels; m++) f->pieces[m].strings.alloc = &spk__default_allocator;
+    return SPK_OK;
+}
+
+static spk_status spk__join_side_open(spk__feed *self, int worker, size_t morsel, spk__sink **sink) {
+    spk__join_side_feed *f = (spk__join_side_feed *)self;
+    spk__join_side_sink *sk = &f->sinks[worker];
+    sk->base.consume = spk__join_side_consume;
+    sk->base.done = false;
+    sk->feed = f;
+    sk->piece = &f->pieces[morsel];
+    *sink = &sk->base;
+    return SPK_OK;
+}
+
+/* The pieces' segments and arenas (the arenas only with `strings`: the
+ * columns made from the pieces point into them). */
+static void spk__join_pieces_free(spk__join_piece *pieces, size_t n, bool strings) {
+    for (size_t m = 0; pieces && m < n; m++) {
+        for (spk__join_segment *g = pieces[m].head, *next; g; g = next) {
+            next = g->next;
+            spk__free(&spk__default_allocator, g, g->size);
+        }
+        pieces[m].head = pieces[m].tail = NULL;
+        if (strings) spk__arena_free(&pieces[m].strings);
+    }
+}
+
+/* Streams `df` into c (which then owns an empty table of df's schema); the
+ * pieces, whose arenas hold c's strings, are the caller's to free. */
+static spk_status spk__join_side_stream(const spk_df *df, spk__columns *c, spk__join_piece **pieces, size_t *npieces) {
+    spk__join_side_feed f;
+    memset(&f, 0, sizeof f);
+    f.base.start = spk__join_side_start;
+    f.base.open = spk__join_side_open;
+    f.schema = df->schema;
+    f.ncols = spk_schema_ncols(df->schema);
+    memset(c, 0, sizeof c[0]);
+    spk_status st = spk__stream(df, &f.base);
+    *pieces = f.pieces;
+    *npieces = f.npieces;
+    if (f.sinks) spk__free(&spk__default_allocator, f.sinks, (size_t)f.nworkers * sizeof *f.sinks);
+    if (st == SPK_OK) st = spk_table_new(df->session->alloc, df->schema, &c->table);
+    c->owned = true;
+    size_t rows = 0;
+    for (size_t m = 0; st == SPK_OK && m < f.npieces; m++)
+        for (const spk__join_segment *g = f.pieces[m].head; g; g = g->next) rows += g->n;
+    if (st == SPK_OK && rows >= SPK__NO_ROW)
+        st = spk__fail(SPK_ERR_LIMIT, "an input of a join or set operation has more than %u rows", SPK__NO_ROW - 1);
+    if (st == SPK_OK) {
+        c->nrows = (uint32_t)rows;
+        c->ncols = f.ncols;
+        size_t size = (size_t)c->ncols * sizeof(spk__vec) + 16;
+        for (int i = 0; i < c->ncols; i++) size += 16 + rows * (1 + spk__phys_size((spk_type_id)spk_schema_field(df->schema, i)->type.id));
+        if (!(c->block = spk__alloc(&spk__default_allocator, size))) st = spk__nomem("a join input", size);
+        else c->size = size;
+    }
+    if (st == SPK_OK) {
+        char *at = (char *)c->block;
+        c->cols = (spk__vec *)(void *)at;
+        at += (size_t)c->ncols * sizeof(spk__vec);
+        for (int i = 0; i < c->ncols; i++) {
+            spk__vec *v = &c->cols[i];
+            size_t w = spk__phys_size((spk_type_id)spk_schema_field(df->schema, i)->type.id);
+            v->type = spk_schema_field(df->schema, i)->type;
+            at = (char *)(((uintptr_t)at + 15) & ~(uintptr_t)15);
+            v->v.any = at;
+            at += rows * w;
+            v->nulls = (uint8_t *)at;
+            at += rows;
+            size_t done = 0;
+            for (size_t m = 0; m < f.npieces; m++)
+                for (const spk__join_segment *g = f.pieces[m].head; g; g = g->next) {
+                    uint8_t *nulls;
+                    const char *from = spk__join_segment_col(&f, g, i, &nulls);
+                    memcpy((char *)v->v.any + done * w, from, (size_t)g->n * w);
+                    memcpy(v->nulls + done, nulls, g->n);
+                    done += g->n;
+                }
+        }
+    }
+    spk__join_pieces_free(f.pieces, f.npieces, false); /* the arrays: copied */
+    return st;
+}
+
+static bool spk__identity_project(const spk_df *df);
+
+/* Side s of the join as column arrays. */
+static spk_status spk__join_side(spk__join_run *j, int s) {
+    const spk_df *in = s ? j->node->right : j->node->child;
+    while (spk__identity_project(in)) in = in->child;
+    if (spk__streams(in)) return spk__join_side_stream(in, &j->side[s], &j->pieces[s], &j->npieces[s]);
+    spk_table *t = NULL;
+    bool owned = false;
+    spk_status st = spk__materialize(in, &t, &owned);
+    return st == SPK_OK ? spk__columns_load(j->node->session, &j->side[s], t, owned) : st;
+}
+
 static void spk__join_run_free(spk__join_run *j) {
     const spk_allocator *a = &spk__default_allocator;
     for (int k = 0; j->keys && k < j->nkeys; k++)
@@ -19015,6 +19428,8 @@ static void spk__join_run_free(spk__join_run *j) {
         if (j->matched[s]) spk__free(a, j->matched[s], (j->side[s].nrows ? j->side[s].nrows : 1) * sizeof(atomic_uchar));
         if (j->hash[s]) spk__free(a, j->hash[s], (size_t)(j->side[s].nrows ? j->side[s].nrows : 1) * (sizeof(uint64_t) + 1));
         spk__columns_free(&j->side[s]);
+        spk__join_pieces_free(j->pieces[s], j->npieces[s], true);
+        if (j->pieces[s]) spk__free(a, j->pieces[s], (j->npieces[s] ? j->npieces[s] : 1) * sizeof *j->pieces[s]);
     }
     int nconj = j->cond ? spk__count_conjuncts(j->cond->root) : 0;
     if (j->keys) spk__free(a, j->keys, (size_t)(nconj ? nconj : 1) * sizeof *j->keys);
@@ -19028,6 +19443,7 @@ static spk_status spk__join_match(spk__join_run *j) {
     spk_status st = SPK_OK;
     if (j->never || !nrows[0] || !nrows[1]) return SPK_OK;
     if (j->nkeys) {
+        j->typed = spk__join_keys_typed(j);
         for (int side = 0; side < 2 && st == SPK_OK; side++) st = spk__join_keys(j, side);
         if (st != SPK_OK) return st;
         /* Build on the smaller side (the right one on a tie, so output follows the left's order). */
@@ -19064,11 +19480,7 @@ static spk_status spk__run_join(const spk_df *df, spk_table *out) {
     j.out = out;
     j.cond = df->nexprs ? df->bound[0] : NULL;
     spk_status st = SPK_OK;
-    for (int s = 0; s < 2 && st == SPK_OK; s++) {
-        spk_table *t = NULL;
-        bool owned = false;
-        if ((st = spk__materialize(s ? df->right : df->child, &t, &owned)) == SPK_OK) st = spk__columns_load(df->session, &j.side[s], t, owned);
-    }
+    for (int s = 0; s < 2 && st == SPK_OK; s++) st = spk__join_side(&j, s);
     /* side[] may be partly set up on failure; freeing below copes */
     j.nl = j.side[0].ncols;
     j.total = j.side[0].ncols + j.side[1].ncols;

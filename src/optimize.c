@@ -760,12 +760,72 @@ static bool spk__opt_is_identity(const spk_df *p) {
     return true;
 }
 
+/* A projection of the columns of `in` marked in keep[0..ncols(in)), by name
+ * and qualifier, with the rules applied to it (it may prune further down);
+ * NULL (error set) if it cannot be built. */
+static spk_df *spk__opt_keep_cols(const spk_df *in, const bool *keep, int depth) {
+    int n = spk__opt_ncols(in), made = 0;
+    spk_expr **list = spk__expr_list(n);
+    bool ok = list != NULL;
+    for (int i = 0; i < n && ok; i++)
+        if (keep[i]) ok = (list[made++] = spk__opt_colref(in, i)) != NULL;
+    spk_df *p = ok ? spk__opt_project(in, list, made) : NULL;
+    if (list) spk__expr_list_free(list, n, made);
+    spk_df *r = p ? spk__opt_rules(p, depth + 1) : NULL;
+    spk_df_release(p);
+    return r;
+}
+
+/* Join j with each side cut to the columns that are read above it (need:
+ * per output column of j; NULL: every one) or by its condition: a projection
+ * of those columns, by name and qualifier, over each side that has others
+ * (a join reads its inputs whole and copies the columns of every match).
+ * The output keeps the needed columns in their order; what reads it is
+ * bound again by name. j itself when every column of both sides is read;
+ * NULL (error set) when a projection could not be built. */
+static spk_df *spk__opt_prune_join(const spk_df *j, const bool *need, int depth) {
+    const spk_df *side[2] = {j->child, j->right};
+    int nl = spk__opt_ncols(side[0]), nr = spk__opt_ncols(side[1]), nout = spk__opt_ncols(j);
+    bool *keep = (bool *)spk__calloc(spk__expr_alloc(), (size_t)(nl + nr ? nl + nr : 1));
+    spk_df *pruned[2] = {NULL, NULL}, *r = NULL;
+    bool changed = false;
+    if (!keep) {
+        spk__nomem("projection pruning", (size_t)(nl + nr));
+        goto done;
+    }
+    if (j->nexprs) spk__opt_mark_cols(j->bound[0], keep);
+    for (int i = 0; i < nout; i++) keep[i] = keep[i] || !need || need[i];
+    for (int k = 0; k < 2; k++) {
+        int from = k ? nl : 0, n = k ? nr : nl, nkeep = 0;
+        for (int i = 0; i < n; i++) nkeep += keep[from + i];
+        if (nkeep == 0 && n > 0) { /* keep one column, so that rows keep their count */
+            keep[from] = true;
+            nkeep = 1;
+        }
+        if (nkeep == n) {
+            pruned[k] = spk__opt_keep(side[k]);
+            continue;
+        }
+        if (!(pruned[k] = spk__opt_keep_cols(side[k], keep + from, depth))) goto done;
+        changed = true;
+    }
+    if (!changed) r = spk__opt_keep(j);
+    else r = spk__join(pruned[0], pruned[1], j->nexprs ? spk_expr_retain(j->exprs[0]) : NULL, (spk__jtype)j->join);
+done:
+    if (keep) spk__free(spk__expr_alloc(), keep, (size_t)(nl + nr ? nl + nr : 1));
+    spk_df_release(pruned[0]);
+    spk_df_release(pruned[1]);
+    return r;
+}
+
 /* Projection pruning. Below a projection or an aggregation P, through any
  * filters, sorts and limits, the input needs only the columns that P and
  * those nodes read: a projection there drops the expressions nobody reads,
- * an aggregation drops aggregates nobody reads, and a table read by a sort
- * gets a projection of the needed columns (the sort copies whole rows). */
-static spk_df *spk__opt_prune(const spk_df *p) {
+ * an aggregation drops aggregates nobody reads, a table read by a sort
+ * gets a projection of the needed columns (the sort copies whole rows), and
+ * a join (spk__opt_prune_join) or a union (both inputs, by position) gets
+ * one over each input. */
+static spk_df *spk__opt_prune(const spk_df *p, int depth) {
     const spk_df *chain[SPK__OPT_MAX_CHAIN], *base = p->child;
     int nchain = 0;
     bool sorts = false;
@@ -775,7 +835,8 @@ static spk_df *spk__opt_prune(const spk_df *p) {
         base = base->child;
     }
     int nb = spk__opt_ncols(base), nneed = 0, first_cheap = -1;
-    if (nb == 0 || (base->kind != SPK__P_PROJECT && base->kind != SPK__P_AGG && !(base->kind == SPK__P_SCAN && sorts)))
+    if (nb == 0 || (base->kind != SPK__P_PROJECT && base->kind != SPK__P_AGG && base->kind != SPK__P_JOIN &&
+                    base->kind != SPK__P_UNION && !(base->kind == SPK__P_SCAN && sorts)))
         return spk__opt_keep(p);
     bool *need = (bool *)spk__calloc(spk__expr_alloc(), (size_t)nb);
     spk_expr **list = need ? (spk_expr **)spk__calloc(spk__expr_alloc(), (size_t)nb * sizeof *list) : NULL;
@@ -800,6 +861,22 @@ static spk_df *spk__opt_prune(const spk_df *p) {
     if (nneed == nb) {
         r = spk__opt_keep(p);
         goto done;
+    }
+    if (base->kind == SPK__P_JOIN) {
+        cur = spk__opt_prune_join(base, need, depth);
+        if (cur == base) {
+            r = spk__opt_keep(p);
+            goto done;
+        }
+        goto rebuild;
+    }
+    if (base->kind == SPK__P_UNION) { /* by position: both inputs keep the same columns */
+        if (nneed == 0) need[0] = true;
+        spk_df *a = spk__opt_keep_cols(base->child, need, depth), *b = a ? spk__opt_keep_cols(base->right, need, depth) : NULL;
+        if (b) cur = spk_df_union(a, b);
+        spk_df_release(a);
+        spk_df_release(b);
+        goto rebuild;
     }
     if (nneed == 0) { /* keep one column, the cheapest, so that rows keep their count */
         need[base->kind == SPK__P_PROJECT && first_cheap >= 0 ? first_cheap : base->kind == SPK__P_AGG ? base->nkeys : 0] = true;
@@ -838,6 +915,8 @@ static spk_df *spk__opt_prune(const spk_df *p) {
         if (!spk__opt_set_qualifiers(cur, quals)) goto done;
         if (base->alias && !(cur->alias = spk__dup(a, base->alias))) goto done;
     }
+rebuild:
+    if (!cur) goto done;
     for (int c = nchain - 1; c >= 0; c--) {
         spk_df *next = spk__opt_rebuild(chain[c], cur, NULL);
         spk_df_release(cur);
@@ -862,7 +941,7 @@ static spk_df *spk__opt_project_rule(const spk_df *p, int depth) {
         if (m != p) return m;
         spk_df_release(m);
     }
-    return spk__opt_prune(p);
+    return spk__opt_prune(p, depth);
 }
 
 static spk_df *spk__opt_limit_rule(const spk_df *l, int depth) {
@@ -930,7 +1009,7 @@ static spk_df *spk__opt_rules(const spk_df *n, int depth) {
     case SPK__P_AGG:
         /* With no keys an aggregation yields its one row even over nothing. */
         if (n->nkeys > 0 && spk__opt_is_empty(n->child)) return spk__opt_empty(n);
-        return spk__opt_prune(n);
+        return spk__opt_prune(n, depth);
     case SPK__P_SORT:
         if (spk__opt_is_empty(n->child)) return spk__opt_empty(n);
         break;
@@ -941,6 +1020,11 @@ static spk_df *spk__opt_rules(const spk_df *n, int depth) {
     case SPK__P_UNION:
         if (spk__opt_is_empty(n->child) && spk__opt_is_empty(n->right)) return spk__opt_empty(n);
         break;
+    }
+    if (n->kind == SPK__P_JOIN && (n->join == SPK__J_SEMI || n->join == SPK__J_ANTI)) {
+        /* Only the condition reads the right side. */
+        spk_df *r = spk__opt_prune_join(n, NULL, depth);
+        return r ? r : spk__opt_skip(n);
     }
     return spk__opt_keep(n);
 }

@@ -399,6 +399,92 @@ static void test_join_schemas(void) {
     CHECK_EQ_INT(spk_df_columns(NULL, names, 8), -1);
 }
 
+/* The optimizer cuts each side of a join to the columns read above it or by
+ * the condition: the rows and the output columns stay those of the plan as built. */
+static const char *const PA = "id INT, v STRING, x INT, junk STRING\n1,a,10,j1\n2,b,20,j2\n2,c,30,j3\nNULL,n,40,j4\n4,d,NULL,j5";
+static const char *const PB = "id INT, w INT, y STRING, junk STRING\n2,5,p,k1\n2,15,q,k2\n3,25,r,k3\nNULL,35,s,k4\n1,NULL,t,k5";
+
+static void test_join_pruned_plans(void) {
+    spk_df *a = K(aliased(PA, "a")), *b = K(aliased(PB, "b"));
+    /* a.id = b.id: (1,a,10,j1 | 1,NULL,t,k5), (2,b,20,j2 | 2,5,p,k1), (2,b,20,j2 | 2,15,q,k2),
+     * (2,c,30,j3 | 2,5,p,k1), (2,c,30,j3 | 2,15,q,k2) */
+    spk_df *j = K(join_on(a, b, "a.id = b.id", "inner"));
+    /* the keys only in the condition */
+    EXPECT_SET(spk_df_select(j, 2, spk_col("a.v"), spk_col("b.w")), "a,NULL|b,5|b,15|c,5|c,15");
+    /* x and w only in a filter above the join (it reads both sides, so it stays there):
+     * 10 + NULL, 20 + 5 = 25 fail; 35, 35, 45 pass */
+    spk_df *f = K(spk_df_where(j, "a.x + b.w > 25"));
+    EXPECT_SET(spk_df_select(f, 2, spk_col("a.v"), spk_col("b.y")), "b,q|c,p|c,q");
+    /* a filter that goes below the join: junk must reach it though nothing above reads it */
+    spk_df *g = K(spk_df_where(j, "b.junk <> 'k1'"));
+    EXPECT_SET(spk_df_select(g, 1, spk_col("a.v")), "a|b|c");
+    /* the same names on both sides, each side's own */
+    EXPECT_SET(spk_df_select(j, 3, spk_col("a.id"), spk_col("b.id"), spk_col("b.junk")), "1,1,k5|2,2,k1|2,2,k2|2,2,k1|2,2,k2");
+    EXPECT_SET(spk_df_select(j, 2, spk_col("b.junk"), spk_col("a.junk")), "k5,j1|k1,j2|k2,j2|k1,j3|k2,j3");
+    /* select * after the join keeps every column, duplicates included, in order */
+    spk_df *star = K(spk_df_select(j, 1, spk_star()));
+    EXPECT_SCHEMA(star, "id:int,v:string,x:int,junk:string,id:int,w:int,y:string,junk:string");
+    EXPECT_SET(spk_df_retain(star), "1,a,10,j1,1,NULL,t,k5|2,b,20,j2,2,5,p,k1|2,b,20,j2,2,15,q,k2|"
+                                    "2,c,30,j3,2,5,p,k1|2,c,30,j3,2,15,q,k2");
+    EXPECT_SET(spk_df_select(star, 2, spk_col("b.y"), spk_col("a.junk")), "t,j1|p,j2|q,j2|p,j3|q,j3");
+    EXPECT_SET(spk_df_retain(j), "1,a,10,j1,1,NULL,t,k5|2,b,20,j2,2,5,p,k1|2,b,20,j2,2,15,q,k2|"
+                                 "2,c,30,j3,2,5,p,k1|2,c,30,j3,2,15,q,k2");
+    /* three tables, grouped: w joins c.k; (b,5) (b,15) (c,5) (c,15) match, sum(a.x) per a.v */
+    spk_df *c = K(aliased("k INT, z STRING, pad STRING\n5,five,x\n15,fifteen,x\n25,tw,x", "c"));
+    spk_df *j3 = K(join_on(j, c, "b.w = c.k", "inner"));
+    spk_expr *keys[1] = {spk_col("a.v")}, *aggs[2] = {parse("sum(a.x) AS sx"), parse("count(c.z) AS n")};
+    spk_df *grouped = K(spk_df_group_agg(j3, keys, 1, aggs, 2));
+    EXPECT_SET(spk_df_retain(grouped), "b,40,2|c,60,2");
+    EXPECT_SET(spk_df_order_by(grouped, 1, spk_desc(spk_col("sx"))), "c,60,2|b,40,2");
+    /* count() reads no column at all */
+    int64_t n = -1;
+    CHECK_OK(spk_df_count(j3, &n));
+    CHECK_EQ_INT(n, 4);
+    /* semi: the right side only for the condition; (2,15) matches 2,b and 2,c, (1,NULL) fails w > 10 */
+    EXPECT_SET(spk_df_select(K(join_on(a, b, "a.id = b.id AND b.w > 10", "semi")), 1, spk_col("v")), "b|c");
+    EXPECT_SET(join_on(a, b, "a.id = b.id AND b.w > 10", "anti"), "1,a,10,j1|NULL,n,40,j4|4,d,NULL,j5");
+    /* outer joins: a right column only in a filter above a left join */
+    spk_df *l = K(join_on(a, b, "a.id = b.id", "left"));
+    EXPECT_SET(spk_df_select(K(spk_df_where(l, "b.y IS NULL")), 1, spk_col("a.v")), "n|d");
+    spk_df *full = K(join_on(a, b, "a.id = b.id AND a.x > 15", "full"));
+    EXPECT_SET(spk_df_select(full, 2, spk_col("a.v"), spk_col("b.y")),
+               "a,NULL|b,p|b,q|c,p|c,q|n,NULL|d,NULL|NULL,r|NULL,s|NULL,t");
+    /* USING: the key once, then the other columns */
+    const char *id[1] = {"id"};
+    spk_df *u = K(spk_df_join_using(a, b, id, 1, "inner"));
+    EXPECT_SET(spk_df_select(u, 2, spk_col("id"), spk_col("y")), "1,t|2,p|2,q|2,p|2,q");
+}
+
+/* Sides that a chain of filters and projections computes are streamed into
+ * the join's arrays: strings made per batch must outlive their batch, a
+ * limit keeps its order, and string keys match by their bytes. */
+static void test_join_streamed_sides(void) {
+    spk_df *a = K(aliased(PA, "a")), *b = K(aliased(PB, "b"));
+    spk_df *ua = K(spk_df_select_expr(a, 3, "id", "upper(v) AS u", "concat(junk, '-', v) AS tag"));
+    spk_df *ub = K(spk_df_select_expr(b, 2, "id AS bid", "upper(y) AS uy"));
+    EXPECT_SET(join_on(ua, ub, "id = bid", "inner"), "1,A,j1-a,1,T|2,B,j2-b,2,P|2,B,j2-b,2,Q|2,C,j3-c,2,P|2,C,j3-c,2,Q");
+    /* string keys, one computed */
+    spk_df *names = K(FIX("name STRING, n INT\nB,1\nC,2\nZ,3\nNULL,4"));
+    EXPECT_SET(spk_df_select(K(join_on(ua, names, "u = name", "inner")), 2, spk_col("u"), spk_col("n")), "B,1|C,2");
+    EXPECT_SET(spk_df_select(K(join_on(names, ua, "lower(name) = lower(u)", "left")), 2, spk_col("n"), spk_col("tag")),
+               "1,j2-b|2,j3-c|3,NULL|4,NULL");
+    spk_df *s = K(FIX("s STRING\nNULL\nx\nlonger than sixteen bytes")), *t = K(FIX("t STRING\nNULL\ny\nx\nlonger than sixteen bytes"));
+    EXPECT_SET(join_on(s, t, "s <=> t", "inner"), "NULL,NULL|x,x|longer than sixteen bytes,longer than sixteen bytes");
+    EXPECT_SET(join_on(s, t, "s = t", "inner"), "x,x|longer than sixteen bytes,longer than sixteen bytes");
+    /* a limit over a filter: the first two rows with w > 0, (2,5,p) and (2,15,q) */
+    spk_df *lim = K(spk_df_limit(K(spk_df_where(b, "w > 0")), 2));
+    EXPECT_SET(spk_df_select(K(join_on(a, lim, "a.id = b.id", "inner")), 2, spk_col("a.v"), spk_col("b.y")), "b,p|b,q|c,p|c,q");
+    /* an aggregated side is read as a table: sum(w) per id is 1 -> NULL, 2 -> 20 */
+    spk_expr *keys[1] = {spk_col("id")}, *aggs[1] = {parse("sum(w) AS sw")};
+    spk_df *g = K(spk_df_alias(K(spk_df_group_agg(b, keys, 1, aggs, 1)), "g"));
+    EXPECT_SET(spk_df_select(K(join_on(a, g, "a.id = g.id", "inner")), 2, spk_col("a.v"), spk_col("sw")), "a,NULL|b,20|c,20");
+    /* BIGINT and DATE keys, hashed as stored */
+    spk_df *d1 = K(FIX("k BIGINT, d DATE\n5000000000,2024-01-02\n7,2024-01-03\nNULL,NULL"));
+    spk_df *d2 = K(FIX("k2 BIGINT, d2 DATE, x INT\n5000000000,2024-01-02,1\n7,2024-01-02,2\n7,2024-01-03,3\nNULL,NULL,4"));
+    EXPECT_SET(spk_df_select(K(join_on(d1, d2, "k = k2 AND d = d2", "inner")), 1, spk_col("x")), "1|3");
+    EXPECT_SET(spk_df_select(K(join_on(d1, d2, "k <=> k2 AND d <=> d2", "inner")), 1, spk_col("x")), "1|3|4");
+}
+
 static void test_join_using(void) {
     spk_df *l = K(FIX(LEFT)), *r = K(FIX(RIGHT));
     const char *id[1] = {"id"};
@@ -736,6 +822,8 @@ int main(void) {
         RUN_DF(test_join_resolution);
         RUN_DF(test_join_schemas);
         RUN_DF(test_join_using);
+        RUN_DF(test_join_pruned_plans);
+        RUN_DF(test_join_streamed_sides);
         RUN_DF(test_set_operations);
         RUN_DF(test_union_by_name);
         RUN_DF(test_drop_duplicates);

@@ -495,6 +495,15 @@ static void test_projection_pruning(void) {
     plan = plan_of(g);
     CHECK_NOT_CONTAINS(plan, "upper");
     free(plan);
+    /* a union's inputs, by position: both keep the same columns */
+    plan = plan_of(group_(union_(fixture(), select_(fixture(), "v", "k", "s", "d")), "s", "sum(k) AS t", NULL));
+    CHECK_STR(plan, "Aggregate [s#1], [s#1, sum(k#0) AS t]\n"
+                    "+- Union false, false\n"
+                    "   :- Project [k#0, s#2]\n"
+                    "   :  +- LocalRelation [k#0, s#2], 10 rows\n"
+                    "   +- Project [v#1, s#2]\n" /* the second input's first column is v */
+                    "      +- LocalRelation [v#1, s#2], 10 rows\n");
+    free(plan);
     /* a filter's columns are needed below it even when nothing above reads them */
     plan = plan_of(select_(where_(order_(fixture(), spk_col("k")), "v IS NULL"), "s", NULL, NULL, NULL));
     CHECK_CONTAINS(plan, "LocalRelation [k#0, v#1, s#2], 10 rows");
@@ -793,6 +802,115 @@ static void test_join_pushdown(void) {
     spk_df_release(r0);
 }
 
+/* Projection pruning below joins: each side gets a projection of the
+ * columns read above the join or by its condition, filters still go below
+ * the join and keep their columns, and a join below a join is cut too. */
+static void test_join_pruning(void) {
+    spk_df *l0 = spk_df_from_fixture(S, "id INT, x STRING, v INT, junk STRING\n1,a,10,j\n2,b,20,j\nNULL,c,30,j\n4,d,NULL,j\n1,e,50,j");
+    spk_df *r0 = spk_df_from_fixture(S, "id INT, y STRING, w INT, junk STRING\n1,p,5,k\n1,q,15,k\n3,r,25,k\nNULL,s,35,k\n4,t,NULL,k");
+    spk_df *c0 = spk_df_from_fixture(S, "cid INT, z STRING, pad STRING\n5,five,x\n15,fifteen,x\nNULL,none,x");
+    spk_df *l = spk_df_alias(l0, "a"), *r = spk_df_alias(r0, "b"), *c = spk_df_alias(c0, "c");
+    spk_df *j = spk_df_join(l, r, spk_eq(spk_col("a.id"), spk_col("b.id")), "inner");
+    CHECK(j != NULL);
+
+    /* the keys are read only by the condition: kept below, gone above */
+    char *plan = plan_of(spk_df_select(j, 2, spk_col("a.x"), spk_col("b.w")));
+    CHECK_STR(plan, "Project [x#1, w#3]\n"
+                    "+- Join Inner, (id#0 = id#2)\n"
+                    "   :- Project [id#0, x#1]\n"
+                    "   :  +- LocalRelation [id#0, x#1], 5 rows\n"
+                    "   +- Project [id#0, w#2]\n"
+                    "      +- LocalRelation [id#0, w#2], 5 rows\n");
+    free(plan);
+
+    /* a filter over both sides stays above the join and its columns reach it;
+     * one over one side goes below, under that side's projection */
+    spk_df *f = where_(where_(spk_df_retain(j), "a.v + b.w > 20"), "b.junk = 'k'");
+    plan = plan_of(spk_df_select(f, 1, spk_col("a.x")));
+    spk_df_release(f);
+    CHECK_STR(plan, "Project [x#1]\n"
+                    "+- Filter ((v#2 + w#4) > 20)\n"
+                    "   +- Join Inner, (id#0 = id#3)\n"
+                    "      :- Project [id#0, x#1, v#2]\n"
+                    "      :  +- LocalRelation [id#0, x#1, v#2], 5 rows\n"
+                    "      +- Project [id#0, w#2]\n"
+                    "         +- Filter (junk#3 = 'k')\n"
+                    "            +- LocalRelation [id#0, w#2, junk#3], 5 rows\n");
+    free(plan);
+
+    /* three tables and an aggregation, as TPC-H Q3: the lower join is cut
+     * through the projection over it */
+    spk_df *j3 = spk_df_join(j, c, spk_eq(spk_col("b.w"), spk_col("c.cid")), "inner");
+    spk_expr *keys[1] = {spk_col("a.x")}, *aggs[1] = {spk_alias(spk_call("count", 1, spk_col("c.z")), "n")};
+    plan = plan_of(spk_df_group_agg(j3, keys, 1, aggs, 1));
+    CHECK_STR(plan, "Aggregate [x#0], [x#0, count(z#3) AS n]\n"
+                    "+- Join Inner, (w#1 = cid#2)\n"
+                    "   :- Project [x#1, w#3]\n"
+                    "   :  +- Join Inner, (id#0 = id#2)\n"
+                    "   :     :- Project [id#0, x#1]\n"
+                    "   :     :  +- LocalRelation [id#0, x#1], 5 rows\n"
+                    "   :     +- Project [id#0, w#2]\n"
+                    "   :        +- LocalRelation [id#0, w#2], 5 rows\n"
+                    "   +- Project [cid#0, z#1]\n"
+                    "      +- LocalRelation [cid#0, z#1], 3 rows\n");
+    free(plan);
+    /* sorts and limits above the join are looked through */
+    plan = plan_of(select_(limit_(order_(spk_df_retain(j3), spk_desc(spk_col("a.v"))), 3), "z", "x", NULL, NULL));
+    CHECK_CONTAINS(plan, ":- Project [x#1, v#2, w#4]\n");
+    CHECK_CONTAINS(plan, "LocalRelation [id#0, x#1, v#2], 5 rows");
+    CHECK_CONTAINS(plan, "LocalRelation [cid#0, z#1], 3 rows");
+    free(plan);
+
+    /* semi and anti joins read the right side only for the condition, with nothing above */
+    spk_df *semi = spk_df_join(l, r, spk_and(spk_eq(spk_col("a.id"), spk_col("b.id")), spk_gt(spk_col("b.w"), spk_lit_i32(10))), "semi");
+    plan = plan_of(spk_df_retain(semi));
+    CHECK_STR(plan, "Join LeftSemi, ((id#0 = id#4) AND (w#5 > 10))\n"
+                    ":- SubqueryAlias a\n"
+                    ":  +- LocalRelation [id#0, x#1, v#2, junk#3], 5 rows\n"
+                    "+- Project [id#0, w#2]\n"
+                    "   +- LocalRelation [id#0, w#2], 5 rows\n");
+    free(plan);
+    spk_df_release(semi);
+
+    /* every column read: nothing changes; select * is no projection */
+    spk_df *star = spk_df_select(j, 1, spk_star());
+    spk_df *opt = spk__optimize(star);
+    CHECK(opt == j);
+    spk_df_release(opt);
+    spk_df_release(star);
+    opt = spk__optimize(j);
+    CHECK(opt == j);
+    spk_df_release(opt);
+
+    /* outer joins, cross joins and counts: the same rows, and a fixed point */
+    static const char *const types[] = {"inner", "left", "right", "full", "left_semi", "left_anti"};
+    for (int t = 0; t < 6; t++) {
+        spk_df *jt = spk_df_join(l, r, spk_and(spk_eq(spk_col("a.id"), spk_col("b.id")), spk_lt(spk_col("a.v"), spk_lit_i32(40))), types[t]);
+        spk_df *s1 = spk_df_select(jt, 1, spk_col("a.x"));
+        spk_df *s2 = spk_df_agg(jt, 1, spk_call("count", 1, spk_star()));
+        spk_df *cross = spk_df_cross_join(jt, c);
+        spk_df *s3 = spk_df_select(cross, 2, spk_col("c.z"), spk_col("a.junk"));
+        spk_df *all[4] = {s1, s2, s3, cross};
+        for (int k = 0; k < 4; k++) {
+            CHECK_SAME_ROWS(all[k]);
+            spk_df *once = spk__optimize(all[k]), *twice = once ? spk__optimize(once) : NULL;
+            CHECK(once && twice == once);
+            spk_df_release(twice);
+            spk_df_release(once);
+            spk_df_release(all[k]);
+        }
+        spk_df_release(jt);
+    }
+    spk_df_release(j3);
+    spk_df_release(j);
+    spk_df_release(c);
+    spk_df_release(r);
+    spk_df_release(l);
+    spk_df_release(c0);
+    spk_df_release(r0);
+    spk_df_release(l0);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     FOR_EACH_THREAD_COUNT(round_) {
@@ -817,6 +935,7 @@ int main(void) {
         RUN(test_deep_plan);
         RUN(test_out_of_memory);
         RUN(test_join_pushdown);
+        RUN(test_join_pruning);
         spk_session_free(S);
     }
     return TEST_REPORT();
