@@ -1517,54 +1517,9 @@ static spk_status spk__fold(spk__bnode **slot) {
     return SPK_OK;
 }
 
-/* Loads column `col` of rows [start, start + n) of chunk c into v: one
- * strided pass reads the null bit and the value together. */
-static void spk__load_column(const spk_table *t, const spk__chunk *c, uint32_t start, uint32_t n, int col, spk__vec *v) {
-    uint32_t off = t->offset[col], w = t->width;
-    const unsigned char *rows = c->rows + (size_t)start * w;
-    uint8_t bit = (uint8_t)(1u << (col & 7));
-    int byte = col >> 3;
-    switch ((spk_type_id)v->type.id) {
-    case SPK_TYPE_BOOLEAN:
-        for (uint32_t i = 0; i < n; i++) {
-            const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[i] = (slot[byte] & bit) != 0;
-            v->v.b[i] = slot[off];
-        }
-        break;
-    case SPK_TYPE_INT32:
-    case SPK_TYPE_DATE:
-        for (uint32_t i = 0; i < n; i++) {
-            const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[i] = (slot[byte] & bit) != 0;
-            memcpy(&v->v.i32[i], slot + off, 4);
-        }
-        break;
-    case SPK_TYPE_STRING:
-        for (uint32_t i = 0; i < n; i++) {
-            const unsigned char *slot = rows + (size_t)i * w;
-            uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
-            v->nulls[i] = (slot[byte] & bit) != 0;
-            v->v.str[i].ptr = c->heap ? c->heap + from : "";
-            v->v.str[i].len = to - from;
-        }
-        break;
-    case SPK_TYPE_NULL:
-    case SPK_TYPE_COUNT:
-        memset(v->nulls, 1, n);
-        break;
-    default:
-        for (uint32_t i = 0; i < n; i++) {
-            const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[i] = (slot[byte] & bit) != 0;
-            memcpy(&v->v.i64[i], slot + off, 8);
-        }
-        break;
-    }
-}
-
-/* As spk__load_column, for the rows sel[0..n) of the batch that starts at
- * `start` only (each to its own position). */
+/* Loads column `col` of the rows sel[0..n) (all n rows when sel is NULL)
+ * of the batch of chunk c that starts at `start` into v, each to its own
+ * position: one strided pass reads the null bit and the value together. */
 static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32_t start, const uint32_t *sel, uint32_t n,
                                  int col, spk__vec *v) {
     uint32_t off = t->offset[col], w = t->width;
@@ -1608,6 +1563,10 @@ static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32
         });
         break;
     }
+}
+
+static void spk__load_column(const spk_table *t, const spk__chunk *c, uint32_t start, uint32_t n, int col, spk__vec *v) {
+    spk__load_column_sel(t, c, start, NULL, n, col, v);
 }
 
 /* Loads rows [start, start + n) of chunk c into the column slots. */
