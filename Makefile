@@ -72,7 +72,7 @@ $(B)/checks/two-tu-%.ok: tests/two_tu_main.c tests/two_tu_impl.c sparkless.h $(B
 	$* $(WARN) -I. tests/two_tu_main.c tests/two_tu_impl.c -o $(B)/checks/two-tu-$* $(LIBS) && $(B)/checks/two-tu-$* && touch $@
 $(B)/checks/amalgamate.ok: sparkless.h $(SOURCES) tools/amalgamate $(B)/checks/.dir
 	tools/amalgamate --check && touch $@
-$(B)/checks/bench-build.ok: $(addprefix bench/,$(addsuffix .c,$(BENCH_SRCS))) sparkless.h $(B)/checks/.dir
+$(B)/checks/bench-build.ok: $(addprefix bench/,$(addsuffix .c,$(BENCH_SRCS))) bench/bench_util.h sparkless.h $(B)/checks/.dir
 	for b in $(BENCH_SRCS); do $(CC) $(WARN) -O2 -I. bench/$$b.c -o $(B)/checks/bench-$$b $(LIBS) -ldl || exit 1; done; touch $@
 
 # ---- fuzzers: tests/fuzz/fuzz_<name>.c, clang's libFuzzer under ASan+UBSan ----
@@ -114,7 +114,7 @@ demo: $(B)/gcc-release/ex_quickstart
 
 $(B)/bench/.dir:
 	@mkdir -p $(B)/bench && touch $@
-$(B)/bench/%: bench/%.c sparkless.h $(B)/bench/.dir
+$(B)/bench/%: bench/%.c bench/bench_util.h sparkless.h $(B)/bench/.dir
 	$(CC) -std=c11 -O2 -march=native -g -I. $< -o $@ $(LIBS)
 
 $(B)/bench/load $(B)/bench/tpch: bench/tpch_gen.c # they include the generator

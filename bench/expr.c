@@ -12,6 +12,7 @@
  * Run: make bench (or build/bench/expr). */
 #define SPARKLESS_IMPLEMENTATION
 #include "../sparkless.h"
+#include "bench_util.h"
 #include <time.h>
 
 #define ROWS 10000000
@@ -22,19 +23,6 @@ typedef struct lineitem {
     int32_t shipdate;
 } lineitem;
 
-static double now_s(void) {
-    struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 static uint64_t rng_state = 42;
 static uint64_t rng(void) {
     rng_state ^= rng_state << 13;

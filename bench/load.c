@@ -22,6 +22,7 @@
 
 #define SPARKLESS_IMPLEMENTATION
 #include "../sparkless.h"
+#include "bench_util.h"
 #include <sys/resource.h>
 
 #define RUNS 3
@@ -52,19 +53,6 @@ static const struct {
     {"l_trailing", "STRING", K_EMPTY}, /* the empty field after the trailing '|' */
 };
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 static int fail(const char *what) {
     fprintf(stderr, "load: %s: %s\n", what, spk_last_error());
     return 1;

@@ -24,6 +24,7 @@
  * Run: make bench (or build/bench/q1 [ROWS [THREADS]], e.g. q1 200000 2). */
 #define SPARKLESS_IMPLEMENTATION
 #include "../sparkless.h"
+#include "bench_util.h"
 #include <time.h>
 
 #define ROWS 6000000
@@ -31,19 +32,6 @@
 #define BATCH 4096
 #define NCOLS 7
 
-static double now_s(void) {
-    struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 static uint64_t rng_state;
 static uint64_t rng(void) { /* xorshift64 */
     rng_state ^= rng_state << 13;

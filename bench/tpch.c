@@ -21,7 +21,7 @@
  * libsqlite3.so. A peer that cannot be loaded is left out (its numbers
  * print as -).
  *
- * Workloads, each timed BENCH_RUNS times by wall clock (CLOCK_MONOTONIC);
+ * Workloads, each timed BENCH_RUNS times by wall clock (timespec_get);
  * the median counts:
  *   load   lineitem from its .tbl file; the last load is kept. Then orders
  *          and customer are loaded, untimed.
@@ -87,6 +87,7 @@
 
 #define SPARKLESS_IMPLEMENTATION
 #include "../sparkless.h"
+#include "bench_util.h"
 
 #include <dlfcn.h>
 #include <float.h>
@@ -140,21 +141,6 @@ static const int table_ncols[NTABLES] = {17, 10, 9}; /* the trailing column incl
 
 /* ---- small helpers ------------------------------------------------------------- */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double median(const double *v, int n) {
-    double sorted[64];
-    memcpy(sorted, v, (size_t)n * sizeof *v);
-    qsort(sorted, (size_t)n, sizeof *sorted, cmp_double);
-    return (sorted[(n - 1) / 2] + sorted[n / 2]) / 2;
-}
 
 /* A growable byte string; on out of memory it says so and stops the process
  * (this is a benchmark, not a library). */

@@ -12,6 +12,7 @@
  * Run: make bench (or build/bench/wire). */
 #define SPARKLESS_IMPLEMENTATION
 #include "../sparkless.h"
+#include "bench_util.h"
 #include <time.h>
 
 #define RUNS 9
@@ -20,19 +21,6 @@
 static const char *const sql = "CASE WHEN a + 1.5D > 10L AND (b < 2.5 OR name = 'x') THEN upper(name) "
                                "ELSE CAST(d >= DATE '2024-01-01' AS STRING) END";
 
-static double now_s(void) {
-    struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 static int fail(const char *what) {
     fprintf(stderr, "%s: %s\n", what, spk_last_error());
     return 1;
