@@ -7677,6 +7677,29 @@ static void spk__vec_set(spk__vec *v, uint32_t i, const spk_value *x) {
     }
 }
 
+/* Moves rows sel[0..n) of v (ascending) to positions 0..n-1, in place:
+ * position k is written only after every row at or below it was read. */
+#define SPK__COMPACT(T, field)                                        \
+    do {                                                              \
+        T *x_ = v->v.field;                                           \
+        for (uint32_t k = 0; k < n; k++) {                            \
+            x_[k] = x_[sel[k]];                                       \
+            v->nulls[k] = v->nulls[sel[k]];                           \
+        }                                                             \
+    } while (0)
+
+static void spk__vec_compact(spk__vec *v, const uint32_t *sel, uint32_t n) {
+    switch ((spk_type_id)v->type.id) {
+    case SPK_TYPE_BOOLEAN: SPK__COMPACT(uint8_t, b); break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: SPK__COMPACT(int32_t, i32); break;
+    case SPK_TYPE_STRING: SPK__COMPACT(spk__str, str); break;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT: memset(v->nulls, 1, n); break;
+    default: SPK__COMPACT(int64_t, i64); break;
+    }
+}
+
 /* out.nulls = a.nulls | b.nulls over the selection; dense batches go eight
  * null bytes at a time. */
 static void spk__nulls_or(spk__vec *out, const spk__vec *a, const spk__vec *b, const uint32_t *sel, uint32_t n) {
@@ -11060,11 +11083,14 @@ typedef struct spk__sum_state {
                      * so that whether it overflows does not depend on the order of the inputs */
 } spk__sum_state;
 
-/* s += x on a DECIMAL sum: wrapping, counting the wraps. */
+/* s += x on a DECIMAL sum: wrapping, counting the wraps. The add wrapped
+ * when both operands have one sign and the result the other; it wrapped
+ * upwards when x is positive. Branch-free: this runs once per row. */
 static inline void spk__sum_add_decimal(spk__sum_state *s, int64_t x) {
-    int64_t r = (int64_t)((uint64_t)s->i + (uint64_t)x);
-    s->carry += (x > 0 && r < s->i) - (x < 0 && r > s->i);
-    s->i = r;
+    uint64_t a = (uint64_t)s->i, b = (uint64_t)x, r = a + b;
+    int64_t wrapped = (int64_t)(((a ^ r) & (b ^ r)) >> 63), down = (int64_t)(b >> 63);
+    s->carry += wrapped - 2 * (wrapped & down);
+    s->i = (int64_t)r;
 }
 
 static void spk__sum_init(const spk__bnode *node, void *s) {
@@ -12964,56 +12990,97 @@ static spk_status spk__fold(spk__bnode **slot) {
     return SPK_OK;
 }
 
+/* Runs the body for batch row i going to vector position o: every row
+ * (o = i) when sel is NULL, else the rows sel[0..n) in place (o = i) or
+ * packed to the front (o = 0, 1, ...) when dense. */
+#define SPK__FOR_LOAD(sel, n, dense, ...)                                                         \
+    do {                                                                                          \
+        if (!(sel)) {                                                                             \
+            for (uint32_t i = 0; i < (n); i++) {                                                  \
+                const uint32_t o = i;                                                             \
+                __VA_ARGS__;                                                                      \
+            }                                                                                     \
+        } else if (dense) {                                                                       \
+            for (uint32_t o = 0; o < (n); o++) {                                                  \
+                const uint32_t i = (sel)[o];                                                      \
+                __VA_ARGS__;                                                                      \
+            }                                                                                     \
+        } else {                                                                                  \
+            for (uint32_t k_ = 0; k_ < (n); k_++) {                                               \
+                const uint32_t i = (sel)[k_], o = i;                                              \
+                __VA_ARGS__;                                                                      \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+
 /* Loads column `col` of the rows sel[0..n) (all n rows when sel is NULL)
- * of the batch of chunk c that starts at `start` into v, each to its own
- * position: one strided pass reads the null bit and the value together. */
+ * of the batch of chunk c that starts at `start` into v: each row to its
+ * own position, or with `dense` packed to positions 0..n-1 (what a
+ * filter's survivors become, so that the operators above run without a
+ * selection). One strided pass reads the null bit and the value together. */
 static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32_t start, const uint32_t *sel, uint32_t n,
-                                 int col, spk__vec *v) {
+                                 bool dense, int col, spk__vec *v) {
     uint32_t off = t->offset[col], w = t->width;
     const unsigned char *rows = c->rows + (size_t)start * w;
     uint8_t bit = (uint8_t)(1u << (col & 7));
     int byte = col >> 3;
     switch ((spk_type_id)v->type.id) {
     case SPK_TYPE_BOOLEAN:
-        SPK__FOR_ROWS(sel, n, {
+        SPK__FOR_LOAD(sel, n, dense, {
             const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[i] = (slot[byte] & bit) != 0;
-            v->v.b[i] = slot[off];
+            v->nulls[o] = (slot[byte] & bit) != 0;
+            v->v.b[o] = slot[off];
         });
         break;
     case SPK_TYPE_INT32:
     case SPK_TYPE_DATE:
-        SPK__FOR_ROWS(sel, n, {
+        SPK__FOR_LOAD(sel, n, dense, {
             const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[i] = (slot[byte] & bit) != 0;
-            memcpy(&v->v.i32[i], slot + off, 4);
+            v->nulls[o] = (slot[byte] & bit) != 0;
+            memcpy(&v->v.i32[o], slot + off, 4);
         });
         break;
-    case SPK_TYPE_STRING:
-        SPK__FOR_ROWS(sel, n, {
-            const unsigned char *slot = rows + (size_t)i * w;
-            uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
-            v->nulls[i] = (slot[byte] & bit) != 0;
-            v->v.str[i].ptr = c->heap ? c->heap + from : "";
-            v->v.str[i].len = to - from;
-        });
+    case SPK_TYPE_STRING: {
+        /* A string starts where the row's previous string column ends, or
+         * the first one where the previous row's last one does (spk__string_start). */
+        const char *heap = c->heap ? c->heap : "";
+        if (t->prev_string[col] >= 0) {
+            uint32_t prev = t->offset[t->prev_string[col]];
+            SPK__FOR_LOAD(sel, n, dense, {
+                const unsigned char *slot = rows + (size_t)i * w;
+                uint32_t from = spk__load_u32(slot + prev), to = spk__load_u32(slot + off);
+                v->nulls[o] = (slot[byte] & bit) != 0;
+                v->v.str[o].ptr = heap + (c->heap ? from : 0);
+                v->v.str[o].len = to - from;
+            });
+        } else {
+            SPK__FOR_LOAD(sel, n, dense, {
+                const unsigned char *slot = rows + (size_t)i * w;
+                uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
+                v->nulls[o] = (slot[byte] & bit) != 0;
+                v->v.str[o].ptr = heap + (c->heap ? from : 0);
+                v->v.str[o].len = to - from;
+            });
+        }
         break;
+    }
     case SPK_TYPE_NULL:
     case SPK_TYPE_COUNT:
-        SPK__FOR_ROWS(sel, n, v->nulls[i] = 1);
+        if (!sel || dense) memset(v->nulls, 1, n);
+        else SPK__FOR_ROWS(sel, n, v->nulls[i] = 1);
         break;
     default:
-        SPK__FOR_ROWS(sel, n, {
+        SPK__FOR_LOAD(sel, n, dense, {
             const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[i] = (slot[byte] & bit) != 0;
-            memcpy(&v->v.i64[i], slot + off, 8);
+            v->nulls[o] = (slot[byte] & bit) != 0;
+            memcpy(&v->v.i64[o], slot + off, 8);
         });
         break;
     }
 }
 
 static void spk__load_column(const spk_table *t, const spk__chunk *c, uint32_t start, uint32_t n, int col, spk__vec *v) {
-    spk__load_column_sel(t, c, start, NULL, n, col, v);
+    spk__load_column_sel(t, c, start, NULL, n, false, col, v);
 }
 
 /* Loads rows [start, start + n) of chunk c into the column slots. */
@@ -16488,6 +16555,14 @@ typedef struct spk__stage {
     spk__runner *runners; /* one per expression */
     int nrunners;
     uint32_t *sel;        /* FILTER, LIMIT: the selection they produce */
+    /* FILTER: the predicate's conjuncts (a AND b AND ...), each applied to
+     * the rows the ones before it kept, and per conjunct the input columns
+     * it reads that none before it does: conj_cols[conj_from[j] ..
+     * conj_from[j + 1]) (a bottom filter loads them only then). */
+    const spk__bnode **conj;
+    int nconj;
+    int *conj_cols, *conj_from;
+    size_t conj_size;
     spk__vec **out;       /* PROJECT: the output vectors (pointers into runners) */
     int64_t skipped, taken; /* LIMIT */
     uint64_t seen;          /* SAMPLE: rows that reached it so far */
@@ -16505,8 +16580,53 @@ static void spk__stages_free(spk__stage *stages, int n) {
         for (int k = 0; k < stages[i].nrunners; k++) spk__runner_free(&stages[i].runners[k]);
         if (stages[i].runners) spk__free(&spk__default_allocator, stages[i].runners, (size_t)stages[i].nrunners * sizeof(spk__runner));
         if (stages[i].sel) spk__free(&spk__default_allocator, stages[i].sel, SPK__BATCH * sizeof(uint32_t));
+        if (stages[i].conj) spk__free(&spk__default_allocator, stages[i].conj, stages[i].conj_size);
         if (stages[i].out) spk__free(&spk__default_allocator, stages[i].out, (size_t)stages[i].node->nexprs * sizeof(spk__vec *));
     }
+}
+
+static void spk__conjuncts_of(const spk__bnode *b, const spk__bnode **into, int *n) {
+    if (b->kind == SPK__B_AND) {
+        spk__conjuncts_of(b->args[0], into, n);
+        spk__conjuncts_of(b->args[1], into, n);
+    } else {
+        if (into) into[*n] = b;
+        (*n)++;
+    }
+}
+
+static void spk__bnode_columns(const spk__bnode *b, uint8_t *used) {
+    if (b->kind == SPK__B_COL) used[b->col] = 1;
+    for (int i = 0; i < b->nargs; i++) spk__bnode_columns(b->args[i], used);
+}
+
+/* A filter's conjuncts and the columns each one adds (see spk__stage). */
+static spk_status spk__stage_conjuncts(spk__stage *s, const spk_bound *b) {
+    int ncols = spk_schema_ncols(b->schema), n = 0;
+    spk__conjuncts_of(b->root, NULL, &n);
+    size_t size = (size_t)n * sizeof *s->conj + ((size_t)n + 1 + (size_t)ncols) * sizeof(int) + 2 * (size_t)ncols + 1;
+    char *block = (char *)spk__calloc(&spk__default_allocator, size);
+    if (!block) return spk__nomem("a filter's conjuncts", size);
+    s->conj = (const spk__bnode **)(void *)block;
+    s->conj_from = (int *)(void *)(block + (size_t)n * sizeof *s->conj);
+    s->conj_cols = s->conj_from + n + 1;
+    s->conj_size = size;
+    uint8_t *seen = (uint8_t *)(s->conj_cols + ncols), *reads = seen + ncols;
+    s->nconj = 0;
+    spk__conjuncts_of(b->root, s->conj, &s->nconj);
+    int at = 0;
+    for (int j = 0; j < n; j++) {
+        s->conj_from[j] = at;
+        memset(reads, 0, (size_t)ncols);
+        spk__bnode_columns(s->conj[j], reads);
+        for (int c = 0; c < ncols; c++)
+            if (reads[c] && !seen[c]) {
+                seen[c] = 1;
+                s->conj_cols[at++] = c;
+            }
+    }
+    s->conj_from[n] = at;
+    return SPK_OK;
 }
 
 static spk_status spk__stage_init(spk__stage *s, const spk_df *node) {
@@ -16529,7 +16649,7 @@ static spk_status spk__stage_init(spk__stage *s, const spk_df *node) {
             if (st != SPK_OK) return st;
         }
     }
-    return SPK_OK;
+    return node->kind == SPK__P_FILTER ? spk__stage_conjuncts(s, node->bound[0]) : SPK_OK;
 }
 
 /* sample(): row `index` of the input is kept when the index-th output of
@@ -16545,21 +16665,41 @@ static bool spk__sample_keeps(const spk_df *node, uint64_t index) {
     return (double)(z >> 11) * 0x1p-53 < node->fraction;
 }
 
-/* Evaluates filter stage s over the batch: s->sel gets the rows kept, *kept their count. */
+/* Where a bottom filter loads the columns of each conjunct from: rows
+ * [start, start + n) of chunk c of table t, into vecs. */
+typedef struct spk__lazy_load {
+    const spk_table *t;
+    const spk__chunk *c;
+    uint32_t start;
+    spk__vec *vecs;
+} spk__lazy_load;
+
+/* Evaluates filter stage s over the batch, one conjunct at a time over the
+ * rows the ones before it kept (so a row fails at its first false or NULL
+ * conjunct, as Spark's AND short-circuits): s->sel gets the rows kept,
+ * *kept their count. With `lazy`, each conjunct's columns are loaded just
+ * before it, for the rows still in play. */
 static spk_status spk__stage_filter(spk__stage *s, spk__vec *const *cols, const uint32_t *sel, uint32_t n,
-                                    uint32_t *kept) {
+                                    uint32_t *kept, const spk__lazy_load *lazy) {
     spk__runner *r = &s->runners[0];
     spk__arena_reset(&r->ev.arena);
     spk__runner_bind_inputs(r, s->node->bound[0], cols);
-    spk__eval_node(r, r->root, sel, n);
-    if (r->ev.status != SPK_OK) return r->ev.status;
-    const spk__vec *v = &r->ev.vecs[r->root->slot];
-    uint32_t m = 0;
-    SPK__FOR_ROWS(sel, n, {
-        s->sel[m] = i;
-        m += !v->nulls[i] & (v->v.b[i] != 0);
-    });
-    *kept = m;
+    for (int j = 0; j < s->nconj && n > 0; j++) {
+        if (lazy)
+            for (int k = s->conj_from[j]; k < s->conj_from[j + 1]; k++)
+                spk__load_column_sel(lazy->t, lazy->c, lazy->start, sel, n, false, s->conj_cols[k], &lazy->vecs[s->conj_cols[k]]);
+        spk__eval_node(r, s->conj[j], sel, n);
+        if (r->ev.status != SPK_OK) return r->ev.status;
+        const spk__vec *v = &r->ev.vecs[s->conj[j]->slot];
+        uint32_t m = 0;
+        SPK__FOR_ROWS(sel, n, { /* s->sel may be sel itself: entry m is written after entry k >= m is read */
+            s->sel[m] = i;
+            m += !v->nulls[i] & (v->v.b[i] != 0);
+        });
+        sel = s->sel;
+        n = m;
+    }
+    *kept = n; /* a batch is never empty, so s->sel holds them */
     return SPK_OK;
 }
 
@@ -16574,7 +16714,7 @@ static spk_status spk__push_batch(spk__stage *stages, int nstages, spk__vec *con
         switch (node->kind) { /* a plain int: some kinds are outside spk__pkind (see plan.c) */
         case SPK__P_FILTER: {
             uint32_t m = 0;
-            spk_status st = spk__stage_filter(s, cur, sel, n, &m);
+            spk_status st = spk__stage_filter(s, cur, sel, n, &m, NULL);
             if (st != SPK_OK) return st;
             sel = s->sel;
             n = m;
@@ -16659,9 +16799,11 @@ typedef struct spk__stream_run {
     spk__stream_worker *workers;
     int nworkers;
     bool done; /* a limit is satisfied (only ever with one worker) */
-    /* Per column of the table: 1 when the chain or the sink reads it. With a
-     * filter at the bottom of the chain (filter_first), its columns (2) are
-     * loaded first and the others only for the rows it keeps. */
+    /* Per column of the table, bits: 1 when the chain above a bottom filter
+     * (or, without one, the chain) or the sink reads it; 2 when the bottom
+     * filter (filter_first) does. The filter's columns are loaded conjunct
+     * by conjunct, the others only for the rows it keeps, packed to the
+     * front of the batch so that everything above runs without a selection. */
     uint8_t *load;
     size_t load_size;
     bool filter_first;
@@ -16694,7 +16836,7 @@ static spk_status spk__stream_columns(spk__stream_run *r) {
             for (int k = 0; k < d->nexprs; k++) spk__mark_columns(d->bound[k], below);
         else
             memcpy(below, used, (size_t)n); /* filters, limits and samples pass columns through */
-        if (d->kind == SPK__P_FILTER) spk__mark_columns(d->bound[0], below);
+        if (d->kind == SPK__P_FILTER && i < r->nstages - 1) spk__mark_columns(d->bound[0], below);
         memcpy(used, below, (size_t)n);
         bottom = d;
     }
@@ -16704,7 +16846,7 @@ static spk_status spk__stream_columns(spk__stream_run *r) {
     if (r->filter_first) {
         const spk_bound *b = bottom->bound[0];
         for (int c = 0; c < spk_schema_ncols(b->schema); c++)
-            if (b->col_slot[c] >= 0) used[c] = 2;
+            if (b->col_slot[c] >= 0) used[c] |= 2;
     }
     return SPK_OK;
 }
@@ -16715,20 +16857,24 @@ static spk_status spk__stream_columns(spk__stream_run *r) {
 static spk_status spk__stream_batch(spk__stream_run *r, spk__stream_worker *w, const spk__chunk *c, uint32_t start,
                                     uint32_t n, spk__sink *sink) {
     const spk_table *t = r->table;
+    spk__vec *vecs = w->vs.vecs;
     if (!r->filter_first) {
         for (int col = 0; col < t->ncols; col++)
-            if (r->load[col]) spk__load_column(t, c, start, n, col, &w->vs.vecs[col]);
+            if (r->load[col]) spk__load_column(t, c, start, n, col, &vecs[col]);
         return spk__push_batch(w->stages, r->nstages, w->vs.ptrs, w->vs.n, NULL, n, sink);
     }
-    for (int col = 0; col < t->ncols; col++)
-        if (r->load[col] == 2) spk__load_column(t, c, start, n, col, &w->vs.vecs[col]);
     spk__stage *s = &w->stages[r->nstages - 1];
+    spk__lazy_load lazy = {t, c, start, vecs};
     uint32_t m = 0;
-    spk_status st = spk__stage_filter(s, w->vs.ptrs, NULL, n, &m);
+    spk_status st = spk__stage_filter(s, w->vs.ptrs, NULL, n, &m, &lazy);
     if (st != SPK_OK || m == 0) return st;
-    for (int col = 0; col < t->ncols; col++)
-        if (r->load[col] == 1) spk__load_column_sel(t, c, start, s->sel, m, col, &w->vs.vecs[col]);
-    return spk__push_batch(w->stages, r->nstages - 1, w->vs.ptrs, w->vs.n, s->sel, m, sink);
+    const uint32_t *kept = m < n ? s->sel : NULL; /* all kept: the batch stays as it is */
+    for (int col = 0; col < t->ncols; col++) {
+        if (!(r->load[col] & 1)) continue;
+        if (!(r->load[col] & 2)) spk__load_column_sel(t, c, start, kept, m, true, col, &vecs[col]);
+        else if (kept) spk__vec_compact(&vecs[col], kept, m);
+    }
+    return spk__push_batch(w->stages, r->nstages - 1, w->vs.ptrs, w->vs.n, NULL, m, sink);
 }
 
 static spk_status spk__stream_task(void *ctx, int worker, size_t m) {
@@ -16989,6 +17135,7 @@ static spk_status spk__single_feed_open(spk__feed *self, int worker, size_t mors
 typedef struct spk__agg_slot {
     const spk__bnode *node; /* the aggregate */
     int output;             /* the output expression it belongs to */
+    int state;              /* the aggregate whose states it reads: itself, or an earlier one it shares (spk__agg_share) */
 } spk__agg_slot;
 
 /* Groups and their states: one morsel's or worker's, or (merged) one partition's. */
@@ -17000,6 +17147,7 @@ typedef struct spk__agg_part {
     size_t ngroups, cap;
     uint32_t *table;   /* open addressing: group index + 1, 0 = empty */
     size_t table_cap;
+    uint64_t *words;   /* per group: its keys packed into run->nwords words (spk__agg_pack) */
     spk__arena strings;
 } spk__agg_part;
 
@@ -17018,6 +17166,7 @@ typedef struct spk__agg_exec {
     spk__agg_worker *workers;
     int nworkers;
     bool per_worker; /* parts are per worker, not per morsel (spk__aggs_order_free) */
+    int nwords;      /* nkeys + 1 when every key can be packed (spk__agg_pack), else 0 */
 } spk__agg_exec;
 
 struct spk__agg_worker {
@@ -17029,14 +17178,50 @@ struct spk__agg_worker {
     uint32_t morsel, fresh; /* the morsel being read, and the groups it added so far (origins) */
     uint32_t groups_of_row[SPK__BATCH];
     uint64_t hashes[SPK__BATCH];
+    uint64_t *words; /* the batch's packed keys, SPK__BATCH * run->nwords (when run->nwords) */
 };
 
 static void spk__collect_agg_nodes(const spk__bnode *b, int output, spk__agg_slot *into, int *n, int cap) {
     if (b->kind == SPK__B_AGG) {
-        if (*n < cap) into[(*n)++] = (spk__agg_slot){b, output};
+        if (*n < cap) {
+            into[*n] = (spk__agg_slot){b, output, *n};
+            (*n)++;
+        }
         return;
     }
     for (int i = 0; i < b->nargs; i++) spk__collect_agg_nodes(b->args[i], output, into, n, cap);
+}
+
+/* Whether two bound expressions compute the same values: same shape,
+ * types, columns, literals and kernels (a kernel with private data, such
+ * as a compiled pattern, is never taken for another). */
+static bool spk__bnode_same(const spk__bnode *a, const spk__bnode *b) {
+    if (a->kind != b->kind || !spk_type_equal(a->type, b->type) || a->nargs != b->nargs || a->iarg != b->iarg ||
+        a->kernel != b->kernel || a->agg != b->agg || a->distinct != b->distinct || a->aux || b->aux)
+        return false;
+    if (a->kind == SPK__B_COL && a->col != b->col) return false;
+    if (a->kind == SPK__B_LIT && (a->lit.is_null != b->lit.is_null || !spk_type_equal(a->lit.type, b->lit.type) ||
+                                  (!a->lit.is_null && !spk_value_equal(&a->lit, &b->lit))))
+        return false;
+    for (int i = 0; i < a->nargs; i++)
+        if (!spk__bnode_same(a->args[i], b->args[i])) return false;
+    return true;
+}
+
+/* Aggregates that keep the same state from the same input share it: the
+ * same aggregate twice, or sum(x) and avg(x), which both keep a count and
+ * a total (so Q1's seven sums and averages update four states). */
+static bool spk__agg_states_alike(const spk__bnode *x, const spk__bnode *y) {
+    bool sum_x = x->agg == &spk__agg_sum || x->agg == &spk__agg_avg, sum_y = y->agg == &spk__agg_sum || y->agg == &spk__agg_avg;
+    bool same_agg = x->agg == y->agg && x->iarg == y->iarg && spk_type_equal(x->type, y->type) && !x->aux && !y->aux;
+    return (same_agg || (sum_x && sum_y)) && !x->distinct && !y->distinct && x->nargs == 1 && y->nargs == 1 &&
+           spk__bnode_same(x->args[0], y->args[0]);
+}
+
+static void spk__agg_share(spk__agg_exec *run) {
+    for (int a = 0; a < run->naggs; a++)
+        for (int b = 0; b < a && run->aggs[a].state == a; b++)
+            if (run->aggs[b].state == b && spk__agg_states_alike(run->aggs[a].node, run->aggs[b].node)) run->aggs[a].state = b;
 }
 
 static int spk__count_agg_nodes(const spk__bnode *b) {
@@ -17075,6 +17260,7 @@ static void spk__agg_part_free(const spk__agg_exec *run, spk__agg_part *p) {
     if (p->keys) spk__free(a, p->keys, p->cap * nk * sizeof *p->keys);
     if (p->hashes) spk__free(a, p->hashes, p->cap * 2 * sizeof *p->hashes);
     if (p->table) spk__free(a, p->table, p->table_cap * sizeof *p->table);
+    if (p->words) spk__free(a, p->words, p->cap * (size_t)run->nwords * sizeof *p->words);
     spk__arena_free(&p->strings);
     spk__free(a, p, sizeof *p);
 }
@@ -17111,6 +17297,161 @@ static uint32_t spk__agg_find(const spk__agg_part *p, int nkeys, const spk_value
     return UINT32_MAX;
 }
 
+/* Key k's seed for hashing (spk__hash_keys, spk__agg_hash_words). */
+static uint64_t spk__key_seed(int k) { return 0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1); }
+
+/* Packed keys. When every grouping key is a BOOLEAN, INT, DATE, BIGINT,
+ * DECIMAL, TIMESTAMP or STRING and there are at most 7, a group's keys
+ * are also kept as nkeys + 1 words: key k's value in word k (a string of
+ * up to 8 bytes as its bytes, little-endian), and in the last word byte k
+ * says how: 0x80 for NULL, else a string's length. A batch whose strings
+ * all fit is hashed from its words (spk__agg_hash_words, which gives what
+ * spk__hash_keys gives) and probed by comparing words; a group with a
+ * longer string sets the last word's top bit, which no packed row has, and
+ * is found only by the general probe. */
+#define SPK__UNPACKABLE (1ULL << 63)
+
+static bool spk__key_packs(spk_type_id t) {
+    return t == SPK_TYPE_BOOLEAN || t == SPK_TYPE_INT32 || t == SPK_TYPE_DATE || t == SPK_TYPE_INT64 ||
+           t == SPK_TYPE_DECIMAL || t == SPK_TYPE_TIMESTAMP || t == SPK_TYPE_STRING;
+}
+
+/* Up to 8 bytes as a little-endian word, without a loop: two 4-byte reads
+ * that overlap for 4..8 bytes, three single bytes (first, middle, last)
+ * for 1..3. Overlapping reads see the same bytes, so OR-ing is exact. */
+static inline uint64_t spk__pack_bytes(const char *p, size_t len) {
+    const unsigned char *q = (const unsigned char *)p;
+    if (len >= 4) { /* (compilers make each little-endian read one load) */
+        const unsigned char *r = q + len - 4;
+        uint64_t lo = (uint64_t)q[0] | (uint64_t)q[1] << 8 | (uint64_t)q[2] << 16 | (uint64_t)q[3] << 24;
+        uint64_t hi = (uint64_t)r[0] | (uint64_t)r[1] << 8 | (uint64_t)r[2] << 16 | (uint64_t)r[3] << 24;
+        return lo | hi << (8 * (len - 4));
+    }
+    if (len == 0) return 0;
+    return (uint64_t)q[0] | (uint64_t)q[len / 2] << (8 * (len / 2)) | (uint64_t)q[len - 1] << (8 * (len - 1));
+}
+
+static void spk__agg_pack_values(const spk_value *key, int nkeys, uint64_t *words) {
+    uint64_t how = 0;
+    for (int k = 0; k < nkeys; k++) {
+        const spk_value *v = &key[k];
+        uint64_t w = 0;
+        if (v->is_null) how |= 0x80ULL << (8 * k);
+        else switch ((spk_type_id)v->type.id) {
+        case SPK_TYPE_BOOLEAN: w = v->as.b; break;
+        case SPK_TYPE_INT32:
+        case SPK_TYPE_DATE: w = (uint64_t)(int64_t)v->as.i32; break;
+        case SPK_TYPE_STRING:
+            if (v->as.str.len > 8) {
+                how |= SPK__UNPACKABLE;
+            } else {
+                w = spk__pack_bytes(v->as.str.ptr, v->as.str.len);
+                how |= (uint64_t)v->as.str.len << (8 * k);
+            }
+            break;
+        default: w = (uint64_t)v->as.i64; break;
+        }
+        words[k] = w;
+    }
+    words[nkeys] = how;
+}
+
+/* The batch's keys packed into w->words; false when a string does not fit. */
+static bool spk__agg_pack_batch(const spk__agg_exec *run, uint64_t *words, const spk__vec *const *keyvec,
+                                const uint32_t *sel, uint32_t n) {
+    int nw = run->nwords, nk = run->nkeys;
+    SPK__FOR_ROWS(sel, n, words[(size_t)i * nw + nk] = 0);
+    for (int k = 0; k < nk; k++) {
+        const spk__vec *v = keyvec[k];
+        const uint8_t *nulls = v->nulls;
+        uint64_t null_how = 0x80ULL << (8 * k);
+        int shift = 8 * k;
+        switch ((spk_type_id)v->type.id) {
+        case SPK_TYPE_BOOLEAN:
+            SPK__FOR_ROWS(sel, n, {
+                uint64_t *w = words + (size_t)i * nw;
+                w[k] = nulls[i] ? 0 : v->v.b[i] != 0;
+                w[nk] |= nulls[i] ? null_how : 0;
+            });
+            break;
+        case SPK_TYPE_INT32:
+        case SPK_TYPE_DATE:
+            SPK__FOR_ROWS(sel, n, {
+                uint64_t *w = words + (size_t)i * nw;
+                w[k] = nulls[i] ? 0 : (uint64_t)(int64_t)v->v.i32[i];
+                w[nk] |= nulls[i] ? null_how : 0;
+            });
+            break;
+        case SPK_TYPE_STRING: {
+            bool fits = true;
+            SPK__FOR_ROWS(sel, n, {
+                uint64_t *w = words + (size_t)i * nw;
+                const spk__str *x = &v->v.str[i];
+                if (nulls[i]) {
+                    w[k] = 0;
+                    w[nk] |= null_how;
+                } else {
+                    fits &= x->len <= 8;
+                    w[k] = x->len <= 8 ? spk__pack_bytes(x->ptr, x->len) : 0;
+                    w[nk] |= (uint64_t)(x->len & 0xff) << shift;
+                }
+            });
+            if (!fits) return false;
+            break;
+        }
+        case SPK_TYPE_INT64:
+        case SPK_TYPE_DECIMAL:
+        case SPK_TYPE_TIMESTAMP:
+            SPK__FOR_ROWS(sel, n, {
+                uint64_t *w = words + (size_t)i * nw;
+                w[k] = nulls[i] ? 0 : (uint64_t)v->v.i64[i];
+                w[nk] |= nulls[i] ? null_how : 0;
+            });
+            break;
+        default: return false;
+        }
+    }
+    return true;
+}
+
+/* Hashes of packed keys: spk__hash_keys's, since a key's word is the value
+ * it hashes (a string's bytes, an INT sign-extended) and the last word
+ * gives NULLs and string lengths. */
+static void spk__agg_hash_words(const spk__agg_exec *run, const uint64_t *words, const uint32_t *sel, uint32_t n, uint64_t *h) {
+    int nw = run->nwords, nk = run->nkeys;
+    uint64_t seed[8], null_bits[8];
+    for (int k = 0; k < nk; k++) {
+        seed[k] = spk__key_seed(k);
+        null_bits[k] = spk_hash_u64(seed[k] ^ 0x6e756c6cULL);
+    }
+    SPK__FOR_ROWS(sel, n, {
+        const uint64_t *w = words + (size_t)i * nw;
+        uint64_t x = 0x243f6a8885a308d3ULL, how = w[nk];
+        for (int k = 0; k < nk; k++, how >>= 8) {
+            uint64_t bits = how & 0x80 ? null_bits[k] : seed[k] + (w[k] ^ ((how & 0xff) << 56));
+            x = spk_hash_u64(x ^ bits);
+        }
+        h[i] = x;
+    });
+}
+
+/* The group whose packed keys are w (hash h), or UINT32_MAX. */
+static inline uint32_t spk__agg_probe_packed(const spk__agg_part *p, const uint64_t *w, int nw, uint64_t h) {
+    if (!p->table_cap) return UINT32_MAX;
+    size_t at = h & (p->table_cap - 1);
+    while (p->table[at]) {
+        uint32_t g = p->table[at] - 1;
+        if (p->hashes[g] == h) {
+            const uint64_t *gw = p->words + (size_t)g * (size_t)nw;
+            uint64_t differ = 0;
+            for (int k = 0; k < nw; k++) differ |= gw[k] ^ w[k];
+            if (!differ) return g;
+        }
+        at = (at + 1) & (p->table_cap - 1);
+    }
+    return UINT32_MAX;
+}
+
 /* Adds a group with the given key values (strings copied); returns its index. */
 static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p, const spk_value *key, uint64_t hash,
                                      uint64_t origin, uint32_t *group) {
@@ -17119,9 +17460,11 @@ static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p,
     if (p->ngroups >= UINT32_MAX - 1) return spk__fail(SPK_ERR_LIMIT, "more than 4 billion groups");
     if (p->ngroups == p->cap) { /* grow into fresh arrays, so that a failure leaves the part as it was */
         size_t cap = p->cap ? p->cap * 2 : 16, na = (size_t)(run->naggs ? run->naggs : 1);
+        size_t nw = (size_t)run->nwords;
         spk_value *k = (spk_value *)spk__alloc(a, cap * nk * sizeof *k);
         uint64_t *h = k ? (uint64_t *)spk__alloc(a, cap * 2 * sizeof *h) : NULL;
-        char **s = h ? (char **)spk__calloc(a, na * sizeof *s) : NULL;
+        uint64_t *words = h && nw ? (uint64_t *)spk__alloc(a, cap * nw * sizeof *words) : NULL;
+        char **s = h && (words || !nw) ? (char **)spk__calloc(a, na * sizeof *s) : NULL;
         bool ok = s != NULL;
         for (int i = 0; ok && i < run->naggs; i++)
             ok = (s[i] = (char *)spk__alloc(a, cap * run->aggs[i].node->agg->state_size)) != NULL;
@@ -17129,6 +17472,7 @@ static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p,
             for (int i = 0; s && i < run->naggs; i++)
                 if (s[i]) spk__free(a, s[i], cap * run->aggs[i].node->agg->state_size);
             if (s) spk__free(a, s, na * sizeof *s);
+            if (words) spk__free(a, words, cap * nw * sizeof *words);
             if (h) spk__free(a, h, cap * 2 * sizeof *h);
             if (k) spk__free(a, k, cap * nk * sizeof *k);
             return spk__nomem("aggregation groups", cap * (nk * sizeof *k + 2 * sizeof *h));
@@ -17139,7 +17483,12 @@ static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p,
             memcpy(h + cap, p->origin, p->ngroups * sizeof *h);
             spk__free(a, p->keys, p->cap * nk * sizeof *k);
             spk__free(a, p->hashes, p->cap * 2 * sizeof *h);
+            if (nw) {
+                memcpy(words, p->words, p->ngroups * nw * sizeof *words);
+                spk__free(a, p->words, p->cap * nw * sizeof *words);
+            }
         }
+        p->words = words;
         for (int i = 0; i < run->naggs; i++) {
             size_t size = run->aggs[i].node->agg->state_size;
             if (p->states[i]) {
@@ -17166,6 +17515,7 @@ static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p,
             dst[k].as.str.ptr = copy;
         }
     }
+    if (run->nwords) spk__agg_pack_values(dst, run->nkeys, p->words + p->ngroups * (size_t)run->nwords);
     p->hashes[p->ngroups] = hash;
     p->origin[p->ngroups] = origin;
     *group = (uint32_t)p->ngroups++;
@@ -17181,7 +17531,6 @@ static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p,
  * spk_value's rules) and untyped NULLs go through spk_value. A key's hash
  * only has to agree with itself inside one aggregation: the parts store it
  * and the merge reuses it. */
-static uint64_t spk__key_seed(int k) { return 0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1); }
 
 static void spk__hash_keys(const spk__vec *const *keyvec, int nkeys, const uint32_t *sel, uint32_t n, uint64_t *h) {
     SPK__FOR_ROWS(sel, n, h[i] = 0x243f6a8885a308d3ULL);
@@ -17191,7 +17540,7 @@ static void spk__hash_keys(const spk__vec *const *keyvec, int nkeys, const uint3
         uint64_t seed = spk__key_seed(k), null_bits = spk_hash_u64(seed ^ 0x6e756c6cULL);
         switch ((spk_type_id)v->type.id) {
         case SPK_TYPE_BOOLEAN:
-            SPK__FOR_ROWS(sel, n, h[i] = spk_hash_u64(h[i] ^ (nulls[i] ? null_bits : seed + v->v.b[i])));
+            SPK__FOR_ROWS(sel, n, h[i] = spk_hash_u64(h[i] ^ (nulls[i] ? null_bits : seed + (v->v.b[i] != 0))));
             break;
         case SPK_TYPE_INT32:
         case SPK_TYPE_DATE:
@@ -17207,11 +17556,9 @@ static void spk__hash_keys(const spk__vec *const *keyvec, int nkeys, const uint3
                 const spk__str *x = &v->v.str[i];
                 uint64_t bits = null_bits;
                 if (!nulls[i]) {
-                    if (x->len <= 8) { /* short strings (flags, codes) without a call */
-                        uint64_t w = 0;
-                        for (size_t b = 0; b < x->len; b++) w |= (uint64_t)(unsigned char)x->ptr[b] << (8 * b);
-                        bits = seed + (w ^ ((uint64_t)x->len << 56));
-                    } else
+                    if (x->len <= 8) /* short strings (flags, codes) without a call */
+                        bits = seed + (spk__pack_bytes(x->ptr, x->len) ^ ((uint64_t)x->len << 56));
+                    else
                         bits = spk_hash_bytes(x->ptr, x->len, seed);
                 }
                 h[i] = spk_hash_u64(h[i] ^ bits);
@@ -17281,10 +17628,13 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
     }
     spk_status st = SPK_OK;
     uint64_t *hashes = w->hashes;
+    bool packed = run->nwords && spk__agg_pack_batch(run, w->words, keyvec, sel, n);
     if (run->nkeys == 0) SPK__FOR_ROWS(sel, n, hashes[i] = 0);
+    else if (packed) spk__agg_hash_words(run, w->words, sel, n, hashes);
     else spk__hash_keys(keyvec, run->nkeys, sel, n, hashes);
     SPK__FOR_ROWS(sel, n, if (st == SPK_OK) {
-        uint32_t group = spk__agg_probe(p, keyvec, run->nkeys, i, hashes[i]);
+        uint32_t group = packed ? spk__agg_probe_packed(p, w->words + (size_t)i * (size_t)run->nwords, run->nwords, hashes[i])
+                                : spk__agg_probe(p, keyvec, run->nkeys, i, hashes[i]);
         if (group == UINT32_MAX) {
             spk_value key[64];
             for (int k = 0; k < run->nkeys; k++) key[k] = spk__vec_get(keyvec[k], i);
@@ -17296,6 +17646,7 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
     /* aggregates: evaluate each one's argument over the batch, then update */
     for (int a = 0; a < run->naggs; a++) {
         const spk__agg_slot *ag = &run->aggs[a];
+        if (ag->state != a) continue; /* shares an earlier aggregate's states */
         spk__runner *r = &w->runners[run->nkeys + ag->output];
         spk__arena_reset(&r->ev.arena);
         spk__runner_bind_inputs(r, node->bound[run->nkeys + ag->output], cols);
@@ -17372,6 +17723,9 @@ static spk_status spk__agg_open(spk__feed *self, int worker, size_t morsel, spk_
     spk__agg_worker *w = &run->workers[worker];
     spk_status st = SPK_OK;
     if (!w->runners && (st = spk__agg_runners(run->node, &w->runners, &w->made)) != SPK_OK) return st;
+    size_t wsize = (size_t)SPK__BATCH * (size_t)run->nwords * sizeof *w->words;
+    if (run->nwords && !w->words && !(w->words = (uint64_t *)spk__alloc(&spk__default_allocator, wsize)))
+        return spk__nomem("packed grouping keys", wsize);
     if ((uint64_t)morsel >= UINT32_MAX) return spk__fail(SPK_ERR_LIMIT, "an aggregation over more than 4 billion morsels");
     size_t at = run->per_worker ? (size_t)worker : morsel;
     if (!run->parts[at] && (st = spk__agg_part_new(run, &run->parts[at])) != SPK_OK) return st;
@@ -17402,6 +17756,7 @@ static spk_status spk__agg_merge_task(void *ctx, int worker, size_t partition) {
             for (int a = 0; a < run->naggs && st == SPK_OK; a++) {
                 const spk__bnode *node = run->aggs[a].node;
                 size_t size = node->agg->state_size;
+                if (run->aggs[a].state != a) continue;
                 st = node->agg->merge(node, into->states[a] + t * size, from->states[a] + g * size);
             }
         }
@@ -17458,7 +17813,7 @@ static spk_status spk__agg_emit(const spk__agg_exec *run, const spk__agg_ref *re
             spk__vec *v = &runners[run->nkeys + ag->output].ev.vecs[ag->node->slot];
             size_t size = ag->node->agg->state_size;
             for (uint32_t i = 0; i < n && st == SPK_OK; i++)
-                st = ag->node->agg->final(ag->node, r[i].part->states[a] + r[i].group * size, v, i);
+                st = ag->node->agg->final(ag->node, r[i].part->states[ag->state] + r[i].group * size, v, i);
         }
         for (int o = 0; o < nout && st == SPK_OK; o++) {
             spk__runner *rn = &runners[o];
@@ -17505,6 +17860,10 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
     if (!run.aggs) return spk__nomem("aggregates", (size_t)total * sizeof *run.aggs);
     for (int o = node->nkeys; o < node->nexprs; o++) spk__collect_agg_nodes(node->bound[o]->root, o - node->nkeys, run.aggs, &run.naggs, total);
     run.per_worker = spk__aggs_order_free(&run);
+    spk__agg_share(&run);
+    run.nwords = node->nkeys >= 1 && node->nkeys <= 7 ? node->nkeys + 1 : 0;
+    for (int k = 0; k < node->nkeys; k++)
+        if (!spk__key_packs((spk_type_id)node->bound[k]->root->type.id)) run.nwords = 0;
     st = spk__stream(node->child, &run.base);
     /* Merge: by hash partition when several threads can share the work. */
     size_t nparts = 0, groups = 0, rsize = 0, msize = 0;
@@ -17545,7 +17904,11 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
     if (run.merged) spk__free(a, run.merged, msize);
     for (size_t m = 0; run.parts && m < run.nparts; m++) spk__agg_part_free(&run, run.parts[m]);
     if (run.parts) spk__free(a, run.parts, (run.nparts ? run.nparts : 1) * sizeof *run.parts);
-    for (int w = 0; run.workers && w < run.nworkers; w++) spk__agg_runners_free(node, run.workers[w].runners, run.workers[w].made);
+    for (int w = 0; run.workers && w < run.nworkers; w++) {
+        spk__agg_runners_free(node, run.workers[w].runners, run.workers[w].made);
+        if (run.workers[w].words)
+            spk__free(a, run.workers[w].words, (size_t)SPK__BATCH * (size_t)run.nwords * sizeof *run.workers[w].words);
+    }
     if (run.workers) spk__free(a, run.workers, (size_t)run.nworkers * sizeof *run.workers);
     spk__free(a, run.aggs, (size_t)(total ? total : 1) * sizeof *run.aggs);
     return st;

@@ -1517,56 +1517,97 @@ static spk_status spk__fold(spk__bnode **slot) {
     return SPK_OK;
 }
 
+/* Runs the body for batch row i going to vector position o: every row
+ * (o = i) when sel is NULL, else the rows sel[0..n) in place (o = i) or
+ * packed to the front (o = 0, 1, ...) when dense. */
+#define SPK__FOR_LOAD(sel, n, dense, ...)                                                         \
+    do {                                                                                          \
+        if (!(sel)) {                                                                             \
+            for (uint32_t i = 0; i < (n); i++) {                                                  \
+                const uint32_t o = i;                                                             \
+                __VA_ARGS__;                                                                      \
+            }                                                                                     \
+        } else if (dense) {                                                                       \
+            for (uint32_t o = 0; o < (n); o++) {                                                  \
+                const uint32_t i = (sel)[o];                                                      \
+                __VA_ARGS__;                                                                      \
+            }                                                                                     \
+        } else {                                                                                  \
+            for (uint32_t k_ = 0; k_ < (n); k_++) {                                               \
+                const uint32_t i = (sel)[k_], o = i;                                              \
+                __VA_ARGS__;                                                                      \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+
 /* Loads column `col` of the rows sel[0..n) (all n rows when sel is NULL)
- * of the batch of chunk c that starts at `start` into v, each to its own
- * position: one strided pass reads the null bit and the value together. */
+ * of the batch of chunk c that starts at `start` into v: each row to its
+ * own position, or with `dense` packed to positions 0..n-1 (what a
+ * filter's survivors become, so that the operators above run without a
+ * selection). One strided pass reads the null bit and the value together. */
 static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32_t start, const uint32_t *sel, uint32_t n,
-                                 int col, spk__vec *v) {
+                                 bool dense, int col, spk__vec *v) {
     uint32_t off = t->offset[col], w = t->width;
     const unsigned char *rows = c->rows + (size_t)start * w;
     uint8_t bit = (uint8_t)(1u << (col & 7));
     int byte = col >> 3;
     switch ((spk_type_id)v->type.id) {
     case SPK_TYPE_BOOLEAN:
-        SPK__FOR_ROWS(sel, n, {
+        SPK__FOR_LOAD(sel, n, dense, {
             const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[i] = (slot[byte] & bit) != 0;
-            v->v.b[i] = slot[off];
+            v->nulls[o] = (slot[byte] & bit) != 0;
+            v->v.b[o] = slot[off];
         });
         break;
     case SPK_TYPE_INT32:
     case SPK_TYPE_DATE:
-        SPK__FOR_ROWS(sel, n, {
+        SPK__FOR_LOAD(sel, n, dense, {
             const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[i] = (slot[byte] & bit) != 0;
-            memcpy(&v->v.i32[i], slot + off, 4);
+            v->nulls[o] = (slot[byte] & bit) != 0;
+            memcpy(&v->v.i32[o], slot + off, 4);
         });
         break;
-    case SPK_TYPE_STRING:
-        SPK__FOR_ROWS(sel, n, {
-            const unsigned char *slot = rows + (size_t)i * w;
-            uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
-            v->nulls[i] = (slot[byte] & bit) != 0;
-            v->v.str[i].ptr = c->heap ? c->heap + from : "";
-            v->v.str[i].len = to - from;
-        });
+    case SPK_TYPE_STRING: {
+        /* A string starts where the row's previous string column ends, or
+         * the first one where the previous row's last one does (spk__string_start). */
+        const char *heap = c->heap ? c->heap : "";
+        if (t->prev_string[col] >= 0) {
+            uint32_t prev = t->offset[t->prev_string[col]];
+            SPK__FOR_LOAD(sel, n, dense, {
+                const unsigned char *slot = rows + (size_t)i * w;
+                uint32_t from = spk__load_u32(slot + prev), to = spk__load_u32(slot + off);
+                v->nulls[o] = (slot[byte] & bit) != 0;
+                v->v.str[o].ptr = heap + (c->heap ? from : 0);
+                v->v.str[o].len = to - from;
+            });
+        } else {
+            SPK__FOR_LOAD(sel, n, dense, {
+                const unsigned char *slot = rows + (size_t)i * w;
+                uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
+                v->nulls[o] = (slot[byte] & bit) != 0;
+                v->v.str[o].ptr = heap + (c->heap ? from : 0);
+                v->v.str[o].len = to - from;
+            });
+        }
         break;
+    }
     case SPK_TYPE_NULL:
     case SPK_TYPE_COUNT:
-        SPK__FOR_ROWS(sel, n, v->nulls[i] = 1);
+        if (!sel || dense) memset(v->nulls, 1, n);
+        else SPK__FOR_ROWS(sel, n, v->nulls[i] = 1);
         break;
     default:
-        SPK__FOR_ROWS(sel, n, {
+        SPK__FOR_LOAD(sel, n, dense, {
             const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[i] = (slot[byte] & bit) != 0;
-            memcpy(&v->v.i64[i], slot + off, 8);
+            v->nulls[o] = (slot[byte] & bit) != 0;
+            memcpy(&v->v.i64[o], slot + off, 8);
         });
         break;
     }
 }
 
 static void spk__load_column(const spk_table *t, const spk__chunk *c, uint32_t start, uint32_t n, int col, spk__vec *v) {
-    spk__load_column_sel(t, c, start, NULL, n, col, v);
+    spk__load_column_sel(t, c, start, NULL, n, false, col, v);
 }
 
 /* Loads rows [start, start + n) of chunk c into the column slots. */

@@ -2745,11 +2745,14 @@ typedef struct spk__sum_state {
                      * so that whether it overflows does not depend on the order of the inputs */
 } spk__sum_state;
 
-/* s += x on a DECIMAL sum: wrapping, counting the wraps. */
+/* s += x on a DECIMAL sum: wrapping, counting the wraps. The add wrapped
+ * when both operands have one sign and the result the other; it wrapped
+ * upwards when x is positive. Branch-free: this runs once per row. */
 static inline void spk__sum_add_decimal(spk__sum_state *s, int64_t x) {
-    int64_t r = (int64_t)((uint64_t)s->i + (uint64_t)x);
-    s->carry += (x > 0 && r < s->i) - (x < 0 && r > s->i);
-    s->i = r;
+    uint64_t a = (uint64_t)s->i, b = (uint64_t)x, r = a + b;
+    int64_t wrapped = (int64_t)(((a ^ r) & (b ^ r)) >> 63), down = (int64_t)(b >> 63);
+    s->carry += wrapped - 2 * (wrapped & down);
+    s->i = (int64_t)r;
 }
 
 static void spk__sum_init(const spk__bnode *node, void *s) {

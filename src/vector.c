@@ -214,6 +214,29 @@ static void spk__vec_set(spk__vec *v, uint32_t i, const spk_value *x) {
     }
 }
 
+/* Moves rows sel[0..n) of v (ascending) to positions 0..n-1, in place:
+ * position k is written only after every row at or below it was read. */
+#define SPK__COMPACT(T, field)                                        \
+    do {                                                              \
+        T *x_ = v->v.field;                                           \
+        for (uint32_t k = 0; k < n; k++) {                            \
+            x_[k] = x_[sel[k]];                                       \
+            v->nulls[k] = v->nulls[sel[k]];                           \
+        }                                                             \
+    } while (0)
+
+static void spk__vec_compact(spk__vec *v, const uint32_t *sel, uint32_t n) {
+    switch ((spk_type_id)v->type.id) {
+    case SPK_TYPE_BOOLEAN: SPK__COMPACT(uint8_t, b); break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: SPK__COMPACT(int32_t, i32); break;
+    case SPK_TYPE_STRING: SPK__COMPACT(spk__str, str); break;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT: memset(v->nulls, 1, n); break;
+    default: SPK__COMPACT(int64_t, i64); break;
+    }
+}
+
 /* out.nulls = a.nulls | b.nulls over the selection; dense batches go eight
  * null bytes at a time. */
 static void spk__nulls_or(spk__vec *out, const spk__vec *a, const spk__vec *b, const uint32_t *sel, uint32_t n) {

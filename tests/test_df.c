@@ -759,18 +759,86 @@ static void test_sort_big(void) {
     spk_df_release(r);
 }
 
+/* A filter of several conjuncts over a table: each conjunct runs on the
+ * rows the ones before kept, loading its columns only for them; the rows
+ * kept are packed to the front for the projection above, which reads
+ * predicate columns (a, s) and others (b, x). NULLs fail a conjunct.
+ * Checked against a plain loop, then the same filter under an aggregate. */
+#define CONJ_ROWS 9000
+static void test_filter_conjuncts(void) {
+    spk_schema *schema = NULL;
+    CHECK_OK(spk_schema_parse(NULL, "a INT, b BIGINT, s STRING, x DOUBLE, t STRING", &schema));
+    static spk_value rows[CONJ_ROWS * 5];
+    static const char *const words[4] = {"zz", "kept", "a longer string value", ""};
+    static int64_t want_b[CONJ_ROWS];
+    int nwant = 0;
+    int64_t want_sum = 0;
+    uint64_t z = 99;
+    for (int r = 0; r < CONJ_ROWS; r++) {
+        z = z * 6364136223846793005ULL + 1442695040888963407ULL;
+        int a = (int)((z >> 33) % 100);
+        int64_t b = (int64_t)((z >> 20) % 1000);
+        int w = (int)((z >> 45) % 4);
+        double x = (double)((z >> 10) % 100) / 100.0;
+        spk_value *v = &rows[r * 5];
+        bool a_null = r % 13 == 0, s_null = r % 17 == 0, x_null = r % 19 == 0;
+        v[0] = a_null ? spk_value_null() : spk_value_i32(a);
+        v[1] = spk_value_i64(b);
+        v[2] = s_null ? spk_value_null() : spk_value_str(words[w]);
+        v[3] = x_null ? spk_value_null() : spk_value_f64(x);
+        v[4] = spk_value_str(words[(w + 1) % 4]);
+        /* a > 10 AND s != 'zz' AND (b % 3 = 0 OR x < 0.5) AND a < 90 */
+        bool or_true = b % 3 == 0 || (!x_null && x < 0.5);
+        if (!a_null && a > 10 && !s_null && w != 0 && or_true && a < 90) {
+            want_b[nwant++] = b;
+            want_sum += b + a;
+        }
+    }
+    const char *pred = "a > 10 AND s != 'zz' AND (b % 3 = 0 OR x < 0.5) AND a < 90";
+    spk_df *d = spk_df_from_rows(S, schema, rows, CONJ_ROWS);
+    spk_df *f = spk_df_select_expr(K(spk_df_where(d, pred)), 4, "b", "a", "s", "x");
+    spk_table *t = NULL;
+    CHECK_OK(spk_df_collect(f, &t));
+    CHECK(t && spk_table_nrows(t) == (size_t)nwant);
+    for (int i = 0; t && i < nwant && i < (int)spk_table_nrows(t); i++) {
+        spk_value b, a, s;
+        spk_table_get(t, (size_t)i, 0, &b);
+        spk_table_get(t, (size_t)i, 1, &a);
+        spk_table_get(t, (size_t)i, 2, &s);
+        if (b.as.i64 != want_b[i] || a.is_null || a.as.i32 <= 10 || a.as.i32 >= 90 || s.is_null ||
+            (s.as.str.len == 2 && memcmp(s.as.str.ptr, "zz", 2) == 0)) {
+            failf(__FILE__, __LINE__, "row %d: want b=%lld, got b=%lld a=%d", i, (long long)want_b[i], (long long)b.as.i64,
+                  a.is_null ? -1 : a.as.i32);
+            break;
+        }
+    }
+    spk_table_free(t);
+    spk_df_release(f);
+    /* the same rows summed: the aggregate reads the packed batch */
+    spk_df *g = spk_df_select_expr(K(spk_df_where(d, pred)), 1, "sum(b + a) AS total");
+    char want[64];
+    snprintf(want, sizeof want, "%lld", (long long)want_sum);
+    EXPECT_ROWS(g, want);
+    spk_df_release(d);
+    spk_schema_release(schema);
+}
+
 /* ------------------------------------------------------------ groupBy / agg */
 
 /* Many groups over keys of every kind (hashed and compared by type; DOUBLE
  * through spk_value), NULL keys among them: groups come out in the order of
  * their first row and with the right states, whether the aggregates let
  * each worker keep one set of groups (count, decimal sum, min of a string)
- * or need one per morsel (a DOUBLE sum). Checked against a plain loop. */
+ * or need one per morsel (a DOUBLE sum). Without the DOUBLE key the keys
+ * are packed into words: (a, b, c) mixes batches whose strings all fit a
+ * word with batches holding a longer one (the small morsels of
+ * FOR_EACH_THREAD_COUNT make both), so one group is found both ways;
+ * (n, e, c) packs INT, BOOLEAN and DATE. Checked against a plain loop. */
 #define GROUP_ROWS 20000
 static void test_group_keys_typed(void) {
     spk_schema *schema = NULL;
-    CHECK_OK(spk_schema_parse(NULL, "a BIGINT, b STRING, c DATE, d DOUBLE, v DECIMAL(10,2), f DOUBLE", &schema));
-    static spk_value rows[GROUP_ROWS * 6];
+    CHECK_OK(spk_schema_parse(NULL, "a BIGINT, b STRING, c DATE, d DOUBLE, v DECIMAL(10,2), f DOUBLE, n INT, e BOOLEAN", &schema));
+    static spk_value rows[GROUP_ROWS * 8];
     static char names[GROUP_ROWS][24];
     static int first[GROUP_ROWS], count[GROUP_ROWS];
     static int64_t sum[GROUP_ROWS];
@@ -782,7 +850,7 @@ static void test_group_keys_typed(void) {
     for (int r = 0; r < GROUP_ROWS; r++) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
         int g = (int)((x >> 33) % 400); /* the group: every key is a function of it */
-        spk_value *v = &rows[r * 6];
+        spk_value *v = &rows[r * 8];
         v[0] = g % 37 == 0 ? spk_value_null() : spk_value_i64((int64_t)g * 1000003);
         snprintf(names[r], sizeof names[r], g % 3 ? "k%d" : "a longer key %d", g); /* short and long strings */
         v[1] = g % 41 == 0 ? spk_value_null() : spk_value_str(names[r]);
@@ -790,6 +858,8 @@ static void test_group_keys_typed(void) {
         v[3] = g % 7 == 0 ? spk_value_f64(-0.0) : spk_value_f64(g % 7 == 1 ? 0.0 : (double)g);
         v[4] = spk_value_decimal((int64_t)(x >> 40) % 100000, 10, 2);
         v[5] = spk_value_f64((double)((x >> 20) % 1000) / 8.0);
+        v[6] = g % 11 == 0 ? spk_value_null() : spk_value_i32(g * 7);
+        v[7] = spk_value_bool(g % 2 == 0);
         /* the reference groups by g: rows with -0.0 and 0.0 in d (g % 7 is 0 or 1) differ in the other keys */
         if (group_of[g] < 0) {
             group_of[g] = ngroups;
@@ -798,24 +868,27 @@ static void test_group_keys_typed(void) {
         count[group_of[g]]++;
         sum[group_of[g]] += v[4].as.i64;
     }
-    for (int order_free = 1; order_free >= 0; order_free--) {
+    for (int run = 0; run < 4; run++) {
+        int order_free = run != 1, variant = run < 2 ? 0 : run - 1, nkeys = variant == 0 ? 4 : 3;
         spk_df *d = spk_df_from_rows(S, schema, rows, GROUP_ROWS);
-        spk_expr *keys[4] = {spk_col("a"), spk_col("b"), spk_col("c"), spk_col("d")};
+        spk_expr *keys[4] = {spk_col(variant == 2 ? "n" : "a"), spk_col(variant == 2 ? "e" : "b"), spk_col("c"),
+                             variant == 0 ? spk_col("d") : NULL};
         spk_expr *aggs[3] = {count_star(), fn1("sum", "v"), order_free ? fn1("min", "b") : fn1("sum", "f")};
-        spk_df *g = spk_df_group_agg(d, keys, 4, aggs, 3);
+        spk_df *g = spk_df_group_agg(d, keys, nkeys, aggs, 3);
         spk_table *t = NULL;
         CHECK_OK(spk_df_collect(g, &t));
         CHECK(t && spk_table_nrows(t) == (size_t)ngroups);
         for (int i = 0; t && i < ngroups && i < (int)spk_table_nrows(t); i++) {
             spk_value k, c, s;
             spk_table_get(t, (size_t)i, 0, &k);
-            spk_table_get(t, (size_t)i, 4, &c);
-            spk_table_get(t, (size_t)i, 5, &s);
+            spk_table_get(t, (size_t)i, (size_t)nkeys, &c);
+            spk_table_get(t, (size_t)i, (size_t)nkeys + 1, &s);
             int want = first[i];
-            bool key_ok = want % 37 == 0 ? k.is_null : !k.is_null && k.as.i64 == (int64_t)want * 1000003;
+            bool key_ok = variant == 2 ? (want % 11 == 0 ? k.is_null : !k.is_null && k.as.i32 == want * 7)
+                                       : (want % 37 == 0 ? k.is_null : !k.is_null && k.as.i64 == (int64_t)want * 1000003);
             if (!key_ok || c.as.i64 != count[i] || s.as.i64 != sum[i]) {
-                failf(__FILE__, __LINE__, "group %d (order_free %d): want g=%d count %d sum %lld, got count %lld sum %lld",
-                      i, order_free, want, count[i], (long long)sum[i], (long long)c.as.i64, (long long)s.as.i64);
+                failf(__FILE__, __LINE__, "group %d (run %d): want g=%d count %d sum %lld, got count %lld sum %lld",
+                      i, run, want, count[i], (long long)sum[i], (long long)c.as.i64, (long long)s.as.i64);
                 break;
             }
         }
@@ -1650,6 +1723,7 @@ int main(void) {
         RUN_DF(test_alias);
         RUN_DF(test_with_column);
         RUN_DF(test_filter);
+        RUN_DF(test_filter_conjuncts);
         RUN_DF(test_limit_offset);
         RUN_DF(test_order_by);
         RUN_DF(test_sort_limit_window);
