@@ -13083,6 +13083,79 @@ static void spk__load_column(const spk_table *t, const spk__chunk *c, uint32_t s
     spk__load_column_sel(t, c, start, NULL, n, false, col, v);
 }
 
+/* A filter conjunct `column op literal` (op one of = < <= > >=) over a
+ * column of an integer layout (INT, DATE, BIGINT, TIMESTAMP, DECIMAL) of
+ * the input schema, with the literal already in the column's type: over a
+ * table the test can run straight on the row slots (spk__filter_column),
+ * with no vectors. */
+typedef struct spk__column_test {
+    int col;
+    spk__op op;
+    int64_t lit;
+    bool wide; /* 8-byte values, else 4 */
+} spk__column_test;
+
+static bool spk__column_test_of(const spk_schema *schema, const spk__bnode *b, spk__column_test *out) {
+    if (b->kind != SPK__B_KERNEL || b->kernel != spk__k_compare || b->nargs != 2) return false;
+    spk__op op = (spk__op)b->iarg;
+    const spk__bnode *col = b->args[0], *lit = b->args[1];
+    if (col->kind == SPK__B_LIT) { /* 5 < x is x > 5 */
+        col = b->args[1];
+        lit = b->args[0];
+        op = op == SPK__OP_LT ? SPK__OP_GT : op == SPK__OP_LE ? SPK__OP_GE : op == SPK__OP_GT ? SPK__OP_LT
+           : op == SPK__OP_GE ? SPK__OP_LE : op;
+    }
+    if (col->kind != SPK__B_COL || lit->kind != SPK__B_LIT || lit->lit.is_null || col->col < 0 || col->col >= spk_schema_ncols(schema))
+        return false;
+    if (op != SPK__OP_EQ && op != SPK__OP_LT && op != SPK__OP_LE && op != SPK__OP_GT && op != SPK__OP_GE) return false;
+    spk_type ct = spk_schema_field(schema, col->col)->type;
+    if (!spk_type_equal(ct, col->type) || !spk_type_equal(ct, lit->lit.type)) return false;
+    switch ((spk_type_id)ct.id) {
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: *out = (spk__column_test){col->col, op, lit->lit.as.i32, false}; return true;
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_TIMESTAMP:
+    case SPK_TYPE_DECIMAL: *out = (spk__column_test){col->col, op, lit->lit.as.i64, true}; return true;
+    default: return false;
+    }
+}
+
+#define SPK__TEST_LOOP(T, CMP)                                                    \
+    do {                                                                          \
+        const T x_ = (T)test->lit;                                                \
+        SPK__FOR_ROWS(sel, n, {                                                   \
+            const unsigned char *slot = rows + (size_t)i * w;                     \
+            T v_;                                                                 \
+            memcpy(&v_, slot + off, sizeof v_);                                   \
+            out[m] = i;                                                           \
+            m += !(slot[byte] & bit) & (v_ CMP x_);                               \
+        });                                                                       \
+    } while (0)
+#define SPK__TEST_OPS(T)                                                          \
+    do {                                                                          \
+        switch (test->op) {                                                       \
+        case SPK__OP_EQ: SPK__TEST_LOOP(T, ==); break;                            \
+        case SPK__OP_LT: SPK__TEST_LOOP(T, <); break;                             \
+        case SPK__OP_LE: SPK__TEST_LOOP(T, <=); break;                            \
+        case SPK__OP_GT: SPK__TEST_LOOP(T, >); break;                             \
+        default: SPK__TEST_LOOP(T, >=); break;                                    \
+        }                                                                         \
+    } while (0)
+
+/* The rows of sel (NULL: 0..n-1) in the batch of chunk c at `start` that
+ * pass the test (not NULL, comparing true) go to out, which may be sel;
+ * returns how many. */
+static uint32_t spk__filter_column(const spk_table *t, const spk__chunk *c, uint32_t start, const uint32_t *sel, uint32_t n,
+                                   const spk__column_test *test, uint32_t *out) {
+    uint32_t off = t->offset[test->col], w = t->width, m = 0;
+    const unsigned char *rows = c->rows + (size_t)start * w;
+    uint8_t bit = (uint8_t)(1u << (test->col & 7));
+    int byte = test->col >> 3;
+    if (test->wide) SPK__TEST_OPS(int64_t);
+    else SPK__TEST_OPS(int32_t);
+    return m;
+}
+
 /* Loads rows [start, start + n) of chunk c into the column slots. */
 static void spk__load_columns(spk__runner *r, const spk_bound *bd, const spk_table *t, const spk__chunk *c,
                               uint32_t start, uint32_t n) {
@@ -16562,6 +16635,11 @@ typedef struct spk__stage {
     const spk__bnode **conj;
     int nconj;
     int *conj_cols, *conj_from;
+    /* Per conjunct: whether it is a column test that a bottom filter runs on
+     * the row slots (tests[j]), and whether a later conjunct reads the
+     * column it is the first to read (reread[j]: then it is loaded too). */
+    spk__column_test *tests;
+    uint8_t *is_test, *reread;
     size_t conj_size;
     spk__vec **out;       /* PROJECT: the output vectors (pointers into runners) */
     int64_t skipped, taken; /* LIMIT */
@@ -16580,7 +16658,7 @@ static void spk__stages_free(spk__stage *stages, int n) {
         for (int k = 0; k < stages[i].nrunners; k++) spk__runner_free(&stages[i].runners[k]);
         if (stages[i].runners) spk__free(&spk__default_allocator, stages[i].runners, (size_t)stages[i].nrunners * sizeof(spk__runner));
         if (stages[i].sel) spk__free(&spk__default_allocator, stages[i].sel, SPK__BATCH * sizeof(uint32_t));
-        if (stages[i].conj) spk__free(&spk__default_allocator, stages[i].conj, stages[i].conj_size);
+        if (stages[i].tests) spk__free(&spk__default_allocator, stages[i].tests, stages[i].conj_size); /* the block's start */
         if (stages[i].out) spk__free(&spk__default_allocator, stages[i].out, (size_t)stages[i].node->nexprs * sizeof(spk__vec *));
     }
 }
@@ -16604,14 +16682,18 @@ static void spk__bnode_columns(const spk__bnode *b, uint8_t *used) {
 static spk_status spk__stage_conjuncts(spk__stage *s, const spk_bound *b) {
     int ncols = spk_schema_ncols(b->schema), n = 0;
     spk__conjuncts_of(b->root, NULL, &n);
-    size_t size = (size_t)n * sizeof *s->conj + ((size_t)n + 1 + (size_t)ncols) * sizeof(int) + 2 * (size_t)ncols + 1;
+    size_t size = (size_t)n * (sizeof *s->conj + sizeof *s->tests) + ((size_t)n + 1 + (size_t)ncols) * sizeof(int) +
+                  2 * (size_t)n + 2 * (size_t)ncols + 1;
     char *block = (char *)spk__calloc(&spk__default_allocator, size);
     if (!block) return spk__nomem("a filter's conjuncts", size);
-    s->conj = (const spk__bnode **)(void *)block;
-    s->conj_from = (int *)(void *)(block + (size_t)n * sizeof *s->conj);
+    s->tests = (spk__column_test *)(void *)block; /* the most aligned first */
+    s->conj = (const spk__bnode **)(void *)(block + (size_t)n * sizeof *s->tests);
+    s->conj_from = (int *)(void *)((char *)s->conj + (size_t)n * sizeof *s->conj);
     s->conj_cols = s->conj_from + n + 1;
     s->conj_size = size;
-    uint8_t *seen = (uint8_t *)(s->conj_cols + ncols), *reads = seen + ncols;
+    s->is_test = (uint8_t *)(s->conj_cols + ncols);
+    s->reread = s->is_test + n;
+    uint8_t *seen = s->reread + n, *reads = seen + ncols;
     s->nconj = 0;
     spk__conjuncts_of(b->root, s->conj, &s->nconj);
     int at = 0;
@@ -16624,8 +16706,17 @@ static spk_status spk__stage_conjuncts(spk__stage *s, const spk_bound *b) {
                 seen[c] = 1;
                 s->conj_cols[at++] = c;
             }
+        s->is_test[j] = spk__column_test_of(b->schema, s->conj[j], &s->tests[j]);
     }
     s->conj_from[n] = at;
+    for (int j = 0; j < n; j++) { /* a test's column, first read by it, read again later? */
+        if (!s->is_test[j] || s->conj_from[j] == s->conj_from[j + 1]) continue;
+        for (int k = j + 1; k < n && !s->reread[j]; k++) {
+            memset(reads, 0, (size_t)ncols);
+            spk__bnode_columns(s->conj[k], reads);
+            s->reread[j] = reads[s->tests[j].col];
+        }
+    }
     return SPK_OK;
 }
 
@@ -16672,6 +16763,7 @@ typedef struct spk__lazy_load {
     const spk__chunk *c;
     uint32_t start;
     spk__vec *vecs;
+    const uint8_t *above; /* per column: bit 1 when read above the filter (spk__stream_run.load) */
 } spk__lazy_load;
 
 /* Evaluates filter stage s over the batch, one conjunct at a time over the
@@ -16685,6 +16777,14 @@ static spk_status spk__stage_filter(spk__stage *s, spk__vec *const *cols, const 
     spk__arena_reset(&r->ev.arena);
     spk__runner_bind_inputs(r, s->node->bound[0], cols);
     for (int j = 0; j < s->nconj && n > 0; j++) {
+        if (lazy && s->is_test[j]) { /* straight on the row slots; its column loaded only if read later */
+            n = spk__filter_column(lazy->t, lazy->c, lazy->start, sel, n, &s->tests[j], s->sel);
+            sel = s->sel;
+            int col = s->tests[j].col;
+            if (s->conj_from[j] < s->conj_from[j + 1] && (s->reread[j] || (lazy->above[col] & 1)))
+                spk__load_column_sel(lazy->t, lazy->c, lazy->start, sel, n, false, col, &lazy->vecs[col]);
+            continue;
+        }
         if (lazy)
             for (int k = s->conj_from[j]; k < s->conj_from[j + 1]; k++)
                 spk__load_column_sel(lazy->t, lazy->c, lazy->start, sel, n, false, s->conj_cols[k], &lazy->vecs[s->conj_cols[k]]);
@@ -16864,7 +16964,7 @@ static spk_status spk__stream_batch(spk__stream_run *r, spk__stream_worker *w, c
         return spk__push_batch(w->stages, r->nstages, w->vs.ptrs, w->vs.n, NULL, n, sink);
     }
     spk__stage *s = &w->stages[r->nstages - 1];
-    spk__lazy_load lazy = {t, c, start, vecs};
+    spk__lazy_load lazy = {t, c, start, vecs, r->load};
     uint32_t m = 0;
     spk_status st = spk__stage_filter(s, w->vs.ptrs, NULL, n, &m, &lazy);
     if (st != SPK_OK || m == 0) return st;

@@ -1610,6 +1610,79 @@ static void spk__load_column(const spk_table *t, const spk__chunk *c, uint32_t s
     spk__load_column_sel(t, c, start, NULL, n, false, col, v);
 }
 
+/* A filter conjunct `column op literal` (op one of = < <= > >=) over a
+ * column of an integer layout (INT, DATE, BIGINT, TIMESTAMP, DECIMAL) of
+ * the input schema, with the literal already in the column's type: over a
+ * table the test can run straight on the row slots (spk__filter_column),
+ * with no vectors. */
+typedef struct spk__column_test {
+    int col;
+    spk__op op;
+    int64_t lit;
+    bool wide; /* 8-byte values, else 4 */
+} spk__column_test;
+
+static bool spk__column_test_of(const spk_schema *schema, const spk__bnode *b, spk__column_test *out) {
+    if (b->kind != SPK__B_KERNEL || b->kernel != spk__k_compare || b->nargs != 2) return false;
+    spk__op op = (spk__op)b->iarg;
+    const spk__bnode *col = b->args[0], *lit = b->args[1];
+    if (col->kind == SPK__B_LIT) { /* 5 < x is x > 5 */
+        col = b->args[1];
+        lit = b->args[0];
+        op = op == SPK__OP_LT ? SPK__OP_GT : op == SPK__OP_LE ? SPK__OP_GE : op == SPK__OP_GT ? SPK__OP_LT
+           : op == SPK__OP_GE ? SPK__OP_LE : op;
+    }
+    if (col->kind != SPK__B_COL || lit->kind != SPK__B_LIT || lit->lit.is_null || col->col < 0 || col->col >= spk_schema_ncols(schema))
+        return false;
+    if (op != SPK__OP_EQ && op != SPK__OP_LT && op != SPK__OP_LE && op != SPK__OP_GT && op != SPK__OP_GE) return false;
+    spk_type ct = spk_schema_field(schema, col->col)->type;
+    if (!spk_type_equal(ct, col->type) || !spk_type_equal(ct, lit->lit.type)) return false;
+    switch ((spk_type_id)ct.id) {
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: *out = (spk__column_test){col->col, op, lit->lit.as.i32, false}; return true;
+    case SPK_TYPE_INT64:
+    case SPK_TYPE_TIMESTAMP:
+    case SPK_TYPE_DECIMAL: *out = (spk__column_test){col->col, op, lit->lit.as.i64, true}; return true;
+    default: return false;
+    }
+}
+
+#define SPK__TEST_LOOP(T, CMP)                                                    \
+    do {                                                                          \
+        const T x_ = (T)test->lit;                                                \
+        SPK__FOR_ROWS(sel, n, {                                                   \
+            const unsigned char *slot = rows + (size_t)i * w;                     \
+            T v_;                                                                 \
+            memcpy(&v_, slot + off, sizeof v_);                                   \
+            out[m] = i;                                                           \
+            m += !(slot[byte] & bit) & (v_ CMP x_);                               \
+        });                                                                       \
+    } while (0)
+#define SPK__TEST_OPS(T)                                                          \
+    do {                                                                          \
+        switch (test->op) {                                                       \
+        case SPK__OP_EQ: SPK__TEST_LOOP(T, ==); break;                            \
+        case SPK__OP_LT: SPK__TEST_LOOP(T, <); break;                             \
+        case SPK__OP_LE: SPK__TEST_LOOP(T, <=); break;                            \
+        case SPK__OP_GT: SPK__TEST_LOOP(T, >); break;                             \
+        default: SPK__TEST_LOOP(T, >=); break;                                    \
+        }                                                                         \
+    } while (0)
+
+/* The rows of sel (NULL: 0..n-1) in the batch of chunk c at `start` that
+ * pass the test (not NULL, comparing true) go to out, which may be sel;
+ * returns how many. */
+static uint32_t spk__filter_column(const spk_table *t, const spk__chunk *c, uint32_t start, const uint32_t *sel, uint32_t n,
+                                   const spk__column_test *test, uint32_t *out) {
+    uint32_t off = t->offset[test->col], w = t->width, m = 0;
+    const unsigned char *rows = c->rows + (size_t)start * w;
+    uint8_t bit = (uint8_t)(1u << (test->col & 7));
+    int byte = test->col >> 3;
+    if (test->wide) SPK__TEST_OPS(int64_t);
+    else SPK__TEST_OPS(int32_t);
+    return m;
+}
+
 /* Loads rows [start, start + n) of chunk c into the column slots. */
 static void spk__load_columns(spk__runner *r, const spk_bound *bd, const spk_table *t, const spk__chunk *c,
                               uint32_t start, uint32_t n) {

@@ -195,6 +195,11 @@ typedef struct spk__stage {
     const spk__bnode **conj;
     int nconj;
     int *conj_cols, *conj_from;
+    /* Per conjunct: whether it is a column test that a bottom filter runs on
+     * the row slots (tests[j]), and whether a later conjunct reads the
+     * column it is the first to read (reread[j]: then it is loaded too). */
+    spk__column_test *tests;
+    uint8_t *is_test, *reread;
     size_t conj_size;
     spk__vec **out;       /* PROJECT: the output vectors (pointers into runners) */
     int64_t skipped, taken; /* LIMIT */
@@ -213,7 +218,7 @@ static void spk__stages_free(spk__stage *stages, int n) {
         for (int k = 0; k < stages[i].nrunners; k++) spk__runner_free(&stages[i].runners[k]);
         if (stages[i].runners) spk__free(&spk__default_allocator, stages[i].runners, (size_t)stages[i].nrunners * sizeof(spk__runner));
         if (stages[i].sel) spk__free(&spk__default_allocator, stages[i].sel, SPK__BATCH * sizeof(uint32_t));
-        if (stages[i].conj) spk__free(&spk__default_allocator, stages[i].conj, stages[i].conj_size);
+        if (stages[i].tests) spk__free(&spk__default_allocator, stages[i].tests, stages[i].conj_size); /* the block's start */
         if (stages[i].out) spk__free(&spk__default_allocator, stages[i].out, (size_t)stages[i].node->nexprs * sizeof(spk__vec *));
     }
 }
@@ -237,14 +242,18 @@ static void spk__bnode_columns(const spk__bnode *b, uint8_t *used) {
 static spk_status spk__stage_conjuncts(spk__stage *s, const spk_bound *b) {
     int ncols = spk_schema_ncols(b->schema), n = 0;
     spk__conjuncts_of(b->root, NULL, &n);
-    size_t size = (size_t)n * sizeof *s->conj + ((size_t)n + 1 + (size_t)ncols) * sizeof(int) + 2 * (size_t)ncols + 1;
+    size_t size = (size_t)n * (sizeof *s->conj + sizeof *s->tests) + ((size_t)n + 1 + (size_t)ncols) * sizeof(int) +
+                  2 * (size_t)n + 2 * (size_t)ncols + 1;
     char *block = (char *)spk__calloc(&spk__default_allocator, size);
     if (!block) return spk__nomem("a filter's conjuncts", size);
-    s->conj = (const spk__bnode **)(void *)block;
-    s->conj_from = (int *)(void *)(block + (size_t)n * sizeof *s->conj);
+    s->tests = (spk__column_test *)(void *)block; /* the most aligned first */
+    s->conj = (const spk__bnode **)(void *)(block + (size_t)n * sizeof *s->tests);
+    s->conj_from = (int *)(void *)((char *)s->conj + (size_t)n * sizeof *s->conj);
     s->conj_cols = s->conj_from + n + 1;
     s->conj_size = size;
-    uint8_t *seen = (uint8_t *)(s->conj_cols + ncols), *reads = seen + ncols;
+    s->is_test = (uint8_t *)(s->conj_cols + ncols);
+    s->reread = s->is_test + n;
+    uint8_t *seen = s->reread + n, *reads = seen + ncols;
     s->nconj = 0;
     spk__conjuncts_of(b->root, s->conj, &s->nconj);
     int at = 0;
@@ -257,8 +266,17 @@ static spk_status spk__stage_conjuncts(spk__stage *s, const spk_bound *b) {
                 seen[c] = 1;
                 s->conj_cols[at++] = c;
             }
+        s->is_test[j] = spk__column_test_of(b->schema, s->conj[j], &s->tests[j]);
     }
     s->conj_from[n] = at;
+    for (int j = 0; j < n; j++) { /* a test's column, first read by it, read again later? */
+        if (!s->is_test[j] || s->conj_from[j] == s->conj_from[j + 1]) continue;
+        for (int k = j + 1; k < n && !s->reread[j]; k++) {
+            memset(reads, 0, (size_t)ncols);
+            spk__bnode_columns(s->conj[k], reads);
+            s->reread[j] = reads[s->tests[j].col];
+        }
+    }
     return SPK_OK;
 }
 
@@ -305,6 +323,7 @@ typedef struct spk__lazy_load {
     const spk__chunk *c;
     uint32_t start;
     spk__vec *vecs;
+    const uint8_t *above; /* per column: bit 1 when read above the filter (spk__stream_run.load) */
 } spk__lazy_load;
 
 /* Evaluates filter stage s over the batch, one conjunct at a time over the
@@ -318,6 +337,14 @@ static spk_status spk__stage_filter(spk__stage *s, spk__vec *const *cols, const 
     spk__arena_reset(&r->ev.arena);
     spk__runner_bind_inputs(r, s->node->bound[0], cols);
     for (int j = 0; j < s->nconj && n > 0; j++) {
+        if (lazy && s->is_test[j]) { /* straight on the row slots; its column loaded only if read later */
+            n = spk__filter_column(lazy->t, lazy->c, lazy->start, sel, n, &s->tests[j], s->sel);
+            sel = s->sel;
+            int col = s->tests[j].col;
+            if (s->conj_from[j] < s->conj_from[j + 1] && (s->reread[j] || (lazy->above[col] & 1)))
+                spk__load_column_sel(lazy->t, lazy->c, lazy->start, sel, n, false, col, &lazy->vecs[col]);
+            continue;
+        }
         if (lazy)
             for (int k = s->conj_from[j]; k < s->conj_from[j + 1]; k++)
                 spk__load_column_sel(lazy->t, lazy->c, lazy->start, sel, n, false, s->conj_cols[k], &lazy->vecs[s->conj_cols[k]]);
@@ -497,7 +524,7 @@ static spk_status spk__stream_batch(spk__stream_run *r, spk__stream_worker *w, c
         return spk__push_batch(w->stages, r->nstages, w->vs.ptrs, w->vs.n, NULL, n, sink);
     }
     spk__stage *s = &w->stages[r->nstages - 1];
-    spk__lazy_load lazy = {t, c, start, vecs};
+    spk__lazy_load lazy = {t, c, start, vecs, r->load};
     uint32_t m = 0;
     spk_status st = spk__stage_filter(s, w->vs.ptrs, NULL, n, &m, &lazy);
     if (st != SPK_OK || m == 0) return st;

@@ -763,15 +763,19 @@ static void test_sort_big(void) {
  * rows the ones before kept, loading its columns only for them; the rows
  * kept are packed to the front for the projection above, which reads
  * predicate columns (a, s) and others (b, x). NULLs fail a conjunct.
- * Checked against a plain loop, then the same filter under an aggregate. */
+ * Checked against a plain loop, then the same filter under an aggregate.
+ * Then column-against-literal tests, which run on the row slots: every
+ * comparison, the literal on either side, INT, BIGINT, DATE and DECIMAL
+ * columns with NULLs, read above the filter or not at all. */
 #define CONJ_ROWS 9000
 static void test_filter_conjuncts(void) {
     spk_schema *schema = NULL;
-    CHECK_OK(spk_schema_parse(NULL, "a INT, b BIGINT, s STRING, x DOUBLE, t STRING", &schema));
-    static spk_value rows[CONJ_ROWS * 5];
+    CHECK_OK(spk_schema_parse(NULL, "a INT, b BIGINT, s STRING, x DOUBLE, t STRING, d DATE, m DECIMAL(10,2)", &schema));
+    static spk_value rows[CONJ_ROWS * 7];
     static const char *const words[4] = {"zz", "kept", "a longer string value", ""};
     static int64_t want_b[CONJ_ROWS];
-    int nwant = 0;
+    static int64_t want2_b[CONJ_ROWS], want2_m[CONJ_ROWS];
+    int nwant = 0, nwant2 = 0;
     int64_t want_sum = 0;
     uint64_t z = 99;
     for (int r = 0; r < CONJ_ROWS; r++) {
@@ -780,13 +784,23 @@ static void test_filter_conjuncts(void) {
         int64_t b = (int64_t)((z >> 20) % 1000);
         int w = (int)((z >> 45) % 4);
         double x = (double)((z >> 10) % 100) / 100.0;
-        spk_value *v = &rows[r * 5];
+        spk_value *v = &rows[r * 7];
         bool a_null = r % 13 == 0, s_null = r % 17 == 0, x_null = r % 19 == 0;
         v[0] = a_null ? spk_value_null() : spk_value_i32(a);
         v[1] = spk_value_i64(b);
         v[2] = s_null ? spk_value_null() : spk_value_str(words[w]);
         v[3] = x_null ? spk_value_null() : spk_value_f64(x);
         v[4] = spk_value_str(words[(w + 1) % 4]);
+        int32_t day = (int32_t)((z >> 40) % 60);
+        int64_t cents = (int64_t)((z >> 50) % 10000);
+        bool d_null = r % 23 == 0, m_null = r % 29 == 0;
+        v[5] = d_null ? spk_value_null() : spk_value_date(day);
+        v[6] = m_null ? spk_value_null() : spk_value_decimal(cents, 10, 2);
+        /* 900 > b AND d >= DATE '1970-01-11' AND m <= 50.00 AND DATE '1970-02-10' >= d AND b != 5 AND a = a */
+        if (b < 900 && !d_null && day >= 10 && !m_null && cents <= 5000 && day <= 40 && b != 5 && !a_null) {
+            want2_b[nwant2] = b;
+            want2_m[nwant2++] = cents;
+        }
         /* a > 10 AND s != 'zz' AND (b % 3 = 0 OR x < 0.5) AND a < 90 */
         bool or_true = b % 3 == 0 || (!x_null && x < 0.5);
         if (!a_null && a > 10 && !s_null && w != 0 && or_true && a < 90) {
@@ -819,6 +833,36 @@ static void test_filter_conjuncts(void) {
     char want[64];
     snprintf(want, sizeof want, "%lld", (long long)want_sum);
     EXPECT_ROWS(g, want);
+    const char *pred2 = "900 > b AND d >= DATE '1970-01-11' AND m <= 50.00 AND DATE '1970-02-10' >= d AND b != 5 AND a = a";
+    f = spk_df_select_expr(K(spk_df_where(d, pred2)), 2, "b", "m");
+    t = NULL;
+    CHECK_OK(spk_df_collect(f, &t));
+    CHECK(t && spk_table_nrows(t) == (size_t)nwant2);
+    for (int i = 0; t && i < nwant2 && i < (int)spk_table_nrows(t); i++) {
+        spk_value b, m;
+        spk_table_get(t, (size_t)i, 0, &b);
+        spk_table_get(t, (size_t)i, 1, &m);
+        if (b.is_null || m.is_null || b.as.i64 != want2_b[i] || m.as.i64 != want2_m[i]) {
+            failf(__FILE__, __LINE__, "tests, row %d: want b=%lld m=%lld", i, (long long)want2_b[i], (long long)want2_m[i]);
+            break;
+        }
+    }
+    spk_table_free(t);
+    spk_df_release(f);
+    int64_t counted = -1;
+    f = spk_df_where(d, pred2);
+    CHECK_OK(spk_df_count(f, &counted)); /* nothing above reads a column */
+    CHECK_EQ_INT(counted, nwant2);
+    spk_df_release(f);
+    f = spk_df_where(d, "b = 77 AND 3 < a AND a <= 50 AND m > 0.00");
+    CHECK_OK(spk_df_count(f, &counted));
+    int64_t want3 = 0;
+    for (int r = 0; r < CONJ_ROWS; r++) {
+        const spk_value *v = &rows[r * 7];
+        want3 += v[1].as.i64 == 77 && !v[0].is_null && v[0].as.i32 > 3 && v[0].as.i32 <= 50 && !v[6].is_null && v[6].as.i64 > 0;
+    }
+    CHECK_EQ_INT(counted, want3);
+    spk_df_release(f);
     spk_df_release(d);
     spk_schema_release(schema);
 }
