@@ -7575,7 +7575,8 @@ typedef void (*spk__kernel)(struct spk__eval *ev, const struct spk__bnode *node,
 typedef struct spk__agg_ops {
     size_t state_size;
     void (*init)(const struct spk__bnode *node, void *state);
-    spk_status (*update)(const struct spk__bnode *node, char *states, const uint32_t *group_of_row,
+    /* row i's state is at states + group_of_row[i] * stride (group_of_row NULL: states) */
+    spk_status (*update)(const struct spk__bnode *node, char *states, size_t stride, const uint32_t *group_of_row,
                          const spk__vec *arg, const uint32_t *sel, uint32_t n);
     spk_status (*merge)(const struct spk__bnode *node, void *into, const void *from); /* adds `from` into `into` */
     spk_status (*final)(const struct spk__bnode *node, const void *state, spk__vec *out, uint32_t row);
@@ -10937,9 +10938,9 @@ static void spk__count_init(const spk__bnode *node, void *s) {
     (void)node;
     *(int64_t *)s = 0;
 }
-static spk_status spk__count_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__count_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                     const uint32_t *sel, uint32_t n) {
-    size_t stride = node->agg->state_size;
+    (void)node;
     const uint8_t *nulls = arg->nulls;
     SPK__FOR_ROWS(sel, n, *(int64_t *)(void *)SPK__STATE(states, stride, groups, i) += !nulls[i]);
     return SPK_OK;
@@ -11031,9 +11032,9 @@ static spk_status spk__distinct_add(void *s, const spk_value *v) {
     return SPK_OK;
 }
 
-static spk_status spk__distinct_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__distinct_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                        const uint32_t *sel, uint32_t n) {
-    size_t stride = node->agg->state_size;
+    (void)node;
     spk_status st = SPK_OK;
     SPK__FOR_ROWS(sel, n, {
         if (!arg->nulls[i] && st == SPK_OK) {
@@ -11098,9 +11099,9 @@ static void spk__sum_init(const spk__bnode *node, void *s) {
     memset(s, 0, sizeof(spk__sum_state));
 }
 
-static spk_status spk__sum_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__sum_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                   const uint32_t *sel, uint32_t n) {
-    size_t stride = node->agg->state_size;
+    (void)node;
     const uint8_t *nulls = arg->nulls;
     switch (arg->type.id) {
     case SPK_TYPE_INT32: {
@@ -11245,9 +11246,8 @@ static spk_status spk__pick_offer(const spk__bnode *node, spk__pick_state *s, co
     return spk__hold(&s->held, v);
 }
 
-static spk_status spk__pick_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__pick_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                    const uint32_t *sel, uint32_t n) {
-    size_t stride = node->agg->state_size;
     spk_status st = SPK_OK;
     SPK__FOR_ROWS(sel, n, if (st == SPK_OK) {
         spk_value v = spk__vec_get(arg, i);
@@ -11295,9 +11295,9 @@ static void spk__moments_init(const spk__bnode *node, void *s) {
     memset(s, 0, sizeof(spk__moments));
 }
 
-static spk_status spk__moments_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__moments_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                       const uint32_t *sel, uint32_t n) {
-    size_t stride = node->agg->state_size;
+    (void)node;
     const double *x = arg->v.f64;
     const uint8_t *nulls = arg->nulls;
     SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
@@ -12249,10 +12249,9 @@ static void spk__udaf_init(const spk__bnode *node, void *state) {
     u->agg.init(u->user, (char *)state + SPK__UDAF_HEAD);
 }
 
-static spk_status spk__udaf_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__udaf_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                    const uint32_t *sel, uint32_t n) {
     const spk_udf *u = spk__udaf_of(node);
-    size_t stride = node->agg->state_size;
     spk_status st = SPK_OK;
     SPK__FOR_ROWS(sel, n, if (st == SPK_OK && !arg->nulls[i]) { /* NULLs skipped, as the built-in aggregates */
         spk_value v = spk__vec_get(arg, i);
@@ -13424,7 +13423,7 @@ static spk_status spk__agg_batch(spk__runner *r, const spk__chunk *c, uint32_t s
     for (int k = 0; k < a->n; k++) {
         const spk__bnode *node = a->nodes[k];
         spk__eval_node(r, node->args[0], NULL, n);
-        spk_status st = node->agg->update(node, a->states[k], NULL, &r->ev.vecs[node->args[0]->slot], NULL, n);
+        spk_status st = node->agg->update(node, a->states[k], node->agg->state_size, NULL, &r->ev.vecs[node->args[0]->slot], NULL, n);
         if (st != SPK_OK) return st;
     }
     return SPK_OK;
@@ -17243,11 +17242,14 @@ typedef struct spk__agg_part {
     spk_value *keys;   /* ngroups * nkeys */
     uint64_t *hashes;  /* per group */
     uint64_t *origin;  /* per group: (morsel << 32) | rank, where it first showed (see above) */
-    char **states;     /* per aggregate: cap * state_size */
+    char *rows;        /* per group, run->row_size bytes: its packed keys (run->nwords words), then the
+                        * aggregates' states (at run->state_at[a]); one place to touch per row and group.
+                        * 64-byte aligned inside rows_block, so that a 64-byte row is one cache line */
+    char *rows_block;
     size_t ngroups, cap;
-    uint32_t *table;   /* open addressing: group index + 1, 0 = empty */
+    uint64_t *table;   /* open addressing: the hash's top 32 bits (a tag, so that most misses never
+                        * touch the group) over group index + 1; 0 = empty (spk__agg_slot_of) */
     size_t table_cap;
-    uint64_t *words;   /* per group: its keys packed into run->nwords words (spk__agg_pack) */
     spk__arena strings;
 } spk__agg_part;
 
@@ -17267,7 +17269,14 @@ typedef struct spk__agg_exec {
     int nworkers;
     bool per_worker; /* parts are per worker, not per morsel (spk__aggs_order_free) */
     int nwords;      /* nkeys + 1 when every key can be packed (spk__agg_pack), else 0 */
+    size_t row_size; /* a group's row in spk__agg_part.rows */
+    size_t *state_at; /* per aggregate: where its state starts in a group's row */
 } spk__agg_exec;
+
+static inline char *spk__agg_row(const spk__agg_exec *run, const spk__agg_part *p, size_t g) { return p->rows + g * run->row_size; }
+static inline char *spk__agg_state(const spk__agg_exec *run, const spk__agg_part *p, size_t g, int a) {
+    return p->rows + g * run->row_size + run->state_at[run->aggs[a].state];
+}
 
 struct spk__agg_worker {
     spk__sink base;
@@ -17333,13 +17342,9 @@ static int spk__count_agg_nodes(const spk__bnode *b) {
 
 static spk_status spk__agg_part_new(const spk__agg_exec *run, spk__agg_part **out) {
     const spk_allocator *a = &spk__default_allocator;
-    size_t ssize = (size_t)(run->naggs ? run->naggs : 1) * sizeof(char *);
+    (void)run;
     spk__agg_part *p = (spk__agg_part *)spk__calloc(a, sizeof *p);
-    if (p && !(p->states = (char **)spk__calloc(a, ssize))) {
-        spk__free(a, p, sizeof *p);
-        p = NULL;
-    }
-    if (!p) return spk__nomem("an aggregation", sizeof *p + ssize);
+    if (!p) return spk__nomem("an aggregation", sizeof *p);
     p->strings.alloc = a;
     *out = p;
     return SPK_OK;
@@ -17350,29 +17355,31 @@ static void spk__agg_part_free(const spk__agg_exec *run, spk__agg_part *p) {
     if (!p) return;
     for (int i = 0; i < run->naggs; i++) {
         const spk__bnode *node = run->aggs[i].node;
-        if (!p->states[i]) continue;
-        if (node->agg->destroy)
-            for (size_t g = 0; g < p->ngroups; g++) node->agg->destroy(node, p->states[i] + g * node->agg->state_size);
-        spk__free(a, p->states[i], p->cap * node->agg->state_size);
+        if (node->agg->destroy && run->aggs[i].state == i)
+            for (size_t g = 0; g < p->ngroups; g++) node->agg->destroy(node, spk__agg_state(run, p, g, i));
     }
-    spk__free(a, p->states, (size_t)(run->naggs ? run->naggs : 1) * sizeof(char *));
+    if (p->rows_block) spk__free(a, p->rows_block, p->cap * run->row_size + 64);
     size_t nk = (size_t)(run->nkeys ? run->nkeys : 1);
     if (p->keys) spk__free(a, p->keys, p->cap * nk * sizeof *p->keys);
     if (p->hashes) spk__free(a, p->hashes, p->cap * 2 * sizeof *p->hashes);
     if (p->table) spk__free(a, p->table, p->table_cap * sizeof *p->table);
-    if (p->words) spk__free(a, p->words, p->cap * (size_t)run->nwords * sizeof *p->words);
     spk__arena_free(&p->strings);
     spk__free(a, p, sizeof *p);
 }
 
+#define SPK__TAG_MASK 0xffffffff00000000ULL
+static inline uint64_t spk__agg_slot_of(uint64_t hash, size_t g) { return (hash & SPK__TAG_MASK) | ((uint64_t)g + 1); }
+/* Whether table entry e is for a group whose hash could be h; its group is (uint32_t)e - 1. */
+static inline bool spk__agg_tag_matches(uint64_t e, uint64_t h) { return ((e ^ h) & SPK__TAG_MASK) == 0; }
+
 static spk_status spk__agg_grow_table(spk__agg_part *p) {
     size_t cap = p->table_cap ? p->table_cap * 2 : 64;
-    uint32_t *t = (uint32_t *)spk__calloc(&spk__default_allocator, cap * sizeof *t);
+    uint64_t *t = (uint64_t *)spk__calloc(&spk__default_allocator, cap * sizeof *t);
     if (!t) return spk__nomem("a hash table", cap * sizeof *t);
     for (size_t g = 0; g < p->ngroups; g++) {
         size_t at = p->hashes[g] & (cap - 1);
         while (t[at]) at = (at + 1) & (cap - 1);
-        t[at] = (uint32_t)g + 1;
+        t[at] = spk__agg_slot_of(p->hashes[g], g);
     }
     if (p->table) spk__free(&spk__default_allocator, p->table, p->table_cap * sizeof *p->table);
     p->table = t;
@@ -17384,9 +17391,9 @@ static spk_status spk__agg_grow_table(spk__agg_part *p) {
 static uint32_t spk__agg_find(const spk__agg_part *p, int nkeys, const spk_value *key, uint64_t h) {
     if (!p->table_cap) return UINT32_MAX;
     size_t at = h & (p->table_cap - 1);
-    while (p->table[at]) {
-        uint32_t g = p->table[at] - 1;
-        if (p->hashes[g] == h) {
+    for (uint64_t e; (e = p->table[at]) != 0;) {
+        uint32_t g = (uint32_t)e - 1;
+        if (spk__agg_tag_matches(e, h) && p->hashes[g] == h) {
             const spk_value *gk = p->keys + (size_t)g * nkeys;
             bool same = true;
             for (int k = 0; k < nkeys && same; k++) same = spk_value_equal(&gk[k], &key[k]);
@@ -17536,13 +17543,13 @@ static void spk__agg_hash_words(const spk__agg_exec *run, const uint64_t *words,
 }
 
 /* The group whose packed keys are w (hash h), or UINT32_MAX. */
-static inline uint32_t spk__agg_probe_packed(const spk__agg_part *p, const uint64_t *w, int nw, uint64_t h) {
+static inline uint32_t spk__agg_probe_packed(const spk__agg_part *p, size_t row_size, const uint64_t *w, int nw, uint64_t h) {
     if (!p->table_cap) return UINT32_MAX;
     size_t at = h & (p->table_cap - 1);
-    while (p->table[at]) {
-        uint32_t g = p->table[at] - 1;
-        if (p->hashes[g] == h) {
-            const uint64_t *gw = p->words + (size_t)g * (size_t)nw;
+    for (uint64_t e; (e = p->table[at]) != 0;) {
+        uint32_t g = (uint32_t)e - 1;
+        if (spk__agg_tag_matches(e, h)) { /* the words decide */
+            const uint64_t *gw = (const uint64_t *)(const void *)(p->rows + (size_t)g * row_size);
             uint64_t differ = 0;
             for (int k = 0; k < nw; k++) differ |= gw[k] ^ w[k];
             if (!differ) return g;
@@ -17559,52 +17566,34 @@ static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p,
     size_t nk = (size_t)(run->nkeys ? run->nkeys : 1);
     if (p->ngroups >= UINT32_MAX - 1) return spk__fail(SPK_ERR_LIMIT, "more than 4 billion groups");
     if (p->ngroups == p->cap) { /* grow into fresh arrays, so that a failure leaves the part as it was */
-        size_t cap = p->cap ? p->cap * 2 : 16, na = (size_t)(run->naggs ? run->naggs : 1);
-        size_t nw = (size_t)run->nwords;
+        size_t cap = p->cap ? p->cap * 2 : 16, rs = run->row_size;
         spk_value *k = (spk_value *)spk__alloc(a, cap * nk * sizeof *k);
         uint64_t *h = k ? (uint64_t *)spk__alloc(a, cap * 2 * sizeof *h) : NULL;
-        uint64_t *words = h && nw ? (uint64_t *)spk__alloc(a, cap * nw * sizeof *words) : NULL;
-        char **s = h && (words || !nw) ? (char **)spk__calloc(a, na * sizeof *s) : NULL;
-        bool ok = s != NULL;
-        for (int i = 0; ok && i < run->naggs; i++)
-            ok = (s[i] = (char *)spk__alloc(a, cap * run->aggs[i].node->agg->state_size)) != NULL;
-        if (!ok) {
-            for (int i = 0; s && i < run->naggs; i++)
-                if (s[i]) spk__free(a, s[i], cap * run->aggs[i].node->agg->state_size);
-            if (s) spk__free(a, s, na * sizeof *s);
-            if (words) spk__free(a, words, cap * nw * sizeof *words);
+        char *block = h ? (char *)spk__alloc(a, cap * rs + 64) : NULL;
+        char *rows = block ? block + (64 - (uintptr_t)block % 64) % 64 : NULL;
+        if (!block) {
             if (h) spk__free(a, h, cap * 2 * sizeof *h);
             if (k) spk__free(a, k, cap * nk * sizeof *k);
-            return spk__nomem("aggregation groups", cap * (nk * sizeof *k + 2 * sizeof *h));
+            return spk__nomem("aggregation groups", cap * (nk * sizeof *k + 2 * sizeof *h + rs));
         }
         if (p->cap) {
             memcpy(k, p->keys, p->ngroups * nk * sizeof *k);
             memcpy(h, p->hashes, p->ngroups * sizeof *h);
             memcpy(h + cap, p->origin, p->ngroups * sizeof *h);
+            memcpy(rows, p->rows, p->ngroups * rs);
             spk__free(a, p->keys, p->cap * nk * sizeof *k);
             spk__free(a, p->hashes, p->cap * 2 * sizeof *h);
-            if (nw) {
-                memcpy(words, p->words, p->ngroups * nw * sizeof *words);
-                spk__free(a, p->words, p->cap * nw * sizeof *words);
-            }
+            spk__free(a, p->rows_block, p->cap * rs + 64);
         }
-        p->words = words;
-        for (int i = 0; i < run->naggs; i++) {
-            size_t size = run->aggs[i].node->agg->state_size;
-            if (p->states[i]) {
-                memcpy(s[i], p->states[i], p->ngroups * size);
-                spk__free(a, p->states[i], p->cap * size);
-            }
-            p->states[i] = s[i];
-        }
-        spk__free(a, s, na * sizeof *s);
+        p->rows = rows;
+        p->rows_block = block;
         p->keys = k;
         p->hashes = h;
         p->origin = h + cap;
         p->cap = cap;
     }
     for (int i = 0; i < run->naggs; i++)
-        run->aggs[i].node->agg->init(run->aggs[i].node, p->states[i] + p->ngroups * run->aggs[i].node->agg->state_size);
+        if (run->aggs[i].state == i) run->aggs[i].node->agg->init(run->aggs[i].node, spk__agg_state(run, p, p->ngroups, i));
     spk_value *dst = p->keys + p->ngroups * nk;
     for (int k = 0; k < run->nkeys; k++) {
         dst[k] = key[k];
@@ -17615,14 +17604,14 @@ static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p,
             dst[k].as.str.ptr = copy;
         }
     }
-    if (run->nwords) spk__agg_pack_values(dst, run->nkeys, p->words + p->ngroups * (size_t)run->nwords);
+    if (run->nwords) spk__agg_pack_values(dst, run->nkeys, (uint64_t *)(void *)spk__agg_row(run, p, p->ngroups));
     p->hashes[p->ngroups] = hash;
     p->origin[p->ngroups] = origin;
     *group = (uint32_t)p->ngroups++;
     if ((p->ngroups + 1) * 2 > p->table_cap) return spk__agg_grow_table(p);
     size_t at = hash & (p->table_cap - 1);
     while (p->table[at]) at = (at + 1) & (p->table_cap - 1);
-    p->table[at] = *group + 1;
+    p->table[at] = spk__agg_slot_of(hash, *group);
     return SPK_OK;
 }
 
@@ -17698,9 +17687,9 @@ static inline bool spk__key_matches(const spk_value *gk, const spk__vec *v, uint
 static uint32_t spk__agg_probe(const spk__agg_part *p, const spk__vec *const *keyvec, int nkeys, uint32_t i, uint64_t h) {
     if (!p->table_cap) return UINT32_MAX;
     size_t at = h & (p->table_cap - 1);
-    while (p->table[at]) {
-        uint32_t g = p->table[at] - 1;
-        if (p->hashes[g] == h) {
+    for (uint64_t e; (e = p->table[at]) != 0;) {
+        uint32_t g = (uint32_t)e - 1;
+        if (spk__agg_tag_matches(e, h) && p->hashes[g] == h) {
             const spk_value *gk = p->keys + (size_t)g * (size_t)nkeys;
             bool same = true;
             for (int k = 0; k < nkeys && same; k++) same = spk__key_matches(&gk[k], keyvec[k], i);
@@ -17733,7 +17722,7 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
     else if (packed) spk__agg_hash_words(run, w->words, sel, n, hashes);
     else spk__hash_keys(keyvec, run->nkeys, sel, n, hashes);
     SPK__FOR_ROWS(sel, n, if (st == SPK_OK) {
-        uint32_t group = packed ? spk__agg_probe_packed(p, w->words + (size_t)i * (size_t)run->nwords, run->nwords, hashes[i])
+        uint32_t group = packed ? spk__agg_probe_packed(p, run->row_size, w->words + (size_t)i * (size_t)run->nwords, run->nwords, hashes[i])
                                 : spk__agg_probe(p, keyvec, run->nkeys, i, hashes[i]);
         if (group == UINT32_MAX) {
             spk_value key[64];
@@ -17752,7 +17741,8 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
         spk__runner_bind_inputs(r, node->bound[run->nkeys + ag->output], cols);
         spk__eval_node(r, ag->node->args[0], sel, n);
         if (r->ev.status != SPK_OK) return r->ev.status;
-        st = ag->node->agg->update(ag->node, p->states[a], w->groups_of_row, &r->ev.vecs[ag->node->args[0]->slot], sel, n);
+        st = ag->node->agg->update(ag->node, spk__agg_state(run, p, 0, a), run->row_size, w->groups_of_row,
+                                   &r->ev.vecs[ag->node->args[0]->slot], sel, n);
         if (st != SPK_OK) return st;
     }
     return SPK_OK;
@@ -17855,9 +17845,8 @@ static spk_status spk__agg_merge_task(void *ctx, int worker, size_t partition) {
             else if (from->origin[g] < into->origin[t]) into->origin[t] = from->origin[g]; /* per-worker parts */
             for (int a = 0; a < run->naggs && st == SPK_OK; a++) {
                 const spk__bnode *node = run->aggs[a].node;
-                size_t size = node->agg->state_size;
                 if (run->aggs[a].state != a) continue;
-                st = node->agg->merge(node, into->states[a] + t * size, from->states[a] + g * size);
+                st = node->agg->merge(node, spk__agg_state(run, into, t, a), spk__agg_state(run, from, g, a));
             }
         }
     }
@@ -17911,9 +17900,8 @@ static spk_status spk__agg_emit(const spk__agg_exec *run, const spk__agg_ref *re
         for (int a = 0; a < run->naggs && st == SPK_OK; a++) {
             const spk__agg_slot *ag = &run->aggs[a];
             spk__vec *v = &runners[run->nkeys + ag->output].ev.vecs[ag->node->slot];
-            size_t size = ag->node->agg->state_size;
             for (uint32_t i = 0; i < n && st == SPK_OK; i++)
-                st = ag->node->agg->final(ag->node, r[i].part->states[ag->state] + r[i].group * size, v, i);
+                st = ag->node->agg->final(ag->node, spk__agg_state(run, r[i].part, r[i].group, a), v, i);
         }
         for (int o = 0; o < nout && st == SPK_OK; o++) {
             spk__runner *rn = &runners[o];
@@ -17964,6 +17952,19 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
     run.nwords = node->nkeys >= 1 && node->nkeys <= 7 ? node->nkeys + 1 : 0;
     for (int k = 0; k < node->nkeys; k++)
         if (!spk__key_packs((spk_type_id)node->bound[k]->root->type.id)) run.nwords = 0;
+    size_t at_size = (size_t)(run.naggs ? run.naggs : 1) * sizeof *run.state_at;
+    if (!(run.state_at = (size_t *)spk__calloc(a, at_size))) {
+        spk__free(a, run.aggs, (size_t)(total ? total : 1) * sizeof *run.aggs);
+        return spk__nomem("aggregates", at_size);
+    }
+    run.row_size = (size_t)run.nwords * sizeof(uint64_t);
+    for (int i = 0; i < run.naggs; i++) { /* states 16-byte aligned: any scalar a state holds */
+        if (run.aggs[i].state != i) continue;
+        run.row_size = (run.row_size + 15) & ~(size_t)15;
+        run.state_at[i] = run.row_size;
+        run.row_size += run.aggs[i].node->agg->state_size;
+    }
+    run.row_size = run.row_size ? (run.row_size + 15) & ~(size_t)15 : 16;
     st = spk__stream(node->child, &run.base);
     /* Merge: by hash partition when several threads can share the work. */
     size_t nparts = 0, groups = 0, rsize = 0, msize = 0;
@@ -18011,6 +18012,7 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
     }
     if (run.workers) spk__free(a, run.workers, (size_t)run.nworkers * sizeof *run.workers);
     spk__free(a, run.aggs, (size_t)(total ? total : 1) * sizeof *run.aggs);
+    spk__free(a, run.state_at, at_size);
     return st;
 }
 

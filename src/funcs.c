@@ -2599,9 +2599,9 @@ static void spk__count_init(const spk__bnode *node, void *s) {
     (void)node;
     *(int64_t *)s = 0;
 }
-static spk_status spk__count_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__count_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                     const uint32_t *sel, uint32_t n) {
-    size_t stride = node->agg->state_size;
+    (void)node;
     const uint8_t *nulls = arg->nulls;
     SPK__FOR_ROWS(sel, n, *(int64_t *)(void *)SPK__STATE(states, stride, groups, i) += !nulls[i]);
     return SPK_OK;
@@ -2693,9 +2693,9 @@ static spk_status spk__distinct_add(void *s, const spk_value *v) {
     return SPK_OK;
 }
 
-static spk_status spk__distinct_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__distinct_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                        const uint32_t *sel, uint32_t n) {
-    size_t stride = node->agg->state_size;
+    (void)node;
     spk_status st = SPK_OK;
     SPK__FOR_ROWS(sel, n, {
         if (!arg->nulls[i] && st == SPK_OK) {
@@ -2760,9 +2760,9 @@ static void spk__sum_init(const spk__bnode *node, void *s) {
     memset(s, 0, sizeof(spk__sum_state));
 }
 
-static spk_status spk__sum_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__sum_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                   const uint32_t *sel, uint32_t n) {
-    size_t stride = node->agg->state_size;
+    (void)node;
     const uint8_t *nulls = arg->nulls;
     switch (arg->type.id) {
     case SPK_TYPE_INT32: {
@@ -2907,9 +2907,8 @@ static spk_status spk__pick_offer(const spk__bnode *node, spk__pick_state *s, co
     return spk__hold(&s->held, v);
 }
 
-static spk_status spk__pick_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__pick_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                    const uint32_t *sel, uint32_t n) {
-    size_t stride = node->agg->state_size;
     spk_status st = SPK_OK;
     SPK__FOR_ROWS(sel, n, if (st == SPK_OK) {
         spk_value v = spk__vec_get(arg, i);
@@ -2957,9 +2956,9 @@ static void spk__moments_init(const spk__bnode *node, void *s) {
     memset(s, 0, sizeof(spk__moments));
 }
 
-static spk_status spk__moments_update(const spk__bnode *node, char *states, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__moments_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                       const uint32_t *sel, uint32_t n) {
-    size_t stride = node->agg->state_size;
+    (void)node;
     const double *x = arg->v.f64;
     const uint8_t *nulls = arg->nulls;
     SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
