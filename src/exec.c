@@ -196,8 +196,9 @@ typedef struct spk__stage {
     int nconj;
     int *conj_cols, *conj_from;
     /* Per conjunct: whether it is a column test that a bottom filter runs on
-     * the row slots (tests[j]), and whether a later conjunct reads the
-     * column it is the first to read (reread[j]: then it is loaded too). */
+     * the row slots (tests[j]), and whether a later conjunct other than such
+     * a test reads the column it is the first to read (reread[j]: then it is
+     * loaded too). */
     spk__column_test *tests;
     uint8_t *is_test, *reread;
     size_t conj_size;
@@ -269,9 +270,10 @@ static spk_status spk__stage_conjuncts(spk__stage *s, const spk_bound *b) {
         s->is_test[j] = spk__column_test_of(b->schema, s->conj[j], &s->tests[j]);
     }
     s->conj_from[n] = at;
-    for (int j = 0; j < n; j++) { /* a test's column, first read by it, read again later? */
+    for (int j = 0; j < n; j++) { /* a test's column, first read by it, read again later (not by a test)? */
         if (!s->is_test[j] || s->conj_from[j] == s->conj_from[j + 1]) continue;
         for (int k = j + 1; k < n && !s->reread[j]; k++) {
+            if (s->is_test[k]) continue; /* reads the slots too */
             memset(reads, 0, (size_t)ncols);
             spk__bnode_columns(s->conj[k], reads);
             s->reread[j] = reads[s->tests[j].col];
