@@ -8,22 +8,12 @@
  * 1.2 x packed. Run: make bench (or build/bench/rowstore). */
 #define SPARKLESS_IMPLEMENTATION
 #include "../sparkless.h"
+#include "bench_util.h"
 #include <time.h>
 
 #define ROWS 1000000
 #define BATCH 1024
 #define RUNS 3
-
-static double now_s(void) {
-    struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 static uint64_t rng(void) { /* xorshift64 */
@@ -108,17 +98,15 @@ int main(void) {
             spk_table_free(t);
         }
     }
-    qsort(single, RUNS, sizeof(double), cmp_double);
-    qsort(batched, RUNS, sizeof(double), cmp_double);
+    double single_s = median(single, RUNS), batched_s = median(batched, RUNS);
     double string_bytes = (double)note_at[ROWS] / ROWS;
     double packed = 8 + 8 + 4 + string_bytes;
     double per_row = (double)bytes / ROWS;
     printf("rowstore: %d rows of (BIGINT, DOUBLE, DATE, STRING 10-40), %zu chunks\n", ROWS, chunks);
     printf("  bytes/row        %.2f  (packed fixed 20 + strings %.2f = %.2f; ratio %.3f, target <= 1.2)\n",
            per_row, string_bytes, packed, per_row / packed);
-    printf("  append_row       median %.3f s  %.2f M rows/s\n", single[RUNS / 2], ROWS / single[RUNS / 2] / 1e6);
-    printf("  append_rows      median %.3f s  %.2f M rows/s (batches of %d)\n", batched[RUNS / 2],
-           ROWS / batched[RUNS / 2] / 1e6, BATCH);
+    printf("  append_row       median %.3f s  %.2f M rows/s\n", single_s, ROWS / single_s / 1e6);
+    printf("  append_rows      median %.3f s  %.2f M rows/s (batches of %d)\n", batched_s, ROWS / batched_s / 1e6, BATCH);
     spk_schema_release(schema);
     free(notes);
     free(note_at);

@@ -10,6 +10,7 @@
  * outnumber the cores). Run: make bench (or build/bench/taskq). */
 #define SPARKLESS_IMPLEMENTATION
 #include "../sparkless.h"
+#include "bench_util.h"
 #include <threads.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -18,17 +19,6 @@
 #define CAPACITY 1024
 #define RUNS 5
 #define MAX_THREADS 4
-
-static double now_s(void) {
-    struct timespec ts;
-    timespec_get(&ts, TIME_UTC);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* ---------------------------------------------------------------- the baseline
  * The textbook bounded queue: one mutex, "not full" and "not empty"
@@ -202,13 +192,8 @@ int main(void) {
     for (int run = 0; run < RUNS; run++)
         if (lockfree[2][run] > slowest_4p4c) slowest_4p4c = lockfree[2][run];
     for (int s = 0; s < 3; s++) {
-        double sorted_lf[RUNS], sorted_mx[RUNS];
-        memcpy(sorted_lf, lockfree[s], sizeof sorted_lf);
-        memcpy(sorted_mx, mutex[s], sizeof sorted_mx);
-        qsort(sorted_lf, RUNS, sizeof(double), cmp_double);
-        qsort(sorted_mx, RUNS, sizeof(double), cmp_double);
-        median_lf[s] = sorted_lf[RUNS / 2];
-        median_mx[s] = sorted_mx[RUNS / 2];
+        median_lf[s] = median(lockfree[s], RUNS);
+        median_mx[s] = median(mutex[s], RUNS);
     }
 
     printf("taskq: %d items per run, capacity %d, median of %d runs, %d online cores\n", ITEMS, CAPACITY, RUNS,
