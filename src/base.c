@@ -78,8 +78,10 @@ static void spk__mark_truncated(char *buf, size_t cap, int written) {
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SPK__PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
+#define SPK__PREFETCH(addr) __builtin_prefetch(addr)
 #else
 #define SPK__PRINTF(fmt_index, first_arg)
+#define SPK__PREFETCH(addr) ((void)(addr))
 #endif
 
 /* Records `status` with a formatted message for this thread and returns it,

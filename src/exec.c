@@ -997,7 +997,7 @@ static inline uint64_t spk__pack_bytes(const char *p, size_t len) {
         uint64_t hi = (uint64_t)r[0] | (uint64_t)r[1] << 8 | (uint64_t)r[2] << 16 | (uint64_t)r[3] << 24;
         return lo | hi << (8 * (len - 4));
     }
-    if (len == 0) return 0;
+    if (len <= 1) return len ? q[0] : 0; /* flags and codes */
     return (uint64_t)q[0] | (uint64_t)q[len / 2] << (8 * (len / 2)) | (uint64_t)q[len - 1] << (8 * (len - 1));
 }
 
@@ -1119,6 +1119,37 @@ static inline uint32_t spk__agg_probe_packed(const spk__agg_part *p, size_t row_
         }
         at = (at + 1) & (p->table_cap - 1);
     }
+    return UINT32_MAX;
+}
+
+/* Few groups. While a part has at most SPK__AGG_FEW groups (Q1's flags,
+ * a status column), a packed row is matched by comparing its words with
+ * each group's, which costs less than hashing it and probing; only a row
+ * that starts a group is hashed. */
+#define SPK__AGG_FEW 8
+
+/* The group whose packed keys are w, by comparing with every group's, or UINT32_MAX. */
+static inline uint32_t spk__agg_scan_packed(const spk__agg_part *p, size_t row_size, const uint64_t *w, int nw) {
+    const char *rows = p->rows;
+    size_t n = p->ngroups;
+#define SPK__AGG_SCAN(DIFFER)                                                 \
+    for (size_t g = 0; g < n; g++) {                                          \
+        const uint64_t *gw = (const uint64_t *)(const void *)(rows + g * row_size); \
+        if (!(DIFFER)) return (uint32_t)g;                                    \
+    }
+    switch (nw) { /* one or two keys: the words compared without a loop */
+    case 2: SPK__AGG_SCAN((gw[0] ^ w[0]) | (gw[1] ^ w[1])) break;
+    case 3: SPK__AGG_SCAN((gw[0] ^ w[0]) | (gw[1] ^ w[1]) | (gw[2] ^ w[2])) break;
+    default:
+        for (size_t g = 0; g < n; g++) {
+            const uint64_t *gw = (const uint64_t *)(const void *)(rows + g * row_size);
+            uint64_t differ = 0;
+            for (int k = 0; k < nw; k++) differ |= gw[k] ^ w[k];
+            if (!differ) return (uint32_t)g;
+        }
+        break;
+    }
+#undef SPK__AGG_SCAN
     return UINT32_MAX;
 }
 
@@ -1281,19 +1312,40 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
     spk_status st = SPK_OK;
     uint64_t *hashes = w->hashes;
     bool packed = run->nwords && spk__agg_pack_batch(run, w->words, keyvec, sel, n);
+    bool few = packed && p->ngroups <= SPK__AGG_FEW; /* rows are matched against the groups' words, unhashed */
     if (run->nkeys == 0) SPK__FOR_ROWS(sel, n, hashes[i] = 0);
-    else if (packed) spk__agg_hash_words(run, w->words, sel, n, hashes);
-    else spk__hash_keys(keyvec, run->nkeys, sel, n, hashes);
-    SPK__FOR_ROWS(sel, n, if (st == SPK_OK) {
-        uint32_t group = packed ? spk__agg_probe_packed(p, run->row_size, w->words + (size_t)i * (size_t)run->nwords, run->nwords, hashes[i])
-                                : spk__agg_probe(p, keyvec, run->nkeys, i, hashes[i]);
+    else if (packed && !few) spk__agg_hash_words(run, w->words, sel, n, hashes);
+    else if (!packed) spk__hash_keys(keyvec, run->nkeys, sel, n, hashes);
+    if (packed && p->table_cap > 32768) { /* a table past the core's cache: start the batch's misses together */
+        size_t mask = p->table_cap - 1;
+        SPK__FOR_ROWS(sel, n, SPK__PREFETCH(&p->table[hashes[i] & mask]));
+        SPK__FOR_ROWS(sel, n, {
+            uint64_t e = p->table[hashes[i] & mask];
+            if (e) SPK__PREFETCH(p->rows + (size_t)((uint32_t)e - 1) * run->row_size);
+        });
+    }
+    size_t nw = (size_t)run->nwords;
+    for (uint32_t k = 0; k < n && st == SPK_OK; k++) {
+        uint32_t i = sel ? sel[k] : k, group;
+        const uint64_t *words = w->words + (size_t)i * nw;
+        if (few && p->ngroups > SPK__AGG_FEW) { /* no longer few: hash the rest of the batch */
+            few = false;
+            if (sel) spk__agg_hash_words(run, w->words, sel + k, n - k, hashes);
+            else spk__agg_hash_words(run, words, NULL, n - k, hashes + k);
+        }
+        if (few) {
+            group = spk__agg_scan_packed(p, run->row_size, words, (int)nw);
+            if (group == UINT32_MAX) spk__agg_hash_words(run, w->words, &i, 1, hashes); /* a new group keeps its hash */
+        } else {
+            group = packed ? spk__agg_probe_packed(p, run->row_size, words, (int)nw, hashes[i]) : spk__agg_probe(p, keyvec, run->nkeys, i, hashes[i]);
+        }
         if (group == UINT32_MAX) {
             spk_value key[64];
             for (int k = 0; k < run->nkeys; k++) key[k] = spk__vec_get(keyvec[k], i);
             st = spk__agg_new_group(run, p, key, hashes[i], (uint64_t)w->morsel << 32 | w->fresh++, &group);
         }
         w->groups_of_row[i] = group;
-    });
+    }
     if (st != SPK_OK) return st;
     /* aggregates: evaluate each one's argument over the batch, then update */
     for (int a = 0; a < run->naggs; a++) {
@@ -1423,9 +1475,36 @@ typedef struct spk__agg_ref {
     uint32_t group;
 } spk__agg_ref;
 
-static int spk__agg_ref_cmp(const void *a, const void *b) {
-    uint64_t x = ((const spk__agg_ref *)a)->origin, y = ((const spk__agg_ref *)b)->origin;
-    return (x > y) - (x < y);
+/* Sorts refs by origin: least significant byte first, skipping the bytes
+ * that all origins share (most: a morsel number and a position in it). */
+static spk_status spk__agg_refs_sort(spk__agg_ref *refs, size_t n) {
+    uint64_t all_and = ~(uint64_t)0, all_or = 0;
+    for (size_t i = 0; i < n; i++) {
+        all_and &= refs[i].origin;
+        all_or |= refs[i].origin;
+    }
+    uint64_t varies = all_and ^ all_or;
+    if (!varies || n < 2) return SPK_OK;
+    spk__agg_ref *tmp = (spk__agg_ref *)spk__alloc(&spk__default_allocator, n * sizeof *tmp), *from = refs, *to = tmp;
+    if (!tmp) return spk__nomem("an aggregation's groups", n * sizeof *tmp);
+    for (int shift = 0; shift < 64; shift += 8) {
+        if (!((varies >> shift) & 0xff)) continue;
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++) count[(from[i].origin >> shift) & 0xff]++;
+        size_t at = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t c = count[d];
+            count[d] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++) to[count[(from[i].origin >> shift) & 0xff]++] = from[i];
+        spk__agg_ref *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != refs) memcpy(refs, from, n * sizeof *refs);
+    spk__free(&spk__default_allocator, tmp, n * sizeof *tmp);
+    return SPK_OK;
 }
 
 /* Which grouping key, if any, is exactly input column `col`. */
@@ -1560,7 +1639,7 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
     size_t k = 0;
     for (size_t i = 0; refs && i < nsources; i++)
         for (uint32_t g = 0; sources[i] && g < sources[i]->ngroups; g++) refs[k++] = (spk__agg_ref){sources[i]->origin[g], sources[i], g};
-    if (refs && nsources > 1) qsort(refs, groups, sizeof *refs, spk__agg_ref_cmp); /* origins are unique */
+    if (refs && nsources > 1 && st == SPK_OK) st = spk__agg_refs_sort(refs, groups); /* origins are unique */
     if (st == SPK_OK) st = spk__agg_emit(&run, refs, groups, out);
     if (refs) spk__free(a, refs, rsize);
     spk__agg_part_free(&run, empty);
@@ -3423,6 +3502,23 @@ static void spk__join_run_free(spk__join_run *j) {
     if (j->resid) spk__free(a, j->resid, (size_t)(nconj ? nconj : 1) * sizeof *j->resid);
 }
 
+/* The chained table over side j->build, whose hashes are computed. */
+static spk_status spk__join_build(spk__join_run *j) {
+    spk_session *s = j->node->session;
+    uint32_t rows = j->side[j->build].nrows;
+    j->cap = 16;
+    while (j->cap < 2 * (size_t)rows) j->cap *= 2;
+    int threads = spk__par_workers(s, rows / 4096 + 1); /* small tables: one task */
+    j->npartitions = 1;
+    while (j->npartitions < threads && j->npartitions < 16) j->npartitions *= 2;
+    j->shift = 0;
+    while (((size_t)j->npartitions << j->shift) < j->cap) j->shift++;
+    j->hsize = j->cap * sizeof(uint32_t) + (size_t)rows * sizeof(uint32_t);
+    if (!(j->heads = (uint32_t *)spk__calloc(&spk__default_allocator, j->hsize))) return spk__nomem("a hash table", j->hsize);
+    j->next = j->heads + j->cap;
+    return spk__par_run(s, spk__par_workers(s, (size_t)j->npartitions), (size_t)j->npartitions, spk__join_build_task, j);
+}
+
 /* Builds the table (if keyed) and probes it, range by range. */
 static spk_status spk__join_match(spk__join_run *j) {
     uint32_t nrows[2] = {j->side[0].nrows, j->side[1].nrows};
@@ -3436,17 +3532,7 @@ static spk_status spk__join_match(spk__join_run *j) {
         /* Build on the smaller side (the right one on a tie, so output follows the left's order). */
         j->build = nrows[1] <= nrows[0] ? 1 : 0;
         j->probe = 1 - j->build;
-        j->cap = 16;
-        while (j->cap < 2 * (size_t)nrows[j->build]) j->cap *= 2;
-        int threads = spk__par_workers(s, nrows[j->build] / 4096 + 1); /* small tables: one task */
-        j->npartitions = 1;
-        while (j->npartitions < threads && j->npartitions < 16) j->npartitions *= 2;
-        j->shift = 0;
-        while (((size_t)j->npartitions << j->shift) < j->cap) j->shift++;
-        j->hsize = j->cap * sizeof(uint32_t) + (size_t)nrows[j->build] * sizeof(uint32_t);
-        if (!(j->heads = (uint32_t *)spk__calloc(&spk__default_allocator, j->hsize))) return spk__nomem("a hash table", j->hsize);
-        j->next = j->heads + j->cap;
-        st = spk__par_run(s, spk__par_workers(s, (size_t)j->npartitions), (size_t)j->npartitions, spk__join_build_task, j);
+        st = spk__join_build(j);
     }
     int p = j->nkeys ? j->probe : 0;
     j->nparts = spk__ranges(nrows[p]);
@@ -3455,6 +3541,152 @@ static spk_status spk__join_match(spk__join_run *j) {
     if (st == SPK_OK) st = spk__par_run(s, spk__join_workers(j, j->nparts), j->nparts, spk__join_probe_task, j);
     for (size_t i = 0; st == SPK_OK && i < j->nparts; i++)
         if (j->parts[i]) st = spk__table_adopt(j->out, j->parts[i]);
+    return st;
+}
+
+/* Streamed probing. An inner join whose probing side is a chain of
+ * filters and projections over a table, joined on columns of that side of
+ * one type on both sides (spk__join_keys_typed), never holds that side:
+ * the other side is read and its table built, then the chain's batches are
+ * probed as they come, each worker seeing its batch as the probing side (a
+ * copy of the join whose side, keys and hashes are the batch's), each
+ * morsel's matches going to an output piece of its own, put together in
+ * morsel order. That is the order probing ranges of the read side gives. */
+
+typedef struct spk__join_probe_sink {
+    spk__sink base;
+    spk__join_run local;   /* the join as this worker sees it */
+    spk__jkey *keys;       /* local.keys */
+    spk__vec *cols;        /* the batch: the probing side's columns */
+    spk__vecset dense;     /* a batch that came with a selection, made dense */
+    bool ready;
+    uint64_t hash[SPK__BATCH];
+    uint8_t dead[SPK__BATCH];
+    spk__join_worker w;
+} spk__join_probe_sink;
+
+typedef struct spk__join_probe_feed {
+    spk__feed base;
+    spk__join_run *j;
+    spk_table **parts; /* per morsel */
+    size_t nparts;
+    spk__join_probe_sink *sinks; /* per worker */
+    int nworkers;
+} spk__join_probe_feed;
+
+static spk_status spk__join_probe_consume(spk__sink *self, spk__vec *const *cols, int ncols, const uint32_t *sel, uint32_t n) {
+    spk__join_probe_sink *ps = (spk__join_probe_sink *)self;
+    spk__join_run *j = &ps->local;
+    int p = j->probe, b = j->build, offset = p ? j->nl : 0;
+    spk__vec *const *src = cols;
+    if (sel) {
+        for (int c = 0; c < ncols; c++) spk__gather(&ps->dense.vecs[c], cols[c], sel, n);
+        src = ps->dense.ptrs;
+    }
+    for (int c = 0; c < ncols; c++) ps->cols[c] = *src[c];
+    j->side[p].nrows = n;
+    for (int k = 0; k < j->nkeys; k++) j->keys[k].vals[p] = ps->cols[j->keys[k].expr[p]->col - offset];
+    spk__join_hash_typed(j, p, 0, n);
+    spk_status st = SPK_OK;
+    for (uint32_t q = 0; q < n && st == SPK_OK; q++) {
+        if (ps->dead[q]) continue;
+        uint64_t h = ps->hash[q];
+        for (uint32_t e = j->heads[h & (j->cap - 1)]; e && st == SPK_OK; e = j->next[e - 1]) {
+            uint32_t r = e - 1, l = p == 0 ? q : r, rr = p == 0 ? r : q;
+            if (j->hash[b][r] == h && spk__join_keys_equal(j, l, rr)) st = spk__join_pair(j, &ps->w, l, rr);
+        }
+    }
+    return st == SPK_OK ? spk__join_flush(j, &ps->w) : st; /* the pairs name rows of this batch */
+}
+
+static spk_status spk__join_probe_start(spk__feed *self, int nworkers, size_t nmorsels) {
+    spk__join_probe_feed *f = (spk__join_probe_feed *)self;
+    size_t psize = (nmorsels ? nmorsels : 1) * sizeof *f->parts, ssize = (size_t)nworkers * sizeof *f->sinks;
+    f->parts = (spk_table **)spk__calloc(&spk__default_allocator, psize);
+    f->sinks = f->parts ? (spk__join_probe_sink *)spk__calloc(&spk__default_allocator, ssize) : NULL;
+    if (!f->sinks) return spk__nomem("a join's output", psize + ssize);
+    f->nparts = nmorsels;
+    f->nworkers = nworkers;
+    return SPK_OK;
+}
+
+static spk_status spk__join_probe_open(spk__feed *self, int worker, size_t morsel, spk__sink **sink) {
+    spk__join_probe_feed *f = (spk__join_probe_feed *)self;
+    spk__join_probe_sink *ps = &f->sinks[worker];
+    const spk__join_run *j = f->j;
+    spk_status st = SPK_OK;
+    if (!ps->ready) {
+        const spk_allocator *a = &spk__default_allocator;
+        ps->ready = true;
+        ps->base.consume = spk__join_probe_consume;
+        ps->local = *j;
+        ps->local.workers = NULL;
+        ps->keys = (spk__jkey *)spk__alloc(a, (size_t)j->nkeys * sizeof *ps->keys);
+        ps->cols = ps->keys ? (spk__vec *)spk__calloc(a, (size_t)j->side[j->probe].ncols * sizeof *ps->cols + 1) : NULL;
+        if (!ps->cols) return spk__nomem("a join", (size_t)j->nkeys * sizeof *ps->keys);
+        memcpy(ps->keys, j->keys, (size_t)j->nkeys * sizeof *ps->keys);
+        ps->local.keys = ps->keys;
+        ps->local.side[j->probe].cols = ps->cols;
+        ps->local.hash[j->probe] = ps->hash;
+        ps->local.dead[j->probe] = ps->dead;
+        if ((st = spk__vecset_init(&ps->dense, spk_table_schema(j->side[j->probe].table))) != SPK_OK) return st;
+        if ((st = spk__join_worker_init(&ps->local, &ps->w)) != SPK_OK) return st;
+        ps->w.check = true;
+    }
+    if ((st = spk_table_new(j->out->alloc, spk_table_schema(j->out), &f->parts[morsel])) != SPK_OK) return st;
+    ps->w.out = f->parts[morsel];
+    *sink = &ps->base;
+    return SPK_OK;
+}
+
+static void spk__join_probe_feed_free(spk__join_probe_feed *f) {
+    const spk_allocator *a = &spk__default_allocator;
+    for (int w = 0; f->sinks && w < f->nworkers; w++) {
+        spk__join_probe_sink *ps = &f->sinks[w];
+        if (!ps->ready) continue;
+        spk__join_worker_free(&ps->local, &ps->w);
+        spk__vecset_free(&ps->dense);
+        if (ps->cols) spk__free(a, ps->cols, (size_t)f->j->side[f->j->probe].ncols * sizeof *ps->cols + 1);
+        if (ps->keys) spk__free(a, ps->keys, (size_t)f->j->nkeys * sizeof *ps->keys);
+    }
+    if (f->sinks) spk__free(a, f->sinks, (size_t)f->nworkers * sizeof *f->sinks);
+    for (size_t i = 0; f->parts && i < f->nparts; i++) spk_table_free(f->parts[i]);
+    if (f->parts) spk__free(a, f->parts, (f->nparts ? f->nparts : 1) * sizeof *f->parts);
+}
+
+/* The most rows a chain of filters and projections over a table can give (its table's), or SIZE_MAX. */
+static size_t spk__chain_rows_at_most(const spk_df *df) {
+    while (spk__streams(df) || spk__identity_project(df)) df = df->child;
+    return df->kind == SPK__P_SCAN ? spk_table_nrows(df->table) : SIZE_MAX;
+}
+
+/* Whether side s can be probed as it streams (see above): given the join's keys. */
+static bool spk__join_probe_streams(const spk__join_run *j, int s, const spk_df *in) {
+    if (j->type != SPK__J_INNER || !j->nkeys || j->never || !spk__streams(in) || !spk__join_keys_typed(j) ||
+        spk__chain_rows_at_most(in) == SIZE_MAX)
+        return false;
+    for (int k = 0; k < j->nkeys; k++)
+        if (j->keys[k].expr[s]->kind != SPK__B_COL) return false;
+    return true;
+}
+
+/* The join with side p streamed (spk__join_probe_streams), the other side read. */
+static spk_status spk__join_stream_probe(spk__join_run *j, int p, const spk_df *in) {
+    spk_status st = SPK_OK;
+    j->probe = p;
+    j->build = 1 - p;
+    j->typed = true;
+    if (!j->side[j->build].nrows) return SPK_OK;
+    if ((st = spk__join_keys(j, j->build)) != SPK_OK || (st = spk__join_build(j)) != SPK_OK) return st;
+    spk__join_probe_feed f;
+    memset(&f, 0, sizeof f);
+    f.base.start = spk__join_probe_start;
+    f.base.open = spk__join_probe_open;
+    f.j = j;
+    st = spk__stream(in, &f.base);
+    for (size_t i = 0; st == SPK_OK && i < f.nparts; i++)
+        if (f.parts[i]) st = spk__table_adopt(j->out, f.parts[i]);
+    spk__join_probe_feed_free(&f);
     return st;
 }
 
@@ -3467,22 +3699,40 @@ static spk_status spk__run_join(const spk_df *df, spk_table *out) {
     j.out = out;
     j.cond = df->nexprs ? df->bound[0] : NULL;
     spk_status st = SPK_OK;
-    for (int s = 0; s < 2 && st == SPK_OK; s++) st = spk__join_side(&j, s);
-    /* side[] may be partly set up on failure; freeing below copes */
-    j.nl = j.side[0].ncols;
-    j.total = j.side[0].ncols + j.side[1].ncols;
+    j.nl = spk_schema_ncols(df->child->schema);
+    j.total = j.nl + spk_schema_ncols(df->right->schema);
     int nconj = j.cond ? spk__count_conjuncts(j.cond->root) : 0;
     j.nworkers = spk_session_threads(df->session);
     size_t wsize = (size_t)j.nworkers * sizeof *j.workers;
-    if (st == SPK_OK) {
-        j.keys = (spk__jkey *)spk__calloc(a, (size_t)(nconj ? nconj : 1) * sizeof *j.keys);
-        j.resid = j.keys ? (const spk__bnode **)spk__calloc(a, (size_t)(nconj ? nconj : 1) * sizeof *j.resid) : NULL;
-        j.workers = j.resid ? (spk__join_worker *)spk__calloc(a, wsize) : NULL;
-        if (!j.workers) st = spk__nomem("a join", wsize);
+    j.keys = (spk__jkey *)spk__calloc(a, (size_t)(nconj ? nconj : 1) * sizeof *j.keys);
+    j.resid = j.keys ? (const spk__bnode **)spk__calloc(a, (size_t)(nconj ? nconj : 1) * sizeof *j.resid) : NULL;
+    j.workers = j.resid ? (spk__join_worker *)spk__calloc(a, wsize) : NULL;
+    if (!j.workers) {
+        j.nworkers = 0;
+        st = spk__nomem("a join", wsize);
     }
-    if (!j.workers) j.nworkers = 0;
     if (st == SPK_OK && j.cond) spk__join_conjuncts(&j, j.cond->root);
     j.existence = (j.type == SPK__J_SEMI || j.type == SPK__J_ANTI) && !j.nresid;
+    /* Stream a side (the right one first) when its chain can give more rows than the other side has. */
+    const spk_df *in[2] = {df->child, df->right};
+    int streamed = -1, read = -1;
+    for (int s = 0; s < 2; s++)
+        while (spk__identity_project(in[s])) in[s] = in[s]->child;
+    for (int s = 1; st == SPK_OK && s >= 0 && streamed < 0; s--)
+        if (spk__join_probe_streams(&j, s, in[s])) streamed = s;
+    if (streamed >= 0) {
+        st = spk__join_side(&j, read = 1 - streamed);
+        if (st == SPK_OK && j.side[read].nrows >= spk__chain_rows_at_most(in[streamed])) streamed = -1;
+    }
+    if (streamed >= 0 && st == SPK_OK) { /* the side's schema, for the batches' vectors */
+        spk__columns *c = &j.side[streamed];
+        st = spk_table_new(df->session->alloc, in[streamed]->schema, &c->table);
+        c->owned = true;
+        c->ncols = spk_schema_ncols(in[streamed]->schema);
+    }
+    for (int s = 0; s < 2 && st == SPK_OK && streamed < 0; s++)
+        if (s != read) st = spk__join_side(&j, s);
+    /* side[] may be partly set up on failure; freeing below copes */
     for (int s = 0; s < 2 && st == SPK_OK; s++) {
         size_t rows = j.side[s].nrows ? j.side[s].nrows : 1;
         bool need = s == 0 ? j.type == SPK__J_LEFT || j.type == SPK__J_FULL || j.type == SPK__J_SEMI || j.type == SPK__J_ANTI
@@ -3493,7 +3743,7 @@ static spk_status spk__run_join(const spk_df *df, spk_table *out) {
             st = spk__nomem("a join", rows * 9);
         if (j.hash[s]) j.dead[s] = (uint8_t *)(j.hash[s] + rows);
     }
-    if (st == SPK_OK) st = spk__join_match(&j);
+    if (st == SPK_OK) st = streamed >= 0 ? spk__join_stream_probe(&j, streamed, in[streamed]) : spk__join_match(&j);
     /* what the join type adds: unmatched rows of an outer side, or the left rows of a semi or anti join */
     spk__join_worker *w = j.workers;
     if (st == SPK_OK) st = spk__join_worker_init(&j, w);

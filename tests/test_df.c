@@ -943,6 +943,56 @@ static void test_group_keys_typed(void) {
     spk_schema_release(schema);
 }
 
+/* A part matches rows against its groups' words while it has at most 8
+ * groups and hashes them after that: a batch that passes the mark part
+ * way through — densely, or under an offset's selection — hashes the rest
+ * of its rows before probing. 50 groups, first seen in key order 1..49, 0
+ * (the offset skips row 0); checked against a plain loop. */
+#define FEW_ROWS 5000
+static void test_group_few_to_many(void) {
+    spk_schema *schema = NULL;
+    CHECK_OK(spk_schema_parse(NULL, "k INT, v BIGINT", &schema));
+    static spk_value rows[FEW_ROWS * 2];
+    int64_t count[50] = {0}, sum[50] = {0};
+    for (int r = 0; r < FEW_ROWS; r++) {
+        rows[r * 2] = spk_value_i32(r % 50);
+        rows[r * 2 + 1] = spk_value_i64(r * 3);
+    }
+    for (int skip = 0; skip < 2; skip++) {
+        memset(count, 0, sizeof count);
+        memset(sum, 0, sizeof sum);
+        for (int r = skip; r < FEW_ROWS; r++) {
+            count[r % 50]++;
+            sum[r % 50] += r * 3;
+        }
+        spk_df *d = spk_df_from_rows(S, schema, rows, FEW_ROWS);
+        spk_df *in = skip ? spk_df_offset(d, skip) : spk_df_filter(d, spk_ge(spk_col("v"), spk_lit_i64(0)));
+        spk_expr *keys[1] = {spk_col("k")};
+        spk_expr *aggs[2] = {count_star(), fn1("sum", "v")};
+        spk_df *g = spk_df_group_agg(in, keys, 1, aggs, 2);
+        spk_table *t = NULL;
+        CHECK_OK(spk_df_collect(g, &t));
+        CHECK(t && spk_table_nrows(t) == 50);
+        for (int i = 0; t && i < 50 && i < (int)spk_table_nrows(t); i++) {
+            int want = (i + skip) % 50;
+            spk_value k, c, v;
+            spk_table_get(t, (size_t)i, 0, &k);
+            spk_table_get(t, (size_t)i, 1, &c);
+            spk_table_get(t, (size_t)i, 2, &v);
+            if (k.as.i32 != want || c.as.i64 != count[want] || v.as.i64 != sum[want]) {
+                failf(__FILE__, __LINE__, "group %d (skip %d): want k=%d count %lld sum %lld, got k=%d count %lld sum %lld", i, skip,
+                      want, (long long)count[want], (long long)sum[want], k.as.i32, (long long)c.as.i64, (long long)v.as.i64);
+                break;
+            }
+        }
+        spk_table_free(t);
+        spk_df_release(g);
+        spk_df_release(in);
+        spk_df_release(d);
+    }
+    spk_schema_release(schema);
+}
+
 /* A DECIMAL sum whose running total leaves the 64-bit range and comes back
  * is exact whatever the order of its rows; one that ends outside is NULL. */
 static void test_decimal_sum_wraps(void) {
@@ -1774,6 +1824,7 @@ int main(void) {
         RUN_DF(test_sort_big);
         RUN_DF(test_group_by);
         RUN_DF(test_group_keys_typed);
+        RUN_DF(test_group_few_to_many);
         RUN_DF(test_decimal_sum_wraps);
         RUN_DF(test_global_agg);
         RUN_DF(test_distinct_union);

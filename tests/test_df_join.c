@@ -6,6 +6,7 @@
  * nothing expected is computed by the library. Join output order is
  * unspecified, as in Spark, so those rows are compared as sorted multisets. */
 #include "test.h"
+#include <ctype.h>
 #include <stdarg.h>
 
 /* ------------------------------------------------------------ helpers */
@@ -485,6 +486,61 @@ static void test_join_streamed_sides(void) {
     EXPECT_SET(spk_df_select(K(join_on(d1, d2, "k <=> k2 AND d <=> d2", "inner")), 1, spk_col("x")), "1|3|4");
 }
 
+/* An inner join whose bigger side is a chain over a table probes that side
+ * as it streams, never holding it: many morsels (FOR_EACH_THREAD_COUNT),
+ * strings the chain makes per batch, an offset (batches with a selection),
+ * duplicate and NULL keys, a residual conjunct, the
+ * streamed side on either side of the join. Checked against a plain loop. */
+#define PROBE_ROWS 3000
+#define PROBE_SMALL 200
+static void test_join_streamed_probe(void) {
+    spk_schema *bs = NULL, *ss = NULL;
+    CHECK_OK(spk_schema_parse(NULL, "k INT, s STRING, x BIGINT", &bs));
+    CHECK_OK(spk_schema_parse(NULL, "k2 INT, label STRING", &ss));
+    static spk_value big[PROBE_ROWS * 3], small[PROBE_SMALL * 2];
+    static char text[PROBE_ROWS][40], labels[PROBE_SMALL][16];
+    for (int i = 0; i < PROBE_ROWS; i++) {
+        big[i * 3] = i % 97 == 0 ? spk_value_null() : spk_value_i32(i % 150);
+        snprintf(text[i], sizeof text[i], i % 4 ? "s%d" : "a string of some length %d", i);
+        big[i * 3 + 1] = spk_value_str(text[i]);
+        big[i * 3 + 2] = spk_value_i64(i);
+    }
+    for (int r = 0; r < PROBE_SMALL; r++) { /* keys 0..119, 0..79 twice; 120..149 match nothing */
+        small[r * 2] = r % 53 == 0 ? spk_value_null() : spk_value_i32(r % 120);
+        snprintf(labels[r], sizeof labels[r], "L%d", r);
+        small[r * 2 + 1] = spk_value_str(labels[r]);
+    }
+    /* the rows wanted, from probing rows `from` on */
+    sbuf want[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
+    for (int w = 0; w < 2; w++) {
+        sb_str(&want[w], "");
+        for (int i = w ? 10 : 0; i < PROBE_ROWS; i++) {
+            if (i % 97 == 0 || i % 3 == 1) continue;
+            for (int r = 0; r < PROBE_SMALL; r++) {
+                if (r % 53 == 0 || r % 120 != i % 150 || i <= (r % 120) * 10) continue;
+                char row[80], upper[40];
+                size_t n = strlen(text[i]);
+                for (size_t c = 0; c <= n; c++) upper[c] = (char)toupper((unsigned char)text[i][c]);
+                snprintf(row, sizeof row, "%s%s,%s,%d", want[w].len ? "|" : "", labels[r], upper, i);
+                sb_str(&want[w], row);
+            }
+        }
+    }
+    spk_df *b = K(spk_df_from_rows(S, bs, big, PROBE_ROWS)), *sm = K(spk_df_from_rows(S, ss, small, PROBE_SMALL));
+    spk_df *p = K(spk_df_where(K(spk_df_select_expr(b, 3, "k", "upper(s) AS us", "x")), "x % 3 <> 1 AND length(us) > 1"));
+    EXPECT_SET(spk_df_select(K(join_on(sm, p, "k2 = k AND x > k2 * 10", "inner")), 3, spk_col("label"), spk_col("us"), spk_col("x")),
+               want[0].p);
+    EXPECT_SET(spk_df_select(K(join_on(p, sm, "k = k2 AND x > k2 * 10", "inner")), 3, spk_col("label"), spk_col("us"), spk_col("x")),
+               want[0].p);
+    spk_df *rest = K(spk_df_offset(p, 7)); /* rows 0, 2, 3, 5, 6, 8, 9 skipped: batches with a selection */
+    EXPECT_SET(spk_df_select(K(join_on(sm, rest, "k2 = k AND x > k2 * 10", "inner")), 3, spk_col("label"), spk_col("us"), spk_col("x")),
+               want[1].p);
+    free(want[0].p);
+    free(want[1].p);
+    spk_schema_release(bs);
+    spk_schema_release(ss);
+}
+
 static void test_join_using(void) {
     spk_df *l = K(FIX(LEFT)), *r = K(FIX(RIGHT));
     const char *id[1] = {"id"};
@@ -824,6 +880,7 @@ int main(void) {
         RUN_DF(test_join_using);
         RUN_DF(test_join_pruned_plans);
         RUN_DF(test_join_streamed_sides);
+        RUN_DF(test_join_streamed_probe);
         RUN_DF(test_set_operations);
         RUN_DF(test_union_by_name);
         RUN_DF(test_drop_duplicates);
