@@ -17254,6 +17254,8 @@ typedef struct spk__agg_part {
     uint64_t *table;   /* open addressing: the hash's top 32 bits (a tag, so that most misses never
                         * touch the group) over group index + 1; 0 = empty (spk__agg_slot_of) */
     size_t table_cap;
+    uint32_t *direct;  /* a single integer key: group index + 1 by key value, 0 = not yet known (spk__agg_direct) */
+    size_t direct_cap;
     spk__arena strings;
 } spk__agg_part;
 
@@ -17367,6 +17369,7 @@ static void spk__agg_part_free(const spk__agg_exec *run, spk__agg_part *p) {
     if (p->keys) spk__free(a, p->keys, p->cap * nk * sizeof *p->keys);
     if (p->hashes) spk__free(a, p->hashes, p->cap * 2 * sizeof *p->hashes);
     if (p->table) spk__free(a, p->table, p->table_cap * sizeof *p->table);
+    if (p->direct) spk__free(a, p->direct, p->direct_cap * sizeof *p->direct);
     spk__arena_free(&p->strings);
     spk__free(a, p, sizeof *p);
 }
@@ -17594,6 +17597,40 @@ static inline uint32_t spk__agg_scan_packed(const spk__agg_part *p, size_t row_s
     return UINT32_MAX;
 }
 
+/* Direct lookup. A worker's part grouping by one integer key whose values
+ * in a batch are all non-NULL and below SPK__AGG_DIRECT_MAX finds their
+ * groups in an array indexed by the value (QG's l_partkey: 200k entries,
+ * 800 KB, in the core's cache) rather than in the hash table, whose
+ * entries are a cache miss each once it holds many groups; a row of a
+ * value not yet in the array is hashed and probed as usual (a batch that
+ * did not qualify may have added its group) and recorded. */
+#define SPK__AGG_DIRECT_MAX ((uint64_t)1 << 21)
+
+/* Whether the batch's packed keys (one key) qualify, growing the part's array to hold them. */
+static spk_status spk__agg_direct(spk__agg_part *p, const uint64_t *words, const uint32_t *sel, uint32_t n, bool *ok) {
+    uint64_t how = 0, max = 0;
+    SPK__FOR_ROWS(sel, n, {
+        how |= words[2 * (size_t)i + 1];
+        max = words[2 * (size_t)i] > max ? words[2 * (size_t)i] : max;
+    });
+    *ok = false;
+    if (how || max >= SPK__AGG_DIRECT_MAX) return SPK_OK;
+    if (max >= p->direct_cap) {
+        size_t cap = p->direct_cap ? p->direct_cap : 4096;
+        while (cap <= max) cap *= 2;
+        uint32_t *d = (uint32_t *)spk__calloc(&spk__default_allocator, cap * sizeof *d);
+        if (!d) return spk__nomem("an aggregation's key index", cap * sizeof *d);
+        if (p->direct) {
+            memcpy(d, p->direct, p->direct_cap * sizeof *d);
+            spk__free(&spk__default_allocator, p->direct, p->direct_cap * sizeof *d);
+        }
+        p->direct = d;
+        p->direct_cap = cap;
+    }
+    *ok = true;
+    return SPK_OK;
+}
+
 /* Adds a group with the given key values (strings copied); returns its index. */
 static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p, const spk_value *key, uint64_t hash,
                                      uint64_t origin, uint32_t *group) {
@@ -17754,10 +17791,12 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
     uint64_t *hashes = w->hashes;
     bool packed = run->nwords && spk__agg_pack_batch(run, w->words, keyvec, sel, n);
     bool few = packed && p->ngroups <= SPK__AGG_FEW; /* rows are matched against the groups' words, unhashed */
+    bool direct = false;
+    if (packed && !few && run->per_worker && run->nkeys == 1 && (st = spk__agg_direct(p, w->words, sel, n, &direct)) != SPK_OK) return st;
     if (run->nkeys == 0) SPK__FOR_ROWS(sel, n, hashes[i] = 0);
-    else if (packed && !few) spk__agg_hash_words(run, w->words, sel, n, hashes);
+    else if (packed && !few && !direct) spk__agg_hash_words(run, w->words, sel, n, hashes);
     else if (!packed) spk__hash_keys(keyvec, run->nkeys, sel, n, hashes);
-    if (packed && p->table_cap > 32768) { /* a table past the core's cache: start the batch's misses together */
+    if (packed && !few && !direct && p->table_cap > 32768) { /* a table past the core's cache: start the batch's misses together */
         size_t mask = p->table_cap - 1;
         SPK__FOR_ROWS(sel, n, SPK__PREFETCH(&p->table[hashes[i] & mask]));
         SPK__FOR_ROWS(sel, n, {
@@ -17766,9 +17805,31 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
         });
     }
     size_t nw = (size_t)run->nwords;
+    if (direct) { /* the groups' rows: start the batch's misses together */
+        SPK__FOR_ROWS(sel, n, {
+            uint32_t e = p->direct[w->words[2 * (size_t)i]];
+            if (e) SPK__PREFETCH(p->rows + (size_t)(e - 1) * run->row_size);
+        });
+    }
     for (uint32_t k = 0; k < n && st == SPK_OK; k++) {
         uint32_t i = sel ? sel[k] : k, group;
         const uint64_t *words = w->words + (size_t)i * nw;
+        if (direct) {
+            uint32_t *slot = &p->direct[words[0]];
+            if (*slot) {
+                w->groups_of_row[i] = *slot - 1;
+                continue;
+            }
+            spk__agg_hash_words(run, w->words, &i, 1, hashes);
+            if ((group = spk__agg_probe_packed(p, run->row_size, words, (int)nw, hashes[i])) == UINT32_MAX) {
+                spk_value key[1];
+                key[0] = spk__vec_get(keyvec[0], i);
+                if ((st = spk__agg_new_group(run, p, key, hashes[i], (uint64_t)w->morsel << 32 | w->fresh++, &group)) != SPK_OK) break;
+            }
+            *slot = group + 1;
+            w->groups_of_row[i] = group;
+            continue;
+        }
         if (few && p->ngroups > SPK__AGG_FEW) { /* no longer few: hash the rest of the batch */
             few = false;
             if (sel) spk__agg_hash_words(run, w->words, sel + k, n - k, hashes);
@@ -17896,7 +17957,10 @@ static spk_status spk__agg_merge_task(void *ctx, int worker, size_t partition) {
             uint64_t h = from->hashes[g];
             if (((h >> 40) & mask) != partition) continue; /* table slots use the low bits */
             const spk_value *key = from->keys + g * nk;
-            uint32_t t = spk__agg_find(into, run->nkeys, key, h);
+            const uint64_t *words = (const uint64_t *)(const void *)spk__agg_row(run, from, g);
+            uint32_t t = run->nwords && !(words[run->nkeys] & SPK__UNPACKABLE) /* packed: compare words */
+                             ? spk__agg_probe_packed(into, run->row_size, words, run->nwords, h)
+                             : spk__agg_find(into, run->nkeys, key, h);
             if (t == UINT32_MAX) st = spk__agg_new_group(run, into, key, h, from->origin[g], &t);
             else if (from->origin[g] < into->origin[t]) into->origin[t] = from->origin[g]; /* per-worker parts */
             for (int a = 0; a < run->naggs && st == SPK_OK; a++) {
@@ -20029,6 +20093,8 @@ static spk_status spk__join_probe_consume(spk__sink *self, spk__vec *const *cols
     for (int k = 0; k < j->nkeys; k++) j->keys[k].vals[p] = ps->cols[j->keys[k].expr[p]->col - offset];
     spk__join_hash_typed(j, p, 0, n);
     spk_status st = SPK_OK;
+    if (j->cap > 16384) /* a table past the core's cache: start the batch's misses together */
+        for (uint32_t q = 0; q < n; q++) SPK__PREFETCH(&j->heads[ps->hash[q] & (j->cap - 1)]);
     for (uint32_t q = 0; q < n && st == SPK_OK; q++) {
         if (ps->dead[q]) continue;
         uint64_t h = ps->hash[q];

@@ -993,6 +993,68 @@ static void test_group_few_to_many(void) {
     spk_schema_release(schema);
 }
 
+/* One integer key found through an array indexed by its value, batch by
+ * batch while every key of the batch is non-NULL and below 2^21: batches
+ * holding a NULL, a negative key or a larger one take the hash table, so
+ * groups are found both ways; keys past the array's first size grow it.
+ * INT and BIGINT keys; checked against a plain loop, groups in order of
+ * their first row. */
+#define DIRECT_ROWS 20000
+static int direct_key(int r) { /* INT32_MIN: NULL */
+    if (r % 1000 == 999) return INT32_MIN;
+    if (r % 777 == 5) return -5;
+    if (r % 1234 == 7) return 3000000;
+    return r < 10000 ? (r * 7919) % 3000 : (r * 7919) % 10000;
+}
+static int direct_slot(int key) { return key == INT32_MIN ? 10000 : key == -5 ? 10001 : key == 3000000 ? 10002 : key; }
+static void test_group_direct_keys(void) {
+    static int first[10003], order[10003];
+    static int64_t count[10003], sum[10003];
+    int ngroups = 0;
+    for (int g = 0; g < 10003; g++) first[g] = -1, count[g] = 0, sum[g] = 0;
+    for (int r = 0; r < DIRECT_ROWS; r++) {
+        int g = direct_slot(direct_key(r));
+        if (first[g] < 0) first[g] = r, order[ngroups++] = g;
+        count[g]++;
+        sum[g] += r;
+    }
+    for (int wide = 0; wide < 2; wide++) {
+        spk_schema *schema = NULL;
+        CHECK_OK(spk_schema_parse(NULL, wide ? "k BIGINT, v BIGINT" : "k INT, v BIGINT", &schema));
+        static spk_value rows[DIRECT_ROWS * 2];
+        for (int r = 0; r < DIRECT_ROWS; r++) {
+            int key = direct_key(r);
+            rows[r * 2] = key == INT32_MIN ? spk_value_null() : wide ? spk_value_i64(key) : spk_value_i32(key);
+            rows[r * 2 + 1] = spk_value_i64(r);
+        }
+        spk_df *d = spk_df_from_rows(S, schema, rows, DIRECT_ROWS);
+        spk_expr *keys[1] = {spk_col("k")};
+        spk_expr *aggs[2] = {count_star(), fn1("sum", "v")};
+        spk_df *g = spk_df_group_agg(d, keys, 1, aggs, 2);
+        spk_table *t = NULL;
+        CHECK_OK(spk_df_collect(g, &t));
+        CHECK(t && spk_table_nrows(t) == (size_t)ngroups);
+        for (int i = 0; t && i < ngroups && i < (int)spk_table_nrows(t); i++) {
+            int want = order[i], key = direct_key(first[want]);
+            spk_value k, c, v;
+            spk_table_get(t, (size_t)i, 0, &k);
+            spk_table_get(t, (size_t)i, 1, &c);
+            spk_table_get(t, (size_t)i, 2, &v);
+            int64_t got_key = k.is_null ? INT32_MIN : wide ? k.as.i64 : k.as.i32;
+            if (got_key != key || c.as.i64 != count[want] || v.as.i64 != sum[want]) {
+                failf(__FILE__, __LINE__, "group %d (%s): want k=%d count %lld sum %lld, got k=%lld count %lld sum %lld", i,
+                      wide ? "BIGINT" : "INT", key, (long long)count[want], (long long)sum[want], (long long)got_key,
+                      (long long)c.as.i64, (long long)v.as.i64);
+                break;
+            }
+        }
+        spk_table_free(t);
+        spk_df_release(g);
+        spk_df_release(d);
+        spk_schema_release(schema);
+    }
+}
+
 /* A DECIMAL sum whose running total leaves the 64-bit range and comes back
  * is exact whatever the order of its rows; one that ends outside is NULL. */
 static void test_decimal_sum_wraps(void) {
@@ -1825,6 +1887,7 @@ int main(void) {
         RUN_DF(test_group_by);
         RUN_DF(test_group_keys_typed);
         RUN_DF(test_group_few_to_many);
+        RUN_DF(test_group_direct_keys);
         RUN_DF(test_decimal_sum_wraps);
         RUN_DF(test_global_agg);
         RUN_DF(test_distinct_union);
