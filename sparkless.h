@@ -17805,13 +17805,19 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
         });
     }
     size_t nw = (size_t)run->nwords;
-    if (direct) { /* the groups' rows: start the batch's misses together */
+    uint32_t unseen = n; /* rows whose group the loop below finds */
+    if (direct) { /* each row's group, its row prefetched for the updates; a value not yet seen below */
+        const uint32_t *index = p->direct;
+        const uint64_t *key = w->words;
+        unseen = 0;
         SPK__FOR_ROWS(sel, n, {
-            uint32_t e = p->direct[w->words[2 * (size_t)i]];
-            if (e) SPK__PREFETCH(p->rows + (size_t)(e - 1) * run->row_size);
+            uint32_t e = index[key[2 * (size_t)i]];
+            w->groups_of_row[i] = e - 1;
+            unseen += e == 0;
+            SPK__PREFETCH(p->rows + (size_t)(e - 1) * run->row_size);
         });
     }
-    for (uint32_t k = 0; k < n && st == SPK_OK; k++) {
+    for (uint32_t k = 0; unseen && k < n && st == SPK_OK; k++) {
         uint32_t i = sel ? sel[k] : k, group;
         const uint64_t *words = w->words + (size_t)i * nw;
         if (direct) {
