@@ -3693,9 +3693,10 @@ static spk_status spk__join_probe_open(spk__feed *self, int worker, size_t morse
         ps->base.consume = spk__join_probe_consume;
         ps->local = *j;
         ps->local.workers = NULL;
-        ps->keys = (spk__jkey *)spk__alloc(a, (size_t)j->nkeys * sizeof *ps->keys);
-        ps->cols = ps->keys ? (spk__vec *)spk__calloc(a, (size_t)j->side[j->probe].ncols * sizeof *ps->cols + 1) : NULL;
-        if (!ps->cols) return spk__nomem("a join", (size_t)j->nkeys * sizeof *ps->keys);
+        size_t ksize = (size_t)j->nkeys * sizeof *ps->keys, csize = (size_t)j->side[j->probe].ncols * sizeof *ps->cols + 1;
+        ps->keys = (spk__jkey *)spk__alloc(a, ksize);
+        ps->cols = ps->keys ? (spk__vec *)spk__calloc(a, csize) : NULL;
+        if (!ps->cols) return spk__nomem("a join", ksize + csize);
         memcpy(ps->keys, j->keys, (size_t)j->nkeys * sizeof *ps->keys);
         ps->local.keys = ps->keys;
         ps->local.side[j->probe].cols = ps->cols;
