@@ -1373,12 +1373,12 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
             uint32_t e = index[key[2 * (size_t)i]];
             w->groups_of_row[i] = e - 1;
             unseen += e == 0;
-            SPK__PREFETCH(p->rows + (size_t)(e - 1) * run->row_size);
+            SPK__PREFETCH(p->rows + (size_t)(e ? e - 1 : 0) * run->row_size);
         });
     }
     for (uint32_t k = 0; unseen && k < n && st == SPK_OK; k++) {
         uint32_t i = sel ? sel[k] : k, group;
-        const uint64_t *words = w->words + (size_t)i * nw;
+        const uint64_t *words = packed ? w->words + (size_t)i * nw : NULL;
         if (direct) {
             uint32_t *slot = &p->direct[words[0]];
             if (*slot) {

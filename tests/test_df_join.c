@@ -521,7 +521,7 @@ static void test_join_streamed_probe(void) {
                 char row[80], upper[40];
                 size_t n = strlen(text[i]);
                 for (size_t c = 0; c <= n; c++) upper[c] = (char)toupper((unsigned char)text[i][c]);
-                snprintf(row, sizeof row, "%s%s,%s,%d", want[w].len ? "|" : "", labels[r], upper, i);
+                snprintf(row, sizeof row, "%s%.15s,%.39s,%d", want[w].len ? "|" : "", labels[r], upper, i);
                 sb_str(&want[w], row);
             }
         }
