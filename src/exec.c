@@ -655,25 +655,55 @@ static void spk__cast_sink_free(spk__cast_sink *s) {
     spk__arena_free(&s->strings);
 }
 
-/* Collects a stream into a table: each morsel's rows into a table of its
- * own, put together in morsel order at the end. */
-typedef struct spk__table_feed {
-    spk__feed base;
+/* A stream's output in pieces: each morsel's rows in a table of its own,
+ * put together in morsel order at the end (spk__pieces_finish). */
+typedef struct spk__pieces {
     spk_table *out;
     spk_table **parts; /* per morsel */
     size_t nparts;
+} spk__pieces;
+
+static spk_status spk__pieces_start(spk__pieces *p, size_t nmorsels) {
+    size_t size = (nmorsels ? nmorsels : 1) * sizeof *p->parts;
+    if (!(p->parts = (spk_table **)spk__calloc(&spk__default_allocator, size))) return spk__nomem("a query's output", size);
+    p->nparts = nmorsels;
+    return SPK_OK;
+}
+
+/* Morsel m's piece, empty, with the output's schema. */
+static spk_status spk__pieces_open(spk__pieces *p, size_t m, spk_table **piece) {
+    spk_status st = spk_table_new(p->out->alloc, spk_table_schema(p->out), &p->parts[m]);
+    *piece = p->parts[m];
+    return st;
+}
+
+/* Moves the pieces into the output, in order (if st is SPK_OK), and frees them. */
+static spk_status spk__pieces_finish(spk__pieces *p, spk_status st) {
+    for (size_t m = 0; p->parts && m < p->nparts; m++) {
+        if (!p->parts[m]) continue;
+        if (st == SPK_OK) st = spk__table_adopt(p->out, p->parts[m]);
+        spk_table_free(p->parts[m]);
+    }
+    if (p->parts) spk__free(&spk__default_allocator, p->parts, (p->nparts ? p->nparts : 1) * sizeof *p->parts);
+    p->parts = NULL;
+    return st;
+}
+
+/* Collects a stream into a table (in pieces). */
+typedef struct spk__table_feed {
+    spk__feed base;
+    spk__pieces pieces;
     spk__cast_sink *sinks; /* per worker */
     int nworkers;
 } spk__table_feed;
 
 static spk_status spk__table_feed_start(spk__feed *self, int nworkers, size_t nmorsels) {
     spk__table_feed *f = (spk__table_feed *)self;
-    f->nparts = nmorsels;
+    spk_status st = spk__pieces_start(&f->pieces, nmorsels);
+    if (st != SPK_OK) return st;
+    size_t ssize = (size_t)nworkers * sizeof *f->sinks;
+    if (!(f->sinks = (spk__cast_sink *)spk__calloc(&spk__default_allocator, ssize))) return spk__nomem("a query's output", ssize);
     f->nworkers = nworkers;
-    size_t psize = (nmorsels ? nmorsels : 1) * sizeof *f->parts, ssize = (size_t)nworkers * sizeof *f->sinks;
-    f->parts = (spk_table **)spk__calloc(&spk__default_allocator, psize);
-    f->sinks = f->parts ? (spk__cast_sink *)spk__calloc(&spk__default_allocator, ssize) : NULL;
-    if (!f->sinks) return spk__nomem("a query's output", psize + ssize);
     for (int w = 0; w < nworkers; w++) spk__cast_sink_init(&f->sinks[w], NULL);
     return SPK_OK;
 }
@@ -682,9 +712,8 @@ static spk_status spk__table_feed_open(spk__feed *self, int worker, size_t morse
     spk__table_feed *f = (spk__table_feed *)self;
     spk__cast_sink *s = &f->sinks[worker];
     spk_status st = SPK_OK;
-    if (!s->cast.block && (st = spk__vecset_init(&s->cast, spk_table_schema(f->out))) != SPK_OK) return st;
-    if ((st = spk_table_new(f->out->alloc, spk_table_schema(f->out), &f->parts[morsel])) != SPK_OK) return st;
-    s->out = f->parts[morsel];
+    if (!s->cast.block && (st = spk__vecset_init(&s->cast, spk_table_schema(f->pieces.out))) != SPK_OK) return st;
+    if ((st = spk__pieces_open(&f->pieces, morsel, &s->out)) != SPK_OK) return st;
     s->base.done = false;
     *sink = &s->base;
     return SPK_OK;
@@ -694,20 +723,14 @@ static void spk__table_feed_init(spk__table_feed *f, spk_table *out) {
     memset(f, 0, sizeof *f);
     f->base.start = spk__table_feed_start;
     f->base.open = spk__table_feed_open;
-    f->out = out;
+    f->pieces.out = out;
 }
 
 /* Moves the pieces into the output, in order (if `ok`), and frees them. */
 static spk_status spk__table_feed_finish(spk__table_feed *f, spk_status st) {
-    for (size_t m = 0; f->parts && m < f->nparts; m++) {
-        if (!f->parts[m]) continue;
-        if (st == SPK_OK) st = spk__table_adopt(f->out, f->parts[m]);
-        spk_table_free(f->parts[m]);
-    }
-    if (f->parts) spk__free(&spk__default_allocator, f->parts, (f->nparts ? f->nparts : 1) * sizeof *f->parts);
+    st = spk__pieces_finish(&f->pieces, st);
     for (int w = 0; f->sinks && w < f->nworkers; w++) spk__cast_sink_free(&f->sinks[w]);
     if (f->sinks) spk__free(&spk__default_allocator, f->sinks, (size_t)f->nworkers * sizeof *f->sinks);
-    f->parts = NULL;
     f->sinks = NULL;
     return st;
 }
@@ -3638,8 +3661,7 @@ typedef struct spk__join_probe_sink {
 typedef struct spk__join_probe_feed {
     spk__feed base;
     spk__join_run *j;
-    spk_table **parts; /* per morsel */
-    size_t nparts;
+    spk__pieces pieces; /* into j->out */
     spk__join_probe_sink *sinks; /* per worker */
     int nworkers;
 } spk__join_probe_feed;
@@ -3673,11 +3695,10 @@ static spk_status spk__join_probe_consume(spk__sink *self, spk__vec *const *cols
 
 static spk_status spk__join_probe_start(spk__feed *self, int nworkers, size_t nmorsels) {
     spk__join_probe_feed *f = (spk__join_probe_feed *)self;
-    size_t psize = (nmorsels ? nmorsels : 1) * sizeof *f->parts, ssize = (size_t)nworkers * sizeof *f->sinks;
-    f->parts = (spk_table **)spk__calloc(&spk__default_allocator, psize);
-    f->sinks = f->parts ? (spk__join_probe_sink *)spk__calloc(&spk__default_allocator, ssize) : NULL;
-    if (!f->sinks) return spk__nomem("a join's output", psize + ssize);
-    f->nparts = nmorsels;
+    spk_status st = spk__pieces_start(&f->pieces, nmorsels);
+    if (st != SPK_OK) return st;
+    size_t ssize = (size_t)nworkers * sizeof *f->sinks;
+    if (!(f->sinks = (spk__join_probe_sink *)spk__calloc(&spk__default_allocator, ssize))) return spk__nomem("a join's output", ssize);
     f->nworkers = nworkers;
     return SPK_OK;
 }
@@ -3706,8 +3727,7 @@ static spk_status spk__join_probe_open(spk__feed *self, int worker, size_t morse
         if ((st = spk__join_worker_init(&ps->local, &ps->w)) != SPK_OK) return st;
         ps->w.check = true;
     }
-    if ((st = spk_table_new(j->out->alloc, spk_table_schema(j->out), &f->parts[morsel])) != SPK_OK) return st;
-    ps->w.out = f->parts[morsel];
+    if ((st = spk__pieces_open(&f->pieces, morsel, &ps->w.out)) != SPK_OK) return st;
     *sink = &ps->base;
     return SPK_OK;
 }
@@ -3723,8 +3743,6 @@ static void spk__join_probe_feed_free(spk__join_probe_feed *f) {
         if (ps->keys) spk__free(a, ps->keys, (size_t)f->j->nkeys * sizeof *ps->keys);
     }
     if (f->sinks) spk__free(a, f->sinks, (size_t)f->nworkers * sizeof *f->sinks);
-    for (size_t i = 0; f->parts && i < f->nparts; i++) spk_table_free(f->parts[i]);
-    if (f->parts) spk__free(a, f->parts, (f->nparts ? f->nparts : 1) * sizeof *f->parts);
 }
 
 /* The most rows a chain of filters and projections over a table can give (its table's), or SIZE_MAX. */
@@ -3756,9 +3774,8 @@ static spk_status spk__join_stream_probe(spk__join_run *j, int p, const spk_df *
     f.base.start = spk__join_probe_start;
     f.base.open = spk__join_probe_open;
     f.j = j;
-    st = spk__stream(in, &f.base);
-    for (size_t i = 0; st == SPK_OK && i < f.nparts; i++)
-        if (f.parts[i]) st = spk__table_adopt(j->out, f.parts[i]);
+    f.pieces.out = j->out;
+    st = spk__pieces_finish(&f.pieces, spk__stream(in, &f.base));
     spk__join_probe_feed_free(&f);
     return st;
 }
