@@ -746,11 +746,11 @@ SPKDEF void spk_schema_print(const spk_schema *s, FILE *f);
 SPKDEF size_t spk_schema_ddl(const spk_schema *s, char *buf, size_t cap);
 
 /* ---- src/rowstore.h ---- */
-/* rowstore: in-memory tables of fixed-width row slots in chunks. */
+/* rowstore: in-memory tables of rows in chunks, each chunk column by column. */
 
 /* A table: a schema and a sequence of chunks of at most SPK_CHUNK_ROWS rows.
- * A row slot holds a null bitmap and each field at a fixed offset; strings
- * live in the chunk's heap. One writer at a time; readers may run alongside
+ * A chunk holds its rows' null bitmaps, then each column's fixed-width
+ * fields, column after column; strings live in the chunk's heap. One writer at a time; readers may run alongside
  * each other but not alongside a writer (versions come with the catalog). */
 typedef struct spk_table spk_table;
 
@@ -768,7 +768,7 @@ SPKDEF void spk_table_free(spk_table *t); /* NULL is fine */
 SPKDEF spk_schema *spk_table_schema(const spk_table *t);
 SPKDEF size_t spk_table_nrows(const spk_table *t);
 SPKDEF size_t spk_table_nchunks(const spk_table *t);
-/* Bytes the table holds from its allocator right now (slots, heaps, bookkeeping). */
+/* Bytes the table holds from its allocator right now (rows, heaps, bookkeeping). */
 SPKDEF size_t spk_table_memory(const spk_table *t);
 
 /* Appends one row of `n` values (n must equal the column count). A value's
@@ -4131,16 +4131,25 @@ SPKDEF spk_status spk_schema_parse(const spk_allocator *alloc, const char *ddl, 
 }
 
 /* ---- src/rowstore.c ---- */
-/* rowstore: chunks of fixed-width row slots.
+/* rowstore: chunks of rows, stored column by column inside each chunk.
  *
- * Slot layout, for a schema's columns in order, with no padding (fields are
+ * A row's slot, for a schema's columns in order, with no padding (fields are
  * read with memcpy, so alignment does not matter):
  *   [null bitmap: ceil(ncols/8) bytes, bit set = NULL][field 0][field 1]...
  * Field widths: BOOLEAN 1, INT32/DATE 4, INT64/DOUBLE/DECIMAL/TIMESTAMP 8,
  * STRING 4, void 0. A STRING field holds the end offset of its bytes in the
  * chunk's heap; the bytes start where the previous string of the chunk, in
  * row-major order, ended. That makes a string cost 4 bytes of slot plus its
- * bytes, and keeps a chunk's strings in scan order. */
+ * bytes, and keeps a chunk's strings in scan order.
+ *
+ * A chunk does not keep slots whole (PAX): it keeps every row's null bitmap,
+ * then every row's field 0, then every row's field 1, and so on. A column's
+ * part starts at cap_rows * offset, where offset is its place in a slot, so
+ * a chunk takes cap_rows slots' bytes either way, and a scan reads only the
+ * bytes of the columns it uses (a filter on one 4-byte column of a 99-byte
+ * row reads 4 bytes a row, not the whole row). Slots still exist at the
+ * edges: the file format and the CSV reader's staged row are row-major, and
+ * spk__chunk_put_slots / spk__chunk_get_slots convert. */
 
 typedef struct spk__chunk {
     atomic_int refs;  /* tables holding it; a chunk held by more than one is never written */
@@ -4149,7 +4158,23 @@ typedef struct spk__chunk {
     uint32_t heap_len, heap_cap;
     unsigned char *rows; /* cap_rows * width bytes */
     char *heap;
+    /* Bit col: column col (< SPK__NULLS_KNOWN) may hold a NULL in this chunk.
+     * Set by every write of a NULL, never cleared, so a clear bit lets a
+     * scan skip reading the column's null bits. */
+    uint64_t maybe_null[2];
 } spk__chunk;
+
+#define SPK__NULLS_KNOWN 128
+
+/* Whether column col of chunk c may hold a NULL (see spk__chunk.maybe_null). */
+static inline bool spk__chunk_maybe_null(const spk__chunk *c, int col) {
+    return col >= SPK__NULLS_KNOWN || ((c->maybe_null[col >> 6] >> (col & 63)) & 1);
+}
+
+/* Notes the NULLs of one row's null bitmap (nb bytes) in c->maybe_null. */
+static inline void spk__chunk_note_nulls(spk__chunk *c, const unsigned char *bitmap, size_t nb) {
+    for (size_t b = 0; b < nb && b < SPK__NULLS_KNOWN / 8; b++) c->maybe_null[b >> 3] |= (uint64_t)bitmap[b] << (8 * (b & 7));
+}
 
 struct spk_table {
     atomic_int refs;     /* spk_table_retain; a table with more than one reference is read-only */
@@ -4157,7 +4182,9 @@ struct spk_table {
     spk_schema *schema;
     int ncols;
     uint32_t width;      /* bytes per slot */
-    uint32_t *offset;    /* per column: byte offset in the slot */
+    uint32_t *offset;    /* per column: byte offset in the slot (in a chunk: its part starts at cap_rows * offset) */
+    uint32_t *size;      /* per column: bytes of its field (spk__field_width) */
+    uint32_t null_bytes; /* bytes of a row's null bitmap */
     int *prev_string;    /* per column: the previous STRING column, or -1 */
     int last_string;     /* the last STRING column, or -1 */
     spk__chunk **chunks;
@@ -4232,19 +4259,22 @@ SPKDEF spk_status spk_table_new(const spk_allocator *alloc, spk_schema *schema, 
     t->bytes = sizeof *t;
     t->ncols = spk_schema_ncols(schema);
     size_t n = (size_t)t->ncols;
-    t->offset = (uint32_t *)spk__table_alloc(t, n * sizeof *t->offset);
+    t->offset = (uint32_t *)spk__table_alloc(t, 2 * n * sizeof *t->offset);
     t->prev_string = t->offset ? (int *)spk__table_alloc(t, n * sizeof *t->prev_string) : NULL;
     if (!t->offset || !t->prev_string) {
-        spk__table_free_block(t, t->offset, n * sizeof *t->offset);
+        spk__table_free_block(t, t->offset, 2 * n * sizeof *t->offset);
         spk__free(alloc, t, sizeof *t);
-        return spk__nomem("a table layout", n * (sizeof *t->offset + sizeof *t->prev_string));
+        return spk__nomem("a table layout", n * (2 * sizeof *t->offset + sizeof *t->prev_string));
     }
+    t->size = t->offset + n;
     uint32_t at = (uint32_t)((n + 7) / 8);
+    t->null_bytes = at;
     t->last_string = -1;
     for (int i = 0; i < t->ncols; i++) {
         spk_type_id id = (spk_type_id)spk_schema_field(schema, i)->type.id;
         t->offset[i] = at;
-        at += spk__field_width(id);
+        t->size[i] = spk__field_width(id);
+        at += t->size[i];
         t->prev_string[i] = t->last_string;
         if (id == SPK_TYPE_STRING) t->last_string = i;
     }
@@ -4268,7 +4298,7 @@ SPKDEF void spk_table_free(spk_table *t) {
     if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) > 1) return;
     for (size_t i = 0; i < t->nchunks; i++) spk__chunk_free(t, t->chunks[i]);
     spk__table_free_block(t, t->chunks, t->cap_chunks * sizeof *t->chunks);
-    spk__table_free_block(t, t->offset, (size_t)t->ncols * sizeof *t->offset);
+    spk__table_free_block(t, t->offset, 2 * (size_t)t->ncols * sizeof *t->offset);
     spk__table_free_block(t, t->prev_string, (size_t)t->ncols * sizeof *t->prev_string);
     spk_schema_release(t->schema);
     spk__free(t->alloc, t, sizeof *t);
@@ -4291,22 +4321,84 @@ static bool spk__slot_is_null(const unsigned char *slot, int col) {
     return (slot[col >> 3] >> (col & 7)) & 1;
 }
 
+/* Row `index`'s field of column `col` in chunk c; column col's fields lie
+ * t->size[col] bytes apart. */
+static inline unsigned char *spk__field_at(const spk_table *t, const spk__chunk *c, size_t index, int col) {
+    return c->rows + (size_t)c->cap_rows * t->offset[col] + index * t->size[col];
+}
+
+/* Row `index`'s null bitmap in chunk c (spk__slot_is_null reads it); bitmaps lie t->null_bytes apart. */
+static inline unsigned char *spk__nulls_at(const spk_table *t, const spk__chunk *c, size_t index) {
+    return c->rows + index * t->null_bytes;
+}
+
+/* Copies one field (or a null bitmap of up to 8 bytes): fixed sizes inline
+ * rather than a call per field, as the CSV reader puts every row's slot. */
+static inline void spk__copy_small(unsigned char *to, const unsigned char *from, size_t size) {
+    switch (size) {
+    case 8: memcpy(to, from, 8); break;
+    case 4: memcpy(to, from, 4); break;
+    case 1: *to = *from; break;
+    default: memcpy(to, from, size); break;
+    }
+}
+
+/* Writes n row-major slots as rows [index, index + n) of chunk c. */
+static void spk__chunk_put_slots(const spk_table *t, spk__chunk *c, size_t index, const unsigned char *slots, size_t n) {
+    size_t w = t->width, nb = t->null_bytes;
+    unsigned char *nulls = spk__nulls_at(t, c, index);
+    for (size_t r = 0; r < n; r++) {
+        spk__copy_small(nulls + r * nb, slots + r * w, nb);
+        spk__chunk_note_nulls(c, slots + r * w, nb);
+    }
+    for (int col = 0; col < t->ncols; col++) {
+        size_t size = t->size[col];
+        unsigned char *to = spk__field_at(t, c, index, col);
+        const unsigned char *from = slots + t->offset[col];
+        for (size_t r = 0; r < n; r++) spk__copy_small(to + r * size, from + r * w, size);
+    }
+}
+
+/* Reads rows [index, index + n) of chunk c as n row-major slots. */
+static void spk__chunk_get_slots(const spk_table *t, const spk__chunk *c, size_t index, size_t n, unsigned char *slots) {
+    size_t w = t->width, nb = t->null_bytes;
+    const unsigned char *nulls = spk__nulls_at(t, c, index);
+    for (size_t r = 0; r < n; r++) spk__copy_small(slots + r * w, nulls + r * nb, nb);
+    for (int col = 0; col < t->ncols; col++) {
+        size_t size = t->size[col];
+        const unsigned char *from = spk__field_at(t, c, index, col);
+        unsigned char *to = slots + t->offset[col];
+        for (size_t r = 0; r < n; r++) spk__copy_small(to + r * w, from + r * size, size);
+    }
+}
+
+/* Moves chunk c's columns to where a capacity of `cap` rows puts them (the
+ * buffer holds at least the larger of both). Growing, the last column moves
+ * first, shrinking the first, so that no column lands on one not yet moved. */
+static void spk__chunk_move_columns(const spk_table *t, spk__chunk *c, uint32_t cap) {
+    size_t from = c->cap_rows, to = cap, n = c->nrows;
+    if (from == to || !c->rows) return;
+    for (int k = 0; k < t->ncols; k++) {
+        int col = to > from ? t->ncols - 1 - k : k;
+        size_t off = t->offset[col], size = t->size[col];
+        if (size && n) memmove(c->rows + to * off, c->rows + from * off, n * size);
+    }
+}
+
 /* Where the string of `col` in row `index` starts: the end of the string
  * before it in row-major order. */
 static uint32_t spk__string_start(const spk_table *t, const spk__chunk *c, size_t index, int col) {
-    const unsigned char *slot = c->rows + index * t->width;
-    if (t->prev_string[col] >= 0) return spk__load_u32(slot + t->offset[t->prev_string[col]]);
+    if (t->prev_string[col] >= 0) return spk__load_u32(spk__field_at(t, c, index, t->prev_string[col]));
     if (index == 0) return 0;
-    return spk__load_u32(slot - t->width + t->offset[t->last_string]);
+    return spk__load_u32(spk__field_at(t, c, index - 1, t->last_string));
 }
 
 static void spk__read_cell(const spk_table *t, const spk__chunk *c, size_t index, int col, spk_value *out) {
-    const unsigned char *slot = c->rows + index * t->width;
     spk_type type = spk_schema_field(t->schema, col)->type;
     *out = spk_value_null_of(type);
-    if (spk__slot_is_null(slot, col)) return;
+    if (spk__slot_is_null(spk__nulls_at(t, c, index), col)) return;
     out->is_null = false;
-    const unsigned char *p = slot + t->offset[col];
+    const unsigned char *p = spk__field_at(t, c, index, col);
     switch ((spk_type_id)type.id) {
     case SPK_TYPE_BOOLEAN: out->as.b = *p != 0; break;
     case SPK_TYPE_INT32:
@@ -4428,10 +4520,15 @@ static spk_status spk__coerce_cell(const spk_field *f, const spk_value *v, spk_v
 static void spk__chunk_seal(spk_table *t, spk__chunk *c) {
     if (spk__chunk_shared(c)) return;
     if (c->nrows && c->nrows < c->cap_rows) {
-        void *p = spk__table_realloc(t, c->rows, (size_t)c->cap_rows * t->width, (size_t)c->nrows * t->width);
+        uint32_t cap = c->cap_rows;
+        spk__chunk_move_columns(t, c, c->nrows);
+        c->cap_rows = c->nrows;
+        void *p = spk__table_realloc(t, c->rows, (size_t)cap * t->width, (size_t)c->nrows * t->width);
         if (p) {
             c->rows = (unsigned char *)p;
-            c->cap_rows = c->nrows;
+        } else { /* the columns go back where the buffer's size puts them */
+            spk__chunk_move_columns(t, c, cap);
+            c->cap_rows = cap;
         }
     }
     if (c->heap && c->heap_len < c->heap_cap) {
@@ -4455,6 +4552,7 @@ static spk_status spk__chunk_reserve(spk_table *t, spk__chunk *c, uint32_t rows,
         void *p = spk__table_realloc(t, c->rows, (size_t)c->cap_rows * t->width, (size_t)cap * t->width);
         if (!p) return spk__nomem("table rows", (size_t)cap * t->width);
         c->rows = (unsigned char *)p;
+        spk__chunk_move_columns(t, c, cap);
         c->cap_rows = cap;
     }
     if (string_bytes > (size_t)(c->heap_cap - c->heap_len)) {
@@ -4522,13 +4620,14 @@ static spk_status spk__append_one(spk_table *t, const spk_value *values) {
     spk__chunk *c = NULL;
     if (st == SPK_OK) st = spk__reserve_row(t, string_bytes, &c);
     if (st == SPK_OK) {
-        unsigned char *slot = c->rows + (size_t)c->nrows * t->width;
+        unsigned char *nulls = spk__nulls_at(t, c, c->nrows);
         uint32_t heap_at = c->heap_len;
-        memset(slot, 0, t->width);
+        memset(nulls, 0, t->null_bytes);
         for (int i = 0; i < t->ncols; i++) {
-            unsigned char *p = slot + t->offset[i];
+            unsigned char *p = spk__field_at(t, c, c->nrows, i);
             const spk_value *v = &cells[i];
-            if (v->is_null) slot[i >> 3] |= (unsigned char)(1u << (i & 7));
+            if (v->is_null) nulls[i >> 3] |= (unsigned char)(1u << (i & 7));
+            if (v->is_null && i < SPK__NULLS_KNOWN) c->maybe_null[i >> 6] |= (uint64_t)1 << (i & 63);
             switch ((spk_type_id)v->type.id) {
             case SPK_TYPE_BOOLEAN: *p = v->is_null ? 0 : v->as.b; break;
             case SPK_TYPE_INT32:
@@ -8089,8 +8188,8 @@ static bool spk__decimal_mod(int64_t a, int sa, int64_t b, int sb, int scale, in
 }
 
 /* ---------------------------------------------------------------- vectors into tables
- * The bulk path from evaluation back to the row store: rows are written
- * straight into chunk slots, a chunk's worth of room reserved at a time. */
+ * The bulk path from evaluation back to the row store: values are written
+ * straight into a chunk's columns, a chunk's worth of room reserved at a time. */
 
 /* Room for `rows` more rows holding `string_bytes` in the tail chunk, which
  * may be a fresh one; *fit is how many rows the tail can take now (>= 1). */
@@ -8132,14 +8231,13 @@ static spk_status spk__table_append_vecs(spk_table *t, spk__vec *const *cols, co
             return st;
         }
         /* Column at a time: one type switch per column, then a tight loop. */
-        unsigned char *base = c->rows + (size_t)c->nrows * t->width;
-        size_t w = t->width;
-        for (uint32_t k = 0; k < fit; k++)
-            for (int b = 0; b < (t->ncols + 7) / 8; b++) base[(size_t)k * w + b] = 0;
+        unsigned char *nulls = spk__nulls_at(t, c, c->nrows);
+        size_t nb = t->null_bytes;
+        memset(nulls, 0, (size_t)fit * nb);
         uint32_t heap_at = c->heap_len;
         for (int col = 0; col < t->ncols; col++) {
             const spk__vec *v = cols[col];
-            unsigned char *p = base + t->offset[col], bit = (unsigned char)(1u << (col & 7));
+            unsigned char *p = spk__field_at(t, c, c->nrows, col), bit = (unsigned char)(1u << (col & 7));
             int byte = col >> 3;
             bool nullable = spk_schema_field(t->schema, col)->nullable;
             for (uint32_t k = 0; k < fit; k++) {
@@ -8150,26 +8248,29 @@ static spk_status spk__table_append_vecs(spk_table *t, spk__vec *const *cols, co
                         return spk__fail(SPK_ERR_NULL, "column %d (`%s`): NULL in non-nullable column", col + 1,
                                          spk_schema_field(t->schema, col)->name);
                     }
-                    base[(size_t)k * w + byte] |= bit;
+                    nulls[(size_t)k * nb + byte] |= bit;
+                    if (col < SPK__NULLS_KNOWN) c->maybe_null[col >> 6] |= (uint64_t)1 << (col & 63);
                 }
             }
             switch ((spk_type_id)v->type.id) {
             case SPK_TYPE_BOOLEAN:
                 for (uint32_t k = 0; k < fit; k++) {
                     uint32_t i = sel ? sel[done + k] : done + k;
-                    p[(size_t)k * w] = v->nulls[i] ? 0 : v->v.b[i];
+                    p[k] = v->nulls[i] ? 0 : v->v.b[i];
                 }
                 break;
             case SPK_TYPE_INT32:
             case SPK_TYPE_DATE:
-                for (uint32_t k = 0; k < fit; k++) memcpy(p + (size_t)k * w, &v->v.i32[sel ? sel[done + k] : done + k], 4);
+                if (!sel) memcpy(p, &v->v.i32[done], (size_t)fit * 4);
+                else for (uint32_t k = 0; k < fit; k++) memcpy(p + (size_t)k * 4, &v->v.i32[sel[done + k]], 4);
                 break;
             case SPK_TYPE_STRING:
                 break; /* below, in row order, so the heap stays row-major */
             case SPK_TYPE_NULL:
             case SPK_TYPE_COUNT: break;
             default:
-                for (uint32_t k = 0; k < fit; k++) memcpy(p + (size_t)k * w, &v->v.i64[sel ? sel[done + k] : done + k], 8);
+                if (!sel) memcpy(p, &v->v.i64[done], (size_t)fit * 8);
+                else for (uint32_t k = 0; k < fit; k++) memcpy(p + (size_t)k * 8, &v->v.i64[sel[done + k]], 8);
                 break;
             }
         }
@@ -8183,7 +8284,7 @@ static spk_status spk__table_append_vecs(spk_table *t, spk__vec *const *cols, co
                         memcpy(c->heap + heap_at, v->v.str[i].ptr, v->v.str[i].len);
                         heap_at += (uint32_t)v->v.str[i].len;
                     }
-                    memcpy(base + (size_t)k * w + t->offset[col], &heap_at, 4);
+                    memcpy(spk__field_at(t, c, c->nrows + k, col), &heap_at, 4);
                 }
             }
         }
@@ -8196,8 +8297,9 @@ static spk_status spk__table_append_vecs(spk_table *t, spk__vec *const *cols, co
 }
 
 /* Appends copies of rows [start + sel[k]] of chunk `c` of table `in` to `t`
- * (same layout: equal schemas). Fixed fields move as whole slots; strings
- * are copied and their end offsets rewritten. All or nothing. */
+ * (same layout: equal schemas). Fields move column by column, runs of
+ * consecutive rows at once; strings are copied and their end offsets
+ * rewritten. All or nothing. */
 static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, const spk__chunk *c, uint32_t start,
                                           const uint32_t *sel, uint32_t n) {
     spk__table_mark mark = spk__table_mark_get(t);
@@ -8210,9 +8312,8 @@ static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, con
         if (st == SPK_OK && t->last_string >= 0) {
             for (uint32_t k = done; k < done + fit; k++) {
                 uint32_t row = start + (sel ? sel[k] : k);
-                const unsigned char *slot = c->rows + (size_t)row * in->width;
-                uint32_t first = row ? spk__load_u32(slot - in->width + in->offset[in->last_string]) : 0;
-                bytes += spk__load_u32(slot + in->offset[in->last_string]) - first;
+                uint32_t first = row ? spk__load_u32(spk__field_at(in, c, row - 1, in->last_string)) : 0;
+                bytes += spk__load_u32(spk__field_at(in, c, row, in->last_string)) - first;
             }
             if (bytes) st = spk__reserve_rows(t, fit, bytes, &dst, &fit);
         }
@@ -8220,39 +8321,36 @@ static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, con
             spk__table_rollback(t, mark);
             return st;
         }
-        if (t->last_string < 0) { /* fixed-width rows: copy runs of consecutive rows at once */
-            uint32_t k = done;
-            while (k < done + fit) {
+        dst->maybe_null[0] |= c->maybe_null[0];
+        dst->maybe_null[1] |= c->maybe_null[1];
+        /* Fields column by column, runs of consecutive rows at once; then strings in row order. */
+        for (int col = -1; col < t->ncols; col++) {
+            size_t size = col < 0 ? t->null_bytes : t->size[col];
+            uint32_t k = done, at = dst->nrows;
+            while (size && k < done + fit) {
                 uint32_t row = start + (sel ? sel[k] : k), run = 1;
                 while (k + run < done + fit && start + (sel ? sel[k + run] : k + run) == row + run) run++;
-                memcpy(dst->rows + (size_t)dst->nrows * t->width, c->rows + (size_t)row * in->width, (size_t)run * t->width);
-                dst->nrows += run;
-                t->nrows += run;
+                if (col < 0) memcpy(spk__nulls_at(t, dst, at), spk__nulls_at(in, c, row), (size_t)run * size);
+                else memcpy(spk__field_at(t, dst, at, col), spk__field_at(in, c, row, col), (size_t)run * size);
+                at += run;
                 k += run;
             }
-            done += fit;
-            continue;
         }
         uint32_t heap_at = dst->heap_len;
-        for (uint32_t k = done; k < done + fit; k++) {
-            uint32_t row = start + (sel ? sel[k] : k);
-            const unsigned char *src = c->rows + (size_t)row * in->width;
-            unsigned char *slot = dst->rows + (size_t)dst->nrows * t->width;
-            memcpy(slot, src, t->width);
-            if (t->last_string >= 0) {
-                uint32_t from = row ? spk__load_u32(src - in->width + in->offset[in->last_string]) : 0;
-                uint32_t to = spk__load_u32(src + in->offset[in->last_string]);
-                if (to > from) memcpy(dst->heap + heap_at, c->heap + from, to - from);
-                for (int col = 0; col < t->ncols; col++) { /* ends shift by the same amount */
-                    if (spk_schema_field(t->schema, col)->type.id != SPK_TYPE_STRING) continue;
-                    uint32_t end = spk__load_u32(src + in->offset[col]) - from + heap_at;
-                    memcpy(slot + t->offset[col], &end, 4);
-                }
-                heap_at += to - from;
+        for (uint32_t k = done; t->last_string >= 0 && k < done + fit; k++) {
+            uint32_t row = start + (sel ? sel[k] : k), at = dst->nrows + (k - done);
+            uint32_t from = row ? spk__load_u32(spk__field_at(in, c, row - 1, in->last_string)) : 0;
+            uint32_t to = spk__load_u32(spk__field_at(in, c, row, in->last_string));
+            if (to > from) memcpy(dst->heap + heap_at, c->heap + from, to - from);
+            for (int col = 0; col < t->ncols; col++) { /* ends shift by the same amount */
+                if (spk_schema_field(t->schema, col)->type.id != SPK_TYPE_STRING) continue;
+                uint32_t end = spk__load_u32(spk__field_at(in, c, row, col)) - from + heap_at;
+                memcpy(spk__field_at(t, dst, at, col), &end, 4);
             }
-            dst->nrows++;
-            t->nrows++;
+            heap_at += to - from;
         }
+        dst->nrows += fit;
+        t->nrows += fit;
         dst->heap_len = heap_at;
         done += fit;
     }
@@ -10944,7 +11042,13 @@ static spk_status spk__count_update(const spk__bnode *node, char *states, size_t
                                     const uint32_t *sel, uint32_t n) {
     (void)node;
     const uint8_t *nulls = arg->nulls;
-    SPK__FOR_ROWS(sel, n, *(int64_t *)(void *)SPK__STATE(states, stride, groups, i) += !nulls[i]);
+    if (groups) {
+        SPK__FOR_ROWS(sel, n, *(int64_t *)(void *)(states + (size_t)groups[i] * stride) += !nulls[i]);
+    } else { /* one group: counted here, added once */
+        int64_t count = 0;
+        SPK__FOR_ROWS(sel, n, count += !nulls[i]);
+        *(int64_t *)(void *)states += count;
+    }
     return SPK_OK;
 }
 static spk_status spk__count_merge(const spk__bnode *node, void *into, const void *from) {
@@ -11088,11 +11192,11 @@ typedef struct spk__sum_state {
 
 /* s += x on a DECIMAL sum: wrapping, counting the wraps. The add wrapped
  * when both operands have one sign and the result the other; it wrapped
- * upwards when x is positive. Branch-free: this runs once per row. */
+ * upwards when x is positive. A wrap takes 2^63 of additions, so the
+ * branch is as good as never taken, and cheaper than computing it always. */
 static inline void spk__sum_add_decimal(spk__sum_state *s, int64_t x) {
     uint64_t a = (uint64_t)s->i, b = (uint64_t)x, r = a + b;
-    int64_t wrapped = (int64_t)(((a ^ r) & (b ^ r)) >> 63), down = (int64_t)(b >> 63);
-    s->carry += wrapped - 2 * (wrapped & down);
+    if ((int64_t)((a ^ r) & (b ^ r)) < 0) s->carry += x < 0 ? -1 : 1;
     s->i = (int64_t)r;
 }
 
@@ -11124,13 +11228,22 @@ static spk_status spk__sum_update(const spk__bnode *node, char *states, size_t s
         });
         break;
     }
-    case SPK_TYPE_DECIMAL: {
+    case SPK_TYPE_DECIMAL: { /* the most common sum (TPC-H's prices): groups known, or one state in locals */
         const int64_t *x = arg->v.i64;
-        SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
-            spk__sum_state *s = (spk__sum_state *)(void *)SPK__STATE(states, stride, groups, i);
-            spk__sum_add_decimal(s, x[i]);
-            s->count++;
-        });
+        if (groups) {
+            SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+                spk__sum_state *s = (spk__sum_state *)(void *)(states + (size_t)groups[i] * stride);
+                spk__sum_add_decimal(s, x[i]);
+                s->count++;
+            });
+        } else {
+            spk__sum_state *s = (spk__sum_state *)(void *)states, acc = *s;
+            SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+                spk__sum_add_decimal(&acc, x[i]);
+                acc.count++;
+            });
+            *s = acc;
+        }
         break;
     }
     default: { /* INT64 */
@@ -13018,47 +13131,46 @@ static spk_status spk__fold(spk__bnode **slot) {
  * of the batch of chunk c that starts at `start` into v: each row to its
  * own position, or with `dense` packed to positions 0..n-1 (what a
  * filter's survivors become, so that the operators above run without a
- * selection). One strided pass reads the null bit and the value together. */
+ * selection). The chunk keeps the column's values together (rowstore.c),
+ * so a load reads them and the rows' null bitmaps, and nothing else. */
 static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32_t start, const uint32_t *sel, uint32_t n,
                                  bool dense, int col, spk__vec *v) {
-    uint32_t off = t->offset[col], w = t->width;
-    const unsigned char *rows = c->rows + (size_t)start * w;
+    const unsigned char *vals = spk__field_at(t, c, start, col), *nulls = spk__nulls_at(t, c, start) + (col >> 3);
+    size_t nb = t->null_bytes;
     uint8_t bit = (uint8_t)(1u << (col & 7));
-    int byte = col >> 3;
     switch ((spk_type_id)v->type.id) {
     case SPK_TYPE_BOOLEAN:
         SPK__FOR_LOAD(sel, n, dense, {
-            const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[o] = (slot[byte] & bit) != 0;
-            v->v.b[o] = slot[off];
+            v->nulls[o] = (nulls[(size_t)i * nb] & bit) != 0;
+            v->v.b[o] = vals[i];
         });
         break;
     case SPK_TYPE_INT32:
     case SPK_TYPE_DATE:
-        SPK__FOR_LOAD(sel, n, dense, {
-            const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[o] = (slot[byte] & bit) != 0;
-            memcpy(&v->v.i32[o], slot + off, 4);
-        });
+        if (!sel) memcpy(v->v.i32, vals, (size_t)n * 4);
+        else SPK__FOR_LOAD(sel, n, dense, memcpy(&v->v.i32[o], vals + (size_t)i * 4, 4));
+        if (!spk__chunk_maybe_null(c, col) && (!sel || dense)) memset(v->nulls, 0, n);
+        else SPK__FOR_LOAD(sel, n, dense, v->nulls[o] = (nulls[(size_t)i * nb] & bit) != 0);
         break;
     case SPK_TYPE_STRING: {
         /* A string starts where the row's previous string column ends, or
          * the first one where the previous row's last one does (spk__string_start). */
         const char *heap = c->heap ? c->heap : "";
+        uint8_t mask = spk__chunk_maybe_null(c, col) ? bit : 0; /* 0: every row reads as not NULL */
         if (t->prev_string[col] >= 0) {
-            uint32_t prev = t->offset[t->prev_string[col]];
+            const unsigned char *prev = spk__field_at(t, c, start, t->prev_string[col]);
             SPK__FOR_LOAD(sel, n, dense, {
-                const unsigned char *slot = rows + (size_t)i * w;
-                uint32_t from = spk__load_u32(slot + prev), to = spk__load_u32(slot + off);
-                v->nulls[o] = (slot[byte] & bit) != 0;
+                uint32_t from = spk__load_u32(prev + (size_t)i * 4), to = spk__load_u32(vals + (size_t)i * 4);
+                v->nulls[o] = (nulls[(size_t)i * nb] & mask) != 0;
                 v->v.str[o].ptr = heap + (c->heap ? from : 0);
                 v->v.str[o].len = to - from;
             });
-        } else {
+        } else { /* the first string column: the previous row's last string column, row 0 at 0 */
+            const unsigned char *last = c->rows + (size_t)c->cap_rows * t->offset[t->last_string];
             SPK__FOR_LOAD(sel, n, dense, {
-                const unsigned char *slot = rows + (size_t)i * w;
-                uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
-                v->nulls[o] = (slot[byte] & bit) != 0;
+                size_t row = (size_t)start + i;
+                uint32_t from = row ? spk__load_u32(last + (row - 1) * 4) : 0, to = spk__load_u32(vals + (size_t)i * 4);
+                v->nulls[o] = (nulls[(size_t)i * nb] & mask) != 0;
                 v->v.str[o].ptr = heap + (c->heap ? from : 0);
                 v->v.str[o].len = to - from;
             });
@@ -13071,11 +13183,10 @@ static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32
         else SPK__FOR_ROWS(sel, n, v->nulls[i] = 1);
         break;
     default:
-        SPK__FOR_LOAD(sel, n, dense, {
-            const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[o] = (slot[byte] & bit) != 0;
-            memcpy(&v->v.i64[o], slot + off, 8);
-        });
+        if (!sel) memcpy(v->v.i64, vals, (size_t)n * 8);
+        else SPK__FOR_LOAD(sel, n, dense, memcpy(&v->v.i64[o], vals + (size_t)i * 8, 8));
+        if (!spk__chunk_maybe_null(c, col) && (!sel || dense)) memset(v->nulls, 0, n);
+        else SPK__FOR_LOAD(sel, n, dense, v->nulls[o] = (nulls[(size_t)i * nb] & bit) != 0);
         break;
     }
 }
@@ -13087,7 +13198,7 @@ static void spk__load_column(const spk_table *t, const spk__chunk *c, uint32_t s
 /* A filter conjunct `column op literal` (op one of = < <= > >=) over a
  * column of an integer layout (INT, DATE, BIGINT, TIMESTAMP, DECIMAL) of
  * the input schema, with the literal already in the column's type: over a
- * table the test can run straight on the row slots (spk__filter_column),
+ * table the test can run straight on the chunk's values (spk__filter_column),
  * with no vectors. */
 typedef struct spk__column_test {
     int col;
@@ -13125,11 +13236,10 @@ static bool spk__column_test_of(const spk_schema *schema, const spk__bnode *b, s
     do {                                                                          \
         const T x_ = (T)test->lit;                                                \
         SPK__FOR_ROWS(sel, n, {                                                   \
-            const unsigned char *slot = rows + (size_t)i * w;                     \
             T v_;                                                                 \
-            memcpy(&v_, slot + off, sizeof v_);                                   \
+            memcpy(&v_, vals + (size_t)i * sizeof v_, sizeof v_);                 \
             out[m] = i;                                                           \
-            m += !(slot[byte] & bit) & (v_ CMP x_);                               \
+            m += !(nulls[(size_t)i * nb] & bit) & (v_ CMP x_);                    \
         });                                                                       \
     } while (0)
 #define SPK__TEST_OPS(T)                                                          \
@@ -13148,10 +13258,15 @@ static bool spk__column_test_of(const spk_schema *schema, const spk__bnode *b, s
  * returns how many. */
 static uint32_t spk__filter_column(const spk_table *t, const spk__chunk *c, uint32_t start, const uint32_t *sel, uint32_t n,
                                    const spk__column_test *test, uint32_t *out) {
-    uint32_t off = t->offset[test->col], w = t->width, m = 0;
-    const unsigned char *rows = c->rows + (size_t)start * w;
+    const unsigned char *vals = spk__field_at(t, c, start, test->col), *nulls = spk__nulls_at(t, c, start) + (test->col >> 3);
+    size_t nb = t->null_bytes;
     uint8_t bit = (uint8_t)(1u << (test->col & 7));
-    int byte = test->col >> 3;
+    uint32_t m = 0;
+    if (!spk__chunk_maybe_null(c, test->col)) { /* no null bits to read: they all read as 0 */
+        static const unsigned char none = 0;
+        nulls = &none;
+        nb = 0;
+    }
     if (test->wide) SPK__TEST_OPS(int64_t);
     else SPK__TEST_OPS(int32_t);
     return m;
@@ -16637,7 +16752,7 @@ typedef struct spk__stage {
     int nconj;
     int *conj_cols, *conj_from;
     /* Per conjunct: whether it is a column test that a bottom filter runs on
-     * the row slots (tests[j]), and whether a later conjunct other than such
+     * the stored column (tests[j]), and whether a later conjunct other than such
      * a test reads the column it is the first to read (reread[j]: then it is
      * loaded too). */
     spk__column_test *tests;
@@ -16780,7 +16895,7 @@ static spk_status spk__stage_filter(spk__stage *s, spk__vec *const *cols, const 
     spk__arena_reset(&r->ev.arena);
     spk__runner_bind_inputs(r, s->node->bound[0], cols);
     for (int j = 0; j < s->nconj && n > 0; j++) {
-        if (lazy && s->is_test[j]) { /* straight on the row slots; its column loaded only if read later */
+        if (lazy && s->is_test[j]) { /* straight on the stored column; loaded into a vector only if read later */
             n = spk__filter_column(lazy->t, lazy->c, lazy->start, sel, n, &s->tests[j], s->sel);
             sel = s->sel;
             int col = s->tests[j].col;
@@ -17315,6 +17430,7 @@ struct spk__agg_worker {
     int made;
     uint32_t morsel, fresh; /* the morsel being read, and the groups it added so far (origins) */
     uint32_t groups_of_row[SPK__BATCH];
+    uint8_t few_seen[256]; /* while the part has few groups: group + 1 by spk__agg_few_hash, 0 = none */
     uint64_t hashes[SPK__BATCH];
     uint64_t *words; /* the batch's packed keys, SPK__BATCH * run->nwords (when run->nwords) */
 };
@@ -17620,6 +17736,34 @@ static inline uint32_t spk__agg_scan_packed(const spk__agg_part *p, size_t row_s
     return UINT32_MAX;
 }
 
+/* Few groups are found faster still by remembering, per 8-bit hash of the
+ * words, the group last seen with it: one multiply a word and a compare,
+ * the scan only on a miss (a new hash, or two groups sharing one). */
+static inline unsigned spk__agg_few_hash(const uint64_t *w, int nw) {
+    const uint64_t m = 0x9e3779b97f4a7c15ULL;
+    switch (nw) { /* one or two keys without a loop */
+    case 2: return (unsigned)(((w[0] * m) ^ w[1]) * m >> 56);
+    case 3: return (unsigned)((((w[0] * m) ^ w[1]) * m ^ w[2]) * m >> 56);
+    default: {
+        uint64_t x = 0;
+        for (int k = 0; k < nw; k++) x = (x ^ w[k]) * m;
+        return (unsigned)(x >> 56);
+    }
+    }
+}
+
+static inline bool spk__agg_words_equal(const uint64_t *a, const uint64_t *b, int nw) {
+    switch (nw) {
+    case 2: return !((a[0] ^ b[0]) | (a[1] ^ b[1]));
+    case 3: return !((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]));
+    default: {
+        uint64_t differ = 0;
+        for (int k = 0; k < nw; k++) differ |= a[k] ^ b[k];
+        return !differ;
+    }
+    }
+}
+
 /* Direct lookup. A worker's part grouping by one integer key whose values
  * in a batch are all non-NULL and below SPK__AGG_DIRECT_MAX finds their
  * groups in an array indexed by the value (QG's l_partkey: 200k entries,
@@ -17864,8 +18008,12 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
             if (sel) spk__agg_hash_words(run, w->words, sel + k, n - k, hashes);
             else spk__agg_hash_words(run, words, NULL, n - k, hashes + k);
         }
+        unsigned seen = 0;
         if (few) {
-            group = spk__agg_scan_packed(p, run->row_size, words, (int)nw);
+            seen = spk__agg_few_hash(words, (int)nw);
+            group = w->few_seen[seen] - 1u; /* UINT32_MAX when none */
+            if (group == UINT32_MAX || !spk__agg_words_equal((const uint64_t *)(const void *)spk__agg_row(run, p, group), words, (int)nw))
+                group = spk__agg_scan_packed(p, run->row_size, words, (int)nw);
             if (group == UINT32_MAX) spk__agg_hash_words(run, w->words, &i, 1, hashes); /* a new group keeps its hash */
         } else {
             group = packed ? spk__agg_probe_packed(p, run->row_size, words, (int)nw, hashes[i]) : spk__agg_probe(p, keyvec, run->nkeys, i, hashes[i]);
@@ -17875,6 +18023,7 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
             for (int k = 0; k < run->nkeys; k++) key[k] = spk__vec_get(keyvec[k], i);
             st = spk__agg_new_group(run, p, key, hashes[i], (uint64_t)w->morsel << 32 | w->fresh++, &group);
         }
+        if (few && st == SPK_OK) w->few_seen[seen] = (uint8_t)(group + 1); /* group < SPK__AGG_FEW + 1 */
         w->groups_of_row[i] = group;
     }
     if (st != SPK_OK) return st;
@@ -17965,6 +18114,7 @@ static spk_status spk__agg_open(spk__feed *self, int worker, size_t morsel, spk_
     if ((uint64_t)morsel >= UINT32_MAX) return spk__fail(SPK_ERR_LIMIT, "an aggregation over more than 4 billion morsels");
     size_t at = run->per_worker ? (size_t)worker : morsel;
     if (!run->parts[at] && (st = spk__agg_part_new(run, &run->parts[at])) != SPK_OK) return st;
+    if (w->part != run->parts[at]) memset(w->few_seen, 0, sizeof w->few_seen);
     w->part = run->parts[at];
     w->morsel = (uint32_t)morsel;
     w->fresh = 0;
@@ -22123,23 +22273,23 @@ static bool spk__fs_is_dir(const char *path) {
 
 /* ---------------------------------------------------------------- chunk checks */
 
-/* Checks what reads of a chunk's rows rely on (see the format): NULL bits
- * of NOT NULL columns are 0; STRING end offsets never decrease in row-major
- * order, stay within heap_len, and the last one is heap_len. On failure
- * writes why into `why`. */
-static bool spk__fs_chunk_ok(const spk_table *t, const unsigned char *rows, uint32_t nrows, uint32_t heap_len, char *why,
+/* Checks what reads of a chunk's first nrows rows rely on (see the
+ * format): NULL bits of NOT NULL columns are 0; STRING end offsets never
+ * decrease in row-major order, stay within heap_len, and the last one is
+ * heap_len. On failure writes why into `why`. */
+static bool spk__fs_chunk_ok(const spk_table *t, const spk__chunk *c, uint32_t nrows, uint32_t heap_len, char *why,
                              size_t cap) {
     uint32_t prev = 0;
     for (uint32_t r = 0; r < nrows; r++) {
-        const unsigned char *slot = rows + (size_t)r * t->width;
+        const unsigned char *nulls = spk__nulls_at(t, c, r);
         for (int col = 0; col < t->ncols; col++) {
             const spk_field *f = spk_schema_field(t->schema, col);
-            if (!f->nullable && spk__slot_is_null(slot, col)) {
+            if (!f->nullable && spk__slot_is_null(nulls, col)) {
                 snprintf(why, cap, "row %u has a NULL in NOT NULL column `%s`", r + 1, f->name);
                 return false;
             }
             if (f->type.id != SPK_TYPE_STRING) continue;
-            uint32_t end = spk__load_u32(slot + t->offset[col]);
+            uint32_t end = spk__load_u32(spk__field_at(t, c, r, col));
             if (end < prev || end > heap_len) {
                 snprintf(why, cap, "row %u, column `%s`: string end offset %u is %s", r + 1, f->name, end,
                          end < prev ? "before the previous string's end" : "past the end of the string heap");
@@ -22197,7 +22347,7 @@ static void spk__fs_put_u32(spk__fs_out *o, uint32_t v) {
 /* The heap bytes a chunk's rows use: where its last string ends. */
 static uint32_t spk__fs_heap_used(const spk_table *t, const spk__chunk *c) {
     if (t->last_string < 0 || !c->nrows) return 0;
-    return spk__load_u32(c->rows + (size_t)(c->nrows - 1) * t->width + t->offset[t->last_string]);
+    return spk__load_u32(spk__field_at(t, c, c->nrows - 1, t->last_string));
 }
 
 /* The schema as DDL text that reads back as the same schema (*ddl allocated, *size bytes). */
@@ -22239,24 +22389,25 @@ static spk_status spk__fs_write_file(const spk__fs *fs, const char *path, const 
     if (st != SPK_OK) return st;
     /* Check every chunk first: never write a file that would not read back. */
     uint32_t nchunks = 0;
+    size_t scratch_size = 0; /* the largest chunk's rows as the file's slots */
     for (size_t i = 0; st == SPK_OK && i < t->nchunks; i++) {
         const spk__chunk *c = t->chunks[i];
         if (!c->nrows) continue;
+        if ((size_t)c->nrows * t->width > scratch_size) scratch_size = (size_t)c->nrows * t->width;
         char why[256];
         uint32_t heap = spk__fs_heap_used(t, c);
         bool ok = heap <= c->heap_len && (!heap || c->heap);
         if (!ok) snprintf(why, sizeof why, "its strings end past its heap");
-        else ok = spk__fs_chunk_ok(t, c->rows, c->nrows, heap, why, sizeof why);
+        else ok = spk__fs_chunk_ok(t, c, c->nrows, heap, why, sizeof why);
         if (!ok) st = spk__fail(SPK_ERR_INTERNAL, "table %s: chunk %zu is inconsistent (%s); nothing was written", key, i + 1, why);
         if (nchunks == UINT32_MAX) st = spk__fail(SPK_ERR_LIMIT, "table %s has too many chunks to store", key);
         nchunks++;
     }
     bool swap = !spk__fs_host_le();
-    size_t scratch_size = swap ? (size_t)SPK_CHUNK_ROWS * t->width : 0;
     unsigned char *scratch = NULL;
     spk__fs_out o = {fs->crc, -1, 0, NULL, 0, 0};
     if (st == SPK_OK && !(o.buf = (unsigned char *)spk__alloc(a, SPK__FS_BUF))) st = spk__nomem("a write buffer", SPK__FS_BUF);
-    if (st == SPK_OK && swap && !(scratch = (unsigned char *)spk__alloc(a, scratch_size)))
+    if (st == SPK_OK && scratch_size && !(scratch = (unsigned char *)spk__alloc(a, scratch_size)))
         st = spk__nomem("a write buffer", scratch_size);
     if (st == SPK_OK) {
         o.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | SPK__FS_CLOEXEC, 0666);
@@ -22285,12 +22436,10 @@ static spk_status spk__fs_write_file(const spk__fs *fs, const char *path, const 
             o.crc = 0;
             spk__fs_put_u32(&o, c->nrows);
             spk__fs_put_u32(&o, heap);
-            if (swap && slots) {
-                memcpy(scratch, c->rows, slots);
-                spk__fs_swap_slots(t, scratch, c->nrows);
+            if (slots) {
+                spk__chunk_get_slots(t, c, 0, c->nrows, scratch);
+                if (swap) spk__fs_swap_slots(t, scratch, c->nrows);
                 spk__fs_put(&o, scratch, slots);
-            } else if (slots) {
-                spk__fs_put(&o, c->rows, slots);
             }
             if (heap) spk__fs_put(&o, c->heap, heap);
             spk__fs_put_u32(&o, o.crc);
@@ -22373,8 +22522,13 @@ static spk_status spk__fs_read_chunk(spk__fs_in *in, spk_table *t, spk__chunk *c
     if (heap) crc = spk__crc32(table, crc, c->heap, heap);
     if (crc != spk__le32_get(sum)) return spk__fs_corrupt(in->path, "checksum mismatch in chunk %u", number);
     if (swap) spk__fs_swap_slots(t, c->rows, nrows);
+    unsigned char *as_read = c->rows, *by_column = (unsigned char *)spk__table_alloc(t, (size_t)slots);
+    if (!by_column) return spk__nomem("table rows", (size_t)slots); /* the chunk frees what was read */
+    c->rows = by_column;
+    spk__chunk_put_slots(t, c, 0, as_read, nrows);
+    spk__table_free_block(t, as_read, (size_t)slots);
     char why[256];
-    if (!spk__fs_chunk_ok(t, c->rows, nrows, heap, why, sizeof why))
+    if (!spk__fs_chunk_ok(t, c, nrows, heap, why, sizeof why))
         return spk__fs_corrupt(in->path, "chunk %u: %s", number, why);
     c->nrows = nrows;
     c->heap_len = heap;
@@ -24685,7 +24839,7 @@ static spk_value spk__shard_code_value(uint64_t code, spk_type type) {
 static void spk__shard_slot_string(const spk_table *t, const spk__chunk *c, size_t index, int col, const char **ptr,
                              size_t *len) {
     uint32_t start = spk__string_start(t, c, index, col);
-    uint32_t end = spk__load_u32(c->rows + index * t->width + t->offset[col]);
+    uint32_t end = spk__load_u32(spk__field_at(t, c, index, col));
     *ptr = c->heap ? c->heap + start : "";
     *len = end - start;
 }
@@ -24762,13 +24916,11 @@ static spk_status spk__shard_keycol_load(spk__shard_keyset *ks, const spk_table 
         return spk__nomem("shard key values", n * (1 + sizeof *kc->codes + sizeof *kc->strs));
     spk_type_id id = (spk_type_id)kc->type.id;
     int col = kc->col;
-    uint32_t offset = t->offset[col];
     size_t r = 0;
     for (size_t ci = 0; ci < t->nchunks; ci++) {
         const spk__chunk *c = t->chunks[ci];
         for (size_t i = 0; i < c->nrows; i++, r++) {
-            const unsigned char *slot = c->rows + i * t->width;
-            bool null = id == SPK_TYPE_NULL || spk__slot_is_null(slot, col);
+            bool null = id == SPK_TYPE_NULL || spk__slot_is_null(spk__nulls_at(t, c, i), col);
             kc->nulls[r] = null;
             kc->codes[r] = 0;
             if (kc->is_string) {
@@ -24779,7 +24931,7 @@ static spk_status spk__shard_keycol_load(spk__shard_keyset *ks, const spk_table 
                     kc->codes[r] = spk__shard_str_prefix(kc->strs[r].ptr, kc->strs[r].len);
                 }
             } else if (!null) {
-                kc->codes[r] = spk__shard_slot_code(slot + offset, id);
+                kc->codes[r] = spk__shard_slot_code(spk__field_at(t, c, i, col), id);
             }
         }
     }
@@ -25116,7 +25268,6 @@ static spk_status spk__shard_filter_rows(const spk_table *rows, const spk_shard 
 typedef struct spk__shard_keyfilter {
     int col;
     spk_type_id id;
-    uint32_t offset;
     bool exact;            /* bounds have the column's type: compare codes or bytes */
     bool lower_null, upper_null;
     uint64_t lower_code, upper_code;
@@ -25151,11 +25302,11 @@ static int spk__shard_key_vs(const spk__shard_keyfilter *f, const spk_value *b, 
  * key read once, stopping as soon as both comparisons are decided. */
 static bool spk__shard_row_in(const spk_table *t, const spk__chunk *c, uint32_t i, const spk__shard_keyfilter *kf,
                               int nkeys, const spk_value *lower, const spk_value *upper) {
-    const unsigned char *slot = c->rows + (size_t)i * t->width;
+    const unsigned char *nulls = spk__nulls_at(t, c, i);
     int vs_lower = lower ? 0 : 1, vs_upper = upper ? 0 : -1; /* 0: equal so far */
     for (int k = 0; k < nkeys && (vs_lower == 0 || vs_upper == 0); k++) {
         const spk__shard_keyfilter *f = &kf[k];
-        bool row_null = f->id == SPK_TYPE_NULL || spk__slot_is_null(slot, f->col);
+        bool row_null = f->id == SPK_TYPE_NULL || spk__slot_is_null(nulls, f->col);
         uint64_t code = 0;
         const char *str = NULL;
         size_t len = 0;
@@ -25167,7 +25318,7 @@ static bool spk__shard_row_in(const spk_table *t, const spk__chunk *c, uint32_t 
                 spk__shard_slot_string(t, c, i, f->col, &str, &len);
                 code = spk__shard_str_prefix(str, len);
             } else {
-                code = spk__shard_slot_code(slot + f->offset, f->id);
+                code = spk__shard_slot_code(spk__field_at(t, c, i, f->col), f->id);
             }
         }
         for (int side = 0; side < 2; side++) {
@@ -25195,16 +25346,16 @@ typedef struct spk__shard_code_range {
  * range, into sel; returns how many. One tight loop per storage width. */
 static uint32_t spk__shard_select_codes(const spk_table *t, const spk__chunk *c, const spk__shard_keyfilter *kf,
                                         const spk__shard_code_range *r, uint32_t *sel) {
-    const unsigned char *slot = c->rows;
-    const size_t width = t->width, null_byte = (size_t)(kf->col >> 3);
+    const unsigned char *nulls = spk__nulls_at(t, c, 0) + (kf->col >> 3), *vals = spk__field_at(t, c, 0, kf->col);
+    const size_t nb = t->null_bytes, size = t->size[kf->col];
     const unsigned char null_bit = (unsigned char)(1u << (kf->col & 7));
     const uint64_t lo = r->lo, last = r->last;
     const bool nulls_in = r->nulls_in;
     uint32_t m = 0, n = c->nrows;
     if (!r->values_in) {
-        for (uint32_t i = 0; i < n; i++, slot += width) {
+        for (uint32_t i = 0; i < n; i++) {
             sel[m] = i;
-            m += nulls_in && (slot[null_byte] & null_bit);
+            m += nulls_in && (nulls[(size_t)i * nb] & null_bit);
         }
         return m;
     }
@@ -25212,26 +25363,26 @@ static uint32_t spk__shard_select_codes(const spk_table *t, const spk__chunk *c,
     case SPK_TYPE_INT64:
     case SPK_TYPE_DECIMAL:
     case SPK_TYPE_TIMESTAMP:
-        for (uint32_t i = 0; i < n; i++, slot += width) {
+        for (uint32_t i = 0; i < n; i++) {
             uint64_t x;
-            memcpy(&x, slot + kf->offset, 8);
+            memcpy(&x, vals + (size_t)i * 8, 8);
             sel[m] = i;
-            m += slot[null_byte] & null_bit ? nulls_in : ((x ^ SPK__SHARD_SIGN_BIT) - lo) <= last;
+            m += nulls[(size_t)i * nb] & null_bit ? nulls_in : ((x ^ SPK__SHARD_SIGN_BIT) - lo) <= last;
         }
         break;
     case SPK_TYPE_INT32:
     case SPK_TYPE_DATE:
-        for (uint32_t i = 0; i < n; i++, slot += width) {
+        for (uint32_t i = 0; i < n; i++) {
             int32_t x;
-            memcpy(&x, slot + kf->offset, 4);
+            memcpy(&x, vals + (size_t)i * 4, 4);
             sel[m] = i;
-            m += slot[null_byte] & null_bit ? nulls_in : (((uint64_t)(int64_t)x ^ SPK__SHARD_SIGN_BIT) - lo) <= last;
+            m += nulls[(size_t)i * nb] & null_bit ? nulls_in : (((uint64_t)(int64_t)x ^ SPK__SHARD_SIGN_BIT) - lo) <= last;
         }
         break;
     default:
-        for (uint32_t i = 0; i < n; i++, slot += width) {
+        for (uint32_t i = 0; i < n; i++) {
             sel[m] = i;
-            m += slot[null_byte] & null_bit ? nulls_in : (spk__shard_slot_code(slot + kf->offset, kf->id) - lo) <= last;
+            m += nulls[(size_t)i * nb] & null_bit ? nulls_in : (spk__shard_slot_code(vals + (size_t)i * size, kf->id) - lo) <= last;
         }
         break;
     }
@@ -25251,7 +25402,6 @@ static spk_status spk__shard_filter_keys(const spk_table *rows, const spk_shard 
         if (st != SPK_OK) return st;
         const spk_field *f = spk_schema_field(rows->schema, kf[k].col);
         kf[k].id = (spk_type_id)f->type.id;
-        kf[k].offset = rows->offset[kf[k].col];
         kf[k].exact = true;
         kf[k].lower_code = kf[k].upper_code = 0;
         kf[k].lower_null = sh->lower && spk__value_is_null(&sh->lower[k]);
@@ -31042,8 +31192,6 @@ static spk_status spk__csv_commit(spk_table *t, const spk__csv_row *row, const i
     spk__chunk *c = NULL;
     spk_status st = spk__reserve_row(t, bytes, &c);
     if (st != SPK_OK) return st;
-    unsigned char *slot = c->rows + (size_t)c->nrows * t->width;
-    memcpy(slot, row->slot, t->width);
     uint32_t heap_at = c->heap_len;
     for (int i = 0; i < nstring; i++) {
         int col = string_cols[i];
@@ -31052,8 +31200,9 @@ static spk_status spk__csv_commit(spk_table *t, const spk__csv_row *row, const i
             memcpy(c->heap + heap_at, row->str[col] ? row->str[col] : scratch + row->str_off[col], len);
             heap_at += (uint32_t)len;
         }
-        memcpy(slot + t->offset[col], &heap_at, 4);
+        memcpy(row->slot + t->offset[col], &heap_at, 4);
     }
+    spk__chunk_put_slots(t, c, c->nrows, row->slot, 1);
     c->heap_len = heap_at;
     c->nrows++;
     t->nrows++;

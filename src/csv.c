@@ -734,8 +734,6 @@ static spk_status spk__csv_commit(spk_table *t, const spk__csv_row *row, const i
     spk__chunk *c = NULL;
     spk_status st = spk__reserve_row(t, bytes, &c);
     if (st != SPK_OK) return st;
-    unsigned char *slot = c->rows + (size_t)c->nrows * t->width;
-    memcpy(slot, row->slot, t->width);
     uint32_t heap_at = c->heap_len;
     for (int i = 0; i < nstring; i++) {
         int col = string_cols[i];
@@ -744,8 +742,9 @@ static spk_status spk__csv_commit(spk_table *t, const spk__csv_row *row, const i
             memcpy(c->heap + heap_at, row->str[col] ? row->str[col] : scratch + row->str_off[col], len);
             heap_at += (uint32_t)len;
         }
-        memcpy(slot + t->offset[col], &heap_at, 4);
+        memcpy(row->slot + t->offset[col], &heap_at, 4);
     }
+    spk__chunk_put_slots(t, c, c->nrows, row->slot, 1);
     c->heap_len = heap_at;
     c->nrows++;
     t->nrows++;

@@ -1543,47 +1543,46 @@ static spk_status spk__fold(spk__bnode **slot) {
  * of the batch of chunk c that starts at `start` into v: each row to its
  * own position, or with `dense` packed to positions 0..n-1 (what a
  * filter's survivors become, so that the operators above run without a
- * selection). One strided pass reads the null bit and the value together. */
+ * selection). The chunk keeps the column's values together (rowstore.c),
+ * so a load reads them and the rows' null bitmaps, and nothing else. */
 static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32_t start, const uint32_t *sel, uint32_t n,
                                  bool dense, int col, spk__vec *v) {
-    uint32_t off = t->offset[col], w = t->width;
-    const unsigned char *rows = c->rows + (size_t)start * w;
+    const unsigned char *vals = spk__field_at(t, c, start, col), *nulls = spk__nulls_at(t, c, start) + (col >> 3);
+    size_t nb = t->null_bytes;
     uint8_t bit = (uint8_t)(1u << (col & 7));
-    int byte = col >> 3;
     switch ((spk_type_id)v->type.id) {
     case SPK_TYPE_BOOLEAN:
         SPK__FOR_LOAD(sel, n, dense, {
-            const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[o] = (slot[byte] & bit) != 0;
-            v->v.b[o] = slot[off];
+            v->nulls[o] = (nulls[(size_t)i * nb] & bit) != 0;
+            v->v.b[o] = vals[i];
         });
         break;
     case SPK_TYPE_INT32:
     case SPK_TYPE_DATE:
-        SPK__FOR_LOAD(sel, n, dense, {
-            const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[o] = (slot[byte] & bit) != 0;
-            memcpy(&v->v.i32[o], slot + off, 4);
-        });
+        if (!sel) memcpy(v->v.i32, vals, (size_t)n * 4);
+        else SPK__FOR_LOAD(sel, n, dense, memcpy(&v->v.i32[o], vals + (size_t)i * 4, 4));
+        if (!spk__chunk_maybe_null(c, col) && (!sel || dense)) memset(v->nulls, 0, n);
+        else SPK__FOR_LOAD(sel, n, dense, v->nulls[o] = (nulls[(size_t)i * nb] & bit) != 0);
         break;
     case SPK_TYPE_STRING: {
         /* A string starts where the row's previous string column ends, or
          * the first one where the previous row's last one does (spk__string_start). */
         const char *heap = c->heap ? c->heap : "";
+        uint8_t mask = spk__chunk_maybe_null(c, col) ? bit : 0; /* 0: every row reads as not NULL */
         if (t->prev_string[col] >= 0) {
-            uint32_t prev = t->offset[t->prev_string[col]];
+            const unsigned char *prev = spk__field_at(t, c, start, t->prev_string[col]);
             SPK__FOR_LOAD(sel, n, dense, {
-                const unsigned char *slot = rows + (size_t)i * w;
-                uint32_t from = spk__load_u32(slot + prev), to = spk__load_u32(slot + off);
-                v->nulls[o] = (slot[byte] & bit) != 0;
+                uint32_t from = spk__load_u32(prev + (size_t)i * 4), to = spk__load_u32(vals + (size_t)i * 4);
+                v->nulls[o] = (nulls[(size_t)i * nb] & mask) != 0;
                 v->v.str[o].ptr = heap + (c->heap ? from : 0);
                 v->v.str[o].len = to - from;
             });
-        } else {
+        } else { /* the first string column: the previous row's last string column, row 0 at 0 */
+            const unsigned char *last = c->rows + (size_t)c->cap_rows * t->offset[t->last_string];
             SPK__FOR_LOAD(sel, n, dense, {
-                const unsigned char *slot = rows + (size_t)i * w;
-                uint32_t from = spk__string_start(t, c, start + i, col), to = spk__load_u32(slot + off);
-                v->nulls[o] = (slot[byte] & bit) != 0;
+                size_t row = (size_t)start + i;
+                uint32_t from = row ? spk__load_u32(last + (row - 1) * 4) : 0, to = spk__load_u32(vals + (size_t)i * 4);
+                v->nulls[o] = (nulls[(size_t)i * nb] & mask) != 0;
                 v->v.str[o].ptr = heap + (c->heap ? from : 0);
                 v->v.str[o].len = to - from;
             });
@@ -1596,11 +1595,10 @@ static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32
         else SPK__FOR_ROWS(sel, n, v->nulls[i] = 1);
         break;
     default:
-        SPK__FOR_LOAD(sel, n, dense, {
-            const unsigned char *slot = rows + (size_t)i * w;
-            v->nulls[o] = (slot[byte] & bit) != 0;
-            memcpy(&v->v.i64[o], slot + off, 8);
-        });
+        if (!sel) memcpy(v->v.i64, vals, (size_t)n * 8);
+        else SPK__FOR_LOAD(sel, n, dense, memcpy(&v->v.i64[o], vals + (size_t)i * 8, 8));
+        if (!spk__chunk_maybe_null(c, col) && (!sel || dense)) memset(v->nulls, 0, n);
+        else SPK__FOR_LOAD(sel, n, dense, v->nulls[o] = (nulls[(size_t)i * nb] & bit) != 0);
         break;
     }
 }
@@ -1612,7 +1610,7 @@ static void spk__load_column(const spk_table *t, const spk__chunk *c, uint32_t s
 /* A filter conjunct `column op literal` (op one of = < <= > >=) over a
  * column of an integer layout (INT, DATE, BIGINT, TIMESTAMP, DECIMAL) of
  * the input schema, with the literal already in the column's type: over a
- * table the test can run straight on the row slots (spk__filter_column),
+ * table the test can run straight on the chunk's values (spk__filter_column),
  * with no vectors. */
 typedef struct spk__column_test {
     int col;
@@ -1650,11 +1648,10 @@ static bool spk__column_test_of(const spk_schema *schema, const spk__bnode *b, s
     do {                                                                          \
         const T x_ = (T)test->lit;                                                \
         SPK__FOR_ROWS(sel, n, {                                                   \
-            const unsigned char *slot = rows + (size_t)i * w;                     \
             T v_;                                                                 \
-            memcpy(&v_, slot + off, sizeof v_);                                   \
+            memcpy(&v_, vals + (size_t)i * sizeof v_, sizeof v_);                 \
             out[m] = i;                                                           \
-            m += !(slot[byte] & bit) & (v_ CMP x_);                               \
+            m += !(nulls[(size_t)i * nb] & bit) & (v_ CMP x_);                    \
         });                                                                       \
     } while (0)
 #define SPK__TEST_OPS(T)                                                          \
@@ -1673,10 +1670,15 @@ static bool spk__column_test_of(const spk_schema *schema, const spk__bnode *b, s
  * returns how many. */
 static uint32_t spk__filter_column(const spk_table *t, const spk__chunk *c, uint32_t start, const uint32_t *sel, uint32_t n,
                                    const spk__column_test *test, uint32_t *out) {
-    uint32_t off = t->offset[test->col], w = t->width, m = 0;
-    const unsigned char *rows = c->rows + (size_t)start * w;
+    const unsigned char *vals = spk__field_at(t, c, start, test->col), *nulls = spk__nulls_at(t, c, start) + (test->col >> 3);
+    size_t nb = t->null_bytes;
     uint8_t bit = (uint8_t)(1u << (test->col & 7));
-    int byte = test->col >> 3;
+    uint32_t m = 0;
+    if (!spk__chunk_maybe_null(c, test->col)) { /* no null bits to read: they all read as 0 */
+        static const unsigned char none = 0;
+        nulls = &none;
+        nb = 0;
+    }
     if (test->wide) SPK__TEST_OPS(int64_t);
     else SPK__TEST_OPS(int32_t);
     return m;

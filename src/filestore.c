@@ -333,23 +333,23 @@ static bool spk__fs_is_dir(const char *path) {
 
 /* ---------------------------------------------------------------- chunk checks */
 
-/* Checks what reads of a chunk's rows rely on (see the format): NULL bits
- * of NOT NULL columns are 0; STRING end offsets never decrease in row-major
- * order, stay within heap_len, and the last one is heap_len. On failure
- * writes why into `why`. */
-static bool spk__fs_chunk_ok(const spk_table *t, const unsigned char *rows, uint32_t nrows, uint32_t heap_len, char *why,
+/* Checks what reads of a chunk's first nrows rows rely on (see the
+ * format): NULL bits of NOT NULL columns are 0; STRING end offsets never
+ * decrease in row-major order, stay within heap_len, and the last one is
+ * heap_len. On failure writes why into `why`. */
+static bool spk__fs_chunk_ok(const spk_table *t, const spk__chunk *c, uint32_t nrows, uint32_t heap_len, char *why,
                              size_t cap) {
     uint32_t prev = 0;
     for (uint32_t r = 0; r < nrows; r++) {
-        const unsigned char *slot = rows + (size_t)r * t->width;
+        const unsigned char *nulls = spk__nulls_at(t, c, r);
         for (int col = 0; col < t->ncols; col++) {
             const spk_field *f = spk_schema_field(t->schema, col);
-            if (!f->nullable && spk__slot_is_null(slot, col)) {
+            if (!f->nullable && spk__slot_is_null(nulls, col)) {
                 snprintf(why, cap, "row %u has a NULL in NOT NULL column `%s`", r + 1, f->name);
                 return false;
             }
             if (f->type.id != SPK_TYPE_STRING) continue;
-            uint32_t end = spk__load_u32(slot + t->offset[col]);
+            uint32_t end = spk__load_u32(spk__field_at(t, c, r, col));
             if (end < prev || end > heap_len) {
                 snprintf(why, cap, "row %u, column `%s`: string end offset %u is %s", r + 1, f->name, end,
                          end < prev ? "before the previous string's end" : "past the end of the string heap");
@@ -407,7 +407,7 @@ static void spk__fs_put_u32(spk__fs_out *o, uint32_t v) {
 /* The heap bytes a chunk's rows use: where its last string ends. */
 static uint32_t spk__fs_heap_used(const spk_table *t, const spk__chunk *c) {
     if (t->last_string < 0 || !c->nrows) return 0;
-    return spk__load_u32(c->rows + (size_t)(c->nrows - 1) * t->width + t->offset[t->last_string]);
+    return spk__load_u32(spk__field_at(t, c, c->nrows - 1, t->last_string));
 }
 
 /* The schema as DDL text that reads back as the same schema (*ddl allocated, *size bytes). */
@@ -449,24 +449,25 @@ static spk_status spk__fs_write_file(const spk__fs *fs, const char *path, const 
     if (st != SPK_OK) return st;
     /* Check every chunk first: never write a file that would not read back. */
     uint32_t nchunks = 0;
+    size_t scratch_size = 0; /* the largest chunk's rows as the file's slots */
     for (size_t i = 0; st == SPK_OK && i < t->nchunks; i++) {
         const spk__chunk *c = t->chunks[i];
         if (!c->nrows) continue;
+        if ((size_t)c->nrows * t->width > scratch_size) scratch_size = (size_t)c->nrows * t->width;
         char why[256];
         uint32_t heap = spk__fs_heap_used(t, c);
         bool ok = heap <= c->heap_len && (!heap || c->heap);
         if (!ok) snprintf(why, sizeof why, "its strings end past its heap");
-        else ok = spk__fs_chunk_ok(t, c->rows, c->nrows, heap, why, sizeof why);
+        else ok = spk__fs_chunk_ok(t, c, c->nrows, heap, why, sizeof why);
         if (!ok) st = spk__fail(SPK_ERR_INTERNAL, "table %s: chunk %zu is inconsistent (%s); nothing was written", key, i + 1, why);
         if (nchunks == UINT32_MAX) st = spk__fail(SPK_ERR_LIMIT, "table %s has too many chunks to store", key);
         nchunks++;
     }
     bool swap = !spk__fs_host_le();
-    size_t scratch_size = swap ? (size_t)SPK_CHUNK_ROWS * t->width : 0;
     unsigned char *scratch = NULL;
     spk__fs_out o = {fs->crc, -1, 0, NULL, 0, 0};
     if (st == SPK_OK && !(o.buf = (unsigned char *)spk__alloc(a, SPK__FS_BUF))) st = spk__nomem("a write buffer", SPK__FS_BUF);
-    if (st == SPK_OK && swap && !(scratch = (unsigned char *)spk__alloc(a, scratch_size)))
+    if (st == SPK_OK && scratch_size && !(scratch = (unsigned char *)spk__alloc(a, scratch_size)))
         st = spk__nomem("a write buffer", scratch_size);
     if (st == SPK_OK) {
         o.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | SPK__FS_CLOEXEC, 0666);
@@ -495,12 +496,10 @@ static spk_status spk__fs_write_file(const spk__fs *fs, const char *path, const 
             o.crc = 0;
             spk__fs_put_u32(&o, c->nrows);
             spk__fs_put_u32(&o, heap);
-            if (swap && slots) {
-                memcpy(scratch, c->rows, slots);
-                spk__fs_swap_slots(t, scratch, c->nrows);
+            if (slots) {
+                spk__chunk_get_slots(t, c, 0, c->nrows, scratch);
+                if (swap) spk__fs_swap_slots(t, scratch, c->nrows);
                 spk__fs_put(&o, scratch, slots);
-            } else if (slots) {
-                spk__fs_put(&o, c->rows, slots);
             }
             if (heap) spk__fs_put(&o, c->heap, heap);
             spk__fs_put_u32(&o, o.crc);
@@ -583,8 +582,13 @@ static spk_status spk__fs_read_chunk(spk__fs_in *in, spk_table *t, spk__chunk *c
     if (heap) crc = spk__crc32(table, crc, c->heap, heap);
     if (crc != spk__le32_get(sum)) return spk__fs_corrupt(in->path, "checksum mismatch in chunk %u", number);
     if (swap) spk__fs_swap_slots(t, c->rows, nrows);
+    unsigned char *as_read = c->rows, *by_column = (unsigned char *)spk__table_alloc(t, (size_t)slots);
+    if (!by_column) return spk__nomem("table rows", (size_t)slots); /* the chunk frees what was read */
+    c->rows = by_column;
+    spk__chunk_put_slots(t, c, 0, as_read, nrows);
+    spk__table_free_block(t, as_read, (size_t)slots);
     char why[256];
-    if (!spk__fs_chunk_ok(t, c->rows, nrows, heap, why, sizeof why))
+    if (!spk__fs_chunk_ok(t, c, nrows, heap, why, sizeof why))
         return spk__fs_corrupt(in->path, "chunk %u: %s", number, why);
     c->nrows = nrows;
     c->heap_len = heap;

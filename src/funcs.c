@@ -2603,7 +2603,13 @@ static spk_status spk__count_update(const spk__bnode *node, char *states, size_t
                                     const uint32_t *sel, uint32_t n) {
     (void)node;
     const uint8_t *nulls = arg->nulls;
-    SPK__FOR_ROWS(sel, n, *(int64_t *)(void *)SPK__STATE(states, stride, groups, i) += !nulls[i]);
+    if (groups) {
+        SPK__FOR_ROWS(sel, n, *(int64_t *)(void *)(states + (size_t)groups[i] * stride) += !nulls[i]);
+    } else { /* one group: counted here, added once */
+        int64_t count = 0;
+        SPK__FOR_ROWS(sel, n, count += !nulls[i]);
+        *(int64_t *)(void *)states += count;
+    }
     return SPK_OK;
 }
 static spk_status spk__count_merge(const spk__bnode *node, void *into, const void *from) {
@@ -2747,11 +2753,11 @@ typedef struct spk__sum_state {
 
 /* s += x on a DECIMAL sum: wrapping, counting the wraps. The add wrapped
  * when both operands have one sign and the result the other; it wrapped
- * upwards when x is positive. Branch-free: this runs once per row. */
+ * upwards when x is positive. A wrap takes 2^63 of additions, so the
+ * branch is as good as never taken, and cheaper than computing it always. */
 static inline void spk__sum_add_decimal(spk__sum_state *s, int64_t x) {
     uint64_t a = (uint64_t)s->i, b = (uint64_t)x, r = a + b;
-    int64_t wrapped = (int64_t)(((a ^ r) & (b ^ r)) >> 63), down = (int64_t)(b >> 63);
-    s->carry += wrapped - 2 * (wrapped & down);
+    if ((int64_t)((a ^ r) & (b ^ r)) < 0) s->carry += x < 0 ? -1 : 1;
     s->i = (int64_t)r;
 }
 
@@ -2783,13 +2789,22 @@ static spk_status spk__sum_update(const spk__bnode *node, char *states, size_t s
         });
         break;
     }
-    case SPK_TYPE_DECIMAL: {
+    case SPK_TYPE_DECIMAL: { /* the most common sum (TPC-H's prices): groups known, or one state in locals */
         const int64_t *x = arg->v.i64;
-        SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
-            spk__sum_state *s = (spk__sum_state *)(void *)SPK__STATE(states, stride, groups, i);
-            spk__sum_add_decimal(s, x[i]);
-            s->count++;
-        });
+        if (groups) {
+            SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+                spk__sum_state *s = (spk__sum_state *)(void *)(states + (size_t)groups[i] * stride);
+                spk__sum_add_decimal(s, x[i]);
+                s->count++;
+            });
+        } else {
+            spk__sum_state *s = (spk__sum_state *)(void *)states, acc = *s;
+            SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+                spk__sum_add_decimal(&acc, x[i]);
+                acc.count++;
+            });
+            *s = acc;
+        }
         break;
     }
     default: { /* INT64 */

@@ -1,13 +1,22 @@
-/* rowstore: chunks of fixed-width row slots.
+/* rowstore: chunks of rows, stored column by column inside each chunk.
  *
- * Slot layout, for a schema's columns in order, with no padding (fields are
+ * A row's slot, for a schema's columns in order, with no padding (fields are
  * read with memcpy, so alignment does not matter):
  *   [null bitmap: ceil(ncols/8) bytes, bit set = NULL][field 0][field 1]...
  * Field widths: BOOLEAN 1, INT32/DATE 4, INT64/DOUBLE/DECIMAL/TIMESTAMP 8,
  * STRING 4, void 0. A STRING field holds the end offset of its bytes in the
  * chunk's heap; the bytes start where the previous string of the chunk, in
  * row-major order, ended. That makes a string cost 4 bytes of slot plus its
- * bytes, and keeps a chunk's strings in scan order. */
+ * bytes, and keeps a chunk's strings in scan order.
+ *
+ * A chunk does not keep slots whole (PAX): it keeps every row's null bitmap,
+ * then every row's field 0, then every row's field 1, and so on. A column's
+ * part starts at cap_rows * offset, where offset is its place in a slot, so
+ * a chunk takes cap_rows slots' bytes either way, and a scan reads only the
+ * bytes of the columns it uses (a filter on one 4-byte column of a 99-byte
+ * row reads 4 bytes a row, not the whole row). Slots still exist at the
+ * edges: the file format and the CSV reader's staged row are row-major, and
+ * spk__chunk_put_slots / spk__chunk_get_slots convert. */
 #include "schema.c"
 #include "rowstore.h"
 
@@ -18,7 +27,23 @@ typedef struct spk__chunk {
     uint32_t heap_len, heap_cap;
     unsigned char *rows; /* cap_rows * width bytes */
     char *heap;
+    /* Bit col: column col (< SPK__NULLS_KNOWN) may hold a NULL in this chunk.
+     * Set by every write of a NULL, never cleared, so a clear bit lets a
+     * scan skip reading the column's null bits. */
+    uint64_t maybe_null[2];
 } spk__chunk;
+
+#define SPK__NULLS_KNOWN 128
+
+/* Whether column col of chunk c may hold a NULL (see spk__chunk.maybe_null). */
+static inline bool spk__chunk_maybe_null(const spk__chunk *c, int col) {
+    return col >= SPK__NULLS_KNOWN || ((c->maybe_null[col >> 6] >> (col & 63)) & 1);
+}
+
+/* Notes the NULLs of one row's null bitmap (nb bytes) in c->maybe_null. */
+static inline void spk__chunk_note_nulls(spk__chunk *c, const unsigned char *bitmap, size_t nb) {
+    for (size_t b = 0; b < nb && b < SPK__NULLS_KNOWN / 8; b++) c->maybe_null[b >> 3] |= (uint64_t)bitmap[b] << (8 * (b & 7));
+}
 
 struct spk_table {
     atomic_int refs;     /* spk_table_retain; a table with more than one reference is read-only */
@@ -26,7 +51,9 @@ struct spk_table {
     spk_schema *schema;
     int ncols;
     uint32_t width;      /* bytes per slot */
-    uint32_t *offset;    /* per column: byte offset in the slot */
+    uint32_t *offset;    /* per column: byte offset in the slot (in a chunk: its part starts at cap_rows * offset) */
+    uint32_t *size;      /* per column: bytes of its field (spk__field_width) */
+    uint32_t null_bytes; /* bytes of a row's null bitmap */
     int *prev_string;    /* per column: the previous STRING column, or -1 */
     int last_string;     /* the last STRING column, or -1 */
     spk__chunk **chunks;
@@ -101,19 +128,22 @@ SPKDEF spk_status spk_table_new(const spk_allocator *alloc, spk_schema *schema, 
     t->bytes = sizeof *t;
     t->ncols = spk_schema_ncols(schema);
     size_t n = (size_t)t->ncols;
-    t->offset = (uint32_t *)spk__table_alloc(t, n * sizeof *t->offset);
+    t->offset = (uint32_t *)spk__table_alloc(t, 2 * n * sizeof *t->offset);
     t->prev_string = t->offset ? (int *)spk__table_alloc(t, n * sizeof *t->prev_string) : NULL;
     if (!t->offset || !t->prev_string) {
-        spk__table_free_block(t, t->offset, n * sizeof *t->offset);
+        spk__table_free_block(t, t->offset, 2 * n * sizeof *t->offset);
         spk__free(alloc, t, sizeof *t);
-        return spk__nomem("a table layout", n * (sizeof *t->offset + sizeof *t->prev_string));
+        return spk__nomem("a table layout", n * (2 * sizeof *t->offset + sizeof *t->prev_string));
     }
+    t->size = t->offset + n;
     uint32_t at = (uint32_t)((n + 7) / 8);
+    t->null_bytes = at;
     t->last_string = -1;
     for (int i = 0; i < t->ncols; i++) {
         spk_type_id id = (spk_type_id)spk_schema_field(schema, i)->type.id;
         t->offset[i] = at;
-        at += spk__field_width(id);
+        t->size[i] = spk__field_width(id);
+        at += t->size[i];
         t->prev_string[i] = t->last_string;
         if (id == SPK_TYPE_STRING) t->last_string = i;
     }
@@ -137,7 +167,7 @@ SPKDEF void spk_table_free(spk_table *t) {
     if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) > 1) return;
     for (size_t i = 0; i < t->nchunks; i++) spk__chunk_free(t, t->chunks[i]);
     spk__table_free_block(t, t->chunks, t->cap_chunks * sizeof *t->chunks);
-    spk__table_free_block(t, t->offset, (size_t)t->ncols * sizeof *t->offset);
+    spk__table_free_block(t, t->offset, 2 * (size_t)t->ncols * sizeof *t->offset);
     spk__table_free_block(t, t->prev_string, (size_t)t->ncols * sizeof *t->prev_string);
     spk_schema_release(t->schema);
     spk__free(t->alloc, t, sizeof *t);
@@ -160,22 +190,84 @@ static bool spk__slot_is_null(const unsigned char *slot, int col) {
     return (slot[col >> 3] >> (col & 7)) & 1;
 }
 
+/* Row `index`'s field of column `col` in chunk c; column col's fields lie
+ * t->size[col] bytes apart. */
+static inline unsigned char *spk__field_at(const spk_table *t, const spk__chunk *c, size_t index, int col) {
+    return c->rows + (size_t)c->cap_rows * t->offset[col] + index * t->size[col];
+}
+
+/* Row `index`'s null bitmap in chunk c (spk__slot_is_null reads it); bitmaps lie t->null_bytes apart. */
+static inline unsigned char *spk__nulls_at(const spk_table *t, const spk__chunk *c, size_t index) {
+    return c->rows + index * t->null_bytes;
+}
+
+/* Copies one field (or a null bitmap of up to 8 bytes): fixed sizes inline
+ * rather than a call per field, as the CSV reader puts every row's slot. */
+static inline void spk__copy_small(unsigned char *to, const unsigned char *from, size_t size) {
+    switch (size) {
+    case 8: memcpy(to, from, 8); break;
+    case 4: memcpy(to, from, 4); break;
+    case 1: *to = *from; break;
+    default: memcpy(to, from, size); break;
+    }
+}
+
+/* Writes n row-major slots as rows [index, index + n) of chunk c. */
+static void spk__chunk_put_slots(const spk_table *t, spk__chunk *c, size_t index, const unsigned char *slots, size_t n) {
+    size_t w = t->width, nb = t->null_bytes;
+    unsigned char *nulls = spk__nulls_at(t, c, index);
+    for (size_t r = 0; r < n; r++) {
+        spk__copy_small(nulls + r * nb, slots + r * w, nb);
+        spk__chunk_note_nulls(c, slots + r * w, nb);
+    }
+    for (int col = 0; col < t->ncols; col++) {
+        size_t size = t->size[col];
+        unsigned char *to = spk__field_at(t, c, index, col);
+        const unsigned char *from = slots + t->offset[col];
+        for (size_t r = 0; r < n; r++) spk__copy_small(to + r * size, from + r * w, size);
+    }
+}
+
+/* Reads rows [index, index + n) of chunk c as n row-major slots. */
+static void spk__chunk_get_slots(const spk_table *t, const spk__chunk *c, size_t index, size_t n, unsigned char *slots) {
+    size_t w = t->width, nb = t->null_bytes;
+    const unsigned char *nulls = spk__nulls_at(t, c, index);
+    for (size_t r = 0; r < n; r++) spk__copy_small(slots + r * w, nulls + r * nb, nb);
+    for (int col = 0; col < t->ncols; col++) {
+        size_t size = t->size[col];
+        const unsigned char *from = spk__field_at(t, c, index, col);
+        unsigned char *to = slots + t->offset[col];
+        for (size_t r = 0; r < n; r++) spk__copy_small(to + r * w, from + r * size, size);
+    }
+}
+
+/* Moves chunk c's columns to where a capacity of `cap` rows puts them (the
+ * buffer holds at least the larger of both). Growing, the last column moves
+ * first, shrinking the first, so that no column lands on one not yet moved. */
+static void spk__chunk_move_columns(const spk_table *t, spk__chunk *c, uint32_t cap) {
+    size_t from = c->cap_rows, to = cap, n = c->nrows;
+    if (from == to || !c->rows) return;
+    for (int k = 0; k < t->ncols; k++) {
+        int col = to > from ? t->ncols - 1 - k : k;
+        size_t off = t->offset[col], size = t->size[col];
+        if (size && n) memmove(c->rows + to * off, c->rows + from * off, n * size);
+    }
+}
+
 /* Where the string of `col` in row `index` starts: the end of the string
  * before it in row-major order. */
 static uint32_t spk__string_start(const spk_table *t, const spk__chunk *c, size_t index, int col) {
-    const unsigned char *slot = c->rows + index * t->width;
-    if (t->prev_string[col] >= 0) return spk__load_u32(slot + t->offset[t->prev_string[col]]);
+    if (t->prev_string[col] >= 0) return spk__load_u32(spk__field_at(t, c, index, t->prev_string[col]));
     if (index == 0) return 0;
-    return spk__load_u32(slot - t->width + t->offset[t->last_string]);
+    return spk__load_u32(spk__field_at(t, c, index - 1, t->last_string));
 }
 
 static void spk__read_cell(const spk_table *t, const spk__chunk *c, size_t index, int col, spk_value *out) {
-    const unsigned char *slot = c->rows + index * t->width;
     spk_type type = spk_schema_field(t->schema, col)->type;
     *out = spk_value_null_of(type);
-    if (spk__slot_is_null(slot, col)) return;
+    if (spk__slot_is_null(spk__nulls_at(t, c, index), col)) return;
     out->is_null = false;
-    const unsigned char *p = slot + t->offset[col];
+    const unsigned char *p = spk__field_at(t, c, index, col);
     switch ((spk_type_id)type.id) {
     case SPK_TYPE_BOOLEAN: out->as.b = *p != 0; break;
     case SPK_TYPE_INT32:
@@ -297,10 +389,15 @@ static spk_status spk__coerce_cell(const spk_field *f, const spk_value *v, spk_v
 static void spk__chunk_seal(spk_table *t, spk__chunk *c) {
     if (spk__chunk_shared(c)) return;
     if (c->nrows && c->nrows < c->cap_rows) {
-        void *p = spk__table_realloc(t, c->rows, (size_t)c->cap_rows * t->width, (size_t)c->nrows * t->width);
+        uint32_t cap = c->cap_rows;
+        spk__chunk_move_columns(t, c, c->nrows);
+        c->cap_rows = c->nrows;
+        void *p = spk__table_realloc(t, c->rows, (size_t)cap * t->width, (size_t)c->nrows * t->width);
         if (p) {
             c->rows = (unsigned char *)p;
-            c->cap_rows = c->nrows;
+        } else { /* the columns go back where the buffer's size puts them */
+            spk__chunk_move_columns(t, c, cap);
+            c->cap_rows = cap;
         }
     }
     if (c->heap && c->heap_len < c->heap_cap) {
@@ -324,6 +421,7 @@ static spk_status spk__chunk_reserve(spk_table *t, spk__chunk *c, uint32_t rows,
         void *p = spk__table_realloc(t, c->rows, (size_t)c->cap_rows * t->width, (size_t)cap * t->width);
         if (!p) return spk__nomem("table rows", (size_t)cap * t->width);
         c->rows = (unsigned char *)p;
+        spk__chunk_move_columns(t, c, cap);
         c->cap_rows = cap;
     }
     if (string_bytes > (size_t)(c->heap_cap - c->heap_len)) {
@@ -391,13 +489,14 @@ static spk_status spk__append_one(spk_table *t, const spk_value *values) {
     spk__chunk *c = NULL;
     if (st == SPK_OK) st = spk__reserve_row(t, string_bytes, &c);
     if (st == SPK_OK) {
-        unsigned char *slot = c->rows + (size_t)c->nrows * t->width;
+        unsigned char *nulls = spk__nulls_at(t, c, c->nrows);
         uint32_t heap_at = c->heap_len;
-        memset(slot, 0, t->width);
+        memset(nulls, 0, t->null_bytes);
         for (int i = 0; i < t->ncols; i++) {
-            unsigned char *p = slot + t->offset[i];
+            unsigned char *p = spk__field_at(t, c, c->nrows, i);
             const spk_value *v = &cells[i];
-            if (v->is_null) slot[i >> 3] |= (unsigned char)(1u << (i & 7));
+            if (v->is_null) nulls[i >> 3] |= (unsigned char)(1u << (i & 7));
+            if (v->is_null && i < SPK__NULLS_KNOWN) c->maybe_null[i >> 6] |= (uint64_t)1 << (i & 63);
             switch ((spk_type_id)v->type.id) {
             case SPK_TYPE_BOOLEAN: *p = v->is_null ? 0 : v->as.b; break;
             case SPK_TYPE_INT32:

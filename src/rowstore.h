@@ -1,8 +1,8 @@
-/* rowstore: in-memory tables of fixed-width row slots in chunks. */
+/* rowstore: in-memory tables of rows in chunks, each chunk column by column. */
 
 /* A table: a schema and a sequence of chunks of at most SPK_CHUNK_ROWS rows.
- * A row slot holds a null bitmap and each field at a fixed offset; strings
- * live in the chunk's heap. One writer at a time; readers may run alongside
+ * A chunk holds its rows' null bitmaps, then each column's fixed-width
+ * fields, column after column; strings live in the chunk's heap. One writer at a time; readers may run alongside
  * each other but not alongside a writer (versions come with the catalog). */
 typedef struct spk_table spk_table;
 
@@ -20,7 +20,7 @@ SPKDEF void spk_table_free(spk_table *t); /* NULL is fine */
 SPKDEF spk_schema *spk_table_schema(const spk_table *t);
 SPKDEF size_t spk_table_nrows(const spk_table *t);
 SPKDEF size_t spk_table_nchunks(const spk_table *t);
-/* Bytes the table holds from its allocator right now (slots, heaps, bookkeeping). */
+/* Bytes the table holds from its allocator right now (rows, heaps, bookkeeping). */
 SPKDEF size_t spk_table_memory(const spk_table *t);
 
 /* Appends one row of `n` values (n must equal the column count). A value's

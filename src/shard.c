@@ -307,7 +307,7 @@ static spk_value spk__shard_code_value(uint64_t code, spk_type type) {
 static void spk__shard_slot_string(const spk_table *t, const spk__chunk *c, size_t index, int col, const char **ptr,
                              size_t *len) {
     uint32_t start = spk__string_start(t, c, index, col);
-    uint32_t end = spk__load_u32(c->rows + index * t->width + t->offset[col]);
+    uint32_t end = spk__load_u32(spk__field_at(t, c, index, col));
     *ptr = c->heap ? c->heap + start : "";
     *len = end - start;
 }
@@ -384,13 +384,11 @@ static spk_status spk__shard_keycol_load(spk__shard_keyset *ks, const spk_table 
         return spk__nomem("shard key values", n * (1 + sizeof *kc->codes + sizeof *kc->strs));
     spk_type_id id = (spk_type_id)kc->type.id;
     int col = kc->col;
-    uint32_t offset = t->offset[col];
     size_t r = 0;
     for (size_t ci = 0; ci < t->nchunks; ci++) {
         const spk__chunk *c = t->chunks[ci];
         for (size_t i = 0; i < c->nrows; i++, r++) {
-            const unsigned char *slot = c->rows + i * t->width;
-            bool null = id == SPK_TYPE_NULL || spk__slot_is_null(slot, col);
+            bool null = id == SPK_TYPE_NULL || spk__slot_is_null(spk__nulls_at(t, c, i), col);
             kc->nulls[r] = null;
             kc->codes[r] = 0;
             if (kc->is_string) {
@@ -401,7 +399,7 @@ static spk_status spk__shard_keycol_load(spk__shard_keyset *ks, const spk_table 
                     kc->codes[r] = spk__shard_str_prefix(kc->strs[r].ptr, kc->strs[r].len);
                 }
             } else if (!null) {
-                kc->codes[r] = spk__shard_slot_code(slot + offset, id);
+                kc->codes[r] = spk__shard_slot_code(spk__field_at(t, c, i, col), id);
             }
         }
     }
@@ -738,7 +736,6 @@ static spk_status spk__shard_filter_rows(const spk_table *rows, const spk_shard 
 typedef struct spk__shard_keyfilter {
     int col;
     spk_type_id id;
-    uint32_t offset;
     bool exact;            /* bounds have the column's type: compare codes or bytes */
     bool lower_null, upper_null;
     uint64_t lower_code, upper_code;
@@ -773,11 +770,11 @@ static int spk__shard_key_vs(const spk__shard_keyfilter *f, const spk_value *b, 
  * key read once, stopping as soon as both comparisons are decided. */
 static bool spk__shard_row_in(const spk_table *t, const spk__chunk *c, uint32_t i, const spk__shard_keyfilter *kf,
                               int nkeys, const spk_value *lower, const spk_value *upper) {
-    const unsigned char *slot = c->rows + (size_t)i * t->width;
+    const unsigned char *nulls = spk__nulls_at(t, c, i);
     int vs_lower = lower ? 0 : 1, vs_upper = upper ? 0 : -1; /* 0: equal so far */
     for (int k = 0; k < nkeys && (vs_lower == 0 || vs_upper == 0); k++) {
         const spk__shard_keyfilter *f = &kf[k];
-        bool row_null = f->id == SPK_TYPE_NULL || spk__slot_is_null(slot, f->col);
+        bool row_null = f->id == SPK_TYPE_NULL || spk__slot_is_null(nulls, f->col);
         uint64_t code = 0;
         const char *str = NULL;
         size_t len = 0;
@@ -789,7 +786,7 @@ static bool spk__shard_row_in(const spk_table *t, const spk__chunk *c, uint32_t 
                 spk__shard_slot_string(t, c, i, f->col, &str, &len);
                 code = spk__shard_str_prefix(str, len);
             } else {
-                code = spk__shard_slot_code(slot + f->offset, f->id);
+                code = spk__shard_slot_code(spk__field_at(t, c, i, f->col), f->id);
             }
         }
         for (int side = 0; side < 2; side++) {
@@ -817,16 +814,16 @@ typedef struct spk__shard_code_range {
  * range, into sel; returns how many. One tight loop per storage width. */
 static uint32_t spk__shard_select_codes(const spk_table *t, const spk__chunk *c, const spk__shard_keyfilter *kf,
                                         const spk__shard_code_range *r, uint32_t *sel) {
-    const unsigned char *slot = c->rows;
-    const size_t width = t->width, null_byte = (size_t)(kf->col >> 3);
+    const unsigned char *nulls = spk__nulls_at(t, c, 0) + (kf->col >> 3), *vals = spk__field_at(t, c, 0, kf->col);
+    const size_t nb = t->null_bytes, size = t->size[kf->col];
     const unsigned char null_bit = (unsigned char)(1u << (kf->col & 7));
     const uint64_t lo = r->lo, last = r->last;
     const bool nulls_in = r->nulls_in;
     uint32_t m = 0, n = c->nrows;
     if (!r->values_in) {
-        for (uint32_t i = 0; i < n; i++, slot += width) {
+        for (uint32_t i = 0; i < n; i++) {
             sel[m] = i;
-            m += nulls_in && (slot[null_byte] & null_bit);
+            m += nulls_in && (nulls[(size_t)i * nb] & null_bit);
         }
         return m;
     }
@@ -834,26 +831,26 @@ static uint32_t spk__shard_select_codes(const spk_table *t, const spk__chunk *c,
     case SPK_TYPE_INT64:
     case SPK_TYPE_DECIMAL:
     case SPK_TYPE_TIMESTAMP:
-        for (uint32_t i = 0; i < n; i++, slot += width) {
+        for (uint32_t i = 0; i < n; i++) {
             uint64_t x;
-            memcpy(&x, slot + kf->offset, 8);
+            memcpy(&x, vals + (size_t)i * 8, 8);
             sel[m] = i;
-            m += slot[null_byte] & null_bit ? nulls_in : ((x ^ SPK__SHARD_SIGN_BIT) - lo) <= last;
+            m += nulls[(size_t)i * nb] & null_bit ? nulls_in : ((x ^ SPK__SHARD_SIGN_BIT) - lo) <= last;
         }
         break;
     case SPK_TYPE_INT32:
     case SPK_TYPE_DATE:
-        for (uint32_t i = 0; i < n; i++, slot += width) {
+        for (uint32_t i = 0; i < n; i++) {
             int32_t x;
-            memcpy(&x, slot + kf->offset, 4);
+            memcpy(&x, vals + (size_t)i * 4, 4);
             sel[m] = i;
-            m += slot[null_byte] & null_bit ? nulls_in : (((uint64_t)(int64_t)x ^ SPK__SHARD_SIGN_BIT) - lo) <= last;
+            m += nulls[(size_t)i * nb] & null_bit ? nulls_in : (((uint64_t)(int64_t)x ^ SPK__SHARD_SIGN_BIT) - lo) <= last;
         }
         break;
     default:
-        for (uint32_t i = 0; i < n; i++, slot += width) {
+        for (uint32_t i = 0; i < n; i++) {
             sel[m] = i;
-            m += slot[null_byte] & null_bit ? nulls_in : (spk__shard_slot_code(slot + kf->offset, kf->id) - lo) <= last;
+            m += nulls[(size_t)i * nb] & null_bit ? nulls_in : (spk__shard_slot_code(vals + (size_t)i * size, kf->id) - lo) <= last;
         }
         break;
     }
@@ -873,7 +870,6 @@ static spk_status spk__shard_filter_keys(const spk_table *rows, const spk_shard 
         if (st != SPK_OK) return st;
         const spk_field *f = spk_schema_field(rows->schema, kf[k].col);
         kf[k].id = (spk_type_id)f->type.id;
-        kf[k].offset = rows->offset[kf[k].col];
         kf[k].exact = true;
         kf[k].lower_code = kf[k].upper_code = 0;
         kf[k].lower_null = sh->lower && spk__value_is_null(&sh->lower[k]);

@@ -624,8 +624,8 @@ static bool spk__decimal_mod(int64_t a, int sa, int64_t b, int sb, int scale, in
 }
 
 /* ---------------------------------------------------------------- vectors into tables
- * The bulk path from evaluation back to the row store: rows are written
- * straight into chunk slots, a chunk's worth of room reserved at a time. */
+ * The bulk path from evaluation back to the row store: values are written
+ * straight into a chunk's columns, a chunk's worth of room reserved at a time. */
 
 /* Room for `rows` more rows holding `string_bytes` in the tail chunk, which
  * may be a fresh one; *fit is how many rows the tail can take now (>= 1). */
@@ -667,14 +667,13 @@ static spk_status spk__table_append_vecs(spk_table *t, spk__vec *const *cols, co
             return st;
         }
         /* Column at a time: one type switch per column, then a tight loop. */
-        unsigned char *base = c->rows + (size_t)c->nrows * t->width;
-        size_t w = t->width;
-        for (uint32_t k = 0; k < fit; k++)
-            for (int b = 0; b < (t->ncols + 7) / 8; b++) base[(size_t)k * w + b] = 0;
+        unsigned char *nulls = spk__nulls_at(t, c, c->nrows);
+        size_t nb = t->null_bytes;
+        memset(nulls, 0, (size_t)fit * nb);
         uint32_t heap_at = c->heap_len;
         for (int col = 0; col < t->ncols; col++) {
             const spk__vec *v = cols[col];
-            unsigned char *p = base + t->offset[col], bit = (unsigned char)(1u << (col & 7));
+            unsigned char *p = spk__field_at(t, c, c->nrows, col), bit = (unsigned char)(1u << (col & 7));
             int byte = col >> 3;
             bool nullable = spk_schema_field(t->schema, col)->nullable;
             for (uint32_t k = 0; k < fit; k++) {
@@ -685,26 +684,29 @@ static spk_status spk__table_append_vecs(spk_table *t, spk__vec *const *cols, co
                         return spk__fail(SPK_ERR_NULL, "column %d (`%s`): NULL in non-nullable column", col + 1,
                                          spk_schema_field(t->schema, col)->name);
                     }
-                    base[(size_t)k * w + byte] |= bit;
+                    nulls[(size_t)k * nb + byte] |= bit;
+                    if (col < SPK__NULLS_KNOWN) c->maybe_null[col >> 6] |= (uint64_t)1 << (col & 63);
                 }
             }
             switch ((spk_type_id)v->type.id) {
             case SPK_TYPE_BOOLEAN:
                 for (uint32_t k = 0; k < fit; k++) {
                     uint32_t i = sel ? sel[done + k] : done + k;
-                    p[(size_t)k * w] = v->nulls[i] ? 0 : v->v.b[i];
+                    p[k] = v->nulls[i] ? 0 : v->v.b[i];
                 }
                 break;
             case SPK_TYPE_INT32:
             case SPK_TYPE_DATE:
-                for (uint32_t k = 0; k < fit; k++) memcpy(p + (size_t)k * w, &v->v.i32[sel ? sel[done + k] : done + k], 4);
+                if (!sel) memcpy(p, &v->v.i32[done], (size_t)fit * 4);
+                else for (uint32_t k = 0; k < fit; k++) memcpy(p + (size_t)k * 4, &v->v.i32[sel[done + k]], 4);
                 break;
             case SPK_TYPE_STRING:
                 break; /* below, in row order, so the heap stays row-major */
             case SPK_TYPE_NULL:
             case SPK_TYPE_COUNT: break;
             default:
-                for (uint32_t k = 0; k < fit; k++) memcpy(p + (size_t)k * w, &v->v.i64[sel ? sel[done + k] : done + k], 8);
+                if (!sel) memcpy(p, &v->v.i64[done], (size_t)fit * 8);
+                else for (uint32_t k = 0; k < fit; k++) memcpy(p + (size_t)k * 8, &v->v.i64[sel[done + k]], 8);
                 break;
             }
         }
@@ -718,7 +720,7 @@ static spk_status spk__table_append_vecs(spk_table *t, spk__vec *const *cols, co
                         memcpy(c->heap + heap_at, v->v.str[i].ptr, v->v.str[i].len);
                         heap_at += (uint32_t)v->v.str[i].len;
                     }
-                    memcpy(base + (size_t)k * w + t->offset[col], &heap_at, 4);
+                    memcpy(spk__field_at(t, c, c->nrows + k, col), &heap_at, 4);
                 }
             }
         }
@@ -731,8 +733,9 @@ static spk_status spk__table_append_vecs(spk_table *t, spk__vec *const *cols, co
 }
 
 /* Appends copies of rows [start + sel[k]] of chunk `c` of table `in` to `t`
- * (same layout: equal schemas). Fixed fields move as whole slots; strings
- * are copied and their end offsets rewritten. All or nothing. */
+ * (same layout: equal schemas). Fields move column by column, runs of
+ * consecutive rows at once; strings are copied and their end offsets
+ * rewritten. All or nothing. */
 static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, const spk__chunk *c, uint32_t start,
                                           const uint32_t *sel, uint32_t n) {
     spk__table_mark mark = spk__table_mark_get(t);
@@ -745,9 +748,8 @@ static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, con
         if (st == SPK_OK && t->last_string >= 0) {
             for (uint32_t k = done; k < done + fit; k++) {
                 uint32_t row = start + (sel ? sel[k] : k);
-                const unsigned char *slot = c->rows + (size_t)row * in->width;
-                uint32_t first = row ? spk__load_u32(slot - in->width + in->offset[in->last_string]) : 0;
-                bytes += spk__load_u32(slot + in->offset[in->last_string]) - first;
+                uint32_t first = row ? spk__load_u32(spk__field_at(in, c, row - 1, in->last_string)) : 0;
+                bytes += spk__load_u32(spk__field_at(in, c, row, in->last_string)) - first;
             }
             if (bytes) st = spk__reserve_rows(t, fit, bytes, &dst, &fit);
         }
@@ -755,39 +757,36 @@ static spk_status spk__table_append_slots(spk_table *t, const spk_table *in, con
             spk__table_rollback(t, mark);
             return st;
         }
-        if (t->last_string < 0) { /* fixed-width rows: copy runs of consecutive rows at once */
-            uint32_t k = done;
-            while (k < done + fit) {
+        dst->maybe_null[0] |= c->maybe_null[0];
+        dst->maybe_null[1] |= c->maybe_null[1];
+        /* Fields column by column, runs of consecutive rows at once; then strings in row order. */
+        for (int col = -1; col < t->ncols; col++) {
+            size_t size = col < 0 ? t->null_bytes : t->size[col];
+            uint32_t k = done, at = dst->nrows;
+            while (size && k < done + fit) {
                 uint32_t row = start + (sel ? sel[k] : k), run = 1;
                 while (k + run < done + fit && start + (sel ? sel[k + run] : k + run) == row + run) run++;
-                memcpy(dst->rows + (size_t)dst->nrows * t->width, c->rows + (size_t)row * in->width, (size_t)run * t->width);
-                dst->nrows += run;
-                t->nrows += run;
+                if (col < 0) memcpy(spk__nulls_at(t, dst, at), spk__nulls_at(in, c, row), (size_t)run * size);
+                else memcpy(spk__field_at(t, dst, at, col), spk__field_at(in, c, row, col), (size_t)run * size);
+                at += run;
                 k += run;
             }
-            done += fit;
-            continue;
         }
         uint32_t heap_at = dst->heap_len;
-        for (uint32_t k = done; k < done + fit; k++) {
-            uint32_t row = start + (sel ? sel[k] : k);
-            const unsigned char *src = c->rows + (size_t)row * in->width;
-            unsigned char *slot = dst->rows + (size_t)dst->nrows * t->width;
-            memcpy(slot, src, t->width);
-            if (t->last_string >= 0) {
-                uint32_t from = row ? spk__load_u32(src - in->width + in->offset[in->last_string]) : 0;
-                uint32_t to = spk__load_u32(src + in->offset[in->last_string]);
-                if (to > from) memcpy(dst->heap + heap_at, c->heap + from, to - from);
-                for (int col = 0; col < t->ncols; col++) { /* ends shift by the same amount */
-                    if (spk_schema_field(t->schema, col)->type.id != SPK_TYPE_STRING) continue;
-                    uint32_t end = spk__load_u32(src + in->offset[col]) - from + heap_at;
-                    memcpy(slot + t->offset[col], &end, 4);
-                }
-                heap_at += to - from;
+        for (uint32_t k = done; t->last_string >= 0 && k < done + fit; k++) {
+            uint32_t row = start + (sel ? sel[k] : k), at = dst->nrows + (k - done);
+            uint32_t from = row ? spk__load_u32(spk__field_at(in, c, row - 1, in->last_string)) : 0;
+            uint32_t to = spk__load_u32(spk__field_at(in, c, row, in->last_string));
+            if (to > from) memcpy(dst->heap + heap_at, c->heap + from, to - from);
+            for (int col = 0; col < t->ncols; col++) { /* ends shift by the same amount */
+                if (spk_schema_field(t->schema, col)->type.id != SPK_TYPE_STRING) continue;
+                uint32_t end = spk__load_u32(spk__field_at(in, c, row, col)) - from + heap_at;
+                memcpy(spk__field_at(t, dst, at, col), &end, 4);
             }
-            dst->nrows++;
-            t->nrows++;
+            heap_at += to - from;
         }
+        dst->nrows += fit;
+        t->nrows += fit;
         dst->heap_len = heap_at;
         done += fit;
     }

@@ -1055,6 +1055,79 @@ static void test_group_direct_keys(void) {
     }
 }
 
+/* A chunk notes which columns may hold NULLs, and scans skip the null bits
+ * of the others (rowstore.c), so every way rows reach a table must note its
+ * NULLs. Each table below holds the same 50 rows, x, s and d NULL on every
+ * fourth; a NULL's field holds 0 there, which `x <= 0` would keep and
+ * count(x) would count if its null bit went unread. */
+static void check_noted_nulls(const char *how, spk_df *d) {
+    spk_df *kept = spk_df_filter(d, spk_le(spk_col("x"), spk_lit_i64(0))); /* a column test on the stored values */
+    int64_t n = -1;
+    CHECK_OK(spk_df_count(kept, &n));
+    if (n != 12) fprintf(stderr, "%s: %s: x <= 0 kept %lld rows, expected 12\n", spk_test_current, how, (long long)n);
+    CHECK(n == 12);
+    spk_df_release(kept);
+    spk_expr *aggs[4] = {fn1("count", "x"), fn1("count", "s"), fn1("count", "d"), fn1("sum", "x")};
+    spk_df *g = spk_df_group_agg(d, NULL, 0, aggs, 4);
+    spk_table *t = NULL;
+    CHECK_OK(spk_df_collect(g, &t));
+    for (int c = 0; t && c < 4; c++) {
+        spk_value v;
+        CHECK_OK(spk_table_get(t, 0, c, &v));
+        int64_t want = c < 3 ? 37 : 13 + 2 * 12; /* 37 non-NULL rows; x: 12 zeros, 13 ones, 12 twos */
+        if (v.is_null || v.as.i64 != want) fprintf(stderr, "%s: %s: aggregate %d is %lld, expected %lld\n", spk_test_current, how, c, (long long)v.as.i64, (long long)want);
+        CHECK(!v.is_null && v.as.i64 == want);
+    }
+    spk_table_free(t);
+    spk_df_release(g);
+}
+
+static void test_nulls_noted_by_every_writer(void) {
+    spk_schema *schema = NULL;
+    CHECK_OK(spk_schema_parse(NULL, "id BIGINT, x BIGINT, s STRING, d DATE", &schema));
+    static spk_value rows[50 * 4];
+    char csv[4096];
+    size_t at = 0;
+    for (int r = 0; r < 50; r++) {
+        bool null = r % 4 == 0;
+        rows[r * 4] = spk_value_i64(r);
+        rows[r * 4 + 1] = null ? spk_value_null() : spk_value_i64(r % 3);
+        rows[r * 4 + 2] = null ? spk_value_null() : spk_value_str("a");
+        rows[r * 4 + 3] = null ? spk_value_null() : spk_value_date(19000 + r);
+        at += (size_t)snprintf(csv + at, sizeof csv - at, null ? "%d,,,\n" : "%d,%d,a,2022-01-0%d\n", r, r % 3, 1 + r % 9);
+    }
+    spk_df *d = spk_df_from_rows(S, schema, rows, 50); /* one row at a time */
+    check_noted_nulls("rows", d);
+    spk_csv_options o = {0};
+    o.schema = schema;
+    spk_df *c = spk_read_csv_buffer(S, csv, at, &o); /* staged slots put into the chunk */
+    CHECK(c != NULL);
+    if (c) check_noted_nulls("CSV", c);
+    spk_expr *computed[4] = {spk_col("id"), spk_alias(spk_add(spk_col("x"), spk_lit_i64(0)), "x"),
+                             spk_alias(spk_call("lower", 1, spk_col("s")), "s"), spk_col("d")};
+    spk_df *p = spk_df_select_array(d, computed, 4); /* batches of vectors into the table */
+    spk_table *pt = NULL;
+    CHECK_OK(spk_df_collect(p, &pt));
+    if (pt) {
+        spk_df *pd = spk_df_from_table(S, pt);
+        check_noted_nulls("computed", pd);
+        spk_df_release(pd);
+    }
+    spk_df *f = spk_df_filter(d, spk_ge(spk_col("id"), spk_lit_i64(0))); /* kept rows copied between tables */
+    spk_table *ft = NULL;
+    CHECK_OK(spk_df_collect(f, &ft));
+    if (ft) {
+        spk_df *fd = spk_df_from_table(S, ft);
+        check_noted_nulls("filtered", fd);
+        spk_df_release(fd);
+    }
+    spk_df_release(f);
+    spk_df_release(p);
+    spk_df_release(c);
+    spk_df_release(d);
+    spk_schema_release(schema);
+}
+
 /* A DECIMAL sum whose running total leaves the 64-bit range and comes back
  * is exact whatever the order of its rows; one that ends outside is NULL. */
 static void test_decimal_sum_wraps(void) {
@@ -1888,6 +1961,7 @@ int main(void) {
         RUN_DF(test_group_keys_typed);
         RUN_DF(test_group_few_to_many);
         RUN_DF(test_group_direct_keys);
+        RUN_DF(test_nulls_noted_by_every_writer);
         RUN_DF(test_decimal_sum_wraps);
         RUN_DF(test_global_agg);
         RUN_DF(test_distinct_union);
