@@ -1082,6 +1082,18 @@ static void check_noted_nulls(const char *how, spk_df *d) {
     spk_df_release(g);
 }
 
+/* The same checks on q's result read back as a table; releases q. */
+static void check_collected_nulls(const char *how, spk_df *q) {
+    spk_table *t = NULL;
+    CHECK_OK(spk_df_collect(q, &t));
+    if (t) {
+        spk_df *d = spk_df_from_table(S, t);
+        check_noted_nulls(how, d);
+        spk_df_release(d);
+    }
+    spk_df_release(q);
+}
+
 static void test_nulls_noted_by_every_writer(void) {
     spk_schema *schema = NULL;
     CHECK_OK(spk_schema_parse(NULL, "id BIGINT, x BIGINT, s STRING, d DATE", &schema));
@@ -1105,24 +1117,8 @@ static void test_nulls_noted_by_every_writer(void) {
     if (c) check_noted_nulls("CSV", c);
     spk_expr *computed[4] = {spk_col("id"), spk_alias(spk_add(spk_col("x"), spk_lit_i64(0)), "x"),
                              spk_alias(spk_call("lower", 1, spk_col("s")), "s"), spk_col("d")};
-    spk_df *p = spk_df_select_array(d, computed, 4); /* batches of vectors into the table */
-    spk_table *pt = NULL;
-    CHECK_OK(spk_df_collect(p, &pt));
-    if (pt) {
-        spk_df *pd = spk_df_from_table(S, pt);
-        check_noted_nulls("computed", pd);
-        spk_df_release(pd);
-    }
-    spk_df *f = spk_df_filter(d, spk_ge(spk_col("id"), spk_lit_i64(0))); /* kept rows copied between tables */
-    spk_table *ft = NULL;
-    CHECK_OK(spk_df_collect(f, &ft));
-    if (ft) {
-        spk_df *fd = spk_df_from_table(S, ft);
-        check_noted_nulls("filtered", fd);
-        spk_df_release(fd);
-    }
-    spk_df_release(f);
-    spk_df_release(p);
+    check_collected_nulls("computed", spk_df_select_array(d, computed, 4)); /* batches of vectors into the table */
+    check_collected_nulls("filtered", spk_df_filter(d, spk_ge(spk_col("id"), spk_lit_i64(0)))); /* kept rows copied */
     spk_df_release(c);
     spk_df_release(d);
     spk_schema_release(schema);
