@@ -836,8 +836,10 @@ typedef struct spk__agg_part {
     uint64_t *table;   /* open addressing: the hash's top 32 bits (a tag, so that most misses never
                         * touch the group) over group index + 1; 0 = empty (spk__agg_slot_of) */
     size_t table_cap;
+    size_t indexed;    /* groups [0, indexed) are in the table; the direct path leaves its new ones out (spk__agg_index) */
     uint32_t *direct;  /* a single integer key: group index + 1 by key value, 0 = not yet known (spk__agg_direct) */
     size_t direct_cap;
+    bool not_all_direct; /* some group was added by another path than the direct one, so may be missing from `direct` */
     spk__arena strings;
 } spk__agg_part;
 
@@ -853,6 +855,7 @@ typedef struct spk__agg_exec {
     size_t nparts;
     spk__agg_part **merged; /* per partition */
     int npartitions;
+    size_t fold_into;       /* per-worker parts: the one the others merge into (spk__agg_merge_task), else SIZE_MAX */
     spk__agg_worker *workers;
     int nworkers;
     bool per_worker; /* parts are per worker, not per morsel (spk__aggs_order_free) */
@@ -962,18 +965,28 @@ static inline uint64_t spk__agg_slot_of(uint64_t hash, size_t g) { return (hash 
 /* Whether table entry e is for a group whose hash could be h; its group is (uint32_t)e - 1. */
 static inline bool spk__agg_tag_matches(uint64_t e, uint64_t h) { return ((e ^ h) & SPK__TAG_MASK) == 0; }
 
-static spk_status spk__agg_grow_table(spk__agg_part *p) {
-    size_t cap = p->table_cap ? p->table_cap * 2 : 64;
-    uint64_t *t = (uint64_t *)spk__calloc(&spk__default_allocator, cap * sizeof *t);
-    if (!t) return spk__nomem("a hash table", cap * sizeof *t);
-    for (size_t g = 0; g < p->ngroups; g++) {
-        size_t at = p->hashes[g] & (cap - 1);
-        while (t[at]) at = (at + 1) & (cap - 1);
-        t[at] = spk__agg_slot_of(p->hashes[g], g);
+/* Puts the groups that are not yet in the hash table into it, growing it
+ * so that it stays at most half full. The direct path adds groups without
+ * it (it finds them by value), so a part grouping by one small integer
+ * never builds a table unless another path or the merge needs one. */
+static spk_status spk__agg_index(spk__agg_part *p) {
+    if (p->indexed == p->ngroups) return SPK_OK;
+    if ((p->ngroups + 1) * 2 > p->table_cap) {
+        size_t cap = p->table_cap ? p->table_cap * 2 : 64;
+        while ((p->ngroups + 1) * 2 > cap) cap *= 2;
+        uint64_t *t = (uint64_t *)spk__calloc(&spk__default_allocator, cap * sizeof *t);
+        if (!t) return spk__nomem("a hash table", cap * sizeof *t);
+        if (p->table) spk__free(&spk__default_allocator, p->table, p->table_cap * sizeof *p->table);
+        p->table = t;
+        p->table_cap = cap;
+        p->indexed = 0;
     }
-    if (p->table) spk__free(&spk__default_allocator, p->table, p->table_cap * sizeof *p->table);
-    p->table = t;
-    p->table_cap = cap;
+    for (size_t g = p->indexed; g < p->ngroups; g++) {
+        size_t at = p->hashes[g] & (p->table_cap - 1);
+        while (p->table[at]) at = (at + 1) & (p->table_cap - 1);
+        p->table[at] = spk__agg_slot_of(p->hashes[g], g);
+    }
+    p->indexed = p->ngroups;
     return SPK_OK;
 }
 
@@ -1242,9 +1255,10 @@ static spk_status spk__agg_direct(spk__agg_part *p, const uint64_t *words, const
     return SPK_OK;
 }
 
-/* Adds a group with the given key values (strings copied); returns its index. */
+/* Adds a group with the given key values (strings copied); returns its
+ * index. `index`: put it in the hash table (the direct path does not). */
 static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p, const spk_value *key, uint64_t hash,
-                                     uint64_t origin, uint32_t *group) {
+                                     uint64_t origin, bool index, uint32_t *group) {
     const spk_allocator *a = &spk__default_allocator;
     size_t nk = (size_t)(run->nkeys ? run->nkeys : 1);
     if (p->ngroups >= UINT32_MAX - 1) return spk__fail(SPK_ERR_LIMIT, "more than 4 billion groups");
@@ -1291,11 +1305,9 @@ static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p,
     p->hashes[p->ngroups] = hash;
     p->origin[p->ngroups] = origin;
     *group = (uint32_t)p->ngroups++;
-    if ((p->ngroups + 1) * 2 > p->table_cap) return spk__agg_grow_table(p);
-    size_t at = hash & (p->table_cap - 1);
-    while (p->table[at]) at = (at + 1) & (p->table_cap - 1);
-    p->table[at] = spk__agg_slot_of(hash, *group);
-    return SPK_OK;
+    if (!index) return SPK_OK;
+    p->not_all_direct = true;
+    return spk__agg_index(p);
 }
 
 /* Grouping keys are hashed and compared by their physical type, straight
@@ -1401,12 +1413,13 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
     spk_status st = SPK_OK;
     uint64_t *hashes = w->hashes;
     bool packed = run->nwords && spk__agg_pack_batch(run, w->words, keyvec, sel, n);
-    bool few = packed && p->ngroups <= SPK__AGG_FEW; /* rows are matched against the groups' words, unhashed */
     bool direct = false;
-    if (packed && !few && run->per_worker && run->nkeys == 1 && (st = spk__agg_direct(p, w->words, sel, n, &direct)) != SPK_OK) return st;
+    if (packed && run->per_worker && run->nkeys == 1 && (st = spk__agg_direct(p, w->words, sel, n, &direct)) != SPK_OK) return st;
+    bool few = packed && !direct && p->ngroups <= SPK__AGG_FEW; /* rows are matched against the groups' words, unhashed */
     if (run->nkeys == 0) SPK__FOR_ROWS(sel, n, hashes[i] = 0);
     else if (packed && !few && !direct) spk__agg_hash_words(run, w->words, sel, n, hashes);
     else if (!packed) spk__hash_keys(keyvec, run->nkeys, sel, n, hashes);
+    if ((!direct || p->not_all_direct) && (st = spk__agg_index(p)) != SPK_OK) return st; /* probes below need the table */
     if (packed && !few && !direct && p->table_cap > 32768) { /* a table past the core's cache: start the batch's misses together */
         size_t mask = p->table_cap - 1;
         SPK__FOR_ROWS(sel, n, SPK__PREFETCH(&p->table[hashes[i] & mask]));
@@ -1438,10 +1451,13 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
                 continue;
             }
             spk__agg_hash_words(run, w->words, &i, 1, hashes);
-            if ((group = spk__agg_probe_packed(p, run->row_size, words, (int)nw, hashes[i])) == UINT32_MAX) {
+            /* while every group is in `direct`, a value missing there is a new group */
+            group = p->not_all_direct ? spk__agg_probe_packed(p, run->row_size, words, (int)nw, hashes[i]) : UINT32_MAX;
+            if (group == UINT32_MAX) {
                 spk_value key[1];
                 key[0] = spk__vec_get(keyvec[0], i);
-                if ((st = spk__agg_new_group(run, p, key, hashes[i], (uint64_t)w->morsel << 32 | w->fresh++, &group)) != SPK_OK) break;
+                uint64_t origin = (uint64_t)w->morsel << 32 | w->fresh++;
+                if ((st = spk__agg_new_group(run, p, key, hashes[i], origin, p->not_all_direct, &group)) != SPK_OK) break;
             }
             *slot = group + 1;
             w->groups_of_row[i] = group;
@@ -1465,7 +1481,7 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
         if (group == UINT32_MAX) {
             spk_value key[64];
             for (int k = 0; k < run->nkeys; k++) key[k] = spk__vec_get(keyvec[k], i);
-            st = spk__agg_new_group(run, p, key, hashes[i], (uint64_t)w->morsel << 32 | w->fresh++, &group);
+            st = spk__agg_new_group(run, p, key, hashes[i], (uint64_t)w->morsel << 32 | w->fresh++, true, &group);
         }
         if (few && st == SPK_OK) w->few_seen[seen] = (uint8_t)(group + 1); /* group < SPK__AGG_FEW + 1 */
         w->groups_of_row[i] = group;
@@ -1566,25 +1582,46 @@ static spk_status spk__agg_open(spk__feed *self, int worker, size_t morsel, spk_
     return SPK_OK;
 }
 
-/* Merges every part's groups of one hash partition, parts in morsel order. */
+/* Part p's group with this key (its values, packed words and hash), or
+ * UINT32_MAX. A part whose groups all came by the direct path is looked
+ * up in its array only (it has no hash table). */
+static uint32_t spk__agg_lookup(const spk__agg_exec *run, const spk__agg_part *p, const spk_value *key, const uint64_t *words,
+                                uint64_t h) {
+    bool packed = run->nwords && !(words[run->nkeys] & SPK__UNPACKABLE);
+    if (!p->not_all_direct) /* then the key is one non-NULL integer, or p has no such group */
+        return packed && run->nkeys == 1 && !words[1] && words[0] < p->direct_cap ? p->direct[words[0]] - 1 : UINT32_MAX;
+    return packed ? spk__agg_probe_packed(p, run->row_size, words, run->nwords, h) : spk__agg_find(p, run->nkeys, key, h);
+}
+
+/* Merges every part's groups of one hash partition, parts in morsel order,
+ * into a part of the partition's own. Per-worker parts (whose aggregates
+ * do not care about order) merge into the base part instead, in place:
+ * each partition's task touches only its own groups there, so only the
+ * groups the base lacks go to the partition's part. With many groups,
+ * most of them in every worker's part, that copies almost nothing. */
 static spk_status spk__agg_merge_task(void *ctx, int worker, size_t partition) {
     spk__agg_exec *run = (spk__agg_exec *)ctx;
     (void)worker;
     spk_status st = spk__agg_part_new(run, &run->merged[partition]);
-    spk__agg_part *into = run->merged[partition];
+    spk__agg_part *fresh = run->merged[partition];
+    spk__agg_part *base = run->fold_into != SIZE_MAX ? run->parts[run->fold_into] : NULL;
     uint64_t mask = (uint64_t)run->npartitions - 1;
     size_t nk = (size_t)(run->nkeys ? run->nkeys : 1);
     for (size_t m = 0; st == SPK_OK && m < run->nparts; m++) {
         const spk__agg_part *from = run->parts[m];
+        if (m == run->fold_into) continue;
         for (size_t g = 0; from && g < from->ngroups && st == SPK_OK; g++) {
             uint64_t h = from->hashes[g];
             if (((h >> 40) & mask) != partition) continue; /* table slots use the low bits */
             const spk_value *key = from->keys + g * nk;
             const uint64_t *words = (const uint64_t *)(const void *)spk__agg_row(run, from, g);
-            uint32_t t = run->nwords && !(words[run->nkeys] & SPK__UNPACKABLE) /* packed: compare words */
-                             ? spk__agg_probe_packed(into, run->row_size, words, run->nwords, h)
-                             : spk__agg_find(into, run->nkeys, key, h);
-            if (t == UINT32_MAX) st = spk__agg_new_group(run, into, key, h, from->origin[g], &t);
+            spk__agg_part *into = base;
+            uint32_t t = base ? spk__agg_lookup(run, base, key, words, h) : UINT32_MAX;
+            if (t == UINT32_MAX) {
+                into = fresh;
+                t = spk__agg_lookup(run, fresh, key, words, h);
+            }
+            if (t == UINT32_MAX) st = spk__agg_new_group(run, fresh, key, h, from->origin[g], true, &t);
             else if (from->origin[g] < into->origin[t]) into->origin[t] = from->origin[g]; /* per-worker parts */
             for (int a = 0; a < run->naggs && st == SPK_OK; a++) {
                 const spk__bnode *node = run->aggs[a].node;
@@ -1742,9 +1779,17 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
     int threads = spk_session_threads(node->session);
     run.npartitions = 1;
     while (run.npartitions < threads && run.npartitions < 64) run.npartitions *= 2;
+    run.fold_into = SIZE_MAX;
     if (st == SPK_OK && nparts > 1) {
-        msize = (size_t)run.npartitions * sizeof *run.merged;
+        /* merged: a part per partition, then the base part (not owned) */
+        msize = (size_t)(run.npartitions + 1) * sizeof *run.merged;
         if (!(run.merged = (spk__agg_part **)spk__calloc(a, msize))) st = spk__nomem("an aggregation", msize);
+        for (size_t m = 0; st == SPK_OK && run.per_worker && m < run.nparts; m++) /* the largest part is the base */
+            if (run.parts[m] && (run.fold_into == SIZE_MAX || run.parts[m]->ngroups > run.parts[run.fold_into]->ngroups)) run.fold_into = m;
+        if (st == SPK_OK && run.fold_into != SIZE_MAX) {
+            run.merged[run.npartitions] = run.parts[run.fold_into];
+            if (run.parts[run.fold_into]->not_all_direct) st = spk__agg_index(run.parts[run.fold_into]);
+        }
         if (st == SPK_OK)
             st = spk__par_run(node->session, spk__par_workers(node->session, (size_t)run.npartitions), (size_t)run.npartitions,
                               spk__agg_merge_task, &run);
@@ -1752,11 +1797,11 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
     /* The groups in order of first appearance; a global aggregate over no rows still yields one row. */
     spk__agg_part *empty = NULL;
     spk__agg_part *const *sources = run.merged ? run.merged : run.parts;
-    size_t nsources = run.merged ? (size_t)run.npartitions : run.nparts;
+    size_t nsources = run.merged ? (size_t)run.npartitions + 1 : run.nparts;
     for (size_t i = 0; st == SPK_OK && i < nsources; i++) groups += sources[i] ? sources[i]->ngroups : 0;
     if (st == SPK_OK && groups == 0 && run.nkeys == 0) {
         uint32_t g;
-        if ((st = spk__agg_part_new(&run, &empty)) == SPK_OK) st = spk__agg_new_group(&run, empty, NULL, 0, 0, &g);
+        if ((st = spk__agg_part_new(&run, &empty)) == SPK_OK) st = spk__agg_new_group(&run, empty, NULL, 0, 0, true, &g);
         sources = &empty;
         nsources = 1;
         groups = 1;
