@@ -18412,6 +18412,7 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
 
 typedef struct spk__sort_field {
     bool desc, nulls_first, text;
+    bool reread;                /* a column (not text): read again to encode rather than kept per row (u, nulls unused) */
     uint64_t *u;                /* not text: per row, the value as an unsigned integer in the same order */
     spk__str *s;                /* text: per row, the bytes in the workers' arenas */
     uint8_t *nulls;             /* per row: 1 = NULL */
@@ -18434,6 +18435,8 @@ typedef struct spk__sort_worker {
     spk__vec **inputs;  /* per column of the sort's input: its vector in vs */
     spk__arena strings; /* the bytes of string keys */
     spk__sort_stats stats[SPK__SORT_MAX_KEYS];
+    uint64_t u[SPK__BATCH]; /* a reread key's batch (spk__sort_field.reread) */
+    uint8_t nulls[SPK__BATCH];
 } spk__sort_worker;
 
 typedef struct spk__sort_run {
@@ -18685,78 +18688,101 @@ static spk_status spk__sort_window(const spk__sort_run *r, uint64_t *e, uint64_t
     return st;
 }
 
+static spk_status spk__sort_worker_init(spk__sort_run *r, spk__sort_worker *w) {
+    const spk_df *node = r->node;
+    spk_status st = SPK_OK;
+    w->strings.alloc = &spk__default_allocator;
+    for (; w->made < r->nkeys && st == SPK_OK; w->made++) st = spk__runner_init(&w->runners[w->made], node->bound[w->made]->root, node->bound[w->made]->nslots);
+    if (st == SPK_OK) st = spk__vecset_init(&w->vs, spk_table_schema(r->in));
+    size_t isize = (size_t)(r->ncols ? r->ncols : 1) * sizeof *w->inputs;
+    if (st == SPK_OK && !(w->inputs = (spk__vec **)spk__alloc(&spk__default_allocator, isize))) st = spk__nomem("a sort", isize);
+    if (st != SPK_OK) return st;
+    for (int c = 0; c < r->ncols; c++) w->inputs[c] = &w->vs.vecs[r->cols ? r->cols[c] : c];
+    for (int k = 0; k < r->nkeys; k++) w->stats[k] = (spk__sort_stats){false, false, UINT64_MAX, 0};
+    return SPK_OK;
+}
+
+/* Loads the columns the keys read for rows [start, start + n) of a morsel's chunk. */
+static void spk__sort_load(const spk__sort_run *r, spk__sort_worker *w, const spk__morsel *mo, uint32_t at, uint32_t n) {
+    for (int col = 0; col < r->in->ncols; col++)
+        if (r->load[col]) spk__load_column(r->in, mo->chunk, mo->start + at, n, col, &w->vs.vecs[col]);
+}
+
+/* Evaluates key k over the loaded batch: a text key's strings (copied into
+ * the worker's arena) into s, other keys as unsigned integers in the same
+ * order into u; NULLs flagged in nulls (their u is 0). */
+static spk_status spk__sort_key_batch(const spk__sort_run *r, spk__sort_worker *w, int k, uint32_t n, uint64_t *u,
+                                      spk__str *s, uint8_t *nulls) {
+    spk__runner *rn = &w->runners[k];
+    spk__arena_reset(&rn->ev.arena);
+    spk__runner_bind_inputs(rn, r->node->bound[k], w->inputs);
+    spk__eval_node(rn, rn->root, NULL, n);
+    if (rn->ev.status != SPK_OK) return rn->ev.status;
+    const spk__vec *v = &rn->ev.vecs[rn->root->slot];
+    spk_type_id type = (spk_type_id)v->type.id;
+    for (uint32_t i = 0; i < n; i++) nulls[i] = v->nulls[i] || type == SPK_TYPE_NULL || type == SPK_TYPE_COUNT;
+    if (s) {
+        for (uint32_t i = 0; i < n; i++) {
+            spk__str x = nulls[i] ? (spk__str){NULL, 0} : v->v.str[i];
+            if (x.len) { /* keep the bytes past this batch */
+                char *copy = spk__arena_alloc(&w->strings, x.len);
+                if (!copy) return spk__nomem("sort keys", x.len);
+                memcpy(copy, x.ptr, x.len);
+                x.ptr = copy;
+            }
+            s[i] = x;
+        }
+        return SPK_OK;
+    }
+    switch (type) {
+    case SPK_TYPE_BOOLEAN:
+        for (uint32_t i = 0; i < n; i++) u[i] = v->v.b[i] != 0;
+        break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE:
+        for (uint32_t i = 0; i < n; i++) u[i] = (uint64_t)(int64_t)v->v.i32[i] ^ SPK__SORT_SIGN;
+        break;
+    case SPK_TYPE_DOUBLE:
+        for (uint32_t i = 0; i < n; i++) u[i] = spk__sort_f64(v->v.f64[i]);
+        break;
+    case SPK_TYPE_NULL:
+    case SPK_TYPE_COUNT:
+    case SPK_TYPE_STRING: /* not reached: text keys */
+        memset(u, 0, n * sizeof *u);
+        break;
+    default:
+        for (uint32_t i = 0; i < n; i++) u[i] = (uint64_t)v->v.i64[i] ^ SPK__SORT_SIGN;
+        break;
+    }
+    for (uint32_t i = 0; i < n; i++) u[i] = nulls[i] ? 0 : u[i];
+    return SPK_OK;
+}
+
+/* The first pass: each key's range (and whether it has NULLs and values);
+ * text keys, and keys that are not a column, are kept per row. */
 static spk_status spk__sort_keys_task(void *ctx, int worker, size_t m) {
     spk__sort_run *r = (spk__sort_run *)ctx;
-    const spk_df *node = r->node;
     spk__sort_worker *w = &r->workers[worker];
     spk_status st = SPK_OK;
-    if (!w->vs.block) {
-        w->strings.alloc = &spk__default_allocator;
-        for (; w->made < r->nkeys && st == SPK_OK; w->made++) st = spk__runner_init(&w->runners[w->made], node->bound[w->made]->root, node->bound[w->made]->nslots);
-        if (st == SPK_OK) st = spk__vecset_init(&w->vs, spk_table_schema(r->in));
-        size_t isize = (size_t)(r->ncols ? r->ncols : 1) * sizeof *w->inputs;
-        if (st == SPK_OK && !(w->inputs = (spk__vec **)spk__alloc(&spk__default_allocator, isize))) st = spk__nomem("a sort", isize);
-        if (st != SPK_OK) return st;
-        for (int c = 0; c < r->ncols; c++) w->inputs[c] = &w->vs.vecs[r->cols ? r->cols[c] : c];
-        for (int k = 0; k < r->nkeys; k++) w->stats[k] = (spk__sort_stats){false, false, UINT64_MAX, 0};
-    }
+    if (!w->vs.block && (st = spk__sort_worker_init(r, w)) != SPK_OK) return st;
     const spk__morsel *mo = &r->morsels[m];
     for (uint32_t at = 0; st == SPK_OK && at < mo->n; at += SPK__BATCH) {
         uint32_t n = mo->n - at < SPK__BATCH ? mo->n - at : SPK__BATCH;
         size_t row = mo->chunk->first_row + mo->start + at;
-        for (int col = 0; col < r->in->ncols; col++)
-            if (r->load[col]) spk__load_column(r->in, mo->chunk, mo->start + at, n, col, &w->vs.vecs[col]);
+        spk__sort_load(r, w, mo, at, n);
         for (int k = 0; k < r->nkeys && st == SPK_OK; k++) {
-            spk__runner *rn = &w->runners[k];
             spk__sort_field *key = &r->keys[k];
             spk__sort_stats *ks = &w->stats[k];
-            spk__arena_reset(&rn->ev.arena);
-            spk__runner_bind_inputs(rn, node->bound[k], w->inputs);
-            spk__eval_node(rn, rn->root, NULL, n);
-            if ((st = rn->ev.status) != SPK_OK) break;
-            const spk__vec *v = &rn->ev.vecs[rn->root->slot];
-            spk_type_id type = (spk_type_id)v->type.id;
-            uint8_t *nulls = key->nulls + row;
-            for (uint32_t i = 0; i < n; i++) nulls[i] = v->nulls[i] || type == SPK_TYPE_NULL || type == SPK_TYPE_COUNT;
+            uint8_t *nulls = key->reread ? w->nulls : key->nulls + row;
+            uint64_t *u = key->text ? NULL : key->reread ? w->u : key->u + row;
+            if ((st = spk__sort_key_batch(r, w, k, n, u, key->text ? key->s + row : NULL, nulls)) != SPK_OK) break;
+            bool any_null = false, any_value = false;
             if (key->text) {
-                spk__str *out = key->s + row;
-                for (uint32_t i = 0; i < n && st == SPK_OK; i++) {
-                    spk__str x = nulls[i] ? (spk__str){NULL, 0} : v->v.str[i];
-                    if (x.len) { /* keep the bytes past this batch */
-                        char *copy = spk__arena_alloc(&w->strings, x.len);
-                        if (!copy) st = spk__nomem("sort keys", x.len);
-                        else memcpy(copy, x.ptr, x.len);
-                        x.ptr = copy;
-                    }
-                    out[i] = x;
-                }
+                for (uint32_t i = 0; i < n; i++) any_null |= nulls[i] != 0, any_value |= !nulls[i];
             } else {
-                uint64_t *u = key->u + row;
-                switch (type) {
-                case SPK_TYPE_BOOLEAN:
-                    for (uint32_t i = 0; i < n; i++) u[i] = v->v.b[i] != 0;
-                    break;
-                case SPK_TYPE_INT32:
-                case SPK_TYPE_DATE:
-                    for (uint32_t i = 0; i < n; i++) u[i] = (uint64_t)(int64_t)v->v.i32[i] ^ SPK__SORT_SIGN;
-                    break;
-                case SPK_TYPE_DOUBLE:
-                    for (uint32_t i = 0; i < n; i++) u[i] = spk__sort_f64(v->v.f64[i]);
-                    break;
-                case SPK_TYPE_NULL:
-                case SPK_TYPE_COUNT:
-                case SPK_TYPE_STRING: /* not reached: text keys */
-                    memset(u, 0, n * sizeof *u);
-                    break;
-                default:
-                    for (uint32_t i = 0; i < n; i++) u[i] = (uint64_t)v->v.i64[i] ^ SPK__SORT_SIGN;
-                    break;
-                }
                 uint64_t lo = ks->lo, hi = ks->hi;
-                bool any_null = false, any_value = false;
                 for (uint32_t i = 0; i < n; i++) {
                     if (nulls[i]) {
-                        u[i] = 0;
                         any_null = true;
                         continue;
                     }
@@ -18766,14 +18792,9 @@ static spk_status spk__sort_keys_task(void *ctx, int worker, size_t m) {
                 }
                 ks->lo = lo;
                 ks->hi = hi;
-                ks->any_null = ks->any_null || any_null;
-                ks->any_value = ks->any_value || any_value;
-                continue;
             }
-            for (uint32_t i = 0; i < n; i++) {
-                ks->any_null = ks->any_null || nulls[i];
-                ks->any_value = ks->any_value || !nulls[i];
-            }
+            ks->any_null = ks->any_null || any_null;
+            ks->any_value = ks->any_value || any_value;
         }
     }
     return st;
@@ -18852,22 +18873,29 @@ static void spk__sort_put(uint64_t *e, size_t stride, uint32_t n, int at, int bi
     }
 }
 
-/* The elements of morsel m's rows, a batch at a time and a key at a time. */
+/* The elements of morsel m's rows, a batch at a time and a key at a time;
+ * the second pass, which reads the reread keys' columns again. */
 static spk_status spk__sort_encode_task(void *ctx, int worker, size_t m) {
     spk__sort_run *r = (spk__sort_run *)ctx;
-    (void)worker;
+    spk__sort_worker *w = &r->workers[worker];
     const spk__morsel *mo = &r->morsels[m];
     size_t s = (size_t)r->stride;
     uint64_t codes[SPK__BATCH];
-    for (uint32_t at = 0; at < mo->n; at += SPK__BATCH) {
+    bool reread = false;
+    for (int k = 0; k < r->nkeys; k++) reread = reread || (r->keys[k].reread && r->keys[k].value_bits);
+    spk_status st = SPK_OK;
+    if (reread && !w->vs.block && (st = spk__sort_worker_init(r, w)) != SPK_OK) return st;
+    for (uint32_t at = 0; at < mo->n && st == SPK_OK; at += SPK__BATCH) {
         uint32_t n = mo->n - at < SPK__BATCH ? mo->n - at : SPK__BATCH;
         size_t first = mo->chunk->first_row + mo->start + at;
         uint64_t *e = r->src + first * s;
         memset(e, 0, (size_t)n * s * sizeof *e);
-        for (int k = 0; k < r->nkeys; k++) {
+        if (reread) spk__sort_load(r, w, mo, at, n);
+        for (int k = 0; k < r->nkeys && st == SPK_OK; k++) {
             const spk__sort_field *key = &r->keys[k];
             if (!key->value_bits) continue;
-            const uint8_t *nulls = key->nulls + first;
+            if (key->reread && (st = spk__sort_key_batch(r, w, k, n, w->u, NULL, w->nulls)) != SPK_OK) break;
+            const uint8_t *nulls = key->reread ? w->nulls : key->nulls + first;
             if (key->null_at >= 0) { /* NULLS FIRST: 0 for NULL, 1 for a value; NULLS LAST the other way round */
                 for (uint32_t i = 0; i < n; i++) codes[i] = (uint64_t)(nulls[i] != 0) ^ key->nulls_first;
                 spk__sort_put(e, s, n, key->null_at, 1, codes);
@@ -18880,7 +18908,7 @@ static spk_status spk__sort_encode_task(void *ctx, int worker, size_t m) {
                     codes[i] = nulls[i] ? 0 : key->desc ? ~v : v;
                 }
             } else {
-                const uint64_t *u = key->u + first;
+                const uint64_t *u = key->reread ? w->u : key->u + first;
                 uint64_t lo = key->lo, hi = key->hi, plus = key->null_code && key->nulls_first;
                 if (key->desc)
                     for (uint32_t i = 0; i < n; i++) codes[i] = hi - u[i] + plus;
@@ -18898,7 +18926,7 @@ static spk_status spk__sort_encode_task(void *ctx, int worker, size_t m) {
             else e[i * s + (size_t)r->nwords] = first + i;
         }
     }
-    return SPK_OK;
+    return st;
 }
 
 static spk_status spk__sort_run_task(void *ctx, int worker, size_t run) {
@@ -19058,6 +19086,8 @@ static spk_status spk__run_sort(const spk_df *node, const spk_df *limit, spk_tab
         key->desc = node->exprs[k]->descending;
         key->nulls_first = node->exprs[k]->nulls_first;
         key->text = node->bound[k]->root->type.id == SPK_TYPE_STRING;
+        key->reread = !key->text && node->bound[k]->root->kind == SPK__B_COL; /* the same values when read again */
+        if (key->reread) continue;
         key->nulls = (uint8_t *)spk__alloc(a, rows);
         if (key->text) key->s = (spk__str *)spk__alloc(a, rows * sizeof *key->s);
         else key->u = (uint64_t *)spk__alloc(a, rows * sizeof *key->u);
