@@ -7676,7 +7676,9 @@ typedef void (*spk__kernel)(struct spk__eval *ev, const struct spk__bnode *node,
 typedef struct spk__agg_ops {
     size_t state_size;
     void (*init)(const struct spk__bnode *node, void *state);
-    /* row i's state is at states + group_of_row[i] * stride (group_of_row NULL: states) */
+    /* row i's state is at states + group_of_row[i] * stride (group_of_row NULL: states); group_of_row
+     * is readable up to the last selected row, where a row not selected holds an earlier batch's group
+     * or 0 (spk__sum_few_groups reads them all) */
     spk_status (*update)(const struct spk__bnode *node, char *states, size_t stride, const uint32_t *group_of_row,
                          const spk__vec *arg, const uint32_t *sel, uint32_t n);
     spk_status (*merge)(const struct spk__bnode *node, void *into, const void *from); /* adds `from` into `into` */
@@ -11205,10 +11207,62 @@ static void spk__sum_init(const spk__bnode *node, void *s) {
     memset(s, 0, sizeof(spk__sum_state));
 }
 
+/* Few groups (Q1's four). Rows in a row mostly update the same group, and
+ * each update then waits on the one before it through memory. When a
+ * batch's groups are below SPK__SUM_FEW, rows are added into four sets of
+ * accumulators in turn, which do not wait on each other, and the sets are
+ * added to the states after the batch. Integer and DECIMAL sums only: their
+ * result does not depend on the order of the additions (a DECIMAL sum
+ * counts its wraps), where a DOUBLE sum's rounding would. */
+#define SPK__SUM_FEW 8
+
+static bool spk__sum_few_groups(char *states, size_t stride, const uint32_t *groups, const int64_t *x, const uint8_t *nulls,
+                                bool decimal, const uint32_t *sel, uint32_t n) {
+    /* The largest group over every row up to the last selected one: one
+     * loop without the selection, which compilers vectorise. A row not
+     * selected holds a group of an earlier batch, or 0, so can only make
+     * `most` larger than it need be (and the batch take the general way). */
+    uint32_t most = 0, end = n && sel ? sel[n - 1] + 1 : n;
+    for (uint32_t i = 0; i < end; i++) most = groups[i] > most ? groups[i] : most;
+    if (most >= SPK__SUM_FEW) return false;
+    spk__sum_state acc[4][SPK__SUM_FEW];
+    memset(acc, 0, sizeof acc);
+    if (decimal)
+        SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+            spk__sum_state *a = &acc[i & 3][groups[i]];
+            spk__sum_add_decimal(a, x[i]);
+            a->count++;
+        });
+    else
+        SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+            spk__sum_state *a = &acc[i & 3][groups[i]];
+            a->i = (int64_t)((uint64_t)a->i + (uint64_t)x[i]);
+            a->count++;
+        });
+    for (int lane = 0; lane < 4; lane++)
+        for (uint32_t g = 0; g <= most; g++) {
+            const spk__sum_state *a = &acc[lane][g];
+            if (!a->count) continue;
+            spk__sum_state *st = (spk__sum_state *)(void *)(states + (size_t)g * stride);
+            if (decimal) {
+                spk__sum_add_decimal(st, a->i);
+                st->carry += a->carry;
+            } else {
+                st->i = (int64_t)((uint64_t)st->i + (uint64_t)a->i);
+            }
+            st->count += a->count;
+        }
+    return true;
+}
+
 static spk_status spk__sum_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                   const uint32_t *sel, uint32_t n) {
     (void)node;
     const uint8_t *nulls = arg->nulls;
+    spk_type_id t = (spk_type_id)arg->type.id;
+    if (groups && (t == SPK_TYPE_DECIMAL || t == SPK_TYPE_INT64) &&
+        spk__sum_few_groups(states, stride, groups, arg->v.i64, nulls, t == SPK_TYPE_DECIMAL, sel, n))
+        return SPK_OK;
     switch (arg->type.id) {
     case SPK_TYPE_INT32: {
         const int32_t *x = arg->v.i32;
@@ -13146,33 +13200,38 @@ static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32
         });
         break;
     case SPK_TYPE_INT32:
-    case SPK_TYPE_DATE:
-        if (!sel) memcpy(v->v.i32, vals, (size_t)n * 4);
-        else SPK__FOR_LOAD(sel, n, dense, memcpy(&v->v.i32[o], vals + (size_t)i * 4, 4));
-        if (!spk__chunk_maybe_null(c, col) && (!sel || dense)) memset(v->nulls, 0, n);
-        else SPK__FOR_LOAD(sel, n, dense, v->nulls[o] = (nulls[(size_t)i * nb] & bit) != 0);
+    case SPK_TYPE_DATE: {
+        int32_t *out = v->v.i32; /* locals: stores through v's arrays could alias v itself */
+        uint8_t *out_nulls = v->nulls;
+        if (!sel) memcpy(out, vals, (size_t)n * 4);
+        else SPK__FOR_LOAD(sel, n, dense, memcpy(&out[o], vals + (size_t)i * 4, 4));
+        if (!spk__chunk_maybe_null(c, col) && (!sel || dense)) memset(out_nulls, 0, n);
+        else SPK__FOR_LOAD(sel, n, dense, out_nulls[o] = (nulls[(size_t)i * nb] & bit) != 0);
         break;
+    }
     case SPK_TYPE_STRING: {
         /* A string starts where the row's previous string column ends, or
          * the first one where the previous row's last one does (spk__string_start). */
         const char *heap = c->heap ? c->heap : "";
         uint8_t mask = spk__chunk_maybe_null(c, col) ? bit : 0; /* 0: every row reads as not NULL */
+        spk__str *out = v->v.str;
+        uint8_t *out_nulls = v->nulls;
         if (t->prev_string[col] >= 0) {
             const unsigned char *prev = spk__field_at(t, c, start, t->prev_string[col]);
             SPK__FOR_LOAD(sel, n, dense, {
                 uint32_t from = spk__load_u32(prev + (size_t)i * 4), to = spk__load_u32(vals + (size_t)i * 4);
-                v->nulls[o] = (nulls[(size_t)i * nb] & mask) != 0;
-                v->v.str[o].ptr = heap + (c->heap ? from : 0);
-                v->v.str[o].len = to - from;
+                out_nulls[o] = (nulls[(size_t)i * nb] & mask) != 0;
+                out[o].ptr = heap + (c->heap ? from : 0);
+                out[o].len = to - from;
             });
         } else { /* the first string column: the previous row's last string column, row 0 at 0 */
             const unsigned char *last = c->rows + (size_t)c->cap_rows * t->offset[t->last_string];
             SPK__FOR_LOAD(sel, n, dense, {
                 size_t row = (size_t)start + i;
                 uint32_t from = row ? spk__load_u32(last + (row - 1) * 4) : 0, to = spk__load_u32(vals + (size_t)i * 4);
-                v->nulls[o] = (nulls[(size_t)i * nb] & mask) != 0;
-                v->v.str[o].ptr = heap + (c->heap ? from : 0);
-                v->v.str[o].len = to - from;
+                out_nulls[o] = (nulls[(size_t)i * nb] & mask) != 0;
+                out[o].ptr = heap + (c->heap ? from : 0);
+                out[o].len = to - from;
             });
         }
         break;
@@ -13182,12 +13241,15 @@ static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32
         if (!sel || dense) memset(v->nulls, 1, n);
         else SPK__FOR_ROWS(sel, n, v->nulls[i] = 1);
         break;
-    default:
-        if (!sel) memcpy(v->v.i64, vals, (size_t)n * 8);
-        else SPK__FOR_LOAD(sel, n, dense, memcpy(&v->v.i64[o], vals + (size_t)i * 8, 8));
-        if (!spk__chunk_maybe_null(c, col) && (!sel || dense)) memset(v->nulls, 0, n);
-        else SPK__FOR_LOAD(sel, n, dense, v->nulls[o] = (nulls[(size_t)i * nb] & bit) != 0);
+    default: {
+        int64_t *out = v->v.i64;
+        uint8_t *out_nulls = v->nulls;
+        if (!sel) memcpy(out, vals, (size_t)n * 8);
+        else SPK__FOR_LOAD(sel, n, dense, memcpy(&out[o], vals + (size_t)i * 8, 8));
+        if (!spk__chunk_maybe_null(c, col) && (!sel || dense)) memset(out_nulls, 0, n);
+        else SPK__FOR_LOAD(sel, n, dense, out_nulls[o] = (nulls[(size_t)i * nb] & bit) != 0);
         break;
+    }
     }
 }
 

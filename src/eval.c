@@ -1558,33 +1558,38 @@ static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32
         });
         break;
     case SPK_TYPE_INT32:
-    case SPK_TYPE_DATE:
-        if (!sel) memcpy(v->v.i32, vals, (size_t)n * 4);
-        else SPK__FOR_LOAD(sel, n, dense, memcpy(&v->v.i32[o], vals + (size_t)i * 4, 4));
-        if (!spk__chunk_maybe_null(c, col) && (!sel || dense)) memset(v->nulls, 0, n);
-        else SPK__FOR_LOAD(sel, n, dense, v->nulls[o] = (nulls[(size_t)i * nb] & bit) != 0);
+    case SPK_TYPE_DATE: {
+        int32_t *out = v->v.i32; /* locals: stores through v's arrays could alias v itself */
+        uint8_t *out_nulls = v->nulls;
+        if (!sel) memcpy(out, vals, (size_t)n * 4);
+        else SPK__FOR_LOAD(sel, n, dense, memcpy(&out[o], vals + (size_t)i * 4, 4));
+        if (!spk__chunk_maybe_null(c, col) && (!sel || dense)) memset(out_nulls, 0, n);
+        else SPK__FOR_LOAD(sel, n, dense, out_nulls[o] = (nulls[(size_t)i * nb] & bit) != 0);
         break;
+    }
     case SPK_TYPE_STRING: {
         /* A string starts where the row's previous string column ends, or
          * the first one where the previous row's last one does (spk__string_start). */
         const char *heap = c->heap ? c->heap : "";
         uint8_t mask = spk__chunk_maybe_null(c, col) ? bit : 0; /* 0: every row reads as not NULL */
+        spk__str *out = v->v.str;
+        uint8_t *out_nulls = v->nulls;
         if (t->prev_string[col] >= 0) {
             const unsigned char *prev = spk__field_at(t, c, start, t->prev_string[col]);
             SPK__FOR_LOAD(sel, n, dense, {
                 uint32_t from = spk__load_u32(prev + (size_t)i * 4), to = spk__load_u32(vals + (size_t)i * 4);
-                v->nulls[o] = (nulls[(size_t)i * nb] & mask) != 0;
-                v->v.str[o].ptr = heap + (c->heap ? from : 0);
-                v->v.str[o].len = to - from;
+                out_nulls[o] = (nulls[(size_t)i * nb] & mask) != 0;
+                out[o].ptr = heap + (c->heap ? from : 0);
+                out[o].len = to - from;
             });
         } else { /* the first string column: the previous row's last string column, row 0 at 0 */
             const unsigned char *last = c->rows + (size_t)c->cap_rows * t->offset[t->last_string];
             SPK__FOR_LOAD(sel, n, dense, {
                 size_t row = (size_t)start + i;
                 uint32_t from = row ? spk__load_u32(last + (row - 1) * 4) : 0, to = spk__load_u32(vals + (size_t)i * 4);
-                v->nulls[o] = (nulls[(size_t)i * nb] & mask) != 0;
-                v->v.str[o].ptr = heap + (c->heap ? from : 0);
-                v->v.str[o].len = to - from;
+                out_nulls[o] = (nulls[(size_t)i * nb] & mask) != 0;
+                out[o].ptr = heap + (c->heap ? from : 0);
+                out[o].len = to - from;
             });
         }
         break;
@@ -1594,12 +1599,15 @@ static void spk__load_column_sel(const spk_table *t, const spk__chunk *c, uint32
         if (!sel || dense) memset(v->nulls, 1, n);
         else SPK__FOR_ROWS(sel, n, v->nulls[i] = 1);
         break;
-    default:
-        if (!sel) memcpy(v->v.i64, vals, (size_t)n * 8);
-        else SPK__FOR_LOAD(sel, n, dense, memcpy(&v->v.i64[o], vals + (size_t)i * 8, 8));
-        if (!spk__chunk_maybe_null(c, col) && (!sel || dense)) memset(v->nulls, 0, n);
-        else SPK__FOR_LOAD(sel, n, dense, v->nulls[o] = (nulls[(size_t)i * nb] & bit) != 0);
+    default: {
+        int64_t *out = v->v.i64;
+        uint8_t *out_nulls = v->nulls;
+        if (!sel) memcpy(out, vals, (size_t)n * 8);
+        else SPK__FOR_LOAD(sel, n, dense, memcpy(&out[o], vals + (size_t)i * 8, 8));
+        if (!spk__chunk_maybe_null(c, col) && (!sel || dense)) memset(out_nulls, 0, n);
+        else SPK__FOR_LOAD(sel, n, dense, out_nulls[o] = (nulls[(size_t)i * nb] & bit) != 0);
         break;
+    }
     }
 }
 

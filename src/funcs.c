@@ -2766,10 +2766,62 @@ static void spk__sum_init(const spk__bnode *node, void *s) {
     memset(s, 0, sizeof(spk__sum_state));
 }
 
+/* Few groups (Q1's four). Rows in a row mostly update the same group, and
+ * each update then waits on the one before it through memory. When a
+ * batch's groups are below SPK__SUM_FEW, rows are added into four sets of
+ * accumulators in turn, which do not wait on each other, and the sets are
+ * added to the states after the batch. Integer and DECIMAL sums only: their
+ * result does not depend on the order of the additions (a DECIMAL sum
+ * counts its wraps), where a DOUBLE sum's rounding would. */
+#define SPK__SUM_FEW 8
+
+static bool spk__sum_few_groups(char *states, size_t stride, const uint32_t *groups, const int64_t *x, const uint8_t *nulls,
+                                bool decimal, const uint32_t *sel, uint32_t n) {
+    /* The largest group over every row up to the last selected one: one
+     * loop without the selection, which compilers vectorise. A row not
+     * selected holds a group of an earlier batch, or 0, so can only make
+     * `most` larger than it need be (and the batch take the general way). */
+    uint32_t most = 0, end = n && sel ? sel[n - 1] + 1 : n;
+    for (uint32_t i = 0; i < end; i++) most = groups[i] > most ? groups[i] : most;
+    if (most >= SPK__SUM_FEW) return false;
+    spk__sum_state acc[4][SPK__SUM_FEW];
+    memset(acc, 0, sizeof acc);
+    if (decimal)
+        SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+            spk__sum_state *a = &acc[i & 3][groups[i]];
+            spk__sum_add_decimal(a, x[i]);
+            a->count++;
+        });
+    else
+        SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+            spk__sum_state *a = &acc[i & 3][groups[i]];
+            a->i = (int64_t)((uint64_t)a->i + (uint64_t)x[i]);
+            a->count++;
+        });
+    for (int lane = 0; lane < 4; lane++)
+        for (uint32_t g = 0; g <= most; g++) {
+            const spk__sum_state *a = &acc[lane][g];
+            if (!a->count) continue;
+            spk__sum_state *st = (spk__sum_state *)(void *)(states + (size_t)g * stride);
+            if (decimal) {
+                spk__sum_add_decimal(st, a->i);
+                st->carry += a->carry;
+            } else {
+                st->i = (int64_t)((uint64_t)st->i + (uint64_t)a->i);
+            }
+            st->count += a->count;
+        }
+    return true;
+}
+
 static spk_status spk__sum_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                   const uint32_t *sel, uint32_t n) {
     (void)node;
     const uint8_t *nulls = arg->nulls;
+    spk_type_id t = (spk_type_id)arg->type.id;
+    if (groups && (t == SPK_TYPE_DECIMAL || t == SPK_TYPE_INT64) &&
+        spk__sum_few_groups(states, stride, groups, arg->v.i64, nulls, t == SPK_TYPE_DECIMAL, sel, n))
+        return SPK_OK;
     switch (arg->type.id) {
     case SPK_TYPE_INT32: {
         const int32_t *x = arg->v.i32;

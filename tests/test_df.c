@@ -1125,23 +1125,35 @@ static void test_nulls_noted_by_every_writer(void) {
 }
 
 /* A DECIMAL sum whose running total leaves the 64-bit range and comes back
- * is exact whatever the order of its rows; one that ends outside is NULL. */
+ * is exact whatever the order of its rows; one that ends outside is NULL.
+ * Group 1: 20 rows of 10^18 - 1, then 20 of its negative; then 40 rows
+ * where every fourth is 10^18 - 1 and the next its negative. With few
+ * groups a batch adds its rows into four sets of partial sums in turn
+ * (spk__sum_few_groups): two of the sets then end past the range, one each
+ * way, and only their counted wraps make the total 0. Group 3: every fourth
+ * of 76 rows is 10^18 - 1, so one set adds 19 of them, past 2^64 by less
+ * than 10^18: NULL, by its wrap alone. */
 static void test_decimal_sum_wraps(void) {
     spk_schema *schema = NULL;
     CHECK_OK(spk_schema_parse(NULL, "k INT, v DECIMAL(18,0)", &schema));
-    spk_value rows[44];
+    spk_value rows[316];
     const int64_t big = 999999999999999999LL; /* 10 of them pass INT64_MAX */
-    for (int r = 0; r < 20; r++) {
+    for (int r = 0; r < 80; r++) {
+        int64_t v = r < 40 ? (r < 20 ? big : -big) : r % 4 == 0 ? big : r % 4 == 1 ? -big : r % 4 == 2 ? 5 : -5;
         rows[r * 2] = spk_value_i32(1);
-        rows[r * 2 + 1] = spk_value_decimal(r < 10 ? big : -big, 18, 0);
+        rows[r * 2 + 1] = spk_value_decimal(v, 18, 0);
     }
-    rows[40] = spk_value_i32(2), rows[41] = spk_value_decimal(big, 18, 0);
-    rows[42] = spk_value_i32(2), rows[43] = spk_value_decimal(1, 18, 0);
-    spk_df *d = spk_df_from_rows(S, schema, rows, 22);
+    rows[160] = spk_value_i32(2), rows[161] = spk_value_decimal(big, 18, 0);
+    rows[162] = spk_value_i32(2), rows[163] = spk_value_decimal(1, 18, 0);
+    for (int r = 0; r < 76; r++) {
+        rows[164 + r * 2] = spk_value_i32(3);
+        rows[165 + r * 2] = spk_value_decimal(r % 4 == 0 ? big : 0, 18, 0);
+    }
+    spk_df *d = spk_df_from_rows(S, schema, rows, 158);
     spk_expr *keys[1] = {spk_col("k")};
     spk_expr *aggs[2] = {fn1("sum", "v"), fn1("avg", "v")};
     spk_df *g = spk_df_group_agg(d, keys, 1, aggs, 2);
-    EXPECT_SET(g, "1,0,0.0000|2,NULL,NULL"); /* 10^18 does not fit DECIMAL(18,0), nor its average DECIMAL(18,4) */
+    EXPECT_SET(g, "1,0,0.0000|2,NULL,NULL|3,NULL,NULL"); /* 10^18 does not fit DECIMAL(18,0), nor its average DECIMAL(18,4) */
     spk_df_release(d);
     spk_schema_release(schema);
 }
