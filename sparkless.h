@@ -31305,56 +31305,101 @@ static spk_status spk__csv_field_problem(const spk__csv_job *job, spk__csv_slice
                               "unexpected '%c' after a closing quote", job->data[f->problem_at]);
 }
 
-/* A row being read, staged in the row store's slot layout (rowstore.c:
- * the null bitmap, then each column's bytes at its offset; a STRING
- * column's 4 bytes hold the end of its bytes in the chunk's heap, strings
- * following each other in column order). Strings are kept as views until
- * spk__csv_commit copies them into the heap. */
+/* A row being read. Its fixed-width values go straight to their places in
+ * the chunk, as row `index` (one past its rows, so a record dropped as
+ * malformed leaves nothing behind); its null bitmap and strings are staged
+ * (strings as views) until spk__csv_commit puts them in and counts the row:
+ * a chunk's strings follow each other in column order (rowstore.c). */
 typedef struct spk__csv_row {
-    unsigned char *slot;   /* the table's width in bytes */
+    unsigned char *nulls;  /* the row's null bitmap, t->null_bytes */
     const char **str;      /* per column: a string's bytes (NULL: in the reader's scratch at str_off) */
     size_t *str_len, *str_off;
+    spk__chunk *chunk;     /* the chunk the targets' bases point into, at its rows and capacity then */
+    unsigned char *chunk_rows;
+    uint32_t chunk_cap;
+    uint32_t index;
 } spk__csv_row;
 
-static bool spk__csv_slot_null(const unsigned char *slot, int col) { return (slot[col >> 3] >> (col & 7)) & 1; }
-static void spk__csv_set_null(unsigned char *slot, int col) { slot[col >> 3] |= (unsigned char)(1u << (col & 7)); }
+static bool spk__csv_is_null_bit(const unsigned char *nulls, int col) { return (nulls[col >> 3] >> (col & 7)) & 1; }
 
-/* Appends the staged row to t (as spk__append_one writes a row, without
- * converting values that already have the column's type). */
-static spk_status spk__csv_commit(spk_table *t, const spk__csv_row *row, const int *string_cols, int nstring,
+/* Where field k of a record goes. */
+typedef struct spk__csv_target {
+    int col;
+    uint32_t size;       /* the column's field bytes */
+    unsigned char *base; /* the column's values in the row's chunk (spk__csv_begin_row) */
+    spk_type type;
+} spk__csv_target;
+
+static inline unsigned char *spk__csv_dest(const spk__csv_row *row, const spk__csv_target *to) {
+    return to->base + (size_t)row->index * to->size;
+}
+
+/* The field is NULL: its bit set, and a fixed-width value 0, as other writers leave it. */
+static void spk__csv_set_null(spk__csv_row *row, const spk__csv_target *to) {
+    row->nulls[to->col >> 3] |= (unsigned char)(1u << (to->col & 7));
+    if (to->type.id != SPK_TYPE_STRING) memset(spk__csv_dest(row, to), 0, to->size);
+}
+
+/* Makes room in t for one more row and points the targets at it. */
+static spk_status spk__csv_begin_row(spk_table *t, spk__csv_row *row, spk__csv_target *targets, int ntargets) {
+    spk__chunk *c = NULL;
+    spk_status st = spk__reserve_row(t, 0, &c);
+    if (st != SPK_OK) return st;
+    if (c != row->chunk || c->rows != row->chunk_rows || c->cap_rows != row->chunk_cap) {
+        for (int k = 0; k < ntargets; k++) targets[k].base = spk__field_at(t, c, 0, targets[k].col);
+        row->chunk = c;
+        row->chunk_rows = c->rows;
+        row->chunk_cap = c->cap_rows;
+    }
+    row->index = c->nrows;
+    memset(row->nulls, 0, t->null_bytes);
+    return SPK_OK;
+}
+
+/* Appends the row begun by spk__csv_begin_row: its null bitmap, and its
+ * strings copied into the chunk's heap (as spk__append_one writes a row,
+ * without converting values that already have the column's type). */
+static spk_status spk__csv_commit(spk_table *t, spk__csv_row *row, const int *string_cols, int nstring,
                                   const char *scratch) {
     size_t bytes = 0;
     for (int i = 0; i < nstring; i++)
-        if (!spk__csv_slot_null(row->slot, string_cols[i])) bytes += row->str_len[string_cols[i]];
-    spk__chunk *c = NULL;
-    spk_status st = spk__reserve_row(t, bytes, &c);
-    if (st != SPK_OK) return st;
+        if (!spk__csv_is_null_bit(row->nulls, string_cols[i])) bytes += row->str_len[string_cols[i]];
+    spk__chunk *c = row->chunk;
+    spk_status st = SPK_OK;
+    if (bytes > (size_t)(c->heap_cap - c->heap_len)) {
+        if (bytes <= (size_t)(UINT32_MAX - c->heap_len)) {
+            st = spk__chunk_reserve(t, c, 0, bytes, false); /* the heap grows; the row's values stay where they are */
+        } else { /* past a chunk's 4 GiB of strings: the row moves to a fresh chunk */
+            unsigned char *slot = (unsigned char *)spk__alloc(&spk__default_allocator, t->width);
+            if (!slot) return spk__nomem("a CSV row", t->width);
+            spk__chunk_get_slots(t, c, row->index, 1, slot);
+            if ((st = spk__reserve_row(t, bytes, &c)) == SPK_OK) spk__chunk_put_slots(t, c, c->nrows, slot, 1);
+            spk__free(&spk__default_allocator, slot, t->width);
+            row->chunk = NULL; /* the targets are pointed at the new chunk by the next row */
+            row->index = c->nrows;
+        }
+        if (st != SPK_OK) return st;
+    }
     uint32_t heap_at = c->heap_len;
     for (int i = 0; i < nstring; i++) {
         int col = string_cols[i];
         size_t len = row->str_len[col];
-        if (len && !spk__csv_slot_null(row->slot, col)) {
+        if (len && !spk__csv_is_null_bit(row->nulls, col)) {
             memcpy(c->heap + heap_at, row->str[col] ? row->str[col] : scratch + row->str_off[col], len);
             heap_at += (uint32_t)len;
         }
-        memcpy(row->slot + t->offset[col], &heap_at, 4);
+        memcpy(spk__field_at(t, c, row->index, col), &heap_at, 4);
     }
-    spk__chunk_put_slots(t, c, c->nrows, row->slot, 1);
+    memcpy(spk__nulls_at(t, c, row->index), row->nulls, t->null_bytes);
+    spk__chunk_note_nulls(c, row->nulls, t->null_bytes);
     c->heap_len = heap_at;
     c->nrows++;
     t->nrows++;
     return SPK_OK;
 }
 
-/* Where field k of a record goes. */
-typedef struct spk__csv_target {
-    int col;
-    uint32_t offset; /* the column's bytes in the slot */
-    spk_type type;
-} spk__csv_target;
-
-/* Stores one field's text (not NULL) in the staged row; false when it does
- * not parse as the column's type. A string in the scratch has text NULL. */
+/* Stores one field's text (not NULL) in the row; false when it does not
+ * parse as the column's type. A string in the scratch has text NULL. */
 static bool spk__csv_put(spk__csv_row *row, const spk__csv_target *to, const char *text, size_t len, size_t scratch_at,
                          const char *scratch) {
     if (to->type.id == SPK_TYPE_STRING) {
@@ -31363,8 +31408,8 @@ static bool spk__csv_put(spk__csv_row *row, const spk__csv_target *to, const cha
         row->str_len[to->col] = len;
         return true;
     }
-    if (spk__csv_store(to->type, text ? text : scratch + scratch_at, len, row->slot + to->offset)) return true;
-    spk__csv_set_null(row->slot, to->col);
+    if (spk__csv_store(to->type, text ? text : scratch + scratch_at, len, spk__csv_dest(row, to))) return true;
+    spk__csv_set_null(row, to);
     return false;
 }
 
@@ -31385,13 +31430,13 @@ static spk_status spk__csv_plain_record(const spk__csv_job *job, spk__csv_slice 
             while (e > b && (d->cls[(unsigned char)data[e - 1]] & SPK__CSV_SPACE)) e--;
         const spk__csv_target *to = &targets[k];
         if (e == b || (e - b == d->null_len && memcmp(data + b, d->null_value, d->null_len) == 0)) {
-            spk__csv_set_null(row->slot, to->col);
+            spk__csv_set_null(row, to);
         } else if (to->type.id == SPK_TYPE_STRING) {
             row->str[to->col] = data + b;
             row->str_off[to->col] = SPK__CSV_IN_DATA;
             row->str_len[to->col] = e - b;
-        } else if (!spk__csv_store(to->type, data + b, e - b, row->slot + to->offset)) {
-            spk__csv_set_null(row->slot, to->col);
+        } else if (!spk__csv_store(to->type, data + b, e - b, spk__csv_dest(row, to))) {
+            spk__csv_set_null(row, to);
             *bad = true;
             if (job->mode == SPK_READ_FAILFAST) {
                 spk__csv_tok f;
@@ -31412,7 +31457,7 @@ static spk_status spk__csv_plain_record(const spk__csv_job *job, spk__csv_slice 
         if (job->mode == SPK_READ_FAILFAST)
             return spk__csv_malformed(job, sl, r->line, r->line_start, record_end, targets[n].col,
                                       "%zu fields, expected %zu", n, nfields);
-        for (size_t k = n; k < nfields; k++) spk__csv_set_null(row->slot, targets[k].col);
+        for (size_t k = n; k < nfields; k++) spk__csv_set_null(row, &targets[k]);
     }
     r->pos = record_end;
     spk__csv_field_end(r);
@@ -31433,11 +31478,11 @@ static spk_status spk__csv_general_record(const spk__csv_job *job, spk__csv_slic
         if (k < nfields) {
             const spk__csv_target *to = &targets[k];
             if (f.problem) {
-                spk__csv_set_null(row->slot, to->col);
+                spk__csv_set_null(row, to);
                 *bad = true;
                 if (job->mode == SPK_READ_FAILFAST) return spk__csv_field_problem(job, sl, &f, to->col);
             } else if (spk__csv_is_null(&job->d, r, &f)) {
-                spk__csv_set_null(row->slot, to->col);
+                spk__csv_set_null(row, to);
             } else if (!spk__csv_put(row, to, f.text, f.len, f.scratch_at, r->scratch)) {
                 *bad = true;
                 if (job->mode == SPK_READ_FAILFAST)
@@ -31459,7 +31504,7 @@ static spk_status spk__csv_general_record(const spk__csv_job *job, spk__csv_slic
         if (job->mode == SPK_READ_FAILFAST)
             return spk__csv_malformed(job, sl, r->end_line, r->end_line_start, r->record_end, targets[k].col,
                                       "%zu fields, expected %zu", k, nfields);
-        for (; k < nfields; k++) spk__csv_set_null(row->slot, targets[k].col);
+        for (; k < nfields; k++) spk__csv_set_null(row, &targets[k]);
     }
     return SPK_OK;
 }
@@ -31477,7 +31522,7 @@ static void spk__csv_presize(spk_table *t, const spk__csv_slice *sl, size_t byte
 
 /* Parses the records of slice sl into its table. ends: room for nfields + 1. */
 static spk_status spk__csv_parse_records(const spk__csv_job *job, spk__csv_slice *sl, spk__csv_reader *r,
-                                         spk__csv_row *row, const spk__csv_target *targets, size_t *ends) {
+                                         spk__csv_row *row, spk__csv_target *targets, size_t *ends) {
     spk_table *t = sl->table;
     spk_status st;
     for (;;) {
@@ -31485,7 +31530,7 @@ static spk_status spk__csv_parse_records(const spk__csv_job *job, spk__csv_slice
         size_t record_start = r->pos, record_end = 0;
         bool bad = false;
         r->scratch_len = 0;
-        memset(row->slot, 0, t->width);
+        if ((st = spk__csv_begin_row(t, row, targets, job->nfields)) != SPK_OK) return st;
         size_t n = spk__csv_split_plain(&job->d, r->data, r->pos, r->end, ends, (size_t)job->nfields + 1, &record_end);
         if (n) st = spk__csv_plain_record(job, sl, r, row, targets, ends, n, record_end, &bad);
         else st = spk__csv_general_record(job, sl, r, row, targets, &bad);
@@ -31496,7 +31541,7 @@ static spk_status spk__csv_parse_records(const spk__csv_job *job, spk__csv_slice
                 row->str[job->corrupt] = r->data + record_start;
                 row->str_len[job->corrupt] = r->record_end - record_start;
             } else {
-                spk__csv_set_null(row->slot, job->corrupt);
+                row->nulls[job->corrupt >> 3] |= (unsigned char)(1u << (job->corrupt & 7)); /* a string: no value to clear */
             }
         }
         if ((st = spk__csv_commit(t, row, job->string_cols, job->nstring, r->scratch)) != SPK_OK) return st;
@@ -31518,7 +31563,7 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
     spk_status st = spk_table_new(job->alloc, job->schema, &sl->table);
     if (st == SPK_OK) {
         size = n * (sizeof *targets + sizeof *row.str + sizeof *row.str_len + sizeof *row.str_off + sizeof *ends) +
-               sl->table->width;
+               sl->table->null_bytes;
         if (!(block = spk__calloc(&spk__default_allocator, size))) st = spk__nomem("a CSV row", size);
     }
     if (st == SPK_OK) {
@@ -31527,10 +31572,11 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
         row.str_off = row.str_len + n;
         ends = row.str_off + n;
         targets = (spk__csv_target *)(void *)(ends + n);
-        row.slot = (unsigned char *)(targets + n);
+        row.nulls = (unsigned char *)(targets + n);
+        row.chunk = NULL;
         for (int k = 0; k < job->nfields; k++) {
             int col = job->field_col[k];
-            targets[k] = (spk__csv_target){col, sl->table->offset[col], job->types[col]};
+            targets[k] = (spk__csv_target){col, sl->table->size[col], NULL, job->types[col]};
         }
         st = spk__csv_parse_records(job, sl, &r, &row, targets, ends);
     }
