@@ -31579,6 +31579,7 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
     spk__csv_reader r;
     spk__csv_reader_init(&r, &job->d, job->data, sl->begin, sl->end);
     spk__csv_row row;
+    memset(&row, 0, sizeof row);
     spk__csv_target *targets = NULL;
     size_t *ends = NULL;
     size_t n = (size_t)job->ncols + 1, size = 0;
@@ -31596,7 +31597,6 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
         ends = row.str_off + n;
         targets = (spk__csv_target *)(void *)(ends + n);
         row.nulls = (unsigned char *)(targets + n);
-        row.chunk = NULL;
         for (int k = 0; k < job->nfields; k++) {
             int col = job->field_col[k];
             targets[k] = (spk__csv_target){col, sl->table->size[col], NULL, job->types[col]};
