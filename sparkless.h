@@ -4148,8 +4148,9 @@ SPKDEF spk_status spk_schema_parse(const spk_allocator *alloc, const char *ddl, 
  * a chunk takes cap_rows slots' bytes either way, and a scan reads only the
  * bytes of the columns it uses (a filter on one 4-byte column of a 99-byte
  * row reads 4 bytes a row, not the whole row). Slots still exist at the
- * edges: the file format and the CSV reader's staged row are row-major, and
- * spk__chunk_put_slots / spk__chunk_get_slots convert. */
+ * edges: the file format is row-major (and the CSV reader moves a row whose
+ * strings overflow a chunk as one), and spk__chunk_put_slots /
+ * spk__chunk_get_slots convert. */
 
 typedef struct spk__chunk {
     atomic_int refs;  /* tables holding it; a chunk held by more than one is never written */
@@ -4333,7 +4334,7 @@ static inline unsigned char *spk__nulls_at(const spk_table *t, const spk__chunk 
 }
 
 /* Copies one field (or a null bitmap of up to 8 bytes): fixed sizes inline
- * rather than a call per field, as the CSV reader puts every row's slot. */
+ * rather than a call per field, as a file's chunks are put slot by slot. */
 static inline void spk__copy_small(unsigned char *to, const unsigned char *from, size_t size) {
     switch (size) {
     case 8: memcpy(to, from, 8); break;
@@ -17061,6 +17062,7 @@ struct spk__feed {
      * NULL: all of them. Columns nobody reads are never loaded. */
     void (*uses)(const spk__feed *self, uint8_t *used);
     bool ordered;
+    size_t rows; /* set before start: the rows of the stream's input, the most its sinks can see */
 };
 
 /* A worker's copy of the chain: its evaluators and a batch of its own. */
@@ -17208,6 +17210,7 @@ static spk_status spk__stream(const spk_df *df, spk__feed *feed) {
             r.workers[w].stages = (spk__stage *)(void *)((char *)(r.workers + r.nworkers) + (size_t)w * (size_t)(r.nstages ? r.nstages : 1) * sizeof(spk__stage));
     }
     if (st == SPK_OK) st = spk__stream_columns(&r);
+    if (st == SPK_OK) feed->rows = spk_table_nrows(r.table);
     if (st == SPK_OK) st = feed->start(feed, r.nworkers, nmorsels);
     if (st == SPK_OK) st = spk__par_run(df->session, r.nworkers, nmorsels, spk__stream_task, &r);
     for (int w = 0; r.workers && w < r.nworkers; w++) {
@@ -17431,9 +17434,10 @@ static spk_status spk__single_feed_open(spk__feed *self, int worker, size_t mors
  * count — floating-point sums included — and groups come out in the order
  * of their first row, as a single pass over the input would give them.
  * When no aggregate depends on that order (spk__aggs_order_free), a part
- * serves all the morsels of one worker instead; a group's origin — its
- * first morsel and its rank among the groups that morsel added — is the
- * least over the parts, so the output order is the same. */
+ * serves all the morsels of one worker instead, and the other workers'
+ * parts merge into the largest in place (spk__agg_merge_task); a group's
+ * origin — its first morsel and its rank among the groups that morsel
+ * added — is the least over the parts, so the output order is the same. */
 
 typedef struct spk__agg_slot {
     const spk__bnode *node; /* the aggregate */
@@ -17839,6 +17843,38 @@ static inline bool spk__agg_words_equal(const uint64_t *a, const uint64_t *b, in
     }
 }
 
+/* Room for `cap` groups in the part, in fresh arrays, so that a failure leaves it as it was. */
+static spk_status spk__agg_reserve(const spk__agg_exec *run, spk__agg_part *p, size_t cap) {
+    const spk_allocator *a = &spk__default_allocator;
+    size_t nk = (size_t)(run->nkeys ? run->nkeys : 1), rs = run->row_size;
+    if (cap <= p->cap) return SPK_OK;
+    spk_value *k = (spk_value *)spk__alloc(a, cap * nk * sizeof *k);
+    uint64_t *h = k ? (uint64_t *)spk__alloc(a, cap * 2 * sizeof *h) : NULL;
+    char *block = h ? (char *)spk__alloc(a, cap * rs + 64) : NULL;
+    char *rows = block ? block + (64 - (uintptr_t)block % 64) % 64 : NULL;
+    if (!block) {
+        if (h) spk__free(a, h, cap * 2 * sizeof *h);
+        if (k) spk__free(a, k, cap * nk * sizeof *k);
+        return spk__nomem("aggregation groups", cap * (nk * sizeof *k + 2 * sizeof *h + rs));
+    }
+    if (p->cap) {
+        memcpy(k, p->keys, p->ngroups * nk * sizeof *k);
+        memcpy(h, p->hashes, p->ngroups * sizeof *h);
+        memcpy(h + cap, p->origin, p->ngroups * sizeof *h);
+        memcpy(rows, p->rows, p->ngroups * rs);
+        spk__free(a, p->keys, p->cap * nk * sizeof *k);
+        spk__free(a, p->hashes, p->cap * 2 * sizeof *h);
+        spk__free(a, p->rows_block, p->cap * rs + 64);
+    }
+    p->rows = rows;
+    p->rows_block = block;
+    p->keys = k;
+    p->hashes = h;
+    p->origin = h + cap;
+    p->cap = cap;
+    return SPK_OK;
+}
+
 /* Direct lookup. A worker's part grouping by one integer key whose values
  * in a batch are all non-NULL and below SPK__AGG_DIRECT_MAX finds their
  * groups in an array indexed by the value (QG's l_partkey: 200k entries,
@@ -17848,8 +17884,14 @@ static inline bool spk__agg_words_equal(const uint64_t *a, const uint64_t *b, in
  * did not qualify may have added its group) and recorded. */
 #define SPK__AGG_DIRECT_MAX ((uint64_t)1 << 21)
 
-/* Whether the batch's packed keys (one key) qualify, growing the part's array to hold them. */
-static spk_status spk__agg_direct(spk__agg_part *p, const uint64_t *words, const uint32_t *sel, uint32_t n, bool *ok) {
+/* Whether the batch's packed keys (one key) qualify, growing the part's
+ * array to hold them. Its size then bounds the groups the part can get
+ * (with the rows a worker may see), so the part makes room for them at
+ * once (up to 64 MiB) rather than doubling its arrays all the way: QG's
+ * 200k groups would otherwise be copied and faulted in twice over. Pages
+ * of that room that no group reaches are never touched. */
+static spk_status spk__agg_direct(const spk__agg_exec *run, spk__agg_part *p, const uint64_t *words, const uint32_t *sel,
+                                  uint32_t n, bool *ok) {
     uint64_t how = 0, max = 0;
     SPK__FOR_ROWS(sel, n, {
         how |= words[2 * (size_t)i + 1];
@@ -17868,6 +17910,10 @@ static spk_status spk__agg_direct(spk__agg_part *p, const uint64_t *words, const
         }
         p->direct = d;
         p->direct_cap = cap;
+        size_t rows = run->base.rows / (size_t)(run->nworkers > 0 ? run->nworkers : 1) + 1, room = cap < rows ? cap : rows;
+        size_t most = ((size_t)64 << 20) / (run->row_size + sizeof(spk_value) + 2 * sizeof(uint64_t)); /* 64 MiB ahead at most */
+        spk_status st = spk__agg_reserve(run, p, room < most ? room : most);
+        if (st != SPK_OK) return st;
     }
     *ok = true;
     return SPK_OK;
@@ -17877,36 +17923,10 @@ static spk_status spk__agg_direct(spk__agg_part *p, const uint64_t *words, const
  * index. `index`: put it in the hash table (the direct path does not). */
 static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p, const spk_value *key, uint64_t hash,
                                      uint64_t origin, bool index, uint32_t *group) {
-    const spk_allocator *a = &spk__default_allocator;
     size_t nk = (size_t)(run->nkeys ? run->nkeys : 1);
     if (p->ngroups >= UINT32_MAX - 1) return spk__fail(SPK_ERR_LIMIT, "more than 4 billion groups");
-    if (p->ngroups == p->cap) { /* grow into fresh arrays, so that a failure leaves the part as it was */
-        size_t cap = p->cap ? p->cap * 2 : 16, rs = run->row_size;
-        spk_value *k = (spk_value *)spk__alloc(a, cap * nk * sizeof *k);
-        uint64_t *h = k ? (uint64_t *)spk__alloc(a, cap * 2 * sizeof *h) : NULL;
-        char *block = h ? (char *)spk__alloc(a, cap * rs + 64) : NULL;
-        char *rows = block ? block + (64 - (uintptr_t)block % 64) % 64 : NULL;
-        if (!block) {
-            if (h) spk__free(a, h, cap * 2 * sizeof *h);
-            if (k) spk__free(a, k, cap * nk * sizeof *k);
-            return spk__nomem("aggregation groups", cap * (nk * sizeof *k + 2 * sizeof *h + rs));
-        }
-        if (p->cap) {
-            memcpy(k, p->keys, p->ngroups * nk * sizeof *k);
-            memcpy(h, p->hashes, p->ngroups * sizeof *h);
-            memcpy(h + cap, p->origin, p->ngroups * sizeof *h);
-            memcpy(rows, p->rows, p->ngroups * rs);
-            spk__free(a, p->keys, p->cap * nk * sizeof *k);
-            spk__free(a, p->hashes, p->cap * 2 * sizeof *h);
-            spk__free(a, p->rows_block, p->cap * rs + 64);
-        }
-        p->rows = rows;
-        p->rows_block = block;
-        p->keys = k;
-        p->hashes = h;
-        p->origin = h + cap;
-        p->cap = cap;
-    }
+    spk_status st = p->ngroups == p->cap ? spk__agg_reserve(run, p, p->cap ? p->cap * 2 : 16) : SPK_OK;
+    if (st != SPK_OK) return st;
     for (int i = 0; i < run->naggs; i++)
         if (run->aggs[i].state == i) run->aggs[i].node->agg->init(run->aggs[i].node, spk__agg_state(run, p, p->ngroups, i));
     spk_value *dst = p->keys + p->ngroups * nk;
@@ -18032,7 +18052,7 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
     uint64_t *hashes = w->hashes;
     bool packed = run->nwords && spk__agg_pack_batch(run, w->words, keyvec, sel, n);
     bool direct = false;
-    if (packed && run->per_worker && run->nkeys == 1 && (st = spk__agg_direct(p, w->words, sel, n, &direct)) != SPK_OK) return st;
+    if (packed && run->per_worker && run->nkeys == 1 && (st = spk__agg_direct(run, p, w->words, sel, n, &direct)) != SPK_OK) return st;
     bool few = packed && !direct && p->ngroups <= SPK__AGG_FEW; /* rows are matched against the groups' words, unhashed */
     if (run->nkeys == 0) SPK__FOR_ROWS(sel, n, hashes[i] = 0);
     else if (packed && !few && !direct) spk__agg_hash_words(run, w->words, sel, n, hashes);
@@ -18056,7 +18076,7 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
             uint32_t e = index[key[2 * (size_t)i]];
             w->groups_of_row[i] = e - 1;
             unseen += e == 0;
-            SPK__PREFETCH(p->rows + (size_t)(e ? e - 1 : 0) * run->row_size);
+            if (e) SPK__PREFETCH(p->rows + (size_t)(e - 1) * run->row_size); /* (no rows at all before the first group) */
         });
     }
     for (uint32_t k = 0; unseen && k < n && st == SPK_OK; k++) {
@@ -18450,8 +18470,8 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
 }
 
 /* ---------------------------------------------------------------- sorting
- * Workers evaluate the sort keys morsel by morsel into typed arrays; then
- * every row's keys are packed into a normalised key, a few 64-bit words
+ * Workers evaluate the sort keys morsel by morsel, noting each one's range;
+ * then every row's keys are packed into a normalised key, a few 64-bit words
  * compared as unsigned integers, most significant first, followed by the
  * row number. A key is a bit field: its value less the smallest one (or the
  * largest one less it, descending), with one more code for NULL at the end
@@ -18459,6 +18479,9 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
  * takes a word of its first 8 bytes, and when those are equal the whole
  * strings decide. Ties are broken by row number, so the order is one total
  * order: the sort is stable and its result independent of the thread count.
+ * A key that is a column is read again to be packed; others (expressions,
+ * which need not give the same value twice, and strings, which ties read)
+ * are kept per row between the two passes.
  * Workers sort runs of rows (radix sort; merge sort when string keys need
  * their fallback), merged pairwise in rounds, and the rows are copied out
  * in ranges. A limit right above the sort is applied by it: the rows before
@@ -20683,7 +20706,7 @@ SPKDEF spk_status spk_df_collect(spk_df *df, spk_table **out) {
 SPKDEF spk_status spk_df_count(spk_df *df, int64_t *out) {
     if (!out) return spk__fail(SPK_ERR_ARG, "spk_df_count: NULL output");
     if (!df) return spk__fail(SPK_ERR_ARG, "spk_df_count: NULL DataFrame (an earlier call failed: see its error)");
-    spk__count_feed f = {{spk__count_feed_start, spk__count_feed_open, NULL, spk__count_uses, false}, NULL, 0};
+    spk__count_feed f = {{spk__count_feed_start, spk__count_feed_open, NULL, spk__count_uses, false, 0}, NULL, 0};
     spk_status st = spk__run_stream(df, &f.base);
     int64_t rows = 0;
     for (int w = 0; f.sinks && w < f.nworkers; w++) rows += f.sinks[w].rows;
@@ -20732,7 +20755,7 @@ SPKDEF spk_status spk_df_foreach(spk_df *df, spk_row_fn fn, void *user) {
     size_t size = (size_t)(ncols ? ncols : 1) * sizeof(spk_value);
     spk__foreach_sink s = {{spk__foreach_consume, false}, fn, user, NULL, ncols};
     if (!(s.row = (spk_value *)spk__alloc(&spk__default_allocator, size))) return spk__nomem("foreach", size);
-    spk__single_feed f = {{spk__single_feed_start, spk__single_feed_open, NULL, NULL, true}, &s.base};
+    spk__single_feed f = {{spk__single_feed_start, spk__single_feed_open, NULL, NULL, true, 0}, &s.base};
     spk_status st = spk__run_stream(df, &f.base);
     spk__free(&spk__default_allocator, s.row, size);
     return st;
@@ -30608,8 +30631,10 @@ static spk_status spk__io_output_close(spk__io_output *out, char **str, size_t *
  * place: only a quoted field with escapes or doubled quotes is copied, into
  * a scratch buffer, and numbers and dates have fast parsers for their plain
  * forms (spk_value_parse's parser takes the rest, so what is accepted is
- * exactly what spk_value_parse accepts). Line numbers in messages are
- * counted per slice and added up afterwards. */
+ * exactly what spk_value_parse accepts). A record's fixed-width values are
+ * parsed straight into their chunk columns; its null bitmap and strings are
+ * staged until it is known good (spk__csv_commit). Line numbers in messages
+ * are counted per slice and added up afterwards. */
 
 /* ---------------------------------------------------------------- dialect */
 
@@ -31138,21 +31163,15 @@ static bool spk__csv_fast_timestamp(const char *s, size_t n, int64_t *out) {
     return true;
 }
 
-/* Stores a field's text as a value of type t (not STRING) in its slot
- * bytes at dst, as the row store lays them out; false when spk_value_parse
- * would refuse the text. */
-static bool spk__csv_store_slow(spk_type t, const char *s, size_t n, unsigned char *dst);
+/* Stores a field's text as a value of type t (not STRING) in its
+ * column's bytes at dst, as the row store lays them out; false when
+ * spk_value_parse would refuse the text. The commonest types (all of
+ * TPC-H's) are parsed in line; spk__csv_store_other has the rest. */
+static bool spk__csv_store_other(spk_type t, const char *s, size_t n, unsigned char *dst);
 static inline bool spk__csv_store(spk_type t, const char *s, size_t n, unsigned char *dst) {
     int64_t i64;
     int32_t i32;
-    double f64;
     if (n) switch ((spk_type_id)t.id) {
-        case SPK_TYPE_INT32:
-            if (!spk__csv_fast_int(s, n, &i64)) break;
-            if (i64 < INT32_MIN || i64 > INT32_MAX) return false;
-            i32 = (int32_t)i64;
-            memcpy(dst, &i32, 4);
-            return true;
         case SPK_TYPE_INT64:
             if (!spk__csv_fast_int(s, n, &i64)) break;
             memcpy(dst, &i64, 8);
@@ -31165,6 +31184,23 @@ static inline bool spk__csv_store(spk_type t, const char *s, size_t n, unsigned 
             if (n != 10 || !spk__csv_fast_date(s, n, &i32)) break;
             memcpy(dst, &i32, 4);
             return true;
+        default: break;
+        }
+    return spk__csv_store_other(t, s, n, dst);
+}
+
+static bool spk__csv_store_slow(spk_type t, const char *s, size_t n, unsigned char *dst);
+static bool spk__csv_store_other(spk_type t, const char *s, size_t n, unsigned char *dst) {
+    int64_t i64;
+    int32_t i32;
+    double f64;
+    if (n) switch ((spk_type_id)t.id) {
+        case SPK_TYPE_INT32:
+            if (!spk__csv_fast_int(s, n, &i64)) break;
+            if (i64 < INT32_MIN || i64 > INT32_MAX) return false;
+            i32 = (int32_t)i64;
+            memcpy(dst, &i32, 4);
+            return true;
         case SPK_TYPE_DOUBLE:
             if (!spk__csv_fast_double(s, n, &f64)) break;
             memcpy(dst, &f64, 8);
@@ -31173,35 +31209,9 @@ static inline bool spk__csv_store(spk_type t, const char *s, size_t n, unsigned 
             if (!spk__csv_fast_timestamp(s, n, &i64)) break;
             memcpy(dst, &i64, 8);
             return true;
-        case SPK_TYPE_NULL:
-        case SPK_TYPE_BOOLEAN:
-        case SPK_TYPE_STRING:
-        case SPK_TYPE_COUNT: break;
+        default: break; /* the fast forms of the others failed above, or there are none */
         }
     return spk__csv_store_slow(t, s, n, dst);
-}
-
-/* spk__csv_store with the types of most columns (TPC-H's all) handled in
- * line, for the plain reader's loop over every field. */
-static inline bool spk__csv_store_fast(spk_type t, const char *s, size_t n, unsigned char *dst) {
-    int64_t i64;
-    int32_t i32;
-    switch ((spk_type_id)t.id) {
-    case SPK_TYPE_INT64:
-        if (!spk__csv_fast_int(s, n, &i64)) break;
-        memcpy(dst, &i64, 8);
-        return true;
-    case SPK_TYPE_DECIMAL:
-        if (!spk__csv_fast_decimal(s, n, t.precision, t.scale, &i64)) break;
-        memcpy(dst, &i64, 8);
-        return true;
-    case SPK_TYPE_DATE:
-        if (n != 10 || !spk__csv_fast_date(s, n, &i32)) break;
-        memcpy(dst, &i32, 4);
-        return true;
-    default: break;
-    }
-    return spk__csv_store(t, s, n, dst);
 }
 
 /* The forms the fast parsers leave (signs, spaces, exponents, other
@@ -31458,7 +31468,7 @@ static spk_status spk__csv_plain_record(const spk__csv_job *job, spk__csv_slice 
             row->str[to->col] = data + b;
             row->str_off[to->col] = SPK__CSV_IN_DATA;
             row->str_len[to->col] = e - b;
-        } else if (!spk__csv_store_fast(to->type, data + b, e - b, spk__csv_dest(row, to))) {
+        } else if (!spk__csv_store(to->type, data + b, e - b, spk__csv_dest(row, to))) {
             spk__csv_set_null(row, to);
             *bad = true;
             if (job->mode == SPK_READ_FAILFAST) {

@@ -13,8 +13,10 @@
  * place: only a quoted field with escapes or doubled quotes is copied, into
  * a scratch buffer, and numbers and dates have fast parsers for their plain
  * forms (spk_value_parse's parser takes the rest, so what is accepted is
- * exactly what spk_value_parse accepts). Line numbers in messages are
- * counted per slice and added up afterwards. */
+ * exactly what spk_value_parse accepts). A record's fixed-width values are
+ * parsed straight into their chunk columns; its null bitmap and strings are
+ * staged until it is known good (spk__csv_commit). Line numbers in messages
+ * are counted per slice and added up afterwards. */
 
 /* ---------------------------------------------------------------- dialect */
 
@@ -543,21 +545,15 @@ static bool spk__csv_fast_timestamp(const char *s, size_t n, int64_t *out) {
     return true;
 }
 
-/* Stores a field's text as a value of type t (not STRING) in its slot
- * bytes at dst, as the row store lays them out; false when spk_value_parse
- * would refuse the text. */
-static bool spk__csv_store_slow(spk_type t, const char *s, size_t n, unsigned char *dst);
+/* Stores a field's text as a value of type t (not STRING) in its
+ * column's bytes at dst, as the row store lays them out; false when
+ * spk_value_parse would refuse the text. The commonest types (all of
+ * TPC-H's) are parsed in line; spk__csv_store_other has the rest. */
+static bool spk__csv_store_other(spk_type t, const char *s, size_t n, unsigned char *dst);
 static inline bool spk__csv_store(spk_type t, const char *s, size_t n, unsigned char *dst) {
     int64_t i64;
     int32_t i32;
-    double f64;
     if (n) switch ((spk_type_id)t.id) {
-        case SPK_TYPE_INT32:
-            if (!spk__csv_fast_int(s, n, &i64)) break;
-            if (i64 < INT32_MIN || i64 > INT32_MAX) return false;
-            i32 = (int32_t)i64;
-            memcpy(dst, &i32, 4);
-            return true;
         case SPK_TYPE_INT64:
             if (!spk__csv_fast_int(s, n, &i64)) break;
             memcpy(dst, &i64, 8);
@@ -570,6 +566,23 @@ static inline bool spk__csv_store(spk_type t, const char *s, size_t n, unsigned 
             if (n != 10 || !spk__csv_fast_date(s, n, &i32)) break;
             memcpy(dst, &i32, 4);
             return true;
+        default: break;
+        }
+    return spk__csv_store_other(t, s, n, dst);
+}
+
+static bool spk__csv_store_slow(spk_type t, const char *s, size_t n, unsigned char *dst);
+static bool spk__csv_store_other(spk_type t, const char *s, size_t n, unsigned char *dst) {
+    int64_t i64;
+    int32_t i32;
+    double f64;
+    if (n) switch ((spk_type_id)t.id) {
+        case SPK_TYPE_INT32:
+            if (!spk__csv_fast_int(s, n, &i64)) break;
+            if (i64 < INT32_MIN || i64 > INT32_MAX) return false;
+            i32 = (int32_t)i64;
+            memcpy(dst, &i32, 4);
+            return true;
         case SPK_TYPE_DOUBLE:
             if (!spk__csv_fast_double(s, n, &f64)) break;
             memcpy(dst, &f64, 8);
@@ -578,35 +591,9 @@ static inline bool spk__csv_store(spk_type t, const char *s, size_t n, unsigned 
             if (!spk__csv_fast_timestamp(s, n, &i64)) break;
             memcpy(dst, &i64, 8);
             return true;
-        case SPK_TYPE_NULL:
-        case SPK_TYPE_BOOLEAN:
-        case SPK_TYPE_STRING:
-        case SPK_TYPE_COUNT: break;
+        default: break; /* the fast forms of the others failed above, or there are none */
         }
     return spk__csv_store_slow(t, s, n, dst);
-}
-
-/* spk__csv_store with the types of most columns (TPC-H's all) handled in
- * line, for the plain reader's loop over every field. */
-static inline bool spk__csv_store_fast(spk_type t, const char *s, size_t n, unsigned char *dst) {
-    int64_t i64;
-    int32_t i32;
-    switch ((spk_type_id)t.id) {
-    case SPK_TYPE_INT64:
-        if (!spk__csv_fast_int(s, n, &i64)) break;
-        memcpy(dst, &i64, 8);
-        return true;
-    case SPK_TYPE_DECIMAL:
-        if (!spk__csv_fast_decimal(s, n, t.precision, t.scale, &i64)) break;
-        memcpy(dst, &i64, 8);
-        return true;
-    case SPK_TYPE_DATE:
-        if (n != 10 || !spk__csv_fast_date(s, n, &i32)) break;
-        memcpy(dst, &i32, 4);
-        return true;
-    default: break;
-    }
-    return spk__csv_store(t, s, n, dst);
 }
 
 /* The forms the fast parsers leave (signs, spaces, exponents, other
@@ -863,7 +850,7 @@ static spk_status spk__csv_plain_record(const spk__csv_job *job, spk__csv_slice 
             row->str[to->col] = data + b;
             row->str_off[to->col] = SPK__CSV_IN_DATA;
             row->str_len[to->col] = e - b;
-        } else if (!spk__csv_store_fast(to->type, data + b, e - b, spk__csv_dest(row, to))) {
+        } else if (!spk__csv_store(to->type, data + b, e - b, spk__csv_dest(row, to))) {
             spk__csv_set_null(row, to);
             *bad = true;
             if (job->mode == SPK_READ_FAILFAST) {

@@ -15,8 +15,9 @@
  * a chunk takes cap_rows slots' bytes either way, and a scan reads only the
  * bytes of the columns it uses (a filter on one 4-byte column of a 99-byte
  * row reads 4 bytes a row, not the whole row). Slots still exist at the
- * edges: the file format and the CSV reader's staged row are row-major, and
- * spk__chunk_put_slots / spk__chunk_get_slots convert. */
+ * edges: the file format is row-major (and the CSV reader moves a row whose
+ * strings overflow a chunk as one), and spk__chunk_put_slots /
+ * spk__chunk_get_slots convert. */
 #include "schema.c"
 #include "rowstore.h"
 
@@ -202,7 +203,7 @@ static inline unsigned char *spk__nulls_at(const spk_table *t, const spk__chunk 
 }
 
 /* Copies one field (or a null bitmap of up to 8 bytes): fixed sizes inline
- * rather than a call per field, as the CSV reader puts every row's slot. */
+ * rather than a call per field, as a file's chunks are put slot by slot. */
 static inline void spk__copy_small(unsigned char *to, const unsigned char *from, size_t size) {
     switch (size) {
     case 8: memcpy(to, from, 8); break;
