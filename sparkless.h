@@ -11217,8 +11217,10 @@ static void spk__sum_init(const spk__bnode *node, void *s) {
  * counts its wraps), where a DOUBLE sum's rounding would. */
 #define SPK__SUM_FEW 8
 
-static bool spk__sum_few_groups(char *states, size_t stride, const uint32_t *groups, const int64_t *x, const uint8_t *nulls,
-                                bool decimal, const uint32_t *sel, uint32_t n) {
+static spk_status spk__sum_merge(const spk__bnode *node, void *into, const void *from);
+
+static bool spk__sum_few_groups(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const int64_t *x,
+                                const uint8_t *nulls, bool decimal, const uint32_t *sel, uint32_t n) {
     /* The largest group over every row up to the last selected one: one
      * loop without the selection, which compilers vectorise. A row not
      * selected holds a group of an earlier batch, or 0, so can only make
@@ -11241,28 +11243,17 @@ static bool spk__sum_few_groups(char *states, size_t stride, const uint32_t *gro
             a->count++;
         });
     for (int lane = 0; lane < 4; lane++)
-        for (uint32_t g = 0; g <= most; g++) {
-            const spk__sum_state *a = &acc[lane][g];
-            if (!a->count) continue;
-            spk__sum_state *st = (spk__sum_state *)(void *)(states + (size_t)g * stride);
-            if (decimal) {
-                spk__sum_add_decimal(st, a->i);
-                st->carry += a->carry;
-            } else {
-                st->i = (int64_t)((uint64_t)st->i + (uint64_t)a->i);
-            }
-            st->count += a->count;
-        }
+        for (uint32_t g = 0; g <= most; g++)
+            if (acc[lane][g].count) (void)spk__sum_merge(node, states + (size_t)g * stride, &acc[lane][g]); /* cannot fail */
     return true;
 }
 
 static spk_status spk__sum_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                   const uint32_t *sel, uint32_t n) {
-    (void)node;
     const uint8_t *nulls = arg->nulls;
     spk_type_id t = (spk_type_id)arg->type.id;
     if (groups && (t == SPK_TYPE_DECIMAL || t == SPK_TYPE_INT64) &&
-        spk__sum_few_groups(states, stride, groups, arg->v.i64, nulls, t == SPK_TYPE_DECIMAL, sel, n))
+        spk__sum_few_groups(node, states, stride, groups, arg->v.i64, nulls, t == SPK_TYPE_DECIMAL, sel, n))
         return SPK_OK;
     switch (arg->type.id) {
     case SPK_TYPE_INT32: {
@@ -31353,7 +31344,7 @@ typedef struct spk__csv_row {
     uint32_t index;
 } spk__csv_row;
 
-static bool spk__csv_is_null_bit(const unsigned char *nulls, int col) { return (nulls[col >> 3] >> (col & 7)) & 1; }
+static void spk__csv_set_null_bit(spk__csv_row *row, int col) { row->nulls[col >> 3] |= (unsigned char)(1u << (col & 7)); }
 
 /* Where field k of a record goes. */
 typedef struct spk__csv_target {
@@ -31369,7 +31360,7 @@ static inline unsigned char *spk__csv_dest(const spk__csv_row *row, const spk__c
 
 /* The field is NULL: its bit set, and a fixed-width value 0, as other writers leave it. */
 static void spk__csv_set_null(spk__csv_row *row, const spk__csv_target *to) {
-    row->nulls[to->col >> 3] |= (unsigned char)(1u << (to->col & 7));
+    spk__csv_set_null_bit(row, to->col);
     if (to->type.id != SPK_TYPE_STRING) memset(spk__csv_dest(row, to), 0, to->size);
 }
 
@@ -31396,7 +31387,7 @@ static spk_status spk__csv_commit(spk_table *t, spk__csv_row *row, const int *st
                                   const char *scratch) {
     size_t bytes = 0;
     for (int i = 0; i < nstring; i++)
-        if (!spk__csv_is_null_bit(row->nulls, string_cols[i])) bytes += row->str_len[string_cols[i]];
+        if (!spk__slot_is_null(row->nulls, string_cols[i])) bytes += row->str_len[string_cols[i]];
     spk__chunk *c = row->chunk;
     spk_status st = SPK_OK;
     if (bytes > (size_t)(c->heap_cap - c->heap_len)) {
@@ -31417,7 +31408,7 @@ static spk_status spk__csv_commit(spk_table *t, spk__csv_row *row, const int *st
     for (int i = 0; i < nstring; i++) {
         int col = string_cols[i];
         size_t len = row->str_len[col];
-        if (len && !spk__csv_is_null_bit(row->nulls, col)) {
+        if (len && !spk__slot_is_null(row->nulls, col)) {
             memcpy(c->heap + heap_at, row->str[col] ? row->str[col] : scratch + row->str_off[col], len);
             heap_at += (uint32_t)len;
         }
@@ -31574,7 +31565,7 @@ static spk_status spk__csv_parse_records(const spk__csv_job *job, spk__csv_slice
                 row->str[job->corrupt] = r->data + record_start;
                 row->str_len[job->corrupt] = r->record_end - record_start;
             } else {
-                row->nulls[job->corrupt >> 3] |= (unsigned char)(1u << (job->corrupt & 7)); /* a string: no value to clear */
+                spk__csv_set_null_bit(row, job->corrupt); /* a string: no value to clear */
             }
         }
         if ((st = spk__csv_commit(t, row, job->string_cols, job->nstring, r->scratch)) != SPK_OK) return st;

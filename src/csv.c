@@ -735,7 +735,7 @@ typedef struct spk__csv_row {
     uint32_t index;
 } spk__csv_row;
 
-static bool spk__csv_is_null_bit(const unsigned char *nulls, int col) { return (nulls[col >> 3] >> (col & 7)) & 1; }
+static void spk__csv_set_null_bit(spk__csv_row *row, int col) { row->nulls[col >> 3] |= (unsigned char)(1u << (col & 7)); }
 
 /* Where field k of a record goes. */
 typedef struct spk__csv_target {
@@ -751,7 +751,7 @@ static inline unsigned char *spk__csv_dest(const spk__csv_row *row, const spk__c
 
 /* The field is NULL: its bit set, and a fixed-width value 0, as other writers leave it. */
 static void spk__csv_set_null(spk__csv_row *row, const spk__csv_target *to) {
-    row->nulls[to->col >> 3] |= (unsigned char)(1u << (to->col & 7));
+    spk__csv_set_null_bit(row, to->col);
     if (to->type.id != SPK_TYPE_STRING) memset(spk__csv_dest(row, to), 0, to->size);
 }
 
@@ -778,7 +778,7 @@ static spk_status spk__csv_commit(spk_table *t, spk__csv_row *row, const int *st
                                   const char *scratch) {
     size_t bytes = 0;
     for (int i = 0; i < nstring; i++)
-        if (!spk__csv_is_null_bit(row->nulls, string_cols[i])) bytes += row->str_len[string_cols[i]];
+        if (!spk__slot_is_null(row->nulls, string_cols[i])) bytes += row->str_len[string_cols[i]];
     spk__chunk *c = row->chunk;
     spk_status st = SPK_OK;
     if (bytes > (size_t)(c->heap_cap - c->heap_len)) {
@@ -799,7 +799,7 @@ static spk_status spk__csv_commit(spk_table *t, spk__csv_row *row, const int *st
     for (int i = 0; i < nstring; i++) {
         int col = string_cols[i];
         size_t len = row->str_len[col];
-        if (len && !spk__csv_is_null_bit(row->nulls, col)) {
+        if (len && !spk__slot_is_null(row->nulls, col)) {
             memcpy(c->heap + heap_at, row->str[col] ? row->str[col] : scratch + row->str_off[col], len);
             heap_at += (uint32_t)len;
         }
@@ -956,7 +956,7 @@ static spk_status spk__csv_parse_records(const spk__csv_job *job, spk__csv_slice
                 row->str[job->corrupt] = r->data + record_start;
                 row->str_len[job->corrupt] = r->record_end - record_start;
             } else {
-                row->nulls[job->corrupt >> 3] |= (unsigned char)(1u << (job->corrupt & 7)); /* a string: no value to clear */
+                spk__csv_set_null_bit(row, job->corrupt); /* a string: no value to clear */
             }
         }
         if ((st = spk__csv_commit(t, row, job->string_cols, job->nstring, r->scratch)) != SPK_OK) return st;

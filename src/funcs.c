@@ -2775,8 +2775,10 @@ static void spk__sum_init(const spk__bnode *node, void *s) {
  * counts its wraps), where a DOUBLE sum's rounding would. */
 #define SPK__SUM_FEW 8
 
-static bool spk__sum_few_groups(char *states, size_t stride, const uint32_t *groups, const int64_t *x, const uint8_t *nulls,
-                                bool decimal, const uint32_t *sel, uint32_t n) {
+static spk_status spk__sum_merge(const spk__bnode *node, void *into, const void *from);
+
+static bool spk__sum_few_groups(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const int64_t *x,
+                                const uint8_t *nulls, bool decimal, const uint32_t *sel, uint32_t n) {
     /* The largest group over every row up to the last selected one: one
      * loop without the selection, which compilers vectorise. A row not
      * selected holds a group of an earlier batch, or 0, so can only make
@@ -2799,28 +2801,17 @@ static bool spk__sum_few_groups(char *states, size_t stride, const uint32_t *gro
             a->count++;
         });
     for (int lane = 0; lane < 4; lane++)
-        for (uint32_t g = 0; g <= most; g++) {
-            const spk__sum_state *a = &acc[lane][g];
-            if (!a->count) continue;
-            spk__sum_state *st = (spk__sum_state *)(void *)(states + (size_t)g * stride);
-            if (decimal) {
-                spk__sum_add_decimal(st, a->i);
-                st->carry += a->carry;
-            } else {
-                st->i = (int64_t)((uint64_t)st->i + (uint64_t)a->i);
-            }
-            st->count += a->count;
-        }
+        for (uint32_t g = 0; g <= most; g++)
+            if (acc[lane][g].count) (void)spk__sum_merge(node, states + (size_t)g * stride, &acc[lane][g]); /* cannot fail */
     return true;
 }
 
 static spk_status spk__sum_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
                                   const uint32_t *sel, uint32_t n) {
-    (void)node;
     const uint8_t *nulls = arg->nulls;
     spk_type_id t = (spk_type_id)arg->type.id;
     if (groups && (t == SPK_TYPE_DECIMAL || t == SPK_TYPE_INT64) &&
-        spk__sum_few_groups(states, stride, groups, arg->v.i64, nulls, t == SPK_TYPE_DECIMAL, sel, n))
+        spk__sum_few_groups(node, states, stride, groups, arg->v.i64, nulls, t == SPK_TYPE_DECIMAL, sel, n))
         return SPK_OK;
     switch (arg->type.id) {
     case SPK_TYPE_INT32: {
