@@ -443,7 +443,17 @@ struct spk__feed {
      * NULL: all of them. Columns nobody reads are never loaded. */
     void (*uses)(const spk__feed *self, uint8_t *used);
     bool ordered;
-    size_t rows; /* set before start: the rows of the stream's input, the most its sinks can see */
+    /* Set before start: the stream's input, its rows (the most its sinks can
+     * see), and whether they reach the sinks as they are there (no filter or
+     * projection between, so every batch is whole: no selection). */
+    const spk_table *input;
+    size_t rows;
+    bool bare;
+    /* Set by start when the sinks split the rows between them by key: that
+     * many partitions, each reading every morsel in order on one thread,
+     * open's `worker` being the partition (at most the workers start was
+     * given). 0: each morsel is read once, by whichever worker. */
+    int split;
 };
 
 /* A worker's copy of the chain: its evaluators and a batch of its own. */
@@ -458,6 +468,7 @@ typedef struct spk__stream_run {
     int nstages;
     spk_table *table;
     spk__morsel *morsels;
+    size_t nmorsels;
     spk__feed *feed;
     spk__stream_worker *workers;
     int nworkers;
@@ -540,9 +551,8 @@ static spk_status spk__stream_batch(spk__stream_run *r, spk__stream_worker *w, c
     return spk__push_batch(w->stages, r->nstages - 1, w->vs.ptrs, w->vs.n, NULL, m, sink);
 }
 
-static spk_status spk__stream_task(void *ctx, int worker, size_t m) {
-    spk__stream_run *r = (spk__stream_run *)ctx;
-    if (r->done) return SPK_OK;
+/* Morsel m through worker's chain into the feed's sink `sink_of`. */
+static spk_status spk__stream_morsel(spk__stream_run *r, int worker, int sink_of, size_t m) {
     spk__stream_worker *w = &r->workers[worker];
     spk_status st = SPK_OK;
     if (!w->vs.block) {
@@ -552,14 +562,27 @@ static spk_status spk__stream_task(void *ctx, int worker, size_t m) {
         if (st != SPK_OK) return st;
     }
     spk__sink *sink = NULL;
-    if ((st = r->feed->open(r->feed, worker, m, &sink)) != SPK_OK) return st;
+    if ((st = r->feed->open(r->feed, sink_of, m, &sink)) != SPK_OK) return st;
     const spk__morsel *mo = &r->morsels[m];
     for (uint32_t at = 0; st == SPK_OK && at < mo->n && !sink->done; at += SPK__BATCH) {
         uint32_t n = mo->n - at < SPK__BATCH ? mo->n - at : SPK__BATCH;
         st = spk__stream_batch(r, w, mo->chunk, mo->start + at, n, sink);
     }
     if (sink->done && r->nworkers == 1) r->done = true;
-    if (st == SPK_OK && r->feed->close) st = r->feed->close(r->feed, worker, m);
+    if (st == SPK_OK && r->feed->close) st = r->feed->close(r->feed, sink_of, m);
+    return st;
+}
+
+static spk_status spk__stream_task(void *ctx, int worker, size_t m) {
+    spk__stream_run *r = (spk__stream_run *)ctx;
+    return r->done ? SPK_OK : spk__stream_morsel(r, worker, worker, m);
+}
+
+/* A split feed's partition: every morsel, in order. */
+static spk_status spk__stream_split_task(void *ctx, int worker, size_t partition) {
+    spk__stream_run *r = (spk__stream_run *)ctx;
+    spk_status st = SPK_OK;
+    for (size_t m = 0; m < r->nmorsels && st == SPK_OK; m++) st = spk__stream_morsel(r, worker, (int)partition, m);
     return st;
 }
 
@@ -583,6 +606,7 @@ static spk_status spk__stream(const spk_df *df, spk__feed *feed) {
     size_t nmorsels = 0, wsize = 0;
     spk_status st = spk__materialize(base, &r.table, &owned);
     if (st == SPK_OK) st = spk__morsels_of(r.table, &r.morsels, &nmorsels);
+    r.nmorsels = nmorsels;
     if (st == SPK_OK) {
         r.nworkers = ordered ? 1 : spk__par_workers(df->session, nmorsels);
         wsize = (size_t)r.nworkers * (sizeof(spk__stream_worker) + (size_t)(r.nstages ? r.nstages : 1) * sizeof(spk__stage));
@@ -591,9 +615,16 @@ static spk_status spk__stream(const spk_df *df, spk__feed *feed) {
             r.workers[w].stages = (spk__stage *)(void *)((char *)(r.workers + r.nworkers) + (size_t)w * (size_t)(r.nstages ? r.nstages : 1) * sizeof(spk__stage));
     }
     if (st == SPK_OK) st = spk__stream_columns(&r);
-    if (st == SPK_OK) feed->rows = spk_table_nrows(r.table);
-    if (st == SPK_OK) st = feed->start(feed, r.nworkers, nmorsels);
-    if (st == SPK_OK) st = spk__par_run(df->session, r.nworkers, nmorsels, spk__stream_task, &r);
+    if (st == SPK_OK) {
+        feed->input = r.table;
+        feed->rows = spk_table_nrows(r.table);
+        feed->bare = r.nstages == 0;
+        feed->split = 0;
+        st = feed->start(feed, r.nworkers, nmorsels);
+    }
+    if (st == SPK_OK && feed->split > r.nworkers) st = spk__fail(SPK_ERR_INTERNAL, "a stream split %d ways on %d threads", feed->split, r.nworkers);
+    if (st == SPK_OK && feed->split > 1) st = spk__par_run(df->session, r.nworkers, (size_t)feed->split, spk__stream_split_task, &r);
+    else if (st == SPK_OK) st = spk__par_run(df->session, r.nworkers, nmorsels, spk__stream_task, &r);
     for (int w = 0; r.workers && w < r.nworkers; w++) {
         spk__stages_free(r.workers[w].stages, r.workers[w].ready);
         spk__vecset_free(&r.workers[w].vs);
@@ -818,7 +849,9 @@ static spk_status spk__single_feed_open(spk__feed *self, int worker, size_t mors
  * serves all the morsels of one worker instead, and the other workers'
  * parts merge into the largest in place (spk__agg_merge_task); a group's
  * origin — its first morsel and its rank among the groups that morsel
- * added — is the least over the parts, so the output order is the same. */
+ * added — is the least over the parts, so the output order is the same.
+ * With many groups over a table, the workers may split the groups by key
+ * instead (spk__agg_should_split): then no two parts share a group. */
 
 typedef struct spk__agg_slot {
     const spk__bnode *node; /* the aggregate */
@@ -878,8 +911,11 @@ struct spk__agg_worker {
     spk__agg_part *part;  /* the morsel's, or the worker's */
     spk__runner *runners; /* one per expression of the node */
     int made;
+    int index;              /* in run->workers; split, also the key partition it aggregates */
     uint32_t morsel, fresh; /* the morsel being read, and the groups it added so far (origins) */
+    uint32_t batch_at, next_at; /* split: the morsel's row at the batch's row 0, and at the next batch's */
     uint32_t groups_of_row[SPK__BATCH];
+    uint32_t mine[SPK__BATCH]; /* split: the rows of the batch in this worker's partition */
     uint8_t few_seen[256]; /* while the part has few groups: group + 1 by spk__agg_few_hash, 0 = none */
     uint64_t hashes[SPK__BATCH];
     uint64_t *words; /* the batch's packed keys, SPK__BATCH * run->nwords (when run->nwords) */
@@ -1414,6 +1450,57 @@ static uint32_t spk__agg_probe(const spk__agg_part *p, const spk__vec *const *ke
     return UINT32_MAX;
 }
 
+/* A row's key partition when the workers split the groups (spk__agg_should_split):
+ * from a mix of its packed words, which are the same for equal keys in any batch. */
+static inline uint64_t spk__agg_words_mix(const uint64_t *words, int nw) {
+    uint64_t x = 0;
+    for (int k = 0; k < nw; k++) x = (x ^ words[k]) * 0x9e3779b97f4a7c15ULL;
+    return x;
+}
+
+static inline uint32_t spk__agg_split_of(const uint64_t *words, int nw, uint32_t nsplit) {
+    return (uint32_t)(((spk__agg_words_mix(words, nw) >> 32) * nsplit) >> 32);
+}
+
+/* The rows of a whole batch of n in partition `part`, into out; how many.
+ * One integer key (QG's) is mixed straight from its vector — its words
+ * would be the value and 0, or 0 and 0x80 for NULL — rather than packing
+ * every row to keep a share of them. */
+static uint32_t spk__agg_split_rows(const spk__agg_exec *run, const spk__vec *const *keyvec, uint64_t *words, uint32_t n,
+                                    uint32_t part, uint32_t *out) {
+    uint32_t m = 0, nsplit = (uint32_t)run->base.split;
+    const spk__vec *v = keyvec[0];
+    const uint8_t *nulls = v->nulls;
+    spk_type_id t = (spk_type_id)v->type.id;
+    const uint64_t c = 0x9e3779b97f4a7c15ULL;
+#define SPK__SPLIT_ONE(value)                                                                 \
+    for (uint32_t i = 0; i < n; i++) {                                                        \
+        uint64_t x = ((nulls[i] ? 0 : (uint64_t)(value)) * c ^ (nulls[i] ? 0x80 : 0)) * c;  \
+        out[m] = i;                                                                           \
+        m += (uint32_t)(((x >> 32) * nsplit) >> 32) == part;                                  \
+    }
+    if (run->nkeys == 1 && (t == SPK_TYPE_INT64 || t == SPK_TYPE_DECIMAL || t == SPK_TYPE_TIMESTAMP)) {
+        SPK__SPLIT_ONE(v->v.i64[i]);
+    } else if (run->nkeys == 1 && (t == SPK_TYPE_INT32 || t == SPK_TYPE_DATE)) {
+        SPK__SPLIT_ONE((int64_t)v->v.i32[i]);
+    } else {
+        (void)spk__agg_pack_batch(run, words, keyvec, NULL, n); /* (keys that split always pack) */
+        for (uint32_t i = 0; i < n; i++) {
+            out[m] = i;
+            m += spk__agg_split_of(words + (size_t)i * (size_t)run->nwords, run->nwords, nsplit) == part;
+        }
+    }
+#undef SPK__SPLIT_ONE
+    return m;
+}
+
+/* A new group's origin: its morsel, and its rank among the groups the
+ * morsel added to the part — or, split, the morsel's row where it showed
+ * (a partition's ranks would not order its groups against the others'). */
+static inline uint64_t spk__agg_origin(spk__agg_worker *w, uint32_t i) {
+    return (uint64_t)w->morsel << 32 | (w->run->base.split > 1 ? w->batch_at + i : w->fresh++);
+}
+
 static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int ncols, const uint32_t *sel, uint32_t n) {
     spk__agg_worker *w = (spk__agg_worker *)self;
     const spk__agg_exec *run = w->run;
@@ -1431,7 +1518,15 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
     }
     spk_status st = SPK_OK;
     uint64_t *hashes = w->hashes;
+    if (run->base.split > 1) { /* this worker's share of a whole batch (the stream is bare) */
+        if (sel) return spk__fail(SPK_ERR_INTERNAL, "a split aggregation given a selection");
+        w->batch_at = w->next_at;
+        w->next_at += n;
+        if (!(n = spk__agg_split_rows(run, keyvec, w->words, n, (uint32_t)w->index, w->mine))) return SPK_OK;
+        sel = w->mine;
+    }
     bool packed = run->nwords && spk__agg_pack_batch(run, w->words, keyvec, sel, n);
+    if (run->base.split > 1 && !packed) return spk__fail(SPK_ERR_INTERNAL, "a split aggregation's keys did not pack");
     bool direct = false;
     if (packed && run->per_worker && run->nkeys == 1 && (st = spk__agg_direct(run, p, w->words, sel, n, &direct)) != SPK_OK) return st;
     bool few = packed && !direct && p->ngroups <= SPK__AGG_FEW; /* rows are matched against the groups' words, unhashed */
@@ -1475,8 +1570,7 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
             if (group == UINT32_MAX) {
                 spk_value key[1];
                 key[0] = spk__vec_get(keyvec[0], i);
-                uint64_t origin = (uint64_t)w->morsel << 32 | w->fresh++;
-                if ((st = spk__agg_new_group(run, p, key, hashes[i], origin, p->not_all_direct, &group)) != SPK_OK) break;
+                if ((st = spk__agg_new_group(run, p, key, hashes[i], spk__agg_origin(w, i), p->not_all_direct, &group)) != SPK_OK) break;
             }
             *slot = group + 1;
             w->groups_of_row[i] = group;
@@ -1500,7 +1594,7 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
         if (group == UINT32_MAX) {
             spk_value key[64];
             for (int k = 0; k < run->nkeys; k++) key[k] = spk__vec_get(keyvec[k], i);
-            st = spk__agg_new_group(run, p, key, hashes[i], (uint64_t)w->morsel << 32 | w->fresh++, true, &group);
+            st = spk__agg_new_group(run, p, key, hashes[i], spk__agg_origin(w, i), true, &group);
         }
         if (few && st == SPK_OK) w->few_seen[seen] = (uint8_t)(group + 1); /* group < SPK__AGG_FEW + 1 */
         w->groups_of_row[i] = group;
@@ -1561,6 +1655,68 @@ static bool spk__aggs_order_free(const spk__agg_exec *run) {
     return true;
 }
 
+/* Key partitions. When the groups are so many that every worker would
+ * build nearly all of them from its own morsels (QG: 200k part keys over
+ * 6M rows) and then merge them, the workers split the groups by key
+ * instead: each reads every row's keys but builds and updates only the
+ * groups of its partition, and nothing is merged. Only over a table read
+ * as it is (a chain of filters or projections would run once per
+ * partition) and with keys that always pack (no strings), since a row's
+ * partition comes from its packed words. */
+
+/* Whether to split: not for a few morsels, and otherwise as a sample of
+ * the keys suggests, 16 runs of 1,024 rows spread over the table. Among s sampled rows, d distinct keys
+ * suggest G ≈ s² / 2(s - d) groups (for G well above s, d ≈ s - s²/2G);
+ * splitting pays when G is a fair share of the rows, since it saves the
+ * building and merging of a group in all but one worker (~100 ns) at the
+ * cost of reading every row's keys in all of them (~1 ns). A failure to
+ * sample just means no split. */
+static bool spk__agg_should_split(const spk__agg_exec *run, int nworkers) {
+    const spk_table *t = run->base.input;
+    if (nworkers < 2 || !run->per_worker || !run->base.bare || !run->nwords || !t || t->nrows < 4 * (size_t)spk__morsel_rows())
+        return false;
+    const spk__vec *keyvec[7];
+    int cols[7];
+    for (int k = 0; k < run->nkeys; k++) {
+        const spk__bnode *key = run->node->bound[k]->root;
+        if (key->kind != SPK__B_COL || key->type.id == SPK_TYPE_STRING) return false;
+        cols[k] = key->col;
+    }
+    enum { RUNS = 16, RUN = 1024, SET = 1 << 15 };
+    const spk_allocator *a = &spk__default_allocator;
+    size_t nw = (size_t)run->nwords, sampled = 0, distinct = 0;
+    spk__vecset vs;
+    memset(&vs, 0, sizeof vs);
+    uint64_t *set = (uint64_t *)spk__calloc(a, SET * sizeof *set);
+    uint64_t *words = set ? (uint64_t *)spk__alloc(a, RUN * nw * sizeof *words) : NULL;
+    bool ready = words && spk__vecset_init(&vs, spk_table_schema(t)) == SPK_OK;
+    for (size_t r = 0, ci = 0, first = 0; ready && r < RUNS; r++) {
+        size_t row = t->nrows / RUNS * r;
+        while (first + t->chunks[ci]->nrows <= row) first += t->chunks[ci++]->nrows;
+        const spk__chunk *c = t->chunks[ci];
+        uint32_t start = (uint32_t)(row - first), n = c->nrows - start < RUN ? c->nrows - start : RUN;
+        for (int k = 0; k < run->nkeys; k++) {
+            spk__load_column(t, c, start, n, cols[k], &vs.vecs[cols[k]]);
+            keyvec[k] = &vs.vecs[cols[k]];
+        }
+        if (!spk__agg_pack_batch(run, words, keyvec, NULL, n)) break;
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t x = spk__agg_words_mix(words + i * nw, run->nwords) | 1; /* 0 marks an empty slot */
+            size_t at = (size_t)(x >> 49);
+            while (set[at] && set[at] != x) at = (at + 1) & (SET - 1);
+            distinct += !set[at];
+            set[at] = x;
+        }
+        sampled += n;
+    }
+    spk__vecset_free(&vs);
+    if (words) spk__free(a, words, RUN * nw * sizeof *words);
+    if (set) spk__free(a, set, SET * sizeof *set);
+    if (sampled < RUNS * RUN / 4) return false;
+    size_t groups = distinct >= sampled ? SIZE_MAX : sampled * sampled / (2 * (sampled - distinct));
+    return groups >= t->nrows / 64;
+}
+
 static void spk__agg_uses(const spk__feed *self, uint8_t *used) {
     const spk_df *node = ((const spk__agg_exec *)self)->node;
     for (int k = 0; k < node->nexprs; k++) spk__mark_columns(node->bound[k], used);
@@ -1578,7 +1734,9 @@ static spk_status spk__agg_start(spk__feed *self, int nworkers, size_t nmorsels)
     for (int w = 0; w < nworkers; w++) {
         run->workers[w].base.consume = spk__agg_consume;
         run->workers[w].run = run;
+        run->workers[w].index = w;
     }
+    if (spk__agg_should_split(run, nworkers)) run->base.split = nworkers;
     return SPK_OK;
 }
 
@@ -1597,6 +1755,7 @@ static spk_status spk__agg_open(spk__feed *self, int worker, size_t morsel, spk_
     w->part = run->parts[at];
     w->morsel = (uint32_t)morsel;
     w->fresh = 0;
+    w->next_at = 0;
     *sink = &w->base;
     return SPK_OK;
 }
@@ -1799,7 +1958,7 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
     run.npartitions = 1;
     while (run.npartitions < threads && run.npartitions < 64) run.npartitions *= 2;
     run.fold_into = SIZE_MAX;
-    if (st == SPK_OK && nparts > 1) {
+    if (st == SPK_OK && nparts > 1 && run.base.split <= 1) { /* (split parts hold different groups) */
         /* merged: a part per partition, then the base part (not owned) */
         msize = (size_t)(run.npartitions + 1) * sizeof *run.merged;
         if (!(run.merged = (spk__agg_part **)spk__calloc(a, msize))) st = spk__nomem("an aggregation", msize);
@@ -4087,7 +4246,7 @@ SPKDEF spk_status spk_df_collect(spk_df *df, spk_table **out) {
 SPKDEF spk_status spk_df_count(spk_df *df, int64_t *out) {
     if (!out) return spk__fail(SPK_ERR_ARG, "spk_df_count: NULL output");
     if (!df) return spk__fail(SPK_ERR_ARG, "spk_df_count: NULL DataFrame (an earlier call failed: see its error)");
-    spk__count_feed f = {{spk__count_feed_start, spk__count_feed_open, NULL, spk__count_uses, false, 0}, NULL, 0};
+    spk__count_feed f = {{spk__count_feed_start, spk__count_feed_open, NULL, spk__count_uses, false, NULL, 0, false, 0}, NULL, 0};
     spk_status st = spk__run_stream(df, &f.base);
     int64_t rows = 0;
     for (int w = 0; f.sinks && w < f.nworkers; w++) rows += f.sinks[w].rows;
@@ -4136,7 +4295,7 @@ SPKDEF spk_status spk_df_foreach(spk_df *df, spk_row_fn fn, void *user) {
     size_t size = (size_t)(ncols ? ncols : 1) * sizeof(spk_value);
     spk__foreach_sink s = {{spk__foreach_consume, false}, fn, user, NULL, ncols};
     if (!(s.row = (spk_value *)spk__alloc(&spk__default_allocator, size))) return spk__nomem("foreach", size);
-    spk__single_feed f = {{spk__single_feed_start, spk__single_feed_open, NULL, NULL, true, 0}, &s.base};
+    spk__single_feed f = {{spk__single_feed_start, spk__single_feed_open, NULL, NULL, true, NULL, 0, false, 0}, &s.base};
     spk_status st = spk__run_stream(df, &f.base);
     spk__free(&spk__default_allocator, s.row, size);
     return st;

@@ -2779,12 +2779,16 @@ static spk_status spk__sum_merge(const spk__bnode *node, void *into, const void 
 
 static bool spk__sum_few_groups(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const int64_t *x,
                                 const uint8_t *nulls, bool decimal, const uint32_t *sel, uint32_t n) {
-    /* The largest group over every row up to the last selected one: one
-     * loop without the selection, which compilers vectorise. A row not
-     * selected holds a group of an earlier batch, or 0, so can only make
-     * `most` larger than it need be (and the batch take the general way). */
+    /* The largest group over every row up to the last selected one: loops
+     * without the selection, which compilers vectorise, in blocks, so that a
+     * batch of many groups stops after the first. A row not selected holds a
+     * group of an earlier batch, or 0, so can only make `most` larger than
+     * it need be (and the batch take the general way). */
     uint32_t most = 0, end = n && sel ? sel[n - 1] + 1 : n;
-    for (uint32_t i = 0; i < end; i++) most = groups[i] > most ? groups[i] : most;
+    for (uint32_t at = 0; at < end && most < SPK__SUM_FEW; at += 256) {
+        uint32_t stop = end - at < 256 ? end : at + 256;
+        for (uint32_t i = at; i < stop; i++) most = groups[i] > most ? groups[i] : most;
+    }
     if (most >= SPK__SUM_FEW) return false;
     spk__sum_state acc[4][SPK__SUM_FEW];
     memset(acc, 0, sizeof acc);
