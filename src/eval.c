@@ -776,8 +776,9 @@ static void spk__udaf_init(const spk__bnode *node, void *state) {
     u->agg.init(u->user, (char *)state + SPK__UDAF_HEAD);
 }
 
-static spk_status spk__udaf_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__udaf_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, uint32_t ngroups, const spk__vec *arg,
                                    const uint32_t *sel, uint32_t n) {
+    (void)ngroups;
     const spk_udf *u = spk__udaf_of(node);
     spk_status st = SPK_OK;
     SPK__FOR_ROWS(sel, n, if (st == SPK_OK && !arg->nulls[i]) { /* NULLs skipped, as the built-in aggregates */
@@ -1960,7 +1961,7 @@ static spk_status spk__agg_batch(spk__runner *r, const spk__chunk *c, uint32_t s
     for (int k = 0; k < a->n; k++) {
         const spk__bnode *node = a->nodes[k];
         spk__eval_node(r, node->args[0], NULL, n);
-        spk_status st = node->agg->update(node, a->states[k], node->agg->state_size, NULL, &r->ev.vecs[node->args[0]->slot], NULL, n);
+        spk_status st = node->agg->update(node, a->states[k], node->agg->state_size, NULL, 1, &r->ev.vecs[node->args[0]->slot], NULL, n);
         if (st != SPK_OK) return st;
     }
     return SPK_OK;

@@ -1609,7 +1609,7 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
         spk__runner_bind_inputs(r, node->bound[run->nkeys + ag->output], cols);
         spk__eval_node(r, ag->node->args[0], sel, n);
         if (r->ev.status != SPK_OK) return r->ev.status;
-        st = ag->node->agg->update(ag->node, spk__agg_state(run, p, 0, a), run->row_size, w->groups_of_row,
+        st = ag->node->agg->update(ag->node, spk__agg_state(run, p, 0, a), run->row_size, w->groups_of_row, (uint32_t)p->ngroups,
                                    &r->ev.vecs[ag->node->args[0]->slot], sel, n);
         if (st != SPK_OK) return st;
     }

@@ -2599,8 +2599,9 @@ static void spk__count_init(const spk__bnode *node, void *s) {
     (void)node;
     *(int64_t *)s = 0;
 }
-static spk_status spk__count_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__count_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, uint32_t ngroups, const spk__vec *arg,
                                     const uint32_t *sel, uint32_t n) {
+    (void)ngroups;
     (void)node;
     const uint8_t *nulls = arg->nulls;
     if (groups) {
@@ -2699,8 +2700,9 @@ static spk_status spk__distinct_add(void *s, const spk_value *v) {
     return SPK_OK;
 }
 
-static spk_status spk__distinct_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__distinct_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, uint32_t ngroups, const spk__vec *arg,
                                        const uint32_t *sel, uint32_t n) {
+    (void)ngroups;
     (void)node;
     spk_status st = SPK_OK;
     SPK__FOR_ROWS(sel, n, {
@@ -2767,56 +2769,52 @@ static void spk__sum_init(const spk__bnode *node, void *s) {
 }
 
 /* Few groups (Q1's four). Rows in a row mostly update the same group, and
- * each update then waits on the one before it through memory. When a
- * batch's groups are below SPK__SUM_FEW, rows are added into four sets of
+ * each update then waits on the one before it through memory. When the
+ * part has at most SPK__SUM_FEW groups, rows are added into four sets of
  * accumulators in turn, which do not wait on each other, and the sets are
  * added to the states after the batch. Integer and DECIMAL sums only: their
  * result does not depend on the order of the additions (a DECIMAL sum
- * counts its wraps), where a DOUBLE sum's rounding would. */
+ * counts its wraps), where a DOUBLE sum's rounding would. The rows are
+ * added as plain integers, noting a bound on their magnitudes (an OR); a
+ * DECIMAL batch whose n values could pass the int64 range is added again
+ * counting its wraps. */
 #define SPK__SUM_FEW 8
 
 static spk_status spk__sum_merge(const spk__bnode *node, void *into, const void *from);
 
-static bool spk__sum_few_groups(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const int64_t *x,
-                                const uint8_t *nulls, bool decimal, const uint32_t *sel, uint32_t n) {
-    /* The largest group over every row up to the last selected one: loops
-     * without the selection, which compilers vectorise, in blocks, so that a
-     * batch of many groups stops after the first. A row not selected holds a
-     * group of an earlier batch, or 0, so can only make `most` larger than
-     * it need be (and the batch take the general way). */
-    uint32_t most = 0, end = n && sel ? sel[n - 1] + 1 : n;
-    for (uint32_t at = 0; at < end && most < SPK__SUM_FEW; at += 256) {
-        uint32_t stop = end - at < 256 ? end : at + 256;
-        for (uint32_t i = at; i < stop; i++) most = groups[i] > most ? groups[i] : most;
-    }
-    if (most >= SPK__SUM_FEW) return false;
+static void spk__sum_few_groups(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, uint32_t ngroups,
+                                const int64_t *x, const uint8_t *nulls, bool decimal, const uint32_t *sel, uint32_t n) {
+    int64_t sums[4][SPK__SUM_FEW] = {{0}}, counts[4][SPK__SUM_FEW] = {{0}};
+    uint64_t bits = 0; /* over the magnitudes, less 1 for negatives */
+    SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
+        uint32_t lane = i & 3, g = groups[i];
+        uint64_t v = (uint64_t)x[i];
+        sums[lane][g] = (int64_t)((uint64_t)sums[lane][g] + v);
+        counts[lane][g]++;
+        bits |= v ^ (0 - (v >> 63));
+    });
     spk__sum_state acc[4][SPK__SUM_FEW];
     memset(acc, 0, sizeof acc);
-    if (decimal)
-        SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
-            spk__sum_state *a = &acc[i & 3][groups[i]];
-            spk__sum_add_decimal(a, x[i]);
-            a->count++;
-        });
+    if (decimal && n && bits >= (uint64_t)INT64_MAX / n) /* could have wrapped: again, counting the wraps */
+        SPK__FOR_ROWS(sel, n, if (!nulls[i]) spk__sum_add_decimal(&acc[i & 3][groups[i]], x[i]));
     else
-        SPK__FOR_ROWS(sel, n, if (!nulls[i]) {
-            spk__sum_state *a = &acc[i & 3][groups[i]];
-            a->i = (int64_t)((uint64_t)a->i + (uint64_t)x[i]);
-            a->count++;
-        });
+        for (int lane = 0; lane < 4; lane++)
+            for (uint32_t g = 0; g < ngroups; g++) acc[lane][g].i = sums[lane][g];
     for (int lane = 0; lane < 4; lane++)
-        for (uint32_t g = 0; g <= most; g++)
-            if (acc[lane][g].count) (void)spk__sum_merge(node, states + (size_t)g * stride, &acc[lane][g]); /* cannot fail */
-    return true;
+        for (uint32_t g = 0; g < ngroups; g++) {
+            acc[lane][g].count = counts[lane][g];
+            if (counts[lane][g]) (void)spk__sum_merge(node, states + (size_t)g * stride, &acc[lane][g]); /* cannot fail */
+        }
 }
 
-static spk_status spk__sum_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__sum_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, uint32_t ngroups, const spk__vec *arg,
                                   const uint32_t *sel, uint32_t n) {
     const uint8_t *nulls = arg->nulls;
     spk_type_id t = (spk_type_id)arg->type.id;
-    if (groups && (t == SPK_TYPE_DECIMAL || t == SPK_TYPE_INT64) &&
-        spk__sum_few_groups(node, states, stride, groups, arg->v.i64, nulls, t == SPK_TYPE_DECIMAL, sel, n))
+    if (groups && ngroups <= SPK__SUM_FEW && (t == SPK_TYPE_DECIMAL || t == SPK_TYPE_INT64)) {
+        spk__sum_few_groups(node, states, stride, groups, ngroups, arg->v.i64, nulls, t == SPK_TYPE_DECIMAL, sel, n);
         return SPK_OK;
+    }
     switch (arg->type.id) {
     case SPK_TYPE_INT32: {
         const int32_t *x = arg->v.i32;
@@ -2969,8 +2967,9 @@ static spk_status spk__pick_offer(const spk__bnode *node, spk__pick_state *s, co
     return spk__hold(&s->held, v);
 }
 
-static spk_status spk__pick_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__pick_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, uint32_t ngroups, const spk__vec *arg,
                                    const uint32_t *sel, uint32_t n) {
+    (void)ngroups;
     spk_status st = SPK_OK;
     SPK__FOR_ROWS(sel, n, if (st == SPK_OK) {
         spk_value v = spk__vec_get(arg, i);
@@ -3018,8 +3017,9 @@ static void spk__moments_init(const spk__bnode *node, void *s) {
     memset(s, 0, sizeof(spk__moments));
 }
 
-static spk_status spk__moments_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, const spk__vec *arg,
+static spk_status spk__moments_update(const spk__bnode *node, char *states, size_t stride, const uint32_t *groups, uint32_t ngroups, const spk__vec *arg,
                                       const uint32_t *sel, uint32_t n) {
+    (void)ngroups;
     (void)node;
     const double *x = arg->v.f64;
     const uint8_t *nulls = arg->nulls;

@@ -112,11 +112,10 @@ typedef void (*spk__kernel)(struct spk__eval *ev, const struct spk__bnode *node,
 typedef struct spk__agg_ops {
     size_t state_size;
     void (*init)(const struct spk__bnode *node, void *state);
-    /* row i's state is at states + group_of_row[i] * stride (group_of_row NULL: states); group_of_row
-     * is readable up to the last selected row, where a row not selected holds an earlier batch's group
-     * or 0 (spk__sum_few_groups reads them all) */
+    /* row i's state is at states + group_of_row[i] * stride (group_of_row NULL: states), every
+     * group_of_row[i] below ngroups */
     spk_status (*update)(const struct spk__bnode *node, char *states, size_t stride, const uint32_t *group_of_row,
-                         const spk__vec *arg, const uint32_t *sel, uint32_t n);
+                         uint32_t ngroups, const spk__vec *arg, const uint32_t *sel, uint32_t n);
     spk_status (*merge)(const struct spk__bnode *node, void *into, const void *from); /* adds `from` into `into` */
     spk_status (*final)(const struct spk__bnode *node, const void *state, spk__vec *out, uint32_t row);
     void (*destroy)(const struct spk__bnode *node, void *state); /* optional */
