@@ -851,7 +851,8 @@ static spk_status spk__single_feed_open(spk__feed *self, int worker, size_t mors
  * origin — its first morsel and its rank among the groups that morsel
  * added — is the least over the parts, so the output order is the same.
  * With many groups over a table, the workers may split the groups by key
- * instead (spk__agg_should_split): then no two parts share a group. */
+ * instead (spk__agg_should_split): then no two parts share a group, and
+ * the output merges the parts by origin (spk__agg_order_next). */
 
 typedef struct spk__agg_slot {
     const spk__bnode *node; /* the aggregate */
@@ -881,6 +882,8 @@ typedef struct spk__agg_part {
 
 typedef struct spk__agg_worker spk__agg_worker;
 
+#define SPK__SPLIT_MAX 64 /* the most key partitions */
+
 typedef struct spk__agg_exec {
     spk__feed base;
     const spk_df *node;
@@ -898,6 +901,10 @@ typedef struct spk__agg_exec {
     int nwords;      /* nkeys + 1 when every key can be packed (spk__agg_pack), else 0 */
     size_t row_size; /* a group's row in spk__agg_part.rows */
     size_t *state_at; /* per aggregate: where its state starts in a group's row */
+    /* Split by one integer key: partition p takes the values v with pivots[p - 1] <= v < pivots[p]
+     * (a NULL as 0), so that each worker's key array spans a range of its own (spk__agg_should_split). */
+    bool ranged;
+    int64_t pivots[SPK__SPLIT_MAX - 1];
 } spk__agg_exec;
 
 static inline char *spk__agg_row(const spk__agg_exec *run, const spk__agg_part *p, size_t g) { return p->rows + g * run->row_size; }
@@ -1463,26 +1470,27 @@ static inline uint32_t spk__agg_split_of(const uint64_t *words, int nw, uint32_t
 }
 
 /* The rows of a whole batch of n in partition `part`, into out; how many.
- * One integer key (QG's) is mixed straight from its vector — its words
- * would be the value and 0, or 0 and 0x80 for NULL — rather than packing
- * every row to keep a share of them. */
+ * One integer key (QG's) goes by range, straight from its vector; other
+ * keys by a mix of their packed words. */
 static uint32_t spk__agg_split_rows(const spk__agg_exec *run, const spk__vec *const *keyvec, uint64_t *words, uint32_t n,
                                     uint32_t part, uint32_t *out) {
     uint32_t m = 0, nsplit = (uint32_t)run->base.split;
     const spk__vec *v = keyvec[0];
     const uint8_t *nulls = v->nulls;
     spk_type_id t = (spk_type_id)v->type.id;
-    const uint64_t c = 0x9e3779b97f4a7c15ULL;
-#define SPK__SPLIT_ONE(value)                                                                 \
-    for (uint32_t i = 0; i < n; i++) {                                                        \
-        uint64_t x = ((nulls[i] ? 0 : (uint64_t)(value)) * c ^ (nulls[i] ? 0x80 : 0)) * c;  \
-        out[m] = i;                                                                           \
-        m += (uint32_t)(((x >> 32) * nsplit) >> 32) == part;                                  \
+    const int64_t *pivots = run->pivots;
+    int64_t lo = part ? pivots[part - 1] : INT64_MIN, hi = part + 1 < nsplit ? pivots[part] : INT64_MAX;
+    bool last = part + 1 == nsplit; /* (then no upper bound; the test below has no branch) */
+#define SPK__SPLIT_RANGE(value)                                       \
+    for (uint32_t i = 0; i < n; i++) {                                \
+        int64_t x = nulls[i] ? 0 : (int64_t)(value);                  \
+        out[m] = i;                                                   \
+        m += (uint32_t)(x >= lo) & (uint32_t)(x < hi || last);        \
     }
-    if (run->nkeys == 1 && (t == SPK_TYPE_INT64 || t == SPK_TYPE_DECIMAL || t == SPK_TYPE_TIMESTAMP)) {
-        SPK__SPLIT_ONE(v->v.i64[i]);
-    } else if (run->nkeys == 1 && (t == SPK_TYPE_INT32 || t == SPK_TYPE_DATE)) {
-        SPK__SPLIT_ONE((int64_t)v->v.i32[i]);
+    if (run->ranged && (t == SPK_TYPE_INT64 || t == SPK_TYPE_DECIMAL || t == SPK_TYPE_TIMESTAMP)) {
+        SPK__SPLIT_RANGE(v->v.i64[i]);
+    } else if (run->ranged && (t == SPK_TYPE_INT32 || t == SPK_TYPE_DATE)) {
+        SPK__SPLIT_RANGE(v->v.i32[i]);
     } else {
         (void)spk__agg_pack_batch(run, words, keyvec, NULL, n); /* (keys that split always pack) */
         for (uint32_t i = 0; i < n; i++) {
@@ -1490,7 +1498,7 @@ static uint32_t spk__agg_split_rows(const spk__agg_exec *run, const spk__vec *co
             m += spk__agg_split_of(words + (size_t)i * (size_t)run->nwords, run->nwords, nsplit) == part;
         }
     }
-#undef SPK__SPLIT_ONE
+#undef SPK__SPLIT_RANGE
     return m;
 }
 
@@ -1662,7 +1670,8 @@ static bool spk__aggs_order_free(const spk__agg_exec *run) {
  * groups of its partition, and nothing is merged. Only over a table read
  * as it is (a chain of filters or projections would run once per
  * partition) and with keys that always pack (no strings), since a row's
- * partition comes from its packed words. */
+ * partition comes from its packed words — or, for one integer key, from
+ * its value's range (spk__agg_exec.pivots). */
 
 /* Whether to split: not for a few morsels, and otherwise as a sample of
  * the keys suggests, 16 runs of 1,024 rows spread over the table. Among s sampled rows, d distinct keys
@@ -1671,9 +1680,15 @@ static bool spk__aggs_order_free(const spk__agg_exec *run) {
  * building and merging of a group in all but one worker (~100 ns) at the
  * cost of reading every row's keys in all of them (~1 ns). A failure to
  * sample just means no split. */
-static bool spk__agg_should_split(const spk__agg_exec *run, int nworkers) {
+static int spk__int64_order(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static bool spk__agg_should_split(spk__agg_exec *run, int nworkers) {
     const spk_table *t = run->base.input;
-    if (nworkers < 2 || !run->per_worker || !run->base.bare || !run->nwords || !t || t->nrows < 4 * (size_t)spk__morsel_rows())
+    if (nworkers < 2 || nworkers > SPK__SPLIT_MAX || !run->per_worker || !run->base.bare || !run->nwords || !t ||
+        t->nrows < 4 * (size_t)spk__morsel_rows())
         return false;
     const spk__vec *keyvec[7];
     int cols[7];
@@ -1684,12 +1699,17 @@ static bool spk__agg_should_split(const spk__agg_exec *run, int nworkers) {
     }
     enum { RUNS = 16, RUN = 1024, SET = 1 << 15 };
     const spk_allocator *a = &spk__default_allocator;
-    size_t nw = (size_t)run->nwords, sampled = 0, distinct = 0;
+    size_t nw = (size_t)run->nwords, sampled = 0, distinct = 0, nvalues = 0;
     spk__vecset vs;
     memset(&vs, 0, sizeof vs);
     uint64_t *set = (uint64_t *)spk__calloc(a, SET * sizeof *set);
     uint64_t *words = set ? (uint64_t *)spk__alloc(a, RUN * nw * sizeof *words) : NULL;
-    bool ready = words && spk__vecset_init(&vs, spk_table_schema(t)) == SPK_OK;
+    /* one integer key: its sampled values, whose quantiles become the partitions' bounds */
+    spk_type_id kt = (spk_type_id)run->node->bound[0]->root->type.id;
+    bool integer = run->nkeys == 1 && (kt == SPK_TYPE_INT32 || kt == SPK_TYPE_DATE || kt == SPK_TYPE_INT64 ||
+                                       kt == SPK_TYPE_DECIMAL || kt == SPK_TYPE_TIMESTAMP);
+    int64_t *values = words && integer ? (int64_t *)spk__alloc(a, RUNS * RUN * sizeof *values) : NULL;
+    bool ready = words && (values || !integer) && spk__vecset_init(&vs, spk_table_schema(t)) == SPK_OK;
     for (size_t r = 0, ci = 0, first = 0; ready && r < RUNS; r++) {
         size_t row = t->nrows / RUNS * r;
         while (first + t->chunks[ci]->nrows <= row) first += t->chunks[ci++]->nrows;
@@ -1706,15 +1726,22 @@ static bool spk__agg_should_split(const spk__agg_exec *run, int nworkers) {
             while (set[at] && set[at] != x) at = (at + 1) & (SET - 1);
             distinct += !set[at];
             set[at] = x;
+            if (values) values[nvalues++] = (int64_t)words[i * nw]; /* a NULL's word is 0 */
         }
         sampled += n;
     }
     spk__vecset_free(&vs);
     if (words) spk__free(a, words, RUN * nw * sizeof *words);
     if (set) spk__free(a, set, SET * sizeof *set);
-    if (sampled < RUNS * RUN / 4) return false;
     size_t groups = distinct >= sampled ? SIZE_MAX : sampled * sampled / (2 * (sampled - distinct));
-    return groups >= t->nrows / 64;
+    bool split = sampled >= RUNS * RUN / 4 && groups >= t->nrows / 64;
+    if (split && values) { /* bounds at the sample's quantiles, so that the partitions get about as many rows */
+        qsort(values, nvalues, sizeof *values, spk__int64_order);
+        for (int p = 1; p < nworkers; p++) run->pivots[p - 1] = values[nvalues * (size_t)p / (size_t)nworkers];
+        run->ranged = true;
+    }
+    if (values) spk__free(a, values, RUNS * RUN * sizeof *values);
+    return split;
 }
 
 static void spk__agg_uses(const spk__feed *self, uint8_t *used) {
@@ -1857,9 +1884,37 @@ static int spk__key_of_column(const spk_df *node, int col) {
     return -1;
 }
 
+/* The groups to output, a batch at a time, in origin order: from an array
+ * sorted by origin, or merged from split parts, which hold their groups in
+ * origin order already (each read the morsels, and their rows, in order) —
+ * so split groups are never gathered into one array and sorted. */
+typedef struct spk__agg_order {
+    const spk__agg_ref *refs; /* sorted; NULL: merge the parts */
+    spk__agg_part *const *parts;
+    size_t nparts;
+    uint32_t next[SPK__SPLIT_MAX]; /* per part: its next group */
+    spk__agg_ref batch[SPK__BATCH];
+} spk__agg_order;
+
+static const spk__agg_ref *spk__agg_order_next(spk__agg_order *o, size_t first, uint32_t n) {
+    if (o->refs) return o->refs + first;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t best = SIZE_MAX;
+        for (size_t p = 0; p < o->nparts; p++) {
+            const spk__agg_part *part = o->parts[p];
+            if (part && o->next[p] < part->ngroups &&
+                (best == SIZE_MAX || part->origin[o->next[p]] < o->parts[best]->origin[o->next[best]]))
+                best = p;
+        }
+        uint32_t g = o->next[best]++; /* (n never passes the groups left) */
+        o->batch[i] = (spk__agg_ref){o->parts[best]->origin[g], o->parts[best], g};
+    }
+    return o->batch;
+}
+
 /* Emits one row per group: the keys, then each output evaluated with its
  * aggregates' final values (and grouping columns) in place. */
-static spk_status spk__agg_emit(const spk__agg_exec *run, const spk__agg_ref *refs, size_t groups, spk_table *out) {
+static spk_status spk__agg_emit(const spk__agg_exec *run, spk__agg_order *order, size_t groups, spk_table *out) {
     const spk_df *node = run->node;
     int nout = node->nexprs, made = 0;
     size_t nk = (size_t)(run->nkeys ? run->nkeys : 1);
@@ -1874,7 +1929,7 @@ static spk_status spk__agg_emit(const spk__agg_exec *run, const spk__agg_ref *re
     if (st == SPK_OK) st = spk__vecset_init(&outs, node->schema);
     for (size_t first = 0; st == SPK_OK && first < groups; first += SPK__BATCH) {
         uint32_t n = (uint32_t)(groups - first < SPK__BATCH ? groups - first : SPK__BATCH);
-        const spk__agg_ref *r = refs + first;
+        const spk__agg_ref *r = spk__agg_order_next(order, first, n);
         /* grouping columns as input vectors, for outputs that use them */
         for (int k = 0; k < run->nkeys; k++) {
             const spk_bound *kb = node->bound[k];
@@ -1985,14 +2040,23 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
         groups = 1;
     }
     spk__agg_ref *refs = NULL;
-    rsize = (groups ? groups : 1) * sizeof *refs;
-    if (st == SPK_OK && !(refs = (spk__agg_ref *)spk__alloc(a, rsize))) st = spk__nomem("an aggregation's groups", rsize);
+    spk__agg_order *order = NULL;
+    bool split = run.base.split > 1 && sources == run.parts;
+    rsize = split ? 0 : (groups ? groups : 1) * sizeof *refs;
+    if (st == SPK_OK && !(order = (spk__agg_order *)spk__calloc(a, sizeof *order))) st = spk__nomem("an aggregation's output", sizeof *order);
+    if (st == SPK_OK && !split && !(refs = (spk__agg_ref *)spk__alloc(a, rsize))) st = spk__nomem("an aggregation's groups", rsize);
     size_t k = 0;
     for (size_t i = 0; refs && i < nsources; i++)
         for (uint32_t g = 0; sources[i] && g < sources[i]->ngroups; g++) refs[k++] = (spk__agg_ref){sources[i]->origin[g], sources[i], g};
     if (refs && nsources > 1 && st == SPK_OK) st = spk__agg_refs_sort(refs, groups); /* origins are unique */
-    if (st == SPK_OK) st = spk__agg_emit(&run, refs, groups, out);
+    if (order) {
+        order->refs = refs;
+        order->parts = sources;
+        order->nparts = nsources;
+    }
+    if (st == SPK_OK) st = spk__agg_emit(&run, order, groups, out);
     if (refs) spk__free(a, refs, rsize);
+    if (order) spk__free(a, order, sizeof *order);
     spk__agg_part_free(&run, empty);
     for (int i = 0; run.merged && i < run.npartitions; i++) spk__agg_part_free(&run, run.merged[i]);
     if (run.merged) spk__free(a, run.merged, msize);
