@@ -4344,6 +4344,28 @@ static inline void spk__copy_small(unsigned char *to, const unsigned char *from,
     }
 }
 
+/* Copies n bytes (the two never overlap), a short run without a call:
+ * two words that overlap cover 8 to 16 bytes, two halves 4 to 8. */
+static inline void spk__copy_bytes(char *to, const char *from, size_t n) {
+    if (n > 16) {
+        memcpy(to, from, n);
+    } else if (n >= 8) {
+        uint64_t head, tail;
+        memcpy(&head, from, 8);
+        memcpy(&tail, from + n - 8, 8);
+        memcpy(to, &head, 8);
+        memcpy(to + n - 8, &tail, 8);
+    } else if (n >= 4) {
+        uint32_t head, tail;
+        memcpy(&head, from, 4);
+        memcpy(&tail, from + n - 4, 4);
+        memcpy(to, &head, 4);
+        memcpy(to + n - 4, &tail, 4);
+    } else {
+        for (size_t i = 0; i < n; i++) to[i] = from[i];
+    }
+}
+
 /* Writes n row-major slots as rows [index, index + n) of chunk c. */
 static void spk__chunk_put_slots(const spk_table *t, spk__chunk *c, size_t index, const unsigned char *slots, size_t n) {
     size_t w = t->width, nb = t->null_bytes;
@@ -31569,9 +31591,14 @@ typedef struct spk__csv_row {
     unsigned char *chunk_rows;
     uint32_t chunk_cap;
     uint32_t index;
+    bool any_null;         /* some bit of `nulls` is set */
 } spk__csv_row;
 
-static void spk__csv_set_null_bit(spk__csv_row *row, int col) { row->nulls[col >> 3] |= (unsigned char)(1u << (col & 7)); }
+/* The only writer of the row's null bits. */
+static void spk__csv_set_null_bit(spk__csv_row *row, int col) {
+    row->nulls[col >> 3] |= (unsigned char)(1u << (col & 7));
+    row->any_null = true;
+}
 
 /* Where field k of a record goes. */
 typedef struct spk__csv_target {
@@ -31593,9 +31620,14 @@ static void spk__csv_set_null(spk__csv_row *row, const spk__csv_target *to) {
 
 /* Makes room in t for one more row and points the targets at it. */
 static spk_status spk__csv_begin_row(spk_table *t, spk__csv_row *row, spk__csv_target *targets, int ntargets) {
-    spk__chunk *c = NULL;
-    spk_status st = spk__reserve_row(t, 0, &c);
-    if (st != SPK_OK) return st;
+    spk__chunk *c = row->chunk;
+    /* the common case in line: room left in the chunk the last row went to, still the table's last (and
+     * private to this reader, so never shared), not moved or grown since */
+    if (!c || c != t->chunks[t->nchunks - 1] || c->rows != row->chunk_rows || c->cap_rows != row->chunk_cap ||
+        c->nrows >= c->cap_rows) {
+        spk_status st = spk__reserve_row(t, 0, &c);
+        if (st != SPK_OK) return st;
+    }
     if (c != row->chunk || c->rows != row->chunk_rows || c->cap_rows != row->chunk_cap) {
         for (int k = 0; k < ntargets; k++) targets[k].base = spk__field_at(t, c, 0, targets[k].col);
         row->chunk = c;
@@ -31604,6 +31636,7 @@ static spk_status spk__csv_begin_row(spk_table *t, spk__csv_row *row, spk__csv_t
     }
     row->index = c->nrows;
     memset(row->nulls, 0, t->null_bytes);
+    row->any_null = false;
     return SPK_OK;
 }
 
@@ -31636,13 +31669,13 @@ static spk_status spk__csv_commit(spk_table *t, spk__csv_row *row, const int *st
         int col = string_cols[i];
         size_t len = row->str_len[col];
         if (len && !spk__slot_is_null(row->nulls, col)) {
-            memcpy(c->heap + heap_at, row->str[col] ? row->str[col] : scratch + row->str_off[col], len);
+            spk__copy_bytes(c->heap + heap_at, row->str[col] ? row->str[col] : scratch + row->str_off[col], len);
             heap_at += (uint32_t)len;
         }
         memcpy(spk__field_at(t, c, row->index, col), &heap_at, 4);
     }
     memcpy(spk__nulls_at(t, c, row->index), row->nulls, t->null_bytes);
-    spk__chunk_note_nulls(c, row->nulls, t->null_bytes);
+    if (row->any_null) spk__chunk_note_nulls(c, row->nulls, t->null_bytes);
     c->heap_len = heap_at;
     c->nrows++;
     t->nrows++;

@@ -213,6 +213,28 @@ static inline void spk__copy_small(unsigned char *to, const unsigned char *from,
     }
 }
 
+/* Copies n bytes (the two never overlap), a short run without a call:
+ * two words that overlap cover 8 to 16 bytes, two halves 4 to 8. */
+static inline void spk__copy_bytes(char *to, const char *from, size_t n) {
+    if (n > 16) {
+        memcpy(to, from, n);
+    } else if (n >= 8) {
+        uint64_t head, tail;
+        memcpy(&head, from, 8);
+        memcpy(&tail, from + n - 8, 8);
+        memcpy(to, &head, 8);
+        memcpy(to + n - 8, &tail, 8);
+    } else if (n >= 4) {
+        uint32_t head, tail;
+        memcpy(&head, from, 4);
+        memcpy(&tail, from + n - 4, 4);
+        memcpy(to, &head, 4);
+        memcpy(to + n - 4, &tail, 4);
+    } else {
+        for (size_t i = 0; i < n; i++) to[i] = from[i];
+    }
+}
+
 /* Writes n row-major slots as rows [index, index + n) of chunk c. */
 static void spk__chunk_put_slots(const spk_table *t, spk__chunk *c, size_t index, const unsigned char *slots, size_t n) {
     size_t w = t->width, nb = t->null_bytes;
