@@ -729,6 +729,69 @@ static void test_parsers_match_value_parse(void) {
     spk_session_free(s);
 }
 
+/* The reader's date parser checks and converts a date's first eight bytes
+ * as one word: every day of 1599-2401, the first and last days of every
+ * year and each February 29th, and near misses (a byte off by one from a
+ * digit or a dash, out-of-range days and months) read as spk_value_parse
+ * reads them. */
+static void test_dates_match_value_parse(void) {
+    spk_session *s = new_session(1);
+    spk_schema *schema = NULL;
+    CHECK_OK(spk_schema_parse(NULL, "t DATE", &schema));
+    sbuf text = {NULL, 0, 0};
+    char line[64];
+    size_t rows = 0;
+    for (int y = 1599; y <= 2401; y++)
+        for (int m = 1; m <= 12; m++)
+            for (int d = 1; d <= 31; d++, rows++) {
+                snprintf(line, sizeof line, "%04d-%02d-%02d\n", y, m, d);
+                sb_str(&text, line);
+            }
+    for (int y = 0; y <= 9999; y++) {
+        static const char *const days[] = {"01-01", "12-31", "02-29", "02-30", "00-10", "13-01", "04-31", "06-00"};
+        for (int k = 0; k < 8; k++, rows++) {
+            snprintf(line, sizeof line, "%04d-%s\n", y, days[k]);
+            sb_str(&text, line);
+        }
+    }
+    static const char *const bases[] = {"1999-09-19", "2000-10-10"}; /* digits next to ':' and '/' */
+    for (int k = 0; k < 2; k++)
+        for (int at = 0; at < 10; at++) /* each byte a little below and above what belongs there */
+            for (int delta = -2; delta <= 2; delta++, rows++) {
+                char f[11];
+                memcpy(f, bases[k], 11);
+                f[at] = (char)(f[at] + delta);
+                snprintf(line, sizeof line, "%s\n", f);
+                sb_str(&text, f[at] == '\n' || f[at] == ',' || f[at] == '"' ? "2020-06-15\n" : line);
+            }
+    spk_csv_options o = opts_none();
+    o.schema = schema;
+    spk_df *df = spk_read_csv_buffer(s, text.p, text.len, &o);
+    spk_table *t = NULL;
+    CHECK_OK(spk_df_collect(df, &t));
+    CHECK_EQ_INT(spk_table_nrows(t), rows);
+    int mismatches = 0;
+    size_t at = 0;
+    for (size_t r = 0; t && r < spk_table_nrows(t) && mismatches < 5; r++) {
+        size_t end = at;
+        while (text.p[end] != '\n') end++;
+        spk_value got, want;
+        spk_table_get(t, r, 0, &got);
+        if (spk_value_parse(spk_schema_field(schema, 0)->type, text.p + at, end - at, &want) != SPK_OK) want.is_null = true;
+        if (got.is_null != want.is_null || (!got.is_null && got.as.i32 != want.as.i32))
+            if (mismatches++ < 5)
+                failf(__FILE__, __LINE__, "'%.*s': the reader gives %s%ld, spk_value_parse %s%ld", (int)(end - at), text.p + at,
+                      got.is_null ? "NULL " : "", (long)got.as.i32, want.is_null ? "NULL " : "", (long)want.as.i32);
+        at = end + 1;
+    }
+    CHECK_EQ_INT(mismatches, 0);
+    free(text.p);
+    spk_table_free(t);
+    spk_df_release(df);
+    spk_schema_release(schema);
+    spk_session_free(s);
+}
+
 /* ---------------------------------------------------------------- a large input in parallel */
 
 /* Rows i = 0..n-1: "i,<string>,<double>,<date>" with quoted fields (and,
@@ -1078,6 +1141,7 @@ int main(void) {
     RUN(test_dialects);
     RUN(test_option_errors);
     RUN(test_parsers_match_value_parse);
+    RUN(test_dates_match_value_parse);
     RUN(test_large_parallel);
     RUN(test_paths_and_files);
     RUN(test_streamed_windows);
