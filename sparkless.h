@@ -18309,18 +18309,19 @@ static bool spk__aggs_order_free(const spk__agg_exec *run) {
  * partition comes from its packed words — or, for one integer key, from
  * its value's range (spk__agg_exec.pivots). */
 
-/* Whether to split: not for a few morsels, and otherwise as a sample of
- * the keys suggests, 16 runs of 1,024 rows spread over the table. Among s sampled rows, d distinct keys
- * suggest G ≈ s² / 2(s - d) groups (for G well above s, d ≈ s - s²/2G);
- * splitting pays when G is a fair share of the rows, since it saves the
- * building and merging of a group in all but one worker (~100 ns) at the
- * cost of reading every row's keys in all of them (~1 ns). A failure to
- * sample just means no split. */
 static int spk__int64_order(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
 }
 
+/* Whether to split: not for a few morsels, and otherwise as a sample of
+ * the keys suggests, 16 runs of 1,024 rows spread over the table. Among s
+ * sampled rows, d distinct keys suggest G ≈ s² / 2(s - d) groups (for G
+ * well above s, d ≈ s - s²/2G); splitting pays when G is a fair share of
+ * the rows, since it saves the building and merging of a group in all but
+ * one worker (~100 ns) at the cost of reading every row's keys in all of
+ * them (~1 ns). For one integer key it also sets the partitions' bounds.
+ * A failure to sample just means no split. */
 static bool spk__agg_should_split(spk__agg_exec *run, int nworkers) {
     const spk_table *t = run->base.input;
     if (nworkers < 2 || nworkers > SPK__SPLIT_MAX || !run->per_worker || !run->base.bare || !run->nwords || !t ||
