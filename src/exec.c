@@ -839,8 +839,8 @@ static spk_status spk__single_feed_open(spk__feed *self, int worker, size_t mors
  * Two phases. Each morsel is aggregated into a part of its own: groups found
  * through an open-addressing table of hashes of the key values (hashed and
  * compared by type, straight from the key vectors), keys kept as values
- * whose strings live in the part's arena, one state per group and
- * aggregate. Then the parts are merged, split by hash into partitions that
+ * whose strings live in the part's arena (or, when no key is a string, read
+ * back from the group's packed words), one state per group and aggregate. Then the parts are merged, split by hash into partitions that
  * workers merge at once, each partition taking the parts in morsel order.
  * So every group's states combine in the same order whatever the thread
  * count — floating-point sums included — and groups come out in the order
@@ -862,7 +862,7 @@ typedef struct spk__agg_slot {
 
 /* Groups and their states: one morsel's or worker's, or (merged) one partition's. */
 typedef struct spk__agg_part {
-    spk_value *keys;   /* ngroups * nkeys */
+    spk_value *keys;   /* ngroups * nkeys; NULL when the keys are in the words (spk__agg_exec.keys_in_words) */
     uint64_t *hashes;  /* per group */
     uint64_t *origin;  /* per group: (morsel << 32) | rank, where it first showed (see above) */
     char *rows;        /* per group, run->row_size bytes: its packed keys (run->nwords words), then the
@@ -899,6 +899,8 @@ typedef struct spk__agg_exec {
     int nworkers;
     bool per_worker; /* parts are per worker, not per morsel (spk__aggs_order_free) */
     int nwords;      /* nkeys + 1 when every key can be packed (spk__agg_pack), else 0 */
+    bool keys_in_words; /* every key packs whatever its value (no strings): a group's key values are read
+                         * back from its words (spk__agg_key) rather than kept beside them */
     size_t row_size; /* a group's row in spk__agg_part.rows */
     size_t *state_at; /* per aggregate: where its state starts in a group's row */
     /* Split by one integer key: partition p takes the values v with pivots[p - 1] <= v < pivots[p]
@@ -908,6 +910,22 @@ typedef struct spk__agg_exec {
 } spk__agg_exec;
 
 static inline char *spk__agg_row(const spk__agg_exec *run, const spk__agg_part *p, size_t g) { return p->rows + g * run->row_size; }
+
+/* Key k of group g. */
+static spk_value spk__agg_key(const spk__agg_exec *run, const spk__agg_part *p, size_t g, int k) {
+    if (!run->keys_in_words) return p->keys[g * (size_t)run->nkeys + (size_t)k];
+    const uint64_t *w = (const uint64_t *)(const void *)spk__agg_row(run, p, g);
+    spk_value v = spk_value_null_of(run->node->bound[k]->root->type);
+    if ((w[run->nkeys] >> (8 * k)) & 0x80) return v; /* (spk__agg_pack_values) */
+    v.is_null = false;
+    switch ((spk_type_id)v.type.id) {
+    case SPK_TYPE_BOOLEAN: v.as.b = w[k] != 0; break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: v.as.i32 = (int32_t)w[k]; break;
+    default: v.as.i64 = (int64_t)w[k]; break;
+    }
+    return v;
+}
 static inline char *spk__agg_state(const spk__agg_exec *run, const spk__agg_part *p, size_t g, int a) {
     return p->rows + g * run->row_size + run->state_at[run->aggs[a].state];
 }
@@ -1272,21 +1290,22 @@ static spk_status spk__agg_reserve(const spk__agg_exec *run, spk__agg_part *p, s
     const spk_allocator *a = &spk__default_allocator;
     size_t nk = (size_t)(run->nkeys ? run->nkeys : 1), rs = run->row_size;
     if (cap <= p->cap) return SPK_OK;
-    spk_value *k = (spk_value *)spk__alloc(a, cap * nk * sizeof *k);
-    uint64_t *h = k ? (uint64_t *)spk__alloc(a, cap * 2 * sizeof *h) : NULL;
+    size_t ksize = run->keys_in_words ? 0 : cap * nk * sizeof(spk_value);
+    spk_value *k = ksize ? (spk_value *)spk__alloc(a, ksize) : NULL;
+    uint64_t *h = k || !ksize ? (uint64_t *)spk__alloc(a, cap * 2 * sizeof *h) : NULL;
     char *block = h ? (char *)spk__alloc(a, cap * rs + 64) : NULL;
     char *rows = block ? block + (64 - (uintptr_t)block % 64) % 64 : NULL;
     if (!block) {
         if (h) spk__free(a, h, cap * 2 * sizeof *h);
-        if (k) spk__free(a, k, cap * nk * sizeof *k);
-        return spk__nomem("aggregation groups", cap * (nk * sizeof *k + 2 * sizeof *h + rs));
+        if (k) spk__free(a, k, ksize);
+        return spk__nomem("aggregation groups", cap * (2 * sizeof *h + rs) + ksize);
     }
     if (p->cap) {
-        memcpy(k, p->keys, p->ngroups * nk * sizeof *k);
+        if (k) memcpy(k, p->keys, p->ngroups * nk * sizeof *k);
         memcpy(h, p->hashes, p->ngroups * sizeof *h);
         memcpy(h + cap, p->origin, p->ngroups * sizeof *h);
         memcpy(rows, p->rows, p->ngroups * rs);
-        spk__free(a, p->keys, p->cap * nk * sizeof *k);
+        if (p->keys) spk__free(a, p->keys, p->cap * nk * sizeof *k);
         spk__free(a, p->hashes, p->cap * 2 * sizeof *h);
         spk__free(a, p->rows_block, p->cap * rs + 64);
     }
@@ -1353,17 +1372,22 @@ static spk_status spk__agg_new_group(const spk__agg_exec *run, spk__agg_part *p,
     if (st != SPK_OK) return st;
     for (int i = 0; i < run->naggs; i++)
         if (run->aggs[i].state == i) run->aggs[i].node->agg->init(run->aggs[i].node, spk__agg_state(run, p, p->ngroups, i));
-    spk_value *dst = p->keys + p->ngroups * nk;
-    for (int k = 0; k < run->nkeys; k++) {
-        dst[k] = key[k];
-        if (!key[k].is_null && key[k].type.id == SPK_TYPE_STRING && key[k].as.str.len) {
-            char *copy = spk__arena_alloc(&p->strings, key[k].as.str.len);
-            if (!copy) return spk__nomem("a group key", key[k].as.str.len);
-            memcpy(copy, key[k].as.str.ptr, key[k].as.str.len);
-            dst[k].as.str.ptr = copy;
+    uint64_t *words = (uint64_t *)(void *)spk__agg_row(run, p, p->ngroups);
+    if (run->keys_in_words) {
+        spk__agg_pack_values(key, run->nkeys, words);
+    } else {
+        spk_value *dst = p->keys + p->ngroups * nk;
+        for (int k = 0; k < run->nkeys; k++) {
+            dst[k] = key[k];
+            if (!key[k].is_null && key[k].type.id == SPK_TYPE_STRING && key[k].as.str.len) {
+                char *copy = spk__arena_alloc(&p->strings, key[k].as.str.len);
+                if (!copy) return spk__nomem("a group key", key[k].as.str.len);
+                memcpy(copy, key[k].as.str.ptr, key[k].as.str.len);
+                dst[k].as.str.ptr = copy;
+            }
         }
+        if (run->nwords) spk__agg_pack_values(dst, run->nkeys, words);
     }
-    if (run->nwords) spk__agg_pack_values(dst, run->nkeys, (uint64_t *)(void *)spk__agg_row(run, p, p->ngroups));
     p->hashes[p->ngroups] = hash;
     p->origin[p->ngroups] = origin;
     *group = (uint32_t)p->ngroups++;
@@ -1819,7 +1843,9 @@ static spk_status spk__agg_merge_task(void *ctx, int worker, size_t partition) {
         for (size_t g = 0; from && g < from->ngroups && st == SPK_OK; g++) {
             uint64_t h = from->hashes[g];
             if (((h >> 40) & mask) != partition) continue; /* table slots use the low bits */
-            const spk_value *key = from->keys + g * nk;
+            spk_value unpacked[64];
+            for (int k = 0; run->keys_in_words && k < run->nkeys; k++) unpacked[k] = spk__agg_key(run, from, g, k);
+            const spk_value *key = run->keys_in_words ? unpacked : from->keys + g * nk;
             const uint64_t *words = (const uint64_t *)(const void *)spk__agg_row(run, from, g);
             spk__agg_part *into = base;
             uint32_t t = base ? spk__agg_lookup(run, base, key, words, h) : UINT32_MAX;
@@ -1918,7 +1944,6 @@ static const spk__agg_ref *spk__agg_order_next(spk__agg_order *o, size_t first, 
 static spk_status spk__agg_emit(const spk__agg_exec *run, spk__agg_order *order, size_t groups, spk_table *out) {
     const spk_df *node = run->node;
     int nout = node->nexprs, made = 0;
-    size_t nk = (size_t)(run->nkeys ? run->nkeys : 1);
     spk__runner *runners = NULL;
     spk__vec **cols = (spk__vec **)spk__calloc(&spk__default_allocator, (size_t)(nout ? nout : 1) * sizeof *cols);
     if (!cols) return spk__nomem("an aggregation's output", (size_t)nout * sizeof *cols);
@@ -1936,7 +1961,10 @@ static spk_status spk__agg_emit(const spk__agg_exec *run, spk__agg_order *order,
             const spk_bound *kb = node->bound[k];
             if (kb->root->kind != SPK__B_COL) continue;
             spk__vec *v = &keys.vecs[kb->root->col];
-            for (uint32_t i = 0; i < n; i++) spk__vec_set(v, i, &r[i].part->keys[r[i].group * nk + (size_t)k]);
+            for (uint32_t i = 0; i < n; i++) {
+                spk_value key = spk__agg_key(run, r[i].part, r[i].group, k);
+                spk__vec_set(v, i, &key);
+            }
         }
         for (int a = 0; a < run->naggs && st == SPK_OK; a++) {
             const spk__agg_slot *ag = &run->aggs[a];
@@ -1949,7 +1977,10 @@ static spk_status spk__agg_emit(const spk__agg_exec *run, spk__agg_order *order,
             const spk_bound *b = node->bound[o];
             if (o < run->nkeys) { /* the key values themselves */
                 spk__vec *v = &outs.vecs[o];
-                for (uint32_t i = 0; i < n; i++) spk__vec_set(v, i, &r[i].part->keys[r[i].group * nk + (size_t)o]);
+                for (uint32_t i = 0; i < n; i++) {
+                    spk_value key = spk__agg_key(run, r[i].part, r[i].group, o);
+                    spk__vec_set(v, i, &key);
+                }
                 cols[o] = v;
                 continue;
             }
@@ -1991,8 +2022,12 @@ static spk_status spk__run_aggregate(const spk_df *node, spk_table *out) {
     run.per_worker = spk__aggs_order_free(&run);
     spk__agg_share(&run);
     run.nwords = node->nkeys >= 1 && node->nkeys <= 7 ? node->nkeys + 1 : 0;
-    for (int k = 0; k < node->nkeys; k++)
-        if (!spk__key_packs((spk_type_id)node->bound[k]->root->type.id)) run.nwords = 0;
+    run.keys_in_words = run.nwords > 0;
+    for (int k = 0; k < node->nkeys; k++) {
+        spk_type_id t = (spk_type_id)node->bound[k]->root->type.id;
+        if (!spk__key_packs(t)) run.nwords = 0;
+        if (!spk__key_packs(t) || t == SPK_TYPE_STRING) run.keys_in_words = false;
+    }
     size_t at_size = (size_t)(run.naggs ? run.naggs : 1) * sizeof *run.state_at;
     if (!(run.state_at = (size_t *)spk__calloc(a, at_size))) {
         spk__free(a, run.aggs, (size_t)(total ? total : 1) * sizeof *run.aggs);
