@@ -792,6 +792,105 @@ static void test_dates_match_value_parse(void) {
     spk_session_free(s);
 }
 
+/* 3,000 records of BIGINT, DECIMAL, DATE, STRING, INT and BOOLEAN fields,
+ * a bad or empty field now and then (never in the first record), read in
+ * the three modes: every value as spk_value_parse reads its field (NULL
+ * when it refuses it, in PERMISSIVE), every record with such a field
+ * dropped (DROPMALFORMED), the first one's line reported (FAILFAST); and
+ * the columns' NULLs noted in their chunks, which a scan trusts (`x < 1`
+ * on the stored values would count a NULL's 0) although the first row has
+ * none. */
+static void test_modes_many_records(void) {
+    enum { ROWS = 3000, COLS = 6 };
+    static const char *const bad[COLS] = {"12x", "1.2.3", "2021-02-29", NULL, "99999999999", "maybe"};
+    spk_schema *schema = NULL;
+    CHECK_OK(spk_schema_parse(NULL, "i BIGINT, d DECIMAL(10,2), t DATE, s STRING, x INT, b BOOLEAN", &schema));
+    sbuf text = {NULL, 0, 0};
+    static char fields[ROWS][COLS][24];
+    static bool is_bad[ROWS];
+    int first_bad = -1, nbad = 0, null_x = 0;
+    uint64_t seed = 7;
+    for (int r = 0; r < ROWS; r++) {
+        is_bad[r] = false;
+        for (int c = 0; c < COLS; c++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned pick = (unsigned)(seed >> 33) % 97;
+            char *f = fields[r][c];
+            switch (c) {
+            case 0: snprintf(f, 24, "%d", r * 7 - 1000); break;
+            case 1: snprintf(f, 24, "%d.%02d", r % 500, r % 100); break;
+            case 2: snprintf(f, 24, "199%d-%02d-%02d", r % 10, 1 + r % 12, 1 + r % 28); break;
+            case 3: snprintf(f, 24, "s%d", r); break;
+            case 4: snprintf(f, 24, "%d", 1 + r % 50); break;
+            default: snprintf(f, 24, "%s", r % 3 ? "true" : "false"); break;
+            }
+            if (r == 0) continue;
+            if (pick == 0 && bad[c]) snprintf(f, 24, "%s", bad[c]);
+            else if (pick == 1 || (c == 4 && pick < 6)) f[0] = '\0'; /* NULL */
+        }
+        for (int c = 0; c < COLS; c++) { /* malformed: a field that spk_value_parse refuses */
+            spk_value v;
+            const char *f = fields[r][c];
+            if (f[0] && spk_value_parse(spk_schema_field(schema, c)->type, f, strlen(f), &v) != SPK_OK) is_bad[r] = true;
+        }
+        if (!fields[r][4][0]) null_x++;
+        if (is_bad[r] && first_bad < 0) first_bad = r;
+        nbad += is_bad[r];
+        for (int c = 0; c < COLS; c++) {
+            if (c) sb_str(&text, ",");
+            sb_str(&text, fields[r][c]);
+        }
+        sb_str(&text, "\n");
+    }
+    CHECK(first_bad > 0 && nbad > 20 && null_x > 50);
+    spk_session *s = new_session(1);
+    for (int mode = 0; mode < 3; mode++) {
+        spk_csv_options o = opts_none();
+        o.schema = schema;
+        o.mode = mode == 0 ? SPK_READ_PERMISSIVE : mode == 1 ? SPK_READ_DROPMALFORMED : SPK_READ_FAILFAST;
+        spk_df *df = spk_read_csv_buffer(s, text.p, text.len, &o);
+        if (mode == 2) {
+            char expected[96];
+            snprintf(expected, sizeof expected, "<buffer>:%d:", first_bad + 1);
+            CHECK(df == NULL);
+            CHECK_CONTAINS(spk_last_error(), expected);
+            spk_df_release(df);
+            continue;
+        }
+        spk_table *t = NULL;
+        CHECK_OK(spk_df_collect(df, &t));
+        CHECK_EQ_INT(spk_table_nrows(t), mode == 0 ? ROWS : ROWS - nbad);
+        int mismatches = 0;
+        size_t row = 0;
+        for (int r = 0; t && r < ROWS && mismatches < 5; r++) {
+            if (mode == 1 && is_bad[r]) continue;
+            for (int c = 0; c < COLS; c++) {
+                spk_value got, want;
+                spk_table_get(t, row, c, &got);
+                const char *f = fields[r][c];
+                if (!f[0] || spk_value_parse(spk_schema_field(schema, c)->type, f, strlen(f), &want) != SPK_OK) want.is_null = true;
+                if (got.is_null != want.is_null || (!got.is_null && spk_value_compare(&got, &want, true) != 0))
+                    if (mismatches++ < 5)
+                        failf(__FILE__, __LINE__, "mode %d, record %d, column %d ('%s'): not as spk_value_parse reads it",
+                              mode, r + 1, c, f);
+            }
+            row++;
+        }
+        CHECK_EQ_INT(mismatches, 0);
+        spk_table_free(t);
+        /* NULLs noted: a NULL's stored 0 is never read as a value */
+        int64_t below = -1, want_below = 0;
+        spk_df *low = spk_df_filter(df, spk_lt(spk_col("x"), spk_lit_i64(1)));
+        CHECK_OK(spk_df_count(low, &below));
+        CHECK_EQ_INT(below, want_below);
+        spk_df_release(low);
+        spk_df_release(df);
+    }
+    free(text.p);
+    spk_schema_release(schema);
+    spk_session_free(s);
+}
+
 /* ---------------------------------------------------------------- a large input in parallel */
 
 /* Rows i = 0..n-1: "i,<string>,<double>,<date>" with quoted fields (and,
@@ -1142,6 +1241,7 @@ int main(void) {
     RUN(test_option_errors);
     RUN(test_parsers_match_value_parse);
     RUN(test_dates_match_value_parse);
+    RUN(test_modes_many_records);
     RUN(test_large_parallel);
     RUN(test_paths_and_files);
     RUN(test_streamed_windows);
