@@ -18575,6 +18575,29 @@ static const spk__agg_ref *spk__agg_order_next(spk__agg_order *o, size_t first, 
     return o->batch;
 }
 
+/* Key k of groups r[0, n) into v, a vector of the key's type. */
+static void spk__agg_key_vec(const spk__agg_exec *run, const spk__agg_ref *r, uint32_t n, int k, spk__vec *v) {
+    if (!run->keys_in_words) {
+        for (uint32_t i = 0; i < n; i++) spk__vec_set(v, i, &r[i].part->keys[r[i].group * (size_t)run->nkeys + (size_t)k]);
+        return;
+    }
+    const int nk = run->nkeys;
+    uint8_t *nulls = v->nulls;
+#define SPK__KEY_WORDS(store)                                                                                \
+    for (uint32_t i = 0; i < n; i++) {                                                                       \
+        const uint64_t *w = (const uint64_t *)(const void *)spk__agg_row(run, r[i].part, r[i].group);        \
+        nulls[i] = (uint8_t)((w[nk] >> (8 * k)) & 0x80 ? 1 : 0); /* a NULL's word is 0 */                 \
+        store;                                                                                               \
+    }
+    switch ((spk_type_id)v->type.id) {
+    case SPK_TYPE_BOOLEAN: SPK__KEY_WORDS(v->v.b[i] = w[k] != 0); break;
+    case SPK_TYPE_INT32:
+    case SPK_TYPE_DATE: SPK__KEY_WORDS(v->v.i32[i] = (int32_t)w[k]); break;
+    default: SPK__KEY_WORDS(v->v.i64[i] = (int64_t)w[k]); break;
+    }
+#undef SPK__KEY_WORDS
+}
+
 /* Emits one row per group: the keys, then each output evaluated with its
  * aggregates' final values (and grouping columns) in place. */
 static spk_status spk__agg_emit(const spk__agg_exec *run, spk__agg_order *order, size_t groups, spk_table *out) {
@@ -18597,10 +18620,7 @@ static spk_status spk__agg_emit(const spk__agg_exec *run, spk__agg_order *order,
             const spk_bound *kb = node->bound[k];
             if (kb->root->kind != SPK__B_COL) continue;
             spk__vec *v = &keys.vecs[kb->root->col];
-            for (uint32_t i = 0; i < n; i++) {
-                spk_value key = spk__agg_key(run, r[i].part, r[i].group, k);
-                spk__vec_set(v, i, &key);
-            }
+            spk__agg_key_vec(run, r, n, k, v);
         }
         for (int a = 0; a < run->naggs && st == SPK_OK; a++) {
             const spk__agg_slot *ag = &run->aggs[a];
@@ -18613,10 +18633,7 @@ static spk_status spk__agg_emit(const spk__agg_exec *run, spk__agg_order *order,
             const spk_bound *b = node->bound[o];
             if (o < run->nkeys) { /* the key values themselves */
                 spk__vec *v = &outs.vecs[o];
-                for (uint32_t i = 0; i < n; i++) {
-                    spk_value key = spk__agg_key(run, r[i].part, r[i].group, o);
-                    spk__vec_set(v, i, &key);
-                }
+                spk__agg_key_vec(run, r, n, o, v);
                 cols[o] = v;
                 continue;
             }
