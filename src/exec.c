@@ -840,8 +840,9 @@ static spk_status spk__single_feed_open(spk__feed *self, int worker, size_t mors
  * through an open-addressing table of hashes of the key values (hashed and
  * compared by type, straight from the key vectors), keys kept as values
  * whose strings live in the part's arena (or, when no key is a string, read
- * back from the group's packed words), one state per group and aggregate. Then the parts are merged, split by hash into partitions that
- * workers merge at once, each partition taking the parts in morsel order.
+ * back from the group's packed words), one state per group and aggregate.
+ * Then the parts are merged, split by hash into partitions that workers
+ * merge at once, each partition taking the parts in morsel order.
  * So every group's states combine in the same order whatever the thread
  * count — floating-point sums included — and groups come out in the order
  * of their first row, as a single pass over the input would give them.
@@ -926,6 +927,7 @@ static spk_value spk__agg_key(const spk__agg_exec *run, const spk__agg_part *p, 
     }
     return v;
 }
+
 static inline char *spk__agg_state(const spk__agg_exec *run, const spk__agg_part *p, size_t g, int a) {
     return p->rows + g * run->row_size + run->state_at[run->aggs[a].state];
 }
