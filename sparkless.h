@@ -18133,9 +18133,9 @@ static inline uint32_t spk__agg_split_of(const uint64_t *words, int nw, uint32_t
 
 /* The rows of a whole batch of n in partition `part`, into out; how many.
  * One integer key (QG's) goes by range, straight from its vector; other
- * keys by a mix of their packed words. */
+ * keys by a mix of their packed words, packed here for every row (*packed). */
 static uint32_t spk__agg_split_rows(const spk__agg_exec *run, const spk__vec *const *keyvec, uint64_t *words, uint32_t n,
-                                    uint32_t part, uint32_t *out) {
+                                    uint32_t part, uint32_t *out, bool *packed) {
     uint32_t m = 0, nsplit = (uint32_t)run->base.split;
     const spk__vec *v = keyvec[0];
     const uint8_t *nulls = v->nulls;
@@ -18154,7 +18154,7 @@ static uint32_t spk__agg_split_rows(const spk__agg_exec *run, const spk__vec *co
     } else if (run->ranged && (t == SPK_TYPE_INT32 || t == SPK_TYPE_DATE)) {
         SPK__SPLIT_RANGE(v->v.i32[i]);
     } else {
-        (void)spk__agg_pack_batch(run, words, keyvec, NULL, n); /* (keys that split always pack) */
+        *packed = spk__agg_pack_batch(run, words, keyvec, NULL, n); /* (keys that split always pack) */
         for (uint32_t i = 0; i < n; i++) {
             out[m] = i;
             m += spk__agg_split_of(words + (size_t)i * (size_t)run->nwords, run->nwords, nsplit) == part;
@@ -18188,14 +18188,15 @@ static spk_status spk__agg_consume(spk__sink *self, spk__vec *const *cols, int n
     }
     spk_status st = SPK_OK;
     uint64_t *hashes = w->hashes;
+    bool packed = false;
     if (run->base.split > 1) { /* this worker's share of a whole batch (the stream is bare) */
         if (sel) return spk__fail(SPK_ERR_INTERNAL, "a split aggregation given a selection");
         w->batch_at = w->next_at;
         w->next_at += n;
-        if (!(n = spk__agg_split_rows(run, keyvec, w->words, n, (uint32_t)w->index, w->mine))) return SPK_OK;
+        if (!(n = spk__agg_split_rows(run, keyvec, w->words, n, (uint32_t)w->index, w->mine, &packed))) return SPK_OK;
         sel = w->mine;
     }
-    bool packed = run->nwords && spk__agg_pack_batch(run, w->words, keyvec, sel, n);
+    if (!packed) packed = run->nwords && spk__agg_pack_batch(run, w->words, keyvec, sel, n);
     if (run->base.split > 1 && !packed) return spk__fail(SPK_ERR_INTERNAL, "a split aggregation's keys did not pack");
     bool direct = false;
     if (packed && run->per_worker && run->nkeys == 1 && (st = spk__agg_direct(run, p, w->words, sel, n, &direct)) != SPK_OK) return st;
