@@ -4539,10 +4539,13 @@ static spk_status spk__coerce_cell(const spk_field *f, const spk_value *v, spk_v
     return SPK_OK;
 }
 
-/* Seals a full chunk: its buffers shrink to fit (a failed shrink keeps them). */
+/* Seals a full chunk: its buffers shrink to fit (a failed shrink keeps
+ * them). Rows are kept when under an eighth of them are spare: a shrink
+ * moves every column but the first for little memory, and room never
+ * written is never faulted in. */
 static void spk__chunk_seal(spk_table *t, spk__chunk *c) {
     if (spk__chunk_shared(c)) return;
-    if (c->nrows && c->nrows < c->cap_rows) {
+    if (c->nrows && c->nrows < c->cap_rows - c->cap_rows / 8) {
         uint32_t cap = c->cap_rows;
         spk__chunk_move_columns(t, c, c->nrows);
         c->cap_rows = c->nrows;
@@ -30644,11 +30647,17 @@ typedef struct spk__io_input {
     long size_hint;  /* the file's size when known, else -1 */
     char *owned;     /* our buffer (owned_cap bytes from the default allocator) */
     size_t owned_cap;
+    /* the next window, read while the current one is still in use (spk__io_input_read_ahead) */
+    char *ahead;
+    size_t ahead_cap, ahead_len;
+    bool ahead_eof;
+    spk_status ahead_status; /* SPK_ERR_NOMEM or SPK_ERR_IO when the read ahead failed */
     char name[256];
 } spk__io_input;
 
 static void spk__io_input_free(spk__io_input *in) {
     if (in->owned) spk__free(&spk__default_allocator, in->owned, in->owned_cap);
+    if (in->ahead) spk__free(&spk__default_allocator, in->ahead, in->ahead_cap);
     if (in->f && in->own_file) fclose(in->f);
     memset(in, 0, sizeof *in);
 }
@@ -30690,6 +30699,22 @@ static spk_status spk__io_input_path(const char *path, spk__io_input *in) {
     return SPK_OK;
 }
 
+/* Reads from in->f into buf until *len bytes reach `want` or the file
+ * ends (*eof set, and the file closed if ours). False on a read error. */
+static bool spk__io_read_into(spk__io_input *in, char *buf, size_t *len, size_t want, bool *eof) {
+    while (*len < want) {
+        size_t got = fread(buf + *len, 1, want - *len, in->f);
+        *len += got;
+        if (got) continue;
+        if (ferror(in->f)) return false;
+        *eof = true;
+        if (in->own_file) fclose(in->f);
+        in->f = NULL;
+        break;
+    }
+    return true;
+}
+
 /* Drops the first `consumed` bytes held, then reads until `want` bytes are
  * held or the input ends. A borrowed buffer just moves on. */
 static spk_status spk__io_input_fill(spk__io_input *in, size_t consumed, size_t want) {
@@ -30704,16 +30729,50 @@ static spk_status spk__io_input_fill(spk__io_input *in, size_t consumed, size_t 
         in->owned_cap = want;
     }
     if (in->owned) in->data = in->owned;
-    while (in->len < want) {
-        size_t got = fread(in->owned + in->len, 1, want - in->len, in->f);
-        in->len += got;
-        if (got) continue;
-        if (ferror(in->f)) return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
-        in->eof = true;
-        if (in->own_file) fclose(in->f);
-        in->f = NULL;
-        break;
+    if (!spk__io_read_into(in, in->owned, &in->len, want, &in->eof)) return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
+    return SPK_OK;
+}
+
+/* Reads the window that spk__io_input_fill(in, consumed, want) would hold
+ * into a second buffer, leaving data[] as it is: so that another thread
+ * may go on reading data[] meanwhile. spk__io_input_advance then makes it
+ * the one held. Touches nothing of `in` that the readers of data[] use;
+ * a failure is kept for spk__io_input_advance to report. */
+static void spk__io_input_read_ahead(spk__io_input *in, size_t consumed, size_t want) {
+    size_t keep = in->len - consumed;
+    in->ahead_status = SPK_OK;
+    in->ahead_len = 0;
+    in->ahead_eof = !in->f;
+    if (want < keep) want = keep;
+    if (want > in->ahead_cap) {
+        char *p = (char *)spk__realloc(&spk__default_allocator, in->ahead, in->ahead_cap, want);
+        if (!p) {
+            in->ahead_status = SPK_ERR_NOMEM;
+            in->ahead_len = want; /* for the message */
+            return;
+        }
+        in->ahead = p;
+        in->ahead_cap = want;
     }
+    if (keep) memcpy(in->ahead, in->data + consumed, keep);
+    in->ahead_len = keep;
+    if (in->f && !spk__io_read_into(in, in->ahead, &in->ahead_len, want, &in->ahead_eof)) in->ahead_status = SPK_ERR_IO;
+}
+
+/* The window read ahead becomes the one held (its buffer and ours trade
+ * places, to be read into next time). */
+static spk_status spk__io_input_advance(spk__io_input *in) {
+    if (in->ahead_status == SPK_ERR_NOMEM) return spk__nomem("an input file's bytes", in->ahead_len);
+    if (in->ahead_status != SPK_OK) return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
+    char *buf = in->owned;
+    size_t cap = in->owned_cap;
+    in->owned = in->ahead;
+    in->owned_cap = in->ahead_cap;
+    in->ahead = buf;
+    in->ahead_cap = cap;
+    in->data = in->owned;
+    in->len = in->ahead_len;
+    in->eof = in->ahead_eof;
     return SPK_OK;
 }
 
@@ -30923,7 +30982,9 @@ static spk_status spk__io_output_close(spk__io_output *out, char **str, size_t *
  * slices at record boundaries (line breaks; with multiline, line breaks
  * outside quotes, found by reading the records in order); the slices are
  * parsed in parallel, each into a table of its own, and joined in order
- * (spk__table_adopt) before the next window is read. Fields are read in
+ * (spk__table_adopt). While a window is parsed, one more task reads the
+ * next into a second buffer (spk__io_input_read_ahead), so that the read
+ * overlaps the parsing instead of waiting between windows. Fields are read in
  * place: only a quoted field with escapes or doubled quotes is copied, into
  * a scratch buffer, and numbers and dates have fast parsers for their plain
  * forms (spk_value_parse's parser takes the rest, so what is accepted is
@@ -31564,6 +31625,8 @@ typedef struct spk__csv_job {
     spk__csv_slice *slices;
     size_t nslices, slices_cap;
     unsigned *masks;            /* inference: nslices * ncols */
+    spk__io_input *ahead;       /* a file whose next window is read while this one is parsed, or NULL */
+    size_t ahead_from, ahead_want; /* spk__io_input_read_ahead's arguments */
 } spk__csv_job;
 
 static void spk__csv_job_free(spk__csv_job *job) {
@@ -31850,11 +31913,14 @@ static spk_status spk__csv_general_record(const spk__csv_job *job, spk__csv_slic
 }
 
 /* After a slice's first row (`bytes` of input): room for the rows the
- * slice will likely hold, so that its chunk does not grow by doubling. A
- * guess; the chunk grows as usual past it, and shrinks when sealed. */
+ * slice will likely hold, so that its chunk does not grow by doubling
+ * (which moves its columns). A guess with a sixteenth to spare, as the
+ * first row may be longer than most; the chunk grows as usual past it,
+ * and shrinks when sealed if much is left. */
 static void spk__csv_presize(spk_table *t, const spk__csv_slice *sl, size_t bytes) {
     spk__chunk *c = t->chunks[0];
-    size_t rows = (sl->end - sl->begin) / (bytes ? bytes : 1) + 16, heap = c->heap_len;
+    size_t rows = (sl->end - sl->begin) / (bytes ? bytes : 1), heap = c->heap_len;
+    rows += rows / 16 + 16;
     if (rows > SPK_CHUNK_ROWS) rows = SPK_CHUNK_ROWS;
     if (heap > ((size_t)1 << 20) / rows) heap = ((size_t)1 << 20) / rows; /* at most 1 MiB ahead on a guess */
     spk__chunk_reserve(t, c, (uint32_t)(rows - c->nrows), heap * rows, false); /* failing: grown later as needed */
@@ -31925,6 +31991,18 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
     if (block) spk__free(&spk__default_allocator, block, size);
     if (st != SPK_OK && !sl->status) spk__csv_slice_fail(sl, st, false, 0, NULL);
     return st;
+}
+
+/* A window's tasks: with a file to read ahead, task 0 reads its next
+ * window (first, so that it overlaps the parsing) and the slices follow. */
+static spk_status spk__csv_window_task(void *ctx, int worker, size_t task) {
+    spk__csv_job *job = (spk__csv_job *)ctx;
+    if (!job->ahead) return spk__csv_parse_task(ctx, worker, task);
+    if (task == 0) {
+        spk__io_input_read_ahead(job->ahead, job->ahead_from, job->ahead_want);
+        return SPK_OK;
+    }
+    return spk__csv_parse_task(ctx, worker, task - 1);
 }
 
 /* Narrows masks (one per field) by the records r reads: all of them, or
@@ -32297,8 +32375,9 @@ static spk_status spk__csv_parse_window(spk_session *s, spk__csv_job *job, size_
     spk_status st = SPK_OK;
     if (job->nslices == 0 && begin < end)
         st = spk__csv_cut(job, begin, end, spk__csv_slice_size(job->data, begin, end, spk_session_threads(s)));
-    if (st == SPK_OK && job->nslices) {
-        st = spk__par_run(s, spk__par_workers(s, job->nslices), job->nslices, spk__csv_parse_task, job);
+    size_t ntasks = job->nslices + (job->ahead != NULL);
+    if (st == SPK_OK && ntasks) {
+        st = spk__par_run(s, spk__par_workers(s, ntasks), ntasks, spk__csv_window_task, job);
         if (st != SPK_OK) return spk__csv_raise(job, *line);
     }
     for (size_t i = 0; st == SPK_OK && i < job->nslices; i++) {
@@ -32365,14 +32444,18 @@ static spk_status spk__csv_load_job(spk_session *s, spk__io_input *in, const spk
     }
     while (st == SPK_OK) {
         job->data = in->data;
+        job->ahead = in->eof ? NULL : in; /* the next window is read while this one is parsed */
+        job->ahead_from = end;
+        job->ahead_want = window;
         st = spk__csv_parse_window(s, job, begin, end, &line, &result);
+        job->ahead = NULL;
         if (st != SPK_OK || (in->eof && end == in->len)) break;
-        size_t want = window;
-        do { /* the next window, grown until a line ends in it */
-            st = spk__io_input_fill(in, end, want);
-            end = 0;
-            want *= 2;
-        } while (st == SPK_OK && (end = spk__csv_window_end(in)) == 0 && !in->eof);
+        size_t want = window * 2;
+        if ((st = spk__io_input_advance(in)) == SPK_OK)
+            while ((end = spk__csv_window_end(in)) == 0 && !in->eof) { /* grown until a line ends in it */
+                if ((st = spk__io_input_fill(in, 0, want)) != SPK_OK) break;
+                want *= 2;
+            }
         begin = 0;
     }
     if (st != SPK_OK) {

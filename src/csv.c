@@ -9,7 +9,9 @@
  * slices at record boundaries (line breaks; with multiline, line breaks
  * outside quotes, found by reading the records in order); the slices are
  * parsed in parallel, each into a table of its own, and joined in order
- * (spk__table_adopt) before the next window is read. Fields are read in
+ * (spk__table_adopt). While a window is parsed, one more task reads the
+ * next into a second buffer (spk__io_input_read_ahead), so that the read
+ * overlaps the parsing instead of waiting between windows. Fields are read in
  * place: only a quoted field with escapes or doubled quotes is copied, into
  * a scratch buffer, and numbers and dates have fast parsers for their plain
  * forms (spk_value_parse's parser takes the rest, so what is accepted is
@@ -650,6 +652,8 @@ typedef struct spk__csv_job {
     spk__csv_slice *slices;
     size_t nslices, slices_cap;
     unsigned *masks;            /* inference: nslices * ncols */
+    spk__io_input *ahead;       /* a file whose next window is read while this one is parsed, or NULL */
+    size_t ahead_from, ahead_want; /* spk__io_input_read_ahead's arguments */
 } spk__csv_job;
 
 static void spk__csv_job_free(spk__csv_job *job) {
@@ -936,11 +940,14 @@ static spk_status spk__csv_general_record(const spk__csv_job *job, spk__csv_slic
 }
 
 /* After a slice's first row (`bytes` of input): room for the rows the
- * slice will likely hold, so that its chunk does not grow by doubling. A
- * guess; the chunk grows as usual past it, and shrinks when sealed. */
+ * slice will likely hold, so that its chunk does not grow by doubling
+ * (which moves its columns). A guess with a sixteenth to spare, as the
+ * first row may be longer than most; the chunk grows as usual past it,
+ * and shrinks when sealed if much is left. */
 static void spk__csv_presize(spk_table *t, const spk__csv_slice *sl, size_t bytes) {
     spk__chunk *c = t->chunks[0];
-    size_t rows = (sl->end - sl->begin) / (bytes ? bytes : 1) + 16, heap = c->heap_len;
+    size_t rows = (sl->end - sl->begin) / (bytes ? bytes : 1), heap = c->heap_len;
+    rows += rows / 16 + 16;
     if (rows > SPK_CHUNK_ROWS) rows = SPK_CHUNK_ROWS;
     if (heap > ((size_t)1 << 20) / rows) heap = ((size_t)1 << 20) / rows; /* at most 1 MiB ahead on a guess */
     spk__chunk_reserve(t, c, (uint32_t)(rows - c->nrows), heap * rows, false); /* failing: grown later as needed */
@@ -1011,6 +1018,18 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
     if (block) spk__free(&spk__default_allocator, block, size);
     if (st != SPK_OK && !sl->status) spk__csv_slice_fail(sl, st, false, 0, NULL);
     return st;
+}
+
+/* A window's tasks: with a file to read ahead, task 0 reads its next
+ * window (first, so that it overlaps the parsing) and the slices follow. */
+static spk_status spk__csv_window_task(void *ctx, int worker, size_t task) {
+    spk__csv_job *job = (spk__csv_job *)ctx;
+    if (!job->ahead) return spk__csv_parse_task(ctx, worker, task);
+    if (task == 0) {
+        spk__io_input_read_ahead(job->ahead, job->ahead_from, job->ahead_want);
+        return SPK_OK;
+    }
+    return spk__csv_parse_task(ctx, worker, task - 1);
 }
 
 /* Narrows masks (one per field) by the records r reads: all of them, or
@@ -1383,8 +1402,9 @@ static spk_status spk__csv_parse_window(spk_session *s, spk__csv_job *job, size_
     spk_status st = SPK_OK;
     if (job->nslices == 0 && begin < end)
         st = spk__csv_cut(job, begin, end, spk__csv_slice_size(job->data, begin, end, spk_session_threads(s)));
-    if (st == SPK_OK && job->nslices) {
-        st = spk__par_run(s, spk__par_workers(s, job->nslices), job->nslices, spk__csv_parse_task, job);
+    size_t ntasks = job->nslices + (job->ahead != NULL);
+    if (st == SPK_OK && ntasks) {
+        st = spk__par_run(s, spk__par_workers(s, ntasks), ntasks, spk__csv_window_task, job);
         if (st != SPK_OK) return spk__csv_raise(job, *line);
     }
     for (size_t i = 0; st == SPK_OK && i < job->nslices; i++) {
@@ -1451,14 +1471,18 @@ static spk_status spk__csv_load_job(spk_session *s, spk__io_input *in, const spk
     }
     while (st == SPK_OK) {
         job->data = in->data;
+        job->ahead = in->eof ? NULL : in; /* the next window is read while this one is parsed */
+        job->ahead_from = end;
+        job->ahead_want = window;
         st = spk__csv_parse_window(s, job, begin, end, &line, &result);
+        job->ahead = NULL;
         if (st != SPK_OK || (in->eof && end == in->len)) break;
-        size_t want = window;
-        do { /* the next window, grown until a line ends in it */
-            st = spk__io_input_fill(in, end, want);
-            end = 0;
-            want *= 2;
-        } while (st == SPK_OK && (end = spk__csv_window_end(in)) == 0 && !in->eof);
+        size_t want = window * 2;
+        if ((st = spk__io_input_advance(in)) == SPK_OK)
+            while ((end = spk__csv_window_end(in)) == 0 && !in->eof) { /* grown until a line ends in it */
+                if ((st = spk__io_input_fill(in, 0, want)) != SPK_OK) break;
+                want *= 2;
+            }
         begin = 0;
     }
     if (st != SPK_OK) {

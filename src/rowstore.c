@@ -408,10 +408,13 @@ static spk_status spk__coerce_cell(const spk_field *f, const spk_value *v, spk_v
     return SPK_OK;
 }
 
-/* Seals a full chunk: its buffers shrink to fit (a failed shrink keeps them). */
+/* Seals a full chunk: its buffers shrink to fit (a failed shrink keeps
+ * them). Rows are kept when under an eighth of them are spare: a shrink
+ * moves every column but the first for little memory, and room never
+ * written is never faulted in. */
 static void spk__chunk_seal(spk_table *t, spk__chunk *c) {
     if (spk__chunk_shared(c)) return;
-    if (c->nrows && c->nrows < c->cap_rows) {
+    if (c->nrows && c->nrows < c->cap_rows - c->cap_rows / 8) {
         uint32_t cap = c->cap_rows;
         spk__chunk_move_columns(t, c, c->nrows);
         c->cap_rows = c->nrows;
