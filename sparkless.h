@@ -31546,6 +31546,129 @@ static inline bool spk__csv_store(spk_type t, const char *s, size_t n, unsigned 
     return spk__csv_store_other(t, s, n, dst);
 }
 
+/* ---- word-at-a-time parsers for fields whose end is known, with at least
+ * SPK__CSV_ROOM bytes readable from their start (the bytes past the field
+ * are read and ignored). They accept the fast parsers' forms, and give
+ * the same values; whatever they refuse goes to spk__csv_store. */
+#define SPK__CSV_ROOM 40
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SPK__CSV_WORDS 1
+/* The value of the 8 digits of x, one a byte (each 0-9), the first in the low byte. */
+static inline uint64_t spk__csv_eight_digits(uint64_t x) {
+    x = (x * (10 * 256 + 1)) >> 8;                               /* each 16 bits: 2 digits' value */
+    x = ((x & 0x00ff00ff00ff00ffull) * (100 * 65536 + 1)) >> 16; /* each 32 bits: 4 digits' */
+    return ((x & 0x0000ffff0000ffffull) * (10000 * 4294967296ull + 1)) >> 32;
+}
+
+/* s[0, n), 1 <= n <= 8, as digits: the value's digits one a byte, n of
+ * them at the high end and zeros below (so they read as leading zeros);
+ * false when a byte is not a digit. */
+static inline bool spk__csv_digit_word(const char *s, size_t n, uint64_t *x) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    /* '0' off each byte; a byte below '0' borrows only from the bytes after it, which are flagged or dropped */
+    uint64_t d = (w - 0x3030303030303030ull) << (8 * (8 - n));
+    *x = d;
+    return ((d | (d + 0x7676767676767676ull)) & 0x8080808080808080ull) == 0;
+}
+
+/* s[0, n), 1 <= n <= 16, all digits: their value. */
+static inline bool spk__csv_word_uint(const char *s, size_t n, uint64_t *out) {
+    uint64_t hi, lo;
+    if (n <= 8) {
+        if (!spk__csv_digit_word(s, n, &lo)) return false;
+        *out = spk__csv_eight_digits(lo);
+        return true;
+    }
+    if (!spk__csv_digit_word(s, n - 8, &hi) || !spk__csv_digit_word(s + n - 8, 8, &lo)) return false;
+    *out = spk__csv_eight_digits(hi) * 100000000u + spk__csv_eight_digits(lo);
+    return true;
+}
+
+/* [-]digits, at most 16 of them, as spk__csv_fast_int reads them. */
+static inline bool spk__csv_word_int(const char *s, size_t n, int64_t *out) {
+    bool neg = s[0] == '-';
+    uint64_t v;
+    if (n - neg < 1 || n - neg > 16 || !spk__csv_word_uint(s + neg, n - neg, &v)) return false;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
+/* [-]digits[.digits], at most 16 digits each side, as spk__csv_fast_decimal reads it. */
+static inline bool spk__csv_word_decimal(const char *s, size_t n, int precision, int scale, int64_t *out) {
+    bool neg = s[0] == '-';
+    s += neg;
+    n -= neg;
+    size_t whole = 0;
+    while (whole < n && s[whole] != '.') whole++;
+    uint64_t v, frac = 0;
+    size_t frac_digits = whole < n ? n - whole - 1 : 0;
+    if (whole < 1 || whole > 16 || whole + (size_t)scale > 18 || frac_digits > (size_t)scale ||
+        (whole < n && frac_digits == 0) || !spk__csv_word_uint(s, whole, &v) ||
+        (frac_digits && !spk__csv_word_uint(s + whole + 1, frac_digits, &frac)))
+        return false;
+    v = v * (uint64_t)spk__pow10[scale] + frac * (uint64_t)spk__pow10[(size_t)scale - frac_digits];
+    if (v >= (uint64_t)spk__pow10[precision]) return false;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
+/* yyyy-mm-dd: its digits checked as one word, and in years 1901-2099,
+ * where every fourth year is a leap year and no other, the days counted
+ * without the calendar's 100- and 400-year rules. */
+static inline bool spk__csv_word_date(const char *s, int32_t *out) {
+    static const unsigned short before_month[2][13] = {{0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334},
+                                                       {0, 0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335}};
+    static const unsigned char month_days[2][13] = {{0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31},
+                                                    {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}};
+    uint64_t w;
+    memcpy(&w, s, 8);
+    /* "yyyy-mm-" less "0000-00-": the digits' values and zeros for the dashes, all bytes 0-9 */
+    uint64_t x = w - 0x2d30302d30303030ull;
+    unsigned d0 = (unsigned)((unsigned char)s[8] - '0'), d1 = (unsigned)((unsigned char)s[9] - '0');
+    if (((x | (x + 0x7676767676767676ull)) & 0x8080808080808080ull) || (x & 0xff0000ff00000000ull) || d0 > 9 || d1 > 9)
+        return false;
+    uint64_t pairs = x * 10 + (x >> 8); /* byte 0: the century, byte 2: the year in it, byte 5: the month */
+    int y = (int)(pairs & 0xff) * 100 + (int)((pairs >> 16) & 0xff), m = (int)((pairs >> 40) & 0xff);
+    int d = (int)(d0 * 10 + d1);
+    if (y < 1901 || y > 2099) return spk__csv_fast_date(s, 10, out);
+    int leap = (y & 3) == 0;
+    if (m < 1 || m > 12 || d < 1 || d > month_days[leap][m]) return false;
+    /* days from 1970-01-01 to January 1st of y: a leap day for each fourth year from 1972 (floored) */
+    *out = 365 * (y - 1970) + ((y - 1901) >> 2) - 17 + before_month[leap][m] + d - 1;
+    return true;
+}
+#endif
+
+/* spk__csv_store for a field with SPK__CSV_ROOM bytes readable from s. */
+static inline bool spk__csv_store_roomy(spk_type t, const char *s, size_t n, unsigned char *dst) {
+#ifdef SPK__CSV_WORDS
+    int64_t i64;
+    int32_t i32;
+    switch ((spk_type_id)t.id) {
+    case SPK_TYPE_INT64:
+        if (!spk__csv_word_int(s, n, &i64)) break;
+        memcpy(dst, &i64, 8);
+        return true;
+    case SPK_TYPE_INT32:
+        if (!spk__csv_word_int(s, n, &i64) || i64 < INT32_MIN || i64 > INT32_MAX) break;
+        i32 = (int32_t)i64;
+        memcpy(dst, &i32, 4);
+        return true;
+    case SPK_TYPE_DECIMAL:
+        if (!spk__csv_word_decimal(s, n, t.precision, t.scale, &i64)) break;
+        memcpy(dst, &i64, 8);
+        return true;
+    case SPK_TYPE_DATE:
+        if (n != 10 || !spk__csv_word_date(s, &i32)) break;
+        memcpy(dst, &i32, 4);
+        return true;
+    default: break;
+    }
+#endif
+    return spk__csv_store(t, s, n, dst);
+}
+
 static bool spk__csv_store_slow(spk_type t, const char *s, size_t n, unsigned char *dst);
 static bool spk__csv_store_other(spk_type t, const char *s, size_t n, unsigned char *dst) {
     int64_t i64;
@@ -31703,7 +31826,7 @@ static spk_status spk__csv_field_problem(const spk__csv_job *job, spk__csv_slice
  * (strings as views) until spk__csv_commit puts them in and counts the row:
  * a chunk's strings follow each other in column order (rowstore.c). */
 typedef struct spk__csv_row {
-    unsigned char *nulls;  /* the row's null bitmap, t->null_bytes */
+    unsigned char *nulls;  /* the row's null bitmap, t->null_bytes (at least 8 bytes held, the rest 0) */
     const char **str;      /* per column: a string's bytes (NULL: in the reader's scratch at str_off) */
     size_t *str_len, *str_off;
     spk__chunk *chunk;     /* the chunk the targets' bases point into, at its rows and capacity then */
@@ -31754,7 +31877,8 @@ static spk_status spk__csv_begin_row(spk_table *t, spk__csv_row *row, spk__csv_t
         row->chunk_cap = c->cap_rows;
     }
     row->index = c->nrows;
-    memset(row->nulls, 0, t->null_bytes);
+    if (t->null_bytes <= 8) memcpy(row->nulls, &(uint64_t){0}, 8); /* no call for the usual few bytes */
+    else memset(row->nulls, 0, t->null_bytes);
     row->any_null = false;
     return SPK_OK;
 }
@@ -31793,8 +31917,20 @@ static spk_status spk__csv_commit(spk_table *t, spk__csv_row *row, const int *st
         }
         memcpy(spk__field_at(t, c, row->index, col), &heap_at, 4);
     }
-    memcpy(spk__nulls_at(t, c, row->index), row->nulls, t->null_bytes);
-    if (row->any_null) spk__chunk_note_nulls(c, row->nulls, t->null_bytes);
+    spk__copy_bytes((char *)spk__nulls_at(t, c, row->index), (const char *)row->nulls, t->null_bytes);
+    if (row->any_null) {
+        if (t->null_bytes <= 8) {
+            uint64_t bits = 0; /* the bitmap's 8 bytes as spk__chunk_note_nulls lays them out: little-endian */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            memcpy(&bits, row->nulls, 8);
+#else
+            for (int b = 0; b < 8; b++) bits |= (uint64_t)row->nulls[b] << (8 * b);
+#endif
+            c->maybe_null[0] |= bits;
+        } else {
+            spk__chunk_note_nulls(c, row->nulls, t->null_bytes);
+        }
+    }
     c->heap_len = heap_at;
     c->nrows++;
     t->nrows++;
@@ -31824,21 +31960,25 @@ static spk_status spk__csv_plain_record(const spk__csv_job *job, spk__csv_slice 
     const spk__csv_dialect *d = &job->d;
     const size_t nfields = (size_t)job->nfields, m = n < nfields ? n : nfields;
     const char *data = r->data;
+    /* in locals: the values stored below are bytes, which may alias anything, so these would be loaded again */
+    const bool trim_leading = d->trim_leading, trim_trailing = d->trim_trailing;
+    const size_t null_len = d->null_len, roomy_below = r->end >= SPK__CSV_ROOM ? r->end - SPK__CSV_ROOM + 1 : 0;
     size_t s = r->pos;
     for (size_t k = 0; k < m; s = ends[k++] + 1) {
         size_t e = ends[k], b = s;
-        if (d->trim_leading)
+        if (trim_leading)
             while (b < e && (d->cls[(unsigned char)data[b]] & SPK__CSV_SPACE)) b++;
-        if (d->trim_trailing)
+        if (trim_trailing)
             while (e > b && (d->cls[(unsigned char)data[e - 1]] & SPK__CSV_SPACE)) e--;
         const spk__csv_target *to = &targets[k];
-        if (e == b || (e - b == d->null_len && memcmp(data + b, d->null_value, d->null_len) == 0)) {
+        if (e == b || (e - b == null_len && memcmp(data + b, d->null_value, null_len) == 0)) {
             spk__csv_set_null(row, to);
         } else if (to->type.id == SPK_TYPE_STRING) {
             row->str[to->col] = data + b;
             row->str_off[to->col] = SPK__CSV_IN_DATA;
             row->str_len[to->col] = e - b;
-        } else if (!spk__csv_store(to->type, data + b, e - b, spk__csv_dest(row, to))) {
+        } else if (!(b < roomy_below ? spk__csv_store_roomy(to->type, data + b, e - b, spk__csv_dest(row, to))
+                                    : spk__csv_store(to->type, data + b, e - b, spk__csv_dest(row, to)))) {
             spk__csv_set_null(row, to);
             *bad = true;
             if (job->mode == SPK_READ_FAILFAST) {
@@ -31970,7 +32110,7 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
     spk_status st = spk_table_new(job->alloc, job->schema, &sl->table);
     if (st == SPK_OK) {
         size = n * (sizeof *targets + sizeof *row.str + sizeof *row.str_len + sizeof *row.str_off + sizeof *ends) +
-               sl->table->null_bytes;
+               (sl->table->null_bytes < 8 ? 8 : sl->table->null_bytes);
         if (!(block = spk__calloc(&spk__default_allocator, size))) st = spk__nomem("a CSV row", size);
     }
     if (st == SPK_OK) {

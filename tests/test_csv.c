@@ -792,6 +792,93 @@ static void test_dates_match_value_parse(void) {
     spk_session_free(s);
 }
 
+/* Integers and decimals of every length up to 21 digits, signed or not,
+ * with leading zeros, with or without a fraction, and near misses byte by
+ * byte, one column at a time in each of BIGINT, INT and three DECIMALs:
+ * each value must be what spk_value_parse makes of its field (NULL where
+ * it refuses one). Records are short, so most fields have the bytes after
+ * them that the word-at-a-time parsers read past their end, and the last
+ * ones do not. */
+static void test_numbers_match_value_parse(void) {
+    static const char *const types[] = {"BIGINT", "INT", "DECIMAL(15,2)", "DECIMAL(18,0)", "DECIMAL(10,4)"};
+    static const char *const bases[] = {"12345678", "-9876543210123", "65390.02", "0.08", "123456789012345678",
+                                        "-2147483648", "2147483648", "99999999.9999", "-0.0001", "00000000000000000007",
+                                        "1000000", "10000000000000", "999999.9999", "-1000000.0000"}; /* 10^precision */
+    static const char swaps[] = {'/', ':', '.', '-', '+', ' ', 'e', 'x', '0', '9', '\t'};
+    spk_session *s = new_session(1);
+    uint64_t seed = 42;
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        char ddl[64];
+        snprintf(ddl, sizeof ddl, "v %s", types[ti]);
+        spk_schema *schema = NULL;
+        CHECK_OK(spk_schema_parse(NULL, ddl, &schema));
+        sbuf text = {NULL, 0, 0};
+        char f[64];
+        for (int whole = 0; whole <= 21; whole++)
+            for (int frac = -1; frac <= 6; frac++) /* -1: no point */
+                for (int variant = 0; variant < 6; variant++) {
+                    size_t n = 0;
+                    if (variant & 1) f[n++] = '-';
+                    for (int i = 0; i < whole; i++) {
+                        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                        f[n++] = (char)('0' + (variant >= 4 && i < 2 ? 0 : (int)((seed >> 33) % 10)));
+                    }
+                    if (frac >= 0) f[n++] = '.';
+                    for (int i = 0; i < frac; i++) {
+                        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                        f[n++] = (char)('0' + (int)((seed >> 33) % 10));
+                    }
+                    if (n == 0) continue;
+                    f[n++] = '\n';
+                    sb_put(&text, f, n);
+                }
+        for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++) {
+            size_t len = strlen(bases[b]);
+            sb_put(&text, bases[b], len);
+            sb_put(&text, "\n", 1);
+            for (size_t at = 0; at < len; at++)
+                for (size_t k = 0; k < sizeof swaps; k++) {
+                    memcpy(f, bases[b], len);
+                    f[at] = swaps[k];
+                    f[len] = '\n';
+                    sb_put(&text, f, len + 1);
+                    memcpy(f, bases[b], at); /* the byte left out */
+                    memcpy(f + at, bases[b] + at + 1, len - at - 1);
+                    f[len - 1] = '\n';
+                    if (len > 1) sb_put(&text, f, len);
+                }
+        }
+        spk_csv_options o = opts_none();
+        o.schema = schema;
+        spk_df *df = spk_read_csv_buffer(s, text.p, text.len, &o);
+        spk_table *t = NULL;
+        CHECK_OK(spk_df_collect(df, &t));
+        int mismatches = 0;
+        size_t at = 0, r = 0;
+        for (; t && at < text.len; r++) {
+            size_t end = at;
+            while (text.p[end] != '\n') end++;
+            spk_value got, want;
+            if (r >= spk_table_nrows(t)) break;
+            spk_table_get(t, r, 0, &got);
+            if (spk_value_parse(spk_schema_field(schema, 0)->type, text.p + at, end - at, &want) != SPK_OK) want.is_null = true;
+            if (got.is_null != want.is_null || (!got.is_null && spk_value_compare(&got, &want, true) != 0))
+                if (mismatches++ < 5)
+                    failf(__FILE__, __LINE__, "%s '%.*s': the reader gives %s%lld, spk_value_parse %s%lld", types[ti],
+                          (int)(end - at), text.p + at, got.is_null ? "NULL " : "", (long long)got.as.i64,
+                          want.is_null ? "NULL " : "", (long long)want.as.i64);
+            at = end + 1;
+        }
+        CHECK(t && r == spk_table_nrows(t) && at == text.len);
+        CHECK_EQ_INT(mismatches, 0);
+        free(text.p);
+        spk_table_free(t);
+        spk_df_release(df);
+        spk_schema_release(schema);
+    }
+    spk_session_free(s);
+}
+
 /* 3,000 records of BIGINT, DECIMAL, DATE, STRING, INT and BOOLEAN fields,
  * a bad or empty field now and then (never in the first record), read in
  * the three modes: every value as spk_value_parse reads its field (NULL
@@ -1241,6 +1328,7 @@ int main(void) {
     RUN(test_option_errors);
     RUN(test_parsers_match_value_parse);
     RUN(test_dates_match_value_parse);
+    RUN(test_numbers_match_value_parse);
     RUN(test_modes_many_records);
     RUN(test_large_parallel);
     RUN(test_paths_and_files);
