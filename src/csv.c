@@ -16,8 +16,10 @@
  * a scratch buffer, and numbers and dates have fast parsers for their plain
  * forms (spk_value_parse's parser takes the rest, so what is accepted is
  * exactly what spk_value_parse accepts). A record's fixed-width values are
- * parsed straight into their chunk columns; its null bitmap and strings are
- * staged until it is known good (spk__csv_commit). Line numbers in messages
+ * parsed straight into their chunk columns, and a record without quotes
+ * copies its strings into the chunk's heap past its end; its null bitmap
+ * (and a quoted record's strings) are staged, and the heap's end moves,
+ * only once it is known good (spk__csv_commit). Line numbers in messages
  * are counted per slice and added up afterwards. */
 
 /* ---------------------------------------------------------------- dialect */
@@ -861,6 +863,11 @@ typedef struct spk__csv_row {
     uint32_t chunk_cap;
     uint32_t index;
     bool any_null;         /* some bit of `nulls` is set */
+    /* placed: the record's strings are copied into the chunk's heap as they are read (at heap + heap_at,
+     * moving on), not staged in str[] (spk__csv_place_strings) */
+    bool placed;
+    char *heap;
+    uint32_t heap_at;
 } spk__csv_row;
 
 /* The only writer of the row's null bits. */
@@ -881,10 +888,32 @@ static inline unsigned char *spk__csv_dest(const spk__csv_row *row, const spk__c
     return to->base + (size_t)row->index * to->size;
 }
 
-/* The field is NULL: its bit set, and a fixed-width value 0, as other writers leave it. */
+/* The field is NULL: its bit set, and a fixed-width value 0, as other
+ * writers leave it (a placed string: an empty one's end). */
 static void spk__csv_set_null(spk__csv_row *row, const spk__csv_target *to) {
     spk__csv_set_null_bit(row, to->col);
     if (to->type.id != SPK_TYPE_STRING) memset(spk__csv_dest(row, to), 0, to->size);
+    else if (row->placed) memcpy(spk__csv_dest(row, to), &row->heap_at, 4);
+}
+
+/* Makes room in the row's chunk for `bytes` of strings and has the
+ * record's strings placed there as they are read: for a record of plain
+ * fields, whose strings take fewer bytes than the record. Strings must be
+ * placed in column order, so not with a corrupt-record column (filled
+ * last). Near a chunk's 4 GiB of strings the record is staged instead, for
+ * spk__csv_commit to move it to a fresh chunk. */
+static spk_status spk__csv_place_strings(spk_table *t, spk__csv_row *row, size_t bytes) {
+    spk__chunk *c = row->chunk;
+    row->placed = false;
+    if (bytes > (size_t)(c->heap_cap - c->heap_len)) {
+        if (bytes > (size_t)(UINT32_MAX - c->heap_len)) return SPK_OK;
+        spk_status st = spk__chunk_reserve(t, c, 0, bytes, false);
+        if (st != SPK_OK) return st;
+    }
+    row->placed = true;
+    row->heap = c->heap;
+    row->heap_at = c->heap_len;
+    return SPK_OK;
 }
 
 /* Makes room in t for one more row and points the targets at it. */
@@ -910,15 +939,21 @@ static spk_status spk__csv_begin_row(spk_table *t, spk__csv_row *row, spk__csv_t
     return SPK_OK;
 }
 
+static void spk__csv_finish_row(spk_table *t, spk__chunk *c, const spk__csv_row *row, uint32_t heap_at);
+
 /* Appends the row begun by spk__csv_begin_row: its null bitmap, and its
  * strings copied into the chunk's heap (as spk__append_one writes a row,
  * without converting values that already have the column's type). */
 static spk_status spk__csv_commit(spk_table *t, spk__csv_row *row, const int *string_cols, int nstring,
                                   const char *scratch) {
+    spk__chunk *c = row->chunk;
+    if (row->placed) {
+        spk__csv_finish_row(t, c, row, row->heap_at);
+        return SPK_OK;
+    }
     size_t bytes = 0;
     for (int i = 0; i < nstring; i++)
         if (!spk__slot_is_null(row->nulls, string_cols[i])) bytes += row->str_len[string_cols[i]];
-    spk__chunk *c = row->chunk;
     spk_status st = SPK_OK;
     if (bytes > (size_t)(c->heap_cap - c->heap_len)) {
         if (bytes <= (size_t)(UINT32_MAX - c->heap_len)) {
@@ -944,6 +979,12 @@ static spk_status spk__csv_commit(spk_table *t, spk__csv_row *row, const int *st
         }
         memcpy(spk__field_at(t, c, row->index, col), &heap_at, 4);
     }
+    spk__csv_finish_row(t, c, row, heap_at);
+    return SPK_OK;
+}
+
+/* The row's null bitmap into chunk c, and the row counted, its strings ending at heap_at. */
+static void spk__csv_finish_row(spk_table *t, spk__chunk *c, const spk__csv_row *row, uint32_t heap_at) {
     spk__copy_bytes((char *)spk__nulls_at(t, c, row->index), (const char *)row->nulls, t->null_bytes);
     if (row->any_null) {
         if (t->null_bytes <= 8) {
@@ -961,7 +1002,6 @@ static spk_status spk__csv_commit(spk_table *t, spk__csv_row *row, const int *st
     c->heap_len = heap_at;
     c->nrows++;
     t->nrows++;
-    return SPK_OK;
 }
 
 /* Stores one field's text (not NULL) in the row; false when it does not
@@ -1001,9 +1041,15 @@ static spk_status spk__csv_plain_record(const spk__csv_job *job, spk__csv_slice 
         if (e == b || (e - b == null_len && memcmp(data + b, d->null_value, null_len) == 0)) {
             spk__csv_set_null(row, to);
         } else if (to->type.id == SPK_TYPE_STRING) {
-            row->str[to->col] = data + b;
-            row->str_off[to->col] = SPK__CSV_IN_DATA;
-            row->str_len[to->col] = e - b;
+            if (row->placed) {
+                spk__copy_bytes(row->heap + row->heap_at, data + b, e - b);
+                row->heap_at += (uint32_t)(e - b);
+                memcpy(spk__csv_dest(row, to), &row->heap_at, 4);
+            } else {
+                row->str[to->col] = data + b;
+                row->str_off[to->col] = SPK__CSV_IN_DATA;
+                row->str_len[to->col] = e - b;
+            }
         } else if (!(b < roomy_below ? spk__csv_store_roomy(to->type, data + b, e - b, spk__csv_dest(row, to))
                                     : spk__csv_store(to->type, data + b, e - b, spk__csv_dest(row, to)))) {
             spk__csv_set_null(row, to);
@@ -1105,6 +1151,8 @@ static spk_status spk__csv_parse_records(const spk__csv_job *job, spk__csv_slice
         r->scratch_len = 0;
         if ((st = spk__csv_begin_row(t, row, targets, job->nfields)) != SPK_OK) return st;
         size_t n = spk__csv_split_plain(&job->d, r->data, r->pos, r->end, ends, (size_t)job->nfields + 1, &record_end);
+        row->placed = false;
+        if (n && job->corrupt < 0 && (st = spk__csv_place_strings(t, row, record_end - r->pos)) != SPK_OK) return st;
         if (n) st = spk__csv_plain_record(job, sl, r, row, targets, ends, n, record_end, &bad);
         else st = spk__csv_general_record(job, sl, r, row, targets, &bad);
         if (st != SPK_OK) return st;
