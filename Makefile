@@ -48,7 +48,7 @@ $(B)/$(1)/.dir:
 	@mkdir -p $(B)/$(1) && touch $$@
 $(B)/$(1)/impl.o: tests/impl.c sparkless.h $(B)/$(1)/.dir
 	$(2) $(WARN) $(3) -I. -c $$< -o $$@
-$(B)/$(1)/%: tests/%.c tests/test.h tests/test_threads.h sparkless.h $(B)/$(1)/impl.o
+$(B)/$(1)/%: tests/%.c tests/test.h tests/test_threads.h tests/test_sweep.h sparkless.h $(B)/$(1)/impl.o
 	$(2) $(WARN) $(3) $(ORACLE_FLAGS) -I. $$< $(B)/$(1)/impl.o -o $$@ $(LIBS) $(ORACLE_LIBS)
 $(B)/$(1)/ex_%: examples/%.c sparkless.h $(B)/$(1)/.dir
 	$(2) $(WARN) $(3) -I. $$< -o $$@ $(LIBS)

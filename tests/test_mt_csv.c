@@ -6,28 +6,7 @@
  * that did not start runs on one thread); nothing may leak. This program
  * compiles its own copy of the implementation with a counting malloc. */
 #define _POSIX_C_SOURCE 200809L
-#include <stdlib.h>
-#include <stdatomic.h>
-
-static atomic_long sweep_calls, sweep_fail_at, sweep_live; /* atomic: pool threads allocate too */
-static void *sweep_malloc(size_t n) {
-    if (sweep_fail_at && ++sweep_calls == sweep_fail_at) return NULL;
-    void *p = malloc(n);
-    if (p) sweep_live++;
-    return p;
-}
-static void *sweep_realloc(void *p, size_t n) {
-    if (!p) return sweep_malloc(n);
-    if (sweep_fail_at && ++sweep_calls == sweep_fail_at) return NULL;
-    return realloc(p, n);
-}
-static void sweep_free(void *p) {
-    if (p) sweep_live--;
-    free(p);
-}
-#define SPK_MALLOC(n) sweep_malloc(n)
-#define SPK_REALLOC(p, n) sweep_realloc((p), (n))
-#define SPK_FREE(p) sweep_free(p)
+#include "test_sweep.h"
 #define SPARKLESS_STATIC
 #define SPARKLESS_IMPLEMENTATION
 #include "../sparkless.h"
