@@ -30729,7 +30729,8 @@ static spk_status spk__io_input_fill(spk__io_input *in, size_t consumed, size_t 
         in->owned_cap = want;
     }
     if (in->owned) in->data = in->owned;
-    if (!spk__io_read_into(in, in->owned, &in->len, want, &in->eof)) return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
+    if (!spk__io_read_into(in, in->owned, &in->len, want, &in->eof))
+        return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
     return SPK_OK;
 }
 
