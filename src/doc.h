@@ -243,7 +243,9 @@
        it from any thread.
      - Readers and writers (csv.h, jsonl.h) may run from any number of
        threads at once, on one session or several; a FILE* must not be
-       used by another thread during the call. Two writes to one path race
+       used by another thread during the call (nor locked with flockfile:
+       a CSV reader reads it from one of the session's threads while it
+       parses what came before). Two writes to one path race
        as files do: with OVERWRITE the last rename wins (each file seen is
        whole); the ERROR and IGNORE checks are made when a write starts.
        The assertions (testing.h) only read their DataFrames.
