@@ -151,25 +151,283 @@ static void spk__fail_caret(const char *text, size_t pos) {
 
 /* ---------------------------------------------------------------- allocators */
 
+/* The default allocator keeps large blocks for reuse. Fresh pages cost the
+ * kernel a fault each when first written: a load of TPC-H lineitem faults
+ * in about 900 MB, which took as much CPU as a third of its parsing, and
+ * glibc gives a block larger than its mmap threshold back to the system
+ * when it is freed, so the next load faulted all of it in again. So a block
+ * of SPK__KEEP_MIN bytes or more carries a header naming its size class
+ * (eight a doubling, 2^(k-1) < bytes <= 2^k rounded up to 2^(k-4)); freed,
+ * it is kept, up to the retention limit, and a later request of its class
+ * or of up to eight classes below takes it. A request that finds nothing
+ * kept first frees kept blocks of at least its size, so that blocks kept
+ * and blocks in use never hold more than the most the process had in use
+ * (what a fault-free reuse needs). Smaller blocks go straight to
+ * SPK_MALLOC. A growing realloc of a large block takes a kept block and
+ * copies when there is one (a copy costs less than faulting the pages in);
+ * otherwise, and when shrinking below half, it is SPK_REALLOC's.
+ *
+ * Sizes are passed back exactly (the allocator contract), which is what
+ * tells a large block from a small one. Builds with AddressSanitizer, or
+ * with SPK_CHECK_ALLOC_SIZES defined, give every block the header and check
+ * the size on free and realloc; kept blocks are poisoned there. */
+#define SPK__KEEP_MIN ((size_t)256 << 10)
+#define SPK__KEEP_LOG_MIN 19 /* the class of a block of just over 2^18 bytes (SPK__KEEP_MIN plus the header) */
+#define SPK__KEEP_CLASSES 240
+#define SPK__BLOCK_MAGIC 0x73706b626c6f636bull
+#ifndef SPK_RETAIN_BYTES
+#define SPK_RETAIN_BYTES ((size_t)2 << 30)
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SPK__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPK__ASAN 1
+#endif
+#endif
+#ifdef SPK__ASAN
+void __asan_poison_memory_region(void const volatile *addr, size_t size);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#define SPK__POISON(p, n) __asan_poison_memory_region((p), (n))
+#define SPK__UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#define SPK__POISON(p, n) ((void)0)
+#define SPK__UNPOISON(p, n) ((void)0)
+#endif
+#if defined(SPK__ASAN) || defined(SPK_CHECK_ALLOC_SIZES)
+#define SPK__CHECK_SIZES 1
+#else
+#define SPK__CHECK_SIZES 0
+#endif
+
+/* In front of a large block (of every block when sizes are checked); its
+ * size keeps the block's bytes aligned as malloc's are. */
+typedef union spk__block_head {
+    struct {
+        size_t size;                  /* bytes asked for */
+        size_t class_bytes;           /* the whole block's bytes, header included; 0: a small block */
+        union spk__block_head *next;  /* while kept */
+        uint64_t magic;
+    } h;
+    max_align_t align;
+    char bytes[32];
+} spk__block_head;
+
+static struct {
+    atomic_flag lock; /* held for a few instructions only: never around a call out */
+    size_t kept, limit;
+    bool limit_set;
+    spk__block_head *bins[SPK__KEEP_CLASSES];
+} spk__keep = {ATOMIC_FLAG_INIT, 0, 0, false, {NULL}};
+
+static void spk__keep_lock(void) {
+    while (atomic_flag_test_and_set_explicit(&spk__keep.lock, memory_order_acquire)) {
+    }
+    if (!spk__keep.limit_set) {
+        spk__keep.limit = SPK_RETAIN_BYTES;
+        spk__keep.limit_set = true;
+    }
+}
+static void spk__keep_unlock(void) { atomic_flag_clear_explicit(&spk__keep.lock, memory_order_release); }
+
+/* The class of a block of `bytes` (header included, more than 2^18) and
+ * its rounded size; a class >= SPK__KEEP_CLASSES is never kept. */
+static int spk__keep_class(size_t bytes, size_t *class_bytes) {
+    int k = 0;
+    for (size_t b = bytes - 1; b; b >>= 1) k++; /* 2^(k-1) < bytes <= 2^k */
+    size_t step = (size_t)1 << (k - 4), rounded = (bytes + step - 1) & ~(step - 1);
+    *class_bytes = rounded;
+    return (k - SPK__KEEP_LOG_MIN) * 8 + (int)(rounded >> (k - 4)) - 9;
+}
+
+static void spk__free_blocks(spk__block_head *list) {
+    while (list) {
+        spk__block_head *next = list->h.next;
+        SPK__UNPOISON(list + 1, list->h.class_bytes - sizeof *list);
+        SPK_FREE(list);
+        list = next;
+    }
+}
+
+/* A kept block of class c or up to eight above; with none, kept blocks of
+ * at least `room` bytes are freed (so that what is asked for next fits in
+ * what the process held), smallest first and none of more than about four
+ * times `room` (a large block is worth more kept than a small request
+ * costs), and NULL returned. */
+static spk__block_head *spk__keep_take(int c, size_t room) {
+    spk__block_head *h = NULL, *evicted = NULL;
+    spk__keep_lock();
+    for (int i = c; i < c + 9 && i < SPK__KEEP_CLASSES && !h; i++)
+        if ((h = spk__keep.bins[i]) != NULL) {
+            spk__keep.bins[i] = h->h.next;
+            spk__keep.kept -= h->h.class_bytes;
+        }
+    for (int i = 0; !h && room && spk__keep.kept && i < c + 16 && i < SPK__KEEP_CLASSES; i++)
+        while (room && spk__keep.bins[i]) {
+            spk__block_head *e = spk__keep.bins[i];
+            spk__keep.bins[i] = e->h.next;
+            spk__keep.kept -= e->h.class_bytes;
+            room = room > e->h.class_bytes ? room - e->h.class_bytes : 0;
+            e->h.next = evicted;
+            evicted = e;
+        }
+    spk__keep_unlock();
+    spk__free_blocks(evicted);
+    if (h) SPK__UNPOISON(h + 1, h->h.class_bytes - sizeof *h);
+    return h;
+}
+
+/* Keeps a large block, or frees it past the limit. */
+static void spk__keep_put(spk__block_head *h) {
+    size_t ignored;
+    int c = spk__keep_class(h->h.class_bytes, &ignored);
+    bool kept = false;
+    SPK__POISON(h + 1, h->h.class_bytes - sizeof *h); /* before another thread can take it */
+    spk__keep_lock();
+    if (c < SPK__KEEP_CLASSES && spk__keep.limit - spk__keep.kept >= h->h.class_bytes &&
+        spk__keep.kept <= spk__keep.limit) {
+        h->h.next = spk__keep.bins[c];
+        spk__keep.bins[c] = h;
+        spk__keep.kept += h->h.class_bytes;
+        kept = true;
+    }
+    spk__keep_unlock();
+    if (!kept) {
+        SPK__UNPOISON(h + 1, h->h.class_bytes - sizeof *h);
+        SPK_FREE(h);
+    }
+}
+
+/* A block of `size` bytes (SPK__KEEP_MIN or more): kept, or new. */
+static void *spk__large_alloc(size_t size) {
+    if (size > SIZE_MAX / 2) return NULL;
+    size_t bytes;
+    int c = spk__keep_class(size + sizeof(spk__block_head), &bytes);
+    spk__block_head *h = spk__keep_take(c, bytes);
+    if (!h) {
+        if (!(h = (spk__block_head *)SPK_MALLOC(bytes))) return NULL;
+        h->h.class_bytes = bytes;
+        h->h.magic = SPK__BLOCK_MAGIC;
+    }
+    h->h.size = size;
+    return h + 1;
+}
+
+/* The header of a block being freed or reallocated, checked; NULL for a
+ * small block without one. */
+static spk__block_head *spk__block_of(void *ptr, size_t size) {
+    if (!SPK__CHECK_SIZES && size < SPK__KEEP_MIN) return NULL;
+    spk__block_head *h = (spk__block_head *)ptr - 1;
+    SPK_ASSERT(h->h.magic == SPK__BLOCK_MAGIC);
+    SPK_ASSERT(h->h.size == size);
+    return h;
+}
+
+static void *spk__small_alloc(size_t size) {
+    if (!SPK__CHECK_SIZES) return SPK_MALLOC(size);
+    if (size > SIZE_MAX / 2) return NULL;
+    spk__block_head *h = (spk__block_head *)SPK_MALLOC(size + sizeof *h);
+    if (!h) return NULL;
+    h->h.size = size;
+    h->h.class_bytes = 0;
+    h->h.magic = SPK__BLOCK_MAGIC;
+    return h + 1;
+}
+
 static void *spk__default_alloc(void *user, size_t size) {
     (void)user;
-    return SPK_MALLOC(size);
+    return size < SPK__KEEP_MIN ? spk__small_alloc(size) : spk__large_alloc(size);
 }
-static void *spk__default_realloc(void *user, void *ptr, size_t old_size, size_t new_size) {
-    (void)user;
-    (void)old_size;
-    return SPK_REALLOC(ptr, new_size);
-}
+
 static void spk__default_free(void *user, void *ptr, size_t size) {
     (void)user;
-    (void)size;
-    SPK_FREE(ptr);
+    spk__block_head *h = spk__block_of(ptr, size);
+    if (!h) SPK_FREE(ptr);
+    else if (!h->h.class_bytes) SPK_FREE(h);
+    else spk__keep_put(h);
+}
+
+static void *spk__default_realloc(void *user, void *ptr, size_t old_size, size_t new_size) {
+    (void)user;
+    spk__block_head *h = spk__block_of(ptr, old_size);
+    if (!h && new_size < SPK__KEEP_MIN) return SPK_REALLOC(ptr, new_size);
+    if (h && !h->h.class_bytes && new_size < SPK__KEEP_MIN) { /* small and checked */
+        if (new_size > SIZE_MAX / 2 || !(h = (spk__block_head *)SPK_REALLOC(h, new_size + sizeof *h))) return NULL;
+        h->h.size = new_size;
+        return h + 1;
+    }
+    if (h && h->h.class_bytes && new_size >= SPK__KEEP_MIN) {
+        if (new_size > SIZE_MAX / 2) return NULL;
+        size_t bytes;
+        int c = spk__keep_class(new_size + sizeof *h, &bytes);
+        if (bytes <= h->h.class_bytes) {
+            spk__block_head *g = bytes * 2 <= h->h.class_bytes ? (spk__block_head *)SPK_REALLOC(h, bytes) : NULL;
+            if (g) (h = g)->h.class_bytes = bytes; /* a failed shrink keeps the block as it was */
+            h->h.size = new_size;
+            return h + 1;
+        }
+        spk__block_head *g = spk__keep_take(c, bytes - h->h.class_bytes);
+        if (g) {
+            memcpy(g + 1, ptr, old_size);
+            g->h.size = new_size;
+            spk__keep_put(h);
+            return g + 1;
+        }
+        if (!(g = (spk__block_head *)SPK_REALLOC(h, bytes))) return NULL;
+        g->h.class_bytes = bytes;
+        g->h.size = new_size;
+        return g + 1;
+    }
+    /* between small and large: a new block and a copy (of less than SPK__KEEP_MIN bytes) */
+    void *p = spk__default_alloc(NULL, new_size);
+    if (!p) return NULL;
+    memcpy(p, ptr, old_size < new_size ? old_size : new_size);
+    spk__default_free(NULL, ptr, old_size);
+    return p;
 }
 
 static const spk_allocator spk__default_allocator = {spk__default_alloc, spk__default_realloc,
                                                      spk__default_free, NULL};
 
 SPKDEF const spk_allocator *spk_default_allocator(void) { return &spk__default_allocator; }
+
+SPKDEF size_t spk_memory_retained(void) {
+    spk__keep_lock();
+    size_t kept = spk__keep.kept;
+    spk__keep_unlock();
+    return kept;
+}
+
+/* Frees kept blocks until at most `keep` bytes are kept; returns the bytes freed. */
+static size_t spk__keep_trim(size_t keep) {
+    spk__block_head *evicted = NULL;
+    size_t freed = 0;
+    spk__keep_lock();
+    for (int i = SPK__KEEP_CLASSES - 1; i >= 0 && spk__keep.kept > keep; i--)
+        while (spk__keep.kept > keep && spk__keep.bins[i]) {
+            spk__block_head *e = spk__keep.bins[i];
+            spk__keep.bins[i] = e->h.next;
+            spk__keep.kept -= e->h.class_bytes;
+            freed += e->h.class_bytes;
+            e->h.next = evicted;
+            evicted = e;
+        }
+    spk__keep_unlock();
+    spk__free_blocks(evicted);
+    return freed;
+}
+
+SPKDEF size_t spk_memory_release(void) { return spk__keep_trim(0); }
+
+SPKDEF size_t spk_memory_set_retention(size_t max_bytes) {
+    spk__keep_lock();
+    size_t old = spk__keep.limit;
+    spk__keep.limit = max_bytes;
+    spk__keep_unlock();
+    spk__keep_trim(max_bytes);
+    return old;
+}
 
 static const spk_allocator *spk__allocator_or_default(const spk_allocator *a) {
     return a ? a : &spk__default_allocator;
@@ -212,6 +470,26 @@ static char *spk__strndup(const spk_allocator *a, const char *s, size_t len) {
         p[len] = '\0';
     }
     return p;
+}
+
+/* A string handed to the caller, who frees it with spk_string_free. The
+ * size of its block is kept in front of it: the text may hold a NUL, or be
+ * cut short by the caller, so strlen cannot give the size back. */
+static char *spk__given_string(const char *text, size_t len) {
+    if (len > SIZE_MAX - 2 * sizeof(size_t)) return NULL;
+    size_t size = sizeof(size_t) + len + 1;
+    char *block = (char *)spk__alloc(&spk__default_allocator, size);
+    if (!block) return NULL;
+    memcpy(block, &size, sizeof size);
+    if (len) memcpy(block + sizeof size, text, len);
+    block[sizeof size + len] = '\0';
+    return block + sizeof size;
+}
+static void spk__given_free(char *s) {
+    if (!s) return;
+    size_t size;
+    memcpy(&size, s - sizeof size, sizeof size);
+    spk__free(&spk__default_allocator, s - sizeof size, size);
 }
 
 /* -- allocation-failure injection */

@@ -91,6 +91,24 @@ typedef struct spk_allocator {
 /* The allocator used when NULL is passed. */
 SPKDEF const spk_allocator *spk_default_allocator(void);
 
+/* Memory the default allocator keeps. It keeps the blocks of 256 KiB or
+ * more that are freed (a dropped table's chunks, a query's hash tables and
+ * sort buffers), up to a limit, and hands them to the next requests of
+ * about their size, so that their pages are not faulted in again (a fresh
+ * page costs the kernel about a microsecond). A request that finds none
+ * frees kept blocks of its size first, so kept and used blocks together
+ * stay within the most the process had in use. Process-wide and
+ * thread-safe.
+ *   spk_memory_retained: the bytes kept now.
+ *   spk_memory_release: frees them all (sqlite3_release_memory, malloc_trim);
+ *     returns the bytes freed.
+ *   spk_memory_set_retention: the limit (default SPK_RETAIN_BYTES, 2 GiB;
+ *     0 keeps nothing); frees what is kept past it; returns the old one.
+ * What is kept never exceeds what the process had in use at once. */
+SPKDEF size_t spk_memory_retained(void);
+SPKDEF size_t spk_memory_release(void);
+SPKDEF size_t spk_memory_set_retention(size_t max_bytes);
+
 /* Allocation-failure injection, for tests (ours and yours): an allocator that
  * forwards to `base` (NULL = default) and fails the allocation numbered
  * `fail_at` (1-based; 0 = never) and, if `fail_after` is set, every one after

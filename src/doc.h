@@ -17,7 +17,9 @@
    CONTENTS (in the order the modules appear below)
 
      base     status codes, spk_last_error, allocators (spk_allocator,
-              spk_failalloc for allocation-failure tests), hashing
+              spk_failalloc for allocation-failure tests; the default one
+              keeps large freed blocks for reuse: spk_memory_retained,
+              spk_memory_release), hashing
      types    spk_type, spk_value: constructors, spk_value_parse,
               spk_value_format (as Spark's show), spk_value_cast (Spark's
               non-ANSI CAST), spk_value_compare/equal/hash, calendar helpers
@@ -102,6 +104,13 @@
      SPK_MALLOC(size), SPK_REALLOC(ptr, size), SPK_FREE(ptr)
                                the default allocator's functions; define all
                                three or none (default malloc/realloc/free).
+     SPK_RETAIN_BYTES          the most the default allocator keeps of freed
+                               blocks of 256 KiB or more, for reuse (see
+                               spk_memory_retained in base); default 2 GiB,
+                               and never more than the process had in use.
+     SPK_CHECK_ALLOC_SIZES     the default allocator checks that every block
+                               is freed with the size it was asked for (on
+                               by itself under AddressSanitizer).
      At run time, every function that creates a root object (a schema, a
      table) takes a `const spk_allocator *` (NULL = the default above); the
      object and everything it owns use it until freed, and sizes are passed
@@ -179,6 +188,9 @@
 
      - Error state is thread-local: spk_last_error() reports this thread's
        last failure only; no locks, no interference between threads.
+     - The default allocator's kept blocks are process-wide, behind a spin
+       lock held for a few instructions; spk_memory_* may be called from any
+       thread.
      - spk_schema is immutable once created and reference-counted with atomic
        counts: share it between threads; retain and release from any thread.
      - spk_table has one writer at a time. Reading calls (spk_table_get,

@@ -217,10 +217,11 @@ static void spk__runner_bind_inputs(spk__runner *r, const spk_bound *b, spk__vec
 static void spk__stages_free(spk__stage *stages, int n) {
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < stages[i].nrunners; k++) spk__runner_free(&stages[i].runners[k]);
-        if (stages[i].runners) spk__free(&spk__default_allocator, stages[i].runners, (size_t)stages[i].nrunners * sizeof(spk__runner));
+        if (stages[i].runners) spk__free(&spk__default_allocator, stages[i].runners, (size_t)stages[i].node->nexprs * sizeof(spk__runner));
         if (stages[i].sel) spk__free(&spk__default_allocator, stages[i].sel, SPK__BATCH * sizeof(uint32_t));
         if (stages[i].tests) spk__free(&spk__default_allocator, stages[i].tests, stages[i].conj_size); /* the block's start */
-        if (stages[i].out) spk__free(&spk__default_allocator, stages[i].out, (size_t)stages[i].node->nexprs * sizeof(spk__vec *));
+        if (stages[i].out)
+            spk__free(&spk__default_allocator, stages[i].out, (size_t)(stages[i].node->nexprs ? stages[i].node->nexprs : 1) * sizeof(spk__vec *));
     }
 }
 
@@ -4515,9 +4516,7 @@ SPKDEF void spk_df_print_schema(const spk_df *df, FILE *f) {
     fputc('\n', f);
 }
 
-SPKDEF void spk_string_free(char *s) {
-    if (s) spk__free(&spk__default_allocator, s, strlen(s) + 1);
-}
+SPKDEF void spk_string_free(char *s) { spk__given_free(s); }
 
 /* ---------------------------------------------------------------- show */
 
@@ -4608,7 +4607,7 @@ SPKDEF spk_status spk_df_show_string(spk_df *df, int n, int truncate, bool verti
                 }
             }
             spk__show_cell(&cell, s, len, r == 0 ? 0 : truncate); /* Spark never cuts the header */
-            char *copy = cell.failed ? NULL : spk__strndup(&spk__default_allocator, cell.p, cell.len);
+            char *copy = cell.failed ? NULL : spk__given_string(cell.p, cell.len);
             if (!copy) st = spk__nomem("show", cell.len + 1);
             cells[r * (size_t)ncols + (size_t)c] = copy;
         }
@@ -4627,7 +4626,7 @@ SPKDEF spk_status spk_df_show_string(spk_df *df, int n, int truncate, bool verti
             spk__sb_fill(&text, '-', widths[c]);
         }
         spk__sb_str(&text, "+\n");
-        char *sep = text.failed ? NULL : spk__strndup(&spk__default_allocator, text.p, text.len);
+        char *sep = text.failed ? NULL : spk__given_string(text.p, text.len);
         if (!sep) text.failed = true;
         for (size_t r = 0; r <= rows; r++) {
             for (int c = 0; c < ncols; c++) {

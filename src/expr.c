@@ -731,9 +731,11 @@ static spk_status spk__expect_kw(spk__parser *p, const char *kw) {
 /* Decodes a quoted string token (Spark's backslash escapes) into a fresh string. */
 static spk_status spk__string_token(spk__parser *p, char **out, size_t *out_len) {
     const char *s = p->src + p->tok.pos + 1;
-    size_t n = p->tok.len - 2, k = 0;
-    char *buf = (char *)spk__alloc(spk__expr_alloc(), n + 1);
-    if (!buf) return spk__nomem("a string literal", n + 1);
+    size_t n = p->tok.len - 2, k = 0, len = 0;
+    for (size_t i = 0; i < n; i++, len++) /* the decoded length first: the buffer is freed by it */
+        if (s[i] == '\\' && i + 1 < n) len += s[++i] == '%' || s[i] == '_';
+    char *buf = (char *)spk__alloc(spk__expr_alloc(), len + 1);
+    if (!buf) return spk__nomem("a string literal", len + 1);
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c == '\\' && i + 1 < n) {
@@ -752,6 +754,7 @@ static spk_status spk__string_token(spk__parser *p, char **out, size_t *out_len)
         }
         buf[k++] = c;
     }
+    SPK_ASSERT(k == len);
     buf[k] = '\0';
     *out = buf;
     *out_len = k;

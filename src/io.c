@@ -340,14 +340,12 @@ static spk_status spk__io_output_close(spk__io_output *out, char **str, size_t *
             spk__io_output_release(out);
             return st;
         }
-        /* spk_string_free frees strlen + 1 bytes: hand over exactly that (the text may not hold a NUL). */
-        char *s = (char *)spk__realloc(&spk__default_allocator, out->buf, out->cap, out->len);
-        if (!s) s = out->buf;
-        else out->cap = out->len;
-        if (len) *len = out->len - 1;
-        *str = s;
-        out->buf = NULL;
+        size_t n = out->len - 1;
+        char *s = spk__given_string(out->buf, n);
         spk__io_output_release(out);
+        if (!s) return spk__nomem("the written text", n + 1);
+        if (len) *len = n;
+        *str = s;
         return SPK_OK;
     }
     spk__io_flush(out);

@@ -40,19 +40,12 @@ static void spk__sb_printf(spk__textbuf *b, const char *fmt, ...) {
     va_end(ap);
     if (n > 0) spk__sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
-/* Hands the text over as a string the caller frees with spk_string_free
- * (whose size is strlen + 1, so shrink to exactly that). */
+/* Hands the text over as a string the caller frees with spk_string_free. */
 static spk_status spk__sb_finish(spk__textbuf *b, char **out) {
-    if (!b->failed && !b->p) spk__sb_put(b, "", 0);
-    if (b->failed) {
-        if (b->p) spk__free(&spk__default_allocator, b->p, b->cap);
-        return spk__nomem("text", b->cap * 2);
-    }
-    char *q = (char *)spk__realloc(&spk__default_allocator, b->p, b->cap, b->len + 1);
-    if (!q) {
-        spk__free(&spk__default_allocator, b->p, b->cap);
-        return spk__nomem("text", b->len + 1);
-    }
+    char *q = b->failed ? NULL : spk__given_string(b->p, b->len);
+    if (b->p) spk__free(&spk__default_allocator, b->p, b->cap);
+    b->p = NULL;
+    if (!q) return spk__nomem("text", b->len + 1);
     *out = q;
     return SPK_OK;
 }

@@ -170,8 +170,8 @@ SPKDEF void spk_df_release(spk_df *df) {
             spk_expr_release(df->exprs[i]);
             if (df->bound) spk_bound_free(df->bound[i]);
         }
-        if (df->exprs) spk__free(a, df->exprs, (size_t)df->nexprs * sizeof *df->exprs);
-        if (df->bound) spk__free(a, df->bound, (size_t)df->nexprs * sizeof *df->bound);
+        if (df->exprs) spk__free(a, df->exprs, (size_t)(df->nexprs ? df->nexprs : 1) * sizeof *df->exprs);
+        if (df->bound) spk__free(a, df->bound, (size_t)(df->nexprs ? df->nexprs : 1) * sizeof *df->bound);
         spk__free_qualifiers(a, df->qualifiers, spk_schema_ncols(df->schema));
         spk_schema_release(df->schema);
         spk_table_free(df->table);

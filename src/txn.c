@@ -1104,8 +1104,12 @@ SPKDEF spk_status spk_txn_ops_to_json(const spk_txn_ops *ops, char **out) {
         spk__jbuf_free(&o);
         return st;
     }
+    char *text = NULL;
     size_t len = 0;
-    return spk__jbuf_finish(&o, out, &len);
+    if ((st = spk__jbuf_finish(&o, &text, &len)) != SPK_OK) return st;
+    *out = spk__given_string(text, len); /* for spk_string_free */
+    spk__free(&spk__default_allocator, text, len + 1);
+    return *out ? SPK_OK : spk__nomem("transaction operations as JSON", len + 1);
 }
 
 /* ---------------------------------------------------------------- decoding */

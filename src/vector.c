@@ -130,6 +130,7 @@ typedef struct spk__bnode {
     char *text;
     size_t text_size;
     int nargs;
+    int args_cap;       /* the argument slots allocated with the node (nargs may be cut to drop some) */
     struct spk__bnode **args;
     spk__kernel kernel; /* KERNEL */
     const spk__agg_ops *agg; /* AGG */
@@ -282,7 +283,7 @@ static spk__bnode *spk__bnode_new(spk__bkind kind, spk_type type, int nargs) {
     b->kind = (uint8_t)kind;
     b->type = type;
     b->nullable = true;
-    b->nargs = nargs;
+    b->nargs = b->args_cap = nargs;
     b->args = nargs ? (spk__bnode **)(void *)(b + 1) : NULL;
     b->col = -1;
     b->slot = -1;
@@ -296,7 +297,7 @@ static void spk__bnode_free(spk__bnode *b) {
     if (b->text) spk__free(spk__bind_alloc(), b->text, b->text_size);
     spk__free_string(b->name);
     spk__free_string(b->label);
-    spk__free(spk__bind_alloc(), b, sizeof(spk__bnode) + (size_t)b->nargs * sizeof(spk__bnode *));
+    spk__free(spk__bind_alloc(), b, sizeof(spk__bnode) + (size_t)b->args_cap * sizeof(spk__bnode *));
 }
 
 static spk_status spk__bnode_set_label(spk__bnode *b, const char *label) {

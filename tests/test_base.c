@@ -161,6 +161,122 @@ static void test_default_allocator(void) {
     }
 }
 
+/* Kept blocks: a freed large block is handed to the next request of about its size. */
+static void test_kept_blocks_reused(void) {
+    const spk_allocator *a = spk_default_allocator();
+    size_t old = spk_memory_set_retention((size_t)64 << 20);
+    spk_memory_release();
+    CHECK_EQ_INT((long long)spk_memory_retained(), 0);
+    size_t mib = (size_t)1 << 20;
+    unsigned char *p = (unsigned char *)a->alloc(a->user, mib);
+    CHECK(p != NULL);
+    if (!p) return;
+    memset(p, 0xab, mib);
+    a->free(a->user, p, mib);
+    size_t kept = spk_memory_retained();
+    CHECK(kept >= mib && kept <= mib + mib / 8 + 64);
+    unsigned char *q = (unsigned char *)a->alloc(a->user, mib);
+    CHECK(q == p); /* the same block back */
+    CHECK_EQ_INT((long long)spk_memory_retained(), 0);
+    if (q) a->free(a->user, q, mib);
+    /* a request up to eight classes (about half) smaller takes it too */
+    q = (unsigned char *)a->alloc(a->user, mib / 2 + 4096);
+    CHECK(q == p);
+    if (q) {
+        memset(q, 1, mib / 2 + 4096);
+        a->free(a->user, q, mib / 2 + 4096);
+    }
+    /* back in its own class, not the smaller one: a full MiB request still finds it */
+    q = (unsigned char *)a->alloc(a->user, mib);
+    CHECK(q == p);
+    if (q) a->free(a->user, q, mib);
+    /* nothing smaller than 256 KiB is kept */
+    void *small = a->alloc(a->user, 1000);
+    CHECK(small != NULL);
+    if (small) a->free(a->user, small, 1000);
+    CHECK_EQ_INT((long long)spk_memory_retained(), (long long)kept);
+    CHECK_EQ_INT((long long)spk_memory_release(), (long long)kept);
+    CHECK_EQ_INT((long long)spk_memory_retained(), 0);
+    spk_memory_set_retention(old);
+}
+
+/* The limit bounds what is kept; a request that finds nothing frees what is kept first. */
+static void test_kept_blocks_bounded(void) {
+    const spk_allocator *a = spk_default_allocator();
+    size_t mib = (size_t)1 << 20, old = spk_memory_set_retention(2 * mib);
+    spk_memory_release();
+    void *b[3];
+    for (int i = 0; i < 3; i++) CHECK((b[i] = a->alloc(a->user, mib)) != NULL);
+    for (int i = 0; i < 3; i++)
+        if (b[i]) a->free(a->user, b[i], mib);
+    size_t kept = spk_memory_retained();
+    CHECK(kept >= mib && kept <= 2 * mib); /* a MiB block takes a class of 1.125 MiB: one fits */
+    CHECK_EQ_INT((long long)spk_memory_set_retention(0), (long long)(2 * mib));
+    CHECK_EQ_INT((long long)spk_memory_retained(), 0);
+    void *p = a->alloc(a->user, mib);
+    CHECK(p != NULL);
+    if (p) a->free(a->user, p, mib);
+    CHECK_EQ_INT((long long)spk_memory_retained(), 0); /* a limit of 0 keeps nothing */
+    spk_memory_set_retention(64 * mib);
+    p = a->alloc(a->user, mib);
+    if (p) a->free(a->user, p, mib);
+    CHECK(spk_memory_retained() >= mib);
+    p = a->alloc(a->user, 8 * mib); /* no kept block of its size: the kept one is freed first */
+    CHECK(p != NULL);
+    CHECK_EQ_INT((long long)spk_memory_retained(), 0);
+    if (p) a->free(a->user, p, 8 * mib);
+    CHECK(spk_memory_retained() >= 8 * mib);
+    spk_memory_release();
+    spk_memory_set_retention(old);
+}
+
+static bool bytes_are(const unsigned char *p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (unsigned char)(i * 31 + seed)) return false;
+    return true;
+}
+static void fill_bytes(unsigned char *p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(i * 31 + seed);
+}
+
+/* realloc keeps the bytes across every move: small to large, large to larger (into a kept block and
+ * not), shrinking in place and by half, large to small. */
+static void test_kept_blocks_realloc(void) {
+    const spk_allocator *a = spk_default_allocator();
+    size_t old = spk_memory_set_retention((size_t)64 << 20);
+    spk_memory_release();
+    static const size_t sizes[] = {100, 300 * 1024, 310 * 1024, 5000 * 1024, 4000 * 1024, 1000 * 1024, 200 * 1024, 5, 0};
+    for (int kept_first = 0; kept_first < 2; kept_first++) {
+        if (kept_first) { /* blocks of every size to come, kept */
+            for (int i = 1; sizes[i]; i++) {
+                void *k = a->alloc(a->user, sizes[i] * 2);
+                if (k) a->free(a->user, k, sizes[i] * 2);
+            }
+        }
+        size_t n = sizes[0];
+        unsigned char *p = (unsigned char *)a->alloc(a->user, n);
+        CHECK(p != NULL);
+        if (!p) return;
+        fill_bytes(p, n, 7);
+        for (int i = 1; sizes[i]; i++) {
+            size_t m = sizes[i];
+            unsigned char *q = (unsigned char *)a->realloc(a->user, p, n, m);
+            CHECK(q != NULL);
+            if (!q) {
+                a->free(a->user, p, n);
+                return;
+            }
+            CHECK(bytes_are(q, n < m ? n : m, 7));
+            fill_bytes(q, m, 7);
+            p = q;
+            n = m;
+        }
+        a->free(a->user, p, n);
+    }
+    spk_memory_release();
+    spk_memory_set_retention(old);
+}
+
 static void test_failalloc_fail_at(void) {
     spk_failalloc f;
     spk_failalloc_init(&f, NULL, 3);
@@ -471,6 +587,9 @@ int main(void) {
     RUN(test_last_error_lifecycle);
     RUN(test_error_truncation);
     RUN(test_default_allocator);
+    RUN(test_kept_blocks_reused);
+    RUN(test_kept_blocks_bounded);
+    RUN(test_kept_blocks_realloc);
     RUN(test_failalloc_fail_at);
     RUN(test_failalloc_fail_after);
     RUN(test_failalloc_forwards_to_base);

@@ -393,6 +393,43 @@ static void test_round_trip_one_column(void) {
 }
 
 /* The writer quotes only what needs it; NULL is null_value, "" is quoted. */
+/* Text handed to the caller may hold a NUL, or be cut short by the caller:
+ * spk_string_free must still give back the block it was (under ASan the
+ * default allocator checks the size of every free). */
+static void test_written_text_with_nul(void) {
+    spk_session *s = new_session(1);
+    spk_schema *schema = NULL;
+    CHECK_OK(spk_schema_parse(NULL, "s STRING", &schema));
+    spk_value v[2] = {spk_value_strn("a\0b", 3), spk_value_str("tail")};
+    spk_df *df = spk_df_from_rows(s, schema, v, 2);
+    CHECK(df != NULL);
+    char *csv = NULL;
+    size_t len = 0;
+    spk_csv_write_options w;
+    memset(&w, 0, sizeof w);
+    CHECK_OK(spk_write_csv_string(df, &w, &csv, &len));
+    CHECK_EQ_INT(len, 9);
+    CHECK(csv && memcmp(csv, "a\0b\ntail\n", 10) == 0);
+    spk_string_free(csv);
+    char *shown = NULL;
+    CHECK_OK(spk_df_show_string(df, 5, 20, false, &shown));
+    if (shown) shown[1] = '\0'; /* the caller's to change */
+    spk_string_free(shown);
+    /* a large text, past the size from which the default allocator keeps blocks */
+    spk_df *range = spk_df_range(s, 0, 50000, 1);
+    spk_df *big = range ? spk_df_select_expr(range, 1, "rpad('x', 20, 'x') AS s") : NULL;
+    CHECK(big != NULL);
+    CHECK_OK(spk_write_csv_string(big, &w, &csv, &len));
+    CHECK_EQ_INT(len, 50000 * 21);
+    if (csv) csv[3] = '\0';
+    spk_string_free(csv);
+    spk_df_release(big);
+    spk_df_release(range);
+    spk_df_release(df);
+    spk_schema_release(schema);
+    spk_session_free(s);
+}
+
 static void test_writer_text(void) {
     spk_session *s = new_session(1);
     spk_df *df = spk_df_from_fixture(s, "n INT, s STRING, d DOUBLE, dt DATE\n"
@@ -1309,6 +1346,7 @@ int main(void) {
     RUN(test_round_trip_types);
     RUN(test_round_trip_one_column);
     RUN(test_writer_text);
+    RUN(test_written_text_with_nul);
     RUN(test_modes);
     RUN(test_multiline_lines);
     RUN(test_inference);

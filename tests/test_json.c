@@ -99,11 +99,11 @@ static void check_round_trip(const spk__json *v, const char *file, int line) {
         if (spk__jbuf_finish(&b, &again, &again_len) != SPK_OK) failf(file, line, "second finish failed");
         else {
             if (!same_bytes(text, len, again, again_len)) failf(file, line, "second write differs");
-            spk_string_free(again);
+            spk__free(&spk__default_allocator, again, again_len + 1);
         }
     }
     spk__json_free(d);
-    spk_string_free(text);
+    spk__free(&spk__default_allocator, text, len + 1);
 }
 #define CHECK_ROUND_TRIP(v) check_round_trip((v), __FILE__, __LINE__)
 
@@ -129,7 +129,7 @@ static void check_string(const char *s, size_t n, const char *expected, const ch
             failf(file, line, "%s parsed to a different string", text);
     }
     spk__json_free(d);
-    spk_string_free(text);
+    spk__free(&spk__default_allocator, text, len + 1);
 }
 #define CHECK_STRING(s, n, expected) check_string((s), (n), (expected), __FILE__, __LINE__)
 
@@ -858,7 +858,7 @@ static void test_allocation_failure_sweep(void) {
         if (f.live_blocks != 0 || f.live_bytes != 0) failf(__FILE__, __LINE__, "k=%ld (fail after): leak", k);
         if (f.failures == 0) break;
     }
-    spk_string_free(want);
+    spk__free(&spk__default_allocator, want, want_len + 1);
     free(doc.p);
 }
 
