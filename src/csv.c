@@ -2,16 +2,18 @@
 #include "io.c"
 #include "csv.h"
 
-/* How a read goes: a file is read a window (tens of MiB) at a time, ending
- * at a line break, or whole when records may span lines or the schema is
- * inferred; a buffer is one window. The header (or, with no schema, the
- * first record) is read on the calling thread. Each window is cut into
- * slices at record boundaries (line breaks; with multiline, line breaks
- * outside quotes, found by reading the records in order); the slices are
- * parsed in parallel, each into a table of its own, and joined in order
- * (spk__table_adopt). While a window is parsed, one more task reads the
- * next into a second buffer (spk__io_input_read_ahead), so that the read
- * overlaps the parsing instead of waiting between windows. Fields are read in
+/* How a read goes: a buffer, or a file whose records may span lines or
+ * whose schema is inferred (read whole), is cut into slices at record
+ * boundaries (line breaks; with multiline, line breaks outside quotes,
+ * found by reading the records in order), and the slices are parsed in
+ * parallel, each into a table of its own, and joined in order
+ * (spk__table_adopt). The header (or, with no schema, the first record) is
+ * read on the calling thread, from a first window. Any other file is read
+ * by the parsing tasks themselves, a block (8 MiB) each, in turn: a task
+ * reads its block behind the unfinished record the one before left, hands
+ * the turn on and parses its complete lines while the next task reads
+ * (spk__csv_block_task), so nothing waits between windows and a block is
+ * parsed while it is still in cache. Fields are read in
  * place: only a quoted field with escapes or doubled quotes is copied, into
  * a scratch buffer, and numbers and dates have fast parsers for their plain
  * forms (spk_value_parse's parser takes the rest, so what is accepted is
@@ -753,6 +755,7 @@ static const spk_type_id spk__csv_infer_order[6] = {SPK_TYPE_INT32, SPK_TYPE_INT
 #define SPK__CSV_INFER_SEEN 64u /* a non-NULL sample was seen */
 
 typedef struct spk__csv_slice {
+    const char *data;  /* its bytes, when not the job's (a block of a streamed file) */
     size_t begin, end;
     spk_table *table;
     size_t lines;      /* line breaks in the slice, once parsed */
@@ -777,9 +780,12 @@ typedef struct spk__csv_job {
     spk__csv_slice *slices;
     size_t nslices, slices_cap;
     unsigned *masks;            /* inference: nslices * ncols */
-    spk__io_input *ahead;       /* a file whose next window is read while this one is parsed, or NULL */
-    size_t ahead_from, ahead_want; /* spk__io_input_read_ahead's arguments */
+    struct spk__csv_stream *stream; /* a file read a block a task (spk__csv_block_task), or NULL */
 } spk__csv_job;
+
+static const char *spk__csv_slice_data(const spk__csv_job *job, const spk__csv_slice *sl) {
+    return sl->data ? sl->data : job->data;
+}
 
 static void spk__csv_job_free(spk__csv_job *job) {
     const spk_allocator *a = &spk__default_allocator;
@@ -817,7 +823,7 @@ static spk_status spk__csv_malformed(const spk__csv_job *job, spk__csv_slice *sl
 static spk_status spk__csv_malformed(const spk__csv_job *job, spk__csv_slice *sl, size_t line, size_t line_start,
                                      size_t at, int col, const char *fmt, ...) {
     char msg[SPK_ERROR_MAX];
-    size_t column = spk__io_column(job->data, line_start, at);
+    size_t column = spk__io_column(spk__csv_slice_data(job, sl), line_start, at);
     int n = col >= 0 ? snprintf(msg, sizeof msg, "%zu (`%s`): ", column, spk_schema_field(job->schema, col)->name)
                      : snprintf(msg, sizeof msg, "%zu: ", column);
     if (n >= 0 && (size_t)n < sizeof msg) {
@@ -846,7 +852,7 @@ static spk_status spk__csv_field_problem(const spk__csv_job *job, spk__csv_slice
         return spk__csv_malformed(job, sl, f->problem_line, f->problem_line_start, f->problem_at, col,
                                   "unterminated quote");
     return spk__csv_malformed(job, sl, f->problem_line, f->problem_line_start, f->problem_at, col,
-                              "unexpected '%c' after a closing quote", job->data[f->problem_at]);
+                              "unexpected '%c' after a closing quote", spk__csv_slice_data(job, sl)[f->problem_at]);
 }
 
 /* A row being read. Its fixed-width values go straight to their places in
@@ -1175,7 +1181,7 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
     const spk__csv_job *job = (const spk__csv_job *)ctx;
     spk__csv_slice *sl = &job->slices[task];
     spk__csv_reader r;
-    spk__csv_reader_init(&r, &job->d, job->data, sl->begin, sl->end);
+    spk__csv_reader_init(&r, &job->d, spk__csv_slice_data(job, sl), sl->begin, sl->end);
     spk__csv_row row;
     memset(&row, 0, sizeof row);
     spk__csv_target *targets = NULL;
@@ -1208,16 +1214,96 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
     return st;
 }
 
-/* A window's tasks: with a file to read ahead, task 0 reads its next
- * window (first, so that it overlaps the parsing) and the slices follow. */
-static spk_status spk__csv_window_task(void *ctx, int worker, size_t task) {
-    spk__csv_job *job = (spk__csv_job *)ctx;
-    if (!job->ahead) return spk__csv_parse_task(ctx, worker, task);
-    if (task == 0) {
-        spk__io_input_read_ahead(job->ahead, job->ahead_from, job->ahead_want);
-        return SPK_OK;
+/* ---------------------------------------------------------------- a file in blocks
+ * A file not read whole is read by the parsing tasks themselves, a block
+ * each: task i waits for its turn, reads block i into its worker's buffer
+ * behind the record the block before left unfinished (the carry), hands
+ * the turn on and parses up to its last line break while the next task
+ * reads. No task waits for others to finish a window, and a block is
+ * parsed while it is still in the cache it was read into. */
+typedef struct spk__csv_buffer {
+    char *p;
+    size_t cap;
+} spk__csv_buffer;
+
+typedef struct spk__csv_stream {
+    spk__io_input *in;
+    size_t block;             /* bytes a task reads */
+    atomic_size_t turn;       /* the task that reads next; what follows is the turn holder's */
+    bool stop;                /* a read failed: later tasks read nothing */
+    size_t read;              /* bytes read from the file so far */
+    char *carry;              /* the record begun after the last line break read */
+    size_t carry_len, carry_cap;
+    spk__csv_buffer *buffers; /* one a worker */
+} spk__csv_stream;
+
+/* Where the complete lines of data[0, len) end: after the last line break
+ * (a CR at the very end might be half of a CRLF still to come), or at len
+ * once the input is all there; 0 when no line ends in it. */
+static size_t spk__csv_lines_end(const char *data, size_t len, bool eof) {
+    if (eof) return len;
+    for (size_t p = len; p > 0; p--) {
+        char c = data[p - 1];
+        if (c == '\n' || (c == '\r' && p < len)) return p;
     }
-    return spk__csv_parse_task(ctx, worker, task - 1);
+    return 0;
+}
+
+/* Room for `want` bytes in b, the ones held kept. */
+static spk_status spk__csv_buffer_reserve(spk__csv_buffer *b, size_t want) {
+    if (want <= b->cap) return SPK_OK;
+    char *p = (char *)spk__realloc(&spk__default_allocator, b->p, b->cap, want);
+    if (!p) return spk__nomem("an input file's bytes", want);
+    b->p = p;
+    b->cap = want;
+    return SPK_OK;
+}
+
+/* Reads the next block into b behind the carry, and more while no line
+ * ends in it, and makes slice sl its complete lines; the rest is the next
+ * carry. The caller holds the turn. */
+static spk_status spk__csv_read_block(spk__csv_stream *fs, spk__csv_buffer *b, spk__csv_slice *sl) {
+    spk__io_input *in = fs->in;
+    size_t len = fs->carry_len, want = len + fs->block, end;
+    spk_status st = spk__csv_buffer_reserve(b, want);
+    if (st != SPK_OK) return st;
+    if (len) memcpy(b->p, fs->carry, len);
+    for (;;) {
+        size_t before = len;
+        if (!in->eof && !spk__io_read_into(in, b->p, &len, want, &in->eof))
+            return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
+        fs->read += len - before;
+        if ((end = spk__csv_lines_end(b->p, len, in->eof)) > 0 || in->eof) break;
+        want *= 2; /* a record longer than a block: read on to its end */
+        if ((st = spk__csv_buffer_reserve(b, want)) != SPK_OK) return st;
+    }
+    size_t rest = len - end;
+    spk__csv_buffer carry = {fs->carry, fs->carry_cap};
+    if ((st = spk__csv_buffer_reserve(&carry, rest)) != SPK_OK) return st;
+    fs->carry = carry.p;
+    fs->carry_cap = carry.cap;
+    if (rest) memcpy(fs->carry, b->p + end, rest);
+    fs->carry_len = rest;
+    sl->data = b->p;
+    sl->begin = 0;
+    sl->end = end;
+    return SPK_OK;
+}
+
+/* Task i of a streamed file: block i read in turn, then parsed. */
+static spk_status spk__csv_block_task(void *ctx, int worker, size_t task) {
+    spk__csv_job *job = (spk__csv_job *)ctx;
+    spk__csv_stream *fs = job->stream;
+    spk__csv_slice *sl = &job->slices[task];
+    while (atomic_load_explicit(&fs->turn, memory_order_acquire) != task) thrd_yield();
+    spk_status st = SPK_OK;
+    if (!fs->stop && (!fs->in->eof || fs->carry_len)) {
+        st = spk__csv_read_block(fs, &fs->buffers[worker], sl);
+        fs->stop = st != SPK_OK;
+    }
+    atomic_store_explicit(&fs->turn, task + 1, memory_order_release);
+    if (st != SPK_OK) return spk__csv_slice_fail(sl, st, false, 0, NULL);
+    return sl->end > sl->begin ? spk__csv_parse_task(ctx, worker, task) : SPK_OK;
 }
 
 /* Narrows masks (one per field) by the records r reads: all of them, or
@@ -1590,13 +1676,15 @@ static spk_status spk__csv_parse_window(spk_session *s, spk__csv_job *job, size_
     spk_status st = SPK_OK;
     if (job->nslices == 0 && begin < end)
         st = spk__csv_cut(job, begin, end, spk__csv_slice_size(job->data, begin, end, spk_session_threads(s)));
-    size_t ntasks = job->nslices + (job->ahead != NULL);
+    size_t ntasks = job->nslices;
     if (st == SPK_OK && ntasks) {
-        st = spk__par_run(s, spk__par_workers(s, ntasks), ntasks, spk__csv_window_task, job);
+        st = spk__par_run(s, spk__par_workers(s, ntasks), ntasks, job->stream ? spk__csv_block_task : spk__csv_parse_task,
+                          job);
         if (st != SPK_OK) return spk__csv_raise(job, *line);
     }
     for (size_t i = 0; st == SPK_OK && i < job->nslices; i++) {
         *line += job->slices[i].lines;
+        if (!job->slices[i].table) continue; /* a block with no complete line */
         if (!*result) {
             *result = job->slices[i].table;
             job->slices[i].table = NULL;
@@ -1608,26 +1696,56 @@ static spk_status spk__csv_parse_window(spk_session *s, spk__csv_job *job, size_
     return st;
 }
 
-/* Where a window of in->data[0, in->len) ends: after its last line break
- * (a CR at the very end might be half of a CRLF still to come), or at its
- * end once the input is all there. 0 when no line ends in it. */
-static size_t spk__csv_window_end(const spk__io_input *in) {
-    if (in->eof) return in->len;
-    for (size_t p = in->len; p > 0; p--) {
-        char c = in->data[p - 1];
-        if (c == '\n' || (c == '\r' && p < in->len)) return p;
-    }
-    return 0;
+/* Bytes a task of a streamed file reads: about a chunk's worth of
+ * records, small enough to stay in the cache until parsed (tiny while
+ * spk_exec_override sets a morsel size, so that tests cross many blocks). */
+static size_t spk__csv_block_size(void) {
+    uint32_t forced = atomic_load_explicit(&spk__override_morsel, memory_order_relaxed);
+    return forced ? (size_t)forced * 64 : (size_t)8 << 20;
 }
 
-/* Bytes of a file held at once by a streamed read: several slices for
- * every thread (tiny while spk_exec_override sets a morsel size, so that
- * tests cross many windows). */
-static size_t spk__csv_window_size(int threads) {
-    uint32_t forced = atomic_load_explicit(&spk__override_morsel, memory_order_relaxed);
-    if (forced) return (size_t)forced * 64;
-    size_t size = (size_t)(threads > 0 ? threads : 1) * ((size_t)16 << 20);
-    return size < ((size_t)64 << 20) ? (size_t)64 << 20 : size;
+/* Streams the rest of a file through block tasks, in rounds of as many
+ * tasks as its size calls for (a few a thread when it is not known),
+ * each round's tables joined onto *result. The bytes held in `in` past
+ * `begin` are the first carry. */
+static spk_status spk__csv_stream_file(spk_session *s, spk__csv_job *job, spk__io_input *in, size_t begin,
+                                       size_t *line, spk_table **result) {
+    int threads = spk_session_threads(s);
+    spk__csv_stream fs;
+    memset(&fs, 0, sizeof fs);
+    fs.in = in;
+    fs.block = spk__csv_block_size();
+    fs.read = in->len;
+    size_t nbuffers = (size_t)(threads > 0 ? threads : 1);
+    fs.buffers = (spk__csv_buffer *)spk__calloc(&spk__default_allocator, nbuffers * sizeof *fs.buffers);
+    spk__csv_buffer carry = {NULL, 0};
+    spk_status st = fs.buffers ? spk__csv_buffer_reserve(&carry, in->len - begin)
+                               : spk__nomem("CSV buffers", nbuffers * sizeof *fs.buffers);
+    if (st == SPK_OK) {
+        fs.carry = carry.p;
+        fs.carry_cap = carry.cap;
+        fs.carry_len = in->len - begin;
+        if (fs.carry_len) memcpy(fs.carry, in->data + begin, fs.carry_len);
+    }
+    job->stream = &fs;
+    while (st == SPK_OK && !(in->eof && !fs.carry_len)) {
+        size_t ntasks = (size_t)threads * 4;
+        if (in->size_hint >= 0 && (size_t)in->size_hint > fs.read) {
+            size_t left = ((size_t)in->size_hint - fs.read + fs.carry_len) / fs.block + 2;
+            ntasks = left > ntasks ? left : ntasks;
+        }
+        if (ntasks > ((size_t)1 << 16)) ntasks = (size_t)1 << 16;
+        for (size_t i = 0; st == SPK_OK && i < ntasks; i++) st = spk__csv_add_slice(job, 0, 0);
+        atomic_store_explicit(&fs.turn, 0, memory_order_relaxed);
+        if (st == SPK_OK) st = spk__csv_parse_window(s, job, 0, 0, line, result);
+        else spk__csv_slices_reset(job);
+    }
+    job->stream = NULL;
+    for (size_t i = 0; fs.buffers && i < nbuffers; i++)
+        if (fs.buffers[i].p) spk__free(&spk__default_allocator, fs.buffers[i].p, fs.buffers[i].cap);
+    if (fs.buffers) spk__free(&spk__default_allocator, fs.buffers, nbuffers * sizeof *fs.buffers);
+    if (fs.carry) spk__free(&spk__default_allocator, fs.carry, fs.carry_cap);
+    return st;
 }
 
 /* Reads records from `in`: a buffer whole, a file a window at a time (one
@@ -1640,11 +1758,11 @@ static spk_status spk__csv_load_job(spk_session *s, spk__io_input *in, const spk
     job->alloc = s->alloc;
     job->mode = o->mode;
     bool whole = job->d.multiline || (!o->schema && o->infer_schema);
-    size_t window = spk__csv_window_size(spk_session_threads(s)), end = 0, begin = 0, line = 1;
+    size_t window = spk__csv_block_size(), end = 0, begin = 0, line = 1;
     spk_status st = whole ? spk__io_input_read_all(in) : SPK_OK;
     for (bool ready = false; st == SPK_OK && !ready;) { /* the first window: a header and a line break */
         if (!in->eof && (st = spk__io_input_fill(in, 0, in->len + window)) != SPK_OK) break;
-        end = spk__csv_window_end(in);
+        end = spk__csv_lines_end(in->data, in->len, in->eof);
         begin = in->len >= 3 && memcmp(in->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
         spk__csv_reader r;
         spk__csv_reader_init(&r, &job->d, in->data, begin, end);
@@ -1657,21 +1775,10 @@ static spk_status spk__csv_load_job(spk_session *s, spk__io_input *in, const spk
         job->data = in->data;
         st = spk__csv_prepare(s, job, o, begin, end, case_sensitive, &begin, &line);
     }
-    while (st == SPK_OK) {
+    if (st == SPK_OK) {
         job->data = in->data;
-        job->ahead = in->eof ? NULL : in; /* the next window is read while this one is parsed */
-        job->ahead_from = end;
-        job->ahead_want = window;
-        st = spk__csv_parse_window(s, job, begin, end, &line, &result);
-        job->ahead = NULL;
-        if (st != SPK_OK || (in->eof && end == in->len)) break;
-        size_t want = window * 2;
-        if ((st = spk__io_input_advance(in)) == SPK_OK)
-            while ((end = spk__csv_window_end(in)) == 0 && !in->eof) { /* grown until a line ends in it */
-                if ((st = spk__io_input_fill(in, 0, want)) != SPK_OK) break;
-                want *= 2;
-            }
-        begin = 0;
+        st = in->eof ? spk__csv_parse_window(s, job, begin, end, &line, &result)
+                     : spk__csv_stream_file(s, job, in, begin, &line, &result);
     }
     if (st != SPK_OK) {
         spk_table_free(result);

@@ -29,8 +29,9 @@ SPKDEF spk_status spk_read_mode_parse(const char *text, spk_read_mode *out) {
 
 /* An input: a caller's buffer borrowed whole, or a file read into a buffer
  * of ours, either whole (spk__io_input_read_all) or a window at a time
- * (spk__io_input_fill), so that a reader need not hold a large file next
- * to the table it makes. data[0, len) are the bytes held; `eof` says that
+ * (spk__io_input_fill; the CSV reader reads on with spk__io_read_into into
+ * buffers of its own), so that a reader need not hold a large file next to
+ * the table it makes. data[0, len) are the bytes held; `eof` says that
  * nothing more is to come. `name` is what messages call it. */
 typedef struct spk__io_input {
     const char *data;
@@ -41,17 +42,11 @@ typedef struct spk__io_input {
     long size_hint;  /* the file's size when known, else -1 */
     char *owned;     /* our buffer (owned_cap bytes from the default allocator) */
     size_t owned_cap;
-    /* the next window, read while the current one is still in use (spk__io_input_read_ahead) */
-    char *ahead;
-    size_t ahead_cap, ahead_len;
-    bool ahead_eof;
-    spk_status ahead_status; /* SPK_ERR_NOMEM or SPK_ERR_IO when the read ahead failed */
     char name[256];
 } spk__io_input;
 
 static void spk__io_input_free(spk__io_input *in) {
     if (in->owned) spk__free(&spk__default_allocator, in->owned, in->owned_cap);
-    if (in->ahead) spk__free(&spk__default_allocator, in->ahead, in->ahead_cap);
     if (in->f && in->own_file) fclose(in->f);
     memset(in, 0, sizeof *in);
 }
@@ -125,49 +120,6 @@ static spk_status spk__io_input_fill(spk__io_input *in, size_t consumed, size_t 
     if (in->owned) in->data = in->owned;
     if (!spk__io_read_into(in, in->owned, &in->len, want, &in->eof))
         return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
-    return SPK_OK;
-}
-
-/* Reads the window that spk__io_input_fill(in, consumed, want) would hold
- * into a second buffer, leaving data[] as it is: so that another thread
- * may go on reading data[] meanwhile. spk__io_input_advance then makes it
- * the one held. Touches nothing of `in` that the readers of data[] use;
- * a failure is kept for spk__io_input_advance to report. */
-static void spk__io_input_read_ahead(spk__io_input *in, size_t consumed, size_t want) {
-    size_t keep = in->len - consumed;
-    in->ahead_status = SPK_OK;
-    in->ahead_len = 0;
-    in->ahead_eof = !in->f;
-    if (want < keep) want = keep;
-    if (want > in->ahead_cap) {
-        char *p = (char *)spk__realloc(&spk__default_allocator, in->ahead, in->ahead_cap, want);
-        if (!p) {
-            in->ahead_status = SPK_ERR_NOMEM;
-            in->ahead_len = want; /* for the message */
-            return;
-        }
-        in->ahead = p;
-        in->ahead_cap = want;
-    }
-    if (keep) memcpy(in->ahead, in->data + consumed, keep);
-    in->ahead_len = keep;
-    if (in->f && !spk__io_read_into(in, in->ahead, &in->ahead_len, want, &in->ahead_eof)) in->ahead_status = SPK_ERR_IO;
-}
-
-/* The window read ahead becomes the one held (its buffer and ours trade
- * places, to be read into next time). */
-static spk_status spk__io_input_advance(spk__io_input *in) {
-    if (in->ahead_status == SPK_ERR_NOMEM) return spk__nomem("an input file's bytes", in->ahead_len);
-    if (in->ahead_status != SPK_OK) return spk__fail(SPK_ERR_IO, "%s: read error", in->name);
-    char *buf = in->owned;
-    size_t cap = in->owned_cap;
-    in->owned = in->ahead;
-    in->owned_cap = in->ahead_cap;
-    in->ahead = buf;
-    in->ahead_cap = cap;
-    in->data = in->owned;
-    in->len = in->ahead_len;
-    in->eof = in->ahead_eof;
     return SPK_OK;
 }
 
