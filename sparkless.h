@@ -10976,7 +10976,7 @@ static size_t spk__dt_format(const spk__dt_pattern *p, const char *f, int64_t ts
         case 'm': o = spk__put_uint(o, minute, c); break;
         case 's': o = spk__put_uint(o, second, c); break;
         case 'S': { /* the fraction, cut (not rounded) to c digits */
-            char frac[8];
+            char frac[24]; /* six digits; gcc -O3 warns unless it has room for any spk__put_uint */
             spk__put_uint(frac, micros, 6);
             for (int j = 0; j < c; j++) *o++ = j < 6 ? frac[j] : '0';
             break;
@@ -15863,7 +15863,8 @@ static void spk__opt_count_refs(const spk__bnode *b, int *uses) {
 /* Retained copies of list[0..n) in a fresh array, for constructors that
  * consume their expressions (free the array with spk__opt_free_list). */
 static spk_expr **spk__opt_retained(spk_expr *const *list, int n) {
-    spk_expr **out = (spk_expr **)spk__alloc(spk__expr_alloc(), (size_t)(n ? n : 1) * sizeof *out);
+    /* zeroed: gcc -O3 warns of the slot left unused when n is 0 */
+    spk_expr **out = (spk_expr **)spk__calloc(spk__expr_alloc(), (size_t)(n ? n : 1) * sizeof *out);
     if (!out) {
         spk__nomem("expressions", (size_t)n * sizeof *out);
         return NULL;

@@ -2196,7 +2196,7 @@ static size_t spk__dt_format(const spk__dt_pattern *p, const char *f, int64_t ts
         case 'm': o = spk__put_uint(o, minute, c); break;
         case 's': o = spk__put_uint(o, second, c); break;
         case 'S': { /* the fraction, cut (not rounded) to c digits */
-            char frac[8];
+            char frac[24]; /* six digits; gcc -O3 warns unless it has room for any spk__put_uint */
             spk__put_uint(frac, micros, 6);
             for (int j = 0; j < c; j++) *o++ = j < 6 ? frac[j] : '0';
             break;

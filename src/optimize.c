@@ -265,7 +265,8 @@ static void spk__opt_count_refs(const spk__bnode *b, int *uses) {
 /* Retained copies of list[0..n) in a fresh array, for constructors that
  * consume their expressions (free the array with spk__opt_free_list). */
 static spk_expr **spk__opt_retained(spk_expr *const *list, int n) {
-    spk_expr **out = (spk_expr **)spk__alloc(spk__expr_alloc(), (size_t)(n ? n : 1) * sizeof *out);
+    /* zeroed: gcc -O3 warns of the slot left unused when n is 0 */
+    spk_expr **out = (spk_expr **)spk__calloc(spk__expr_alloc(), (size_t)(n ? n : 1) * sizeof *out);
     if (!out) {
         spk__nomem("expressions", (size_t)n * sizeof *out);
         return NULL;
