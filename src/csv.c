@@ -869,6 +869,9 @@ typedef struct spk__csv_row {
     uint32_t chunk_cap;
     uint32_t index;
     bool any_null;         /* some bit of `nulls` is set */
+    /* the null bits of columns 0-63, bit col (as spk__chunk.maybe_null holds them): kept beside the
+     * bytes, as reading the bytes back as one word would wait on their byte-wide stores */
+    uint64_t null_word;
     /* placed: the record's strings are copied into the chunk's heap as they are read (at heap + heap_at,
      * moving on), not staged in str[] (spk__csv_place_strings) */
     bool placed;
@@ -879,6 +882,7 @@ typedef struct spk__csv_row {
 /* The only writer of the row's null bits. */
 static void spk__csv_set_null_bit(spk__csv_row *row, int col) {
     row->nulls[col >> 3] |= (unsigned char)(1u << (col & 7));
+    if (col < 64) row->null_word |= (uint64_t)1 << col;
     row->any_null = true;
 }
 
@@ -942,6 +946,7 @@ static spk_status spk__csv_begin_row(spk_table *t, spk__csv_row *row, spk__csv_t
     if (t->null_bytes <= 8) memcpy(row->nulls, &(uint64_t){0}, 8); /* no call for the usual few bytes */
     else memset(row->nulls, 0, t->null_bytes);
     row->any_null = false;
+    row->null_word = 0;
     return SPK_OK;
 }
 
@@ -993,17 +998,8 @@ static spk_status spk__csv_commit(spk_table *t, spk__csv_row *row, const int *st
 static void spk__csv_finish_row(spk_table *t, spk__chunk *c, const spk__csv_row *row, uint32_t heap_at) {
     spk__copy_bytes((char *)spk__nulls_at(t, c, row->index), (const char *)row->nulls, t->null_bytes);
     if (row->any_null) {
-        if (t->null_bytes <= 8) {
-            uint64_t bits = 0; /* the bitmap's 8 bytes as spk__chunk_note_nulls lays them out: little-endian */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            memcpy(&bits, row->nulls, 8);
-#else
-            for (int b = 0; b < 8; b++) bits |= (uint64_t)row->nulls[b] << (8 * b);
-#endif
-            c->maybe_null[0] |= bits;
-        } else {
-            spk__chunk_note_nulls(c, row->nulls, t->null_bytes);
-        }
+        if (t->null_bytes <= 8) c->maybe_null[0] |= row->null_word;
+        else spk__chunk_note_nulls(c, row->nulls, t->null_bytes);
     }
     c->heap_len = heap_at;
     c->nrows++;
