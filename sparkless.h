@@ -32466,6 +32466,7 @@ typedef struct spk__csv_stream {
     char *carry;              /* the record begun after the last line break read */
     size_t carry_len, carry_cap;
     spk__csv_buffer *buffers; /* one a worker */
+    int nbuffers;             /* the most workers a round may have (the session's threads may change meanwhile) */
 } spk__csv_stream;
 
 /* Where the complete lines of data[0, len) end: after the last line break
@@ -32909,8 +32910,9 @@ static spk_status spk__csv_parse_window(spk_session *s, spk__csv_job *job, size_
         st = spk__csv_cut(job, begin, end, spk__csv_slice_size(job->data, begin, end, spk_session_threads(s)));
     size_t ntasks = job->nslices;
     if (st == SPK_OK && ntasks) {
-        st = spk__par_run(s, spk__par_workers(s, ntasks), ntasks, job->stream ? spk__csv_block_task : spk__csv_parse_task,
-                          job);
+        int workers = spk__par_workers(s, ntasks);
+        if (job->stream && workers > job->stream->nbuffers) workers = job->stream->nbuffers;
+        st = spk__par_run(s, workers, ntasks, job->stream ? spk__csv_block_task : spk__csv_parse_task, job);
         if (st != SPK_OK) return spk__csv_raise(job, *line);
     }
     for (size_t i = 0; st == SPK_OK && i < job->nslices; i++) {
@@ -32948,6 +32950,7 @@ static spk_status spk__csv_stream_file(spk_session *s, spk__csv_job *job, spk__i
     fs.block = spk__csv_block_size();
     fs.read = in->len;
     size_t nbuffers = (size_t)(threads > 0 ? threads : 1);
+    fs.nbuffers = (int)nbuffers;
     fs.buffers = (spk__csv_buffer *)spk__calloc(&spk__default_allocator, nbuffers * sizeof *fs.buffers);
     spk__csv_buffer carry = {NULL, 0};
     spk_status st = fs.buffers ? spk__csv_buffer_reserve(&carry, in->len - begin)
