@@ -217,16 +217,11 @@ typedef union spk__block_head {
 static struct {
     atomic_flag lock; /* held for a few instructions only: never around a call out */
     size_t kept, limit;
-    bool limit_set;
     spk__block_head *bins[SPK__KEEP_CLASSES];
-} spk__keep = {ATOMIC_FLAG_INIT, 0, 0, false, {NULL}};
+} spk__keep = {ATOMIC_FLAG_INIT, 0, SPK_RETAIN_BYTES, {NULL}};
 
 static void spk__keep_lock(void) {
     while (atomic_flag_test_and_set_explicit(&spk__keep.lock, memory_order_acquire)) {
-    }
-    if (!spk__keep.limit_set) {
-        spk__keep.limit = SPK_RETAIN_BYTES;
-        spk__keep.limit_set = true;
     }
 }
 static void spk__keep_unlock(void) { atomic_flag_clear_explicit(&spk__keep.lock, memory_order_release); }
@@ -285,8 +280,8 @@ static void spk__keep_put(spk__block_head *h) {
     bool kept = false;
     SPK__POISON(h + 1, h->h.class_bytes - sizeof *h); /* before another thread can take it */
     spk__keep_lock();
-    if (c < SPK__KEEP_CLASSES && spk__keep.limit - spk__keep.kept >= h->h.class_bytes &&
-        spk__keep.kept <= spk__keep.limit) {
+    if (c < SPK__KEEP_CLASSES && spk__keep.kept <= spk__keep.limit &&
+        spk__keep.limit - spk__keep.kept >= h->h.class_bytes) {
         h->h.next = spk__keep.bins[c];
         spk__keep.bins[c] = h;
         spk__keep.kept += h->h.class_bytes;
