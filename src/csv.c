@@ -1728,7 +1728,7 @@ static spk_status spk__csv_stream_file(spk_session *s, spk__csv_job *job, spk__i
     }
     job->stream = &fs;
     while (st == SPK_OK && !(in->eof && !fs.carry_len)) {
-        size_t ntasks = (size_t)threads * 4;
+        size_t ntasks = nbuffers * 4;
         if (in->size_hint >= 0 && (size_t)in->size_hint > fs.read) {
             size_t left = ((size_t)in->size_hint - fs.read + fs.carry_len) / fs.block + 2;
             ntasks = left > ntasks ? left : ntasks;
