@@ -31016,13 +31016,9 @@ static bool spk__io_read_into(spk__io_input *in, char *buf, size_t *len, size_t 
     return true;
 }
 
-/* Drops the first `consumed` bytes held, then reads until `want` bytes are
- * held or the input ends. A borrowed buffer just moves on. */
-static spk_status spk__io_input_fill(spk__io_input *in, size_t consumed, size_t want) {
-    in->data += consumed;
-    in->len -= consumed;
+/* Reads on until `want` bytes are held or the input ends. */
+static spk_status spk__io_input_fill(spk__io_input *in, size_t want) {
     if (!in->f) return SPK_OK;
-    if (in->owned && consumed) memmove(in->owned, in->data, in->len);
     if (want > in->owned_cap) {
         char *p = (char *)spk__realloc(&spk__default_allocator, in->owned, in->owned_cap, want);
         if (!p) return spk__nomem("an input file's bytes", want);
@@ -31042,7 +31038,7 @@ static spk_status spk__io_input_read_all(spk__io_input *in) {
     if (want <= in->len) want = in->len + 1;
     spk_status st = SPK_OK;
     while (st == SPK_OK && in->f) {
-        st = spk__io_input_fill(in, 0, want);
+        st = spk__io_input_fill(in, want);
         if (want > SIZE_MAX / 2) break;
         want *= 2;
     }
@@ -32990,7 +32986,7 @@ static spk_status spk__csv_load_job(spk_session *s, spk__io_input *in, const spk
     size_t window = spk__csv_block_size(), end = 0, begin = 0, line = 1;
     spk_status st = whole ? spk__io_input_read_all(in) : SPK_OK;
     for (bool ready = false; st == SPK_OK && !ready;) { /* the first window: a header and a line break */
-        if (!in->eof && (st = spk__io_input_fill(in, 0, in->len + window)) != SPK_OK) break;
+        if (!in->eof && (st = spk__io_input_fill(in, in->len + window)) != SPK_OK) break;
         end = spk__csv_lines_end(in->data, in->len, in->eof);
         begin = in->len >= 3 && memcmp(in->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
         spk__csv_reader r;

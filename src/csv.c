@@ -1760,7 +1760,7 @@ static spk_status spk__csv_load_job(spk_session *s, spk__io_input *in, const spk
     size_t window = spk__csv_block_size(), end = 0, begin = 0, line = 1;
     spk_status st = whole ? spk__io_input_read_all(in) : SPK_OK;
     for (bool ready = false; st == SPK_OK && !ready;) { /* the first window: a header and a line break */
-        if (!in->eof && (st = spk__io_input_fill(in, 0, in->len + window)) != SPK_OK) break;
+        if (!in->eof && (st = spk__io_input_fill(in, in->len + window)) != SPK_OK) break;
         end = spk__csv_lines_end(in->data, in->len, in->eof);
         begin = in->len >= 3 && memcmp(in->data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
         spk__csv_reader r;

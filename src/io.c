@@ -104,13 +104,9 @@ static bool spk__io_read_into(spk__io_input *in, char *buf, size_t *len, size_t 
     return true;
 }
 
-/* Drops the first `consumed` bytes held, then reads until `want` bytes are
- * held or the input ends. A borrowed buffer just moves on. */
-static spk_status spk__io_input_fill(spk__io_input *in, size_t consumed, size_t want) {
-    in->data += consumed;
-    in->len -= consumed;
+/* Reads on until `want` bytes are held or the input ends. */
+static spk_status spk__io_input_fill(spk__io_input *in, size_t want) {
     if (!in->f) return SPK_OK;
-    if (in->owned && consumed) memmove(in->owned, in->data, in->len);
     if (want > in->owned_cap) {
         char *p = (char *)spk__realloc(&spk__default_allocator, in->owned, in->owned_cap, want);
         if (!p) return spk__nomem("an input file's bytes", want);
@@ -130,7 +126,7 @@ static spk_status spk__io_input_read_all(spk__io_input *in) {
     if (want <= in->len) want = in->len + 1;
     spk_status st = SPK_OK;
     while (st == SPK_OK && in->f) {
-        st = spk__io_input_fill(in, 0, want);
+        st = spk__io_input_fill(in, want);
         if (want > SIZE_MAX / 2) break;
         want *= 2;
     }
