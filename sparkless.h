@@ -2440,9 +2440,12 @@ static void spk__mark_truncated(char *buf, size_t cap, int written) {
 #if defined(__GNUC__) || defined(__clang__)
 #define SPK__PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
 #define SPK__PREFETCH(addr) __builtin_prefetch(addr)
+/* for a small function in a hot loop of a function so large that the compiler stops inlining in it */
+#define SPK__ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define SPK__PRINTF(fmt_index, first_arg)
 #define SPK__PREFETCH(addr) ((void)(addr))
+#define SPK__ALWAYS_INLINE inline
 #endif
 
 /* Records `status` with a formatted message for this thread and returns it,
@@ -31851,11 +31854,9 @@ static inline bool spk__csv_word_int(const char *s, size_t n, int64_t *out) {
     return true;
 }
 
-/* [-]digits[.digits], at most 16 digits each side, as spk__csv_fast_decimal reads it. */
-static inline bool spk__csv_word_decimal(const char *s, size_t n, int precision, int scale, int64_t *out) {
-    bool neg = s[0] == '-';
-    s += neg;
-    n -= neg;
+/* digits[.digits] of more than 8 bytes, at most 16 digits each side (as
+ * spk__csv_word_decimal, which has taken the sign). */
+static bool spk__csv_word_decimal_long(const char *s, size_t n, int precision, int scale, bool neg, int64_t *out) {
     size_t whole = 0;
     while (whole < n && s[whole] != '.') whole++;
     uint64_t v, frac = 0;
@@ -31867,6 +31868,37 @@ static inline bool spk__csv_word_decimal(const char *s, size_t n, int precision,
     v = v * (uint64_t)spk__pow10[scale] + frac * (uint64_t)spk__pow10[(size_t)scale - frac_digits];
     if (v >= (uint64_t)spk__pow10[precision]) return false;
     *out = neg ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
+/* [-]digits[.digits], at most 16 digits each side, as spk__csv_fast_decimal
+ * reads it. Up to 8 bytes (after the sign) in one word: the point found
+ * in it and taken out, and the digits either side converted at once. */
+static SPK__ALWAYS_INLINE bool spk__csv_word_decimal(const char *s, size_t n, int precision, int scale,
+                                                      int64_t *out) {
+    bool neg = s[0] == '-';
+    s += neg;
+    n -= neg;
+    if (n - 1 >= 8) return spk__csv_word_decimal_long(s, n, precision, scale, neg, out);
+    uint64_t w, x, digits;
+    memcpy(&w, s, 8);
+    x = w ^ 0x2e2e2e2e2e2e2e2eull; /* a point: a zero byte, flagged exactly */
+    uint64_t points = ~(((x & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | x | 0x7f7f7f7f7f7f7f7full);
+    size_t whole = points ? (size_t)__builtin_ctzll(points) >> 3 : 8, ndigits = n, frac_digits = 0;
+    if (whole >= n) {
+        whole = n;
+    } else { /* the digits after the point moved down over it */
+        if (whole == 0 || whole == n - 1) return false;
+        w = (w & (((uint64_t)1 << (8 * whole)) - 1)) | ((w >> (8 * whole + 8)) << (8 * whole));
+        ndigits = n - 1;
+        frac_digits = n - whole - 1;
+    }
+    if (whole + (size_t)scale > 18 || frac_digits > (size_t)scale ||
+        !spk__csv_digit_word((const char *)&w, ndigits, &digits))
+        return false;
+    x = spk__csv_eight_digits(digits) * (uint64_t)spk__pow10[(size_t)scale - frac_digits];
+    if (x >= (uint64_t)spk__pow10[precision]) return false;
+    *out = neg ? -(int64_t)x : (int64_t)x;
     return true;
 }
 
@@ -32353,6 +32385,278 @@ static spk_status spk__csv_general_record(const spk__csv_job *job, spk__csv_slic
     return SPK_OK;
 }
 
+/* ---------------------------------------------------------------- batches
+ * Runs of plain records are parsed a column at a time: split first, a
+ * batch of records at once, then each column's fields of the whole batch
+ * in one loop, with one type switch a column and the column's values
+ * written one after the other. A batch is written past its chunk's rows
+ * and strings and counted only when every field parsed, so that a batch
+ * with a field in error is given back, whole, to the record-at-a-time
+ * path, which blames and places its records as it always does. */
+#define SPK__CSV_BATCH 64
+#define SPK__CSV_FLAT_SLACK 64 /* ends written past a batch's by the block splitter (at most 63) */
+
+typedef struct spk__csv_batch {
+    size_t *ends;      /* the records' field ends, nfields apart, then SPK__CSV_FLAT_SLACK to spare */
+    size_t *starts;    /* each record's first byte */
+    size_t solo;       /* records the record path takes before the next batch (a batch gave them back) */
+} spk__csv_batch;
+
+/* Whether a field's text (not quoted) stands for NULL. */
+static inline bool spk__csv_null_text(const spk__csv_dialect *d, const char *s, size_t n) {
+    return n == 0 || (n == d->null_len && memcmp(s, d->null_value, n) == 0);
+}
+
+/* Splits up to `limit` records at r->pos into the batch, one record at a
+ * time: records with no quote and exactly nfields fields (so not a blank
+ * line, unless a record is one field, when a blank line is a record) that
+ * end before roomy_below, so that every field has SPK__CSV_ROOM bytes
+ * after its start. Stops before the first other record; returns how many,
+ * with *next where that starts. */
+static size_t spk__csv_batch_split(const spk__csv_job *job, const spk__csv_reader *r, spk__csv_batch *b,
+                                   size_t limit, size_t roomy_below, size_t *next) {
+    const spk__csv_dialect *d = &job->d;
+    const size_t nfields = (size_t)job->nfields;
+    const char *data = r->data;
+    size_t pos = r->pos, count = 0;
+    while (count < limit && pos < roomy_below) {
+        size_t record_end = 0;
+        if (spk__csv_split_plain(d, data, pos, r->end, b->ends + count * nfields, nfields + 1, &record_end) !=
+                nfields ||
+            record_end >= roomy_below)
+            break;
+        b->starts[count++] = pos;
+        pos = record_end + spk__csv_eol_len(data, record_end, r->end);
+    }
+    *next = pos;
+    return count;
+}
+
+#ifdef SPK__CSV_SSE2
+/* For the 64 bytes at p, a bit each: delimiters and line feeds (sep), line
+ * feeds (lf), and quotes and carriage returns (odd). */
+static inline void spk__csv_block_masks(const spk__csv_dialect *d, const char *p, uint64_t *sep, uint64_t *lf,
+                                        uint64_t *odd) {
+    uint64_t m[3] = {0, 0, 0};
+#ifdef __AVX2__
+    const __m256i delim = _mm256_set1_epi8(d->delimiter), quote = _mm256_set1_epi8(d->quote);
+    const __m256i lfs = _mm256_set1_epi8('\n'), crs = _mm256_set1_epi8('\r');
+    for (int h = 0; h < 2; h++) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * h));
+        __m256i is_lf = _mm256_cmpeq_epi8(w, lfs);
+        m[0] |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(w, delim), is_lf)) << (32 * h);
+        m[1] |= (uint64_t)(uint32_t)_mm256_movemask_epi8(is_lf) << (32 * h);
+        m[2] |= (uint64_t)(uint32_t)_mm256_movemask_epi8(
+                    _mm256_or_si256(_mm256_cmpeq_epi8(w, quote), _mm256_cmpeq_epi8(w, crs)))
+                << (32 * h);
+    }
+#else
+    const __m128i delim = _mm_set1_epi8(d->delimiter), quote = _mm_set1_epi8(d->quote);
+    const __m128i lfs = _mm_set1_epi8('\n'), crs = _mm_set1_epi8('\r');
+    for (int h = 0; h < 4; h++) {
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * h));
+        __m128i is_lf = _mm_cmpeq_epi8(w, lfs);
+        m[0] |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(w, delim), is_lf)) << (16 * h);
+        m[1] |= (uint64_t)(uint32_t)_mm_movemask_epi8(is_lf) << (16 * h);
+        m[2] |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, crs)))
+                << (16 * h);
+    }
+#endif
+    *sep = m[0];
+    *lf = m[1];
+    *odd = m[2];
+}
+
+/* Splits up to `limit` records at r->pos into the batch, 64 bytes at a
+ * time: the position of every delimiter and line feed, in order, 16 a
+ * block whatever the block holds (so that how many it holds mispredicts
+ * nothing). Takes the lines before the first quote or carriage return,
+ * and before roomy_below; returns how many, or 0 when not every one of
+ * them has exactly nfields fields (spk__csv_batch_split sorts them out). */
+static size_t spk__csv_batch_blocks(const spk__csv_job *job, const spk__csv_reader *r, spk__csv_batch *b,
+                                    size_t limit, size_t roomy_below, size_t *next) {
+    const size_t nfields = (size_t)job->nfields;
+    const char *data = r->data;
+    size_t q = r->pos, nsep = 0, nlf = 0;
+    /* nsep stays within the room for a batch's ends, the slack taking a block's last 64 */
+    while (nlf < limit && nsep <= SPK__CSV_BATCH * nfields && roomy_below >= 64 && q <= roomy_below - 64) {
+        uint64_t sep, lf, odd;
+        spk__csv_block_masks(&job->d, data + q, &sep, &lf, &odd);
+        bool last = false;
+        if (odd) { /* only what comes before it */
+            uint64_t before = (odd & (0 - odd)) - 1;
+            sep &= before;
+            lf &= before;
+            last = true;
+        }
+        size_t want = limit - nlf;
+        if ((size_t)__builtin_popcountll(lf) >= want) { /* the batch ends at the want-th line feed */
+            uint64_t x = lf;
+            for (size_t j = 1; j < want; j++) x &= x - 1;
+            uint64_t upto = ((x & (0 - x)) << 1) - 1; /* bit 63 set: all ones, as the shift drops it */
+            sep &= upto;
+            lf &= upto;
+            last = true;
+        }
+        size_t *out = b->ends + nsep, cnt = (size_t)__builtin_popcountll(sep);
+        for (int j = 0; j < 16; j++) { /* what follows the last is overwritten, or ignored */
+            out[j] = q + (size_t)__builtin_ctzll(sep | ((uint64_t)1 << 63));
+            sep &= sep - 1;
+        }
+        for (size_t j = 16; j < cnt; j++) {
+            out[j] = q + (size_t)__builtin_ctzll(sep);
+            sep &= sep - 1;
+        }
+        nsep += cnt;
+        nlf += (size_t)__builtin_popcountll(lf);
+        q += 64;
+        if (last) break;
+    }
+    /* nlf records: each must end with a line feed as field nfields, and as there are no others, then
+     * each has exactly nfields fields */
+    if (nlf == 0 || nsep < nlf * nfields) return 0;
+    for (size_t i = 0; i < nlf; i++)
+        if (data[b->ends[(i + 1) * nfields - 1]] != '\n') return 0;
+    b->starts[0] = r->pos;
+    for (size_t i = 1; i < nlf; i++) b->starts[i] = b->ends[i * nfields - 1] + 1;
+    *next = b->ends[nlf * nfields - 1] + 1;
+    return nlf;
+}
+#endif
+
+/* Field k of the batch's record i: its first byte. */
+static inline size_t spk__csv_batch_start(const spk__csv_batch *b, size_t nfields, size_t i, size_t k) {
+    return k ? b->ends[i * nfields + k - 1] + 1 : b->starts[i];
+}
+
+/* One loop over a batch column's fields: PARSE(s, n, dst) stores the
+ * value of text s[0, n) (not NULL) at dst, or is false. A macro, so that
+ * each type gets its own loop with its parser in line. */
+#define SPK__CSV_BATCH_LOOP(PARSE)                                                                         \
+    for (size_t i = 0; i < count; i++, dst += size, nulls += nb) {                                        \
+        size_t s = spk__csv_batch_start(b, nfields, i, (size_t)k), n = b->ends[i * nfields + (size_t)k] - s; \
+        if (spk__csv_null_text(d, data + s, n)) {                                                          \
+            *nulls |= bit;                                                                                 \
+            *any_null = true;                                                                              \
+            memset(dst, 0, size);                                                                          \
+        } else if (!(PARSE)) {                                                                             \
+            return false;                                                                                  \
+        }                                                                                                  \
+    }
+
+/* Column k of the count split records into rows [index, index + count) of
+ * chunk c, its NULLs marked in their bitmaps (cleared beforehand) and in
+ * *any_null; false when a field does not parse. */
+static bool spk__csv_batch_column(const spk__csv_job *job, const spk__csv_batch *b, const char *data, spk_table *t,
+                                  spk__chunk *c, uint32_t index, size_t count, int k, bool *any_null) {
+    const spk__csv_dialect *d = &job->d;
+    const size_t nfields = (size_t)job->nfields, nb = t->null_bytes;
+    const int col = job->field_col[k];
+    const spk_type type = job->types[col];
+    const uint32_t size = t->size[col];
+    unsigned char *dst = spk__field_at(t, c, index, col), *nulls = spk__nulls_at(t, c, index) + (col >> 3);
+    const unsigned char bit = (unsigned char)(1u << (col & 7));
+    int64_t i64;
+    int32_t i32;
+    (void)i64;
+    (void)i32;
+    switch ((spk_type_id)type.id) {
+    case SPK_TYPE_STRING: return true; /* spk__csv_batch_strings */
+#ifdef SPK__CSV_WORDS
+    case SPK_TYPE_INT64:
+        SPK__CSV_BATCH_LOOP((spk__csv_word_int(data + s, n, &i64) && (memcpy(dst, &i64, 8), true)))
+        return true;
+    case SPK_TYPE_DECIMAL:
+        SPK__CSV_BATCH_LOOP(
+            (spk__csv_word_decimal(data + s, n, type.precision, type.scale, &i64) && (memcpy(dst, &i64, 8), true)))
+        return true;
+    case SPK_TYPE_DATE:
+        SPK__CSV_BATCH_LOOP((n == 10 && spk__csv_word_date(data + s, &i32) && (memcpy(dst, &i32, 4), true)))
+        return true;
+#endif
+    default:
+        SPK__CSV_BATCH_LOOP(spk__csv_store_roomy(type, data + s, n, dst))
+        return true;
+    }
+}
+#undef SPK__CSV_BATCH_LOOP
+
+/* The batch's strings, row by row into the chunk's heap from heap_len
+ * (with SPK__CSV_ROOM bytes to spare after them), each copied as 32 bytes
+ * and more only when longer: what a copy writes past its string is
+ * written over by the next. Marks NULLs as spk__csv_batch_column does;
+ * returns where the strings end. */
+static uint32_t spk__csv_batch_strings(const spk__csv_job *job, const spk__csv_batch *b, const char *data,
+                                       spk_table *t, spk__chunk *c, uint32_t index, size_t count, uint64_t *any_null) {
+    const spk__csv_dialect *d = &job->d;
+    const size_t nfields = (size_t)job->nfields, nb = t->null_bytes;
+    char *heap = c->heap;
+    uint32_t at = c->heap_len;
+    unsigned char *nulls = spk__nulls_at(t, c, index);
+    for (size_t i = 0; i < count; i++, nulls += nb)
+        for (int j = 0; j < job->nstring; j++) {
+            int col = job->string_cols[j]; /* field col: no corrupt-record column in a batch */
+            size_t s = spk__csv_batch_start(b, nfields, i, (size_t)col), n = b->ends[i * nfields + (size_t)col] - s;
+            if (spk__csv_null_text(d, data + s, n)) {
+                nulls[col >> 3] |= (unsigned char)(1u << (col & 7));
+                if (col < SPK__NULLS_KNOWN) any_null[col >> 6] |= (uint64_t)1 << (col & 63);
+            } else {
+                memcpy(heap + at, data + s, 32);
+                if (n > 32) memcpy(heap + at + 32, data + s + 32, n - 32);
+                at += (uint32_t)n;
+            }
+            memcpy(spk__field_at(t, c, index + i, col), &at, 4);
+        }
+    return at;
+}
+
+/* Parses a batch of plain records at r->pos into t's last chunk; *taken:
+ * how many (0: none, for the record path to take the next one). */
+static spk_status spk__csv_batch_records(const spk__csv_job *job, spk__csv_reader *r, spk_table *t,
+                                         spk__csv_batch *b, size_t roomy_below, size_t *taken) {
+    const size_t nfields = (size_t)job->nfields;
+    spk__chunk *c = t->chunks[t->nchunks - 1];
+    *taken = 0;
+    if (c->nrows >= SPK_CHUNK_ROWS) return SPK_OK;
+    size_t limit = SPK_CHUNK_ROWS - c->nrows, next = 0, count = 0;
+    if (limit > SPK__CSV_BATCH) limit = SPK__CSV_BATCH;
+#ifdef SPK__CSV_SSE2
+    count = spk__csv_batch_blocks(job, r, b, limit, roomy_below, &next);
+#endif
+    if (count == 0 && (count = spk__csv_batch_split(job, r, b, limit, roomy_below, &next)) == 0) return SPK_OK;
+    size_t bytes = 0; /* of strings */
+    for (size_t i = 0; i < count; i++)
+        for (int j = 0; j < job->nstring; j++) {
+            size_t k = (size_t)job->string_cols[j], s = spk__csv_batch_start(b, nfields, i, k);
+            size_t n = b->ends[i * nfields + k] - s;
+            if (!spk__csv_null_text(&job->d, r->data + s, n)) bytes += n;
+        }
+    /* near a chunk's 4 GiB of strings, the record path moves on to a fresh chunk */
+    if (bytes > (size_t)(UINT32_MAX - SPK__CSV_ROOM - c->heap_len)) return SPK_OK;
+    spk_status st = spk__chunk_reserve(t, c, (uint32_t)count, bytes + SPK__CSV_ROOM, false);
+    if (st != SPK_OK) return st;
+    memset(spk__nulls_at(t, c, c->nrows), 0, count * t->null_bytes);
+    uint64_t nulls[2] = {0, 0};
+    for (int k = 0; k < job->nfields; k++) {
+        bool any_null = false;
+        if (!spk__csv_batch_column(job, b, r->data, t, c, c->nrows, count, k, &any_null)) {
+            b->solo = count; /* a field in error: the record path takes these again */
+            return SPK_OK;
+        }
+        int col = job->field_col[k];
+        if (any_null && col < SPK__NULLS_KNOWN) nulls[col >> 6] |= (uint64_t)1 << (col & 63);
+    }
+    c->heap_len = spk__csv_batch_strings(job, b, r->data, t, c, c->nrows, count, nulls);
+    c->maybe_null[0] |= nulls[0];
+    c->maybe_null[1] |= nulls[1];
+    c->nrows += (uint32_t)count;
+    t->nrows += count;
+    r->line += count;
+    r->pos = r->line_start = next;
+    *taken = count;
+    return SPK_OK;
+}
+
 /* After a slice's first row (`bytes` of input): room for the rows the
  * slice will likely hold, so that its chunk does not grow by doubling
  * (which moves its columns). A guess with a sixteenth to spare, as the
@@ -32369,10 +32673,18 @@ static void spk__csv_presize(spk_table *t, const spk__csv_slice *sl, size_t byte
 
 /* Parses the records of slice sl into its table. ends: room for nfields + 1. */
 static spk_status spk__csv_parse_records(const spk__csv_job *job, spk__csv_slice *sl, spk__csv_reader *r,
-                                         spk__csv_row *row, spk__csv_target *targets, size_t *ends) {
+                                         spk__csv_row *row, spk__csv_target *targets, size_t *ends,
+                                         spk__csv_batch *batch) {
     spk_table *t = sl->table;
+    const size_t roomy_below = r->end >= SPK__CSV_ROOM ? r->end - SPK__CSV_ROOM + 1 : 0;
     spk_status st;
     for (;;) {
+        if (batch && t->nchunks) {
+            size_t taken = 0;
+            if (batch->solo) batch->solo--;
+            else if ((st = spk__csv_batch_records(job, r, t, batch, roomy_below, &taken)) != SPK_OK) return st;
+            if (taken) continue;
+        }
         if (job->blank_is_record ? r->pos >= r->end : !spk__csv_skip_blank(r)) return SPK_OK;
         size_t record_start = r->pos, record_end = 0;
         bool bad = false;
@@ -32410,10 +32722,14 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
     size_t *ends = NULL;
     size_t n = (size_t)job->ncols + 1, size = 0;
     void *block = NULL;
+    spk__csv_batch batch, *use_batch = NULL;
+    /* batches take plain records with nothing to trim, not a corrupt-record column's */
+    const bool batched = job->corrupt < 0 && !job->d.trim_leading && !job->d.trim_trailing && job->nfields > 0;
+    const size_t batch_ends = batched ? SPK__CSV_BATCH * ((size_t)job->nfields + 1) + SPK__CSV_FLAT_SLACK : 0;
     spk_status st = spk_table_new(job->alloc, job->schema, &sl->table);
     if (st == SPK_OK) {
         size = n * (sizeof *targets + sizeof *row.str + sizeof *row.str_len + sizeof *row.str_off + sizeof *ends) +
-               (sl->table->null_bytes < 8 ? 8 : sl->table->null_bytes);
+               batch_ends * sizeof(size_t) + (sl->table->null_bytes < 8 ? 8 : sl->table->null_bytes);
         if (!(block = spk__calloc(&spk__default_allocator, size))) st = spk__nomem("a CSV row", size);
     }
     if (st == SPK_OK) {
@@ -32422,12 +32738,19 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
         row.str_off = row.str_len + n;
         ends = row.str_off + n;
         targets = (spk__csv_target *)(void *)(ends + n);
-        row.nulls = (unsigned char *)(targets + n);
+        size_t *batch_at = (size_t *)(void *)(targets + n);
+        if (batched) {
+            batch.ends = batch_at;
+            batch.starts = batch_at + SPK__CSV_BATCH * (size_t)job->nfields + SPK__CSV_FLAT_SLACK;
+            batch.solo = 0;
+            use_batch = &batch;
+        }
+        row.nulls = (unsigned char *)(batch_at + batch_ends);
         for (int k = 0; k < job->nfields; k++) {
             int col = job->field_col[k];
             targets[k] = (spk__csv_target){col, sl->table->size[col], NULL, job->types[col]};
         }
-        st = spk__csv_parse_records(job, sl, &r, &row, targets, ends);
+        st = spk__csv_parse_records(job, sl, &r, &row, targets, ends, use_batch);
     }
     sl->lines = r.line;
     spk__csv_reader_free(&r);

@@ -79,9 +79,12 @@ static void spk__mark_truncated(char *buf, size_t cap, int written) {
 #if defined(__GNUC__) || defined(__clang__)
 #define SPK__PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
 #define SPK__PREFETCH(addr) __builtin_prefetch(addr)
+/* for a small function in a hot loop of a function so large that the compiler stops inlining in it */
+#define SPK__ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define SPK__PRINTF(fmt_index, first_arg)
 #define SPK__PREFETCH(addr) ((void)(addr))
+#define SPK__ALWAYS_INLINE inline
 #endif
 
 /* Records `status` with a formatted message for this thread and returns it,

@@ -1004,6 +1004,104 @@ static void test_modes_many_records(void) {
     spk_session_free(s);
 }
 
+/* Plain records are parsed in batches, a column at a time (csv.c
+ * spk__csv_batch_records), and every other shape of record one at a time:
+ * 6,000 records with, now and then, a quoted field, a blank line or a line
+ * of spaces before them, a CRLF, a field too few or too many, an empty
+ * string, the null_value, a string longer than the 32 bytes a batch copies
+ * at once, or a field that does not parse. Read in the three modes at 1 and 3 threads,
+ * every row must hold what its record was written from, and FAILFAST
+ * must blame the first malformed record's line. */
+static void test_batches_around_odd_records(void) {
+    enum { RECORDS = 6000, COLS = 6 };
+    enum { PLAIN, QUOTED, BLANK_BEFORE, SPACES_BEFORE, CRLF, SHORT, LONG, EMPTY, NA, LONG_STRING, BAD_DECIMAL, SHAPES };
+    spk_schema *schema = NULL;
+    CHECK_OK(spk_schema_parse(NULL, "i BIGINT, d DECIMAL(12,2), t DATE, s STRING, x INT, u STRING", &schema));
+    static char fields[RECORDS][COLS][80];
+    static unsigned char shape[RECORDS];
+    static size_t line_of[RECORDS];
+    sbuf text = {NULL, 0, 0};
+    size_t line = 1, nbad = 0, first_bad_line = 0;
+    uint64_t seed = 11;
+    for (int r = 0; r < RECORDS; r++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned pick = (unsigned)(seed >> 33) % 200;
+        shape[r] = (unsigned char)(r == 0 || pick >= SHAPES * 3 ? PLAIN : pick / 3);
+        snprintf(fields[r][0], 80, "%d", r * 13 - 7000);
+        snprintf(fields[r][1], 80, "%d.%02d", (r * 7919) % 100000, r % 100);
+        snprintf(fields[r][2], 80, "19%02d-%02d-%02d", 70 + r % 30, 1 + r % 12, 1 + r % 28);
+        size_t slen = 1 + (size_t)(seed >> 40) % 30;
+        if (shape[r] == LONG_STRING) slen = 33 + (size_t)(seed >> 40) % 45;
+        for (size_t k = 0; k < slen; k++) fields[r][3][k] = (char)('a' + (r + (int)k) % 26);
+        fields[r][3][slen] = '\0';
+        if (shape[r] == EMPTY) fields[r][3][0] = '\0';
+        snprintf(fields[r][4], 80, "%d", r % 1000);
+        snprintf(fields[r][5], 80, "%s", shape[r] == NA ? "NA" : "u");
+        if (shape[r] == BAD_DECIMAL) snprintf(fields[r][1], 80, "1.2.3");
+        if (shape[r] == BLANK_BEFORE) sb_str(&text, "\n"), line++;
+        if (shape[r] == SPACES_BEFORE) sb_str(&text, "   \n"), line++;
+        line_of[r] = line++;
+        bool bad = shape[r] == SHORT || shape[r] == LONG || shape[r] == BAD_DECIMAL;
+        if (bad && !first_bad_line) first_bad_line = line_of[r];
+        nbad += bad;
+        for (int c = 0; c < COLS; c++) {
+            if (c == COLS - 1 && shape[r] == SHORT) break;
+            if (c) sb_str(&text, ",");
+            if (c == 3 && shape[r] == QUOTED) sb_str(&text, "\"");
+            sb_str(&text, fields[r][c]);
+            if (c == 3 && shape[r] == QUOTED) sb_str(&text, "\"");
+        }
+        if (shape[r] == SHORT || shape[r] == NA) fields[r][5][0] = '\0'; /* read as NULL */
+        if (shape[r] == LONG) sb_str(&text, ",extra");
+        sb_str(&text, shape[r] == CRLF ? "\r\n" : "\n");
+    }
+    CHECK(nbad > 50 && first_bad_line > 1);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        spk_session *s = new_session(threads);
+        for (int mode = 0; mode < 3; mode++) {
+            spk_csv_options o = opts_none();
+            o.schema = schema;
+            o.null_value = "NA";
+            o.mode = mode == 0 ? SPK_READ_PERMISSIVE : mode == 1 ? SPK_READ_DROPMALFORMED : SPK_READ_FAILFAST;
+            spk_df *df = spk_read_csv_buffer(s, text.p, text.len, &o);
+            if (mode == 2) {
+                char expected[96];
+                snprintf(expected, sizeof expected, "<buffer>:%zu:", first_bad_line);
+                CHECK(df == NULL);
+                CHECK_CONTAINS(spk_last_error(), expected);
+                continue;
+            }
+            spk_table *t = NULL;
+            CHECK_OK(spk_df_collect(df, &t));
+            spk_df_release(df);
+            CHECK_EQ_INT(spk_table_nrows(t), mode == 0 ? RECORDS : RECORDS - nbad);
+            int mismatches = 0;
+            size_t row = 0;
+            for (int r = 0; t && r < RECORDS && row < spk_table_nrows(t) && mismatches < 5; r++) {
+                bool bad = shape[r] == SHORT || shape[r] == LONG || shape[r] == BAD_DECIMAL;
+                if (mode == 1 && bad) continue;
+                for (int c = 0; c < COLS; c++) {
+                    spk_value got, want;
+                    spk_table_get(t, row, c, &got);
+                    const char *f = fields[r][c];
+                    if (!f[0] || spk_value_parse(spk_schema_field(schema, c)->type, f, strlen(f), &want) != SPK_OK)
+                        want.is_null = true;
+                    if (got.is_null != want.is_null || (!got.is_null && spk_value_compare(&got, &want, true) != 0))
+                        if (mismatches++ < 5)
+                            failf(__FILE__, __LINE__, "%d threads, mode %d, line %zu (shape %d), column %d ('%s')",
+                                  threads, mode, line_of[r], shape[r], c, f);
+                }
+                row++;
+            }
+            CHECK_EQ_INT(mismatches, 0);
+            spk_table_free(t);
+        }
+        spk_session_free(s);
+    }
+    free(text.p);
+    spk_schema_release(schema);
+}
+
 /* ---------------------------------------------------------------- a large input in parallel */
 
 /* Rows i = 0..n-1: "i,<string>,<double>,<date>" with quoted fields (and,
@@ -1357,6 +1455,7 @@ int main(void) {
     RUN(test_dates_match_value_parse);
     RUN(test_numbers_match_value_parse);
     RUN(test_modes_many_records);
+    RUN(test_batches_around_odd_records);
     RUN(test_large_parallel);
     RUN(test_paths_and_files);
     RUN(test_streamed_windows);
