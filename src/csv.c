@@ -1170,13 +1170,9 @@ static spk_status spk__csv_general_record(const spk__csv_job *job, spk__csv_slic
 typedef struct spk__csv_batch {
     size_t *ends;      /* the records' field ends, nfields apart, then SPK__CSV_FLAT_SLACK to spare */
     size_t *starts;    /* each record's first byte */
+    unsigned char **string_dst; /* per STRING column: its values in the batch's chunk (spk__csv_batch_strings) */
     size_t solo;       /* records the record path takes before the next batch (a batch gave them back) */
 } spk__csv_batch;
-
-/* Whether a field's text (not quoted) stands for NULL. */
-static inline bool spk__csv_null_text(const spk__csv_dialect *d, const char *s, size_t n) {
-    return n == 0 || (n == d->null_len && memcmp(s, d->null_value, n) == 0);
-}
 
 /* Splits up to `limit` records at r->pos into the batch, one record at a
  * time: records with no quote and exactly nfields fields (so not a blank
@@ -1295,18 +1291,13 @@ static size_t spk__csv_batch_blocks(const spk__csv_job *job, const spk__csv_read
 }
 #endif
 
-/* Field k of the batch's record i: its first byte. */
-static inline size_t spk__csv_batch_start(const spk__csv_batch *b, size_t nfields, size_t i, size_t k) {
-    return k ? b->ends[i * nfields + k - 1] + 1 : b->starts[i];
-}
-
 /* One loop over a batch column's fields: PARSE(s, n, dst) stores the
  * value of text s[0, n) (not NULL) at dst, or is false. A macro, so that
  * each type gets its own loop with its parser in line. */
 #define SPK__CSV_BATCH_LOOP(PARSE)                                                                         \
-    for (size_t i = 0; i < count; i++, dst += size, nulls += nb) {                                        \
-        size_t s = spk__csv_batch_start(b, nfields, i, (size_t)k), n = b->ends[i * nfields + (size_t)k] - s; \
-        if (spk__csv_null_text(d, data + s, n)) {                                                          \
+    for (size_t i = 0; i < count; i++, dst += size, nulls += nb, before += before_step, end += nfields) {  \
+        size_t s = *before + skip, n = *end - s;                                                           \
+        if (n == 0 || (n == null_len && memcmp(data + s, null_value, n) == 0)) {                          \
             *nulls |= bit;                                                                                 \
             *any_null = true;                                                                              \
             memset(dst, 0, size);                                                                          \
@@ -1320,8 +1311,11 @@ static inline size_t spk__csv_batch_start(const spk__csv_batch *b, size_t nfield
  * *any_null; false when a field does not parse. */
 static bool spk__csv_batch_column(const spk__csv_job *job, const spk__csv_batch *b, const char *data, spk_table *t,
                                   spk__chunk *c, uint32_t index, size_t count, int k, bool *any_null) {
-    const spk__csv_dialect *d = &job->d;
-    const size_t nfields = (size_t)job->nfields, nb = t->null_bytes;
+    const size_t nfields = (size_t)job->nfields, nb = t->null_bytes, null_len = job->d.null_len;
+    const char *null_value = job->d.null_value; /* in locals: the values stored are bytes, which may alias them */
+    /* field k of record i: from the byte after field k - 1's end (record i's start for field 0) to its end */
+    const size_t *before = k ? b->ends + k - 1 : b->starts, *end = b->ends + k;
+    const size_t before_step = k ? nfields : 1, skip = k ? 1 : 0;
     const int col = job->field_col[k];
     const spk_type type = job->types[col];
     const uint32_t size = t->size[col];
@@ -1359,16 +1353,20 @@ static bool spk__csv_batch_column(const spk__csv_job *job, const spk__csv_batch 
  * returns where the strings end. */
 static uint32_t spk__csv_batch_strings(const spk__csv_job *job, const spk__csv_batch *b, const char *data,
                                        spk_table *t, spk__chunk *c, uint32_t index, size_t count, uint64_t *any_null) {
-    const spk__csv_dialect *d = &job->d;
-    const size_t nfields = (size_t)job->nfields, nb = t->null_bytes;
+    const size_t nfields = (size_t)job->nfields, nb = t->null_bytes, null_len = job->d.null_len;
+    const char *null_value = job->d.null_value;
+    const int nstring = job->nstring, *string_cols = job->string_cols;
+    const size_t *ends = b->ends, *starts = b->starts;
+    unsigned char **dst = b->string_dst;
+    for (int j = 0; j < nstring; j++) dst[j] = spk__field_at(t, c, index, string_cols[j]);
     char *heap = c->heap;
     uint32_t at = c->heap_len;
     unsigned char *nulls = spk__nulls_at(t, c, index);
     for (size_t i = 0; i < count; i++, nulls += nb)
-        for (int j = 0; j < job->nstring; j++) {
-            int col = job->string_cols[j]; /* field col: no corrupt-record column in a batch */
-            size_t s = spk__csv_batch_start(b, nfields, i, (size_t)col), n = b->ends[i * nfields + (size_t)col] - s;
-            if (spk__csv_null_text(d, data + s, n)) {
+        for (int j = 0; j < nstring; j++) {
+            int col = string_cols[j]; /* field col: no corrupt-record column in a batch */
+            size_t at_end = i * nfields + (size_t)col, s = col ? ends[at_end - 1] + 1 : starts[i], n = ends[at_end] - s;
+            if (n == 0 || (n == null_len && memcmp(data + s, null_value, n) == 0)) {
                 nulls[col >> 3] |= (unsigned char)(1u << (col & 7));
                 if (col < SPK__NULLS_KNOWN) any_null[col >> 6] |= (uint64_t)1 << (col & 63);
             } else {
@@ -1376,7 +1374,7 @@ static uint32_t spk__csv_batch_strings(const spk__csv_job *job, const spk__csv_b
                 if (n > 32) memcpy(heap + at + 32, data + s + 32, n - 32);
                 at += (uint32_t)n;
             }
-            memcpy(spk__field_at(t, c, index + i, col), &at, 4);
+            memcpy(dst[j] + 4 * i, &at, 4);
         }
     return at;
 }
@@ -1385,7 +1383,6 @@ static uint32_t spk__csv_batch_strings(const spk__csv_job *job, const spk__csv_b
  * how many (0: none, for the record path to take the next one). */
 static spk_status spk__csv_batch_records(const spk__csv_job *job, spk__csv_reader *r, spk_table *t,
                                          spk__csv_batch *b, size_t roomy_below, size_t *taken) {
-    const size_t nfields = (size_t)job->nfields;
     spk__chunk *c = t->chunks[t->nchunks - 1];
     *taken = 0;
     if (c->nrows >= SPK_CHUNK_ROWS) return SPK_OK;
@@ -1395,13 +1392,7 @@ static spk_status spk__csv_batch_records(const spk__csv_job *job, spk__csv_reade
     count = spk__csv_batch_blocks(job, r, b, limit, roomy_below, &next);
 #endif
     if (count == 0 && (count = spk__csv_batch_split(job, r, b, limit, roomy_below, &next)) == 0) return SPK_OK;
-    size_t bytes = 0; /* of strings */
-    for (size_t i = 0; i < count; i++)
-        for (int j = 0; j < job->nstring; j++) {
-            size_t k = (size_t)job->string_cols[j], s = spk__csv_batch_start(b, nfields, i, k);
-            size_t n = b->ends[i * nfields + k] - s;
-            if (!spk__csv_null_text(&job->d, r->data + s, n)) bytes += n;
-        }
+    size_t bytes = next - r->pos; /* the records' bytes: more than their strings' */
     /* near a chunk's 4 GiB of strings, the record path moves on to a fresh chunk */
     if (bytes > (size_t)(UINT32_MAX - SPK__CSV_ROOM - c->heap_len)) return SPK_OK;
     spk_status st = spk__chunk_reserve(t, c, (uint32_t)count, bytes + SPK__CSV_ROOM, false);
@@ -1500,7 +1491,8 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
     spk_status st = spk_table_new(job->alloc, job->schema, &sl->table);
     if (st == SPK_OK) {
         size = n * (sizeof *targets + sizeof *row.str + sizeof *row.str_len + sizeof *row.str_off + sizeof *ends) +
-               batch_ends * sizeof(size_t) + (sl->table->null_bytes < 8 ? 8 : sl->table->null_bytes);
+               batch_ends * sizeof(size_t) + (batched ? n * sizeof *batch.string_dst : 0) +
+               (sl->table->null_bytes < 8 ? 8 : sl->table->null_bytes);
         if (!(block = spk__calloc(&spk__default_allocator, size))) st = spk__nomem("a CSV row", size);
     }
     if (st == SPK_OK) {
@@ -1510,13 +1502,15 @@ static spk_status spk__csv_parse_task(void *ctx, int worker, size_t task) {
         ends = row.str_off + n;
         targets = (spk__csv_target *)(void *)(ends + n);
         size_t *batch_at = (size_t *)(void *)(targets + n);
+        unsigned char **string_dst = (unsigned char **)(void *)(batch_at + batch_ends);
         if (batched) {
             batch.ends = batch_at;
             batch.starts = batch_at + SPK__CSV_BATCH * (size_t)job->nfields + SPK__CSV_FLAT_SLACK;
+            batch.string_dst = string_dst;
             batch.solo = 0;
             use_batch = &batch;
         }
-        row.nulls = (unsigned char *)(batch_at + batch_ends);
+        row.nulls = (unsigned char *)(string_dst + (batched ? n : 0));
         for (int k = 0; k < job->nfields; k++) {
             int col = job->field_col[k];
             targets[k] = (spk__csv_target){col, sl->table->size[col], NULL, job->types[col]};
