@@ -32560,6 +32560,10 @@ static bool spk__csv_batch_column(const spk__csv_job *job, const spk__csv_batch 
     case SPK_TYPE_INT64:
         SPK__CSV_BATCH_LOOP((spk__csv_word_int(data + s, n, &i64) && (memcpy(dst, &i64, 8), true)))
         return true;
+    case SPK_TYPE_INT32:
+        SPK__CSV_BATCH_LOOP((spk__csv_word_int(data + s, n, &i64) && i64 >= INT32_MIN && i64 <= INT32_MAX &&
+                             (i32 = (int32_t)i64, memcpy(dst, &i32, 4), true)))
+        return true;
     case SPK_TYPE_DECIMAL:
         SPK__CSV_BATCH_LOOP(
             (spk__csv_word_decimal(data + s, n, type.precision, type.scale, &i64) && (memcpy(dst, &i64, 8), true)))
