@@ -241,8 +241,11 @@ static size_t spk__csv_scan_plain(const spk__csv_dialect *d, const char *data, s
 }
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__SSE2__)
-#include <immintrin.h> /* SSE2, and AVX2 where the target has it */
+#include <immintrin.h> /* SSE2, and AVX2 or AVX-512 where the target has them */
 #define SPK__CSV_SSE2 1
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VBMI2__)
+#define SPK__CSV_AVX512 1 /* 64-byte compares into masks, and byte compression (Ice Lake, Zen 4 and later) */
+#endif
 #elif (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define SPK__CSV_SWAR 1
 /* The high bit of each byte of w equal to the byte in `pattern` (repeated). */
@@ -1205,7 +1208,12 @@ static size_t spk__csv_batch_split(const spk__csv_job *job, const spk__csv_reade
 static inline void spk__csv_block_masks(const spk__csv_dialect *d, const char *p, uint64_t *sep, uint64_t *lf,
                                         uint64_t *odd) {
     uint64_t m[3] = {0, 0, 0};
-#ifdef __AVX2__
+#ifdef SPK__CSV_AVX512
+    const __m512i w = _mm512_loadu_si512((const void *)p);
+    m[1] = _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8('\n'));
+    m[0] = m[1] | _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8(d->delimiter));
+    m[2] = _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8(d->quote)) | _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8('\r'));
+#elif defined(__AVX2__)
     const __m256i delim = _mm256_set1_epi8(d->delimiter), quote = _mm256_set1_epi8(d->quote);
     const __m256i lfs = _mm256_set1_epi8('\n'), crs = _mm256_set1_epi8('\r');
     for (int h = 0; h < 2; h++) {
@@ -1232,6 +1240,34 @@ static inline void spk__csv_block_masks(const spk__csv_dialect *d, const char *p
     *sep = m[0];
     *lf = m[1];
     *odd = m[2];
+}
+
+/* The offsets q + i of the cnt bits i set in sep, in order, at out, and
+ * up to 16 whatever cnt is (so that how many mispredicts nothing): what
+ * follows the last is overwritten, or ignored. */
+static inline void spk__csv_block_positions(size_t *out, size_t q, uint64_t sep, size_t cnt) {
+#ifdef SPK__CSV_AVX512
+    /* each set bit's index as a byte, packed in order, then widened and stored 8 at a time */
+    const __m512i byte_index = _mm512_set_epi64(0x3f3e3d3c3b3a3938, 0x3736353433323130, 0x2f2e2d2c2b2a2928,
+                                                0x2726252423222120, 0x1f1e1d1c1b1a1918, 0x1716151413121110,
+                                                0x0f0e0d0c0b0a0908, 0x0706050403020100);
+    const __m512i base = _mm512_set1_epi64((long long)q);
+    __m512i at = _mm512_maskz_compress_epi8(sep, byte_index);
+    for (size_t j = 0; j < 16 || j < cnt; j += 8) {
+        __m512i eight = _mm512_cvtepu8_epi64(_mm512_castsi512_si128(at));
+        _mm512_storeu_si512((void *)(out + j), _mm512_add_epi64(base, eight));
+        at = _mm512_alignr_epi64(_mm512_setzero_si512(), at, 1); /* the next 8 bytes down */
+    }
+#else
+    for (int j = 0; j < 16; j++) {
+        out[j] = q + (size_t)__builtin_ctzll(sep | ((uint64_t)1 << 63));
+        sep &= sep - 1;
+    }
+    for (size_t j = 16; j < cnt; j++) {
+        out[j] = q + (size_t)__builtin_ctzll(sep);
+        sep &= sep - 1;
+    }
+#endif
 }
 
 /* Splits up to `limit` records at r->pos into the batch, 64 bytes at a
@@ -1266,14 +1302,7 @@ static size_t spk__csv_batch_blocks(const spk__csv_job *job, const spk__csv_read
             last = true;
         }
         size_t *out = b->ends + nsep, cnt = (size_t)__builtin_popcountll(sep);
-        for (int j = 0; j < 16; j++) { /* what follows the last is overwritten, or ignored */
-            out[j] = q + (size_t)__builtin_ctzll(sep | ((uint64_t)1 << 63));
-            sep &= sep - 1;
-        }
-        for (size_t j = 16; j < cnt; j++) {
-            out[j] = q + (size_t)__builtin_ctzll(sep);
-            sep &= sep - 1;
-        }
+        spk__csv_block_positions(out, q, sep, cnt);
         nsep += cnt;
         nlf += (size_t)__builtin_popcountll(lf);
         q += 64;
