@@ -243,8 +243,10 @@ static size_t spk__csv_scan_plain(const spk__csv_dialect *d, const char *data, s
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__SSE2__)
 #include <immintrin.h> /* SSE2, and AVX2 or AVX-512 where the target has them */
 #define SPK__CSV_SSE2 1
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VBMI2__)
-#define SPK__CSV_AVX512 1 /* 64-byte compares into masks, and byte compression (Ice Lake, Zen 4 and later) */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512CD__) && \
+    defined(__AVX512VBMI2__)
+/* 64-byte compares into masks, byte compression, 64-bit lane products (Ice Lake, Zen 4 and later) */
+#define SPK__CSV_AVX512 1
 #endif
 #elif (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define SPK__CSV_SWAR 1
@@ -1320,11 +1322,122 @@ static size_t spk__csv_batch_blocks(const spk__csv_job *job, const spk__csv_read
 }
 #endif
 
+#ifdef SPK__CSV_AVX512
+#define SPK__V8(x) _mm512_set1_epi64((long long)(x))
+
+/* Eight DECIMAL fields at s, n bytes each, as spk__csv_word_decimal reads
+ * them when they have no sign and 8 bytes at most (and the scale is 7 at
+ * most): their values, and a bit for each lane that parsed. With scale 0
+ * and precision 18, eight INT or BIGINT fields of up to 8 digits. */
+static inline __mmask8 spk__csv_decimal8(const char *data, __m512i s, __m512i n, int precision, int scale,
+                                         __m512i *value) {
+    static const int64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+    const __m512i zero = _mm512_setzero_si512(), n8 = _mm512_slli_epi64(n, 3);
+    __m512i w = _mm512_i64gather_epi64(s, (const void *)data, 1);
+    __mmask8 ok = _mm512_cmplt_epu64_mask(_mm512_sub_epi64(n, SPK__V8(1)), SPK__V8(8));
+    /* the bits below a lane's first point: its digits before the point (all 64 bits when it has none) */
+    __m512i points = _mm512_movm_epi8(_mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8('.')));
+    __m512i below = _mm512_sub_epi64(_mm512_and_si512(points, _mm512_sub_epi64(zero, points)), SPK__V8(1));
+    __m512i whole8 = _mm512_sub_epi64(SPK__V8(64), _mm512_lzcnt_epi64(below)); /* 8 bits a digit before it */
+    __mmask8 point = _mm512_cmplt_epu64_mask(whole8, n8);                      /* a point inside the field */
+    ok &= (__mmask8)~(point & (_mm512_cmpeq_epi64_mask(whole8, zero) |
+                               _mm512_cmpeq_epi64_mask(whole8, _mm512_sub_epi64(n8, SPK__V8(8)))));
+    /* the digits after the point moved down over it; frac: how many they are */
+    __m512i moved = _mm512_or_si512(_mm512_and_si512(w, below), _mm512_andnot_si512(below, _mm512_srli_epi64(w, 8)));
+    w = _mm512_mask_blend_epi64(point, w, moved);
+    __m512i frac = _mm512_maskz_srli_epi64(point, _mm512_sub_epi64(_mm512_sub_epi64(n8, whole8), SPK__V8(8)), 3);
+    __m512i digits8 = _mm512_mask_sub_epi64(n8, point, n8, SPK__V8(8));
+    ok &= _mm512_cmple_epu64_mask(frac, SPK__V8(scale));
+    /* as spk__csv_digit_word and spk__csv_eight_digits, a lane each */
+    __m512i d = _mm512_sllv_epi64(_mm512_sub_epi64(w, SPK__V8(0x3030303030303030)), _mm512_sub_epi64(SPK__V8(64), digits8));
+    ok &= _mm512_testn_epi64_mask(_mm512_or_si512(d, _mm512_add_epi64(d, SPK__V8(0x7676767676767676))),
+                                  SPK__V8(0x8080808080808080));
+    d = _mm512_srli_epi64(_mm512_mullo_epi64(d, SPK__V8(10 * 256 + 1)), 8);
+    d = _mm512_srli_epi64(_mm512_mullo_epi64(_mm512_and_si512(d, SPK__V8(0x00ff00ff00ff00ff)), SPK__V8(100 * 65536 + 1)), 16);
+    d = _mm512_srli_epi64(
+        _mm512_mullo_epi64(_mm512_and_si512(d, SPK__V8(0x0000ffff0000ffff)), SPK__V8(10000 * 4294967296ull + 1)), 32);
+    __m512i scaled = _mm512_permutexvar_epi64(_mm512_sub_epi64(SPK__V8(scale), frac), _mm512_loadu_si512((const void *)pow10));
+    d = _mm512_mullo_epi64(d, scaled);
+    ok &= _mm512_cmplt_epu64_mask(d, SPK__V8(spk__pow10[precision]));
+    *value = d;
+    return ok;
+}
+
+/* Eight DATE fields at s, n bytes each, as spk__csv_word_date reads them
+ * in years 1901-2099: their days, and a bit for each lane that parsed. */
+static inline __mmask8 spk__csv_date8(const char *data, __m512i s, __m512i n, __m256i *days) {
+    /* months 1-12 (0 and 13-15 unused): days in a common year, and days before them */
+    static const int64_t month_days[16] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 0, 0, 0};
+    static const int64_t before_month[16] = {0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 0, 0, 0};
+    __m512i w = _mm512_i64gather_epi64(s, (const void *)data, 1);                            /* yyyy-mm- */
+    __m512i dd = _mm512_srli_epi64(_mm512_i64gather_epi64(_mm512_add_epi64(s, SPK__V8(2)), (const void *)data, 1), 48);
+    __mmask8 ok = _mm512_cmpeq_epi64_mask(n, SPK__V8(10));
+    __m512i x = _mm512_sub_epi64(w, SPK__V8(0x2d30302d30303030));
+    ok &= _mm512_testn_epi64_mask(_mm512_or_si512(x, _mm512_add_epi64(x, SPK__V8(0x7676767676767676))),
+                                  SPK__V8(0x8080808080808080));
+    ok &= _mm512_testn_epi64_mask(x, SPK__V8(0xff0000ff00000000));
+    __m512i d0 = _mm512_sub_epi64(_mm512_and_si512(dd, SPK__V8(0xff)), SPK__V8('0'));
+    __m512i d1 = _mm512_sub_epi64(_mm512_srli_epi64(dd, 8), SPK__V8('0'));
+    ok &= _mm512_cmple_epu64_mask(d0, SPK__V8(9)) & _mm512_cmple_epu64_mask(d1, SPK__V8(9));
+    __m512i pairs = _mm512_add_epi64(_mm512_mullo_epi64(x, SPK__V8(10)), _mm512_srli_epi64(x, 8));
+    __m512i y = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_and_si512(pairs, SPK__V8(0xff)), SPK__V8(100)),
+                                 _mm512_and_si512(_mm512_srli_epi64(pairs, 16), SPK__V8(0xff)));
+    __m512i m = _mm512_and_si512(_mm512_srli_epi64(pairs, 40), SPK__V8(0xff));
+    __m512i d = _mm512_add_epi64(_mm512_mullo_epi64(d0, SPK__V8(10)), d1);
+    ok &= _mm512_cmple_epu64_mask(_mm512_sub_epi64(y, SPK__V8(1901)), SPK__V8(2099 - 1901));
+    ok &= _mm512_cmple_epu64_mask(_mm512_sub_epi64(m, SPK__V8(1)), SPK__V8(11));
+    __mmask8 leap = _mm512_testn_epi64_mask(y, SPK__V8(3));
+    __m512i lo = _mm512_loadu_si512((const void *)month_days), hi = _mm512_loadu_si512((const void *)(month_days + 8));
+    __m512i most = _mm512_permutex2var_epi64(lo, m, hi);
+    most = _mm512_mask_add_epi64(most, leap & _mm512_cmpeq_epi64_mask(m, SPK__V8(2)), most, SPK__V8(1));
+    ok &= _mm512_cmple_epu64_mask(_mm512_sub_epi64(d, SPK__V8(1)), _mm512_sub_epi64(most, SPK__V8(1)));
+    lo = _mm512_loadu_si512((const void *)before_month);
+    hi = _mm512_loadu_si512((const void *)(before_month + 8));
+    __m512i before = _mm512_permutex2var_epi64(lo, m, hi);
+    before = _mm512_mask_add_epi64(before, leap & _mm512_cmpge_epu64_mask(m, SPK__V8(3)), before, SPK__V8(1));
+    /* as spk__csv_word_date: 365 a year from 1970, a leap day each fourth year from 1972 */
+    __m512i out = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_sub_epi64(y, SPK__V8(1970)), SPK__V8(365)),
+                                   _mm512_srli_epi64(_mm512_sub_epi64(y, SPK__V8(1901)), 2));
+    out = _mm512_add_epi64(out, _mm512_add_epi64(before, _mm512_sub_epi64(d, SPK__V8(18))));
+    *days = _mm512_cvtepi64_epi32(out);
+    return ok;
+}
+
+/* Column k's fields (INT, BIGINT, DECIMAL with scale 7 at most, DATE) of the
+ * batch's records, 8 at a time, into dst: a bit for each group of 8 left
+ * to the column's loop (one with a field they refuse, and a last group
+ * short of 8). */
+static uint64_t spk__csv_batch_column8(const spk__csv_batch *b, const char *data, size_t count, size_t nfields,
+                                       int k, spk_type type, unsigned char *dst) {
+    const size_t groups = count / 8;
+    uint64_t todo = count % 8 ? (uint64_t)1 << groups : 0;
+    const __m512i rows = _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), SPK__V8(nfields));
+    for (size_t g = 0; g < groups; g++) {
+        __m512i at = _mm512_add_epi64(rows, SPK__V8(g * 8 * nfields + (size_t)k)); /* field k's ends */
+        __m512i end = _mm512_i64gather_epi64(at, (const void *)b->ends, 8), s;
+        if (k) s = _mm512_add_epi64(_mm512_i64gather_epi64(_mm512_sub_epi64(at, SPK__V8(1)), (const void *)b->ends, 8), SPK__V8(1));
+        else s = _mm512_loadu_si512((const void *)(b->starts + 8 * g));
+        __m512i n = _mm512_sub_epi64(end, s), values = _mm512_setzero_si512();
+        __m256i days = _mm256_setzero_si256();
+        bool wide = type.id != SPK_TYPE_INT32 && type.id != SPK_TYPE_DATE; /* 8 bytes a value, or 4 */
+        __mmask8 ok = type.id == SPK_TYPE_DATE      ? spk__csv_date8(data, s, n, &days)
+                      : type.id == SPK_TYPE_DECIMAL ? spk__csv_decimal8(data, s, n, type.precision, type.scale, &values)
+                                                    : spk__csv_decimal8(data, s, n, 18, 0, &values);
+        if (ok != 0xff) todo |= (uint64_t)1 << g;
+        else if (wide) _mm512_storeu_si512((void *)(dst + 64 * g), values);
+        else _mm256_storeu_si256((__m256i *)(void *)(dst + 32 * g), type.id == SPK_TYPE_DATE ? days : _mm512_cvtepi64_epi32(values));
+    }
+    return todo;
+}
+#undef SPK__V8
+#endif
+
 /* One loop over a batch column's fields: PARSE(s, n, dst) stores the
  * value of text s[0, n) (not NULL) at dst, or is false. A macro, so that
  * each type gets its own loop with its parser in line. */
 #define SPK__CSV_BATCH_LOOP(PARSE)                                                                         \
     for (size_t i = 0; i < count; i++, dst += size, nulls += nb, before += before_step, end += nfields) {  \
+        if (!((todo >> (i >> 3)) & 1)) continue; /* parsed 8 at a time */                                 \
         size_t s = *before + skip, n = *end - s;                                                           \
         if (n == 0 || (n == null_len && memcmp(data + s, null_value, n) == 0)) {                          \
             *nulls |= bit;                                                                                 \
@@ -1354,6 +1467,14 @@ static bool spk__csv_batch_column(const spk__csv_job *job, const spk__csv_batch 
     int32_t i32;
     (void)i64;
     (void)i32;
+    uint64_t todo = ~(uint64_t)0; /* a bit a group of 8 records: still to parse */
+#ifdef SPK__CSV_AVX512
+    if (null_len == 0 &&
+        (type.id == SPK_TYPE_INT32 || type.id == SPK_TYPE_INT64 || type.id == SPK_TYPE_DATE ||
+         (type.id == SPK_TYPE_DECIMAL && type.scale <= 7)) &&
+        (todo = spk__csv_batch_column8(b, data, count, nfields, k, type, dst)) == 0)
+        return true;
+#endif
     switch ((spk_type_id)type.id) {
     case SPK_TYPE_STRING: return true; /* spk__csv_batch_strings */
 #ifdef SPK__CSV_WORDS
