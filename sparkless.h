@@ -32443,7 +32443,8 @@ static inline void spk__csv_block_masks(const spk__csv_dialect *d, const char *p
     const __m512i w = _mm512_loadu_si512((const void *)p);
     m[1] = _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8('\n'));
     m[0] = m[1] | _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8(d->delimiter));
-    m[2] = _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8(d->quote)) | _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8('\r'));
+    m[2] = _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8(d->quote)) |
+           _mm512_cmpeq_epi8_mask(w, _mm512_set1_epi8('\r'));
 #elif defined(__AVX2__)
     const __m256i delim = _mm256_set1_epi8(d->delimiter), quote = _mm256_set1_epi8(d->quote);
     const __m256i lfs = _mm256_set1_epi8('\n'), crs = _mm256_set1_epi8('\r');
@@ -32578,14 +32579,17 @@ static inline __mmask8 spk__csv_decimal8(const char *data, __m512i s, __m512i n,
     __m512i digits8 = _mm512_mask_sub_epi64(n8, point, n8, SPK__V8(8));
     ok &= _mm512_cmple_epu64_mask(frac, SPK__V8(scale));
     /* as spk__csv_digit_word and spk__csv_eight_digits, a lane each */
-    __m512i d = _mm512_sllv_epi64(_mm512_sub_epi64(w, SPK__V8(0x3030303030303030)), _mm512_sub_epi64(SPK__V8(64), digits8));
+    __m512i d = _mm512_sllv_epi64(_mm512_sub_epi64(w, SPK__V8(0x3030303030303030)),
+                                  _mm512_sub_epi64(SPK__V8(64), digits8));
     ok &= _mm512_testn_epi64_mask(_mm512_or_si512(d, _mm512_add_epi64(d, SPK__V8(0x7676767676767676))),
                                   SPK__V8(0x8080808080808080));
     d = _mm512_srli_epi64(_mm512_mullo_epi64(d, SPK__V8(10 * 256 + 1)), 8);
-    d = _mm512_srli_epi64(_mm512_mullo_epi64(_mm512_and_si512(d, SPK__V8(0x00ff00ff00ff00ff)), SPK__V8(100 * 65536 + 1)), 16);
+    d = _mm512_srli_epi64(
+        _mm512_mullo_epi64(_mm512_and_si512(d, SPK__V8(0x00ff00ff00ff00ff)), SPK__V8(100 * 65536 + 1)), 16);
     d = _mm512_srli_epi64(
         _mm512_mullo_epi64(_mm512_and_si512(d, SPK__V8(0x0000ffff0000ffff)), SPK__V8(10000 * 4294967296ull + 1)), 32);
-    __m512i scaled = _mm512_permutexvar_epi64(_mm512_sub_epi64(SPK__V8(scale), frac), _mm512_loadu_si512((const void *)pow10));
+    __m512i scaled =
+        _mm512_permutexvar_epi64(_mm512_sub_epi64(SPK__V8(scale), frac), _mm512_loadu_si512((const void *)pow10));
     d = _mm512_mullo_epi64(d, scaled);
     ok &= _mm512_cmplt_epu64_mask(d, SPK__V8(spk__pow10[precision]));
     *value = d;
@@ -32644,8 +32648,11 @@ static uint64_t spk__csv_batch_column8(const spk__csv_batch *b, const char *data
     for (size_t g = 0; g < groups; g++) {
         __m512i at = _mm512_add_epi64(rows, SPK__V8(g * 8 * nfields + (size_t)k)); /* field k's ends */
         __m512i end = _mm512_i64gather_epi64(at, (const void *)b->ends, 8), s;
-        if (k) s = _mm512_add_epi64(_mm512_i64gather_epi64(_mm512_sub_epi64(at, SPK__V8(1)), (const void *)b->ends, 8), SPK__V8(1));
-        else s = _mm512_loadu_si512((const void *)(b->starts + 8 * g));
+        if (k) /* from the byte after field k - 1's end */
+            s = _mm512_add_epi64(_mm512_i64gather_epi64(_mm512_sub_epi64(at, SPK__V8(1)), (const void *)b->ends, 8),
+                                 SPK__V8(1));
+        else
+            s = _mm512_loadu_si512((const void *)(b->starts + 8 * g));
         __m512i n = _mm512_sub_epi64(end, s), values = _mm512_setzero_si512();
         __m256i days = _mm256_setzero_si256();
         bool wide = type.id != SPK_TYPE_INT32 && type.id != SPK_TYPE_DATE; /* 8 bytes a value, or 4 */
@@ -32654,7 +32661,8 @@ static uint64_t spk__csv_batch_column8(const spk__csv_batch *b, const char *data
                                                     : spk__csv_decimal8(data, s, n, 18, 0, &values);
         if (ok != 0xff) todo |= (uint64_t)1 << g;
         else if (wide) _mm512_storeu_si512((void *)(dst + 64 * g), values);
-        else _mm256_storeu_si256((__m256i *)(void *)(dst + 32 * g), type.id == SPK_TYPE_DATE ? days : _mm512_cvtepi64_epi32(values));
+        else if (type.id == SPK_TYPE_DATE) _mm256_storeu_si256((__m256i *)(void *)(dst + 32 * g), days);
+        else _mm256_storeu_si256((__m256i *)(void *)(dst + 32 * g), _mm512_cvtepi64_epi32(values));
     }
     return todo;
 }
