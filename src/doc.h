@@ -12,7 +12,10 @@
          #include "sparkless.h"
      Link with -lm and, on older glibc, -pthread. The implementation needs a
      C11 compiler with <threads.h> and <stdatomic.h>; the declarations alone
-     are plain C99/C++ and need neither.
+     are plain C99/C++ and need neither. The CSV reader picks its vector
+     code when it is compiled: SSE2 on x86-64, AVX2 or AVX-512 (F, BW, DQ,
+     CD and VBMI2) where the compiler targets them (-march=native, say),
+     portable C elsewhere; all give the same tables.
 
    CONTENTS (in the order the modules appear below)
 
